@@ -1,0 +1,245 @@
+/* musicgen.h — the public API of libmusicgen: MusicGen text-to-music inference in C.
+ *
+ * Usage (error handling shortened; every call returns an mg_status, 0 = MG_OK,
+ * and mg_last_error() holds a one-line message for the calling thread):
+ *
+ *     #include <musicgen.h>
+ *
+ *     mg_model_params mp = mg_model_default_params();
+ *     mg_model *model;
+ *     if (mg_model_load("facebook/musicgen-small", &mp, &model) != MG_OK) {
+ *         fprintf(stderr, "musicgen: %s\n", mg_last_error());
+ *         return 1;
+ *     }
+ *     mg_context_params cp = mg_context_default_params();
+ *     cp.n_threads = 2;
+ *     mg_context *ctx;
+ *     mg_context_new(model, &cp, &ctx);
+ *
+ *     mg_generate_params gp = mg_generate_default_params();
+ *     gp.duration_s = 8.0f;
+ *     gp.seed = 42;
+ *     const char *prompts[] = { "lo-fi hip hop, mellow piano, 90 bpm" };
+ *     mg_result *res;
+ *     if (mg_generate(ctx, prompts, 1, &gp, &res) == MG_OK) {
+ *         // res->audio[b]: interleaved float PCM, res->n_samples frames per item,
+ *         // res->channels channels at res->sample_rate Hz.
+ *         mg_write_audio("out.wav", res->audio[0], res->n_samples, res->channels,
+ *                        res->sample_rate, MG_SAMPLE_S16, NULL);
+ *         mg_result_free(res);
+ *     }
+ *     mg_context_free(ctx);
+ *     mg_model_free(model);
+ *
+ * Threading: a mg_model is read-only after loading and may be shared by several
+ * contexts; each mg_context must be used by one thread at a time. Separate
+ * contexts may run concurrently. The library never prints to stdout, never exits
+ * and never aborts on bad input.
+ */
+#ifndef MUSICGEN_H
+#define MUSICGEN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MG_BUILDING_LIBRARY) && defined(__GNUC__)
+#define MG_API __attribute__((visibility("default")))
+#else
+#define MG_API
+#endif
+
+/* ---- status ------------------------------------------------------------------ */
+
+typedef enum mg_status {
+    MG_OK = 0,
+    MG_ERR_INVALID_ARG = 1, /* a parameter is out of range */
+    MG_ERR_IO = 2,          /* a file could not be read or written */
+    MG_ERR_FORMAT = 3,      /* a file is malformed (config, weights, tokenizer, audio) */
+    MG_ERR_NOMEM = 4,       /* allocation failed */
+    MG_ERR_CANCELLED = 5,   /* a callback asked to stop */
+    MG_ERR_NETWORK = 6,     /* download failed */
+    MG_ERR_NOT_FOUND = 7,   /* model / file / tensor not found */
+    MG_ERR_UNSUPPORTED = 8, /* valid input this build cannot handle */
+    MG_ERR_EXISTS = 9,      /* output exists and overwriting was not allowed */
+    MG_ERR_INTERNAL = 10
+} mg_status;
+
+/* One-line description of the last failure in the calling thread. */
+MG_API const char *mg_last_error(void);
+MG_API const char *mg_status_string(mg_status st);
+MG_API const char *mg_version(void);
+
+/* Diagnostics (warnings such as "audio prompt downmixed to mono") go to this
+ * callback; with none installed the library stays silent. */
+typedef enum mg_log_level { MG_LOG_DEBUG = 0, MG_LOG_INFO, MG_LOG_WARN } mg_log_level;
+typedef void (*mg_log_cb)(mg_log_level level, const char *msg, void *user);
+MG_API void mg_set_log_callback(mg_log_cb cb, void *user);
+
+/* ---- models ------------------------------------------------------------------ */
+
+typedef struct mg_model mg_model;
+typedef struct mg_context mg_context;
+
+/* Storage format of the weights once loaded. AUTO keeps what the file holds
+ * (f32/f16/bf16 from a Hugging Face folder, whatever a GGUF file holds). */
+typedef enum mg_weight_type {
+    MG_WEIGHT_AUTO = 0,
+    MG_WEIGHT_F32,
+    MG_WEIGHT_F16,
+    MG_WEIGHT_BF16,
+    MG_WEIGHT_Q8_0,
+    MG_WEIGHT_Q4_0
+} mg_weight_type;
+
+typedef struct mg_model_params {
+    mg_weight_type weight_type; /* convert decoder weights on load (default AUTO) */
+    int offline;                /* never use the network to resolve a repo id */
+    const char *hub_endpoint;   /* NULL: $HF_ENDPOINT or https://huggingface.co */
+    const char *revision;       /* NULL: "main" */
+    int n_threads;              /* threads used while loading/converting (0: all cores) */
+} mg_model_params;
+
+MG_API mg_model_params mg_model_default_params(void);
+
+/* `path` is a Hugging Face checkpoint folder, a .gguf file made by `musicgen quantize`,
+ * or a hub repo id ("facebook/musicgen-small") resolved through the hub cache. */
+MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, mg_model **out);
+MG_API void mg_model_free(mg_model *model);
+
+typedef struct mg_model_info {
+    int stereo;               /* 1 for stereo checkpoints */
+    int channels;             /* audio channels of the output (1 or 2) */
+    int sample_rate;          /* 32000 for the released models */
+    float frame_rate;         /* codec frames per second (50) */
+    int hop_length;           /* samples per codec frame (640) */
+    int n_codebooks;          /* decoder codebooks K (4 mono, 8 stereo) */
+    int codebook_size;        /* decoder vocabulary V (2048) */
+    int codec_codebooks;      /* RVQ levels per channel */
+    int max_steps;            /* decoder steps of one generation window */
+    float max_duration_s;     /* audio seconds of one window */
+    int decoder_layers, decoder_hidden, decoder_heads, decoder_ffn;
+    int text_layers, text_hidden, text_heads, text_vocab;
+    int64_t params_text, params_decoder, params_codec, params_total;
+    const char *weight_type;  /* storage of the decoder weights: "f32", "q8_0", ... */
+    float guidance_scale;     /* defaults from generation_config.json */
+    int top_k;
+    int do_sample;
+} mg_model_info;
+
+MG_API void mg_model_get_info(const mg_model *model, mg_model_info *out);
+
+/* ---- tokenizer ----------------------------------------------------------------- */
+
+/* T5 ids of `text` ending with </s> (1). *out is malloc'ed; free with mg_free(). */
+MG_API mg_status mg_tokenize(const mg_model *model, const char *text, int32_t **out, int *n_out);
+MG_API void mg_free(void *p);
+
+/* ---- contexts ------------------------------------------------------------------ */
+
+typedef enum mg_kv_type { MG_KV_F16 = 0, MG_KV_F32, MG_KV_Q8_0 } mg_kv_type;
+
+typedef struct mg_context_params {
+    int n_threads;      /* 0: number of cores */
+    mg_kv_type kv_type; /* self-attention cache format (default f16) */
+} mg_context_params;
+
+MG_API mg_context_params mg_context_default_params(void);
+MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params, mg_context **out);
+MG_API void mg_context_free(mg_context *ctx);
+
+/* ---- generation ---------------------------------------------------------------- */
+
+/* Progress: called once per decoder step. Return non-zero to cancel (mg_generate then
+ * returns MG_ERR_CANCELLED within one step and frees everything it allocated). */
+typedef int (*mg_progress_cb)(int step, int total_steps, void *user);
+
+/* Streaming: interleaved float PCM for batch item `item`, starting at sample frame
+ * `position` (per channel), `n_frames` frames. Return non-zero to cancel. */
+typedef int (*mg_audio_cb)(int item, const float *pcm, int64_t n_frames, int channels,
+                           int64_t position, void *user);
+
+typedef struct mg_generate_params {
+    float duration_s;     /* audio length in seconds (incl. an audio prompt); default 10 */
+    int steps;            /* if > 0: exactly this many decoder steps (overrides duration_s) */
+    int greedy;           /* argmax instead of sampling */
+    int top_k;            /* default from generation_config (250); 0 = no top-k */
+    float top_p;          /* 0 or 1 = off */
+    float temperature;    /* default 1 */
+    float guidance_scale; /* < 0: from generation_config (3.0); <= 1: no CFG */
+    uint64_t seed;
+    const char *negative_prompt; /* NULL/"": plain CFG; else uncond row uses this text */
+
+    /* Audio prompt (continuation): interleaved float PCM at its own rate. */
+    const float *audio_prompt;
+    int64_t audio_prompt_frames;
+    int audio_prompt_channels;
+    int audio_prompt_rate;
+
+    /* Long-form generation beyond one window. */
+    float window_s;       /* <= 0: the model's window */
+    float stride_s;       /* <= 0: 18 s (audiocraft's extend_stride) */
+
+    int decode_audio;     /* 0: codes only (no EnCodec decode) */
+    mg_progress_cb progress;
+    mg_audio_cb on_audio; /* streaming chunks; NULL = none */
+    void *user;
+} mg_generate_params;
+
+MG_API mg_generate_params mg_generate_default_params(void);
+
+typedef struct mg_result {
+    int batch;          /* number of prompts */
+    int n_codebooks;    /* K */
+    int n_frames;       /* codec frames per item */
+    int64_t *codes;     /* [batch][K][n_frames], delay pattern undone */
+    int channels;
+    int sample_rate;
+    int64_t n_samples;  /* sample frames per item (per channel) */
+    float **audio;      /* audio[b]: n_samples * channels interleaved; NULL if not decoded */
+    uint64_t seed;      /* the seed used */
+    int steps;          /* decoder steps run */
+} mg_result;
+
+MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_prompts,
+                             const mg_generate_params *params, mg_result **out);
+MG_API void mg_result_free(mg_result *res);
+
+/* ---- codec ------------------------------------------------------------------------ */
+
+/* Encode audio (interleaved float PCM at `rate` Hz, any channel count; resampled and
+ * mixed as the model needs) into codes [1][K][*n_frames] (malloc'ed, mg_free). */
+MG_API mg_status mg_encode_audio(mg_context *ctx, const float *pcm, int64_t n_frames, int channels,
+                                 int rate, int64_t **codes, int *n_codebooks, int *n_codes_frames);
+
+/* Decode codes [K][n_frames] into interleaved float PCM (*pcm malloc'ed, mg_free). */
+MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_codebooks,
+                                 int n_frames, float **pcm, int64_t *n_samples, int *channels);
+
+/* ---- audio files ------------------------------------------------------------------ */
+
+typedef enum mg_sample_format { MG_SAMPLE_S16 = 0, MG_SAMPLE_S24, MG_SAMPLE_F32 } mg_sample_format;
+
+typedef struct mg_audio_tags {
+    const char *title;   /* e.g. the prompt */
+    const char *comment; /* e.g. model, seed, parameters */
+    const char *software;
+} mg_audio_tags;
+
+/* Write audio; the container follows the extension (.wav .flac .ogg). Fails with
+ * MG_ERR_EXISTS if the file exists. Writes to a temporary file and renames it,
+ * so no partial file is ever left. s16/s24 clip values beyond +-1. */
+MG_API mg_status mg_write_audio(const char *path, const float *pcm, int64_t n_frames, int channels,
+                                int sample_rate, mg_sample_format fmt, const mg_audio_tags *tags);
+
+/* Read an audio file as interleaved float PCM (*pcm malloc'ed, mg_free). */
+MG_API mg_status mg_read_audio(const char *path, float **pcm, int64_t *n_frames, int *channels,
+                               int *sample_rate);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

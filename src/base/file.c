@@ -1,0 +1,243 @@
+/* file.c — mmap, whole-file reads, path helpers and atomic output (see file.h). */
+#include "base/file.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+mg_status mg_file_map(const char *path, mg_mapped_file *out) {
+    memset(out, 0, sizeof *out);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return mg_fail(errno == ENOENT ? MG_ERR_NOT_FOUND : MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        int e = errno;
+        close(fd);
+        return mg_fail(MG_ERR_IO, "cannot stat %s: %s", path, strerror(e));
+    }
+    if (S_ISDIR(st.st_mode)) {
+        close(fd);
+        return mg_fail(MG_ERR_IO, "%s is a folder, expected a file", path);
+    }
+    out->path = mg_strdup(path);
+    if (!out->path) {
+        close(fd);
+        return MG_ERR_NOMEM;
+    }
+    out->size = (size_t)st.st_size;
+    if (out->size > 0) {
+        void *p = mmap(NULL, out->size, PROT_READ, MAP_PRIVATE, fd, 0);
+        if (p == MAP_FAILED) {
+            int e = errno;
+            close(fd);
+            free(out->path);
+            out->path = NULL;
+            return mg_fail(MG_ERR_IO, "cannot map %s: %s", path, strerror(e));
+        }
+        out->data = p;
+    }
+    close(fd);
+    return MG_OK;
+}
+
+void mg_file_unmap(mg_mapped_file *f) {
+    if (f->data)
+        munmap((void *)f->data, f->size);
+    free(f->path);
+    memset(f, 0, sizeof *f);
+}
+
+void mg_file_release(const mg_mapped_file *f, const void *start, size_t len) {
+    if (!f->data || !len)
+        return;
+    long page = sysconf(_SC_PAGESIZE);
+    uintptr_t s = (uintptr_t)start, e = s + len;
+    s = (s + (uintptr_t)page - 1) & ~((uintptr_t)page - 1);
+    e &= ~((uintptr_t)page - 1);
+    if (e > s)
+        madvise((void *)s, e - s, MADV_DONTNEED);
+}
+
+mg_status mg_file_read_all(const char *path, char **data, size_t *size) {
+    *data = NULL;
+    if (size)
+        *size = 0;
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return mg_fail(errno == ENOENT ? MG_ERR_NOT_FOUND : MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    struct stat st;
+    if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
+        fclose(f);
+        return mg_fail(MG_ERR_IO, "cannot read %s: not a regular file", path);
+    }
+    size_t n = (size_t)st.st_size;
+    char *buf = mg_malloc(n + 1, path);
+    if (!buf) {
+        fclose(f);
+        return MG_ERR_NOMEM;
+    }
+    size_t got = fread(buf, 1, n, f);
+    int err = ferror(f);
+    fclose(f);
+    if (got != n || err) {
+        free(buf);
+        return mg_fail(MG_ERR_IO, "cannot read %s: short read (%zu of %zu bytes)", path, got, n);
+    }
+    buf[n] = 0;
+    *data = buf;
+    if (size)
+        *size = n;
+    return MG_OK;
+}
+
+int mg_path_exists(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0;
+}
+
+int mg_path_is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+char *mg_path_join(const char *dir, const char *name) {
+    size_t a = strlen(dir), b = strlen(name);
+    int slash = a > 0 && dir[a - 1] != '/';
+    char *p = mg_malloc(a + b + 2, "a path");
+    if (!p)
+        return NULL;
+    memcpy(p, dir, a);
+    if (slash)
+        p[a++] = '/';
+    memcpy(p + a, name, b + 1);
+    return p;
+}
+
+static char *parent_dir(const char *path) {
+    char *copy = mg_strdup(path);
+    if (!copy)
+        return NULL;
+    char *d = mg_strdup(dirname(copy));
+    free(copy);
+    return d;
+}
+
+mg_status mg_check_output_path(const char *path, int overwrite) {
+    if (!path || !path[0])
+        return mg_fail(MG_ERR_INVALID_ARG, "empty output path");
+    if (mg_path_is_dir(path))
+        return mg_fail(MG_ERR_INVALID_ARG, "output %s is a folder; give a file name", path);
+    if (!overwrite && mg_path_exists(path))
+        return mg_fail(MG_ERR_EXISTS, "output %s already exists; use --force to overwrite it or choose another name", path);
+    char *dir = parent_dir(path);
+    if (!dir)
+        return MG_ERR_NOMEM;
+    mg_status st = MG_OK;
+    if (!mg_path_is_dir(dir))
+        st = mg_fail(MG_ERR_IO, "cannot write %s: folder %s does not exist; create it first", path, dir);
+    else if (access(dir, W_OK) != 0)
+        st = mg_fail(MG_ERR_IO, "cannot write %s: folder %s is not writable (%s)", path, dir, strerror(errno));
+    free(dir);
+    return st;
+}
+
+mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite) {
+    memset(af, 0, sizeof *af);
+    af->fd = -1;
+    MG_TRY(mg_check_output_path(path, overwrite));
+    af->path = mg_strdup(path);
+    size_t n = strlen(path) + 32;
+    af->tmp_path = mg_malloc(n, "a path");
+    if (!af->path || !af->tmp_path) {
+        mg_atomic_abort(af);
+        return MG_ERR_NOMEM;
+    }
+    /* Hidden temporary name in the same folder so rename() is atomic. */
+    char *dir = parent_dir(path);
+    char *copy = mg_strdup(path);
+    if (!dir || !copy) {
+        free(dir);
+        free(copy);
+        mg_atomic_abort(af);
+        return MG_ERR_NOMEM;
+    }
+    snprintf(af->tmp_path, n, "%s/.%s.partXXXXXX", dir, basename(copy));
+    free(dir);
+    free(copy);
+    af->fd = mkstemp(af->tmp_path);
+    if (af->fd < 0) {
+        mg_status st = mg_fail(MG_ERR_IO, "cannot create %s: %s", path, strerror(errno));
+        free(af->tmp_path);
+        af->tmp_path = NULL;
+        mg_atomic_abort(af);
+        return st;
+    }
+    fchmod(af->fd, 0644 & ~0);
+    af->fp = fdopen(af->fd, "wb");
+    if (!af->fp) {
+        mg_status st = mg_fail(MG_ERR_IO, "cannot open %s: %s", af->tmp_path, strerror(errno));
+        mg_atomic_abort(af);
+        return st;
+    }
+    return MG_OK;
+}
+
+mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite) {
+    mg_status st = MG_OK;
+    if (af->fp) {
+        if (fflush(af->fp) != 0 || ferror(af->fp))
+            st = mg_fail(MG_ERR_IO, "cannot write %s: %s", af->path, strerror(errno));
+        if (fclose(af->fp) != 0 && st == MG_OK)
+            st = mg_fail(MG_ERR_IO, "cannot write %s: %s", af->path, strerror(errno));
+        af->fp = NULL;
+        af->fd = -1;
+    } else if (af->fd >= 0) {
+        if (close(af->fd) != 0)
+            st = mg_fail(MG_ERR_IO, "cannot write %s: %s", af->path, strerror(errno));
+        af->fd = -1;
+    }
+    if (st == MG_OK) {
+        if (!overwrite) {
+            /* link() fails if the target appeared meanwhile: never clobber. */
+            if (link(af->tmp_path, af->path) != 0) {
+                int e = errno;
+                if (e == EEXIST)
+                    st = mg_fail(MG_ERR_EXISTS, "output %s already exists; use --force to overwrite it", af->path);
+                else if (e != EPERM && e != ENOTSUP && e != EXDEV)
+                    st = mg_fail(MG_ERR_IO, "cannot create %s: %s", af->path, strerror(e));
+                else if (mg_path_exists(af->path)) /* no hard links here: check, then rename */
+                    st = mg_fail(MG_ERR_EXISTS, "output %s already exists; use --force to overwrite it", af->path);
+                else if (rename(af->tmp_path, af->path) != 0)
+                    st = mg_fail(MG_ERR_IO, "cannot create %s: %s", af->path, strerror(errno));
+            }
+            unlink(af->tmp_path);
+        } else if (rename(af->tmp_path, af->path) != 0) {
+            st = mg_fail(MG_ERR_IO, "cannot create %s: %s", af->path, strerror(errno));
+        }
+    }
+    if (st != MG_OK)
+        unlink(af->tmp_path);
+    free(af->tmp_path);
+    free(af->path);
+    af->tmp_path = af->path = NULL;
+    return st;
+}
+
+void mg_atomic_abort(mg_atomic_file *af) {
+    if (af->fp)
+        fclose(af->fp);
+    else if (af->fd >= 0)
+        close(af->fd);
+    if (af->tmp_path)
+        unlink(af->tmp_path);
+    free(af->tmp_path);
+    free(af->path);
+    memset(af, 0, sizeof *af);
+    af->fd = -1;
+}

@@ -1,0 +1,49 @@
+/* file.h — small file-system helpers: read-only mmap, whole-file reads, paths,
+ * and atomic output (write to a temporary name in the same folder, then rename). */
+#ifndef MG_BASE_FILE_H
+#define MG_BASE_FILE_H
+
+#include "base/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+typedef struct mg_mapped_file {
+    char *path;
+    const uint8_t *data;
+    size_t size;
+} mg_mapped_file;
+
+/* Map `path` read-only. An empty file maps to data == NULL, size 0. */
+mg_status mg_file_map(const char *path, mg_mapped_file *out);
+void mg_file_unmap(mg_mapped_file *f);
+/* Tell the kernel a byte range of a mapping will not be needed soon (frees page cache
+ * pages from our RSS). */
+void mg_file_release(const mg_mapped_file *f, const void *start, size_t len);
+
+/* Read a whole file into a malloc'ed, NUL-terminated buffer. */
+mg_status mg_file_read_all(const char *path, char **data, size_t *size);
+
+int mg_path_exists(const char *path);
+int mg_path_is_dir(const char *path);
+/* Join a folder and a name into a malloc'ed string. */
+char *mg_path_join(const char *dir, const char *name);
+
+/* Atomic output: open a temporary file next to `path`; commit renames it over
+ * `path` (refusing to replace an existing file unless `overwrite`); abort removes it. */
+typedef struct mg_atomic_file {
+    char *path;
+    char *tmp_path;
+    FILE *fp;
+    int fd;
+} mg_atomic_file;
+
+mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite);
+mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite);
+void mg_atomic_abort(mg_atomic_file *af);
+/* Check before doing expensive work that `path` could be written: the folder exists
+ * and is writable, and the file does not exist unless `overwrite`. */
+mg_status mg_check_output_path(const char *path, int overwrite);
+
+#endif

@@ -1,0 +1,14 @@
+/* timing.h — monotonic clock and peak memory, for progress, logs and benchmarks. */
+#ifndef MG_BASE_TIMING_H
+#define MG_BASE_TIMING_H
+
+#include <stdint.h>
+
+/* Seconds since an arbitrary fixed point (CLOCK_MONOTONIC). */
+double mg_time_now(void);
+/* Peak resident set size of this process in bytes (getrusage). */
+int64_t mg_peak_rss_bytes(void);
+/* Current resident set size in bytes (/proc/self/statm), or -1. */
+int64_t mg_current_rss_bytes(void);
+
+#endif

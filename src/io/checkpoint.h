@@ -1,0 +1,31 @@
+/* checkpoint.h — open a model from disk: a Hugging Face MusicGen folder
+ * (config.json, generation_config.json, model.safetensors or sharded
+ * model-0000x-of-0000y.safetensors + model.safetensors.index.json, spiece.model)
+ * or a single GGUF file written by `musicgen quantize`. The result is the parsed
+ * config, the tensor store (everything mmapped) and the tokenizer model bytes.
+ */
+#ifndef MG_IO_CHECKPOINT_H
+#define MG_IO_CHECKPOINT_H
+
+#include "io/config.h"
+#include "io/store.h"
+
+typedef struct mg_checkpoint {
+    char *path;               /* folder or .gguf file */
+    int is_gguf;
+    mg_config cfg;
+    mg_store store;
+    mg_mapped_file spiece_file; /* HF folder: the mapped spiece.model */
+    const uint8_t *spiece;    /* tokenizer model bytes (in spiece_file or the GGUF) */
+    size_t spiece_size;
+    char *spiece_path;        /* for messages */
+    int n_weight_files;
+} mg_checkpoint;
+
+mg_status mg_checkpoint_open(const char *path, mg_checkpoint *ck);
+void mg_checkpoint_close(mg_checkpoint *ck);
+
+/* Implemented in gguf.c: open a GGUF file into ck (config, store, tokenizer). */
+mg_status mg_gguf_open(const char *path, mg_checkpoint *ck);
+
+#endif

@@ -1,0 +1,392 @@
+/* config.c — config.json / generation_config.json parsing with cJSON (see config.h).
+ * Every field that shapes the model is required to be present and sane; a missing
+ * or impossible value is reported with the sub-config and key at fault. */
+#include "io/config.h"
+
+#include <cjson/cJSON.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *where;   /* file name */
+    const char *section; /* sub-config name */
+    mg_status st;
+} parse_ctx;
+
+static cJSON *get(cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+
+/* Integer field, required; must lie in [lo, hi]. */
+static int req_int(parse_ctx *p, cJSON *obj, const char *key, int lo, int hi) {
+    if (p->st != MG_OK)
+        return 0;
+    cJSON *v = get(obj, key);
+    if (!cJSON_IsNumber(v) || v->valuedouble != floor(v->valuedouble)) {
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: %s.%s is %s; expected an integer", p->where, p->section, key,
+                        v ? "not an integer" : "missing");
+        return 0;
+    }
+    if (v->valuedouble < lo || v->valuedouble > hi) {
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: %s.%s = %g is out of range [%d, %d]", p->where, p->section, key,
+                        v->valuedouble, lo, hi);
+        return 0;
+    }
+    return (int)v->valuedouble;
+}
+
+static int opt_int(parse_ctx *p, cJSON *obj, const char *key, int def, int lo, int hi) {
+    cJSON *v = get(obj, key);
+    if (!v || cJSON_IsNull(v))
+        return def;
+    return req_int(p, obj, key, lo, hi);
+}
+
+static double opt_num(parse_ctx *p, cJSON *obj, const char *key, double def, double lo, double hi) {
+    if (p->st != MG_OK)
+        return def;
+    cJSON *v = get(obj, key);
+    if (!v || cJSON_IsNull(v))
+        return def;
+    if (!cJSON_IsNumber(v) || !(v->valuedouble >= lo && v->valuedouble <= hi)) {
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: %s.%s must be a number in [%g, %g]", p->where, p->section, key, lo, hi);
+        return def;
+    }
+    return v->valuedouble;
+}
+
+static int opt_bool(parse_ctx *p, cJSON *obj, const char *key, int def) {
+    cJSON *v = get(obj, key);
+    if (!v || cJSON_IsNull(v))
+        return def;
+    if (cJSON_IsBool(v))
+        return cJSON_IsTrue(v);
+    if (p->st == MG_OK)
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: %s.%s must be true or false", p->where, p->section, key);
+    return def;
+}
+
+static const char *opt_str(cJSON *obj, const char *key) {
+    cJSON *v = get(obj, key);
+    return cJSON_IsString(v) ? v->valuestring : NULL;
+}
+
+static cJSON *section(parse_ctx *p, cJSON *root, const char *name, const char *model_type) {
+    if (p->st != MG_OK)
+        return NULL;
+    cJSON *s = get(root, name);
+    if (!cJSON_IsObject(s)) {
+        p->st = mg_fail(MG_ERR_FORMAT, "%s has no \"%s\" section; this is not a MusicGen config.json "
+                        "(expected model_type \"musicgen\" with text_encoder, audio_encoder and decoder)", p->where, name);
+        return NULL;
+    }
+    const char *mt = opt_str(s, "model_type");
+    if (mt && strcmp(mt, model_type)) {
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: %s.model_type is \"%s\"; only \"%s\" is supported", p->where, name, mt,
+                        model_type);
+        return NULL;
+    }
+    p->section = name;
+    return s;
+}
+
+static void parse_t5(parse_ctx *p, cJSON *s, mg_t5_config *c) {
+    c->vocab_size = req_int(p, s, "vocab_size", 3, 1 << 22);
+    c->d_model = req_int(p, s, "d_model", 1, 1 << 16);
+    c->d_kv = req_int(p, s, "d_kv", 1, 1 << 12);
+    c->n_heads = req_int(p, s, "num_heads", 1, 1 << 10);
+    c->d_ff = req_int(p, s, "d_ff", 1, 1 << 18);
+    c->n_layers = req_int(p, s, "num_layers", 1, 1 << 10);
+    c->num_buckets = opt_int(p, s, "relative_attention_num_buckets", 32, 2, 1 << 12);
+    c->max_distance = opt_int(p, s, "relative_attention_max_distance", 128, 2, 1 << 20);
+    c->eps = (float)opt_num(p, s, "layer_norm_epsilon", 1e-6, 0, 1);
+    if (p->st != MG_OK)
+        return;
+    const char *ff = opt_str(s, "feed_forward_proj");
+    if (ff && strcmp(ff, "relu"))
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: text_encoder.feed_forward_proj \"%s\" is not supported (MusicGen's T5 uses \"relu\")",
+                        p->where, ff);
+    else if (c->num_buckets % 2)
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: text_encoder.relative_attention_num_buckets must be even", p->where);
+}
+
+static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
+    c->audio_channels = opt_int(p, s, "audio_channels", 1, 1, 2);
+    c->sample_rate = req_int(p, s, "sampling_rate", 1000, 384000);
+    c->num_filters = req_int(p, s, "num_filters", 1, 1 << 12);
+    c->hidden_size = req_int(p, s, "hidden_size", 1, 1 << 14);
+    c->codebook_size = req_int(p, s, "codebook_size", 2, 1 << 20);
+    c->codebook_dim = opt_int(p, s, "codebook_dim", c->hidden_size, 1, 1 << 14);
+    c->kernel_size = req_int(p, s, "kernel_size", 1, 255);
+    c->last_kernel_size = req_int(p, s, "last_kernel_size", 1, 255);
+    c->residual_kernel_size = req_int(p, s, "residual_kernel_size", 1, 255);
+    c->dilation_growth_rate = opt_int(p, s, "dilation_growth_rate", 2, 1, 64);
+    c->num_residual_layers = req_int(p, s, "num_residual_layers", 0, 16);
+    c->num_lstm_layers = req_int(p, s, "num_lstm_layers", 0, 16);
+    c->compress = opt_int(p, s, "compress", 2, 1, 64);
+    c->use_causal_conv = opt_bool(p, s, "use_causal_conv", 0);
+    c->normalize = opt_bool(p, s, "normalize", 0);
+    if (p->st != MG_OK)
+        return;
+    cJSON *r = get(s, "upsampling_ratios");
+    int n = cJSON_IsArray(r) ? cJSON_GetArraySize(r) : -1;
+    if (n < 1 || n > MG_MAX_RATIOS) {
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: audio_encoder.upsampling_ratios must be a list of 1..%d integers", p->where,
+                        MG_MAX_RATIOS);
+        return;
+    }
+    c->n_ratios = n;
+    long hop = 1;
+    for (int i = 0; i < n; i++) {
+        cJSON *v = cJSON_GetArrayItem(r, i);
+        if (!cJSON_IsNumber(v) || v->valuedouble < 1 || v->valuedouble > 64 || v->valuedouble != floor(v->valuedouble)) {
+            p->st = mg_fail(MG_ERR_FORMAT, "%s: audio_encoder.upsampling_ratios[%d] must be an integer in [1, 64]", p->where, i);
+            return;
+        }
+        c->upsampling_ratios[i] = (int)v->valuedouble;
+        hop *= c->upsampling_ratios[i];
+    }
+    c->hop_length = (int)hop;
+    c->frame_rate = (c->sample_rate + c->hop_length - 1) / c->hop_length;
+    cJSON *tb = get(s, "target_bandwidths");
+    if (!cJSON_IsArray(tb) || cJSON_GetArraySize(tb) < 1 || !cJSON_IsNumber(cJSON_GetArrayItem(tb, 0))) {
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: audio_encoder.target_bandwidths must be a non-empty list of numbers", p->where);
+        return;
+    }
+    c->target_bandwidth = (float)cJSON_GetArrayItem(tb, 0)->valuedouble;
+    cJSON *last = cJSON_GetArrayItem(tb, cJSON_GetArraySize(tb) - 1);
+    double last_bw = cJSON_IsNumber(last) ? last->valuedouble : c->target_bandwidth;
+    c->max_bandwidth = (float)last_bw;
+    /* EncodecConfig.num_quantizers = int(1000 * target_bandwidths[-1] // (frame_rate * 10)) */
+    c->num_quantizers = (int)floor(1000.0 * last_bw / (c->frame_rate * 10.0));
+    /* get_num_quantizers_for_bandwidth(target_bandwidths[0]), capped by the layers that exist */
+    double bw_per_q = log2((double)c->codebook_size) * c->frame_rate;
+    int nq = (int)floor(c->target_bandwidth * 1000.0 / bw_per_q);
+    if (nq < 1)
+        nq = 1;
+    c->n_codes = nq < c->num_quantizers ? nq : c->num_quantizers;
+    if (c->num_quantizers < 1 || c->num_quantizers > 64) {
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: audio_encoder.target_bandwidths give %d quantizers; expected 1..64", p->where,
+                        c->num_quantizers);
+        return;
+    }
+    const char *pm = opt_str(s, "pad_mode");
+    c->pad_mode_reflect = !pm || !strcmp(pm, "reflect");
+    const char *nt = opt_str(s, "norm_type");
+    c->weight_norm = !nt || !strcmp(nt, "weight_norm");
+    if (nt && strcmp(nt, "weight_norm"))
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.norm_type \"%s\" is not supported (MusicGen uses weight_norm)",
+                        p->where, nt);
+    else if (c->use_causal_conv)
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.use_causal_conv = true is not supported (MusicGen's EnCodec is non-causal)",
+                        p->where);
+    else if (opt_bool(p, s, "use_conv_shortcut", 0))
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.use_conv_shortcut = true is not supported", p->where);
+    else if (cJSON_IsNumber(get(s, "chunk_length_s")))
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.chunk_length_s is set; chunked EnCodec is not supported (MusicGen uses null)",
+                        p->where);
+    else if (c->normalize)
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.normalize = true is not supported (MusicGen uses false)", p->where);
+    else if (pm && strcmp(pm, "reflect") && strcmp(pm, "constant"))
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.pad_mode \"%s\" is not supported", p->where, pm);
+}
+
+static void parse_decoder(parse_ctx *p, cJSON *s, mg_decoder_config *c) {
+    c->vocab_size = req_int(p, s, "vocab_size", 2, 1 << 20);
+    c->hidden_size = req_int(p, s, "hidden_size", 1, 1 << 16);
+    c->n_layers = req_int(p, s, "num_hidden_layers", 1, 1 << 10);
+    c->n_heads = req_int(p, s, "num_attention_heads", 1, 1 << 10);
+    c->ffn_dim = req_int(p, s, "ffn_dim", 1, 1 << 18);
+    c->n_codebooks = req_int(p, s, "num_codebooks", 1, 64);
+    c->audio_channels = opt_int(p, s, "audio_channels", 1, 1, 2);
+    c->max_position_embeddings = req_int(p, s, "max_position_embeddings", 2, 1 << 20);
+    c->scale_embedding = opt_bool(p, s, "scale_embedding", 0);
+    c->pad_token_id = opt_int(p, s, "pad_token_id", c->vocab_size, 0, 1 << 20);
+    c->bos_token_id = opt_int(p, s, "bos_token_id", c->vocab_size, 0, 1 << 20);
+    if (p->st != MG_OK)
+        return;
+    const char *act = opt_str(s, "activation_function");
+    if (act && strcmp(act, "gelu"))
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: decoder.activation_function \"%s\" is not supported (MusicGen uses \"gelu\")",
+                        p->where, act);
+    else if (c->hidden_size % c->n_heads)
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: decoder.hidden_size %d is not divisible by num_attention_heads %d", p->where,
+                        c->hidden_size, c->n_heads);
+    else if (c->audio_channels == 2 && c->n_codebooks % 2)
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: a stereo decoder needs an even num_codebooks (got %d)", p->where, c->n_codebooks);
+}
+
+void mg_generation_config_defaults(mg_config *cfg) {
+    mg_generation_config *g = &cfg->gen;
+    g->do_sample = 1;
+    g->guidance_scale = 3.0f;
+    g->top_k = 250;
+    g->top_p = 1.0f;
+    g->temperature = 1.0f;
+    g->max_length = 1500;
+    g->decoder_start_token_id = cfg->dec.vocab_size;
+    g->pad_token_id = cfg->dec.vocab_size;
+}
+
+mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_config *cfg) {
+    memset(cfg, 0, sizeof *cfg);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root || !cJSON_IsObject(root)) {
+        const char *e = cJSON_GetErrorPtr();
+        size_t off = e && root == NULL && e >= json && e <= json + len ? (size_t)(e - json) : 0;
+        cJSON_Delete(root);
+        return mg_fail(MG_ERR_FORMAT, "%s is not valid JSON (near byte %zu); restore it from the model's original files",
+                       where, off);
+    }
+    parse_ctx p = {where, "config", MG_OK};
+    const char *mt = opt_str(root, "model_type");
+    if (mt && strcmp(mt, "musicgen"))
+        p.st = mg_fail(MG_ERR_UNSUPPORTED, "%s: model_type is \"%s\"; musicgen.c runs \"musicgen\" checkpoints "
+                       "(facebook/musicgen-small, -medium, -large, -stereo-*)", where, mt);
+    cJSON *s;
+    if ((s = section(&p, root, "text_encoder", "t5")))
+        parse_t5(&p, s, &cfg->t5);
+    if ((s = section(&p, root, "audio_encoder", "encodec")))
+        parse_codec(&p, s, &cfg->codec);
+    if ((s = section(&p, root, "decoder", "musicgen_decoder")))
+        parse_decoder(&p, s, &cfg->dec);
+    const char *np = opt_str(root, "_name_or_path");
+    if (np)
+        snprintf(cfg->name_or_path, sizeof cfg->name_or_path, "%s", np);
+    if (p.st == MG_OK) {
+        int per_channel = cfg->dec.audio_channels == 2 ? cfg->dec.n_codebooks / 2 : cfg->dec.n_codebooks;
+        if (per_channel > cfg->codec.num_quantizers)
+            p.st = mg_fail(MG_ERR_FORMAT, "%s: decoder.num_codebooks %d needs %d EnCodec quantizers per channel but the "
+                           "audio_encoder has %d", where, cfg->dec.n_codebooks, per_channel, cfg->codec.num_quantizers);
+        else if (cfg->dec.vocab_size != cfg->codec.codebook_size)
+            p.st = mg_fail(MG_ERR_FORMAT, "%s: decoder.vocab_size %d differs from audio_encoder.codebook_size %d", where,
+                           cfg->dec.vocab_size, cfg->codec.codebook_size);
+    }
+    cfg->has_enc_to_dec_proj = cfg->t5.d_model != cfg->dec.hidden_size;
+    cJSON_Delete(root);
+    mg_generation_config_defaults(cfg);
+    return p.st;
+}
+
+mg_status mg_generation_config_parse(const char *json, size_t len, const char *where, mg_config *cfg) {
+    mg_generation_config_defaults(cfg);
+    cJSON *root = cJSON_ParseWithLength(json, len);
+    if (!root || !cJSON_IsObject(root)) {
+        cJSON_Delete(root);
+        return mg_fail(MG_ERR_FORMAT, "%s is not valid JSON; restore it from the model's original files", where);
+    }
+    parse_ctx p = {where, "generation_config", MG_OK};
+    mg_generation_config *g = &cfg->gen;
+    g->do_sample = opt_bool(&p, root, "do_sample", g->do_sample);
+    g->guidance_scale = (float)opt_num(&p, root, "guidance_scale", g->guidance_scale, 0, 1e6);
+    g->top_k = opt_int(&p, root, "top_k", g->top_k, 0, 1 << 24);
+    g->top_p = (float)opt_num(&p, root, "top_p", g->top_p, 0, 1);
+    g->temperature = (float)opt_num(&p, root, "temperature", g->temperature, 1e-6, 1e6);
+    g->max_length = opt_int(&p, root, "max_length", g->max_length, 2, 1 << 24);
+    g->decoder_start_token_id = opt_int(&p, root, "decoder_start_token_id", g->decoder_start_token_id, 0, 1 << 20);
+    g->pad_token_id = opt_int(&p, root, "pad_token_id", g->pad_token_id, 0, 1 << 20);
+    cJSON_Delete(root);
+    if (p.st == MG_OK && (g->decoder_start_token_id != cfg->dec.vocab_size || g->pad_token_id != cfg->dec.vocab_size))
+        p.st = mg_fail(MG_ERR_UNSUPPORTED, "%s: decoder_start_token_id / pad_token_id must equal the decoder vocab_size %d "
+                       "(got %d / %d)", where, cfg->dec.vocab_size, g->decoder_start_token_id, g->pad_token_id);
+    return p.st;
+}
+
+int mg_config_delays(const mg_config *cfg) {
+    return cfg->dec.audio_channels == 2 ? cfg->dec.n_codebooks / 2 : cfg->dec.n_codebooks;
+}
+
+char *mg_config_to_json(const mg_config *cfg) {
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddStringToObject(root, "model_type", "musicgen");
+    cJSON_AddStringToObject(root, "_name_or_path", cfg->name_or_path);
+    cJSON *arch = cJSON_AddArrayToObject(root, "architectures");
+    cJSON_AddItemToArray(arch, cJSON_CreateString("MusicgenForConditionalGeneration"));
+    cJSON_AddBoolToObject(root, "is_encoder_decoder", 1);
+
+    cJSON *t = cJSON_AddObjectToObject(root, "text_encoder");
+    const mg_t5_config *t5 = &cfg->t5;
+    cJSON_AddStringToObject(t, "model_type", "t5");
+    cJSON_AddNumberToObject(t, "vocab_size", t5->vocab_size);
+    cJSON_AddNumberToObject(t, "d_model", t5->d_model);
+    cJSON_AddNumberToObject(t, "d_kv", t5->d_kv);
+    cJSON_AddNumberToObject(t, "num_heads", t5->n_heads);
+    cJSON_AddNumberToObject(t, "d_ff", t5->d_ff);
+    cJSON_AddNumberToObject(t, "num_layers", t5->n_layers);
+    cJSON_AddNumberToObject(t, "relative_attention_num_buckets", t5->num_buckets);
+    cJSON_AddNumberToObject(t, "relative_attention_max_distance", t5->max_distance);
+    cJSON_AddNumberToObject(t, "layer_norm_epsilon", t5->eps);
+    cJSON_AddStringToObject(t, "feed_forward_proj", "relu");
+    cJSON_AddStringToObject(t, "dense_act_fn", "relu");
+    cJSON_AddBoolToObject(t, "is_gated_act", 0);
+    cJSON_AddNumberToObject(t, "pad_token_id", 0);
+    cJSON_AddNumberToObject(t, "eos_token_id", 1);
+
+    cJSON *a = cJSON_AddObjectToObject(root, "audio_encoder");
+    const mg_encodec_config *c = &cfg->codec;
+    cJSON_AddStringToObject(a, "model_type", "encodec");
+    cJSON_AddNumberToObject(a, "audio_channels", c->audio_channels);
+    cJSON_AddNumberToObject(a, "sampling_rate", c->sample_rate);
+    cJSON_AddNumberToObject(a, "num_filters", c->num_filters);
+    cJSON_AddNumberToObject(a, "hidden_size", c->hidden_size);
+    cJSON_AddNumberToObject(a, "codebook_size", c->codebook_size);
+    cJSON_AddNumberToObject(a, "codebook_dim", c->codebook_dim);
+    cJSON_AddNumberToObject(a, "kernel_size", c->kernel_size);
+    cJSON_AddNumberToObject(a, "last_kernel_size", c->last_kernel_size);
+    cJSON_AddNumberToObject(a, "residual_kernel_size", c->residual_kernel_size);
+    cJSON_AddNumberToObject(a, "dilation_growth_rate", c->dilation_growth_rate);
+    cJSON_AddNumberToObject(a, "num_residual_layers", c->num_residual_layers);
+    cJSON_AddNumberToObject(a, "num_lstm_layers", c->num_lstm_layers);
+    cJSON_AddNumberToObject(a, "compress", c->compress);
+    cJSON *ur = cJSON_AddArrayToObject(a, "upsampling_ratios");
+    for (int i = 0; i < c->n_ratios; i++)
+        cJSON_AddItemToArray(ur, cJSON_CreateNumber(c->upsampling_ratios[i]));
+    cJSON *tb = cJSON_AddArrayToObject(a, "target_bandwidths");
+    cJSON_AddItemToArray(tb, cJSON_CreateNumber(c->target_bandwidth));
+    if (c->max_bandwidth != c->target_bandwidth)
+        cJSON_AddItemToArray(tb, cJSON_CreateNumber(c->max_bandwidth));
+    cJSON_AddBoolToObject(a, "use_causal_conv", c->use_causal_conv);
+    cJSON_AddBoolToObject(a, "normalize", c->normalize);
+    cJSON_AddStringToObject(a, "pad_mode", c->pad_mode_reflect ? "reflect" : "constant");
+    cJSON_AddStringToObject(a, "norm_type", "weight_norm");
+    cJSON_AddBoolToObject(a, "use_conv_shortcut", 0);
+    cJSON_AddNullToObject(a, "chunk_length_s");
+
+    cJSON *d = cJSON_AddObjectToObject(root, "decoder");
+    const mg_decoder_config *dc = &cfg->dec;
+    cJSON_AddStringToObject(d, "model_type", "musicgen_decoder");
+    cJSON_AddNumberToObject(d, "vocab_size", dc->vocab_size);
+    cJSON_AddNumberToObject(d, "hidden_size", dc->hidden_size);
+    cJSON_AddNumberToObject(d, "num_hidden_layers", dc->n_layers);
+    cJSON_AddNumberToObject(d, "num_attention_heads", dc->n_heads);
+    cJSON_AddNumberToObject(d, "ffn_dim", dc->ffn_dim);
+    cJSON_AddNumberToObject(d, "num_codebooks", dc->n_codebooks);
+    cJSON_AddNumberToObject(d, "audio_channels", dc->audio_channels);
+    cJSON_AddNumberToObject(d, "max_position_embeddings", dc->max_position_embeddings);
+    cJSON_AddBoolToObject(d, "scale_embedding", dc->scale_embedding);
+    cJSON_AddNumberToObject(d, "pad_token_id", dc->pad_token_id);
+    cJSON_AddNumberToObject(d, "bos_token_id", dc->bos_token_id);
+    cJSON_AddStringToObject(d, "activation_function", "gelu");
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    return s;
+}
+
+char *mg_generation_config_to_json(const mg_config *cfg) {
+    const mg_generation_config *g = &cfg->gen;
+    cJSON *root = cJSON_CreateObject();
+    cJSON_AddNumberToObject(root, "bos_token_id", g->decoder_start_token_id);
+    cJSON_AddNumberToObject(root, "decoder_start_token_id", g->decoder_start_token_id);
+    cJSON_AddBoolToObject(root, "do_sample", g->do_sample);
+    cJSON_AddNumberToObject(root, "guidance_scale", g->guidance_scale);
+    cJSON_AddNumberToObject(root, "max_length", g->max_length);
+    cJSON_AddNumberToObject(root, "pad_token_id", g->pad_token_id);
+    cJSON_AddNumberToObject(root, "top_k", g->top_k);
+    if (g->top_p < 1.0f)
+        cJSON_AddNumberToObject(root, "top_p", g->top_p);
+    if (g->temperature != 1.0f)
+        cJSON_AddNumberToObject(root, "temperature", g->temperature);
+    char *s = cJSON_Print(root);
+    cJSON_Delete(root);
+    return s;
+}

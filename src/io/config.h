@@ -1,0 +1,96 @@
+/* config.h — the model's hyper-parameters, read from a Hugging Face MusicGen
+ * config.json (sub-configs text_encoder / audio_encoder / decoder) and
+ * generation_config.json, and checked for consistency before any weight is read.
+ */
+#ifndef MG_IO_CONFIG_H
+#define MG_IO_CONFIG_H
+
+#include "base/status.h"
+
+typedef struct mg_t5_config {
+    int vocab_size;   /* 32128 */
+    int d_model;      /* 768 */
+    int d_kv;         /* 64 */
+    int n_heads;      /* 12 */
+    int d_ff;         /* 3072 */
+    int n_layers;     /* 12 */
+    int num_buckets;  /* 32 */
+    int max_distance; /* 128 */
+    float eps;        /* 1e-6 */
+} mg_t5_config;
+
+#define MG_MAX_RATIOS 8
+typedef struct mg_encodec_config {
+    int audio_channels;       /* channels the codec itself encodes (1 for MusicGen) */
+    int sample_rate;          /* 32000 */
+    int num_filters;          /* 64 */
+    int hidden_size;          /* 128 */
+    int codebook_size;        /* 2048 */
+    int codebook_dim;         /* 128 */
+    int kernel_size, last_kernel_size, residual_kernel_size;
+    int dilation_growth_rate;
+    int num_residual_layers;
+    int num_lstm_layers;
+    int compress;             /* 2 */
+    int upsampling_ratios[MG_MAX_RATIOS];
+    int n_ratios;
+    int use_causal_conv;      /* 0 for MusicGen */
+    int pad_mode_reflect;     /* 1: reflect, 0: constant (zeros) */
+    int normalize;            /* 0 for MusicGen */
+    int weight_norm;          /* norm_type == weight_norm */
+    float target_bandwidth;   /* first of target_bandwidths (encode default) */
+    float max_bandwidth;      /* last of target_bandwidths (sets num_quantizers) */
+    int num_quantizers;       /* RVQ layers stored in the checkpoint */
+    int n_codes;              /* codes used at the default bandwidth */
+    /* derived */
+    int hop_length;           /* prod(ratios) = 640 */
+    int frame_rate;           /* ceil(sample_rate / hop) = 50 */
+} mg_encodec_config;
+
+typedef struct mg_decoder_config {
+    int vocab_size;           /* V = 2048 (pad/bos id = V) */
+    int hidden_size;          /* 1024 */
+    int n_layers;             /* 24 */
+    int n_heads;              /* 16 */
+    int ffn_dim;              /* 4096 */
+    int n_codebooks;          /* K: 4 mono, 8 stereo */
+    int audio_channels;       /* 1 or 2 */
+    int max_position_embeddings;
+    int scale_embedding;      /* 0 */
+    int pad_token_id, bos_token_id;
+} mg_decoder_config;
+
+typedef struct mg_generation_config {
+    int do_sample;
+    float guidance_scale;
+    int top_k;
+    float top_p;
+    float temperature;
+    int max_length;           /* columns incl. the start column (1500) */
+    int decoder_start_token_id;
+    int pad_token_id;
+} mg_generation_config;
+
+typedef struct mg_config {
+    mg_t5_config t5;
+    mg_encodec_config codec;
+    mg_decoder_config dec;
+    mg_generation_config gen;
+    int has_enc_to_dec_proj;  /* t5.d_model != dec.hidden_size (or the weights exist) */
+    char name_or_path[256];
+} mg_config;
+
+/* Parse config.json text (`where` names the file in messages). */
+mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_config *cfg);
+/* Parse generation_config.json text into cfg->gen (defaults if absent: see .c). */
+mg_status mg_generation_config_parse(const char *json, size_t len, const char *where, mg_config *cfg);
+void mg_generation_config_defaults(mg_config *cfg);
+/* Serialize the fields above back to JSON (used by GGUF and the checkpoint maker);
+ * returns a malloc'ed string. */
+char *mg_config_to_json(const mg_config *cfg);
+char *mg_generation_config_to_json(const mg_config *cfg);
+
+/* Delay steps D: K for mono, K/2 for stereo. */
+int mg_config_delays(const mg_config *cfg);
+
+#endif

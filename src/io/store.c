@@ -1,0 +1,243 @@
+/* store.c — named tensor table with shape-checked, format-converting lookups (see store.h). */
+#include "io/store.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void mg_store_init(mg_store *s) {
+    memset(s, 0, sizeof *s);
+    mg_arena_init(&s->arena, 1u << 20);
+}
+
+void mg_store_free(mg_store *s) {
+    for (int i = 0; i < s->n_files; i++)
+        mg_file_unmap(&s->files[i]);
+    free(s->files);
+    for (int i = 0; i < s->n_entries; i++)
+        free(s->entries[i].name);
+    free(s->entries);
+    free(s->hash);
+    mg_arena_free(&s->arena);
+    memset(s, 0, sizeof *s);
+}
+
+int mg_store_add_file(mg_store *s, mg_mapped_file *f) {
+    mg_mapped_file *nf = realloc(s->files, (size_t)(s->n_files + 1) * sizeof *nf);
+    if (!nf) {
+        mg_fail(MG_ERR_NOMEM, "out of memory registering %s", f->path);
+        return -1;
+    }
+    s->files = nf;
+    s->files[s->n_files] = *f;
+    memset(f, 0, sizeof *f);
+    return s->n_files++;
+}
+
+static uint32_t hash_name(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++)
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    return h;
+}
+
+static mg_status rehash(mg_store *s, int cap) {
+    int *h = malloc((size_t)cap * sizeof *h);
+    if (!h)
+        return mg_fail(MG_ERR_NOMEM, "out of memory indexing tensors");
+    for (int i = 0; i < cap; i++)
+        h[i] = -1;
+    for (int i = 0; i < s->n_entries; i++) {
+        uint32_t k = hash_name(s->entries[i].name) & (uint32_t)(cap - 1);
+        while (h[k] >= 0)
+            k = (k + 1) & (uint32_t)(cap - 1);
+        h[k] = i;
+    }
+    free(s->hash);
+    s->hash = h;
+    s->hash_cap = cap;
+    return MG_OK;
+}
+
+mg_store_entry *mg_store_find(const mg_store *s, const char *name) {
+    if (!s->hash_cap)
+        return NULL;
+    uint32_t k = hash_name(name) & (uint32_t)(s->hash_cap - 1);
+    while (s->hash[k] >= 0) {
+        mg_store_entry *e = &s->entries[s->hash[k]];
+        if (!strcmp(e->name, name))
+            return e;
+        k = (k + 1) & (uint32_t)(s->hash_cap - 1);
+    }
+    return NULL;
+}
+
+int mg_store_has(const mg_store *s, const char *name) { return mg_store_find(s, name) != NULL; }
+
+mg_status mg_store_add(mg_store *s, const char *name, const mg_tensor *t, int file) {
+    if (mg_store_find(s, name))
+        return mg_fail(MG_ERR_FORMAT, "tensor %s appears twice (second time in %s)", name,
+                       file >= 0 && file < s->n_files ? s->files[file].path : "?");
+    if (s->n_entries == s->cap_entries) {
+        int cap = s->cap_entries ? s->cap_entries * 2 : 256;
+        mg_store_entry *ne = realloc(s->entries, (size_t)cap * sizeof *ne);
+        if (!ne)
+            return mg_fail(MG_ERR_NOMEM, "out of memory indexing tensors");
+        s->entries = ne;
+        s->cap_entries = cap;
+    }
+    mg_store_entry *e = &s->entries[s->n_entries];
+    e->name = mg_strdup(name);
+    if (!e->name)
+        return MG_ERR_NOMEM;
+    e->t = *t;
+    e->file = file;
+    e->used = 0;
+    s->n_entries++;
+    if (s->n_entries * 2 > s->hash_cap)
+        return rehash(s, s->hash_cap ? s->hash_cap * 2 : 512);
+    uint32_t k = hash_name(name) & (uint32_t)(s->hash_cap - 1);
+    while (s->hash[k] >= 0)
+        k = (k + 1) & (uint32_t)(s->hash_cap - 1);
+    s->hash[k] = s->n_entries - 1;
+    return MG_OK;
+}
+
+const char *mg_store_file_of(const mg_store *s, const mg_store_entry *e) {
+    return e->file >= 0 && e->file < s->n_files ? s->files[e->file].path : "the checkpoint";
+}
+
+static void format_shape(char *buf, size_t n, int ndim, const int64_t *shape) {
+    size_t o = 0;
+    o += (size_t)snprintf(buf + o, n - o, "[");
+    for (int i = 0; i < ndim && o < n; i++)
+        o += (size_t)snprintf(buf + o, n - o, i ? ", %lld" : "%lld", (long long)shape[i]);
+    if (o < n)
+        snprintf(buf + o, n - o, "]");
+}
+
+static const char *first_file(const mg_store *s) { return s->n_files ? s->files[0].path : "the checkpoint"; }
+
+mg_status mg_store_get(mg_store *s, const char *name, int ndim, const int64_t *shape, mg_tensor *out) {
+    mg_store_entry *e = mg_store_find(s, name);
+    if (!e)
+        return mg_fail(MG_ERR_FORMAT, "tensor %s is missing from %s%s; the checkpoint is incomplete or not a MusicGen model",
+                       name, first_file(s), s->n_files > 1 ? " (and its other shards)" : "");
+    int ok = e->t.ndim == ndim;
+    for (int i = 0; ok && i < ndim; i++)
+        ok = shape[i] < 0 || shape[i] == e->t.shape[i];
+    if (!ok) {
+        char want[96], got[96];
+        format_shape(want, sizeof want, ndim, shape);
+        format_shape(got, sizeof got, e->t.ndim, e->t.shape);
+        return mg_fail(MG_ERR_FORMAT, "tensor %s in %s has shape %s, but config.json implies %s", name,
+                       mg_store_file_of(s, e), got, want);
+    }
+    if (e->t.dtype != MG_DT_F32 && e->t.dtype != MG_DT_F16 && e->t.dtype != MG_DT_BF16 &&
+        e->t.dtype != MG_DT_Q8_0 && e->t.dtype != MG_DT_Q4_0)
+        return mg_fail(MG_ERR_FORMAT, "tensor %s in %s has dtype %s; weights must be f32, f16 or bf16", name,
+                       mg_store_file_of(s, e), mg_dtype_name(e->t.dtype));
+    e->used = 1;
+    *out = e->t;
+    return MG_OK;
+}
+
+static mg_status check_finite(const mg_store *s, const char *name, const mg_store_entry *e, const float *p,
+                              int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(p[i]))
+            return mg_fail(MG_ERR_FORMAT, "tensor %s in %s holds a non-finite value (%g at index %lld); the file is corrupt",
+                           name, e ? mg_store_file_of(s, e) : "the checkpoint", (double)p[i], (long long)i);
+    return MG_OK;
+}
+
+mg_status mg_store_get_f32(mg_store *s, const char *name, int ndim, const int64_t *shape, const float **out) {
+    mg_tensor t;
+    MG_TRY(mg_store_get(s, name, ndim, shape, &t));
+    int64_t n = mg_tensor_numel(&t);
+    if (t.dtype == MG_DT_F32) {
+        *out = t.data;
+    } else {
+        float *p = mg_arena_alloc(&s->arena, (size_t)n * 4);
+        if (!p)
+            return MG_ERR_NOMEM;
+        mg_row_to_f32(t.dtype, t.data, p, n);
+        s->converted_bytes += n * 4;
+        *out = p;
+    }
+    return check_finite(s, name, mg_store_find(s, name), *out, n);
+}
+
+mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64_t cols, mg_dtype want,
+                              mg_matrix *out) {
+    mg_tensor t;
+    int64_t shape[2] = {rows, cols};
+    MG_TRY(mg_store_get(s, name, 2, shape, &t));
+    if (want == MG_DT_COUNT)
+        want = t.dtype;
+    if (mg_dtype_is_block(want) && cols % MG_QK != 0)
+        want = MG_DT_F16;
+    out->dtype = want;
+    out->rows = rows;
+    out->cols = cols;
+    out->row_bytes = mg_dtype_row_bytes(want, cols);
+    if (t.dtype == want) {
+        out->data = t.data;
+        return MG_OK;
+    }
+    uint8_t *dst = mg_arena_alloc(&s->arena, out->row_bytes * (size_t)rows);
+    float *tmp = malloc((size_t)cols * 4);
+    if (!dst || !tmp) {
+        free(tmp);
+        return mg_fail(MG_ERR_NOMEM, "out of memory converting %s to %s", name, mg_dtype_name(want));
+    }
+    size_t src_row = mg_dtype_row_bytes(t.dtype, cols);
+    mg_status st = MG_OK;
+    for (int64_t r = 0; r < rows && st == MG_OK; r++) {
+        mg_row_to_f32(t.dtype, (const uint8_t *)t.data + (size_t)r * src_row, tmp, cols);
+        st = check_finite(s, name, mg_store_find(s, name), tmp, cols);
+        mg_row_from_f32(want, tmp, dst + (size_t)r * out->row_bytes, cols);
+    }
+    free(tmp);
+    s->converted_bytes += (int64_t)(out->row_bytes * (size_t)rows);
+    out->data = dst;
+    return st;
+}
+
+mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape,
+                                   const float **out) {
+    char name[256], gname[256], vname[256];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if (mg_store_has(s, name))
+        return mg_store_get_f32(s, name, ndim, shape, out);
+    snprintf(gname, sizeof gname, "%s.weight_g", prefix);
+    snprintf(vname, sizeof vname, "%s.weight_v", prefix);
+    if (!mg_store_has(s, gname) && !mg_store_has(s, vname))
+        return mg_fail(MG_ERR_FORMAT, "tensor %s.weight_g / %s.weight_v (or %s.weight) is missing from %s", prefix,
+                       prefix, prefix, first_file(s));
+    /* weight_norm(dim=0): g has shape [shape[0], 1, 1]; the norm of v runs over all
+     * dims except dim 0. */
+    int64_t gshape[MG_MAX_DIMS] = {shape[0], 1, 1, 1};
+    const float *g, *v;
+    MG_TRY(mg_store_get_f32(s, gname, ndim, gshape, &g));
+    MG_TRY(mg_store_get_f32(s, vname, ndim, shape, &v));
+    int64_t n0 = shape[0], inner = 1;
+    for (int i = 1; i < ndim; i++)
+        inner *= shape[i];
+    float *w = mg_arena_alloc(&s->arena, (size_t)(n0 * inner) * 4);
+    if (!w)
+        return MG_ERR_NOMEM;
+    for (int64_t o = 0; o < n0; o++) {
+        double ss = 0;
+        for (int64_t i = 0; i < inner; i++)
+            ss += (double)v[o * inner + i] * v[o * inner + i];
+        float norm = (float)sqrt(ss);
+        float scale = norm > 0 ? g[o] / norm : 0.0f;
+        for (int64_t i = 0; i < inner; i++)
+            w[o * inner + i] = v[o * inner + i] * scale;
+    }
+    s->converted_bytes += n0 * inner * 4;
+    *out = w;
+    return MG_OK;
+}

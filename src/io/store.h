@@ -1,0 +1,58 @@
+/* store.h — the named tensors of a checkpoint, whatever file format they came from.
+ *
+ * A mg_store owns the mapped files (safetensors shards or one GGUF) and a table
+ * name -> mg_tensor view into them. Model stages look their weights up here, with
+ * the expected shape, and get either a zero-copy view or a converted copy (kept in
+ * the store's arena so it lives as long as the model). Every lookup failure names
+ * the tensor, the file it should be in, and what was expected.
+ */
+#ifndef MG_IO_STORE_H
+#define MG_IO_STORE_H
+
+#include "base/arena.h"
+#include "base/file.h"
+#include "tensor/tensor.h"
+
+typedef struct mg_store_entry {
+    char *name;
+    mg_tensor t;
+    int file; /* index into files[] */
+    int used; /* looked up by a model stage (to report unused tensors) */
+} mg_store_entry;
+
+typedef struct mg_store {
+    mg_mapped_file *files;
+    int n_files;
+    mg_store_entry *entries;
+    int n_entries, cap_entries;
+    int *hash; /* open addressing, -1 = empty, size hash_cap (power of two) */
+    int hash_cap;
+    mg_arena arena; /* converted / folded copies */
+    int64_t converted_bytes;
+} mg_store;
+
+void mg_store_init(mg_store *s);
+void mg_store_free(mg_store *s);
+/* Takes ownership of the mapping; returns its index. */
+int mg_store_add_file(mg_store *s, mg_mapped_file *f);
+mg_status mg_store_add(mg_store *s, const char *name, const mg_tensor *t, int file);
+mg_store_entry *mg_store_find(const mg_store *s, const char *name);
+const char *mg_store_file_of(const mg_store *s, const mg_store_entry *e);
+
+/* Look up `name` and check its shape (ndim values in `shape`; -1 = any). */
+mg_status mg_store_get(mg_store *s, const char *name, int ndim, const int64_t *shape, mg_tensor *out);
+/* Same, returning f32 data (zero-copy if stored as f32, else converted into the arena). */
+mg_status mg_store_get_f32(mg_store *s, const char *name, int ndim, const int64_t *shape, const float **out);
+/* A [rows, cols] weight as a matrix of format `want` (zero-copy when formats match;
+ * MG_DT_COUNT = keep the stored format; block formats fall back to f16 when cols is
+ * not a multiple of the block size). */
+mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64_t cols, mg_dtype want,
+                              mg_matrix *out);
+/* A convolution weight that may be stored as weight_norm (prefix.weight_g / weight_v,
+ * dim=0) or plainly (prefix.weight): returns the folded f32 weight of `shape`. */
+mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape,
+                                   const float **out);
+/* 1 if any tensor with this name exists. */
+int mg_store_has(const mg_store *s, const char *name);
+
+#endif

@@ -1,0 +1,114 @@
+/* musicgen.c — the public API (include/musicgen.h) on top of the stages: model
+ * loading, contexts, and the generation pipeline prompt -> T5 -> decoder -> EnCodec. */
+#include "model.h"
+#include "base/log.h"
+#include "base/pool.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+MG_API const char *mg_version(void) { return MG_VERSION; }
+
+MG_API void mg_free(void *p) { free(p); }
+
+MG_API mg_model_params mg_model_default_params(void) {
+    mg_model_params p;
+    memset(&p, 0, sizeof p);
+    p.weight_type = MG_WEIGHT_AUTO;
+    return p;
+}
+
+MG_API mg_context_params mg_context_default_params(void) {
+    mg_context_params p;
+    memset(&p, 0, sizeof p);
+    p.n_threads = 0;
+    p.kv_type = MG_KV_F16;
+    return p;
+}
+
+static int64_t count_params(const mg_store *s, const char *prefix) {
+    int64_t n = 0;
+    size_t pl = strlen(prefix);
+    for (int i = 0; i < s->n_entries; i++) {
+        const char *name = s->entries[i].name;
+        if (strncmp(name, prefix, pl))
+            continue;
+        /* EnCodec training buffers are not parameters. */
+        const char *dot = strrchr(name, '.');
+        if (dot && (!strcmp(dot, ".embed_avg") || !strcmp(dot, ".cluster_size") || !strcmp(dot, ".inited")))
+            continue;
+        n += mg_tensor_numel(&s->entries[i].t);
+    }
+    return n;
+}
+
+static void fill_info(mg_model *m) {
+    const mg_config *c = &m->ck.cfg;
+    mg_model_info *in = &m->info;
+    memset(in, 0, sizeof *in);
+    in->stereo = c->dec.audio_channels == 2;
+    in->channels = c->dec.audio_channels;
+    in->sample_rate = c->codec.sample_rate;
+    in->hop_length = c->codec.hop_length;
+    in->frame_rate = (float)c->codec.sample_rate / (float)c->codec.hop_length;
+    in->n_codebooks = c->dec.n_codebooks;
+    in->codebook_size = c->dec.vocab_size;
+    in->codec_codebooks = c->codec.num_quantizers;
+    int max_len = c->gen.max_length;
+    if (max_len > c->dec.max_position_embeddings)
+        max_len = c->dec.max_position_embeddings;
+    in->max_steps = max_len - 1;
+    int frames = max_len - mg_config_delays(c);
+    in->max_duration_s = frames > 0 ? (float)frames * (float)c->codec.hop_length / (float)c->codec.sample_rate : 0;
+    in->decoder_layers = c->dec.n_layers;
+    in->decoder_hidden = c->dec.hidden_size;
+    in->decoder_heads = c->dec.n_heads;
+    in->decoder_ffn = c->dec.ffn_dim;
+    in->text_layers = c->t5.n_layers;
+    in->text_hidden = c->t5.d_model;
+    in->text_heads = c->t5.n_heads;
+    in->text_vocab = c->t5.vocab_size;
+    in->params_text = count_params(&m->ck.store, "text_encoder.") + count_params(&m->ck.store, "enc_to_dec_proj.");
+    in->params_decoder = count_params(&m->ck.store, "decoder.");
+    in->params_codec = count_params(&m->ck.store, "audio_encoder.");
+    in->params_total = in->params_text + in->params_decoder + in->params_codec;
+    in->weight_type = m->weight_type_name;
+    in->guidance_scale = c->gen.guidance_scale;
+    in->top_k = c->gen.top_k;
+    in->do_sample = c->gen.do_sample;
+}
+
+MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, mg_model **out) {
+    *out = NULL;
+    if (!path || !path[0])
+        return mg_fail(MG_ERR_INVALID_ARG, "no model given");
+    mg_model_params p = params ? *params : mg_model_default_params();
+    mg_model *m = mg_calloc(1, sizeof *m, "the model");
+    if (!m)
+        return MG_ERR_NOMEM;
+    m->weight_type = p.weight_type;
+    mg_status st = mg_checkpoint_open(path, &m->ck);
+    if (st != MG_OK) {
+        free(m);
+        return st;
+    }
+    /* Name of the decoder weight format (as stored, or as converted). */
+    mg_store_entry *e = mg_store_find(&m->ck.store, "decoder.model.decoder.layers.0.fc1.weight");
+    const char *wt = e ? mg_dtype_name(e->t.dtype) : "?";
+    static const char *names[] = {"auto", "f32", "f16", "bf16", "q8_0", "q4_0"};
+    if (p.weight_type != MG_WEIGHT_AUTO && (int)p.weight_type < 6)
+        wt = names[p.weight_type];
+    snprintf(m->weight_type_name, sizeof m->weight_type_name, "%s", wt);
+    fill_info(m);
+    *out = m;
+    return MG_OK;
+}
+
+MG_API void mg_model_free(mg_model *m) {
+    if (!m)
+        return;
+    mg_checkpoint_close(&m->ck);
+    free(m);
+}
+
+MG_API void mg_model_get_info(const mg_model *m, mg_model_info *out) { *out = m->info; }

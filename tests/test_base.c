@@ -1,0 +1,169 @@
+/* test_base.c — unit tests of the base layer: arena alignment and reuse, the
+ * thread pool (every task once, any thread count), RNG reproducibility, f16/bf16
+ * conversions, error messages, atomic output files. */
+#include "test.h"
+#include "base/arena.h"
+#include "base/file.h"
+#include "base/pool.h"
+#include "base/rng.h"
+#include "base/status.h"
+#include "tensor/tensor.h"
+
+#include <math.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static void test_arena(void) {
+    mg_arena a;
+    mg_arena_init(&a, 1000);
+    void *p1 = mg_arena_alloc(&a, 10);
+    void *p2 = mg_arena_alloc(&a, 5000); /* bigger than a block */
+    CHECK(p1 && p2, "allocations");
+    CHECK(((uintptr_t)p1 & 63) == 0 && ((uintptr_t)p2 & 63) == 0, "64-byte alignment");
+    mg_arena_free(&a);
+    mg_arena_init(&a, 1 << 16);
+    mg_arena_alloc(&a, 10);
+    mg_arena_mark m = mg_arena_save(&a);
+    void *p3 = mg_arena_alloc(&a, 100);
+    mg_arena_alloc(&a, 1 << 17); /* spills into a second block, freed by restore */
+    mg_arena_restore(&a, m);
+    void *p4 = mg_arena_alloc(&a, 100);
+    CHECK(p3 == p4, "restore rewinds");
+    mg_arena_free(&a);
+}
+
+typedef struct {
+    atomic_int count[1000];
+} pool_job;
+
+static void pool_task(void *arg, int task) {
+    pool_job *j = arg;
+    atomic_fetch_add(&j->count[task], 1);
+}
+
+static void test_pool(void) {
+    for (int threads = 1; threads <= 4; threads++) {
+        mg_pool *p = mg_pool_new(threads);
+        CHECK(p != NULL, "pool of %d", threads);
+        for (int round = 0; round < 200; round++) {
+            pool_job *j = calloc(1, sizeof *j);
+            int n = 1 + round * 5 % 1000;
+            mg_pool_run(p, pool_task, j, n);
+            int ok = 1;
+            for (int i = 0; i < 1000; i++)
+                ok &= atomic_load(&j->count[i]) == (i < n ? 1 : 0);
+            CHECK(ok, "each task ran once (threads %d, round %d)", threads, round);
+            free(j);
+        }
+        CHECK(mg_pool_threads(p) == threads, "thread count");
+        mg_pool_free(p);
+    }
+}
+
+static void test_rng(void) {
+    mg_rng a, b;
+    mg_rng_seed(&a, 42);
+    mg_rng_seed(&b, 42);
+    int same = 1;
+    double mean = 0;
+    for (int i = 0; i < 100000; i++) {
+        double x = mg_rng_uniform(&a);
+        same &= x == mg_rng_uniform(&b);
+        CHECK(x >= 0 && x < 1, "uniform range");
+        mean += x;
+    }
+    mean /= 100000;
+    CHECK(same, "same seed, same sequence");
+    CHECK(fabs(mean - 0.5) < 0.01, "uniform mean %g", mean);
+    mg_rng_seed(&b, 43);
+    CHECK(mg_rng_next(&a) != mg_rng_next(&b), "different seeds differ");
+}
+
+static void test_half(void) {
+    /* Exhaustive round trip of every finite half value through f32. */
+    int bad = 0;
+    for (uint32_t h = 0; h < 65536; h++) {
+        if (((h >> 10) & 0x1F) == 0x1F)
+            continue;
+        float f = mg_f16_to_f32((uint16_t)h);
+        if (mg_f32_to_f16(f) != h)
+            bad++;
+    }
+    CHECK(bad == 0, "%d f16 round-trip failures", bad);
+    CHECK(mg_f16_to_f32(0x3C00) == 1.0f && mg_f16_to_f32(0xC000) == -2.0f, "f16 constants");
+    CHECK(mg_f32_to_f16(65520.0f) == 0x7C00, "f16 overflow to inf");
+    CHECK(mg_f32_to_f16(1.0f + 1.0f / 2048) == 0x3C00, "f16 ties to even");
+    CHECK(mg_bf16_to_f32(mg_f32_to_bf16(3.140625f)) == 3.140625f, "bf16 exact value");
+    CHECK(mg_f32_to_bf16(1.00390625f) == 0x3F80, "bf16 ties to even");
+}
+
+static void test_quant_roundtrip(void) {
+    float x[64], y[64];
+    mg_rng r;
+    mg_rng_seed(&r, 1);
+    for (int i = 0; i < 64; i++)
+        x[i] = (float)mg_rng_normal(&r);
+    mg_block_q8_0 q8[2];
+    mg_block_q4_0 q4[2];
+    mg_row_from_f32(MG_DT_Q8_0, x, q8, 64);
+    mg_row_to_f32(MG_DT_Q8_0, q8, y, 64);
+    double e8 = 0, e4 = 0;
+    for (int i = 0; i < 64; i++)
+        e8 = fmax(e8, fabs(x[i] - y[i]));
+    mg_row_from_f32(MG_DT_Q4_0, x, q4, 64);
+    mg_row_to_f32(MG_DT_Q4_0, q4, y, 64);
+    for (int i = 0; i < 64; i++)
+        e4 = fmax(e4, fabs(x[i] - y[i]));
+    printf("  q8_0 round trip max err %.4f, q4_0 %.4f (inputs ~N(0,1))\n", e8, e4);
+    CHECK(e8 < 0.03, "q8_0 error %g", e8);
+    CHECK(e4 < 0.5, "q4_0 error %g", e4);
+}
+
+static void test_errors(void) {
+    mg_status st = mg_fail(MG_ERR_FORMAT, "tensor %s is bad", "x.weight");
+    CHECK(st == MG_ERR_FORMAT, "status returned");
+    CHECK(strstr(mg_last_error(), "x.weight") != NULL, "message kept: %s", mg_last_error());
+    mg_fail_context(MG_ERR_FORMAT, "loading %s", "model");
+    CHECK(!strncmp(mg_last_error(), "loading model: tensor", 21), "context prefix: %s", mg_last_error());
+    CHECK(strcmp(mg_status_string(MG_ERR_IO), "I/O error") == 0, "status names");
+}
+
+static void test_atomic_file(void) {
+    char dir[] = "/tmp/mg_test_XXXXXX";
+    CHECK(mkdtemp(dir) != NULL, "mkdtemp");
+    char *path = mg_path_join(dir, "out.bin");
+    mg_atomic_file af;
+    CHECK_OK(mg_atomic_open(&af, path, 0));
+    fputs("hello", af.fp);
+    CHECK(!mg_path_exists(path), "not visible before commit");
+    CHECK_OK(mg_atomic_commit(&af, 0));
+    CHECK(mg_path_exists(path), "visible after commit");
+    CHECK(mg_atomic_open(&af, path, 0) == MG_ERR_EXISTS, "refuses to overwrite");
+    CHECK_OK(mg_atomic_open(&af, path, 1));
+    mg_atomic_abort(&af);
+    char *data;
+    size_t n;
+    CHECK_OK(mg_file_read_all(path, &data, &n));
+    CHECK(n == 5 && !memcmp(data, "hello", 5), "abort keeps the old file");
+    free(data);
+    char *missing = mg_path_join(dir, "nope/out.bin");
+    CHECK(mg_check_output_path(missing, 0) == MG_ERR_IO, "missing folder detected");
+    CHECK(strstr(mg_last_error(), "does not exist") != NULL, "message: %s", mg_last_error());
+    unlink(path);
+    rmdir(dir);
+    free(path);
+    free(missing);
+}
+
+int main(void) {
+    test_arena();
+    test_pool();
+    test_rng();
+    test_half();
+    test_quant_roundtrip();
+    test_errors();
+    test_atomic_file();
+    return test_finish("test_base");
+}

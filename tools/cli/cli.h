@@ -1,0 +1,42 @@
+/* cli.h — shared pieces of the musicgen command-line tool: the subcommand table,
+ * strict number parsing, option-error reporting and model loading with the error
+ * message printed the one way every subcommand prints it. */
+#ifndef MG_CLI_H
+#define MG_CLI_H
+
+#include "musicgen.h"
+
+#include <getopt.h>
+#include <stdint.h>
+
+#define MG_DEFAULT_MODEL "facebook/musicgen-small"
+
+typedef struct cli_command {
+    const char *name;
+    const char *summary;
+    int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
+} cli_command;
+
+/* Print "musicgen: <msg>" (or "musicgen <cmd>: <msg>") on stderr; returns 1 (the exit code). */
+int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* The library's last error as one line, with the status name when useful. */
+int cli_lib_error(const char *cmd, mg_status st);
+/* Report an option getopt_long rejected (call when it returns '?' or ':'). */
+int cli_bad_option(const char *cmd, char **argv, const char *optstring);
+
+/* Strict parsers: the whole string must be a number in [lo, hi]. */
+int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);
+int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
+int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
+
+/* Load a model (folder / .gguf / repo id) with a progress line when stderr is a tty. */
+int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp, mg_model **out);
+
+/* 1 if stderr is a terminal and -q was not given. */
+extern int cli_quiet;
+int cli_stderr_is_tty(void);
+
+/* Log callback that prints library warnings on stderr. */
+void cli_install_logger(int verbose);
+
+#endif

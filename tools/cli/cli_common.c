@@ -1,0 +1,110 @@
+/* cli_common.c — error printing, strict number parsing and model loading shared by
+ * every subcommand (see cli.h). */
+#include "cli.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+int cli_quiet = 0;
+
+int cli_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    if (cmd)
+        fprintf(stderr, "musicgen %s: ", cmd);
+    else
+        fprintf(stderr, "musicgen: ");
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return 1;
+}
+
+int cli_lib_error(const char *cmd, mg_status st) {
+    (void)st;
+    return cli_error(cmd, "%s", mg_last_error());
+}
+
+int cli_bad_option(const char *cmd, char **argv, const char *optstring) {
+    (void)optstring;
+    const char *bad = argv[optind - 1];
+    if (optopt && optopt != '?') {
+        if (strchr(optstring, optopt))
+            return cli_error(cmd, "option -%c needs a value (see musicgen %s --help)", optopt, cmd);
+        return cli_error(cmd, "unknown option -%c (see musicgen %s --help)", optopt, cmd);
+    }
+    /* Long option: missing argument or unknown name. */
+    if (bad && !strncmp(bad, "--", 2) && !strchr(bad, '='))
+        return cli_error(cmd, "unknown option %s or missing value (see musicgen %s --help)", bad, cmd);
+    return cli_error(cmd, "bad option %s (see musicgen %s --help)", bad ? bad : "?", cmd);
+}
+
+int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end) {
+        cli_error(cmd, "%s expects an integer, got \"%s\"", opt, s);
+        return 0;
+    }
+    if (v < lo || v > hi) {
+        cli_error(cmd, "%s must be between %ld and %ld (got %ld)", opt, lo, hi, v);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out) {
+    char *end;
+    errno = 0;
+    if (s[0] == '-') {
+        cli_error(cmd, "%s expects a non-negative integer, got \"%s\"", opt, s);
+        return 0;
+    }
+    unsigned long long v = strtoull(s, &end, 10);
+    if (errno || end == s || *end) {
+        cli_error(cmd, "%s expects a non-negative integer, got \"%s\"", opt, s);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || isnan(v)) {
+        cli_error(cmd, "%s expects a number, got \"%s\"", opt, s);
+        return 0;
+    }
+    if (v < lo || v > hi) {
+        cli_error(cmd, "%s must be between %g and %g (got %g)", opt, lo, hi, v);
+        return 0;
+    }
+    *out = v;
+    return 1;
+}
+
+int cli_stderr_is_tty(void) { return isatty(2) && !cli_quiet; }
+
+int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp, mg_model **out) {
+    mg_status st = mg_model_load(path, mp, out);
+    if (st != MG_OK)
+        return cli_lib_error(cmd, st);
+    return 0;
+}
+
+static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
+    int verbose = (int)(intptr_t)user;
+    if (level == MG_LOG_WARN || (level == MG_LOG_INFO && verbose >= 1) || verbose >= 2)
+        fprintf(stderr, "musicgen: %s%s\n", level == MG_LOG_WARN ? "warning: " : "", msg);
+}
+
+void cli_install_logger(int verbose) { mg_set_log_callback(log_to_stderr, (void *)(intptr_t)verbose); }

@@ -1,0 +1,47 @@
+/* main.c — `musicgen`: dispatch to subcommands, global --help and --version.
+ * Each subcommand lives in cmd_<name>.c and parses its own options. */
+#include "cli.h"
+
+#include <stdio.h>
+#include <string.h>
+
+int cmd_info(int argc, char **argv);
+
+static const cli_command commands[] = {
+    {"info", "show (and validate) a model: kind, sizes, codebooks, rates, parameters", cmd_info},
+};
+static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
+
+static void usage(FILE *f) {
+    fprintf(f, "musicgen %s — MusicGen text-to-music in plain C\n\n"
+               "usage: musicgen <command> [options]\n\ncommands:\n", mg_version());
+    for (int i = 0; i < n_commands; i++)
+        fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "\n'musicgen <command> --help' shows a command's options.\n"
+               "Models: -m takes a checkpoint folder, a .gguf file or a Hugging Face repo id\n"
+               "(default %s).\n", MG_DEFAULT_MODEL);
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 1;
+    }
+    const char *cmd = argv[1];
+    if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(cmd, "-V") || !strcmp(cmd, "--version") || !strcmp(cmd, "version")) {
+        printf("musicgen %s\n", mg_version());
+        return 0;
+    }
+    for (int i = 0; i < n_commands; i++)
+        if (!strcmp(cmd, commands[i].name)) {
+            cli_install_logger(0);
+            return commands[i].run(argc - 1, argv + 1);
+        }
+    if (cmd[0] == '-')
+        return cli_error(NULL, "unknown option %s (see musicgen --help)", cmd);
+    return cli_error(NULL, "unknown command \"%s\" (see musicgen --help)", cmd);
+}
