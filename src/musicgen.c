@@ -112,3 +112,31 @@ MG_API void mg_model_free(mg_model *m) {
 }
 
 MG_API void mg_model_get_info(const mg_model *m, mg_model_info *out) { *out = m->info; }
+
+MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params, mg_context **out) {
+    *out = NULL;
+    if (!model)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_context_new: no model");
+    mg_context_params p = params ? *params : mg_context_default_params();
+    if (p.n_threads < 0 || p.n_threads > 1024)
+        return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = all cores, at most 1024)", p.n_threads);
+    mg_context *c = mg_calloc(1, sizeof *c, "a context");
+    if (!c)
+        return MG_ERR_NOMEM;
+    c->model = model;
+    c->params = p;
+    c->pool = mg_pool_new(p.n_threads);
+    if (!c->pool) {
+        free(c);
+        return MG_ERR_NOMEM;
+    }
+    *out = c;
+    return MG_OK;
+}
+
+MG_API void mg_context_free(mg_context *c) {
+    if (!c)
+        return;
+    mg_pool_free(c->pool);
+    free(c);
+}
