@@ -1,0 +1,492 @@
+/* decoder.c — MusicGen decoder forward pass with KV cache (see decoder.h).
+ *
+ * One call processes n new columns for every row, in chunks of MG_DEC_CHUNK columns
+ * (prefill of an audio prompt, teacher forcing) or one column (generation):
+ *   h = sum_k embed_k[tokens_k] + pos[t]
+ *   per layer:  h += out(SelfAttn(LN(h)))          causal, keys = cache + new columns
+ *               h += out(CrossAttn(LN(h), text))   text K/V cached at state creation
+ *               h += fc2(gelu(fc1(LN(h))))
+ *   logits_k = lm_head_k(LN_final(h))
+ * All buffers are allocated when the state is created: no malloc per step.
+ */
+#include "lm/decoder.h"
+#include "base/status.h"
+#include "tensor/matmul.h"
+#include "tensor/ops.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MG_DEC_CHUNK 32
+#define LN_EPS 1e-5f
+
+/* ---- loading ------------------------------------------------------------------------ */
+
+void mg_decoder_sinusoids(float *table, int n_pos, int dim) {
+    int half = dim / 2;
+    float step = (float)(log(10000.0) / (double)(half - 1));
+    for (int p = 0; p < n_pos; p++) {
+        float *row = table + (size_t)p * dim;
+        for (int i = 0; i < half; i++) {
+            float f = expf((float)i * -step);
+            float a = (float)p * f;
+            row[i] = cosf(a);
+            row[half + i] = sinf(a);
+        }
+        if (dim % 2)
+            row[dim - 1] = 0.0f;
+    }
+}
+
+static mg_status load_layer(mg_decoder *d, mg_store *s, int i, mg_dtype want) {
+    mg_dec_layer *L = &d->layers[i];
+    int64_t D = d->cfg.hidden_size, F = d->cfg.ffn_dim;
+    int64_t vec[1] = {D};
+    char n[256];
+#define DEC_NAME(fmt) (snprintf(n, sizeof n, "decoder.model.decoder.layers.%d." fmt, i), n)
+    MG_TRY(mg_store_get_f32(s, DEC_NAME("self_attn_layer_norm.weight"), 1, vec, &L->ln_self_w));
+    MG_TRY(mg_store_get_f32(s, DEC_NAME("self_attn_layer_norm.bias"), 1, vec, &L->ln_self_b));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("self_attn.q_proj.weight"), D, D, want, &L->sq));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("self_attn.k_proj.weight"), D, D, want, &L->sk));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("self_attn.v_proj.weight"), D, D, want, &L->sv));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("self_attn.out_proj.weight"), D, D, want, &L->so));
+    MG_TRY(mg_store_get_f32(s, DEC_NAME("encoder_attn_layer_norm.weight"), 1, vec, &L->ln_cross_w));
+    MG_TRY(mg_store_get_f32(s, DEC_NAME("encoder_attn_layer_norm.bias"), 1, vec, &L->ln_cross_b));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("encoder_attn.q_proj.weight"), D, D, want, &L->cq));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("encoder_attn.k_proj.weight"), D, D, want, &L->ck));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("encoder_attn.v_proj.weight"), D, D, want, &L->cv));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("encoder_attn.out_proj.weight"), D, D, want, &L->co));
+    MG_TRY(mg_store_get_f32(s, DEC_NAME("final_layer_norm.weight"), 1, vec, &L->ln_ff_w));
+    MG_TRY(mg_store_get_f32(s, DEC_NAME("final_layer_norm.bias"), 1, vec, &L->ln_ff_b));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("fc1.weight"), F, D, want, &L->fc1));
+    MG_TRY(mg_store_get_matrix(s, DEC_NAME("fc2.weight"), D, F, want, &L->fc2));
+#undef DEC_NAME
+    return MG_OK;
+}
+
+static mg_status load_all(mg_decoder *d, mg_store *s, mg_dtype want) {
+    const mg_decoder_config *c = &d->cfg;
+    int K = c->n_codebooks;
+    int64_t D = c->hidden_size, V = c->vocab_size;
+    char n[256];
+    d->embed = mg_calloc((size_t)K, sizeof *d->embed, "decoder embeddings");
+    d->lm_heads = mg_calloc((size_t)K, sizeof *d->lm_heads, "decoder heads");
+    d->layers = mg_calloc((size_t)c->n_layers, sizeof *d->layers, "decoder layers");
+    if (!d->embed || !d->lm_heads || !d->layers)
+        return MG_ERR_NOMEM;
+    int64_t emb_shape[2] = {V + 1, D};
+    for (int k = 0; k < K; k++) {
+        snprintf(n, sizeof n, "decoder.model.decoder.embed_tokens.%d.weight", k);
+        MG_TRY(mg_store_get(s, n, 2, emb_shape, &d->embed[k]));
+    }
+    /* The stored sinusoidal table is authoritative (recomputing differs by ~1e-5). */
+    const char *pos_name = "decoder.model.decoder.embed_positions.weights";
+    if (mg_store_has(s, pos_name)) {
+        int64_t pos_shape[2] = {c->max_position_embeddings, D};
+        MG_TRY(mg_store_get_f32(s, pos_name, 2, pos_shape, &d->pos));
+    } else {
+        d->pos_owned = mg_malloc(sizeof(float) * (size_t)c->max_position_embeddings * (size_t)D, "position table");
+        if (!d->pos_owned)
+            return MG_ERR_NOMEM;
+        mg_decoder_sinusoids(d->pos_owned, c->max_position_embeddings, (int)D);
+        d->pos = d->pos_owned;
+    }
+    for (int i = 0; i < c->n_layers; i++)
+        MG_TRY(load_layer(d, s, i, want));
+    int64_t vec[1] = {D};
+    MG_TRY(mg_store_get_f32(s, "decoder.model.decoder.layer_norm.weight", 1, vec, &d->ln_w));
+    MG_TRY(mg_store_get_f32(s, "decoder.model.decoder.layer_norm.bias", 1, vec, &d->ln_b));
+    for (int k = 0; k < K; k++) {
+        snprintf(n, sizeof n, "decoder.lm_heads.%d.weight", k);
+        MG_TRY(mg_store_get_matrix(s, n, V, D, want, &d->lm_heads[k]));
+    }
+    return MG_OK;
+}
+
+mg_status mg_decoder_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_decoder **out) {
+    *out = NULL;
+    mg_decoder *d = mg_calloc(1, sizeof *d, "the decoder");
+    if (!d)
+        return MG_ERR_NOMEM;
+    d->cfg = cfg->dec;
+    d->head_dim = d->cfg.hidden_size / d->cfg.n_heads;
+    mg_status st = load_all(d, s, want);
+    if (st != MG_OK) {
+        mg_decoder_free(d);
+        return st;
+    }
+    *out = d;
+    return MG_OK;
+}
+
+void mg_decoder_free(mg_decoder *d) {
+    if (!d)
+        return;
+    free(d->embed);
+    free(d->lm_heads);
+    free(d->layers);
+    free(d->pos_owned);
+    free(d);
+}
+
+static int64_t matrix_bytes(const mg_matrix *m) { return (int64_t)m->row_bytes * m->rows; }
+
+int64_t mg_decoder_step_weight_bytes(const mg_decoder *d) {
+    int64_t b = 0;
+    for (int i = 0; i < d->cfg.n_layers; i++) {
+        const mg_dec_layer *L = &d->layers[i];
+        b += matrix_bytes(&L->sq) + matrix_bytes(&L->sk) + matrix_bytes(&L->sv) + matrix_bytes(&L->so);
+        b += matrix_bytes(&L->cq) + matrix_bytes(&L->co) + matrix_bytes(&L->fc1) + matrix_bytes(&L->fc2);
+    }
+    for (int k = 0; k < d->cfg.n_codebooks; k++)
+        b += matrix_bytes(&d->lm_heads[k]);
+    return b;
+}
+
+/* ---- state ---------------------------------------------------------------------------- */
+
+struct mg_dec_state {
+    const mg_decoder *d;
+    int rows, max_len, len, S;
+    mg_kv_type kv;
+    size_t kv_elem;           /* bytes per cached value */
+    uint8_t *kcache, *vcache; /* [layer][row][head][max_len][head_dim] */
+    float *ck, *cv;           /* cross K/V [layer][row][head][S][head_dim] */
+    int32_t *cmask;           /* [row][S] */
+    uint8_t *row_has_text;    /* [row] */
+    /* scratch for one chunk of columns */
+    float *h, *x, *q, *k, *v, *att, *ff, *scores, *logit_tmp;
+};
+
+int mg_dec_state_len(const mg_dec_state *s) { return s->len; }
+
+void mg_dec_state_free(mg_dec_state *s) {
+    if (!s)
+        return;
+    free(s->kcache);
+    free(s->vcache);
+    free(s->ck);
+    free(s->cv);
+    free(s->cmask);
+    free(s->row_has_text);
+    free(s->h);
+    free(s->x);
+    free(s->q);
+    free(s->k);
+    free(s->v);
+    free(s->att);
+    free(s->ff);
+    free(s->scores);
+    free(s->logit_tmp);
+    free(s);
+}
+
+/* Scatter projected rows [rows*n][D] (row-major, row r*n+t) into a per-head layout
+ * [row][head][cap][hd] at position pos0 + t, in the cache's number format. */
+static void store_heads(uint8_t *dst, mg_kv_type kv, size_t elem, const float *src, int rows, int n, int H, int hd,
+                        int cap, int pos0) {
+    for (int r = 0; r < rows; r++)
+        for (int t = 0; t < n; t++)
+            for (int h = 0; h < H; h++) {
+                const float *in = src + ((size_t)r * n + t) * (size_t)(H * hd) + (size_t)h * hd;
+                size_t off = ((((size_t)r * H + h) * (size_t)cap) + (size_t)(pos0 + t)) * (size_t)hd;
+                if (kv == MG_KV_F32)
+                    memcpy(dst + off * elem, in, sizeof(float) * (size_t)hd);
+                else
+                    mg_row_from_f32(MG_DT_F16, in, dst + off * elem, hd);
+            }
+}
+
+mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max_len, mg_kv_type kv,
+                           const float *enc, const int32_t *enc_mask, int S, mg_dec_state **out) {
+    *out = NULL;
+    const mg_decoder_config *c = &d->cfg;
+    if (rows < 1 || max_len < 1 || S < 1)
+        return mg_fail(MG_ERR_INVALID_ARG, "decoder state: invalid sizes (rows %d, length %d, text %d)", rows, max_len, S);
+    if (max_len > c->max_position_embeddings)
+        return mg_fail(MG_ERR_INVALID_ARG, "%d decoder positions requested but the model has only %d "
+                       "(max_position_embeddings); generate less at once", max_len, c->max_position_embeddings);
+    if (kv == MG_KV_Q8_0)
+        kv = MG_KV_F16; /* q8_0 cache not implemented yet: f16 is the closest */
+    mg_dec_state *s = mg_calloc(1, sizeof *s, "decoder state");
+    if (!s)
+        return MG_ERR_NOMEM;
+    s->d = d;
+    s->rows = rows;
+    s->max_len = max_len;
+    s->S = S;
+    s->kv = kv;
+    s->kv_elem = kv == MG_KV_F32 ? 4 : 2;
+    int L = c->n_layers, H = c->n_heads, hd = d->head_dim, D = c->hidden_size, F = c->ffn_dim;
+    int K = c->n_codebooks, V = c->vocab_size;
+    size_t cache_vals = (size_t)L * rows * (size_t)H * (size_t)max_len * (size_t)hd;
+    size_t cross_vals = (size_t)L * rows * (size_t)H * (size_t)S * (size_t)hd;
+    size_t chunk_rows = (size_t)rows * MG_DEC_CHUNK;
+    size_t score_len = (size_t)(max_len > S ? max_len : S);
+    s->kcache = malloc(cache_vals * s->kv_elem);
+    s->vcache = malloc(cache_vals * s->kv_elem);
+    s->ck = malloc(cross_vals * sizeof(float));
+    s->cv = malloc(cross_vals * sizeof(float));
+    s->cmask = malloc(sizeof(int32_t) * (size_t)rows * (size_t)S);
+    s->row_has_text = calloc((size_t)rows, 1);
+    s->h = malloc(sizeof(float) * chunk_rows * (size_t)D);
+    s->x = malloc(sizeof(float) * chunk_rows * (size_t)D);
+    s->q = malloc(sizeof(float) * chunk_rows * (size_t)D);
+    s->k = malloc(sizeof(float) * chunk_rows * (size_t)D);
+    s->v = malloc(sizeof(float) * chunk_rows * (size_t)D);
+    s->att = malloc(sizeof(float) * chunk_rows * (size_t)D);
+    s->ff = malloc(sizeof(float) * chunk_rows * (size_t)F);
+    s->scores = malloc(sizeof(float) * (size_t)rows * (size_t)H * score_len);
+    s->logit_tmp = malloc(sizeof(float) * chunk_rows * (size_t)K * (size_t)V);
+    /* Cross-attention K/V over the text: computed once here, in chunks of text rows. */
+    float *tmp = malloc(sizeof(float) * (size_t)S * (size_t)D);
+    if (!s->kcache || !s->vcache || !s->ck || !s->cv || !s->cmask || !s->row_has_text || !s->h || !s->x || !s->q ||
+        !s->k || !s->v || !s->att || !s->ff || !s->scores || !s->logit_tmp || !tmp) {
+        free(tmp);
+        mg_dec_state_free(s);
+        return mg_fail(MG_ERR_NOMEM, "out of memory for the decoder state (%d rows x %d positions)", rows, max_len);
+    }
+    memcpy(s->cmask, enc_mask, sizeof(int32_t) * (size_t)rows * (size_t)S);
+    for (int r = 0; r < rows; r++)
+        for (int j = 0; j < S; j++)
+            s->row_has_text[r] |= enc_mask[(size_t)r * S + j] != 0;
+    for (int l = 0; l < L; l++) {
+        const mg_dec_layer *Ly = &d->layers[l];
+        for (int r = 0; r < rows; r++) {
+            size_t base = (((size_t)l * rows + r) * (size_t)H) * (size_t)S * (size_t)hd;
+            if (!s->row_has_text[r]) {
+                memset(s->ck + base, 0, sizeof(float) * (size_t)H * S * hd);
+                memset(s->cv + base, 0, sizeof(float) * (size_t)H * S * hd);
+                continue;
+            }
+            const float *e = enc + (size_t)r * S * D;
+            mg_matmul(pool, &Ly->ck, e, S, D, tmp, D, NULL);
+            store_heads((uint8_t *)(s->ck + base), MG_KV_F32, 4, tmp, 1, S, H, hd, S, 0);
+            mg_matmul(pool, &Ly->cv, e, S, D, tmp, D, NULL);
+            store_heads((uint8_t *)(s->cv + base), MG_KV_F32, 4, tmp, 1, S, H, hd, S, 0);
+        }
+    }
+    free(tmp);
+    *out = s;
+    return MG_OK;
+}
+
+/* ---- attention ------------------------------------------------------------------------ */
+
+typedef struct {
+    mg_dec_state *s;
+    int layer, n, pos0;
+    const float *q; /* [rows*n][D], already scaled */
+    float *out;     /* [rows*n][D] */
+} attn_job;
+
+static float cache_dot(const uint8_t *kc, mg_kv_type kv, const float *q, int hd) {
+    float sum = 0;
+    if (kv == MG_KV_F32) {
+        const float *k = (const float *)kc;
+        for (int e = 0; e < hd; e++)
+            sum += q[e] * k[e];
+    } else {
+        const uint16_t *k = (const uint16_t *)kc;
+        for (int e = 0; e < hd; e++)
+            sum += q[e] * mg_f16_to_f32(k[e]);
+    }
+    return sum;
+}
+
+static void cache_axpy(float *out, float a, const uint8_t *vc, mg_kv_type kv, int hd) {
+    if (kv == MG_KV_F32) {
+        const float *v = (const float *)vc;
+        for (int e = 0; e < hd; e++)
+            out[e] += a * v[e];
+    } else {
+        const uint16_t *v = (const uint16_t *)vc;
+        for (int e = 0; e < hd; e++)
+            out[e] += a * mg_f16_to_f32(v[e]);
+    }
+}
+
+/* Causal self-attention of one (row, head) for the n new columns. */
+static void self_attn_task(void *arg, int task) {
+    const attn_job *j = arg;
+    mg_dec_state *s = j->s;
+    const mg_decoder *d = s->d;
+    int H = d->cfg.n_heads, hd = d->head_dim, D = d->cfg.hidden_size;
+    int r = task / H, h = task % H;
+    size_t head_base = ((((size_t)j->layer * s->rows + r) * (size_t)H) + (size_t)h) * (size_t)s->max_len * (size_t)hd;
+    const uint8_t *kc = s->kcache + head_base * s->kv_elem;
+    const uint8_t *vc = s->vcache + head_base * s->kv_elem;
+    float *p = s->scores + (size_t)task * (size_t)(s->max_len > s->S ? s->max_len : s->S);
+    size_t stride = (size_t)hd * s->kv_elem;
+    for (int t = 0; t < j->n; t++) {
+        const float *q = j->q + ((size_t)r * j->n + t) * D + (size_t)h * hd;
+        int nk = j->pos0 + t + 1; /* keys 0 .. current position */
+        for (int i = 0; i < nk; i++)
+            p[i] = cache_dot(kc + (size_t)i * stride, s->kv, q, hd);
+        mg_softmax(p, nk);
+        float *o = j->out + ((size_t)r * j->n + t) * D + (size_t)h * hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        for (int i = 0; i < nk; i++)
+            cache_axpy(o, p[i], vc + (size_t)i * stride, s->kv, hd);
+    }
+}
+
+/* Cross-attention of one (row, head) over the cached text K/V, pad keys excluded. */
+static void cross_attn_task(void *arg, int task) {
+    const attn_job *j = arg;
+    mg_dec_state *s = j->s;
+    const mg_decoder *d = s->d;
+    int H = d->cfg.n_heads, hd = d->head_dim, D = d->cfg.hidden_size, S = s->S;
+    int r = task / H, h = task % H;
+    size_t base = ((((size_t)j->layer * s->rows + r) * (size_t)H) + (size_t)h) * (size_t)S * (size_t)hd;
+    const float *kc = s->ck + base, *vc = s->cv + base;
+    const int32_t *mask = s->cmask + (size_t)r * S;
+    float *p = s->scores + (size_t)task * (size_t)(s->max_len > S ? s->max_len : S);
+    for (int t = 0; t < j->n; t++) {
+        float *o = j->out + ((size_t)r * j->n + t) * D + (size_t)h * hd;
+        memset(o, 0, sizeof(float) * (size_t)hd);
+        /* No text (unconditional row): keys all masked, values zero -> output zero. */
+        if (!s->row_has_text[r])
+            continue;
+        const float *q = j->q + ((size_t)r * j->n + t) * D + (size_t)h * hd;
+        float mx = -INFINITY;
+        for (int i = 0; i < S; i++) {
+            if (!mask[i])
+                continue;
+            float sum = 0;
+            for (int e = 0; e < hd; e++)
+                sum += q[e] * kc[(size_t)i * hd + e];
+            p[i] = sum;
+            mx = sum > mx ? sum : mx;
+        }
+        double tot = 0;
+        for (int i = 0; i < S; i++)
+            if (mask[i]) {
+                p[i] = expf(p[i] - mx);
+                tot += p[i];
+            }
+        float inv = (float)(1.0 / tot);
+        for (int i = 0; i < S; i++)
+            if (mask[i]) {
+                float a = p[i] * inv;
+                for (int e = 0; e < hd; e++)
+                    o[e] += a * vc[(size_t)i * hd + e];
+            }
+    }
+}
+
+/* ---- forward -------------------------------------------------------------------------- */
+
+static void layer_norm_rows(const float *in, float *out, int64_t n_rows, int64_t D, const float *w, const float *b) {
+    for (int64_t i = 0; i < n_rows; i++)
+        mg_layer_norm(in + i * D, out + i * D, D, w, b, LN_EPS);
+}
+
+static void scale(float *x, int64_t n, float a) {
+    for (int64_t i = 0; i < n; i++)
+        x[i] *= a;
+}
+
+/* One chunk of n <= MG_DEC_CHUNK columns starting at cache position s->len. */
+static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *tokens, int n_total, int t0, int n,
+                               float *logits, int all_logits, float *dbg_layer0, float *dbg_final) {
+    const mg_decoder *d = s->d;
+    const mg_decoder_config *c = &d->cfg;
+    int R = s->rows, K = c->n_codebooks, V = c->vocab_size, D = c->hidden_size, F = c->ffn_dim;
+    int H = c->n_heads, hd = d->head_dim;
+    int64_t M = (int64_t)R * n;
+    float qscale = 1.0f / sqrtf((float)hd);
+    int pos0 = s->len;
+
+    /* Input: sum of the K codebook embeddings of each column, plus its position. */
+    for (int r = 0; r < R; r++)
+        for (int t = 0; t < n; t++) {
+            float *h = s->h + ((size_t)r * n + t) * D;
+            memset(h, 0, sizeof(float) * (size_t)D);
+            for (int k = 0; k < K; k++) {
+                int id = tokens[((size_t)r * K + k) * n_total + t0 + t];
+                if (id < 0 || id > V)
+                    return mg_fail(MG_ERR_INVALID_ARG, "decoder input id %d of codebook %d is outside [0, %d]", id, k, V);
+                const mg_tensor *E = &d->embed[k];
+                size_t rb = mg_dtype_row_bytes(E->dtype, D);
+                mg_row_to_f32(E->dtype, (const uint8_t *)E->data + (size_t)id * rb, s->x, D);
+                mg_add(h, s->x, D);
+            }
+            mg_add(h, d->pos + (size_t)(pos0 + t) * D, D);
+        }
+
+    for (int l = 0; l < c->n_layers; l++) {
+        const mg_dec_layer *Ly = &d->layers[l];
+        /* Self-attention (causal, cached): h += out_proj(attn(LN(h))). */
+        layer_norm_rows(s->h, s->x, M, D, Ly->ln_self_w, Ly->ln_self_b);
+        mg_matmul(pool, &Ly->sq, s->x, M, D, s->q, D, NULL);
+        scale(s->q, M * D, qscale);
+        mg_matmul(pool, &Ly->sk, s->x, M, D, s->k, D, NULL);
+        mg_matmul(pool, &Ly->sv, s->x, M, D, s->v, D, NULL);
+        size_t layer_off = (size_t)l * R * (size_t)H * (size_t)s->max_len * (size_t)hd * s->kv_elem;
+        store_heads(s->kcache + layer_off, s->kv, s->kv_elem, s->k, R, n, H, hd, s->max_len, pos0);
+        store_heads(s->vcache + layer_off, s->kv, s->kv_elem, s->v, R, n, H, hd, s->max_len, pos0);
+        attn_job job = {s, l, n, pos0, s->q, s->att};
+        mg_pool_run(pool, self_attn_task, &job, R * H);
+        mg_matmul(pool, &Ly->so, s->att, M, D, s->x, D, NULL);
+        mg_add(s->h, s->x, M * D);
+
+        /* Cross-attention over the text: h += out_proj(attn(LN(h), text)). */
+        layer_norm_rows(s->h, s->x, M, D, Ly->ln_cross_w, Ly->ln_cross_b);
+        mg_matmul(pool, &Ly->cq, s->x, M, D, s->q, D, NULL);
+        scale(s->q, M * D, qscale);
+        mg_pool_run(pool, cross_attn_task, &job, R * H);
+        mg_matmul(pool, &Ly->co, s->att, M, D, s->x, D, NULL);
+        mg_add(s->h, s->x, M * D);
+
+        /* Feed-forward: h += fc2(gelu(fc1(LN(h)))). */
+        layer_norm_rows(s->h, s->x, M, D, Ly->ln_ff_w, Ly->ln_ff_b);
+        mg_matmul(pool, &Ly->fc1, s->x, M, D, s->ff, F, NULL);
+        mg_gelu(s->ff, M * F);
+        mg_matmul(pool, &Ly->fc2, s->ff, M, F, s->x, D, NULL);
+        mg_add(s->h, s->x, M * D);
+
+        if (l == 0 && dbg_layer0)
+            for (int r = 0; r < R; r++)
+                memcpy(dbg_layer0 + ((size_t)r * n_total + t0) * D, s->h + (size_t)r * n * D,
+                       sizeof(float) * (size_t)n * D);
+    }
+
+    /* Final LayerNorm, then one lm_head per codebook. */
+    layer_norm_rows(s->h, s->x, M, D, d->ln_w, d->ln_b);
+    if (dbg_final)
+        for (int r = 0; r < R; r++)
+            memcpy(dbg_final + ((size_t)r * n_total + t0) * D, s->x + (size_t)r * n * D, sizeof(float) * (size_t)n * D);
+    s->len += n;
+    if (!logits)
+        return MG_OK;
+    if (all_logits) {
+        for (int k = 0; k < K; k++)
+            mg_matmul(pool, &d->lm_heads[k], s->x, M, D, s->logit_tmp + (size_t)k * V, (int64_t)K * V, NULL);
+        for (int r = 0; r < R; r++)
+            memcpy(logits + ((size_t)r * n_total + t0) * K * V, s->logit_tmp + (size_t)r * n * K * V,
+                   sizeof(float) * (size_t)n * K * V);
+    } else if (t0 + n == n_total) {
+        /* Only the last column of each row. */
+        for (int r = 0; r < R; r++)
+            memcpy(s->q + (size_t)r * D, s->x + ((size_t)r * n + n - 1) * D, sizeof(float) * (size_t)D);
+        for (int k = 0; k < K; k++)
+            mg_matmul(pool, &d->lm_heads[k], s->q, R, D, logits + (size_t)k * V, (int64_t)K * V, NULL);
+    }
+    return MG_OK;
+}
+
+mg_status mg_dec_forward(mg_dec_state *s, mg_pool *pool, const int32_t *tokens, int n, float *logits, int all_logits,
+                         float *dbg_layer0, float *dbg_final) {
+    if (n < 1)
+        return mg_fail(MG_ERR_INVALID_ARG, "decoder forward: no columns");
+    if (s->len + n > s->max_len)
+        return mg_fail(MG_ERR_INVALID_ARG, "decoder cache full: %d + %d columns exceed %d", s->len, n, s->max_len);
+    for (int t0 = 0; t0 < n; t0 += MG_DEC_CHUNK) {
+        int c = n - t0 < MG_DEC_CHUNK ? n - t0 : MG_DEC_CHUNK;
+        MG_TRY(forward_chunk(s, pool, tokens, n, t0, c, logits, all_logits, dbg_layer0, dbg_final));
+    }
+    return MG_OK;
+}

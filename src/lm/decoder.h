@@ -1,0 +1,68 @@
+/* decoder.h — the MusicGen transformer decoder (MusicgenForCausalLM) with a KV cache.
+ *
+ * Follows transformers' modeling_musicgen.py: the K codebook embeddings of a column
+ * are summed, the sinusoidal position of the column is added, then pre-LayerNorm
+ * layers of causal self-attention (cached), cross-attention over the projected text
+ * states (their K/V computed once per generation), and a GELU feed-forward; a final
+ * LayerNorm and K separate lm_heads give V logits per codebook. Attention is
+ * BART-style (q scaled by head_dim^-0.5), no biases in projections.
+ *
+ * A decoder "row" is one sequence of the decoder batch: with classifier-free guidance
+ * the rows are [conditional items..., unconditional items...]. Token ids of a row are
+ * [K][n] per call (one column per position); logits come back as [row][K][V].
+ */
+#ifndef MG_LM_DECODER_H
+#define MG_LM_DECODER_H
+
+#include "base/pool.h"
+#include "io/config.h"
+#include "io/store.h"
+#include "musicgen.h"
+
+typedef struct mg_dec_layer {
+    const float *ln_self_w, *ln_self_b;   /* self_attn_layer_norm */
+    mg_matrix sq, sk, sv, so;             /* self_attn.{q,k,v,out}_proj */
+    const float *ln_cross_w, *ln_cross_b; /* encoder_attn_layer_norm */
+    mg_matrix cq, ck, cv, co;             /* encoder_attn.{q,k,v,out}_proj */
+    const float *ln_ff_w, *ln_ff_b;       /* final_layer_norm */
+    mg_matrix fc1, fc2;
+} mg_dec_layer;
+
+typedef struct mg_decoder {
+    mg_decoder_config cfg;
+    int head_dim;
+    mg_tensor *embed;      /* K tables [V + 1, d] (row V = pad/start) */
+    const float *pos;      /* [max_position_embeddings, d] sinusoidal table */
+    float *pos_owned;      /* computed table when the checkpoint has none */
+    mg_dec_layer *layers;
+    const float *ln_w, *ln_b; /* final layer_norm */
+    mg_matrix *lm_heads;   /* K heads [V, d] */
+} mg_decoder;
+
+mg_status mg_decoder_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_decoder **out);
+void mg_decoder_free(mg_decoder *d);
+/* Bytes of decoder weights a step reads (all layers + heads, cross K/V excluded). */
+int64_t mg_decoder_step_weight_bytes(const mg_decoder *d);
+
+/* Sinusoidal table as transformers computes it (float32), for checkpoints without one. */
+void mg_decoder_sinusoids(float *table, int n_pos, int dim);
+
+/* Per-generation state: self-attention KV cache, cached cross-attention K/V and scratch. */
+typedef struct mg_dec_state mg_dec_state;
+
+/* rows: decoder batch rows; max_len: columns the cache must hold; enc: [rows][S][d]
+ * projected text states (already masked), enc_mask: [rows][S] (1 = token). A row whose
+ * mask is all zero gets a zero cross-attention output (the reference's unconditional rows). */
+mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max_len, mg_kv_type kv,
+                           const float *enc, const int32_t *enc_mask, int S, mg_dec_state **out);
+void mg_dec_state_free(mg_dec_state *s);
+/* Columns already in the cache. */
+int mg_dec_state_len(const mg_dec_state *s);
+
+/* Run n new columns per row: tokens[r][k][n] (ids 0..V, V = pad/start).
+ * If all_logits: logits [rows][n][K][V]; else logits of the last column [rows][K][V].
+ * Optional debug outputs (may be NULL): layer0 / final-LN hidden states [rows][n][d]. */
+mg_status mg_dec_forward(mg_dec_state *s, mg_pool *pool, const int32_t *tokens, int n, float *logits, int all_logits,
+                         float *dbg_layer0, float *dbg_final);
+
+#endif
