@@ -3,6 +3,11 @@
 #include "model.h"
 #include "base/log.h"
 #include "base/pool.h"
+#include "codec/encodec.h"
+#include "io/hub.h"
+#include "lm/decoder.h"
+#include "text/spm.h"
+#include "text/t5.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -73,9 +78,44 @@ static void fill_info(mg_model *m) {
     in->params_codec = count_params(&m->ck.store, "audio_encoder.");
     in->params_total = in->params_text + in->params_decoder + in->params_codec;
     in->weight_type = m->weight_type_name;
+    in->step_weight_bytes = m->dec ? mg_decoder_step_weight_bytes(m->dec) : 0;
     in->guidance_scale = c->gen.guidance_scale;
     in->top_k = c->gen.top_k;
     in->do_sample = c->gen.do_sample;
+}
+
+static mg_dtype dtype_of(mg_weight_type w) {
+    switch (w) {
+    case MG_WEIGHT_F32: return MG_DT_F32;
+    case MG_WEIGHT_F16: return MG_DT_F16;
+    case MG_WEIGHT_BF16: return MG_DT_BF16;
+    case MG_WEIGHT_Q8_0: return MG_DT_Q8_0;
+    case MG_WEIGHT_Q4_0: return MG_DT_Q4_0;
+    default: return MG_DT_COUNT; /* keep the stored format */
+    }
+}
+
+/* The T5 tokenizer from the checkpoint's spiece.model bytes (folder or GGUF); the
+ * number of <extra_id_N> tokens comes from tokenizer_config.json when present. */
+static mg_status load_tokenizer(mg_model *m) {
+    int extra_ids = MG_TOKENIZER_DEFAULT_EXTRA_IDS;
+    if (!m->ck.is_gguf)
+        MG_TRY(mg_tokenizer_read_extra_ids(m->ck.path, &extra_ids));
+    const char *where = m->ck.spiece_path ? m->ck.spiece_path : m->ck.path;
+    return mg_tokenizer_load(m->ck.spiece, m->ck.spiece_size, where, extra_ids, &m->tok);
+}
+
+/* Every stage reads and checks its tensors here, so a bad checkpoint fails at load
+ * time, naming the tensor. The T5 keeps its stored format (it runs once per
+ * generation); the decoder's matrices are converted to the requested format. */
+static mg_status load_stages(mg_model *m, const mg_model_params *p) {
+    mg_config *cfg = &m->ck.cfg;
+    mg_store *s = &m->ck.store;
+    MG_TRY(load_tokenizer(m));
+    MG_TRY(mg_t5_load(cfg, s, MG_DT_COUNT, &m->t5));
+    MG_TRY(mg_decoder_load(cfg, s, dtype_of(p->weight_type), &m->dec));
+    MG_TRY(mg_encodec_load(&cfg->codec, s, &m->codec));
+    return MG_OK;
 }
 
 MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, mg_model **out) {
@@ -87,7 +127,13 @@ MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, 
     if (!m)
         return MG_ERR_NOMEM;
     m->weight_type = p.weight_type;
-    mg_status st = mg_checkpoint_open(path, &m->ck);
+    /* A hub repo id ("facebook/musicgen-small") opens its snapshot in the hub cache,
+     * downloaded first unless offline (io/hub.h). */
+    char *snapshot = NULL;
+    mg_status st = mg_hub_resolve_model(path, &p, &snapshot);
+    if (st == MG_OK)
+        st = mg_checkpoint_open(snapshot ? snapshot : path, &m->ck);
+    free(snapshot);
     if (st != MG_OK) {
         free(m);
         return st;
@@ -99,6 +145,11 @@ MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, 
     if (p.weight_type != MG_WEIGHT_AUTO && (int)p.weight_type < 6)
         wt = names[p.weight_type];
     snprintf(m->weight_type_name, sizeof m->weight_type_name, "%s", wt);
+    st = load_stages(m, &p);
+    if (st != MG_OK) {
+        mg_model_free(m);
+        return st;
+    }
     fill_info(m);
     *out = m;
     return MG_OK;
@@ -107,6 +158,10 @@ MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, 
 MG_API void mg_model_free(mg_model *m) {
     if (!m)
         return;
+    mg_tokenizer_free(m->tok);
+    mg_t5_free(m->t5);
+    mg_decoder_free(m->dec);
+    mg_encodec_free(m->codec);
     mg_checkpoint_close(&m->ck);
     free(m);
 }

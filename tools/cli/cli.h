@@ -29,12 +29,20 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out);
 int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, double hi, double *out);
 
+/* Named enum values: s16|s24|f32, f16|f32|q8_0, f32|f16|bf16|q8_0|q4_0. */
+int cli_parse_sample_format(const char *cmd, const char *s, mg_sample_format *out);
+int cli_parse_kv_type(const char *cmd, const char *s, mg_kv_type *out);
+int cli_parse_weight_type(const char *cmd, const char *s, mg_weight_type *out);
+
 /* Load a model (folder / .gguf / repo id) with a progress line when stderr is a tty. */
 int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp, mg_model **out);
 
 /* 1 if stderr is a terminal and -q was not given. */
 extern int cli_quiet;
 int cli_stderr_is_tty(void);
+
+/* Draw the download progress bar when -m triggers a download (cmd_download.c). */
+void cli_hub_install_progress(int quiet);
 
 /* Log callback that prints library warnings on stderr. */
 void cli_install_logger(int verbose);

@@ -92,9 +92,53 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, 
     return 1;
 }
 
+int cli_parse_sample_format(const char *cmd, const char *s, mg_sample_format *out) {
+    if (!strcmp(s, "s16"))
+        *out = MG_SAMPLE_S16;
+    else if (!strcmp(s, "s24"))
+        *out = MG_SAMPLE_S24;
+    else if (!strcmp(s, "f32"))
+        *out = MG_SAMPLE_F32;
+    else {
+        cli_error(cmd, "--sample-format must be s16, s24 or f32 (got \"%s\")", s);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_parse_kv_type(const char *cmd, const char *s, mg_kv_type *out) {
+    if (!strcmp(s, "f16"))
+        *out = MG_KV_F16;
+    else if (!strcmp(s, "f32"))
+        *out = MG_KV_F32;
+    else if (!strcmp(s, "q8_0"))
+        *out = MG_KV_Q8_0;
+    else {
+        cli_error(cmd, "--kv-type must be f16, f32 or q8_0 (got \"%s\")", s);
+        return 0;
+    }
+    return 1;
+}
+
+int cli_parse_weight_type(const char *cmd, const char *s, mg_weight_type *out) {
+    static const struct {
+        const char *name;
+        mg_weight_type t;
+    } map[] = {{"f32", MG_WEIGHT_F32}, {"f16", MG_WEIGHT_F16}, {"bf16", MG_WEIGHT_BF16},
+               {"q8_0", MG_WEIGHT_Q8_0}, {"q4_0", MG_WEIGHT_Q4_0}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(s, map[i].name)) {
+            *out = map[i].t;
+            return 1;
+        }
+    cli_error(cmd, "--weight-type must be f32, f16, bf16, q8_0 or q4_0 (got \"%s\")", s);
+    return 0;
+}
+
 int cli_stderr_is_tty(void) { return isatty(2) && !cli_quiet; }
 
 int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp, mg_model **out) {
+    cli_hub_install_progress(cli_quiet);
     mg_status st = mg_model_load(path, mp, out);
     if (st != MG_OK)
         return cli_lib_error(cmd, st);

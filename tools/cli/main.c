@@ -6,9 +6,17 @@
 #include <string.h>
 
 int cmd_info(int argc, char **argv);
+int cmd_tokenize(int argc, char **argv);
+int cmd_generate(int argc, char **argv);
+int cmd_download(int argc, char **argv);
+int cmd_quantize(int argc, char **argv);
 
 static const cli_command commands[] = {
+    {"generate", "make music from text prompts (and optionally an audio prompt)", cmd_generate},
     {"info", "show (and validate) a model: kind, sizes, codebooks, rates, parameters", cmd_info},
+    {"tokenize", "print the T5 token ids of prompts (as the model sees them)", cmd_tokenize},
+    {"download", "fetch a model from the Hugging Face hub into the shared cache", cmd_download},
+    {"quantize", "convert a model into one GGUF file (q8_0, q4_0, f16, bf16, f32)", cmd_quantize},
 };
 static const int n_commands = (int)(sizeof commands / sizeof commands[0]);
 

@@ -1,0 +1,150 @@
+/* hub.h — models by name: the Hugging Face hub cache and downloads (internal API).
+ *
+ * A repo id such as "facebook/musicgen-small" is resolved through the cache that
+ * huggingface_hub (and so transformers) uses, in exactly its layout, so Python tools
+ * and musicgen share downloads:
+ *
+ *   $HF_HUB_CACHE  (else $HUGGINGFACE_HUB_CACHE, $HF_HOME/hub,
+ *                   $XDG_CACHE_HOME/huggingface/hub, ~/.cache/huggingface/hub)
+ *     models--ORG--NAME/
+ *       blobs/<etag>                 file contents, named by the hub's etag: sha256 for
+ *                                    LFS files (weights, spiece.model), the git blob
+ *                                    sha1 for small files; <etag>.incomplete while
+ *                                    downloading (resumable)
+ *       snapshots/<commit>/<file>    relative symlinks ../../blobs/<etag>
+ *       refs/<revision>              the commit hash a branch/tag pointed to
+ *       .no_exist/<commit>/<file>    empty marker: the hub has no such file
+ *   .locks/models--ORG--NAME/<etag>.lock   flock()ed while a blob is written
+ *
+ * hub_cache.c: paths, environment, resolution of a repo id to a snapshot folder.
+ * hub_download.c: libcurl downloads ({endpoint}/{repo}/resolve/{revision}/{file}),
+ * resume with HTTP Range, retries, sha256 verification, atomic placement.
+ * sha256.c: sha256 of a file (OpenSSL libcrypto).
+ *
+ * Nothing here prints: download progress goes to a callback.
+ */
+#ifndef MG_IO_HUB_H
+#define MG_IO_HUB_H
+
+#include "base/status.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MG_HUB_DEFAULT_ENDPOINT "https://huggingface.co"
+/* The released MusicGen checkpoints this engine runs (named in "not found" errors). */
+#define MG_HUB_KNOWN_MODELS                                                             \
+    "facebook/musicgen-small, facebook/musicgen-medium, facebook/musicgen-large, "      \
+    "facebook/musicgen-stereo-small, facebook/musicgen-stereo-medium, "                 \
+    "facebook/musicgen-stereo-large"
+
+/* ---- download progress ------------------------------------------------------- */
+
+typedef struct mg_hub_progress {
+    const char *repo_id;
+    const char *file;       /* file being downloaded (NULL in the final call) */
+    int file_index;         /* 1-based, among the files that need downloading */
+    int n_files;            /* files that need downloading */
+    int64_t file_done;      /* bytes of this file on disk (includes a resumed part) */
+    int64_t file_total;     /* -1 if unknown */
+    int64_t done, total;    /* all files of this download (total -1 if unknown) */
+    int64_t resumed;        /* bytes of partial files already on disk before this run */
+    int64_t received;       /* bytes received over the network so far (for a rate) */
+    int finished;           /* 1 in the last call, after every file is in place */
+} mg_hub_progress;
+
+/* Called often while bytes arrive (the receiver throttles its drawing). Return
+ * non-zero to cancel: the download then stops with MG_ERR_CANCELLED and keeps the
+ * partial file so the next run resumes it. */
+typedef int (*mg_hub_progress_cb)(const mg_hub_progress *p, void *user);
+
+/* ---- options and results ----------------------------------------------------- */
+
+typedef struct mg_hub_options {
+    const char *endpoint;   /* NULL: $HF_ENDPOINT, else https://huggingface.co */
+    const char *revision;   /* NULL: "main"; a branch, tag or commit hash */
+    const char *cache_dir;  /* NULL: from the environment (see above) */
+    const char *token;      /* NULL: $HF_TOKEN (sent as "Authorization: Bearer") */
+    int offline;            /* 1: never use the network ($HF_HUB_OFFLINE=1 also does) */
+    mg_hub_progress_cb progress;
+    void *user;
+} mg_hub_options;
+
+typedef struct mg_hub_result {
+    char *snapshot;           /* folder to open as a checkpoint (malloc'ed) */
+    char *commit;             /* commit hash (malloc'ed) */
+    int n_files;              /* files in the snapshot that the engine uses */
+    int n_downloaded;         /* files fetched by this call */
+    int64_t bytes_downloaded; /* bytes received by this call */
+    int64_t bytes_total;      /* size of all n_files */
+} mg_hub_result;
+
+void mg_hub_result_free(mg_hub_result *r);
+
+/* ---- cache (hub_cache.c) ---------------------------------------------------- */
+
+/* 1 if `s` has the shape of a hub model id "org/name" (letters, digits, '-', '_',
+ * '.'; no "--" or ".."; at most 96 characters; not ending in ".gguf"). Does not
+ * look at the file system. */
+int mg_hub_is_repo_id(const char *s);
+/* 1 if `s` is a full 40-hex-digit commit hash. */
+int mg_hub_is_commit_hash(const char *s);
+/* 1 if $HF_HUB_OFFLINE (or the older $TRANSFORMERS_OFFLINE) is 1/ON/YES/TRUE. */
+int mg_hub_env_offline(void);
+
+/* The cache root (malloc'ed) from `override` or the environment. */
+mg_status mg_hub_cache_dir(const char *override, char **out);
+/* <cache>/models--ORG--NAME (malloc'ed). */
+mg_status mg_hub_repo_dir(const char *cache_dir, const char *repo_id, char **out);
+
+/* Which files of a snapshot folder are missing for the engine: config.json,
+ * spiece.model, and model.safetensors or the index with every shard it lists.
+ * Returns the number missing (0 = complete) and writes their names (comma
+ * separated) into `missing`. */
+int mg_hub_snapshot_missing(const char *snapshot, char *missing, size_t missing_size);
+
+/* Find a complete cached snapshot of repo_id at `revision` (NULL = main): a commit
+ * hash names its snapshot folder directly, a branch or tag goes through refs/.
+ * MG_ERR_NOT_FOUND (with a message saying what is missing) if absent or incomplete.
+ * Never uses the network. */
+mg_status mg_hub_find_cached(const char *repo_id, const mg_hub_options *opt, char **snapshot);
+
+/* The one call mg_model_load makes: if `path` is an existing file/folder or not a
+ * repo id, sets *resolved = NULL and returns MG_OK (open `path` as given).
+ * Otherwise resolves the repo id to a snapshot folder in the cache (*resolved,
+ * malloc'ed), downloading it first unless offline (params->offline or
+ * $HF_HUB_OFFLINE). Errors say how to get the model. */
+mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, char **resolved);
+
+/* Progress receiver for downloads started by mg_hub_resolve_model (which has no
+ * callback parameter of its own). Process-wide; set it before loading models. */
+void mg_hub_set_progress_hook(mg_hub_progress_cb cb, void *user);
+void mg_hub_get_progress_hook(mg_hub_progress_cb *cb, void **user);
+
+/* Helpers shared by hub_cache.c and hub_download.c. */
+/* mkdir -p (folders get mode 0777 minus the umask). */
+mg_status mg_hub_mkdirs(const char *path);
+/* 1 if a revision is safe to use as a refs/ path and in a URL: not empty, no "..",
+ * no leading '/', no control characters. */
+int mg_hub_valid_revision(const char *rev);
+/* The commit refs/<revision> holds (malloc'ed); MG_ERR_NOT_FOUND if there is none. */
+mg_status mg_hub_read_ref(const char *repo_dir, const char *revision, char **commit);
+/* Write refs/<revision> atomically (temporary file + rename); no-op if unchanged. */
+mg_status mg_hub_write_ref(const char *repo_dir, const char *revision, const char *commit);
+
+/* ---- downloads (hub_download.c) ---------------------------------------------- */
+
+/* Download what the engine needs of repo_id into the cache (config.json,
+ * generation_config.json, spiece.model, tokenizer_config.json if present, and
+ * model.safetensors or model.safetensors.index.json + its shards). Files whose blob
+ * is already cached are not fetched again. On success *out describes the snapshot. */
+mg_status mg_hub_download(const char *repo_id, const mg_hub_options *opt, mg_hub_result *out);
+
+/* ---- sha256 (sha256.c) ------------------------------------------------------------- */
+
+/* Lowercase hex sha256 of a whole file into hex[65]. */
+mg_status mg_sha256_file(const char *path, char hex[65]);
+/* Lowercase hex sha256 of a buffer into hex[65]. */
+mg_status mg_sha256_buffer(const void *data, size_t size, char hex[65]);
+
+#endif
