@@ -1,0 +1,228 @@
+/* audio_read.c — read an audio file (or an in-memory file) into interleaved float PCM.
+ *
+ * Everything is decoded by libsndfile (WAV, FLAC, Ogg Vorbis/Opus, MP3, AIFF, ... as
+ * the installed build supports), from a path or through sf_open_virtual over a memory
+ * buffer (the fuzzing entry point). What this file adds are the checks that make bad
+ * input fail with a clear message instead of a crash or an absurd allocation: missing
+ * / empty / non-audio files, implausible sample rates and channel counts, files longer
+ * than an hour, headers that announce more frames than the file holds (we keep what
+ * was actually decoded and never trust the announced size for allocation), and
+ * non-finite samples. Resampling and channel mixing live in audio_dsp.c.
+ */
+#include "io/audio.h"
+
+#include "base/log.h"
+
+#include <errno.h>
+#include <math.h>
+#include <sndfile.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#define READ_CHUNK_FRAMES 65536
+
+void mg_audio_free(mg_audio *a) {
+    if (!a)
+        return;
+    free(a->pcm);
+    memset(a, 0, sizeof *a);
+}
+
+/* ---- in-memory virtual file ------------------------------------------------------- */
+
+typedef struct mem_file {
+    const unsigned char *data;
+    sf_count_t size, pos;
+} mem_file;
+
+static sf_count_t mem_length(void *user) { return ((mem_file *)user)->size; }
+
+static sf_count_t mem_seek(sf_count_t offset, int whence, void *user) {
+    mem_file *m = user;
+    sf_count_t base = whence == SEEK_SET ? 0 : whence == SEEK_CUR ? m->pos : m->size;
+    if ((offset > 0 && base > INT64_MAX - offset) || base + offset < 0)
+        return -1;
+    m->pos = base + offset;
+    return m->pos;
+}
+
+static sf_count_t mem_read(void *ptr, sf_count_t count, void *user) {
+    mem_file *m = user;
+    if (count <= 0 || m->pos >= m->size)
+        return 0;
+    sf_count_t n = m->size - m->pos < count ? m->size - m->pos : count;
+    memcpy(ptr, m->data + m->pos, (size_t)n);
+    m->pos += n;
+    return n;
+}
+
+static sf_count_t mem_write(const void *ptr, sf_count_t count, void *user) {
+    (void)ptr, (void)count, (void)user;
+    return 0;
+}
+
+static sf_count_t mem_tell(void *user) { return ((mem_file *)user)->pos; }
+
+/* ---- decoding ------------------------------------------------------------------------ */
+
+static mg_status open_error(const char *where) {
+    int err = sf_error(NULL);
+    const char *msg = sf_strerror(NULL);
+    switch (err) {
+    case SF_ERR_UNRECOGNISED_FORMAT:
+        return mg_fail(MG_ERR_FORMAT,
+                       "%s is not an audio file libsndfile can read (WAV, FLAC, Ogg, MP3, AIFF, ...): %s", where, msg);
+    case SF_ERR_UNSUPPORTED_ENCODING:
+        return mg_fail(MG_ERR_UNSUPPORTED, "%s uses an audio encoding libsndfile cannot decode: %s", where, msg);
+    case SF_ERR_SYSTEM:
+        return mg_fail(MG_ERR_IO, "cannot open %s: %s", where, msg);
+    default:
+        return mg_fail(MG_ERR_FORMAT, "%s is not a readable audio file: %s", where, msg);
+    }
+}
+
+static mg_status check_stream_info(const SF_INFO *info, const char *where) {
+    if (info->channels < 1 || info->channels > MG_AUDIO_MAX_CHANNELS)
+        return mg_fail(MG_ERR_UNSUPPORTED, "%s has %d channels; at most %d are supported", where, info->channels,
+                       MG_AUDIO_MAX_CHANNELS);
+    if (info->samplerate < MG_AUDIO_MIN_RATE || info->samplerate > MG_AUDIO_MAX_RATE)
+        return mg_fail(MG_ERR_FORMAT, "%s claims a sample rate of %d Hz; only %d to %d Hz is plausible audio", where,
+                       info->samplerate, MG_AUDIO_MIN_RATE, MG_AUDIO_MAX_RATE);
+    if (info->frames == 0)
+        return mg_fail(MG_ERR_FORMAT, "%s contains no audio (0 frames)", where);
+    return MG_OK;
+}
+
+static mg_status too_long(const char *where, int64_t frames, int rate, int64_t max_frames) {
+    double secs = (double)frames / rate;
+    if (max_frames < (int64_t)MG_AUDIO_MAX_SECONDS * rate)
+        return mg_fail(MG_ERR_UNSUPPORTED, "%s is too large: %lld frames (limit %lld frames for this channel count)",
+                       where, (long long)frames, (long long)max_frames);
+    return mg_fail(MG_ERR_UNSUPPORTED, "%s is %.0f s long; at most %d s (1 hour) can be read, cut it first", where,
+                   secs, MG_AUDIO_MAX_SECONDS);
+}
+
+/* Find the first NaN/Inf sample; returns -1 if all are finite. */
+static int64_t first_non_finite(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return -1;
+}
+
+/* Decode everything `sf` holds. Memory grows with what is actually decoded, so a header
+ * announcing a huge length costs nothing. */
+static mg_status decode_all(SNDFILE *sf, const SF_INFO *info, const char *where, int64_t max_samples,
+                            mg_audio *out) {
+    MG_TRY(check_stream_info(info, where));
+    const int ch = info->channels;
+    int64_t max_frames = (int64_t)MG_AUDIO_MAX_SECONDS * info->samplerate;
+    if (max_frames > max_samples / ch)
+        max_frames = max_samples / ch;
+    int64_t announced = info->frames; /* may be SF_COUNT_MAX when unknown */
+    if (announced > max_frames && announced != SF_COUNT_MAX)
+        return too_long(where, announced, info->samplerate, max_frames);
+
+    int64_t cap = announced > 0 && announced < READ_CHUNK_FRAMES ? announced : READ_CHUNK_FRAMES;
+    float *pcm = mg_malloc((size_t)cap * (size_t)ch * sizeof *pcm, where);
+    if (!pcm)
+        return MG_ERR_NOMEM;
+    int64_t total = 0;
+    for (;;) {
+        if (total == cap) {
+            if (cap > max_frames) {
+                free(pcm);
+                return too_long(where, total, info->samplerate, max_frames);
+            }
+            int64_t grown = cap * 2 < max_frames + 1 ? cap * 2 : max_frames + 1;
+            float *p = realloc(pcm, (size_t)grown * (size_t)ch * sizeof *pcm);
+            if (!p) {
+                free(pcm);
+                return mg_fail(MG_ERR_NOMEM, "out of memory reading %s", where);
+            }
+            pcm = p, cap = grown;
+        }
+        int64_t want = cap - total < READ_CHUNK_FRAMES ? cap - total : READ_CHUNK_FRAMES;
+        sf_count_t got = sf_readf_float(sf, pcm + total * ch, want);
+        if (got <= 0)
+            break;
+        total += got;
+    }
+    if (total > max_frames) {
+        free(pcm);
+        return too_long(where, total, info->samplerate, max_frames);
+    }
+    if (sf_error(sf) != SF_ERR_NO_ERROR && total < announced) {
+        mg_status st = mg_fail(MG_ERR_FORMAT, "%s: decoding failed after %lld of %lld frames: %s", where,
+                               (long long)total, (long long)announced, sf_strerror(sf));
+        free(pcm);
+        return st;
+    }
+    if (total == 0) {
+        free(pcm);
+        return mg_fail(MG_ERR_FORMAT, "%s contains no audio (0 frames could be decoded)", where);
+    }
+    int64_t bad = first_non_finite(pcm, total * ch);
+    if (bad >= 0) {
+        free(pcm);
+        return mg_fail(MG_ERR_FORMAT, "%s holds a non-finite sample (NaN or Inf) at frame %lld", where,
+                       (long long)(bad / ch));
+    }
+    if (announced != SF_COUNT_MAX && total < announced)
+        mg_log_warn("%s: the header announces %lld frames but only %lld could be read; using those", where,
+                    (long long)announced, (long long)total);
+    if (total < cap) {
+        float *p = realloc(pcm, (size_t)total * (size_t)ch * sizeof *pcm);
+        if (p)
+            pcm = p;
+    }
+    out->pcm = pcm;
+    out->n_frames = total;
+    out->channels = ch;
+    out->sample_rate = info->samplerate;
+    return MG_OK;
+}
+
+mg_status mg_audio_read(const char *path, mg_audio *out) {
+    memset(out, 0, sizeof *out);
+    if (!path || !path[0])
+        return mg_fail(MG_ERR_INVALID_ARG, "no audio file name given");
+    struct stat st;
+    if (stat(path, &st) != 0)
+        return mg_fail(errno == ENOENT ? MG_ERR_NOT_FOUND : MG_ERR_IO, "cannot open audio file %s: %s", path,
+                       strerror(errno));
+    if (S_ISDIR(st.st_mode))
+        return mg_fail(MG_ERR_IO, "%s is a folder, expected an audio file", path);
+    if (S_ISREG(st.st_mode) && st.st_size == 0)
+        return mg_fail(MG_ERR_FORMAT, "audio file %s is empty (0 bytes)", path);
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    if (!sf)
+        return open_error(path);
+    mg_status s = decode_all(sf, &info, path, MG_AUDIO_MAX_SAMPLES, out);
+    sf_close(sf);
+    return s;
+}
+
+mg_status mg_audio_read_memory(const void *data, size_t size, const char *where, int64_t max_samples,
+                               mg_audio *out) {
+    memset(out, 0, sizeof *out);
+    if (!where)
+        where = "audio data";
+    if (!data || size == 0)
+        return mg_fail(MG_ERR_FORMAT, "%s is empty (0 bytes)", where);
+    if (max_samples <= 0 || max_samples > MG_AUDIO_MAX_SAMPLES)
+        max_samples = MG_AUDIO_MAX_SAMPLES;
+    mem_file m = {data, (sf_count_t)size, 0};
+    SF_VIRTUAL_IO io = {mem_length, mem_seek, mem_read, mem_write, mem_tell};
+    SF_INFO info;
+    memset(&info, 0, sizeof info);
+    SNDFILE *sf = sf_open_virtual(&io, SFM_READ, &info, &m);
+    if (!sf)
+        return open_error(where);
+    mg_status s = decode_all(sf, &info, where, max_samples, out);
+    sf_close(sf);
+    return s;
+}
