@@ -25,7 +25,7 @@
  *         // res->audio[b]: interleaved float PCM, res->n_samples frames per item,
  *         // res->channels channels at res->sample_rate Hz.
  *         mg_write_audio("out.wav", res->audio[0], res->n_samples, res->channels,
- *                        res->sample_rate, MG_SAMPLE_S16, NULL);
+ *                        res->sample_rate, NULL, NULL);  // s16 WAV, never overwrites
  *         mg_result_free(res);
  *     }
  *     mg_context_free(ctx);
@@ -41,6 +41,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #ifdef __cplusplus
 extern "C" {
@@ -125,6 +126,7 @@ typedef struct mg_model_info {
     int text_layers, text_hidden, text_heads, text_vocab;
     int64_t params_text, params_decoder, params_codec, params_total;
     const char *weight_type;  /* storage of the decoder weights: "f32", "q8_0", ... */
+    int64_t step_weight_bytes; /* decoder weight bytes read per generation step */
     float guidance_scale;     /* defaults from generation_config.json */
     int top_k;
     int do_sample;
@@ -200,8 +202,13 @@ typedef struct mg_result {
     int sample_rate;
     int64_t n_samples;  /* sample frames per item (per channel) */
     float **audio;      /* audio[b]: n_samples * channels interleaved; NULL if not decoded */
-    uint64_t seed;      /* the seed used */
+    uint64_t seed;      /* the seed used (item b used seed + b) */
     int steps;          /* decoder steps run */
+    /* Where the time went (milliseconds, wall clock). */
+    double text_ms;     /* tokenizer + T5 */
+    double prompt_ms;   /* audio prompt encoding */
+    double decoder_ms;  /* all decoder steps */
+    double codec_ms;    /* EnCodec decoding */
 } mg_result;
 
 MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_prompts,
@@ -219,6 +226,16 @@ MG_API mg_status mg_encode_audio(mg_context *ctx, const float *pcm, int64_t n_fr
 MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_codebooks,
                                  int n_frames, float **pcm, int64_t *n_samples, int *channels);
 
+/* ---- codes files ------------------------------------------------------------------ */
+
+/* Codes as a NumPy .npy file: dtype '<i8', shape [batch, n_codebooks, n_frames].
+ * Atomic (temporary file + rename); MG_ERR_EXISTS if the file exists and !overwrite. */
+MG_API mg_status mg_write_codes(const char *path, const int64_t *codes, int batch, int n_codebooks, int n_frames,
+                                int overwrite);
+/* Read codes from .npy: shape [B, K, T] or [K, T] (then B = 1), any integer dtype.
+ * *codes is malloc'ed (mg_free). */
+MG_API mg_status mg_read_codes(const char *path, int64_t **codes, int *batch, int *n_codebooks, int *n_frames);
+
 /* ---- audio files ------------------------------------------------------------------ */
 
 typedef enum mg_sample_format { MG_SAMPLE_S16 = 0, MG_SAMPLE_S24, MG_SAMPLE_F32 } mg_sample_format;
@@ -229,15 +246,61 @@ typedef struct mg_audio_tags {
     const char *software;
 } mg_audio_tags;
 
-/* Write audio; the container follows the extension (.wav .flac .ogg). Fails with
- * MG_ERR_EXISTS if the file exists. Writes to a temporary file and renames it,
- * so no partial file is ever left. s16/s24 clip values beyond +-1. */
-MG_API mg_status mg_write_audio(const char *path, const float *pcm, int64_t n_frames, int channels,
-                                int sample_rate, mg_sample_format fmt, const mg_audio_tags *tags);
+typedef struct mg_audio_write_params {
+    mg_sample_format format; /* s16 (default), s24, f32 (.wav only); ignored by .ogg */
+    int overwrite;           /* replace an existing file (default 0: MG_ERR_EXISTS) */
+    mg_audio_tags tags;      /* metadata; NULL fields are left out; each cut to 2000 bytes */
+} mg_audio_write_params;
 
-/* Read an audio file as interleaved float PCM (*pcm malloc'ed, mg_free). */
+MG_API mg_audio_write_params mg_audio_write_default_params(void);
+
+/* Write interleaved float PCM; the container follows the extension: .wav, .flac
+ * (s16/s24 only) or .ogg (Ogg Vorbis). Without params->overwrite an existing file is
+ * never replaced (MG_ERR_EXISTS). Writes to a temporary file in the same folder and
+ * renames it, so no partial file is ever left, not even on a full disk. s16/s24 and
+ * .ogg clip samples beyond +-1 and report how many in *n_clipped (may be NULL); f32
+ * stores samples unchanged. params may be NULL (defaults). */
+MG_API mg_status mg_write_audio(const char *path, const float *pcm, int64_t n_frames, int channels,
+                                int sample_rate, const mg_audio_write_params *params, int64_t *n_clipped);
+
+/* Check that mg_write_audio could write `path` (extension, format, folder, existing
+ * file) without writing anything: call it before a long generation. */
+MG_API mg_status mg_check_audio_output(const char *path, const mg_audio_write_params *params, int channels,
+                                       int sample_rate);
+
+/* Read an audio file (WAV, FLAC, Ogg, MP3, ... whatever libsndfile decodes) as
+ * interleaved float PCM (*pcm malloc'ed, mg_free). Files longer than 1 hour, with
+ * rates outside 1000..768000 Hz or without any samples are rejected. */
 MG_API mg_status mg_read_audio(const char *path, float **pcm, int64_t *n_frames, int *channels,
                                int *sample_rate);
+
+/* Resample with libsoxr (high quality) to `out_rate`; *out (malloc'ed, mg_free) holds
+ * round(n_frames * out_rate / in_rate) frames of the same channel count. */
+MG_API mg_status mg_resample_audio(const float *pcm, int64_t n_frames, int channels, int in_rate, int out_rate,
+                                   float **out, int64_t *n_out);
+
+/* Loudness normalization (EBU R128), in place: bring the integrated loudness to
+ * target_lufs (audiocraft uses -14) and limit peaks so the true peak stays below
+ * peak_dbfs (e.g. -1). Near-silent audio is left unchanged. *measured_lufs (may be
+ * NULL) receives the loudness before normalization. */
+MG_API mg_status mg_normalize_audio_loudness(float *pcm, int64_t n_frames, int channels, int sample_rate,
+                                             double target_lufs, double peak_dbfs, double *measured_lufs);
+
+/* Peak normalization, in place: scale so the largest |sample| equals `peak` (e.g.
+ * 0.99 or 10^(-1/20)); silence stays silence. */
+MG_API void mg_normalize_audio_peak(float *pcm, int64_t n_frames, int channels, float peak);
+
+/* Streaming WAV to a pipe or file (e.g. stdout) when the length is not known up front:
+ * a 44-byte header with 0xFFFFFFFF RIFF/data sizes (what sox and ffmpeg write to
+ * pipes), then little-endian PCM (s16, s24, or f32 as IEEE float). raw != 0 writes the
+ * samples only. Integer formats clip beyond +-1. Each write is flushed. */
+typedef struct mg_wav_stream mg_wav_stream;
+MG_API mg_status mg_wav_stream_begin(FILE *fp, int sample_rate, int channels, mg_sample_format fmt, int raw,
+                                     mg_wav_stream **out);
+MG_API mg_status mg_wav_stream_write(mg_wav_stream *s, const float *pcm, int64_t n_frames);
+/* Flush and free the stream (not the FILE*); *n_clipped (may be NULL) gets the total
+ * number of clipped samples. */
+MG_API mg_status mg_wav_stream_end(mg_wav_stream *s, int64_t *n_clipped);
 
 #ifdef __cplusplus
 }

@@ -84,7 +84,7 @@ static void greedy_batch(mg_decoder *dec, test_golden *g, int threads, int64_t *
         /* The pattern mask (same for every item without a prompt) vs the reference's. */
         mg_pattern p;
         CHECK_OK(mg_pattern_build(&p, K, c->audio_channels == 2, out.max_length, V, NULL, 0));
-        int32_t *masks = malloc(sizeof(int32_t) * (size_t)B * K * out.max_length);
+        int32_t *masks = calloc((size_t)B * K * out.max_length, sizeof(int32_t));
         for (int b = 0; b < B; b++)
             memcpy(masks + (size_t)b * K * out.max_length, p.mask, sizeof(int32_t) * (size_t)K * out.max_length);
         compare_seq("gen.delay_pattern_mask", masks, test_golden_get(g, "gen.delay_pattern_mask"));

@@ -241,3 +241,14 @@ mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, co
     *out = w;
     return MG_OK;
 }
+
+void mg_store_release(const mg_store *s, const void *ptr, size_t len) {
+    const uint8_t *p = ptr;
+    for (int i = 0; i < s->n_files; i++) {
+        const mg_mapped_file *f = &s->files[i];
+        if (f->data && p >= f->data && p + len <= f->data + f->size) {
+            mg_file_release(f, p, len);
+            return;
+        }
+    }
+}

@@ -52,6 +52,11 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
  * dim=0) or plainly (prefix.weight): returns the folded f32 weight of `shape`. */
 mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape,
                                    const float **out);
+/* Drop the pages of [ptr, ptr + len) from this process's memory if they lie in one of
+ * the store's read-only mappings (they are read back from the file when touched
+ * again); converted copies are left alone. */
+void mg_store_release(const mg_store *s, const void *ptr, size_t len);
+
 /* 1 if any tensor with this name exists. */
 int mg_store_has(const mg_store *s, const char *name);
 

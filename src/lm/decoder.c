@@ -10,6 +10,7 @@
  * All buffers are allocated when the state is created: no malloc per step.
  */
 #include "lm/decoder.h"
+#include "lm/attention.h"
 #include "base/status.h"
 #include "tensor/matmul.h"
 #include "tensor/ops.h"
@@ -150,9 +151,10 @@ int64_t mg_decoder_step_weight_bytes(const mg_decoder *d) {
 struct mg_dec_state {
     const mg_decoder *d;
     int rows, max_len, len, S;
-    mg_kv_type kv;
-    size_t kv_elem;           /* bytes per cached value */
-    uint8_t *kcache, *vcache; /* [layer][row][head][max_len][head_dim] */
+    const mg_kv_ops *ops;     /* attention kernels of the cache format */
+    const mg_kv_ops *f32_ops; /* for the cross-attention K/V (f32) */
+    size_t kv_row;            /* bytes of one cached head row (head_dim values) */
+    uint8_t *kcache, *vcache; /* [layer][row][head][max_len] rows of kv_row bytes */
     float *ck, *cv;           /* cross K/V [layer][row][head][S][head_dim] */
     int32_t *cmask;           /* [row][S] */
     uint8_t *row_has_text;    /* [row] */
@@ -184,18 +186,15 @@ void mg_dec_state_free(mg_dec_state *s) {
 }
 
 /* Scatter projected rows [rows*n][D] (row-major, row r*n+t) into a per-head layout
- * [row][head][cap][hd] at position pos0 + t, in the cache's number format. */
-static void store_heads(uint8_t *dst, mg_kv_type kv, size_t elem, const float *src, int rows, int n, int H, int hd,
-                        int cap, int pos0) {
+ * [row][head][cap] of cache rows (row_bytes each) at position pos0 + t. */
+static void store_heads(uint8_t *dst, const mg_kv_ops *ops, size_t row_bytes, const float *src, int rows, int n,
+                        int H, int hd, int cap, int pos0) {
     for (int r = 0; r < rows; r++)
         for (int t = 0; t < n; t++)
             for (int h = 0; h < H; h++) {
                 const float *in = src + ((size_t)r * n + t) * (size_t)(H * hd) + (size_t)h * hd;
-                size_t off = ((((size_t)r * H + h) * (size_t)cap) + (size_t)(pos0 + t)) * (size_t)hd;
-                if (kv == MG_KV_F32)
-                    memcpy(dst + off * elem, in, sizeof(float) * (size_t)hd);
-                else
-                    mg_row_from_f32(MG_DT_F16, in, dst + off * elem, hd);
+                size_t row = (((size_t)r * H + h) * (size_t)cap) + (size_t)(pos0 + t);
+                ops->store(dst + row * row_bytes, in, hd);
             }
 }
 
@@ -208,8 +207,6 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
     if (max_len > c->max_position_embeddings)
         return mg_fail(MG_ERR_INVALID_ARG, "%d decoder positions requested but the model has only %d "
                        "(max_position_embeddings); generate less at once", max_len, c->max_position_embeddings);
-    if (kv == MG_KV_Q8_0)
-        kv = MG_KV_F16; /* q8_0 cache not implemented yet: f16 is the closest */
     mg_dec_state *s = mg_calloc(1, sizeof *s, "decoder state");
     if (!s)
         return MG_ERR_NOMEM;
@@ -217,16 +214,17 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
     s->rows = rows;
     s->max_len = max_len;
     s->S = S;
-    s->kv = kv;
-    s->kv_elem = kv == MG_KV_F32 ? 4 : 2;
     int L = c->n_layers, H = c->n_heads, hd = d->head_dim, D = c->hidden_size, F = c->ffn_dim;
+    s->ops = mg_kv_ops_get(mg_kv_effective(kv, hd), 0);
+    s->f32_ops = mg_kv_ops_get(MG_KV_F32, 0);
+    s->kv_row = s->ops->row_bytes(hd);
     int K = c->n_codebooks, V = c->vocab_size;
-    size_t cache_vals = (size_t)L * rows * (size_t)H * (size_t)max_len * (size_t)hd;
+    size_t cache_rows = (size_t)L * rows * (size_t)H * (size_t)max_len;
     size_t cross_vals = (size_t)L * rows * (size_t)H * (size_t)S * (size_t)hd;
     size_t chunk_rows = (size_t)rows * MG_DEC_CHUNK;
     size_t score_len = (size_t)(max_len > S ? max_len : S);
-    s->kcache = malloc(cache_vals * s->kv_elem);
-    s->vcache = malloc(cache_vals * s->kv_elem);
+    s->kcache = malloc(cache_rows * s->kv_row);
+    s->vcache = malloc(cache_rows * s->kv_row);
     s->ck = malloc(cross_vals * sizeof(float));
     s->cv = malloc(cross_vals * sizeof(float));
     s->cmask = malloc(sizeof(int32_t) * (size_t)rows * (size_t)S);
@@ -263,9 +261,9 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
             }
             const float *e = enc + (size_t)r * S * D;
             mg_matmul(pool, &Ly->ck, e, S, D, tmp, D, NULL);
-            store_heads((uint8_t *)(s->ck + base), MG_KV_F32, 4, tmp, 1, S, H, hd, S, 0);
+            store_heads((uint8_t *)(s->ck + base), s->f32_ops, (size_t)hd * 4, tmp, 1, S, H, hd, S, 0);
             mg_matmul(pool, &Ly->cv, e, S, D, tmp, D, NULL);
-            store_heads((uint8_t *)(s->cv + base), MG_KV_F32, 4, tmp, 1, S, H, hd, S, 0);
+            store_heads((uint8_t *)(s->cv + base), s->f32_ops, (size_t)hd * 4, tmp, 1, S, H, hd, S, 0);
         }
     }
     free(tmp);
@@ -282,32 +280,6 @@ typedef struct {
     float *out;     /* [rows*n][D] */
 } attn_job;
 
-static float cache_dot(const uint8_t *kc, mg_kv_type kv, const float *q, int hd) {
-    float sum = 0;
-    if (kv == MG_KV_F32) {
-        const float *k = (const float *)kc;
-        for (int e = 0; e < hd; e++)
-            sum += q[e] * k[e];
-    } else {
-        const uint16_t *k = (const uint16_t *)kc;
-        for (int e = 0; e < hd; e++)
-            sum += q[e] * mg_f16_to_f32(k[e]);
-    }
-    return sum;
-}
-
-static void cache_axpy(float *out, float a, const uint8_t *vc, mg_kv_type kv, int hd) {
-    if (kv == MG_KV_F32) {
-        const float *v = (const float *)vc;
-        for (int e = 0; e < hd; e++)
-            out[e] += a * v[e];
-    } else {
-        const uint16_t *v = (const uint16_t *)vc;
-        for (int e = 0; e < hd; e++)
-            out[e] += a * mg_f16_to_f32(v[e]);
-    }
-}
-
 /* Causal self-attention of one (row, head) for the n new columns. */
 static void self_attn_task(void *arg, int task) {
     const attn_job *j = arg;
@@ -315,25 +287,23 @@ static void self_attn_task(void *arg, int task) {
     const mg_decoder *d = s->d;
     int H = d->cfg.n_heads, hd = d->head_dim, D = d->cfg.hidden_size;
     int r = task / H, h = task % H;
-    size_t head_base = ((((size_t)j->layer * s->rows + r) * (size_t)H) + (size_t)h) * (size_t)s->max_len * (size_t)hd;
-    const uint8_t *kc = s->kcache + head_base * s->kv_elem;
-    const uint8_t *vc = s->vcache + head_base * s->kv_elem;
+    size_t head_row = (((size_t)j->layer * s->rows + r) * (size_t)H + (size_t)h) * (size_t)s->max_len;
+    const uint8_t *kc = s->kcache + head_row * s->kv_row;
+    const uint8_t *vc = s->vcache + head_row * s->kv_row;
     float *p = s->scores + (size_t)task * (size_t)(s->max_len > s->S ? s->max_len : s->S);
-    size_t stride = (size_t)hd * s->kv_elem;
     for (int t = 0; t < j->n; t++) {
         const float *q = j->q + ((size_t)r * j->n + t) * D + (size_t)h * hd;
         int nk = j->pos0 + t + 1; /* keys 0 .. current position */
-        for (int i = 0; i < nk; i++)
-            p[i] = cache_dot(kc + (size_t)i * stride, s->kv, q, hd);
+        s->ops->scores(q, kc, nk, hd, p);
         mg_softmax(p, nk);
         float *o = j->out + ((size_t)r * j->n + t) * D + (size_t)h * hd;
         memset(o, 0, sizeof(float) * (size_t)hd);
-        for (int i = 0; i < nk; i++)
-            cache_axpy(o, p[i], vc + (size_t)i * stride, s->kv, hd);
+        s->ops->accum(o, p, vc, nk, hd);
     }
 }
 
-/* Cross-attention of one (row, head) over the cached text K/V, pad keys excluded. */
+/* Cross-attention of one (row, head) over the cached text K/V; pad keys get
+ * probability 0 (the reference adds finfo.min to their scores). */
 static void cross_attn_task(void *arg, int task) {
     const attn_job *j = arg;
     mg_dec_state *s = j->s;
@@ -351,29 +321,12 @@ static void cross_attn_task(void *arg, int task) {
         if (!s->row_has_text[r])
             continue;
         const float *q = j->q + ((size_t)r * j->n + t) * D + (size_t)h * hd;
-        float mx = -INFINITY;
-        for (int i = 0; i < S; i++) {
+        s->f32_ops->scores(q, kc, S, hd, p);
+        for (int i = 0; i < S; i++)
             if (!mask[i])
-                continue;
-            float sum = 0;
-            for (int e = 0; e < hd; e++)
-                sum += q[e] * kc[(size_t)i * hd + e];
-            p[i] = sum;
-            mx = sum > mx ? sum : mx;
-        }
-        double tot = 0;
-        for (int i = 0; i < S; i++)
-            if (mask[i]) {
-                p[i] = expf(p[i] - mx);
-                tot += p[i];
-            }
-        float inv = (float)(1.0 / tot);
-        for (int i = 0; i < S; i++)
-            if (mask[i]) {
-                float a = p[i] * inv;
-                for (int e = 0; e < hd; e++)
-                    o[e] += a * vc[(size_t)i * hd + e];
-            }
+                p[i] = -INFINITY;
+        mg_softmax(p, S);
+        s->f32_ops->accum(o, p, vc, S, hd);
     }
 }
 
@@ -425,9 +378,9 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         scale(s->q, M * D, qscale);
         mg_matmul(pool, &Ly->sk, s->x, M, D, s->k, D, NULL);
         mg_matmul(pool, &Ly->sv, s->x, M, D, s->v, D, NULL);
-        size_t layer_off = (size_t)l * R * (size_t)H * (size_t)s->max_len * (size_t)hd * s->kv_elem;
-        store_heads(s->kcache + layer_off, s->kv, s->kv_elem, s->k, R, n, H, hd, s->max_len, pos0);
-        store_heads(s->vcache + layer_off, s->kv, s->kv_elem, s->v, R, n, H, hd, s->max_len, pos0);
+        size_t layer_off = (size_t)l * R * (size_t)H * (size_t)s->max_len * s->kv_row;
+        store_heads(s->kcache + layer_off, s->ops, s->kv_row, s->k, R, n, H, hd, s->max_len, pos0);
+        store_heads(s->vcache + layer_off, s->ops, s->kv_row, s->v, R, n, H, hd, s->max_len, pos0);
         attn_job job = {s, l, n, pos0, s->q, s->att};
         mg_pool_run(pool, self_attn_task, &job, R * H);
         mg_matmul(pool, &Ly->so, s->att, M, D, s->x, D, NULL);

@@ -94,6 +94,26 @@ mg_status mg_t5_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_t5 **o
     return MG_OK;
 }
 
+static void release_matrix(const mg_store *s, const mg_matrix *m) {
+    mg_store_release(s, m->data, m->row_bytes * (size_t)m->rows);
+}
+
+void mg_t5_release_pages(const mg_t5 *t) {
+    const mg_store *s = t->store;
+    mg_store_release(s, t->embed.data, t->embed.nbytes);
+    for (int i = 0; i < t->cfg.n_layers; i++) {
+        const mg_t5_layer *L = &t->layers[i];
+        release_matrix(s, &L->q);
+        release_matrix(s, &L->k);
+        release_matrix(s, &L->v);
+        release_matrix(s, &L->o);
+        release_matrix(s, &L->wi);
+        release_matrix(s, &L->wo);
+    }
+    if (t->has_proj)
+        release_matrix(s, &t->proj);
+}
+
 void mg_t5_free(mg_t5 *t) {
     if (!t)
         return;

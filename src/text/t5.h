@@ -40,6 +40,10 @@ typedef struct mg_t5 {
 mg_status mg_t5_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_t5 **out);
 void mg_t5_free(mg_t5 *t);
 
+/* Release the memory pages of the T5 weights (mapped from the checkpoint) after an
+ * encode: the encoder runs once per generation, the decoder needs the room. */
+void mg_t5_release_pages(const mg_t5 *t);
+
 /* T5 relative-position bucket of (key_pos - query_pos), bidirectional (exposed for tests). */
 int mg_t5_bucket(int rel, int num_buckets, int max_distance);
 

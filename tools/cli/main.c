@@ -8,12 +8,18 @@
 int cmd_info(int argc, char **argv);
 int cmd_tokenize(int argc, char **argv);
 int cmd_generate(int argc, char **argv);
+int cmd_bench(int argc, char **argv);
 int cmd_download(int argc, char **argv);
 int cmd_quantize(int argc, char **argv);
+int cmd_encode(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
 
 static const cli_command commands[] = {
     {"generate", "make music from text prompts (and optionally an audio prompt)", cmd_generate},
+    {"bench", "time a generation: ms/step, real-time factor, memory, bandwidth limit", cmd_bench},
     {"info", "show (and validate) a model: kind, sizes, codebooks, rates, parameters", cmd_info},
+    {"encode", "encode an audio file into EnCodec codes (.npy), e.g. for an audio prompt", cmd_encode},
+    {"decode", "decode EnCodec codes (.npy) into an audio file", cmd_decode},
     {"tokenize", "print the T5 token ids of prompts (as the model sees them)", cmd_tokenize},
     {"download", "fetch a model from the Hugging Face hub into the shared cache", cmd_download},
     {"quantize", "convert a model into one GGUF file (q8_0, q4_0, f16, bf16, f32)", cmd_quantize},

@@ -1,0 +1,27 @@
+/* attention.h — the inner loops of attention over a KV cache, per cache format
+ * (f32, f16, q8_0) and per ISA (scalar reference, AVX2+F16C, AVX-512):
+ *   scores[i] = q . K[i]            for the n cached positions of one head
+ *   out      += sum_i p[i] * V[i]
+ * K/V rows are head_dim values in the cache's format (q8_0: head_dim % 32 == 0).
+ * The scalar versions are the reference the SIMD ones are tested against. */
+#ifndef MG_LM_ATTENTION_H
+#define MG_LM_ATTENTION_H
+
+#include "musicgen.h"
+
+#include <stddef.h>
+
+typedef struct mg_kv_ops {
+    size_t (*row_bytes)(int hd);
+    void (*store)(void *dst, const float *src, int hd);
+    void (*scores)(const float *q, const void *K, int n, int hd, float *out);
+    void (*accum)(float *out, const float *p, const void *V, int n, int hd);
+} mg_kv_ops;
+
+/* Kernels for `kv` on the active ISA (mg_isa_active); `scalar` forces the reference. */
+const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int scalar);
+
+/* The format a cache really uses for head_dim hd (q8_0 needs hd % 32 == 0, else f16). */
+mg_kv_type mg_kv_effective(mg_kv_type kv, int hd);
+
+#endif

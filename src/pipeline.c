@@ -1,0 +1,372 @@
+/* pipeline.c — mg_generate: prompts -> tokens -> T5 -> decoder loop -> codes -> audio.
+ *
+ * Conditioning follows the reference: the T5 runs on the real prompts only; with
+ * classifier-free guidance the unconditional rows get zero text states and a zero
+ * mask (or, with a negative prompt, that prompt's encoding). An empty prompt ""
+ * means unconditional, as transformers' get_unconditional_inputs: zero states, and
+ * when every prompt is empty no guidance at all. */
+#include "pipeline.h"
+#include "base/log.h"
+#include "base/rng.h"
+#include "base/timing.h"
+#include "lm/generate.h"
+#include "text/spm.h"
+#include "text/t5.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+MG_API mg_generate_params mg_generate_default_params(void) {
+    mg_generate_params p;
+    memset(&p, 0, sizeof p);
+    p.duration_s = 10.0f;
+    p.top_k = -1;          /* -1: from generation_config.json */
+    p.top_p = 0.0f;
+    p.temperature = 1.0f;
+    p.guidance_scale = -1; /* < 0: from generation_config.json */
+    p.decode_audio = 1;
+    return p;
+}
+
+void mg_conditioning_free(mg_conditioning *c) {
+    free(c->states);
+    free(c->mask);
+    memset(c, 0, sizeof *c);
+}
+
+/* Tokenize texts[i] (NULL or "" = no tokens). */
+static mg_status tokenize_all(const mg_model *m, const char *const *texts, int n, int32_t **ids, int *lens) {
+    for (int i = 0; i < n; i++) {
+        ids[i] = NULL;
+        lens[i] = 0;
+        if (!texts[i] || !texts[i][0])
+            continue;
+        mg_status st = mg_tokenizer_encode(m->tok, texts[i], strlen(texts[i]), &ids[i], &lens[i]);
+        if (st != MG_OK)
+            return mg_fail_context(st, "prompt %d", i + 1);
+    }
+    return MG_OK;
+}
+
+/* T5-encode the non-empty texts into rows of `states`/`mask` ([n][S][D], [n][S]). */
+static mg_status encode_texts(mg_context *ctx, int32_t **ids, const int *lens, int n, int S, float *states,
+                              int32_t *mask) {
+    const mg_model *m = ctx->model;
+    int D = m->dec->cfg.hidden_size;
+    int n_real = 0;
+    for (int i = 0; i < n; i++)
+        n_real += lens[i] > 0;
+    if (!n_real)
+        return MG_OK;
+    int32_t *batch_ids = calloc((size_t)n_real * S, sizeof(int32_t));
+    int32_t *batch_mask = calloc((size_t)n_real * S, sizeof(int32_t));
+    float *out = malloc(sizeof(float) * (size_t)n_real * S * D);
+    mg_status st = MG_OK;
+    if (!batch_ids || !batch_mask || !out) {
+        st = mg_fail(MG_ERR_NOMEM, "out of memory encoding the prompts");
+        goto done;
+    }
+    for (int i = 0, r = 0; i < n; i++) {
+        if (!lens[i])
+            continue;
+        memcpy(batch_ids + (size_t)r * S, ids[i], sizeof(int32_t) * (size_t)lens[i]);
+        for (int t = 0; t < lens[i]; t++)
+            batch_mask[(size_t)r * S + t] = 1;
+        r++;
+    }
+    st = mg_t5_encode(m->t5, ctx->pool, batch_ids, batch_mask, n_real, S, NULL, out);
+    mg_t5_release_pages(m->t5);
+    if (st != MG_OK)
+        goto done;
+    for (int i = 0, r = 0; i < n; i++) {
+        if (!lens[i])
+            continue;
+        memcpy(states + (size_t)i * S * D, out + (size_t)r * S * D, sizeof(float) * (size_t)S * D);
+        memcpy(mask + (size_t)i * S, batch_mask + (size_t)r * S, sizeof(int32_t) * (size_t)S);
+        r++;
+    }
+done:
+    free(batch_ids);
+    free(batch_mask);
+    free(out);
+    return st;
+}
+
+mg_status mg_condition_text(mg_context *ctx, const char *const *prompts, int B, const char *negative, float guidance,
+                            mg_conditioning *out) {
+    memset(out, 0, sizeof *out);
+    const mg_model *m = ctx->model;
+    int D = m->dec->cfg.hidden_size;
+    int has_negative = negative && negative[0];
+    /* B prompts, then (optionally) the negative prompt as text n = B. */
+    int n_texts = B + (has_negative ? 1 : 0);
+    const char **texts = calloc((size_t)n_texts, sizeof *texts);
+    int32_t **ids = calloc((size_t)n_texts, sizeof *ids);
+    int *lens = calloc((size_t)n_texts, sizeof *lens);
+    mg_status st = MG_OK;
+    if (!texts || !ids || !lens) {
+        st = mg_fail(MG_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    for (int i = 0; i < B; i++)
+        texts[i] = prompts[i];
+    if (has_negative)
+        texts[B] = negative;
+    st = tokenize_all(m, texts, n_texts, ids, lens);
+    if (st != MG_OK)
+        goto done;
+    int any_text = 0, S = 1;
+    for (int i = 0; i < B; i++)
+        any_text |= lens[i] > 0;
+    for (int i = 0; i < n_texts; i++)
+        S = lens[i] > S ? lens[i] : S;
+    /* All prompts empty: unconditional generation, which the reference runs without guidance. */
+    out->use_cfg = any_text && guidance > 1.0f;
+    out->guidance = guidance;
+    out->B = B;
+    out->rows = out->use_cfg ? 2 * B : B;
+    out->S = S;
+    int enc_rows = out->use_cfg ? 2 * B : n_texts;
+    if (enc_rows < n_texts)
+        enc_rows = n_texts;
+    out->states = calloc((size_t)enc_rows * S * D, sizeof(float));
+    out->mask = calloc((size_t)enc_rows * S, sizeof(int32_t));
+    if (!out->states || !out->mask) {
+        st = mg_fail(MG_ERR_NOMEM, "out of memory for the text states");
+        goto done;
+    }
+    st = encode_texts(ctx, ids, lens, n_texts, S, out->states, out->mask);
+    if (st != MG_OK)
+        goto done;
+    if (out->use_cfg && has_negative) {
+        /* Unconditional rows B..2B-1 take the negative prompt's states (text row B). */
+        float *neg = malloc(sizeof(float) * (size_t)S * D);
+        int32_t *neg_mask = malloc(sizeof(int32_t) * (size_t)S);
+        if (!neg || !neg_mask) {
+            free(neg);
+            free(neg_mask);
+            st = mg_fail(MG_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        memcpy(neg, out->states + (size_t)B * S * D, sizeof(float) * (size_t)S * D);
+        memcpy(neg_mask, out->mask + (size_t)B * S, sizeof(int32_t) * (size_t)S);
+        for (int b = 0; b < B; b++) {
+            memcpy(out->states + (size_t)(B + b) * S * D, neg, sizeof(float) * (size_t)S * D);
+            memcpy(out->mask + (size_t)(B + b) * S, neg_mask, sizeof(int32_t) * (size_t)S);
+        }
+        free(neg);
+        free(neg_mask);
+    } else if (has_negative && !out->use_cfg) {
+        mg_log_warn("--negative-prompt has no effect without classifier-free guidance (guidance scale <= 1)");
+    }
+done:
+    if (ids)
+        for (int i = 0; i < n_texts; i++)
+            free(ids[i]);
+    free(ids);
+    free(lens);
+    free(texts);
+    if (st != MG_OK)
+        mg_conditioning_free(out);
+    return st;
+}
+
+mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t prompt_samples, int P, mg_plan *out) {
+    const mg_config *c = &m->ck.cfg;
+    int hop = c->codec.hop_length, sr = c->codec.sample_rate;
+    int D = mg_config_delays(c);
+    int max_pos = c->dec.max_position_embeddings;
+    int window_cols = c->gen.max_length < max_pos ? c->gen.max_length : max_pos;
+    memset(out, 0, sizeof *out);
+    out->P = P;
+    if (gp->steps > 0) {
+        out->steps = gp->steps;
+        if (1 + P + gp->steps > max_pos)
+            return mg_fail(MG_ERR_INVALID_ARG, "%d steps%s need %d decoder positions but the model has %d; use at most %d steps",
+                           gp->steps, P ? " after the audio prompt" : "", 1 + P + gp->steps, max_pos, max_pos - 1 - P);
+        if (1 + P + gp->steps < 2 * D - 1 || P + gp->steps < D)
+            return mg_fail(MG_ERR_INVALID_ARG, "--steps %d is too few for %d delayed codebooks: use at least %d",
+                           gp->steps, c->dec.n_codebooks, (2 * D - 2 - P > D - P ? 2 * D - 2 - P : D - P));
+        out->frames = 1 + P + gp->steps - D;
+        out->n_samples = (int64_t)out->frames * hop;
+        return MG_OK;
+    }
+    double dur = gp->duration_s;
+    if (!(dur > 0) || !isfinite(dur))
+        return mg_fail(MG_ERR_INVALID_ARG, "duration must be a positive number of seconds (got %g)", dur);
+    double window_s = (double)(window_cols - D) * hop / sr;
+    if (dur > window_s + 1e-9)
+        return mg_fail(MG_ERR_INVALID_ARG, "duration %.2f s is longer than the model's window of %.2f s", dur, window_s);
+    /* Enough frames for the whole duration, then trimmed to the exact sample count. */
+    int frames = (int)ceil(dur * sr / hop - 1e-9);
+    int64_t samples = (int64_t)llround(dur * sr);
+    if (P > 0 && frames <= P)
+        return mg_fail(MG_ERR_INVALID_ARG, "duration %.2f s must be longer than the audio prompt (%.2f s): it is the total "
+                       "length, prompt included", dur, (double)prompt_samples / sr);
+    int steps = frames + D - 1 - P;
+    if (1 + P + steps < 2 * D - 1)
+        steps = 2 * D - 2 - P; /* the pattern's minimum (very short durations) */
+    out->steps = steps;
+    out->frames = 1 + P + steps - D;
+    out->n_samples = samples < (int64_t)out->frames * hop ? samples : (int64_t)out->frames * hop;
+    return MG_OK;
+}
+
+/* Resolve "from generation_config" defaults and check ranges. */
+static mg_status resolve_params(const mg_model *m, const mg_generate_params *in, mg_generate_params *gp,
+                                mg_sampler *smp) {
+    const mg_generation_config *g = &m->ck.cfg.gen;
+    *gp = *in;
+    if (gp->top_k < -1)
+        return mg_fail(MG_ERR_INVALID_ARG, "top-k must be >= 0 (0 disables it), got %d", gp->top_k);
+    if (gp->top_k == -1)
+        gp->top_k = g->top_k;
+    if (isnan(gp->top_p) || gp->top_p < 0 || gp->top_p > 1)
+        return mg_fail(MG_ERR_INVALID_ARG, "top-p must be in (0, 1] (got %g)", (double)gp->top_p);
+    if (!(gp->temperature > 0) || !isfinite(gp->temperature))
+        return mg_fail(MG_ERR_INVALID_ARG, "temperature must be a positive number (got %g)", (double)gp->temperature);
+    if (isnan(gp->guidance_scale))
+        return mg_fail(MG_ERR_INVALID_ARG, "guidance scale must be a number");
+    if (gp->guidance_scale < 0)
+        gp->guidance_scale = g->guidance_scale;
+    if (!isfinite(gp->guidance_scale))
+        return mg_fail(MG_ERR_INVALID_ARG, "guidance scale must be finite");
+    if (gp->steps < 0)
+        return mg_fail(MG_ERR_INVALID_ARG, "steps must be positive (got %d)", gp->steps);
+    smp->greedy = gp->greedy;
+    smp->top_k = gp->top_k;
+    smp->top_p = gp->top_p > 0 && gp->top_p < 1 ? gp->top_p : 1.0f;
+    smp->temperature = gp->temperature;
+    return MG_OK;
+}
+
+typedef struct {
+    const mg_generate_params *gp;
+} progress_ctx;
+
+static int on_step(void *user, int step, int total, int column, const float *raw, const float *scores,
+                   const int32_t *seq) {
+    (void)column;
+    (void)raw;
+    (void)scores;
+    (void)seq;
+    const progress_ctx *p = user;
+    if (p->gp->progress)
+        return p->gp->progress(step + 1, total, p->gp->user);
+    return 0;
+}
+
+MG_API void mg_result_free(mg_result *r) {
+    if (!r)
+        return;
+    if (r->audio)
+        for (int b = 0; b < r->batch; b++)
+            free(r->audio[b]);
+    free(r->audio);
+    free(r->codes);
+    free(r);
+}
+
+MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_prompts,
+                             const mg_generate_params *params, mg_result **out) {
+    if (out)
+        *out = NULL;
+    if (!ctx || !out || n_prompts < 1 || !prompts)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_generate: need a context, at least one prompt and a result pointer");
+    for (int i = 0; i < n_prompts; i++)
+        if (!prompts[i])
+            return mg_fail(MG_ERR_INVALID_ARG, "prompt %d is NULL (use \"\" for unconditional generation)", i + 1);
+    mg_model *m = ctx->model;
+    if (!m->tok || !m->t5 || !m->dec)
+        return mg_fail(MG_ERR_UNSUPPORTED, "this model was loaded without its text or decoder stages");
+    mg_generate_params gp = params ? *params : mg_generate_default_params();
+    mg_sampler smp;
+    MG_TRY(resolve_params(m, params ? params : &gp, &gp, &smp));
+    if (!gp.seed && !gp.greedy)
+        gp.seed = mg_rng_entropy_seed();
+
+    mg_status st;
+    int64_t *prompt_codes = NULL, *codes_b = NULL, prompt_samples = 0;
+    int P = 0;
+    mg_conditioning cond = {0};
+    mg_lm_output lm = {0};
+    mg_result *res = NULL;
+    double t0 = mg_time_now(), t_prompt = 0, t_text = 0, t_dec = 0, t_codec = 0;
+    if (gp.audio_prompt) {
+        st = mg_audio_prompt_codes(ctx, &gp, &prompt_codes, &P, &prompt_samples);
+        if (st != MG_OK)
+            goto done;
+    }
+    t_prompt = mg_time_now() - t0;
+    mg_plan plan;
+    st = mg_plan_make(m, &gp, prompt_samples, P, &plan);
+    if (st != MG_OK)
+        goto done;
+    t0 = mg_time_now();
+    st = mg_condition_text(ctx, prompts, n_prompts, gp.negative_prompt, gp.guidance_scale, &cond);
+    if (st != MG_OK)
+        goto done;
+    t_text = mg_time_now() - t0;
+    int K = m->dec->cfg.n_codebooks;
+    if (P) { /* the same prompt codes for every item */
+        codes_b = malloc(sizeof(int64_t) * (size_t)n_prompts * K * P);
+        if (!codes_b) {
+            st = mg_fail(MG_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        for (int b = 0; b < n_prompts; b++)
+            memcpy(codes_b + (size_t)b * K * P, prompt_codes, sizeof(int64_t) * (size_t)K * P);
+    }
+    progress_ctx pc = {&gp};
+    mg_lm_job job = {.B = n_prompts, .use_cfg = cond.use_cfg, .guidance = cond.guidance, .enc = cond.states,
+                     .enc_mask = cond.mask, .S = cond.S, .prompt = codes_b, .P = P, .steps = plan.steps,
+                     .sampler = smp, .seed = gp.seed, .kv = ctx->params.kv_type, .on_step = on_step, .user = &pc};
+    t0 = mg_time_now();
+    st = mg_lm_generate(m->dec, ctx->pool, &job, &lm);
+    if (st != MG_OK)
+        goto done;
+    t_dec = mg_time_now() - t0;
+
+    res = calloc(1, sizeof *res);
+    if (!res) {
+        st = mg_fail(MG_ERR_NOMEM, "out of memory");
+        goto done;
+    }
+    res->batch = n_prompts;
+    res->n_codebooks = K;
+    res->n_frames = lm.frames;
+    res->codes = lm.codes;
+    lm.codes = NULL;
+    res->channels = m->dec->cfg.audio_channels;
+    res->sample_rate = m->ck.cfg.codec.sample_rate;
+    res->seed = gp.seed;
+    res->steps = plan.steps;
+    res->n_samples = plan.n_samples;
+    if (gp.decode_audio) {
+        res->audio = calloc((size_t)n_prompts, sizeof *res->audio);
+        if (!res->audio) {
+            st = mg_fail(MG_ERR_NOMEM, "out of memory");
+            goto done;
+        }
+        t0 = mg_time_now();
+        for (int b = 0; b < n_prompts && st == MG_OK; b++)
+            st = mg_codes_to_audio(ctx, res->codes + (size_t)b * K * res->n_frames, res->n_frames, &res->audio[b]);
+        t_codec = mg_time_now() - t0;
+    }
+    res->prompt_ms = t_prompt * 1e3;
+    res->text_ms = t_text * 1e3;
+    res->decoder_ms = t_dec * 1e3;
+    res->codec_ms = t_codec * 1e3;
+done:
+    mg_lm_output_free(&lm);
+    mg_conditioning_free(&cond);
+    free(prompt_codes);
+    free(codes_b);
+    if (st != MG_OK) {
+        mg_result_free(res);
+        return st;
+    }
+    *out = res;
+    return MG_OK;
+}

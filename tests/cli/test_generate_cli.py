@@ -1,0 +1,105 @@
+"""test_generate_cli.py — the generate contract through the CLI, against the
+reference on both fixtures: greedy codes (--codes-out), greedy audio
+(--sample-format f32), unconditional (""), audio-prompt continuation; plus the
+output rules (file vs folder, --force, -d with --steps) and one-line errors."""
+import json
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import mgtest as t
+import numpy as np
+
+
+def fixture_checks(fx):
+    g, meta = t.golden(fx)
+    model = os.path.join(t.REF, fx)
+    prompts = json.loads(meta["prompts"])
+    d = t.tmpdir()
+    print(fx + ":")
+    steps = g["gen.logits_raw"].shape[0]
+    codes = os.path.join(d, "codes.npy")
+    wav = os.path.join(d, "out")
+    # Greedy batch: codes and audio in one run (audio into a folder, one file per prompt).
+    p = t.run(["generate", "-m", model, "--greedy", "--steps", str(steps), "--codes-out", codes,
+               "--sample-format", "f32", "-o", wav + "/", "-q"] + prompts)
+    if p.returncode == 0:
+        t.report_codes("gen codes (CLI)", np.load(codes), g["gen.codes_interleaved"])
+        files = sorted(os.listdir(wav))
+        t.check(len(files) == 2, f"two audio files expected, got {files}")
+        for b, prompt in enumerate(prompts):
+            path = [l for l in p.stdout.splitlines() if l.endswith(".wav")][b]
+            audio, rate = t.read_wav(path)
+            t.check(rate == 32000, "sample rate")
+            t.report(f"gen audio item {b} (CLI, f32 WAV)", audio, g["gen.audio"][b], 1e-4)
+    # Same prompt alone into a file path.
+    one = os.path.join(d, "one.wav")
+    p = t.run(["generate", "-m", model, "--greedy", "--steps", str(steps), "--sample-format", "f32",
+               "-o", one, "-q", prompts[0]])
+    if p.returncode == 0:
+        audio, _ = t.read_wav(one)
+        t.report("single prompt == batch item 0", audio, g["gen.audio"][0], 1e-4)
+    # Unconditional.
+    ucodes = os.path.join(d, "uncond.npy")
+    p = t.run(["generate", "-m", model, "--greedy", "--steps", str(g["uncond.scores"].shape[0]),
+               "--codes-out", ucodes, "-q", ""])
+    if p.returncode == 0:
+        t.report_codes("uncond codes (CLI)", np.load(ucodes), g["uncond.codes"])
+    # Continuation from an audio prompt.
+    prompt_wav = os.path.join(d, "prompt.wav")
+    t.write_wav_f32(prompt_wav, g["cont.input_values"][0])
+    ccodes = os.path.join(d, "cont.npy")
+    cwav = os.path.join(d, "cont.wav")
+    p = t.run(["generate", "-m", model, "--greedy", "--steps", str(g["cont.scores"].shape[0]),
+               "--audio-prompt", prompt_wav, "--codes-out", ccodes, "--sample-format", "f32", "-o", cwav, "-q",
+               meta["cont_prompt"]])
+    if p.returncode == 0:
+        t.report_codes("continuation codes (CLI)", np.load(ccodes), g["cont.codes"])
+        audio, _ = t.read_wav(cwav)
+        t.report("continuation audio (CLI)", audio, g["cont.audio"][0], 1e-4)
+    return d
+
+
+def contract_checks(d):
+    model = os.path.join(t.REF, "tiny-mono")
+    out = os.path.join(d, "c.wav")
+    t.run(["generate", "-m", model, "--greedy", "--steps", "8", "-o", out, "-q", "x"])
+    t.check(os.path.exists(out), "file written")
+    before = open(out, "rb").read()
+    t.run(["generate", "-m", model, "--greedy", "--steps", "9", "-o", out, "-q", "x"], expect_ok=False)
+    t.check(open(out, "rb").read() == before, "existing file untouched without --force")
+    t.run(["generate", "-m", model, "--greedy", "--steps", "9", "-o", out, "--force", "-q", "x"])
+    t.check(open(out, "rb").read() != before, "--force overwrites")
+    t.run(["generate", "-m", model, "-d", "1", "--steps", "8", "-o", os.path.join(d, "e.wav"), "x"], expect_ok=False)
+    t.run(["generate", "-m", model, "-o", os.path.join(d, "two.wav"), "-d", "0.5", "a", "b"], expect_ok=False)
+    t.run(["generate", "-m", model, "-d", "0", "x"], expect_ok=False)
+    t.run(["generate", "-m", model, "-d", "nan", "x"], expect_ok=False)
+    t.run(["generate", "-m", model, "-d", "100000", "-o", os.path.join(d, "long.wav"), "x"], expect_ok=False)
+    t.run(["generate", "-m", model, "--top-p", "1.5", "x"], expect_ok=False)
+    t.run(["generate", "-m", model, "--top-k", "-1", "x"], expect_ok=False)
+    t.run(["generate", "-m", model, "--cfg", "-2", "x"], expect_ok=False)
+    t.run(["generate", "-m", model, "-o", os.path.join(d, "nofolder", "x.wav"), "x"], expect_ok=False)
+    t.run(["generate", "-m", model, "--bogus", "x"], expect_ok=False)
+    t.run(["generate", "-m", os.path.join(d, "missing-model"), "x"], expect_ok=False)
+    for f in ("e.wav", "two.wav", "long.wav"):
+        t.check(not os.path.exists(os.path.join(d, f)), f"no file left behind for a failed run ({f})")
+    # Duration: exactly round(D * 32000) samples.
+    dur = os.path.join(d, "dur.wav")
+    t.run(["generate", "-m", model, "--seed", "3", "-d", "0.73", "-o", dur, "-q", "x"])
+    if os.path.exists(dur):
+        audio, _ = t.read_wav(dur)
+        t.check(audio.shape[1] == round(0.73 * 32000), f"0.73 s gives {audio.shape[1]} samples")
+    # Same seed, same codes; JSON summary.
+    a, b = os.path.join(d, "s1.npy"), os.path.join(d, "s2.npy")
+    t.run(["generate", "-m", model, "--seed", "42", "--steps", "12", "--codes-out", a, "-q", "x"])
+    p = t.run(["generate", "-m", model, "--seed", "42", "--steps", "12", "--codes-out", b, "--json", "-t", "1", "x"])
+    if os.path.exists(a) and os.path.exists(b):
+        t.check(np.array_equal(np.load(a), np.load(b)), "same seed (1 vs 2 threads) gives the same codes")
+        t.check(json.loads(p.stdout.strip().splitlines()[-1])["seed"] == 42, "JSON summary has the seed")
+
+
+if __name__ == "__main__":
+    for fx in ("tiny-mono", "tiny-stereo"):
+        d = fixture_checks(fx)
+    contract_checks(d)
+    t.finish("test_generate_cli")

@@ -1,0 +1,38 @@
+/* cli_generate.h — the generate command's options and its two phases: validate
+ * (every check that can fail before generation starts) and run (load, generate,
+ * write). Split from option parsing so each file stays small. */
+#ifndef MG_CLI_GENERATE_H
+#define MG_CLI_GENERATE_H
+
+#include "cli.h"
+
+#include <signal.h>
+
+typedef struct gen_options {
+    const char *model, *output, *codes_out, *audio_prompt, *prompts_file, *negative;
+    char **prompts;
+    int n_prompts;
+    double duration;
+    int duration_set, steps, threads, greedy, top_k, force, json, loudness, peak_normalize, stream, raw, seed_set;
+    double top_p, temperature, cfg, target_lufs, window, stride;
+    uint64_t seed;
+    mg_sample_format sample_format;
+    mg_kv_type kv_type;
+    mg_weight_type weight_type;
+    /* progress wiring from cmd_generate.c */
+    mg_progress_cb progress;
+    void *progress_user;
+    float *progress_state_frame_rate;
+    int *progress_state_delays;
+    volatile sig_atomic_t *interrupted;
+    /* planned outputs */
+    char **out_paths; /* one per prompt, NULL when no audio is written */
+    char *created_dir; /* output folder this run created (removed again if left empty) */
+} gen_options;
+
+void gen_options_init(gen_options *o);
+void gen_options_free(gen_options *o);
+int gen_validate(gen_options *o);
+int gen_run(gen_options *o);
+
+#endif

@@ -1,0 +1,197 @@
+/* cmd_bench.c — `musicgen bench`: where the time and memory of one generation go.
+ *
+ * Loads the model, runs one sampled CFG generation (10 s of audio by default) while
+ * timing every decoder step, decodes the audio, then measures the machine's memory
+ * read bandwidth in the same run, and prints: load time, T5 time, decoder ms/step
+ * (median, p90), EnCodec ms per audio second, end-to-end real-time factor, peak RSS,
+ * weight bytes per step, read bandwidth, and the step time against the bandwidth
+ * limit (weight bytes / bandwidth). --json adds one JSON object as the last line. */
+#include "cli.h"
+#include "base/pool.h"
+#include "base/timing.h"
+#include "tensor/bandwidth.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void) {
+    printf("usage: musicgen bench [-m MODEL] [-t N] [--steps N | --duration S] [--json]\n\n"
+           "Time one generation (sampling, CFG, one prompt) and report load time, T5 time,\n"
+           "decoder ms/step (median, p90), EnCodec ms per audio second, real-time factor,\n"
+           "peak RSS, weight bytes per step and the measured memory read bandwidth.\n\n"
+           "  -m, --model MODEL      folder, .gguf or repo id (default %s)\n"
+           "  -t, --threads N        threads (default: all cores)\n"
+           "      --steps N          decoder steps (default: enough for --duration)\n"
+           "  -d, --duration S       audio seconds (default 10)\n"
+           "      --weight-type T    convert decoder weights on load (f32 f16 bf16 q8_0 q4_0)\n"
+           "      --kv-type T        attention cache: f16 (default), f32, q8_0\n"
+           "      --no-bandwidth     skip the read-bandwidth measurement\n"
+           "      --json             also print a JSON object on the last line\n"
+           "  -h, --help             this help\n",
+           MG_DEFAULT_MODEL);
+}
+
+typedef struct {
+    double *t;
+    int n, cap;
+} step_times;
+
+static int on_step(int step, int total, void *user) {
+    step_times *s = user;
+    (void)total;
+    if (s->n < s->cap)
+        s->t[s->n++] = mg_time_now();
+    (void)step;
+    return 0;
+}
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+static double percentile(double *v, int n, double q) {
+    if (n <= 0)
+        return 0;
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    int i = (int)ceil(q * n) - 1;
+    return v[i < 0 ? 0 : i >= n ? n - 1 : i];
+}
+
+enum { OPT_STEPS = 1000, OPT_JSON, OPT_WEIGHT, OPT_KV, OPT_NO_BW };
+
+int cmd_bench(int argc, char **argv) {
+    const char *model = MG_DEFAULT_MODEL;
+    int threads = 0, steps = 0, json = 0, bandwidth = 1;
+    double duration = 10.0;
+    mg_weight_type wt = MG_WEIGHT_AUTO;
+    mg_kv_type kv = MG_KV_F16;
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},   {"threads", required_argument, 0, 't'},
+                                         {"duration", required_argument, 0, 'd'}, {"steps", required_argument, 0, OPT_STEPS},
+                                         {"json", no_argument, 0, OPT_JSON},      {"weight-type", required_argument, 0, OPT_WEIGHT},
+                                         {"kv-type", required_argument, 0, OPT_KV}, {"no-bandwidth", no_argument, 0, OPT_NO_BW},
+                                         {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
+    const char *optstring = ":m:t:d:h";
+    opterr = 0;
+    optind = 1;
+    int c;
+    long lv;
+    while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 't':
+            if (!cli_parse_int("bench", "--threads", optarg, 1, 1024, &lv))
+                return 1;
+            threads = (int)lv;
+            break;
+        case 'd':
+            if (!cli_parse_float("bench", "--duration", optarg, 0.01, 1e5, &duration))
+                return 1;
+            break;
+        case OPT_STEPS:
+            if (!cli_parse_int("bench", "--steps", optarg, 1, 1 << 20, &lv))
+                return 1;
+            steps = (int)lv;
+            break;
+        case OPT_JSON: json = 1; break;
+        case OPT_WEIGHT:
+            if (!cli_parse_weight_type("bench", optarg, &wt))
+                return 1;
+            break;
+        case OPT_KV:
+            if (!cli_parse_kv_type("bench", optarg, &kv))
+                return 1;
+            break;
+        case OPT_NO_BW: bandwidth = 0; break;
+        case 'h': help(); return 0;
+        default: return cli_bad_option("bench", argv, optstring);
+        }
+    }
+    if (optind < argc)
+        return cli_error("bench", "unexpected argument \"%s\" (see musicgen bench --help)", argv[optind]);
+
+    double t0 = mg_time_now();
+    mg_model_params mp = mg_model_default_params();
+    mp.weight_type = wt;
+    mg_model *m;
+    if (cli_load_model("bench", model, &mp, &m))
+        return 1;
+    double load_s = mg_time_now() - t0;
+    mg_model_info info;
+    mg_model_get_info(m, &info);
+    mg_context_params cp = mg_context_default_params();
+    cp.n_threads = threads;
+    cp.kv_type = kv;
+    mg_context *ctx;
+    mg_status st = mg_context_new(m, &cp, &ctx);
+    if (st != MG_OK) {
+        mg_model_free(m);
+        return cli_lib_error("bench", st);
+    }
+    mg_generate_params gp = mg_generate_default_params();
+    gp.duration_s = (float)duration;
+    gp.steps = steps;
+    gp.seed = 1234;
+    step_times times = {calloc(1 << 17, sizeof(double)), 0, 1 << 17};
+    gp.progress = on_step;
+    gp.user = &times;
+    const char *prompt = "lo-fi hip hop, mellow piano, 90 bpm";
+    mg_result *res = NULL;
+    double g0 = mg_time_now();
+    st = mg_generate(ctx, &prompt, 1, &gp, &res);
+    double gen_s = mg_time_now() - g0;
+    if (st != MG_OK) {
+        free(times.t);
+        mg_context_free(ctx);
+        mg_model_free(m);
+        return cli_lib_error("bench", st);
+    }
+    int64_t peak_rss = mg_peak_rss_bytes();
+    /* Per-step durations: differences of consecutive step-end times; the first step
+     * also covers the text encoder, so it is left out. */
+    int n_dt = times.n > 1 ? times.n - 1 : 0;
+    double *dt = malloc(sizeof(double) * (size_t)(n_dt > 0 ? n_dt : 1));
+    for (int i = 0; i < n_dt; i++)
+        dt[i] = (times.t[i + 1] - times.t[i]) * 1e3;
+    double med = percentile(dt, n_dt, 0.5), p90 = percentile(dt, n_dt, 0.9);
+    double audio_s = (double)res->n_samples / res->sample_rate;
+    double codec_per_s = audio_s > 0 ? res->codec_ms / audio_s : 0;
+    double rtf = audio_s > 0 ? gen_s / audio_s : 0;
+    double read_gbs = 0;
+    if (bandwidth) {
+        mg_pool *pool = mg_pool_new(threads);
+        read_gbs = pool ? mg_measure_read_bandwidth(pool, 0) : 0;
+        mg_pool_free(pool);
+    }
+    double limit_ms = read_gbs > 0 ? (double)info.step_weight_bytes / (read_gbs * 1e9) * 1e3 : 0;
+    int nthreads = threads ? threads : (int)mg_cpu_count();
+
+    printf("model            %s (%s, decoder %d layers x %d, weights %s)\n", model, info.stereo ? "stereo" : "mono",
+           info.decoder_layers, info.decoder_hidden, info.weight_type);
+    printf("threads          %d\n", nthreads);
+    printf("load             %.2f s\n", load_s);
+    printf("T5 + tokenizer   %.1f ms\n", res->text_ms);
+    printf("decoder          %d steps, %.2f ms/step median, %.2f p90\n", res->steps, med, p90);
+    printf("EnCodec decode   %.1f ms per audio second (%.2f s audio)\n", codec_per_s, audio_s);
+    printf("end to end       %.2f s, real-time factor %.3f\n", gen_s, rtf);
+    printf("peak RSS         %.1f MB\n", (double)peak_rss / 1e6);
+    printf("weights/step     %.1f MB\n", (double)info.step_weight_bytes / 1e6);
+    if (bandwidth)
+        printf("read bandwidth   %.1f GB/s -> limit %.2f ms/step; measured step = %.2fx the limit\n", read_gbs,
+               limit_ms, limit_ms > 0 ? med / limit_ms : 0);
+    if (json)
+        printf("{\"model\": \"%s\", \"threads\": %d, \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
+               "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %.2f, \"limit_ms_per_step\": %.3f, "
+               "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
+               "\"audio_s\": %.3f, \"first_audio_ms\": null}\n",
+               model, nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, read_gbs,
+               limit_ms, rtf, (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s);
+    free(dt);
+    free(times.t);
+    mg_result_free(res);
+    mg_context_free(ctx);
+    mg_model_free(m);
+    return 0;
+}

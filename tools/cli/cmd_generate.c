@@ -1,0 +1,272 @@
+/* cmd_generate.c — `musicgen generate`: prompts in, music (and/or codes) out.
+ *
+ * Plans every output file before any work (existing files without --force, missing
+ * folders and bad extensions fail in a second, not after minutes of generation),
+ * shows a progress bar on a terminal, cancels cleanly on Ctrl-C, and writes files
+ * atomically, so an interrupted run never leaves a partial file. */
+#include "cli.h"
+#include "cli_generate.h"
+
+#include <errno.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+static void help(void) {
+    printf("usage: musicgen generate [options] PROMPT [PROMPT...]\n\n"
+           "Generate music from text. Each PROMPT is one item of the batch; \"\" means\n"
+           "unconditional. Defaults: %s, 10 s, sampling with top-k 250 and\n"
+           "guidance 3 (from the model's generation_config.json), random seed (printed).\n\n"
+           "  -m, --model MODEL        folder, .gguf file or repo id\n"
+           "  -o, --output OUT         file (one prompt) or folder (existing, or ending in '/');\n"
+           "                           default ./musicgen-output/ ('-' with --stream: stdout)\n"
+           "  -d, --duration SEC       seconds of audio, incl. an audio prompt (default 10)\n"
+           "      --steps N            exactly N decoder steps instead of a duration\n"
+           "      --prompts-file FILE  more prompts, one per line\n"
+           "      --audio-prompt FILE  continue this audio (the output starts with it)\n"
+           "      --negative-prompt T  steer away from T (the CFG unconditional row)\n"
+           "      --greedy             argmax decoding (deterministic)\n"
+           "      --top-k N  --top-p P --temperature T   sampling (top-k 0 = off)\n"
+           "      --cfg S              guidance scale (<= 1: no guidance)\n"
+           "      --seed N             seed; item i uses N+i\n"
+           "      --window SEC --stride SEC   long-form generation beyond one window\n"
+           "      --stream [--raw]     write audio to -o as it is generated\n"
+           "      --codes-out FILE.npy save the codes ([B, K, T] int64)\n"
+           "      --sample-format F    s16 (default), s24, f32 (unchanged float samples)\n"
+           "      --loudness-normalize[=LUFS]  EBU R128 loudness (default -14) + peak limit\n"
+           "      --normalize          peak-normalize to -1 dBFS (s16/s24 never clip)\n"
+           "      --force              overwrite existing files\n"
+           "  -t, --threads N          threads (default: all cores)\n"
+           "      --kv-type T          f16 (default), f32, q8_0 attention cache\n"
+           "      --weight-type T      convert decoder weights on load: f32 f16 bf16 q8_0 q4_0\n"
+           "      --json               print a JSON summary on stdout\n"
+           "  -q, --quiet              no progress bar\n"
+           "  -h, --help               this help\n",
+           MG_DEFAULT_MODEL);
+}
+
+enum {
+    OPT_GREEDY = 1000, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_CFG, OPT_SEED, OPT_STEPS, OPT_CODES_OUT, OPT_FORCE,
+    OPT_SAMPLE_FORMAT, OPT_AUDIO_PROMPT, OPT_PROMPTS_FILE, OPT_JSON, OPT_LOUDNESS, OPT_NORMALIZE, OPT_NEGATIVE,
+    OPT_WINDOW, OPT_STRIDE, OPT_STREAM, OPT_RAW, OPT_KV, OPT_WEIGHT_TYPE
+};
+
+static volatile sig_atomic_t g_interrupted = 0;
+static void on_sigint(int sig) {
+    (void)sig;
+    g_interrupted = 1;
+}
+
+/* ---- progress ------------------------------------------------------------------------ */
+
+typedef struct {
+    double t0;
+    int show;
+    float frame_rate;
+    int delays;
+    int last_len;
+} progress_state;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static int progress(int step, int total, void *user) {
+    progress_state *p = user;
+    if (g_interrupted)
+        return 1;
+    if (!p->show)
+        return 0;
+    double el = now_s() - p->t0;
+    double eta = step > 0 ? el * (total - step) / step : 0;
+    double audio_s = (step > p->delays ? step - p->delays + 1 : 0) / p->frame_rate;
+    double rtf = audio_s > 0 ? el / audio_s : 0;
+    int width = 30, fill = total ? (int)((double)width * step / total) : width;
+    char bar[64];
+    for (int i = 0; i < width; i++)
+        bar[i] = i < fill ? '#' : '-';
+    bar[width] = 0;
+    fprintf(stderr, "\r[%s] %d/%d steps  %.1f s audio  ETA %d:%02d  RTF %.2f ", bar, step, total, audio_s,
+            (int)eta / 60, (int)eta % 60, rtf);
+    if (step == total)
+        fputc('\n', stderr);
+    fflush(stderr);
+    return 0;
+}
+
+/* ---- prompts --------------------------------------------------------------------------- */
+
+static int read_prompts_file(const char *path, char ***prompts, int *n) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cli_error("generate", "cannot read --prompts-file %s: %s", path, strerror(errno));
+    char *line = NULL;
+    size_t cap = 0;
+    ssize_t len;
+    while ((len = getline(&line, &cap, f)) >= 0) {
+        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            line[--len] = 0;
+        if (len == 0)
+            continue; /* blank lines are separators, not unconditional prompts */
+        char **np = realloc(*prompts, sizeof(char *) * (size_t)(*n + 1));
+        if (!np)
+            break;
+        *prompts = np;
+        (*prompts)[(*n)++] = strdup(line);
+    }
+    free(line);
+    fclose(f);
+    return 0;
+}
+
+int cmd_generate(int argc, char **argv) {
+    gen_options o;
+    gen_options_init(&o);
+    static const struct option opts[] = {
+        {"model", required_argument, 0, 'm'},       {"output", required_argument, 0, 'o'},
+        {"duration", required_argument, 0, 'd'},    {"threads", required_argument, 0, 't'},
+        {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
+        {"greedy", no_argument, 0, OPT_GREEDY},     {"top-k", required_argument, 0, OPT_TOPK},
+        {"top-p", required_argument, 0, OPT_TOPP},  {"temperature", required_argument, 0, OPT_TEMP},
+        {"cfg", required_argument, 0, OPT_CFG},     {"seed", required_argument, 0, OPT_SEED},
+        {"steps", required_argument, 0, OPT_STEPS}, {"codes-out", required_argument, 0, OPT_CODES_OUT},
+        {"force", no_argument, 0, OPT_FORCE},       {"sample-format", required_argument, 0, OPT_SAMPLE_FORMAT},
+        {"audio-prompt", required_argument, 0, OPT_AUDIO_PROMPT},
+        {"prompts-file", required_argument, 0, OPT_PROMPTS_FILE},
+        {"json", no_argument, 0, OPT_JSON},         {"loudness-normalize", optional_argument, 0, OPT_LOUDNESS},
+        {"normalize", no_argument, 0, OPT_NORMALIZE}, {"negative-prompt", required_argument, 0, OPT_NEGATIVE},
+        {"window", required_argument, 0, OPT_WINDOW}, {"stride", required_argument, 0, OPT_STRIDE},
+        {"stream", no_argument, 0, OPT_STREAM},     {"raw", no_argument, 0, OPT_RAW},
+        {"kv-type", required_argument, 0, OPT_KV},  {"weight-type", required_argument, 0, OPT_WEIGHT_TYPE},
+        {0, 0, 0, 0}};
+    const char *optstring = ":m:o:d:t:qh";
+    opterr = 0;
+    optind = 1;
+    int c;
+    long lv;
+    double dv;
+    while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o.model = optarg; break;
+        case 'o': o.output = optarg; break;
+        case 'd':
+            if (!cli_parse_float("generate", "--duration", optarg, -INFINITY, INFINITY, &dv))
+                return 1;
+            if (!(dv > 0))
+                return cli_error("generate", "--duration must be a positive number of seconds (got %s)", optarg);
+            o.duration = dv;
+            o.duration_set = 1;
+            break;
+        case 't':
+            if (!cli_parse_int("generate", "--threads", optarg, 1, 1024, &lv))
+                return 1;
+            o.threads = (int)lv;
+            break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': help(); return 0;
+        case OPT_GREEDY: o.greedy = 1; break;
+        case OPT_TOPK:
+            if (!cli_parse_int("generate", "--top-k", optarg, 0, 1 << 30, &lv))
+                return 1;
+            o.top_k = (int)lv;
+            break;
+        case OPT_TOPP:
+            if (!cli_parse_float("generate", "--top-p", optarg, -INFINITY, INFINITY, &dv))
+                return 1;
+            if (!(dv > 0 && dv <= 1))
+                return cli_error("generate", "--top-p must be in (0, 1] (got %s)", optarg);
+            o.top_p = dv;
+            break;
+        case OPT_TEMP:
+            if (!cli_parse_float("generate", "--temperature", optarg, -INFINITY, INFINITY, &dv))
+                return 1;
+            if (!(dv > 0) || isinf(dv))
+                return cli_error("generate", "--temperature must be a positive number (got %s); use --greedy for argmax",
+                                 optarg);
+            o.temperature = dv;
+            break;
+        case OPT_CFG:
+            if (!cli_parse_float("generate", "--cfg", optarg, 0, 1e6, &dv))
+                return 1;
+            o.cfg = dv;
+            break;
+        case OPT_SEED:
+            if (!cli_parse_u64("generate", "--seed", optarg, &o.seed))
+                return 1;
+            o.seed_set = 1;
+            break;
+        case OPT_STEPS:
+            if (!cli_parse_int("generate", "--steps", optarg, 1, 1 << 24, &lv))
+                return 1;
+            o.steps = (int)lv;
+            break;
+        case OPT_CODES_OUT: o.codes_out = optarg; break;
+        case OPT_FORCE: o.force = 1; break;
+        case OPT_SAMPLE_FORMAT:
+            if (!cli_parse_sample_format("generate", optarg, &o.sample_format))
+                return 1;
+            break;
+        case OPT_AUDIO_PROMPT: o.audio_prompt = optarg; break;
+        case OPT_PROMPTS_FILE: o.prompts_file = optarg; break;
+        case OPT_JSON: o.json = 1; break;
+        case OPT_LOUDNESS:
+            o.loudness = 1;
+            if (optarg && !cli_parse_float("generate", "--loudness-normalize", optarg, -70, 0, &o.target_lufs))
+                return 1;
+            break;
+        case OPT_NORMALIZE: o.peak_normalize = 1; break;
+        case OPT_NEGATIVE: o.negative = optarg; break;
+        case OPT_WINDOW:
+            if (!cli_parse_float("generate", "--window", optarg, 0.1, 1e5, &o.window))
+                return 1;
+            break;
+        case OPT_STRIDE:
+            if (!cli_parse_float("generate", "--stride", optarg, 0.1, 1e5, &o.stride))
+                return 1;
+            break;
+        case OPT_STREAM: o.stream = 1; break;
+        case OPT_RAW: o.raw = 1; break;
+        case OPT_KV:
+            if (!cli_parse_kv_type("generate", optarg, &o.kv_type))
+                return 1;
+            break;
+        case OPT_WEIGHT_TYPE:
+            if (!cli_parse_weight_type("generate", optarg, &o.weight_type))
+                return 1;
+            break;
+        default: return cli_bad_option("generate", argv, optstring);
+        }
+    }
+    for (int i = optind; i < argc; i++) {
+        char **np = realloc(o.prompts, sizeof(char *) * (size_t)(o.n_prompts + 1));
+        if (!np)
+            return cli_error("generate", "out of memory");
+        o.prompts = np;
+        o.prompts[o.n_prompts++] = strdup(argv[i]);
+    }
+    if (o.prompts_file && read_prompts_file(o.prompts_file, &o.prompts, &o.n_prompts))
+        return 1;
+    int rc = gen_validate(&o);
+    if (rc == 0) {
+        struct sigaction sa;
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_sigint;
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        progress_state ps = {now_s(), cli_stderr_is_tty() && !o.json, 50.0f, 4, 0};
+        o.progress = progress;
+        o.progress_user = &ps;
+        o.progress_state_frame_rate = &ps.frame_rate;
+        o.progress_state_delays = &ps.delays;
+        o.interrupted = &g_interrupted;
+        rc = gen_run(&o);
+    }
+    gen_options_free(&o);
+    return rc;
+}

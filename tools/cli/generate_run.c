@@ -1,0 +1,325 @@
+/* generate_run.c — the work of `musicgen generate` after option parsing: check the
+ * request, plan output names, load the model, generate, post-process (loudness /
+ * peak normalization), write audio with metadata tags and the codes file, report. */
+#include "cli_generate.h"
+
+#include <errno.h>
+#include <libgen.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+void gen_options_init(gen_options *o) {
+    memset(o, 0, sizeof *o);
+    o->model = MG_DEFAULT_MODEL;
+    o->duration = 10.0;
+    o->top_k = -1;
+    o->temperature = 1.0;
+    o->cfg = -1;
+    o->sample_format = MG_SAMPLE_S16;
+    o->kv_type = MG_KV_F16;
+    o->weight_type = MG_WEIGHT_AUTO;
+    o->target_lufs = -14.0;
+}
+
+void gen_options_free(gen_options *o) {
+    for (int i = 0; i < o->n_prompts; i++) {
+        free(o->prompts[i]);
+        if (o->out_paths)
+            free(o->out_paths[i]);
+    }
+    free(o->prompts);
+    free(o->out_paths);
+    free(o->created_dir);
+}
+
+static int file_exists(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0;
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The folder part of a path must exist (we never create nested folders silently). */
+static int check_parent(const char *path, const char *what) {
+    char *copy = strdup(path);
+    const char *dir = dirname(copy);
+    int ok = is_dir(dir);
+    if (!ok)
+        cli_error("generate", "cannot write %s %s: folder %s does not exist; create it first", what, path, dir);
+    free(copy);
+    return ok;
+}
+
+int gen_validate(gen_options *o) {
+    if (o->n_prompts < 1)
+        return cli_error("generate", "no prompt given: musicgen generate \"lo-fi hip hop, mellow piano\" "
+                         "(\"\" for unconditional; see --help)");
+    if (o->duration_set && o->steps)
+        return cli_error("generate", "give either --duration or --steps, not both");
+    if (o->raw && !o->stream)
+        return cli_error("generate", "--raw only applies to --stream");
+    if (o->stream)
+        return cli_error("generate", "--stream is not available in this build yet; write a file with -o");
+    if (o->window > 0 || o->stride > 0)
+        return cli_error("generate", "--window/--stride (long-form generation) are not available in this build yet");
+    if (o->loudness && o->peak_normalize)
+        return cli_error("generate", "choose one of --loudness-normalize and --normalize");
+    if (o->codes_out) {
+        if (file_exists(o->codes_out) && !o->force)
+            return cli_error("generate", "--codes-out %s already exists; use --force to overwrite it", o->codes_out);
+        if (is_dir(o->codes_out))
+            return cli_error("generate", "--codes-out %s is a folder; give a file name such as codes.npy", o->codes_out);
+        if (!check_parent(o->codes_out, "codes"))
+            return 1;
+    }
+    if (o->output && !strcmp(o->output, "-"))
+        return cli_error("generate", "-o - (stdout) needs --stream");
+    if (!o->seed_set) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        o->seed = ((uint64_t)ts.tv_nsec ^ ((uint64_t)ts.tv_sec << 20) ^ ((uint64_t)getpid() << 8)) % 4294967291u;
+    }
+    return 0;
+}
+
+/* "Lo-Fi hip hop, 90 BPM!" -> "lo-fi-hip-hop-90-bpm" (at most 48 characters). */
+static void slugify(const char *s, char *out, size_t cap) {
+    size_t n = 0;
+    int dash = 0;
+    for (; *s && n + 1 < cap && n < 48; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
+            if (dash && n)
+                out[n++] = '-';
+            out[n++] = (char)ch;
+            dash = 0;
+        } else if (ch >= 'A' && ch <= 'Z') {
+            if (dash && n)
+                out[n++] = '-';
+            out[n++] = (char)(ch - 'A' + 'a');
+            dash = 0;
+        } else {
+            dash = 1;
+        }
+    }
+    out[n] = 0;
+    if (!n)
+        snprintf(out, cap, "%s", "unconditional");
+}
+
+/* Decide the audio file of each prompt. Returns 0 or an exit code. */
+static int plan_outputs(gen_options *o) {
+    int want_audio = o->output || !o->codes_out;
+    if (!want_audio)
+        return 0;
+    const char *out = o->output ? o->output : "musicgen-output/";
+    size_t len = strlen(out);
+    int dir = is_dir(out) || (len && out[len - 1] == '/');
+    if (!dir && o->n_prompts > 1)
+        return cli_error("generate", "-o %s names one file but there are %d prompts; give a folder (an existing one, "
+                         "or a path ending in '/')", out, o->n_prompts);
+    o->out_paths = calloc((size_t)o->n_prompts, sizeof(char *));
+    if (!o->out_paths)
+        return cli_error("generate", "out of memory");
+    if (!dir) {
+        if (!check_parent(out, "audio"))
+            return 1;
+        o->out_paths[0] = strdup(out);
+        return 0;
+    }
+    if (!is_dir(out)) {
+        if (mkdir(out, 0755) != 0)
+            return cli_error("generate", "cannot create output folder %s: %s", out, strerror(errno));
+        o->created_dir = strdup(out);
+    }
+    for (int i = 0; i < o->n_prompts; i++) {
+        char slug[64], name[128];
+        slugify(o->prompts[i], slug, sizeof slug);
+        if (o->greedy)
+            snprintf(name, sizeof name, "%s-greedy", slug);
+        else
+            snprintf(name, sizeof name, "%s-seed%llu", slug, (unsigned long long)(o->seed + (uint64_t)i));
+        /* Same name twice in one batch (greedy duplicates): number them. */
+        char final[160];
+        snprintf(final, sizeof final, "%s.wav", name);
+        for (int j = 0, dup = 1; j < i; j++) {
+            const char *base = strrchr(o->out_paths[j], '/');
+            if (!strcmp(base ? base + 1 : o->out_paths[j], final)) {
+                snprintf(final, sizeof final, "%s-%d.wav", name, ++dup);
+                j = -1;
+            }
+        }
+        size_t n = strlen(out) + strlen(final) + 2;
+        o->out_paths[i] = malloc(n);
+        snprintf(o->out_paths[i], n, "%s%s%s", out, out[len - 1] == '/' ? "" : "/", final);
+    }
+    return 0;
+}
+
+static int check_outputs(gen_options *o, const mg_model_info *info) {
+    if (!o->out_paths)
+        return 0;
+    mg_audio_write_params wp = mg_audio_write_default_params();
+    wp.format = o->sample_format;
+    wp.overwrite = o->force;
+    for (int i = 0; i < o->n_prompts; i++) {
+        mg_status st = mg_check_audio_output(o->out_paths[i], &wp, info->channels, info->sample_rate);
+        if (st != MG_OK)
+            return cli_lib_error("generate", st);
+    }
+    return 0;
+}
+
+static int load_audio_prompt(gen_options *o, mg_generate_params *gp, float **pcm) {
+    int64_t frames;
+    int ch, rate;
+    mg_status st = mg_read_audio(o->audio_prompt, pcm, &frames, &ch, &rate);
+    if (st != MG_OK)
+        return cli_lib_error("generate", st);
+    gp->audio_prompt = *pcm;
+    gp->audio_prompt_frames = frames;
+    gp->audio_prompt_channels = ch;
+    gp->audio_prompt_rate = rate;
+    return 0;
+}
+
+static void describe(const gen_options *o, const mg_result *r, int i, char *buf, size_t cap) {
+    snprintf(buf, cap, "musicgen.c %s; model %s; seed %llu; steps %d; %s; guidance %s; prompt: %s", mg_version(),
+             o->model, (unsigned long long)(r->seed + (uint64_t)i), r->steps, o->greedy ? "greedy" : "sampling",
+             o->cfg >= 0 ? "set" : "default", o->prompts[i]);
+}
+
+static int write_item(gen_options *o, const mg_result *r, int i, double *clipped_total) {
+    float *pcm = r->audio[i];
+    if (o->loudness) {
+        double lufs = 0;
+        mg_status st = mg_normalize_audio_loudness(pcm, r->n_samples, r->channels, r->sample_rate, o->target_lufs,
+                                                   -1.0, &lufs);
+        if (st != MG_OK)
+            return cli_lib_error("generate", st);
+    } else if (o->peak_normalize) {
+        mg_normalize_audio_peak(pcm, r->n_samples, r->channels, 0.891251f); /* -1 dBFS */
+    }
+    char comment[1024];
+    describe(o, r, i, comment, sizeof comment);
+    mg_audio_write_params wp = mg_audio_write_default_params();
+    wp.format = o->sample_format;
+    wp.overwrite = o->force;
+    wp.tags.title = o->prompts[i][0] ? o->prompts[i] : "(unconditional)";
+    wp.tags.comment = comment;
+    wp.tags.software = "musicgen.c";
+    int64_t clipped = 0;
+    mg_status st = mg_write_audio(o->out_paths[i], pcm, r->n_samples, r->channels, r->sample_rate, &wp, &clipped);
+    if (st != MG_OK)
+        return cli_lib_error("generate", st);
+    if (clipped > 0) {
+        fprintf(stderr, "musicgen generate: warning: %lld samples of %s were beyond +-1.0 and were clipped; "
+                "use --normalize, --loudness-normalize or --sample-format f32\n", (long long)clipped, o->out_paths[i]);
+        *clipped_total += (double)clipped;
+    }
+    return 0;
+}
+
+static void print_json(const gen_options *o, const mg_result *r, const mg_model_info *info, double secs) {
+    double audio_s = (double)r->n_samples / r->sample_rate;
+    printf("{\"model\": \"%s\", \"prompts\": %d, \"seed\": %llu, \"steps\": %d, \"frames\": %d, \"codebooks\": %d, "
+           "\"channels\": %d, \"sample_rate\": %d, \"samples\": %lld, \"duration_s\": %.4f, \"elapsed_s\": %.3f, "
+           "\"rtf\": %.4f, \"greedy\": %s, \"stereo\": %s, \"files\": [",
+           o->model, r->batch, (unsigned long long)r->seed, r->steps, r->n_frames, r->n_codebooks, r->channels,
+           r->sample_rate, (long long)r->n_samples, audio_s, secs, audio_s > 0 ? secs / (audio_s * r->batch) : 0,
+           o->greedy ? "true" : "false", info->stereo ? "true" : "false");
+    for (int i = 0; o->out_paths && i < o->n_prompts; i++)
+        printf("%s\"%s\"", i ? ", " : "", o->out_paths[i]);
+    printf("], \"codes\": %s%s%s}\n", o->codes_out ? "\"" : "", o->codes_out ? o->codes_out : "null",
+           o->codes_out ? "\"" : "");
+}
+
+int gen_run(gen_options *o) {
+    int rc = plan_outputs(o);
+    if (rc)
+        return rc;
+    mg_model_params mp = mg_model_default_params();
+    mp.weight_type = o->weight_type;
+    mg_model *model = NULL;
+    mg_context *ctx = NULL;
+    mg_result *res = NULL;
+    float *prompt_pcm = NULL;
+    if (cli_load_model("generate", o->model, &mp, &model))
+        return 1;
+    mg_model_info info;
+    mg_model_get_info(model, &info);
+    *o->progress_state_frame_rate = info.frame_rate;
+    *o->progress_state_delays = info.stereo ? info.n_codebooks / 2 : info.n_codebooks;
+    rc = check_outputs(o, &info);
+    mg_context_params cp = mg_context_default_params();
+    cp.n_threads = o->threads;
+    cp.kv_type = o->kv_type;
+    mg_status st = MG_OK;
+    if (!rc && (st = mg_context_new(model, &cp, &ctx)) != MG_OK)
+        rc = cli_lib_error("generate", st);
+    mg_generate_params gp = mg_generate_default_params();
+    if (!rc && o->audio_prompt)
+        rc = load_audio_prompt(o, &gp, &prompt_pcm);
+    if (rc)
+        goto done;
+    gp.duration_s = (float)o->duration;
+    gp.steps = o->steps;
+    gp.greedy = o->greedy;
+    gp.top_k = o->top_k;
+    gp.top_p = (float)o->top_p;
+    gp.temperature = (float)o->temperature;
+    gp.guidance_scale = (float)o->cfg;
+    gp.seed = o->seed;
+    gp.negative_prompt = o->negative;
+    gp.decode_audio = o->out_paths != NULL;
+    gp.progress = o->progress;
+    gp.user = o->progress_user;
+    if (!o->greedy && !o->json)
+        fprintf(stderr, "musicgen generate: seed %llu (repeat with --seed %llu)\n", (unsigned long long)o->seed,
+                (unsigned long long)o->seed);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = mg_generate(ctx, (const char *const *)o->prompts, o->n_prompts, &gp, &res);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (st == MG_ERR_CANCELLED) {
+        fprintf(stderr, "\nmusicgen generate: interrupted; nothing was written\n");
+        rc = 130;
+        goto done;
+    }
+    if (st != MG_OK) {
+        rc = cli_lib_error("generate", st);
+        goto done;
+    }
+    double clipped = 0;
+    for (int i = 0; o->out_paths && i < o->n_prompts && !rc; i++)
+        rc = write_item(o, res, i, &clipped);
+    if (!rc && o->codes_out &&
+        (st = mg_write_codes(o->codes_out, res->codes, res->batch, res->n_codebooks, res->n_frames, o->force)) != MG_OK)
+        rc = cli_lib_error("generate", st);
+    if (rc)
+        goto done;
+    double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (o->json) {
+        print_json(o, res, &info, secs);
+    } else {
+        for (int i = 0; o->out_paths && i < o->n_prompts; i++)
+            printf("%s\n", o->out_paths[i]);
+        if (o->codes_out)
+            printf("%s\n", o->codes_out);
+    }
+done:
+    free(prompt_pcm);
+    mg_result_free(res);
+    mg_context_free(ctx);
+    mg_model_free(model);
+    if (rc && o->created_dir)
+        rmdir(o->created_dir); /* only removes it if still empty */
+    return rc;
+}
