@@ -139,6 +139,8 @@ MG_API void mg_model_get_info(const mg_model *model, mg_model_info *out);
 /* T5 ids of `text` ending with </s> (1). *out is malloc'ed; free with mg_free(). */
 MG_API mg_status mg_tokenize(const mg_model *model, const char *text, int32_t **out, int *n_out);
 MG_API void mg_free(void *p);
+/* The piece of token `id` ("\u2581rock", "</s>", "<extra_id_0>"), or NULL if out of range. */
+MG_API const char *mg_token_piece(const mg_model *model, int id);
 
 /* ---- contexts ------------------------------------------------------------------ */
 
