@@ -1,22 +1,36 @@
-/* pipeline_codec.c — the audio stage of the pipeline: audio prompt -> codes and
- * codes -> audio, through EnCodec. (Codec not wired in yet: both report that.) */
+/* pipeline_codec.c — the audio stage of mg_generate: an audio prompt becomes codes in
+ * the decoder's order (mg_encode_audio: resampled, mixed or duplicated to the model's
+ * channels, stereo levels interleaved), and generated codes become audio
+ * (mg_decode_codes). Both live in codec/codec_api.c; this file adapts them. */
 #include "pipeline.h"
+
+#include <stdlib.h>
 
 mg_status mg_audio_prompt_codes(mg_context *ctx, const mg_generate_params *gp, int64_t **codes, int *P,
                                 int64_t *prompt_samples) {
-    (void)ctx;
-    (void)gp;
     *codes = NULL;
     *P = 0;
     *prompt_samples = 0;
-    return mg_fail(MG_ERR_UNSUPPORTED, "audio prompts need the EnCodec stage, which this build does not have yet");
+    int K = 0, T = 0;
+    mg_status st = mg_encode_audio(ctx, gp->audio_prompt, gp->audio_prompt_frames, gp->audio_prompt_channels,
+                                   gp->audio_prompt_rate, codes, &K, &T);
+    if (st != MG_OK)
+        return mg_fail_context(st, "audio prompt");
+    const mg_model *m = ctx->model;
+    if (K != m->ck.cfg.dec.n_codebooks) {
+        free(*codes);
+        *codes = NULL;
+        return mg_fail(MG_ERR_INTERNAL, "audio prompt: %d codebooks encoded, the decoder expects %d", K,
+                       m->ck.cfg.dec.n_codebooks);
+    }
+    *P = T;
+    /* Length at the model's rate (what the output will contain of it). */
+    *prompt_samples = (int64_t)((double)gp->audio_prompt_frames * m->ck.cfg.codec.sample_rate / gp->audio_prompt_rate + 0.5);
+    return MG_OK;
 }
 
 mg_status mg_codes_to_audio(mg_context *ctx, const int64_t *codes, int F, float **pcm) {
-    (void)ctx;
-    (void)codes;
-    (void)F;
-    *pcm = NULL;
-    return mg_fail(MG_ERR_UNSUPPORTED, "audio output needs the EnCodec stage, which this build does not have yet; "
-                   "use --codes-out");
+    int64_t n = 0;
+    int ch = 0;
+    return mg_decode_codes(ctx, codes, ctx->model->ck.cfg.dec.n_codebooks, F, pcm, &n, &ch);
 }

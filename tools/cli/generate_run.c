@@ -281,9 +281,6 @@ int gen_run(gen_options *o) {
     gp.decode_audio = o->out_paths != NULL;
     gp.progress = o->progress;
     gp.user = o->progress_user;
-    if (!o->greedy && !o->json)
-        fprintf(stderr, "musicgen generate: seed %llu (repeat with --seed %llu)\n", (unsigned long long)o->seed,
-                (unsigned long long)o->seed);
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = mg_generate(ctx, (const char *const *)o->prompts, o->n_prompts, &gp, &res);
@@ -306,6 +303,9 @@ int gen_run(gen_options *o) {
     if (rc)
         goto done;
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;
+    if (!o->greedy && !o->json && !cli_quiet)
+        fprintf(stderr, "musicgen generate: seed %llu%s (repeat with --seed %llu)\n", (unsigned long long)o->seed,
+                o->n_prompts > 1 ? " (+i for item i)" : "", (unsigned long long)o->seed);
     if (o->json) {
         print_json(o, res, &info, secs);
     } else {
