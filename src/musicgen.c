@@ -98,7 +98,7 @@ static mg_dtype dtype_of(mg_weight_type w) {
 /* The T5 tokenizer from the checkpoint's spiece.model bytes (folder or GGUF); the
  * number of <extra_id_N> tokens comes from tokenizer_config.json when present. */
 static mg_status load_tokenizer(mg_model *m) {
-    int extra_ids = MG_TOKENIZER_DEFAULT_EXTRA_IDS;
+    int extra_ids = m->ck.extra_ids > 0 ? m->ck.extra_ids : MG_TOKENIZER_DEFAULT_EXTRA_IDS;
     if (!m->ck.is_gguf)
         MG_TRY(mg_tokenizer_read_extra_ids(m->ck.path, &extra_ids));
     const char *where = m->ck.spiece_path ? m->ck.spiece_path : m->ck.path;

@@ -20,6 +20,7 @@ typedef struct mg_checkpoint {
     size_t spiece_size;
     char *spiece_path;        /* for messages */
     int n_weight_files;
+    int extra_ids;            /* T5 <extra_id_N> count if the file says (GGUF), else 0 */
 } mg_checkpoint;
 
 mg_status mg_checkpoint_open(const char *path, mg_checkpoint *ck);

@@ -180,7 +180,7 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
     else if (c->use_causal_conv)
         p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.use_causal_conv = true is not supported (MusicGen's EnCodec is non-causal)",
                         p->where);
-    else if (opt_bool(p, s, "use_conv_shortcut", 0))
+    else if (opt_bool(p, s, "use_conv_shortcut", 1)) /* EncodecConfig's default is true */
         p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.use_conv_shortcut = true is not supported", p->where);
     else if (cJSON_IsNumber(get(s, "chunk_length_s")))
         p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.chunk_length_s is set; chunked EnCodec is not supported (MusicGen uses null)",

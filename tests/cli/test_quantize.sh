@@ -1,0 +1,213 @@
+#!/usr/bin/env bash
+# test_quantize.sh — `musicgen quantize` end to end:
+#  1. tiny-mono and tiny-stereo to every type (q8_0, q4_0, f16, bf16, f32): the GGUF
+#     passes an independent Python reader that checks the ggml layout (magic, v3,
+#     typed metadata, names <= 63 bytes, ggml type ids, reversed dims, offsets
+#     contiguous and aligned as ggml's reader demands, file size), carries
+#     config.json verbatim, the generation config, the tokenizer bytes, holds every
+#     tensor in the documented format, and `musicgen info -m x.gguf` loads it and
+#     reports the same model with the right weight type;
+#  2. a random checkpoint whose sizes are multiples of 32 reports q8_0 / q4_0;
+#  3. GGUF -> GGUF works; an existing output is refused without --force and left
+#     untouched; bad options and inputs fail with a message.
+set -euo pipefail
+
+BUILD="${MG_BUILD_DIR:-$(dirname "$0")/../../build}"
+REF="${MG_REFERENCE_DIR:-$(dirname "$0")/../../../shared/reference}"
+MUSICGEN="${MUSICGEN:-$BUILD/musicgen}"
+MAKER="$BUILD/mg-random-checkpoint"
+[ -x "$MUSICGEN" ] || { echo "FAIL: $MUSICGEN not built" >&2; exit 1; }
+PY="$(command -v python3 || command -v /usr/bin/python3)"
+
+DIR="$(mktemp -d /tmp/mg_quantize.XXXXXX)"
+trap 'rm -rf "$DIR"' EXIT
+fails=0
+fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
+
+cat > "$DIR/check_gguf.py" <<'PYEOF'
+"""Independent GGUF v3 reader (stdlib only) + the MusicGen conversion rules."""
+import json, struct, sys
+
+path, model_dir, want_type, info_path, src_info_path = sys.argv[1:6]
+bad = 0
+def check(cond, msg):
+    global bad
+    if not cond:
+        bad += 1
+        print(f"FAIL {path}: {msg}", file=sys.stderr)
+
+data = open(path, "rb").read()
+pos = 0
+def take(n):
+    global pos
+    if pos + n > len(data):
+        raise SystemExit(f"FAIL {path}: truncated at {pos}")
+    b = data[pos:pos + n]; pos += n
+    return b
+def u32(): return struct.unpack("<I", take(4))[0]
+def u64(): return struct.unpack("<Q", take(8))[0]
+def gstr(): return take(u64()).decode("utf-8")
+SCALAR = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
+def value(t):
+    if t == 8: return gstr()
+    if t == 9:
+        et, n = u32(), u64()
+        if et == 0: return take(n)
+        return [value(et) for _ in range(n)]
+    return struct.unpack(SCALAR[t], take(struct.calcsize(SCALAR[t])))[0]
+
+check(take(4) == b"GGUF", "magic")
+check(u32() == 3, "version")
+n_t, n_kv = u64(), u64()
+kv, kv_types = {}, {}
+for _ in range(n_kv):
+    k = gstr(); t = u32()
+    check(k not in kv, f"duplicate key {k}")
+    kv[k] = value(t); kv_types[k] = t
+align = kv.get("general.alignment", 32)
+check(kv_types.get("general.alignment") == 4 and align == 32, "general.alignment u32 32")
+check(kv.get("general.architecture") == "musicgen", "architecture")
+config_text = open(f"{model_dir}/config.json").read()
+check(kv.get("musicgen.config_json") == config_text, "config.json not verbatim")
+gen = json.loads(kv.get("musicgen.generation_config_json", "{}"))
+src_gen = json.load(open(f"{model_dir}/generation_config.json"))
+check(all(gen.get(k) == src_gen[k] for k in ("guidance_scale", "top_k", "max_length", "pad_token_id", "do_sample")),
+      "generation config")
+check(kv.get("tokenizer.spm.model") == open(f"{model_dir}/spiece.model", "rb").read(), "tokenizer bytes")
+check(kv_types.get("tokenizer.extra_ids") == 4 and kv.get("tokenizer.extra_ids") == 100, "extra_ids")
+check(kv.get("musicgen.weight_type") == want_type, "musicgen.weight_type")
+check(kv.get("general.file_type") == {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "bf16": 32}[want_type], "file_type")
+
+GGML = {0: ("f32", 1, 4), 1: ("f16", 1, 2), 2: ("q4_0", 32, 18), 8: ("q8_0", 32, 34), 30: ("bf16", 1, 2)}
+tensors = []
+for _ in range(n_t):
+    name = gstr(); nd = u32(); ne = [u64() for _ in range(nd)]; t = u32(); off = u64()
+    check(len(name.encode()) <= 63, f"name {name} longer than 63 bytes")
+    check(t in GGML, f"{name}: ggml type {t}")
+    tensors.append((name, list(reversed(ne)), GGML[t][0], off, ne[0] // GGML[t][1] * GGML[t][2] *
+                    (1 if nd == 1 else __import__("math").prod(ne[1:]))))
+data_start = (pos + align - 1) // align * align
+expect = 0
+for name, shape, tname, off, nbytes in tensors:  # ggml: contiguous, each padded to the alignment
+    check(off == expect, f"{name}: offset {off}, ggml expects {expect}")
+    expect = (off + nbytes + align - 1) // align * align
+check(len(data) == data_start + expect, f"file size {len(data)} != {data_start + expect}")
+
+# Formats by name (docs/gguf.md), checked against the source checkpoint's header.
+def src_header(d):
+    import os
+    idx = f"{d}/model.safetensors.index.json"
+    files = sorted(set(json.load(open(idx))["weight_map"].values())) if os.path.exists(idx) else ["model.safetensors"]
+    h = {}
+    for f in files:
+        raw = open(f"{d}/{f}", "rb").read(8)
+        n = struct.unpack("<Q", raw)[0]
+        with open(f"{d}/{f}", "rb") as fh:
+            fh.seek(8); h.update(json.loads(fh.read(n)))
+    h.pop("__metadata__", None)
+    return h
+src = src_header(model_dir)
+names = {"rel_bias": "relative_attention_bias", "SelfAttn": "SelfAttention", "DRD": "DenseReluDense",
+         "xattn_norm": "encoder_attn_layer_norm"}
+got = {}
+for name, shape, tname, off, nbytes in tensors:
+    hf = ".".join(names.get(p, p) for p in name.split("."))
+    got[hf] = (shape, tname)
+want = {}
+import re
+big = re.compile(r"^(enc_to_dec_proj\.weight|decoder\.lm_heads\.\d+\.weight|"
+                 r"decoder\.model\.decoder\.layers\.\d+\.((self_attn|encoder_attn)\.(q|k|v|out)_proj|fc1|fc2)\.weight|"
+                 r"text_encoder\.encoder\.block\.\d+\.layer\.(0\.SelfAttention\.[qkvo]|1\.DenseReluDense\.w[io])\.weight)$")
+emb = re.compile(r"^(text_encoder\.shared\.weight|decoder\.model\.decoder\.embed_tokens\.\d+\.weight)$")
+for n, e in src.items():
+    if n.endswith(".weight_g"):
+        continue
+    if n.endswith(".weight_v"):
+        want[n[:-2]] = (e["shape"], "f32")
+        continue
+    s = e["shape"]
+    if big.match(n):
+        t = "f16" if want_type in ("q8_0", "q4_0") and s[1] % 32 else want_type
+    elif emb.match(n):
+        t = {"f32": "f32", "bf16": "bf16"}.get(want_type, "f16")
+    else:
+        t = "f32"
+    want[n] = (s, t)
+check(got == want, "tensors/formats differ: " + str(sorted((k, got.get(k), want.get(k)) for k in set(got) | set(want)
+                                                            if got.get(k) != want.get(k))[:4]))
+
+info, src_info = json.load(open(info_path)), json.load(open(src_info_path))
+fc1 = src["decoder.model.decoder.layers.0.fc1.weight"]["shape"]
+wt = "f16" if want_type in ("q8_0", "q4_0") and fc1[1] % 32 else want_type
+check(info["weight_type"] == wt, f"info weight_type {info['weight_type']} != {wt}")
+for k in ("kind", "channels", "codebooks", "codebook_size", "decoder", "text_encoder", "max_steps", "sample_rate"):
+    check(info[k] == src_info[k], f"info {k}: {info[k]} != {src_info[k]}")
+g_params = sum(__import__("math").prod(e["shape"]) for n, e in src.items() if n.endswith(".weight_g"))
+check(info["params"]["text"] == src_info["params"]["text"] and info["params"]["decoder"] == src_info["params"]["decoder"]
+      and info["params"]["codec"] == src_info["params"]["codec"] - g_params, "info params")
+sys.exit(1 if bad else 0)
+PYEOF
+
+# ---- 1. fixtures, every type --------------------------------------------------------------
+for fx in tiny-mono tiny-stereo; do
+    "$MUSICGEN" info -m "$REF/$fx" --json > "$DIR/$fx.src.json" || fail "info $fx"
+    for t in q8_0 q4_0 f16 bf16 f32; do
+        out="$DIR/$fx-$t.gguf"
+        if ! "$MUSICGEN" quantize -m "$REF/$fx" -o "$out" --type "$t" 2> "$DIR/log"; then
+            fail "quantize $fx $t: $(cat "$DIR/log")"
+            continue
+        fi
+        grep -q "wrote $out ($t" "$DIR/log" || fail "no summary line: $(cat "$DIR/log")"
+        "$MUSICGEN" info -m "$out" --json > "$DIR/$fx-$t.json" || { fail "info on $out"; continue; }
+        "$PY" "$DIR/check_gguf.py" "$out" "$REF/$fx" "$t" "$DIR/$fx-$t.json" "$DIR/$fx.src.json" || fail "check $fx $t"
+    done
+done
+
+# ---- 2. a model whose matrices are all block-quantizable ------------------------------------
+if [ -x "$MAKER" ]; then
+    "$PY" - "$REF/tiny-mono/config.json" "$DIR/c32.json" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["decoder"].update(hidden_size=64, ffn_dim=128)
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PYEOF
+    "$MAKER" "$DIR/c32.json" "$DIR/c32" --spiece "$REF/tiny-mono/spiece.model" 2> /dev/null || fail "random checkpoint"
+    "$MUSICGEN" info -m "$DIR/c32" --json > "$DIR/c32.src.json" || fail "info c32"
+    for t in q8_0 q4_0; do
+        "$MUSICGEN" quantize -q -m "$DIR/c32" -o "$DIR/c32-$t.gguf" -t "$t" || fail "quantize c32 $t"
+        "$MUSICGEN" info -m "$DIR/c32-$t.gguf" --json > "$DIR/c32-$t.json" || fail "info c32 $t"
+        "$PY" "$DIR/check_gguf.py" "$DIR/c32-$t.gguf" "$DIR/c32" "$t" "$DIR/c32-$t.json" "$DIR/c32.src.json" \
+            || fail "check c32 $t"
+        grep -q "\"weight_type\": \"$t\"" "$DIR/c32-$t.json" || fail "info does not report $t"
+    done
+else
+    fail "$MAKER not built"
+fi
+
+# ---- 3. GGUF input, overwriting, errors ---------------------------------------------------------
+"$MUSICGEN" quantize -q -m "$DIR/tiny-mono-q8_0.gguf" -o "$DIR/from-gguf.gguf" -t f32 || fail "GGUF -> GGUF"
+"$MUSICGEN" info -m "$DIR/from-gguf.gguf" > /dev/null || fail "info on GGUF made from GGUF"
+before="$(sha256sum < "$DIR/tiny-mono-f32.gguf")"
+if "$MUSICGEN" quantize -m "$REF/tiny-mono" -o "$DIR/tiny-mono-f32.gguf" -t q4_0 2> "$DIR/err"; then
+    fail "existing output overwritten without --force"
+fi
+grep -q -- "--force" "$DIR/err" || fail "refusal does not mention --force: $(cat "$DIR/err")"
+[ "$before" = "$(sha256sum < "$DIR/tiny-mono-f32.gguf")" ] || fail "existing output changed"
+ls -a "$DIR" | grep -q "\.part" && fail "temporary file left behind"
+"$MUSICGEN" quantize -q -m "$REF/tiny-mono" -o "$DIR/tiny-mono-f32.gguf" -t q4_0 --force || fail "--force"
+[ "$before" != "$(sha256sum < "$DIR/tiny-mono-f32.gguf")" ] || fail "--force did not replace the file"
+"$MUSICGEN" quantize -m "$REF/tiny-mono" -o "$DIR/x.gguf" -t q5_0 2> "$DIR/err" && fail "--type q5_0 accepted"
+grep -q "q8_0" "$DIR/err" || fail "bad type message: $(cat "$DIR/err")"
+"$MUSICGEN" quantize -m "$REF/tiny-mono" 2> "$DIR/err" && fail "missing -o accepted"
+"$MUSICGEN" quantize -m "$DIR/nothing-here" -o "$DIR/y.gguf" 2> "$DIR/err" && fail "missing model accepted"
+grep -q "nothing-here" "$DIR/err" || fail "missing model message: $(cat "$DIR/err")"
+head -c 1000 "$DIR/tiny-mono-q8_0.gguf" > "$DIR/cut.gguf"
+"$MUSICGEN" info -m "$DIR/cut.gguf" 2> "$DIR/err" && fail "truncated GGUF accepted"
+grep -q "cut.gguf" "$DIR/err" || fail "truncated GGUF message: $(cat "$DIR/err")"
+[ -e "$DIR/x.gguf" ] || [ -e "$DIR/y.gguf" ] && fail "output written on error"
+
+if [ "$fails" -ne 0 ]; then
+    echo "test_quantize: $fails failure(s)" >&2
+    exit 1
+fi
+echo "test_quantize: all checks passed"

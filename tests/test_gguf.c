@@ -1,0 +1,684 @@
+/* test_gguf.c — tests of GGUF model files (src/io/gguf.c, src/io/gguf_write.c):
+ *
+ *  - every fixture converted to each type (f32, f16, bf16, q8_0, q4_0), reopened
+ *    through mg_checkpoint_open, and compared tensor by tensor with the source:
+ *    the format each tensor got (mg_gguf_pick_type), its shape, its bytes (exactly
+ *    what mg_row_from_f32 makes of the source), its values within the format's
+ *    tolerance (printed), zero-copy alignment inside the mapping; EnCodec weight
+ *    norms folded (checked against the golden encodec.enc_conv0_weight_folded);
+ *    config, generation config and tokenizer bytes carried over;
+ *  - GGUF -> GGUF conversion (same type: identical tensors; q8_0 -> f32);
+ *  - tensor-name abbreviation round trips;
+ *  - malformed files fail cleanly with a message naming the file: a hand-built
+ *    GGUF with one defect at a time (bad magic / version, absurd counts, oversized
+ *    strings and arrays, nested arrays, duplicate keys, bad alignment, n_dims, zero
+ *    dims, unknown and unsupported type ids, ragged block rows, misaligned /
+ *    overlapping / out-of-range offsets, NUL in names, truncation at every byte),
+ *    truncations and random byte flips of a real converted model (run under ASan in
+ *    the sanitizer build), and missing MusicGen keys;
+ *  - the writer refuses to overwrite and leaves no partial file.
+ */
+#include "test.h"
+#include "base/file.h"
+#include "base/rng.h"
+#include "io/checkpoint.h"
+#include "io/gguf.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char g_dir[64];
+
+static const char *tmp_path(const char *name) {
+    static char buf[256];
+    snprintf(buf, sizeof buf, "%s/%s", g_dir, name);
+    return buf;
+}
+
+static const mg_dtype all_types[] = {MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_Q8_0, MG_DT_Q4_0};
+
+/* Largest error a format may add, relative to the largest |value| of a row. */
+static double format_tolerance(mg_dtype t) {
+    switch (t) {
+    case MG_DT_F32: return 0.0;
+    case MG_DT_F16: return 1.0e-3;
+    case MG_DT_BF16: return 8.0e-3;
+    case MG_DT_Q8_0: return 1.0e-2;
+    case MG_DT_Q4_0: return 1.6e-1;
+    default: return 0.0;
+    }
+}
+
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static float *to_f32(const mg_tensor *t) {
+    int64_t n = mg_tensor_numel(t);
+    float *f = malloc((size_t)(n ? n : 1) * sizeof *f);
+    int64_t cols = t->ndim ? t->shape[t->ndim - 1] : 1;
+    size_t rb = mg_dtype_row_bytes(t->dtype, cols);
+    for (int64_t r = 0; r < n / cols; r++)
+        mg_row_to_f32(t->dtype, (const uint8_t *)t->data + (size_t)r * rb, f + r * cols, cols);
+    return f;
+}
+
+/* The bytes the converter must have produced: source rows -> f32 -> dtype. */
+static uint8_t *expected_bytes(const mg_tensor *src, mg_dtype dt, size_t *n) {
+    int64_t cols = src->ndim ? src->shape[src->ndim - 1] : 1, rows = mg_tensor_numel(src) / cols;
+    size_t rb = mg_dtype_row_bytes(dt, cols);
+    uint8_t *out = malloc(rb * (size_t)rows);
+    float *f = to_f32(src);
+    for (int64_t r = 0; r < rows; r++)
+        mg_row_from_f32(dt, f + r * cols, out + (size_t)r * rb, cols);
+    free(f);
+    *n = rb * (size_t)rows;
+    return out;
+}
+
+static int shape_equal(const mg_tensor *a, const mg_tensor *b) {
+    if (a->ndim != b->ndim)
+        return 0;
+    for (int d = 0; d < a->ndim; d++)
+        if (a->shape[d] != b->shape[d])
+            return 0;
+    return 1;
+}
+
+static int inside_mapping(const mg_store *s, const void *p, size_t n) {
+    for (int i = 0; i < s->n_files; i++) {
+        const uint8_t *b = s->files[i].data;
+        if ((const uint8_t *)p >= b && (const uint8_t *)p + n <= b + s->files[i].size)
+            return 1;
+    }
+    return 0;
+}
+
+/* Compare one plain (not weight-norm) source tensor with its GGUF counterpart. */
+static void compare_plain(mg_checkpoint *src, mg_checkpoint *gg, const mg_store_entry *e, mg_dtype want, int verbose) {
+    mg_store_entry *g = mg_store_find(&gg->store, e->name);
+    CHECK(g != NULL, "tensor %s missing from the GGUF", e->name);
+    if (!g)
+        return;
+    mg_dtype dt = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, want);
+    CHECK(g->t.dtype == dt, "%s: stored as %s, expected %s", e->name, mg_dtype_name(g->t.dtype), mg_dtype_name(dt));
+    CHECK(shape_equal(&g->t, &e->t), "%s: shape differs", e->name);
+    CHECK(inside_mapping(&gg->store, g->t.data, g->t.nbytes) && ((uintptr_t)g->t.data % 32) == 0,
+          "%s: not a 32-byte aligned view into the mapped GGUF", e->name);
+    if (g->t.dtype != dt || !shape_equal(&g->t, &e->t))
+        return;
+    size_t n;
+    uint8_t *want_bytes = expected_bytes(&e->t, dt, &n);
+    CHECK(n == g->t.nbytes && !memcmp(want_bytes, g->t.data, n), "%s: bytes differ from mg_row_from_f32(%s)", e->name,
+          mg_dtype_name(dt));
+    free(want_bytes);
+    float *a = to_f32(&g->t), *b = to_f32(&e->t);
+    int64_t cnt = mg_tensor_numel(&e->t);
+    double amax = 0;
+    for (int64_t i = 0; i < cnt; i++)
+        amax = fmax(amax, fabs(b[i]));
+    double tol = format_tolerance(dt) * amax;
+    if (verbose || dt != MG_DT_F32) {
+        char label[128];
+        snprintf(label, sizeof label, "%s [%s]", e->name + (strlen(e->name) > 34 ? strlen(e->name) - 34 : 0),
+                 mg_dtype_name(dt));
+        test_compare_f32(label, a, b, cnt, tol);
+    } else {
+        CHECK(!memcmp(a, b, (size_t)cnt * 4), "%s: f32 values differ", e->name);
+    }
+    free(a);
+    free(b);
+    (void)src;
+}
+
+/* weight_g / weight_v pairs become one folded .weight (f32). */
+static void compare_folded(mg_checkpoint *src, mg_checkpoint *gg, const mg_store_entry *v) {
+    char prefix[512], name[540];
+    size_t plen = strlen(v->name) - strlen(".weight_v");
+    memcpy(prefix, v->name, plen);
+    prefix[plen] = 0;
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    mg_store_entry *g = mg_store_find(&gg->store, name);
+    CHECK(g && g->t.dtype == MG_DT_F32 && shape_equal(&g->t, &v->t), "folded %s missing or wrong", name);
+    snprintf(name, sizeof name, "%s.weight_g", prefix);
+    CHECK(!mg_store_has(&gg->store, name), "%s should not be in the GGUF", name);
+    CHECK(!mg_store_has(&gg->store, v->name), "%s should not be in the GGUF", v->name);
+    if (!g)
+        return;
+    const float *w;
+    mg_arena_mark m = mg_arena_save(&src->store.arena);
+    CHECK_OK(mg_store_get_weight_norm(&src->store, prefix, v->t.ndim, v->t.shape, &w));
+    CHECK(!memcmp(w, g->t.data, g->t.nbytes), "%s: folded weight differs", prefix);
+    mg_arena_restore(&src->store.arena, m);
+}
+
+static mg_status convert(mg_checkpoint *ck, const char *out, mg_dtype t, int overwrite) {
+    mg_gguf_convert_params p = {t, overwrite, NULL, NULL};
+    int64_t bytes = 0;
+    mg_status st = mg_gguf_write_checkpoint(ck, out, &p, &bytes);
+    if (st == MG_OK)
+        CHECK(bytes > 0, "reported size");
+    return st;
+}
+
+static void check_fixture(const char *fixture) {
+    printf("%s\n", fixture);
+    mg_checkpoint src;
+    mg_status open_st = mg_checkpoint_open(test_ref_path(fixture), &src);
+    CHECK_OK(open_st);
+    if (open_st != MG_OK)
+        return;
+    test_golden gold;
+    int have_gold = test_golden_open(&gold, fixture);
+    for (size_t ti = 0; ti < sizeof all_types / sizeof all_types[0]; ti++) {
+        mg_dtype t = all_types[ti];
+        char fname[64];
+        snprintf(fname, sizeof fname, "%s-%s.gguf", fixture, mg_dtype_name(t));
+        char path[256];
+        snprintf(path, sizeof path, "%s", tmp_path(fname));
+        CHECK_OK(convert(&src, path, t, 0));
+        mg_checkpoint gg;
+        mg_status st = mg_checkpoint_open(path, &gg);
+        CHECK_OK(st);
+        if (st != MG_OK)
+            continue;
+        CHECK(gg.is_gguf == 1 && gg.n_weight_files == 1, "opened as GGUF");
+        CHECK(!memcmp(&gg.cfg, &src.cfg, sizeof gg.cfg), "config (incl. generation config) carried over");
+        CHECK(gg.spiece_size == src.spiece_size && !memcmp(gg.spiece, src.spiece, src.spiece_size),
+              "tokenizer bytes carried over");
+        int n_g = 0;
+        for (int i = 0; i < src.store.n_entries; i++) {
+            const mg_store_entry *e = &src.store.entries[i];
+            if (ends_with(e->name, ".weight_g"))
+                n_g++;
+            else if (ends_with(e->name, ".weight_v"))
+                compare_folded(&src, &gg, e);
+            else
+                compare_plain(&src, &gg, e, t, 0);
+        }
+        CHECK(gg.store.n_entries == src.store.n_entries - n_g, "%d tensors in the GGUF, expected %d", gg.store.n_entries,
+              src.store.n_entries - n_g);
+        if (have_gold && t == MG_DT_F32) {
+            /* The folded first encoder conv against the reference's folding. */
+            mg_store_entry *w = mg_store_find(&gg.store, "audio_encoder.encoder.layers.0.conv.weight");
+            const mg_tensor *want = test_golden_get(&gold, "encodec.enc_conv0_weight_folded");
+            CHECK(w && mg_tensor_numel(&w->t) == mg_tensor_numel(want), "folded conv0 present");
+            if (w && mg_tensor_numel(&w->t) == mg_tensor_numel(want))
+                test_compare_f32("encodec.enc_conv0_weight_folded", w->t.data, want->data, mg_tensor_numel(want), 1e-6);
+        }
+        /* GGUF -> GGUF in the same type keeps every tensor's bytes. */
+        char again[80];
+        snprintf(again, sizeof again, "%s-%s-again.gguf", fixture, mg_dtype_name(t));
+        CHECK_OK(convert(&gg, tmp_path(again), t, 0));
+        mg_checkpoint g2;
+        if (mg_checkpoint_open(tmp_path(again), &g2) == MG_OK) {
+            int same = g2.store.n_entries == gg.store.n_entries;
+            for (int i = 0; i < gg.store.n_entries && same; i++) {
+                mg_store_entry *a = &gg.store.entries[i], *b = mg_store_find(&g2.store, a->name);
+                same = b && b->t.dtype == a->t.dtype && b->t.nbytes == a->t.nbytes &&
+                       !memcmp(a->t.data, b->t.data, a->t.nbytes) && shape_equal(&a->t, &b->t);
+            }
+            CHECK(same, "GGUF -> GGUF (%s) changed a tensor", mg_dtype_name(t));
+            CHECK(!memcmp(&g2.cfg, &src.cfg, sizeof g2.cfg) && g2.spiece_size == src.spiece_size,
+                  "metadata survives GGUF -> GGUF");
+            mg_checkpoint_close(&g2);
+        } else {
+            CHECK(0, "reopen %s: %s", again, mg_last_error());
+        }
+        unlink(tmp_path(again));
+        /* q8_0 GGUF -> f32: values are the dequantized q8_0 values. */
+        if (t == MG_DT_Q8_0) {
+            snprintf(again, sizeof again, "%s-q8_0-to-f32.gguf", fixture);
+            CHECK_OK(convert(&gg, tmp_path(again), MG_DT_F32, 0));
+            if (mg_checkpoint_open(tmp_path(again), &g2) == MG_OK) {
+                int ok = 1;
+                for (int i = 0; i < gg.store.n_entries && ok; i++) {
+                    mg_store_entry *a = &gg.store.entries[i], *b = mg_store_find(&g2.store, a->name);
+                    ok = b && b->t.dtype == MG_DT_F32;
+                    if (ok) {
+                        float *fa = to_f32(&a->t);
+                        ok = !memcmp(fa, b->t.data, b->t.nbytes);
+                        free(fa);
+                    }
+                }
+                CHECK(ok, "q8_0 GGUF -> f32 GGUF holds the dequantized values");
+                mg_checkpoint_close(&g2);
+            }
+            unlink(tmp_path(again));
+        }
+        mg_checkpoint_close(&gg);
+        /* No overwrite without permission, and the file stays as it was. */
+        mg_mapped_file before;
+        CHECK_OK(mg_file_map(path, &before));
+        st = convert(&src, path, t == MG_DT_F32 ? MG_DT_Q4_0 : MG_DT_F32, 0);
+        CHECK(st == MG_ERR_EXISTS, "existing output refused (got %s)", mg_status_string(st));
+        mg_mapped_file after;
+        CHECK_OK(mg_file_map(path, &after));
+        CHECK(before.size == after.size && !memcmp(before.data, after.data, before.size), "existing output untouched");
+        mg_file_unmap(&before);
+        mg_file_unmap(&after);
+        unlink(path);
+    }
+    if (have_gold)
+        test_golden_close(&gold);
+    mg_checkpoint_close(&src);
+}
+
+/* ---- names ---------------------------------------------------------------------------- */
+
+static void check_names(void) {
+    static const char *names[] = {
+        "text_encoder.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight",
+        "text_encoder.encoder.block.1023.layer.1.DenseReluDense.wo.weight",
+        "decoder.model.decoder.layers.1023.encoder_attn_layer_norm.weight",
+        "decoder.model.decoder.layers.1023.encoder_attn.out_proj.weight",
+        "text_encoder.encoder.block.11.layer.0.SelfAttention.q.weight",
+        "audio_encoder.quantizer.layers.3.codebook.embed_avg",
+        "x",
+    };
+    for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+        char stored[128], back[256];
+        int ok = mg_gguf_name_from_hf(names[i], stored, sizeof stored);
+        CHECK(ok && strlen(stored) <= MG_GGUF_MAX_NAME, "%s stores within 63 bytes", names[i]);
+        CHECK(ok && mg_gguf_name_to_hf(stored, back, sizeof back) && !strcmp(back, names[i]), "%s round trips", names[i]);
+        if (strlen(names[i]) <= MG_GGUF_MAX_NAME)
+            CHECK(ok && !strcmp(stored, names[i]), "short name %s is stored unchanged", names[i]);
+    }
+    char stored[128];
+    CHECK(!mg_gguf_name_from_hf("a.rel_bias.weight", stored, sizeof stored), "a short form in a HF name is refused");
+    CHECK(!mg_gguf_name_from_hf("a_very_long_component_name_that_cannot_be_abbreviated_at_all.weight", stored,
+                                sizeof stored),
+          "an unabbreviatable long name is refused");
+}
+
+/* ---- hand-built GGUF files -------------------------------------------------------------- */
+
+typedef struct buf {
+    uint8_t *p;
+    size_t n, cap;
+} buf;
+
+static void put(buf *b, const void *p, size_t n) {
+    if (b->n + n > b->cap) {
+        b->cap = (b->n + n) * 2 + 64;
+        b->p = realloc(b->p, b->cap);
+    }
+    memcpy(b->p + b->n, p, n);
+    b->n += n;
+}
+static void put_le(buf *b, uint64_t v, int n) {
+    uint8_t x[8];
+    for (int i = 0; i < n; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
+    put(b, x, (size_t)n);
+}
+static void put_str(buf *b, const char *s) {
+    put_le(b, strlen(s), 8);
+    put(b, s, strlen(s));
+}
+
+/* One defect at a time; zero fields mean "valid". */
+typedef struct spec {
+    const char *magic;
+    uint32_t version;
+    uint64_t n_tensors, n_kv;       /* override the counts */
+    uint32_t align_type, align_val; /* general.alignment */
+    int dup_key, nested_array, huge_string, huge_array, bad_value_type;
+    uint32_t n_dims_a;
+    int64_t dim_a;
+    uint32_t type_b;
+    int b_ragged;       /* q8_0 row of 48 values */
+    uint64_t off_b;     /* override offset of b */
+    int nul_in_name, dup_tensor_name, zero_dim;
+} spec;
+
+/* tensors: "a" f32 [2, 32] at 0 (256 bytes), "b" q8_0 [1, 64] at 256 (68 bytes) */
+static buf build(const spec *s) {
+    buf b = {0};
+    put(&b, s->magic ? s->magic : "GGUF", 4);
+    put_le(&b, s->version ? s->version : 3, 4);
+    put_le(&b, s->n_tensors ? s->n_tensors : 2, 8);
+    uint64_t nkv = 3 + (s->dup_key ? 1 : 0) + (s->nested_array ? 1 : 0);
+    put_le(&b, s->n_kv ? s->n_kv : nkv, 8);
+    put_str(&b, "general.architecture");
+    put_le(&b, MG_GGUF_STRING, 4);
+    if (s->huge_string)
+        put_le(&b, (uint64_t)1 << 62, 8), put(&b, "musicgen", 8);
+    else
+        put_str(&b, "musicgen");
+    put_str(&b, "general.alignment");
+    put_le(&b, s->bad_value_type ? 77 : s->align_type ? s->align_type : MG_GGUF_U32, 4);
+    put_le(&b, s->align_val ? s->align_val : 32, 4);
+    put_str(&b, "test.array");
+    put_le(&b, MG_GGUF_ARRAY, 4);
+    put_le(&b, MG_GGUF_U16, 4);
+    put_le(&b, s->huge_array ? (uint64_t)1 << 61 : 3, 8);
+    put_le(&b, 0x0102030405060708ull, 6);
+    if (s->dup_key) {
+        put_str(&b, "general.architecture");
+        put_le(&b, MG_GGUF_STRING, 4);
+        put_str(&b, "other");
+    }
+    if (s->nested_array) {
+        put_str(&b, "test.nested");
+        put_le(&b, MG_GGUF_ARRAY, 4);
+        put_le(&b, MG_GGUF_ARRAY, 4);
+        put_le(&b, 0, 8);
+    }
+    /* tensor a */
+    if (s->nul_in_name) {
+        put_le(&b, 3, 8);
+        put(&b, "a\0a", 3);
+    } else {
+        put_str(&b, "a");
+    }
+    uint32_t nd = s->n_dims_a ? s->n_dims_a : 2;
+    put_le(&b, nd, 4);
+    for (uint32_t d = 0; d < nd && d < 8; d++) /* the reader must reject absurd counts before reading dims */
+        put_le(&b, (uint64_t)(d == 0 ? (s->dim_a ? s->dim_a : 32) : d == 1 ? (s->zero_dim ? 0 : 2) : 1), 8);
+    put_le(&b, MG_GGML_TYPE_F32, 4);
+    put_le(&b, 0, 8);
+    /* tensor b */
+    put_str(&b, s->dup_tensor_name ? "a" : "b");
+    put_le(&b, 2, 4);
+    put_le(&b, s->b_ragged ? 48 : 64, 8);
+    put_le(&b, 1, 8);
+    put_le(&b, s->type_b ? s->type_b : MG_GGML_TYPE_Q8_0, 4);
+    put_le(&b, s->off_b ? s->off_b : 256, 8);
+    while (b.n % 32)
+        put_le(&b, 0, 1);
+    for (int i = 0; i < 256 + 68; i++)
+        put_le(&b, (uint64_t)(i * 7) & 0x3F, 1);
+    while (b.n % 32)
+        put_le(&b, 0, 1);
+    return b;
+}
+
+static mg_status read_copy(const uint8_t *p, size_t n, mg_gguf *g) {
+    /* an exact-size heap copy, so ASan sees any read past the end */
+    uint8_t *c = malloc(n ? n : 1);
+    if (n)
+        memcpy(c, p, n);
+    mg_status st = mg_gguf_read(g, "synthetic.gguf", c, n);
+    if (st == MG_OK)
+        mg_gguf_free(g);
+    free(c);
+    return st;
+}
+
+static void expect_fail(const char *what, const spec *s) {
+    buf b = build(s);
+    mg_gguf g;
+    mg_status st = read_copy(b.p, b.n, &g);
+    CHECK(st != MG_OK, "%s: accepted", what);
+    CHECK(st == MG_OK || strstr(mg_last_error(), "synthetic.gguf"), "%s: message does not name the file: %s", what,
+          mg_last_error());
+    if (st != MG_OK)
+        printf("  rejected %-26s %s\n", what, mg_last_error());
+    free(b.p);
+}
+
+static void check_synthetic(void) {
+    spec ok = {0};
+    buf b = build(&ok);
+    mg_gguf g;
+    uint8_t *c = malloc(b.n);
+    memcpy(c, b.p, b.n);
+    CHECK_OK(mg_gguf_read(&g, "synthetic.gguf", c, b.n));
+    if (g.n_tensors == 2) {
+        CHECK(g.alignment == 32 && g.n_kv == 3, "alignment %u, %lld keys", g.alignment, (long long)g.n_kv);
+        CHECK(g.tensors[1].nbytes == 68 && g.tensors[1].ne[0] == 64 && g.tensors[0].ne[1] == 2, "tensor sizes");
+        const mg_gguf_kv *arr = mg_gguf_find(&g, "test.array");
+        CHECK(arr && arr->type == MG_GGUF_ARRAY && arr->arr_type == MG_GGUF_U16 && arr->n == 3, "array read");
+        mg_gguf_free(&g);
+    }
+    free(c);
+    /* every truncation fails (the last 28 bytes are padding after the last tensor) */
+    size_t need_len = b.n - 28;
+    int all_fail = 1;
+    for (size_t n = 0; n < need_len; n++)
+        all_fail &= read_copy(b.p, n, &g) != MG_OK;
+    CHECK(all_fail, "every truncation below %zu bytes fails", need_len);
+    free(b.p);
+
+    spec s;
+#define FAULT(label, field, value) \
+    s = ok;                        \
+    s.field = value;               \
+    expect_fail(label, &s)
+    FAULT("bad magic", magic, "GGUG");
+    FAULT("version 2", version, 2);
+    FAULT("version 0xffffffff", version, 0xFFFFFFFFu);
+    FAULT("absurd tensor count", n_tensors, (uint64_t)1 << 62);
+    FAULT("absurd kv count", n_kv, (uint64_t)1 << 40);
+    FAULT("too few kv", n_kv, 2);
+    FAULT("huge string", huge_string, 1);
+    FAULT("huge array", huge_array, 1);
+    FAULT("nested array", nested_array, 1);
+    FAULT("unknown value type", bad_value_type, 1);
+    FAULT("duplicate key", dup_key, 1);
+    FAULT("alignment 3", align_val, 3);
+    FAULT("alignment as u64", align_type, MG_GGUF_U64);
+    FAULT("alignment as string", align_type, MG_GGUF_STRING);
+    FAULT("5 dims", n_dims_a, 5);
+    FAULT("4 billion dims", n_dims_a, 0xFFFFFFFFu);
+    FAULT("negative dimension", dim_a, -1);
+    FAULT("zero dimension", zero_dim, 1);
+    FAULT("dimension product overflow", dim_a, (int64_t)1 << 61);
+    FAULT("unknown type id", type_b, 99);
+    FAULT("unsupported q4_1", type_b, 3);
+    FAULT("removed type id 4", type_b, 4);
+    FAULT("ragged q8_0 rows", b_ragged, 1);
+    FAULT("misaligned offset", off_b, 257);
+    FAULT("overlapping offsets", off_b, 224);
+    FAULT("offset past the end", off_b, 4096);
+    FAULT("offset overflow", off_b, 0xFFFFFFFFFFFFFFE0ull);
+    FAULT("NUL in a name", nul_in_name, 1);
+#undef FAULT
+    /* alignment 0 needs an explicit spec (0 means "default" in the builder) */
+    buf z = build(&ok);
+    /* patch general.alignment's value: find the key and overwrite the u32 after its type */
+    for (size_t i = 0; i + 17 < z.n; i++)
+        if (!memcmp(z.p + i, "general.alignment", 17)) {
+            memset(z.p + i + 17 + 4, 0, 4);
+            break;
+        }
+    CHECK(read_copy(z.p, z.n, &g) != MG_OK, "alignment 0 rejected");
+    free(z.p);
+    /* a duplicate tensor name passes the reader but not the checkpoint loader */
+    s = ok;
+    s.dup_tensor_name = 1;
+    b = build(&s);
+    mg_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    mg_store_init(&ck.store);
+    CHECK(mg_gguf_parse_checkpoint(&ck, "synthetic.gguf", b.p, b.n, -1) != MG_OK, "duplicate tensor name / no config rejected");
+    mg_checkpoint_close(&ck);
+    free(b.p);
+}
+
+/* ---- a real converted model, damaged ---------------------------------------------------- */
+
+static mg_status parse_model_copy(const uint8_t *p, size_t n) {
+    uint8_t *c = malloc(n ? n : 1);
+    if (n)
+        memcpy(c, p, n);
+    mg_checkpoint ck;
+    memset(&ck, 0, sizeof ck);
+    mg_store_init(&ck.store);
+    mg_status st = mg_gguf_parse_checkpoint(&ck, "damaged.gguf", c, n, -1);
+    mg_checkpoint_close(&ck);
+    free(c);
+    return st;
+}
+
+/* Rewrite a valid model with one metadata key removed or replaced. */
+static void check_model_keys(mg_checkpoint *src) {
+    struct {
+        const char *what, *key, *value;
+    } cases[] = {{"no architecture", "general.architecture", NULL},
+                 {"other architecture", "general.architecture", "llama"},
+                 {"no config", "musicgen.config_json", NULL},
+                 {"broken config", "musicgen.config_json", "{\"model_type\": \"musicgen\""},
+                 {"config of another model", "musicgen.config_json", "{\"model_type\": \"bert\"}"},
+                 {"broken generation config", "musicgen.generation_config_json", "[1, 2"},
+                 {"no tokenizer", "tokenizer.spm.model", NULL}};
+    for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
+        mg_gguf_writer *w = mg_gguf_writer_new();
+        const char *keys[] = {"general.architecture", "musicgen.config_json", "musicgen.generation_config_json"};
+        char *cfg = mg_config_to_json(&src->cfg), *gen = mg_generation_config_to_json(&src->cfg);
+        const char *vals[] = {"musicgen", cfg, gen};
+        for (int k = 0; k < 3; k++) {
+            const char *v = !strcmp(keys[k], cases[c].key) ? cases[c].value : vals[k];
+            if (v)
+                CHECK_OK(mg_gguf_writer_set_str(w, keys[k], v, strlen(v)));
+        }
+        if (strcmp(cases[c].key, "tokenizer.spm.model"))
+            CHECK_OK(mg_gguf_writer_set_bytes(w, "tokenizer.spm.model", src->spiece, src->spiece_size));
+        int64_t shape[2] = {2, 32};
+        float zeros[64] = {0};
+        CHECK_OK(mg_gguf_writer_add_tensor(w, "x.weight", MG_DT_F32, 2, shape));
+        CHECK_OK(mg_gguf_writer_begin(w, tmp_path("keys.gguf"), 1));
+        CHECK_OK(mg_gguf_writer_write(w, zeros, sizeof zeros));
+        CHECK_OK(mg_gguf_writer_finish(w, NULL));
+        mg_gguf_writer_free(w);
+        free(cfg);
+        free(gen);
+        mg_checkpoint ck;
+        mg_status st = mg_checkpoint_open(tmp_path("keys.gguf"), &ck);
+        CHECK(st != MG_OK && strstr(mg_last_error(), "keys.gguf"), "%s: %s", cases[c].what,
+              st == MG_OK ? "accepted" : mg_last_error());
+        if (st == MG_OK)
+            mg_checkpoint_close(&ck);
+        else
+            printf("  rejected %-26s %s\n", cases[c].what, mg_last_error());
+    }
+    unlink(tmp_path("keys.gguf"));
+}
+
+static void check_damaged_model(void) {
+    mg_checkpoint src;
+    mg_status open_st = mg_checkpoint_open(test_ref_path("tiny-mono"), &src);
+    CHECK_OK(open_st);
+    if (open_st != MG_OK)
+        return;
+    /* A small stand-in tokenizer keeps the header short, so every byte of it can be tried. */
+    static const uint8_t fake_spm[64] = {1, 2, 3};
+    const uint8_t *real_spm = src.spiece;
+    size_t real_size = src.spiece_size;
+    src.spiece = fake_spm;
+    src.spiece_size = sizeof fake_spm;
+    char path[256];
+    snprintf(path, sizeof path, "%s", tmp_path("damage.gguf"));
+    CHECK_OK(convert(&src, path, MG_DT_Q8_0, 1));
+    src.spiece = real_spm;
+    src.spiece_size = real_size;
+    mg_mapped_file f;
+    CHECK_OK(mg_file_map(path, &f));
+    CHECK(parse_model_copy(f.data, f.size) == MG_OK, "undamaged copy parses: %s", mg_last_error());
+    mg_gguf g;
+    CHECK_OK(mg_gguf_read(&g, path, f.data, f.size));
+    size_t header = (size_t)g.data_offset, end = 0;
+    for (int64_t i = 0; i < g.n_tensors; i++)
+        if (g.tensors[i].offset + g.tensors[i].nbytes > end)
+            end = (size_t)(g.tensors[i].offset + g.tensors[i].nbytes);
+    end += header;
+    mg_gguf_free(&g);
+    /* truncations: every length within the header, strides through the data */
+    int all_fail = 1, n_tried = 0;
+    for (size_t n = 0; n < end; n += n < header ? 1 : 40009) {
+        all_fail &= parse_model_copy(f.data, n) != MG_OK;
+        n_tried++;
+    }
+    all_fail &= parse_model_copy(f.data, end - 1) != MG_OK;
+    CHECK(all_fail, "all %d truncations of a converted model (header %zu bytes) fail", n_tried + 1, header);
+    /* random byte flips in the header: never crash, mostly detected */
+    mg_rng r;
+    mg_rng_seed(&r, 1234);
+    uint8_t *c = malloc(f.size);
+    memcpy(c, f.data, f.size);
+    int n_ok = 0, n_err = 0;
+    for (int it = 0; it < 3000; it++) {
+        memcpy(c, f.data, header);
+        int flips = 1 + (int)(mg_rng_next(&r) % 4);
+        for (int k = 0; k < flips; k++)
+            c[mg_rng_next(&r) % header] = (uint8_t)mg_rng_next(&r);
+        mg_checkpoint ck;
+        memset(&ck, 0, sizeof ck);
+        mg_store_init(&ck.store);
+        if (mg_gguf_parse_checkpoint(&ck, "damaged.gguf", c, f.size, -1) == MG_OK)
+            n_ok++;
+        else
+            n_err++;
+        mg_checkpoint_close(&ck);
+    }
+    printf("  3000 damaged headers: %d rejected, %d still valid (flips inside strings and numbers)\n", n_err, n_ok);
+    CHECK(n_err > 1000, "most header damage is detected");
+    free(c);
+    mg_file_unmap(&f);
+    unlink(path);
+    check_model_keys(&src);
+    mg_checkpoint_close(&src);
+}
+
+/* ---- writer misuse ---------------------------------------------------------------------- */
+
+static void check_writer(void) {
+    mg_gguf_writer *w = mg_gguf_writer_new();
+    int64_t ragged[2] = {2, 48}, ok[2] = {2, 64};
+    CHECK(mg_gguf_writer_add_tensor(w, "r", MG_DT_Q8_0, 2, ragged) != MG_OK, "ragged q8_0 rows refused");
+    CHECK(mg_gguf_writer_set_u32(w, "general.alignment", 24) != MG_OK, "alignment 24 refused");
+    CHECK_OK(mg_gguf_writer_set_u32(w, "general.alignment", 64));
+    CHECK(mg_gguf_writer_set_u32(w, "general.alignment", 64) != MG_OK, "duplicate key refused");
+    CHECK_OK(mg_gguf_writer_add_tensor(w, "t", MG_DT_F16, 2, ok));
+    CHECK(mg_gguf_writer_add_tensor(w, "t", MG_DT_F16, 2, ok) != MG_OK, "duplicate tensor refused");
+    CHECK_OK(mg_gguf_writer_begin(w, tmp_path("partial.gguf"), 0));
+    uint16_t half[64] = {0};
+    CHECK_OK(mg_gguf_writer_write(w, half, sizeof half));
+    CHECK(mg_gguf_writer_finish(w, NULL) != MG_OK, "incomplete tensor data refused");
+    mg_gguf_writer_free(w);
+    CHECK(!mg_path_exists(tmp_path("partial.gguf")), "no partial file left");
+    /* a file with alignment 64 is read back with it */
+    w = mg_gguf_writer_new();
+    CHECK_OK(mg_gguf_writer_set_u32(w, "general.alignment", 64));
+    CHECK_OK(mg_gguf_writer_add_tensor(w, "t", MG_DT_F16, 2, ok));
+    CHECK_OK(mg_gguf_writer_add_tensor(w, "u", MG_DT_F32, 1, ok + 1));
+    CHECK_OK(mg_gguf_writer_begin(w, tmp_path("a64.gguf"), 0));
+    uint16_t full[128] = {0};
+    float f[64] = {0};
+    CHECK_OK(mg_gguf_writer_write(w, full, sizeof full));
+    CHECK_OK(mg_gguf_writer_write(w, f, sizeof f));
+    CHECK(mg_gguf_writer_write(w, f, 4) != MG_OK, "data beyond the declared tensors refused");
+    CHECK_OK(mg_gguf_writer_finish(w, NULL));
+    mg_gguf_writer_free(w);
+    mg_mapped_file m;
+    CHECK_OK(mg_file_map(tmp_path("a64.gguf"), &m));
+    mg_gguf g;
+    if (mg_gguf_read(&g, "a64.gguf", m.data, m.size) == MG_OK) {
+        CHECK(g.alignment == 64 && g.data_offset % 64 == 0 && g.tensors[1].offset == 256, "alignment 64 layout");
+        mg_gguf_free(&g);
+    } else {
+        CHECK(0, "a64.gguf: %s", mg_last_error());
+    }
+    mg_file_unmap(&m);
+    unlink(tmp_path("a64.gguf"));
+}
+
+int main(void) {
+    snprintf(g_dir, sizeof g_dir, "/tmp/mg_test_gguf_XXXXXX");
+    if (!mkdtemp(g_dir)) {
+        perror("mkdtemp");
+        return 1;
+    }
+    check_names();
+    check_synthetic();
+    check_writer();
+    check_fixture("tiny-mono");
+    check_fixture("tiny-stereo");
+    check_damaged_model();
+    rmdir(g_dir);
+    return test_finish("test_gguf");
+}

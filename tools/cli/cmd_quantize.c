@@ -1,0 +1,131 @@
+/* cmd_quantize.c — `musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--force]`:
+ * convert a checkpoint (Hugging Face folder, repo id or GGUF) into one GGUF file
+ * with the big matrices in f32, f16, bf16, q8_0 or q4_0 (src/io/gguf_write.c does
+ * the work; docs/gguf.md says which tensor gets which format). The output is
+ * written atomically and never replaces an existing file without --force. */
+#include "cli.h"
+#include "base/file.h"
+#include "base/timing.h"
+#include "io/checkpoint.h"
+#include "io/gguf.h"
+#include "io/hub.h"
+
+#include <stdio.h>
+#include <string.h>
+
+/* Download progress for repo ids (cmd_download.c). */
+void cli_hub_install_progress(int quiet);
+
+static void help(void) {
+    printf("usage: musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--force]\n\n"
+           "Convert a model into one GGUF file that loads without conversion (mmap).\n"
+           "The decoder and T5 matrices get TYPE; embeddings f16 (bf16 for bf16, f32 for\n"
+           "f32); norms, biases, the position table and EnCodec stay f32.\n\n"
+           "  -m, --model MODEL   folder, .gguf file or repo id (default %s)\n"
+           "  -o, --output FILE   the GGUF file to write\n"
+           "  -t, --type TYPE     q8_0 (default), q4_0, f16, bf16 or f32\n"
+           "  -f, --force         overwrite FILE if it exists\n"
+           "  -q, --quiet         no progress or summary\n"
+           "  -h, --help          this help\n", MG_DEFAULT_MODEL);
+}
+
+static int parse_type(const char *s, mg_dtype *out) {
+    static const struct {
+        const char *name;
+        mg_dtype t;
+    } map[] = {{"f32", MG_DT_F32}, {"f16", MG_DT_F16}, {"bf16", MG_DT_BF16}, {"q8_0", MG_DT_Q8_0}, {"q4_0", MG_DT_Q4_0}};
+    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
+        if (!strcmp(s, map[i].name)) {
+            *out = map[i].t;
+            return 1;
+        }
+    cli_error("quantize", "--type must be q8_0, q4_0, f16, bf16 or f32 (got \"%s\")", s);
+    return 0;
+}
+
+typedef struct progress_line {
+    double last_draw;
+    int drawn;
+} progress_line;
+
+/* One redrawn line on a terminal, at most 10 times a second. */
+static void draw_progress(void *user, int64_t done, int64_t total, const char *tensor) {
+    progress_line *p = user;
+    double now = mg_time_now();
+    if (done < total && now - p->last_draw < 0.1)
+        return;
+    p->last_draw = now;
+    p->drawn = 1;
+    fprintf(stderr, "\r\033[K[%3d%%] %7.1f / %.1f MB  %.60s", total ? (int)(100 * done / total) : 100, (double)done / 1e6,
+            (double)total / 1e6, tensor);
+    fflush(stderr);
+}
+
+static int64_t stored_bytes(const mg_store *s) {
+    int64_t n = 0;
+    for (int i = 0; i < s->n_entries; i++)
+        n += (int64_t)s->entries[i].t.nbytes;
+    return n;
+}
+
+int cmd_quantize(int argc, char **argv) {
+    const char *model = MG_DEFAULT_MODEL, *out = NULL;
+    mg_dtype type = MG_DT_Q8_0;
+    int force = 0;
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
+                                         {"type", required_argument, 0, 't'},  {"force", no_argument, 0, 'f'},
+                                         {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *optstring = ":m:o:t:fqh";
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': model = optarg; break;
+        case 'o': out = optarg; break;
+        case 't':
+            if (!parse_type(optarg, &type))
+                return 1;
+            break;
+        case 'f': force = 1; break;
+        case 'q': cli_quiet = 1; break;
+        case 'h': help(); return 0;
+        default: return cli_bad_option("quantize", argv, optstring);
+        }
+    }
+    if (optind < argc)
+        return cli_error("quantize", "unexpected argument \"%s\" (see musicgen quantize --help)", argv[optind]);
+    if (!out)
+        return cli_error("quantize", "no output file: give -o OUT.gguf (see musicgen quantize --help)");
+    /* Refuse an existing output before reading gigabytes. */
+    mg_status st = mg_check_output_path(out, force);
+    if (st != MG_OK)
+        return cli_lib_error("quantize", st);
+
+    double t0 = mg_time_now();
+    cli_hub_install_progress(cli_quiet);
+    mg_model_params mp = mg_model_default_params();
+    char *resolved = NULL;
+    st = mg_hub_resolve_model(model, &mp, &resolved);
+    if (st != MG_OK)
+        return cli_lib_error("quantize", st);
+    mg_checkpoint ck;
+    st = mg_checkpoint_open(resolved ? resolved : model, &ck);
+    mg_free(resolved);
+    if (st != MG_OK)
+        return cli_lib_error("quantize", st);
+
+    progress_line line = {0, 0};
+    mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line};
+    int64_t in_bytes = stored_bytes(&ck.store), out_bytes = 0;
+    st = mg_gguf_write_checkpoint(&ck, out, &p, &out_bytes);
+    if (line.drawn)
+        fputs("\r\033[K", stderr);
+    mg_checkpoint_close(&ck);
+    if (st != MG_OK)
+        return cli_lib_error("quantize", st);
+    if (!cli_quiet)
+        fprintf(stderr, "musicgen quantize: wrote %s (%s, %.1f MB from %.1f MB of weights) in %.1f s\n", out,
+                mg_dtype_name(type), (double)out_bytes / 1e6, (double)in_bytes / 1e6, mg_time_now() - t0);
+    return 0;
+}
