@@ -175,18 +175,23 @@ done:
 mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t prompt_samples, int P, mg_plan *out) {
     const mg_config *c = &m->ck.cfg;
     int hop = c->codec.hop_length, sr = c->codec.sample_rate;
+    double fr = (double)sr / hop;
     int D = mg_config_delays(c);
     int max_pos = c->dec.max_position_embeddings;
     int window_cols = c->gen.max_length < max_pos ? c->gen.max_length : max_pos;
+    int model_window = window_cols - D; /* frames one decoder run can hold */
     memset(out, 0, sizeof *out);
     out->P = P;
     if (gp->steps > 0) {
+        out->fixed_steps = 1;
+        out->n_windows = 1;
         out->steps = gp->steps;
         if (1 + P + gp->steps > max_pos)
-            return mg_fail(MG_ERR_INVALID_ARG, "%d steps%s need %d decoder positions but the model has %d; use at most %d steps",
-                           gp->steps, P ? " after the audio prompt" : "", 1 + P + gp->steps, max_pos, max_pos - 1 - P);
+            return mg_fail(MG_ERR_INVALID_ARG, "%d steps%s need %d decoder positions but the model has %d; use at most %d steps "
+                           "(or --duration for long-form generation)", gp->steps, P ? " after the audio prompt" : "",
+                           1 + P + gp->steps, max_pos, max_pos - 1 - P);
         if (1 + P + gp->steps < 2 * D - 1 || P + gp->steps < D)
-            return mg_fail(MG_ERR_INVALID_ARG, "--steps %d is too few for %d delayed codebooks: use at least %d",
+            return mg_fail(MG_ERR_INVALID_ARG, "%d steps are too few for %d delayed codebooks: use at least %d",
                            gp->steps, c->dec.n_codebooks, (2 * D - 2 - P > D - P ? 2 * D - 2 - P : D - P));
         out->frames = 1 + P + gp->steps - D;
         out->n_samples = (int64_t)out->frames * hop;
@@ -195,21 +200,49 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     double dur = gp->duration_s;
     if (!(dur > 0) || !isfinite(dur))
         return mg_fail(MG_ERR_INVALID_ARG, "duration must be a positive number of seconds (got %g)", dur);
-    double window_s = (double)(window_cols - D) * hop / sr;
-    if (dur > window_s + 1e-9)
-        return mg_fail(MG_ERR_INVALID_ARG, "duration %.2f s is longer than the model's window of %.2f s", dur, window_s);
+    if (dur > 3600.0)
+        return mg_fail(MG_ERR_INVALID_ARG, "duration %.0f s is more than an hour; generate at most 3600 s at once", dur);
+    /* Window and stride (audiocraft: 30 s windows moving by 18 s). */
+    int W = model_window;
+    if (gp->window_s > 0) {
+        W = (int)(gp->window_s * fr);
+        if (W > model_window)
+            return mg_fail(MG_ERR_INVALID_ARG, "window %.2f s is longer than the model's %.2f s", (double)gp->window_s,
+                           model_window / fr);
+        if (W < 2 * D)
+            return mg_fail(MG_ERR_INVALID_ARG, "window %.3f s is too short: use at least %.3f s", (double)gp->window_s,
+                           2 * D / fr);
+    }
+    int stride = gp->stride_s > 0 ? (int)(gp->stride_s * fr) : (int)(18.0 * fr);
+    if (gp->stride_s <= 0 && stride >= W)
+        stride = (int)(W * 0.6); /* models with short windows: audiocraft's 18/30 ratio */
+    if (stride < 1 || stride >= W)
+        return mg_fail(MG_ERR_INVALID_ARG, "stride %.2f s must be positive and shorter than the window (%.2f s)",
+                       stride / fr, W / fr);
+    if (P >= W)
+        return mg_fail(MG_ERR_INVALID_ARG, "the audio prompt (%.2f s) fills the whole window (%.2f s); use a shorter prompt",
+                       prompt_samples / (double)sr, W / fr);
     /* Enough frames for the whole duration, then trimmed to the exact sample count. */
-    int frames = (int)ceil(dur * sr / hop - 1e-9);
+    int frames = (int)ceil(dur * fr - 1e-9);
     int64_t samples = (int64_t)llround(dur * sr);
     if (P > 0 && frames <= P)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %.2f s must be longer than the audio prompt (%.2f s): it is the total "
                        "length, prompt included", dur, (double)prompt_samples / sr);
-    int steps = frames + D - 1 - P;
-    if (1 + P + steps < 2 * D - 1)
-        steps = 2 * D - 2 - P; /* the pattern's minimum (very short durations) */
-    out->steps = steps;
-    out->frames = 1 + P + steps - D;
-    out->n_samples = samples < (int64_t)out->frames * hop ? samples : (int64_t)out->frames * hop;
+    if (frames < D - 1)
+        frames = D - 1; /* the delay pattern's minimum; trimmed below */
+    out->frames = frames;
+    out->n_samples = samples < (int64_t)frames * hop ? samples : (int64_t)frames * hop;
+    out->window_frames = W;
+    out->stride_frames = stride;
+    /* Count the steps of every window (for progress). */
+    int plen = P, offset = 0;
+    while (offset + plen < frames) {
+        int chunk = frames - offset < W ? frames - offset : W;
+        out->steps += chunk + D - 1 - plen;
+        out->n_windows++;
+        plen = chunk - stride;
+        offset += stride;
+    }
     return MG_OK;
 }
 
@@ -239,22 +272,6 @@ static mg_status resolve_params(const mg_model *m, const mg_generate_params *in,
     smp->top_p = gp->top_p > 0 && gp->top_p < 1 ? gp->top_p : 1.0f;
     smp->temperature = gp->temperature;
     return MG_OK;
-}
-
-typedef struct {
-    const mg_generate_params *gp;
-} progress_ctx;
-
-static int on_step(void *user, int step, int total, int column, const float *raw, const float *scores,
-                   const int32_t *seq) {
-    (void)column;
-    (void)raw;
-    (void)scores;
-    (void)seq;
-    const progress_ctx *p = user;
-    if (p->gp->progress)
-        return p->gp->progress(step + 1, total, p->gp->user);
-    return 0;
 }
 
 MG_API void mg_result_free(mg_result *r) {
@@ -287,10 +304,9 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
         gp.seed = mg_rng_entropy_seed();
 
     mg_status st;
-    int64_t *prompt_codes = NULL, *codes_b = NULL, prompt_samples = 0;
+    int64_t *prompt_codes = NULL, *codes_b = NULL, *codes = NULL, prompt_samples = 0;
     int P = 0;
     mg_conditioning cond = {0};
-    mg_lm_output lm = {0};
     mg_result *res = NULL;
     double t0 = mg_time_now(), t_prompt = 0, t_text = 0, t_dec = 0, t_codec = 0;
     if (gp.audio_prompt) {
@@ -318,12 +334,8 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
         for (int b = 0; b < n_prompts; b++)
             memcpy(codes_b + (size_t)b * K * P, prompt_codes, sizeof(int64_t) * (size_t)K * P);
     }
-    progress_ctx pc = {&gp};
-    mg_lm_job job = {.B = n_prompts, .use_cfg = cond.use_cfg, .guidance = cond.guidance, .enc = cond.states,
-                     .enc_mask = cond.mask, .S = cond.S, .prompt = codes_b, .P = P, .steps = plan.steps,
-                     .sampler = smp, .seed = gp.seed, .kv = ctx->params.kv_type, .on_step = on_step, .user = &pc};
     t0 = mg_time_now();
-    st = mg_lm_generate(m->dec, ctx->pool, &job, &lm);
+    st = mg_generate_codes(ctx, &cond, codes_b, &plan, &smp, gp.seed, gp.progress, gp.user, &codes);
     if (st != MG_OK)
         goto done;
     t_dec = mg_time_now() - t0;
@@ -335,9 +347,9 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     }
     res->batch = n_prompts;
     res->n_codebooks = K;
-    res->n_frames = lm.frames;
-    res->codes = lm.codes;
-    lm.codes = NULL;
+    res->n_frames = plan.frames;
+    res->codes = codes;
+    codes = NULL;
     res->channels = m->dec->cfg.audio_channels;
     res->sample_rate = m->ck.cfg.codec.sample_rate;
     res->seed = gp.seed;
@@ -359,7 +371,7 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     res->decoder_ms = t_dec * 1e3;
     res->codec_ms = t_codec * 1e3;
 done:
-    mg_lm_output_free(&lm);
+    free(codes);
     mg_conditioning_free(&cond);
     free(prompt_codes);
     free(codes_b);

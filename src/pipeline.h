@@ -6,6 +6,7 @@
 #define MG_PIPELINE_H
 
 #include "model.h"
+#include "lm/sampler.h"
 
 /* Decoder cross-attention inputs for B items: rows [cond; uncond] when use_cfg. */
 typedef struct mg_conditioning {
@@ -19,15 +20,26 @@ mg_status mg_condition_text(mg_context *ctx, const char *const *prompts, int B, 
                             mg_conditioning *out);
 void mg_conditioning_free(mg_conditioning *c);
 
-/* How much to generate. */
+/* How much to generate. With --steps: one decoder run of exactly `steps` steps. With
+ * a duration: `frames` output frames (prompt included) made window by window: each
+ * window holds at most window_frames frames, the first continues the audio prompt
+ * (if any), every later one is prompted with the last window_frames - stride_frames
+ * frames of the previous one (audiocraft's extend_stride). One window when it fits. */
 typedef struct mg_plan {
     int P;              /* audio-prompt frames */
-    int steps;          /* decoder steps N */
-    int frames;         /* output frames = 1 + P + N - D */
+    int steps;          /* decoder steps, all windows together */
+    int frames;         /* output frames (prompt included) */
     int64_t n_samples;  /* output samples per channel after trimming */
+    int fixed_steps;    /* 1: --steps mode (one run) */
+    int window_frames, stride_frames, n_windows;
 } mg_plan;
 
 mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t prompt_samples, int P, mg_plan *out);
+
+/* Codes [B][K][plan->frames] for the conditioning, window by window (see mg_plan). */
+mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const int64_t *prompt, const mg_plan *plan,
+                            const mg_sampler *smp, uint64_t seed, mg_progress_cb progress, void *user,
+                            int64_t **codes);
 
 /* Audio prompt -> codes [K][*P] in the decoder's order (stereo interleaved). */
 mg_status mg_audio_prompt_codes(mg_context *ctx, const mg_generate_params *gp, int64_t **codes, int *P,

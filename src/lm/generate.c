@@ -49,7 +49,10 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
     if (st != MG_OK)
         goto done;
     for (int b = 0; b < B; b++) {
-        mg_rng_seed(&rng[b], job->seed + (uint64_t)b);
+        if (job->rng)
+            rng[b] = job->rng[b];
+        else
+            mg_rng_seed(&rng[b], job->seed + (uint64_t)b);
         /* Columns before the start are all forced (pads, start token, prompt). */
         for (int k = 0; k < K; k++)
             for (int t = 0; t < max_length; t++)
@@ -82,7 +85,8 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
             }
         if (job->on_step) {
             /* Report the scores before sampling modifies them. */
-            if (job->on_step(job->user, step, job->steps, col, logits, scores, seq)) {
+            int total = job->total_steps > 0 ? job->total_steps : job->steps;
+            if (job->on_step(job->user, job->step_offset + step, total, col, logits, scores, seq)) {
                 st = mg_fail(MG_ERR_CANCELLED, "generation cancelled at step %d of %d", step + 1, job->steps);
                 goto done;
             }
@@ -108,6 +112,9 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
         mg_pattern_undo(&pat[b], seq + (size_t)b * K * max_length, out->codes + (size_t)b * K * out->frames);
     out->seq = seq;
     seq = NULL;
+    if (job->rng)
+        for (int b = 0; b < B; b++)
+            job->rng[b] = rng[b];
 done:
     if (st != MG_OK)
         mg_lm_output_free(out);

@@ -28,7 +28,11 @@ typedef struct mg_lm_job {
     int P;
     int steps;               /* decoder steps N (max_new_tokens) */
     mg_sampler sampler;
-    uint64_t seed;           /* item b samples with seed + b */
+    uint64_t seed;           /* item b samples with seed + b ... */
+    mg_rng *rng;             /* ... unless this is set: B generator states, used and advanced
+                                (long-form windows continue one sequence of draws) */
+    int step_offset;         /* added to `step` in on_step (progress across windows) */
+    int total_steps;         /* reported as total in on_step (0: this job's steps) */
     mg_kv_type kv;
     mg_lm_step_cb on_step;
     void *user;

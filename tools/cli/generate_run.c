@@ -67,8 +67,6 @@ int gen_validate(gen_options *o) {
         return cli_error("generate", "--raw only applies to --stream");
     if (o->stream)
         return cli_error("generate", "--stream is not available in this build yet; write a file with -o");
-    if (o->window > 0 || o->stride > 0)
-        return cli_error("generate", "--window/--stride (long-form generation) are not available in this build yet");
     if (o->loudness && o->peak_normalize)
         return cli_error("generate", "choose one of --loudness-normalize and --normalize");
     if (o->codes_out) {
@@ -278,6 +276,8 @@ int gen_run(gen_options *o) {
     gp.guidance_scale = (float)o->cfg;
     gp.seed = o->seed;
     gp.negative_prompt = o->negative;
+    gp.window_s = (float)o->window;
+    gp.stride_s = (float)o->stride;
     gp.decode_audio = o->out_paths != NULL;
     gp.progress = o->progress;
     gp.user = o->progress_user;

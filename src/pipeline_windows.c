@@ -1,0 +1,118 @@
+/* pipeline_windows.c — generation window by window (audiocraft's MusicGen.generate
+ * with extend_stride, in frames):
+ *
+ *   tokens = prompt (P frames, maybe 0); offset = 0
+ *   while offset + len(prompt) < total:
+ *       window = min(total - offset, window_frames) frames, the prompt included
+ *       generate the window continuing `prompt`; append its new frames to tokens
+ *       prompt = window[stride:]; offset += stride
+ *
+ * The text conditioning is kept for every window, and each item's random generator
+ * carries on from one window to the next, so the first window is exactly a
+ * single-window generation. Decoding the joined codes in one piece leaves no seam. */
+#include "pipeline.h"
+#include "lm/generate.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    mg_progress_cb cb;
+    void *user;
+} window_progress;
+
+static int on_step(void *user, int step, int total, int column, const float *raw, const float *scores,
+                   const int32_t *seq) {
+    (void)column;
+    (void)raw;
+    (void)scores;
+    (void)seq;
+    const window_progress *p = user;
+    return p->cb ? p->cb(step + 1, total, p->user) : 0;
+}
+
+/* Copy frames [from, from + n) of codes [B][K][F] into dst [B][K][G] at frame `at`. */
+static void copy_frames(int64_t *dst, int G, int at, const int64_t *src, int F, int from, int n, int B, int K) {
+    for (int b = 0; b < B; b++)
+        for (int k = 0; k < K; k++)
+            memcpy(dst + ((size_t)b * K + k) * G + at, src + ((size_t)b * K + k) * F + from, sizeof(int64_t) * (size_t)n);
+}
+
+mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const int64_t *prompt, const mg_plan *plan,
+                            const mg_sampler *smp, uint64_t seed, mg_progress_cb progress, void *user,
+                            int64_t **codes) {
+    const mg_model *m = ctx->model;
+    int B = cond->B, K = m->dec->cfg.n_codebooks, D = mg_config_delays(&m->ck.cfg);
+    window_progress wp = {progress, user};
+    mg_lm_job job = {.B = B, .use_cfg = cond->use_cfg, .guidance = cond->guidance, .enc = cond->states,
+                     .enc_mask = cond->mask, .S = cond->S, .sampler = *smp, .seed = seed,
+                     .kv = ctx->params.kv_type, .on_step = on_step, .user = &wp, .total_steps = plan->steps};
+    *codes = NULL;
+    if (plan->fixed_steps) {
+        job.prompt = prompt;
+        job.P = plan->P;
+        job.steps = plan->steps;
+        mg_lm_output out;
+        MG_TRY(mg_lm_generate(m->dec, ctx->pool, &job, &out));
+        *codes = out.codes;
+        out.codes = NULL;
+        mg_lm_output_free(&out);
+        return MG_OK;
+    }
+    int total = plan->frames, W = plan->window_frames, stride = plan->stride_frames;
+    int64_t *all = malloc(sizeof(int64_t) * (size_t)B * K * (size_t)total);
+    int64_t *cur = NULL; /* prompt of the current window [B][K][plen] */
+    mg_rng *rng = malloc(sizeof(mg_rng) * (size_t)B);
+    if (!all || !rng) {
+        free(all);
+        free(rng);
+        return mg_fail(MG_ERR_NOMEM, "out of memory for %d frames of codes", total);
+    }
+    for (int b = 0; b < B; b++)
+        mg_rng_seed(&rng[b], seed + (uint64_t)b);
+    job.rng = rng;
+    int plen = plan->P, offset = 0;
+    mg_status st = MG_OK;
+    if (plen) {
+        copy_frames(all, total, 0, prompt, plen, 0, plen, B, K);
+        cur = malloc(sizeof(int64_t) * (size_t)B * K * (size_t)plen);
+        if (!cur)
+            st = mg_fail(MG_ERR_NOMEM, "out of memory");
+        else
+            memcpy(cur, prompt, sizeof(int64_t) * (size_t)B * K * (size_t)plen);
+    }
+    while (st == MG_OK && offset + plen < total) {
+        int chunk = total - offset < W ? total - offset : W; /* frames of this window, prompt included */
+        job.prompt = plen ? cur : NULL;
+        job.P = plen;
+        job.steps = chunk + D - 1 - plen;
+        mg_lm_output out;
+        st = mg_lm_generate(m->dec, ctx->pool, &job, &out);
+        if (st != MG_OK)
+            break;
+        /* out.frames == chunk: the window's prompt followed by its new frames */
+        copy_frames(all, total, offset + plen, out.codes, out.frames, plen, chunk - plen, B, K);
+        job.step_offset += job.steps;
+        int next = chunk - stride;
+        free(cur);
+        cur = NULL;
+        if (offset + stride + next < total) { /* another window follows: prompt it with window[stride:] */
+            cur = malloc(sizeof(int64_t) * (size_t)B * K * (size_t)next);
+            if (!cur)
+                st = mg_fail(MG_ERR_NOMEM, "out of memory");
+            else
+                copy_frames(cur, next, 0, out.codes, out.frames, stride, next, B, K);
+        }
+        mg_lm_output_free(&out);
+        plen = next;
+        offset += stride;
+    }
+    free(cur);
+    free(rng);
+    if (st != MG_OK) {
+        free(all);
+        return st;
+    }
+    *codes = all;
+    return MG_OK;
+}
