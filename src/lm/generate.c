@@ -9,8 +9,17 @@
 #include "lm/generate.h"
 #include "base/status.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* NaN/Inf logits mean corrupt weights (or an overflow); sampling them would emit garbage. */
+static int all_finite(const float *x, size_t n) {
+    float acc = 0;
+    for (size_t i = 0; i < n; i++)
+        acc += x[i] * 0.0f; /* stays 0 unless some x[i] is NaN or Inf */
+    return acc == 0.0f;
+}
 
 void mg_lm_output_free(mg_lm_output *o) {
     free(o->seq);
@@ -74,6 +83,11 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
         st = mg_dec_forward(state, pool, input, n, logits, 0, NULL, NULL);
         if (st != MG_OK)
             goto done;
+        if (!all_finite(logits, (size_t)R * K * V)) {
+            st = mg_fail(MG_ERR_FORMAT, "the decoder produced non-finite values at step %d: the model weights are corrupt "
+                         "(check them with musicgen info)", step + 1);
+            goto done;
+        }
         for (int b = 0; b < B; b++)
             for (int k = 0; k < K; k++) {
                 float *sc = scores + ((size_t)b * K + k) * V;
