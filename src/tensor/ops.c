@@ -1,8 +1,14 @@
 /* ops.c — scalar reference implementations of the small ops in ops.h, written to
  * follow PyTorch's float32 arithmetic closely (two-pass mean/variance, erf GELU). */
 #include "tensor/ops.h"
+#include "tensor/matmul.h"
 
 #include <math.h>
+
+void mg_gelu_avx2(float *x, int64_t n);
+void mg_gelu_avx512(float *x, int64_t n);
+void mg_softmax_avx2(float *x, int64_t n);
+void mg_softmax_avx512(float *x, int64_t n);
 
 void mg_layer_norm(const float *x, float *y, int64_t n, const float *w, const float *b, float eps) {
     double mean = 0, var = 0;
@@ -30,6 +36,21 @@ void mg_rms_norm(const float *x, float *y, int64_t n, const float *w, float eps)
 }
 
 void mg_gelu(float *x, int64_t n) {
+#if defined(__x86_64__)
+    mg_isa isa = mg_isa_active();
+    if (isa == MG_ISA_AVX512) {
+        mg_gelu_avx512(x, n);
+        return;
+    }
+    if (isa == MG_ISA_AVX2) {
+        mg_gelu_avx2(x, n);
+        return;
+    }
+#endif
+    mg_gelu_ref(x, n);
+}
+
+void mg_gelu_ref(float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         x[i] = 0.5f * x[i] * (1.0f + erff(x[i] * 0.70710678118654752f));
 }
@@ -45,6 +66,21 @@ void mg_elu(float *x, int64_t n) {
 }
 
 void mg_softmax(float *x, int64_t n) {
+#if defined(__x86_64__)
+    mg_isa isa = mg_isa_active();
+    if (isa == MG_ISA_AVX512) {
+        mg_softmax_avx512(x, n);
+        return;
+    }
+    if (isa == MG_ISA_AVX2) {
+        mg_softmax_avx2(x, n);
+        return;
+    }
+#endif
+    mg_softmax_ref(x, n);
+}
+
+void mg_softmax_ref(float *x, int64_t n) {
     float mx = -INFINITY;
     for (int64_t i = 0; i < n; i++)
         mx = x[i] > mx ? x[i] : mx;
