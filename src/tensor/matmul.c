@@ -1,8 +1,13 @@
-/* matmul.c — threaded matrix product over weight rows (see matmul.h) and the scalar
- * reference row-dot kernels for every weight format. SIMD kernels live in
- * matmul_<isa>.c and register through mg_rowdot_kernel(). */
+/* matmul.c — the threaded matrix product (see matmul.h): kernel dispatch, activation
+ * quantization for the integer kernels, and the scalar reference kernels for every
+ * weight format. SIMD kernels live in matmul_<isa>.c; docs/kernels.md explains the
+ * formats, tiles and numbers. Follows ggml's split: a scalar path per format, SIMD
+ * paths tested against it. Does not pack or reorder weights: kernels read the
+ * mg_matrix rows as they are stored (ggml block layouts). */
 #include "tensor/matmul.h"
 
+#include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -21,50 +26,79 @@ static float dot_f32(const float *a, const float *b, int64_t n) {
     return t;
 }
 
-static void rowdot_f32_scalar(const void *w, const float *X, int64_t M, int64_t ldx, int64_t n, float *y,
-                              int64_t ldy) {
-    for (int64_t m = 0; m < M; m++)
-        y[m * ldy] = dot_f32(w, X + m * ldx, n);
-}
-
-/* Formats other than f32: expand the row to f32 in pieces, then dot. */
+/* One weight row against M activation rows; formats other than f32 are expanded to
+ * f32 in pieces first. */
 #define MG_EXPAND_CHUNK 1024
-static void rowdot_expand(mg_dtype t, const void *w, const float *X, int64_t M, int64_t ldx, int64_t n,
+static void rowdot_scalar(mg_dtype t, const uint8_t *w, const float *X, int64_t M, size_t ldx, int64_t n,
                           float *y, int64_t ldy) {
+    if (t == MG_DT_F32) {
+        for (int64_t m = 0; m < M; m++)
+            y[m * ldy] = dot_f32((const float *)w, X + (size_t)m * ldx, n);
+        return;
+    }
     float buf[MG_EXPAND_CHUNK];
     for (int64_t m = 0; m < M; m++)
         y[m * ldy] = 0;
     size_t stride = mg_dtype_row_bytes(t, MG_EXPAND_CHUNK);
     for (int64_t c0 = 0; c0 < n; c0 += MG_EXPAND_CHUNK) {
         int64_t len = n - c0 < MG_EXPAND_CHUNK ? n - c0 : MG_EXPAND_CHUNK;
-        mg_row_to_f32(t, (const uint8_t *)w + (size_t)(c0 / MG_EXPAND_CHUNK) * stride, buf, len);
+        mg_row_to_f32(t, w + (size_t)(c0 / MG_EXPAND_CHUNK) * stride, buf, len);
         for (int64_t m = 0; m < M; m++)
-            y[m * ldy] += dot_f32(buf, X + m * ldx + c0, len);
+            y[m * ldy] += dot_f32(buf, X + (size_t)m * ldx + c0, len);
     }
 }
 
-static void rowdot_f16_scalar(const void *w, const float *X, int64_t M, int64_t ldx, int64_t n, float *y,
-                              int64_t ldy) {
-    rowdot_expand(MG_DT_F16, w, X, M, ldx, n, y, ldy);
+#define MG_SCALAR_GEMM(name, dtype)                                                                 \
+    static void name(const uint8_t *w, size_t w_stride, int64_t rows, const void *x, size_t x_stride, \
+                     int64_t M, int64_t n, float *y, int64_t ldy) {                                 \
+        for (int64_t r = 0; r < rows; r++)                                                          \
+            rowdot_scalar(dtype, w + (size_t)r * w_stride, x, M, x_stride / sizeof(float), n, y + r, ldy); \
+    }
+MG_SCALAR_GEMM(gemm_f32_scalar, MG_DT_F32)
+MG_SCALAR_GEMM(gemm_f16_scalar, MG_DT_F16)
+MG_SCALAR_GEMM(gemm_bf16_scalar, MG_DT_BF16)
+MG_SCALAR_GEMM(gemm_q8_0_scalar, MG_DT_Q8_0)
+MG_SCALAR_GEMM(gemm_q4_0_scalar, MG_DT_Q4_0)
+
+/* ---- activation quantization (reference) --------------------------------------- */
+
+size_t mg_act_q8_bytes(int64_t n) {
+    int64_t nbp = ((n / MG_QK) + 1) & ~(int64_t)1;
+    return (size_t)nbp * (MG_QK + 8 * sizeof(float) + 8 * sizeof(int32_t));
 }
-static void rowdot_bf16_scalar(const void *w, const float *X, int64_t M, int64_t ldx, int64_t n, float *y,
-                               int64_t ldy) {
-    rowdot_expand(MG_DT_BF16, w, X, M, ldx, n, y, ldy);
-}
-static void rowdot_q8_0_scalar(const void *w, const float *X, int64_t M, int64_t ldx, int64_t n, float *y,
-                               int64_t ldy) {
-    rowdot_expand(MG_DT_Q8_0, w, X, M, ldx, n, y, ldy);
-}
-static void rowdot_q4_0_scalar(const void *w, const float *X, int64_t M, int64_t ldx, int64_t n, float *y,
-                               int64_t ldy) {
-    rowdot_expand(MG_DT_Q4_0, w, X, M, ldx, n, y, ldy);
+
+void mg_act_q8_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult) {
+    int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
+    int8_t *q = dst;
+    float *d = (float *)(q + nbp * MG_QK);
+    int32_t *c = (int32_t *)(d + nbp * 8);
+    for (int64_t b = 0; b < nbp; b++) {
+        float amax = 0;
+        if (b < nb)
+            for (int j = 0; j < MG_QK; j++)
+                amax = fmaxf(amax, fabsf(x[b * MG_QK + j]));
+        /* Blocks of (near) zeros, and padding, quantize to zero: avoids inf scales. */
+        float dd = 0, id = 0;
+        if (amax >= 1e-30f) {
+            dd = amax / 127.0f;
+            id = 127.0f / amax;
+        }
+        int32_t sum = 0;
+        for (int j = 0; j < MG_QK; j++) {
+            float v = b < nb ? x[b * MG_QK + j] * id : 0.0f;
+            v = v != v ? 0.0f : v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
+            int qi = (int)nearbyintf(v); /* default rounding: half to even, like cvtps2dq */
+            q[b * MG_QK + j] = (int8_t)qi;
+            sum += qi;
+        }
+        for (int j = 0; j < 8; j++) {
+            d[b * 8 + j] = dd;
+            c[b * 8 + j] = corr_mult * sum;
+        }
+    }
 }
 
 /* ---- dispatch ---------------------------------------------------------------------- */
-
-mg_rowdot_fn mg_rowdot_kernel_avx2(mg_dtype t);
-mg_rowdot_fn mg_rowdot_kernel_avx512(mg_dtype t);
-mg_rowdot_fn mg_rowdot_kernel_neon(mg_dtype t);
 
 const char *mg_isa_name(mg_isa isa) {
     switch (isa) {
@@ -75,16 +109,24 @@ const char *mg_isa_name(mg_isa isa) {
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <cpuid.h>
+/* F16C via cpuid (leaf 1, ECX bit 29): not every compiler's __builtin_cpu_supports knows it. */
+static int cpu_has_f16c(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
+}
+#endif
+
 mg_isa mg_isa_detect(void) {
 #if defined(__x86_64__) && defined(__GNUC__)
     __builtin_cpu_init();
-    if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
+    int base = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && cpu_has_f16c();
+    if (base && __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw") &&
         __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512dq") &&
         __builtin_cpu_supports("avx512vnni"))
         return MG_ISA_AVX512;
-    if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
-        return MG_ISA_AVX2;
-    return MG_ISA_SCALAR;
+    return base ? MG_ISA_AVX2 : MG_ISA_SCALAR;
 #elif defined(__aarch64__)
     return MG_ISA_NEON;
 #else
@@ -92,29 +134,33 @@ mg_isa mg_isa_detect(void) {
 #endif
 }
 
-static mg_rowdot_fn scalar_kernel(mg_dtype t) {
+static mg_kernel scalar_kernel(mg_dtype t) {
+    mg_kernel k = {NULL, NULL, 0};
     switch (t) {
-    case MG_DT_F32: return rowdot_f32_scalar;
-    case MG_DT_F16: return rowdot_f16_scalar;
-    case MG_DT_BF16: return rowdot_bf16_scalar;
-    case MG_DT_Q8_0: return rowdot_q8_0_scalar;
-    case MG_DT_Q4_0: return rowdot_q4_0_scalar;
-    default: return NULL;
+    case MG_DT_F32: k.gemm = gemm_f32_scalar; break;
+    case MG_DT_F16: k.gemm = gemm_f16_scalar; break;
+    case MG_DT_BF16: k.gemm = gemm_bf16_scalar; break;
+    case MG_DT_Q8_0: k.gemm = gemm_q8_0_scalar; break;
+    case MG_DT_Q4_0: k.gemm = gemm_q4_0_scalar; break;
+    default: break;
     }
+    return k;
 }
 
-mg_rowdot_fn mg_rowdot_kernel(mg_isa isa, mg_dtype t) {
+mg_kernel mg_matmul_kernel(mg_isa isa, mg_dtype t) {
+    mg_kernel k = {NULL, NULL, 0};
     switch (isa) {
     case MG_ISA_SCALAR: return scalar_kernel(t);
 #if defined(__x86_64__)
-    case MG_ISA_AVX2: return mg_rowdot_kernel_avx2(t);
-    case MG_ISA_AVX512: return mg_rowdot_kernel_avx512(t);
+    case MG_ISA_AVX2: mg_matmul_kernel_avx2(t, &k); break;
+    case MG_ISA_AVX512: mg_matmul_kernel_avx512(t, &k); break;
 #endif
 #if defined(__aarch64__)
-    case MG_ISA_NEON: return mg_rowdot_kernel_neon(t);
+    case MG_ISA_NEON: mg_matmul_kernel_neon(t, &k); break;
 #endif
-    default: return NULL;
+    default: break;
     }
+    return k;
 }
 
 static mg_isa g_active_isa = (mg_isa)-1;
@@ -130,29 +176,84 @@ mg_isa mg_isa_active(void) {
         if (!strcmp(env, "scalar")) want = MG_ISA_SCALAR;
         else if (!strcmp(env, "avx2")) want = MG_ISA_AVX2;
         else if (!strcmp(env, "avx512")) want = MG_ISA_AVX512;
-        /* Only step down: never pick an ISA the CPU lacks. */
-        if (want <= isa || (want == MG_ISA_NEON && isa == MG_ISA_NEON))
+        else if (!strcmp(env, "neon")) want = MG_ISA_NEON;
+        /* Only step down, within the CPU's family: never pick an ISA the CPU lacks. */
+        int same_family = (want == MG_ISA_NEON) == (isa == MG_ISA_NEON) || want == MG_ISA_SCALAR;
+        if (same_family && want <= isa)
             isa = want;
     }
     __atomic_store_n(&g_active_isa, isa, __ATOMIC_RELAXED);
     return isa;
 }
 
-static mg_rowdot_fn active_kernel(mg_dtype t) {
-    mg_rowdot_fn f = mg_rowdot_kernel(mg_isa_active(), t);
-    return f ? f : scalar_kernel(t);
+static mg_kernel active_kernel(mg_dtype t) {
+    mg_kernel k = mg_matmul_kernel(mg_isa_active(), t);
+    return k.gemm ? k : scalar_kernel(t);
+}
+
+/* ---- per-thread scratch for quantized activations ----------------------------------
+ * Grown on demand and kept, so a decoder step does not allocate; freed when the
+ * calling thread exits. */
+
+typedef struct {
+    void *p;
+    size_t cap;
+} act_scratch;
+
+static pthread_key_t g_scratch_key;
+static pthread_once_t g_scratch_once = PTHREAD_ONCE_INIT;
+static int g_scratch_key_ok;
+
+static void scratch_free(void *v) {
+    act_scratch *s = v;
+    if (s)
+        free(s->p);
+    free(s);
+}
+
+static void scratch_key_init(void) { g_scratch_key_ok = pthread_key_create(&g_scratch_key, scratch_free) == 0; }
+
+/* A 64-byte aligned buffer of at least `bytes`, or NULL when out of memory. */
+static void *scratch_get(size_t bytes) {
+    pthread_once(&g_scratch_once, scratch_key_init);
+    if (!g_scratch_key_ok)
+        return NULL;
+    act_scratch *s = pthread_getspecific(g_scratch_key);
+    if (!s) {
+        s = calloc(1, sizeof *s);
+        if (!s || pthread_setspecific(g_scratch_key, s) != 0) {
+            free(s);
+            return NULL;
+        }
+    }
+    if (s->cap < bytes) {
+        void *p = NULL;
+        size_t cap = bytes + bytes / 4;
+        cap = (cap + 63) & ~(size_t)63;
+        if (posix_memalign(&p, 64, cap) != 0)
+            return NULL;
+        free(s->p);
+        s->p = p;
+        s->cap = cap;
+    }
+    return s->p;
 }
 
 /* ---- the threaded product ------------------------------------------------------------ */
 
 typedef struct {
     const mg_matrix *W;
-    const float *X;
-    int64_t M, ldx, ldy;
+    mg_kernel k;
+    const uint8_t *X; /* f32 rows or quantized rows */
+    size_t x_stride;
+    int64_t M, ldy;
     float *Y;
     const float *bias;
-    mg_rowdot_fn fn;
     int64_t rows_per_task, m_block;
+    /* quantization job */
+    const float *Xf;
+    int64_t ldx;
+    uint8_t *Xq;
 } matmul_job;
 
 static void matmul_task(void *arg, int task) {
@@ -161,12 +262,11 @@ static void matmul_task(void *arg, int task) {
     int64_t r1 = r0 + j->rows_per_task;
     if (r1 > j->W->rows)
         r1 = j->W->rows;
-    const uint8_t *wbase = j->W->data;
+    const uint8_t *w = (const uint8_t *)j->W->data + (size_t)r0 * j->W->row_bytes;
     for (int64_t m0 = 0; m0 < j->M; m0 += j->m_block) {
         int64_t mb = j->M - m0 < j->m_block ? j->M - m0 : j->m_block;
-        for (int64_t r = r0; r < r1; r++)
-            j->fn(wbase + (size_t)r * j->W->row_bytes, j->X + m0 * j->ldx, mb, j->ldx, j->W->cols,
-                  j->Y + m0 * j->ldy + r, j->ldy);
+        j->k.gemm(w, j->W->row_bytes, r1 - r0, j->X + (size_t)m0 * j->x_stride, j->x_stride, mb, j->W->cols,
+                  j->Y + m0 * j->ldy + r0, j->ldy);
     }
     if (j->bias)
         for (int64_t m = 0; m < j->M; m++)
@@ -174,25 +274,77 @@ static void matmul_task(void *arg, int task) {
                 j->Y[m * j->ldy + r] += j->bias[r];
 }
 
-void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int64_t ldx, float *Y,
-               int64_t ldy, const float *bias) {
-    if (M <= 0 || W->rows <= 0)
-        return;
-    matmul_job j = {W, X, M, ldx, ldy, Y, bias, active_kernel(W->dtype), 0, 0};
+#define MG_QUANT_ROWS_PER_TASK 4
+static void quantize_task(void *arg, int task) {
+    const matmul_job *j = arg;
+    int64_t m0 = (int64_t)task * MG_QUANT_ROWS_PER_TASK;
+    for (int64_t m = m0; m < j->M && m < m0 + MG_QUANT_ROWS_PER_TASK; m++)
+        j->k.quantize(j->Xf + (size_t)m * j->ldx, j->W->cols, j->Xq + (size_t)m * j->x_stride, j->k.corr_mult);
+}
+
+static void run_rows(mg_pool *pool, matmul_job *j) {
     /* Chunks of rows sized so a chunk's weights (~64 KiB) stream in one go; at least
      * 8 rows so per-task overhead stays small. Fixed by the shape, not the threads. */
-    int64_t rows = (int64_t)(65536 / (W->row_bytes ? W->row_bytes : 1));
+    int64_t rows = (int64_t)(65536 / (j->W->row_bytes ? j->W->row_bytes : 1));
     if (rows < 8)
         rows = 8;
     if (rows > 256)
         rows = 256;
     /* Keep enough tasks for load balance on small matrices. */
-    while (rows > 8 && (W->rows + rows - 1) / rows < 32)
+    while (rows > 8 && (j->W->rows + rows - 1) / rows < 32)
         rows /= 2;
-    j.rows_per_task = rows;
+    rows &= ~(int64_t)3; /* whole 4-row tiles */
+    j->rows_per_task = rows;
     /* Activation block: keep about 256 KiB of X hot while a chunk of rows passes over it. */
-    int64_t mb = (int64_t)(262144 / ((size_t)ldx * 4 + 1));
-    j.m_block = mb < 4 ? 4 : mb;
-    int n_tasks = (int)((W->rows + rows - 1) / rows);
-    mg_pool_run(pool, matmul_task, &j, n_tasks);
+    int64_t mb = (int64_t)(262144 / (j->x_stride + 1));
+    j->m_block = mb < 4 ? 4 : mb;
+    mg_pool_run(pool, matmul_task, j, (int)((j->W->rows + rows - 1) / rows));
+}
+
+/* Quantized activations are made in slabs of at most this many bytes (large M only). */
+#define MG_ACT_SLAB_BYTES ((size_t)8 << 20)
+
+void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int64_t ldx, float *Y,
+               int64_t ldy, const float *bias) {
+    if (M <= 0 || W->rows <= 0)
+        return;
+    matmul_job j = {0};
+    j.W = W;
+    j.k = active_kernel(W->dtype);
+    j.ldy = ldy;
+    j.bias = bias;
+    if (j.k.quantize && W->cols < MG_QK) /* degenerate (empty) rows: nothing to quantize */
+        j.k = scalar_kernel(W->dtype);
+    if (j.k.quantize) {
+        size_t row_bytes = mg_act_q8_bytes(W->cols);
+        int64_t slab = (int64_t)(MG_ACT_SLAB_BYTES / row_bytes);
+        slab = slab < 1 ? 1 : slab > M ? M : slab;
+        uint8_t *buf = scratch_get((size_t)slab * row_bytes);
+        if (buf) {
+            j.x_stride = row_bytes;
+            for (int64_t m0 = 0; m0 < M; m0 += slab) {
+                j.M = M - m0 < slab ? M - m0 : slab;
+                j.Xf = X + (size_t)m0 * (size_t)ldx;
+                j.ldx = ldx;
+                j.Xq = buf;
+                int n_quant = (int)((j.M + MG_QUANT_ROWS_PER_TASK - 1) / MG_QUANT_ROWS_PER_TASK);
+                if (j.M * W->cols >= 65536)
+                    mg_pool_run(pool, quantize_task, &j, n_quant);
+                else
+                    for (int t = 0; t < n_quant; t++)
+                        quantize_task(&j, t);
+                j.X = buf;
+                j.Y = Y + m0 * ldy;
+                run_rows(pool, &j);
+            }
+            return;
+        }
+        /* Out of memory for the scratch: fall back to the reference kernel. */
+        j.k = scalar_kernel(W->dtype);
+    }
+    j.X = (const uint8_t *)X;
+    j.x_stride = (size_t)ldx * sizeof(float);
+    j.M = M;
+    j.Y = Y;
+    run_rows(pool, &j);
 }

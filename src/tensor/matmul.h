@@ -3,10 +3,22 @@
  *   Y[m, r] = sum_c X[m, c] * W[r, c]  (+ bias[r])       m < M, r < W->rows
  *
  * W is a weight matrix in any compute format (f32/f16/bf16/q8_0/q4_0), X and Y are
- * f32 with leading dimensions ldx / ldy. Work is split across the pool in fixed
- * chunks of output rows, and each Y element is one dot product in a fixed order, so
- * the result does not depend on the thread count. Which kernel runs (scalar, AVX2,
- * AVX-512, NEON) is decided once from the CPU's features.
+ * f32 with leading dimensions ldx / ldy (Y must not overlap X). Work is split across
+ * the pool in fixed chunks of output rows, and each Y element is one dot product whose
+ * operations depend only on its weight row and activation row (never on the chunk,
+ * the tile or the thread count), so results are identical for any thread count.
+ * Which kernels run (scalar, AVX2, AVX-512, NEON) is decided once from the CPU's
+ * features; $MG_ISA=scalar|avx2|avx512|neon steps down for tests and comparisons.
+ *
+ * Kernels (see docs/kernels.md): a kernel computes a block of outputs
+ *   y[m * ldy + r] = W_r . x_m      r < rows, m < M
+ * for consecutive weight rows at once, so each weight byte is loaded once per call
+ * and reused for all M activation rows while it sits in registers. Float formats read
+ * the f32 activations directly. The SIMD kernels for q8_0 / q4_0 instead take
+ * activations quantized once per matmul to 8-bit blocks (the ggml way; see
+ * mg_act_q8_bytes) and use integer dot products, which is what lets a memory-bound
+ * decoder step stream quantized weights near memory bandwidth. The scalar kernels
+ * are the reference: they expand weights to f32 and use f32 activations.
  */
 #ifndef MG_TENSOR_MATMUL_H
 #define MG_TENSOR_MATMUL_H
@@ -17,18 +29,51 @@
 void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int64_t ldx,
                float *Y, int64_t ldy, const float *bias);
 
-/* Dot products of one weight row against M activation rows: y[m * ldy] = W_row . x_m.
- * The per-format kernel contract; exposed for tests and benchmarks. */
-typedef void (*mg_rowdot_fn)(const void *w_row, const float *X, int64_t M, int64_t ldx,
-                             int64_t n, float *y, int64_t ldy);
-
 typedef enum mg_isa { MG_ISA_SCALAR = 0, MG_ISA_AVX2, MG_ISA_AVX512, MG_ISA_NEON } mg_isa;
 
-/* Best ISA this CPU supports, and the one in use (overridable with $MG_ISA=scalar|avx2|avx512). */
+/* Best ISA this CPU supports, and the one in use (overridable with $MG_ISA=scalar|avx2|avx512|neon,
+ * which only ever steps down to an ISA the CPU has). */
 mg_isa mg_isa_detect(void);
 mg_isa mg_isa_active(void);
 const char *mg_isa_name(mg_isa isa);
-/* Kernel of `isa` for format `t` (NULL if that ISA lacks it); used by kernel tests. */
-mg_rowdot_fn mg_rowdot_kernel(mg_isa isa, mg_dtype t);
+
+/* ---- kernel contract (for the ISA files, tests and benchmarks) ------------------ */
+
+/* y[m * ldy + r] = W_r . x_m for r < rows, m < M. `w` is the first weight row and
+ * w_stride the bytes between rows; `x` the first activation row (f32 values, or a
+ * quantized activation row, see below) and x_stride the bytes between rows; n the
+ * values per row. */
+typedef void (*mg_gemm_fn)(const uint8_t *w, size_t w_stride, int64_t rows, const void *x,
+                           size_t x_stride, int64_t M, int64_t n, float *y, int64_t ldy);
+
+/* Quantized activation row, for the integer kernels of q8_0 / q4_0 weights. n values
+ * (n % 32 == 0) in blocks of 32, padded to an even number of blocks nbp, laid out for
+ * aligned SIMD loads (64-byte aligned rows of mg_act_q8_bytes(n) bytes):
+ *   int8_t  q[nbp * 32]   q = round-half-even(x / d), |q| <= 127
+ *   float   d[nbp * 8]    the block's scale d = max|x| / 127, repeated 8 times
+ *   int32_t c[nbp * 8]    the block's corr_mult * sum(q), repeated 8 times
+ * The per-lane copies of d and c let a kernel use them as vector operands directly (a
+ * 256-bit lane group of 8 int32 partial sums covers one block). c is the correction a
+ * kernel needs when it feeds weights as unsigned bytes (q8 + 128, or a q4 nibble 0..15):
+ * sum((w + o) * q) - o * sum(q). Padding blocks are all zero. */
+size_t mg_act_q8_bytes(int64_t n);
+typedef void (*mg_act_quant_fn)(const float *x, int64_t n, void *dst, int corr_mult);
+/* The reference quantizer; every SIMD quantizer must produce identical bytes. */
+void mg_act_q8_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult);
+
+typedef struct mg_kernel {
+    mg_gemm_fn gemm;           /* NULL: this ISA has no kernel for the format */
+    mg_act_quant_fn quantize;  /* NULL: gemm reads f32 activations */
+    int corr_mult;             /* passed to quantize */
+} mg_kernel;
+
+/* Kernel of `isa` for weight format `t` (gemm NULL if that ISA lacks it or it is not
+ * compiled in). */
+mg_kernel mg_matmul_kernel(mg_isa isa, mg_dtype t);
+
+/* Per-ISA tables (matmul_<isa>.c); fill *k and return 1 when the format is covered. */
+int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k);
+int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k);
+int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k);
 
 #endif

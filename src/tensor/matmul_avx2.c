@@ -1,8 +1,302 @@
-/* matmul_avx2.c — AVX2/FMA row-dot kernels (x86-64). Placeholder table: formats
- * without an AVX2 kernel yet fall back to the scalar reference. */
+/* matmul_avx2.c — AVX2 + FMA + F16C matmul kernels for x86-64 CPUs without AVX-512.
+ *
+ * Same structure as matmul_avx512.c at 256 bits (16 registers, so smaller tiles):
+ * float formats keep one 8-lane f32 accumulator per (weight row, activation row),
+ * with a scalar tail for n % 8; q8_0 / q4_0 use activations quantized to 8-bit blocks
+ * (mg_act_q8_bytes) and vpmaddubsw + vpmaddwd, one 32-value block per step. vpmaddubsw
+ * multiplies unsigned by signed bytes with 16-bit saturation, so q8_0 uses the sign
+ * trick (|w| times x with w's sign; at most 2*128*127 per pair, no saturation) and
+ * q4_0 feeds the nibble 0..15 directly with the per-lane correction c = -sum(q).
+ * Every output's operations depend only on its own rows: results do not depend on
+ * the tile or thread count. Reads ggml block layouts as stored.
+ */
 #include "tensor/matmul.h"
 
-mg_rowdot_fn mg_rowdot_kernel_avx2(mg_dtype t) {
-    (void)t;
-    return NULL;
+#if defined(__x86_64__) && defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+
+#include <immintrin.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+/* Keeps a loaded vector in a register (GCC would otherwise re-load it as a memory
+ * operand of every instruction that uses it, doubling the load traffic). */
+#define MG_IN_REG(v) __asm__("" : "+x"(v))
+/* Prefetch the tile after next (see matmul_avx512.c: rows are consecutive). */
+#define mg_prefetch(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
+
+enum { FMT_F32, FMT_F16, FMT_BF16, FMT_Q8, FMT_Q4 };
+
+INLINE float hsum8(__m256 v) {
+    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_add_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
 }
+
+/* ---- float formats ------------------------------------------------------------- */
+
+INLINE __m256 load_w8(int fmt, const uint8_t *row, int64_t k) {
+    if (fmt == FMT_F32)
+        return _mm256_loadu_ps((const float *)row + k);
+    __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
+    if (fmt == FMT_F16)
+        return _mm256_cvtph_ps(h);
+    return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+}
+
+INLINE float load_w1(int fmt, const uint8_t *row, int64_t k) {
+    if (fmt == FMT_F32)
+        return ((const float *)row)[k];
+    uint16_t h;
+    memcpy(&h, row + 2 * k, 2);
+    return fmt == FMT_F16 ? _cvtsh_ss(h) : mg_bf16_to_f32(h);
+}
+
+INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, size_t xs, int64_t n, float *y,
+                       int64_t ldy, const int R, const int MB) {
+    __m256 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++)
+            acc[r][m] = _mm256_setzero_ps();
+    const size_t esize = fmt == FMT_F32 ? 4 : 2, ahead = 2 * (size_t)R * ws;
+    int64_t k = 0;
+    for (; k + 8 <= n; k += 8) {
+        __m256 wv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            if (fmt == FMT_F32 || (k & 15) == 0) /* one prefetch per 64 bytes */
+                mg_prefetch(w + (size_t)r * ws + (size_t)k * esize + ahead);
+            wv[r] = load_w8(fmt, w + (size_t)r * ws, k);
+        }
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++) {
+            __m256 xv = _mm256_loadu_ps(x + (size_t)m * xs + k);
+            if (R > 1)
+                MG_IN_REG(xv);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                acc[r][m] = _mm256_fmadd_ps(wv[r], xv, acc[r][m]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++) {
+            float t = hsum8(acc[r][m]);
+            for (int64_t j = k; j < n; j++)
+                t += load_w1(fmt, w + (size_t)r * ws, j) * x[(size_t)m * xs + j];
+            y[(int64_t)m * ldy + r] = t;
+        }
+}
+
+/* ---- quantized formats --------------------------------------------------------- */
+
+INLINE const uint8_t *block_at(int fmt, const uint8_t *row, int64_t b) {
+    return row + (size_t)b * (fmt == FMT_Q8 ? sizeof(mg_block_q8_0) : sizeof(mg_block_q4_0));
+}
+
+INLINE float block_scale(const uint8_t *block) {
+    uint16_t h;
+    memcpy(&h, block, 2);
+    return _cvtsh_ss(h);
+}
+
+INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t n, float *y,
+                       int64_t ldy, const int R, const int MB) {
+    int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
+    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0F);
+    __m256 acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++)
+            acc[r][m] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i wv[4], wsign[4];
+        __m256 wd[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = block_at(fmt, w + (size_t)r * ws, b);
+            mg_prefetch(blk + 2 * (size_t)R * ws);
+            wd[r] = _mm256_set1_ps(block_scale(blk));
+            if (fmt == FMT_Q8) {
+                wsign[r] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+                wv[r] = _mm256_sign_epi8(wsign[r], wsign[r]); /* |q| (as unsigned: -128 -> 128) */
+            } else {
+                __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
+                wv[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low4);
+            }
+        }
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++) {
+            const uint8_t *p = x + (size_t)m * xs;
+            __m256i xq = _mm256_load_si256((const __m256i *)(p + b * MG_QK));
+            __m256 xd = _mm256_load_ps((const float *)(p + nbp * MG_QK) + b * 8);
+            __m256i xc = fmt == FMT_Q4 ? _mm256_load_si256((const __m256i *)(p + nbp * (MG_QK + 32)) + b)
+                                       : _mm256_setzero_si256();
+            if (R > 1) {
+                MG_IN_REG(xq);
+                MG_IN_REG(xd);
+                MG_IN_REG(xc);
+            }
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                __m256i s;
+                if (fmt == FMT_Q8)
+                    s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], _mm256_sign_epi8(xq, wsign[r])), ones);
+                else
+                    s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], xq), ones), xc);
+                acc[r][m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(wd[r], xd), acc[r][m]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++)
+            y[(int64_t)m * ldy + r] = hsum8(acc[r][m]);
+}
+
+/* ---- tiling --------------------------------------------------------------------- */
+
+INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs, int64_t n, float *y, int64_t ldy,
+                 const int R, const int MB) {
+    if (fmt == FMT_Q8 || fmt == FMT_Q4)
+        tile_quant(fmt, w, ws, x, xs, n, y, ldy, R, MB);
+    else
+        tile_float(fmt, w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
+}
+
+/* Up to 4 activation rows. Float: 4 weight rows when MB <= 2, else 2. Quantized: 2. */
+INLINE void tile_mb(int fmt, const uint8_t *w, size_t ws, int R, const uint8_t *x, size_t xs, int MB, int64_t n,
+                    float *y, int64_t ldy) {
+    const int quant = fmt == FMT_Q8 || fmt == FMT_Q4;
+#define MG_TILE_CASE(mb)                                                  \
+    case mb:                                                              \
+        if (R == 4 && mb <= 2 && !quant)                                  \
+            tile(fmt, w, ws, x, xs, n, y, ldy, 4, mb);                    \
+        else if (R >= 2) {                                                \
+            tile(fmt, w, ws, x, xs, n, y, ldy, 2, mb);                    \
+            if (R == 4)                                                   \
+                tile(fmt, w + 2 * ws, ws, x, xs, n, y + 2, ldy, 2, mb);   \
+        } else                                                            \
+            tile(fmt, w, ws, x, xs, n, y, ldy, 1, mb);                    \
+        break;
+    switch (MB) {
+        MG_TILE_CASE(1)
+        MG_TILE_CASE(2)
+        MG_TILE_CASE(3)
+        MG_TILE_CASE(4)
+    default: break;
+    }
+#undef MG_TILE_CASE
+}
+
+INLINE void gemm_fmt(int fmt, const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M,
+                     int64_t n, float *y, int64_t ldy) {
+    const uint8_t *x = xv;
+    int64_t r = 0;
+    while (r < rows) {
+        int R = rows - r >= 4 ? 4 : rows - r >= 2 ? 2 : 1;
+        for (int64_t m0 = 0; m0 < M; m0 += 4) {
+            int MB = M - m0 < 4 ? (int)(M - m0) : 4;
+            tile_mb(fmt, w + (size_t)r * ws, ws, R, x + (size_t)m0 * xs, xs, MB, n, y + m0 * ldy + r, ldy);
+        }
+        r += R;
+    }
+}
+
+#define MG_GEMM(name, fmt)                                                                                   \
+    static void name(const uint8_t *w, size_t ws, int64_t rows, const void *x, size_t xs, int64_t M, int64_t n, \
+                     float *y, int64_t ldy) {                                                                \
+        gemm_fmt(fmt, w, ws, rows, x, xs, M, n, y, ldy);                                                     \
+    }
+MG_GEMM(gemm_f32, FMT_F32)
+MG_GEMM(gemm_f16, FMT_F16)
+MG_GEMM(gemm_bf16, FMT_BF16)
+MG_GEMM(gemm_q8_0, FMT_Q8)
+MG_GEMM(gemm_q4_0, FMT_Q4)
+
+/* ---- activation quantizer (bit-identical to mg_act_q8_quantize_ref) ------------ */
+
+INLINE float hmax8(__m256 v) {
+    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
+    s = _mm_max_ss(s, _mm_movehdup_ps(s));
+    return _mm_cvtss_f32(s);
+}
+
+INLINE int32_t hsum8_epi32(__m256i v) {
+    __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0x4E));
+    s = _mm_add_epi32(s, _mm_shuffle_epi32(s, 0xB1));
+    return _mm_cvtsi128_si32(s);
+}
+
+static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
+    int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
+    int8_t *q = dst;
+    float *d = (float *)(q + nbp * MG_QK);
+    int32_t *c = (int32_t *)(d + nbp * 8);
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    const __m256 hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
+    for (int64_t b = 0; b < nbp; b++) {
+        __m256 v[4];
+        for (int i = 0; i < 4; i++)
+            v[i] = b < nb ? _mm256_loadu_ps(x + b * MG_QK + 8 * i) : _mm256_setzero_ps();
+        __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absmask), _mm256_and_ps(v[1], absmask)),
+                                  _mm256_max_ps(_mm256_and_ps(v[2], absmask), _mm256_and_ps(v[3], absmask)));
+        float amax = hmax8(mx);
+        float dd = 0, id = 0;
+        if (amax >= 1e-30f) {
+            dd = amax / 127.0f;
+            id = 127.0f / amax;
+        }
+        const __m256 idv = _mm256_set1_ps(id);
+        __m256i iv[4];
+        for (int i = 0; i < 4; i++)
+            iv[i] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v[i], idv), lo), hi));
+        /* packs work per 128-bit lane: fix the dword order afterwards. */
+        __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
+        p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
+        _mm256_storeu_si256((__m256i *)(q + b * MG_QK), p);
+        int32_t sum = hsum8_epi32(_mm256_add_epi32(_mm256_add_epi32(iv[0], iv[1]), _mm256_add_epi32(iv[2], iv[3])));
+        _mm256_storeu_ps(d + b * 8, _mm256_set1_ps(dd));
+        _mm256_storeu_si256((__m256i *)(c + b * 8), _mm256_set1_epi32(corr_mult * sum));
+    }
+}
+
+int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
+    mg_kernel z = {NULL, NULL, 0};
+    *k = z;
+    switch (t) {
+    case MG_DT_F32: k->gemm = gemm_f32; break;
+    case MG_DT_F16: k->gemm = gemm_f16; break;
+    case MG_DT_BF16: k->gemm = gemm_bf16; break;
+    case MG_DT_Q8_0:
+        k->gemm = gemm_q8_0;
+        k->quantize = quantize_act;
+        k->corr_mult = 0; /* sign trick: no offset to correct */
+        break;
+    case MG_DT_Q4_0:
+        k->gemm = gemm_q4_0;
+        k->quantize = quantize_act;
+        k->corr_mult = -1; /* 8 lanes per block x 1 = 8: the nibble offset */
+        break;
+    default: return 0;
+    }
+    return 1;
+}
+
+#else /* compiled without the AVX2 flags: no kernels */
+
+int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
+    (void)t;
+    mg_kernel z = {NULL, NULL, 0};
+    *k = z;
+    return 0;
+}
+
+#endif

@@ -1,0 +1,219 @@
+/* bench_matmul.c — how close the matmul kernels come to memory bandwidth.
+ *
+ * For every weight format and the musicgen-small decoder shapes (1024x1024 attention
+ * projections, 4096x1024 fc1, 1024x4096 fc2, 2048x1024 lm head) with M = 2 and 8
+ * activation rows (the CFG batch), prints the weight bytes streamed per second next
+ * to the machine's measured read bandwidth, then the time of a whole decoder step
+ * (24 layers: 6 square projections + fc1 + fc2 each, plus 4 lm heads) against the
+ * bandwidth limit. Weights are spread over a buffer as big as one step's weights and
+ * cycled through, so they come from memory, not cache, as in real decoding.
+ *
+ *   bench_matmul [--quick] [--threads 1,2] [--formats f32,q8_0] [--seconds S]
+ *
+ * The kernel ISA is the best the CPU has; set MG_ISA=avx2 or scalar to compare.
+ * Figures are the best of several wall-clock trials (a shared machine only ever slows
+ * a trial down); still, run it twice. */
+#include "base/pool.h"
+#include "base/rng.h"
+#include "base/timing.h"
+#include "tensor/bandwidth.h"
+#include "tensor/matmul.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct {
+    const char *name;
+    int64_t rows, cols, per_layer;
+} shape;
+
+/* musicgen-small decoder: d_model 1024, ffn 4096, 24 layers, 4 codebooks x 2048 logits. */
+static const shape k_shapes[] = {
+    {"attn 1024x1024", 1024, 1024, 6},
+    {"fc1  4096x1024", 4096, 1024, 1},
+    {"fc2  1024x4096", 1024, 4096, 1},
+    {"head 2048x1024", 2048, 1024, 0},
+};
+#define N_LAYERS 24
+#define N_HEADS 4
+
+static const mg_dtype k_formats[] = {MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_Q8_0, MG_DT_Q4_0};
+
+typedef struct {
+    uint8_t *data;
+    size_t bytes;
+} arena;
+
+/* A buffer of `bytes` filled with valid random weights of format t (a random pattern
+ * of whole blocks repeated, so any block-aligned matrix inside it is valid). */
+static int arena_make(arena *a, mg_dtype t, size_t bytes, mg_rng *rng) {
+    const int64_t pattern_vals = 1 << 16;
+    size_t pattern_bytes = mg_dtype_row_bytes(t, pattern_vals);
+    bytes = (bytes + pattern_bytes - 1) / pattern_bytes * pattern_bytes;
+    if (posix_memalign((void **)&a->data, 4096, bytes) != 0)
+        return 0;
+    a->bytes = bytes;
+    float *vals = malloc(sizeof(float) * pattern_vals);
+    if (!vals)
+        return 0;
+    for (int64_t i = 0; i < pattern_vals; i++)
+        vals[i] = (float)(mg_rng_uniform(rng) - 0.5) * 0.1f;
+    mg_row_from_f32(t, vals, a->data, pattern_vals);
+    free(vals);
+    for (size_t off = pattern_bytes; off < bytes; off += pattern_bytes)
+        memcpy(a->data + off, a->data, pattern_bytes);
+    return 1;
+}
+
+static size_t matrix_bytes(mg_dtype t, int64_t rows, int64_t cols) { return mg_dtype_row_bytes(t, cols) * (size_t)rows; }
+
+static mg_matrix matrix_at(const arena *a, mg_dtype t, int64_t rows, int64_t cols, size_t *off) {
+    size_t need = matrix_bytes(t, rows, cols);
+    if (*off + need > a->bytes)
+        *off = 0;
+    mg_matrix m = {t, rows, cols, mg_dtype_row_bytes(t, cols), a->data + *off};
+    *off += need;
+    return m;
+}
+
+static size_t step_bytes(mg_dtype t) {
+    size_t total = 0;
+    for (int s = 0; s < 4; s++) {
+        size_t b = matrix_bytes(t, k_shapes[s].rows, k_shapes[s].cols);
+        total += s == 3 ? b * N_HEADS : b * (size_t)k_shapes[s].per_layer * N_LAYERS;
+    }
+    return total;
+}
+
+/* One decoder step's matmuls, weights consecutive in the arena. */
+static void run_step(mg_pool *pool, const arena *a, mg_dtype t, const float *X, float *Y, int64_t M) {
+    size_t off = 0;
+    for (int l = 0; l < N_LAYERS; l++)
+        for (int s = 0; s < 3; s++)
+            for (int i = 0; i < k_shapes[s].per_layer; i++) {
+                mg_matrix W = matrix_at(a, t, k_shapes[s].rows, k_shapes[s].cols, &off);
+                mg_matmul(pool, &W, X, M, W.cols, Y, W.rows, NULL);
+            }
+    for (int h = 0; h < N_HEADS; h++) {
+        mg_matrix W = matrix_at(a, t, k_shapes[3].rows, k_shapes[3].cols, &off);
+        mg_matmul(pool, &W, X, M, W.cols, Y, W.rows, NULL);
+    }
+}
+
+static int parse_list(const char *s, int *out, int max) {
+    int n = 0;
+    while (*s && n < max) {
+        out[n++] = atoi(s);
+        const char *c = strchr(s, ',');
+        if (!c)
+            break;
+        s = c + 1;
+    }
+    return n;
+}
+
+/* Is `name` one of the comma-separated entries of `list`? */
+static int in_list(const char *list, const char *name) {
+    size_t len = strlen(name);
+    for (const char *p = list; p && *p; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+        if (!strncmp(p, name, len) && (p[len] == ',' || p[len] == 0))
+            return 1;
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    int threads[8] = {1, 2}, n_threads = mg_cpu_count() > 1 ? 2 : 1;
+    double seconds = 0.2;
+    const char *formats = NULL;
+    for (int i = 1; i < argc; i++) {
+        if (!strcmp(argv[i], "--quick")) {
+            seconds = 0.05;
+            threads[0] = mg_cpu_count();
+            n_threads = 1;
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            n_threads = parse_list(argv[++i], threads, 8);
+        } else if (!strcmp(argv[i], "--formats") && i + 1 < argc) {
+            formats = argv[++i];
+        } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
+            seconds = atof(argv[++i]);
+        } else {
+            fprintf(stderr, "usage: %s [--quick] [--threads 1,2] [--formats f32,q8_0] [--seconds S]\n", argv[0]);
+            return 2;
+        }
+    }
+    mg_pool *pools[8];
+    double bw[8];
+    printf("kernels: %s (best on this CPU: %s)\n", mg_isa_name(mg_isa_active()), mg_isa_name(mg_isa_detect()));
+    for (int i = 0; i < n_threads; i++) {
+        pools[i] = mg_pool_new(threads[i]);
+        if (!pools[i])
+            return 1;
+        bw[i] = mg_measure_read_bandwidth(pools[i], 0);
+        printf("read bandwidth, %d thread%s: %.1f GB/s\n", threads[i], threads[i] > 1 ? "s" : "", bw[i]);
+    }
+    mg_rng rng;
+    mg_rng_seed(&rng, 1);
+    float *X = malloc(sizeof(float) * 8 * 4096);
+    float *Y = malloc(sizeof(float) * 8 * 4096);
+    for (int i = 0; i < 8 * 4096; i++)
+        X[i] = (float)(mg_rng_uniform(&rng) - 0.5);
+
+    printf("\n%-6s %-15s %2s %3s %10s %8s %7s\n", "format", "shape", "M", "thr", "us/call", "GB/s", "% of bw");
+    for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++) {
+        mg_dtype t = k_formats[f];
+        if (formats && !in_list(formats, mg_dtype_name(t)))
+            continue;
+        arena a;
+        if (!arena_make(&a, t, step_bytes(t), &rng)) {
+            fprintf(stderr, "out of memory for %s weights\n", mg_dtype_name(t));
+            return 1;
+        }
+        for (int s = 0; s < 4; s++)
+            for (int M = 2; M <= 8; M += 6)
+                for (int ti = 0; ti < n_threads; ti++) {
+                    size_t off = 0, bytes = matrix_bytes(t, k_shapes[s].rows, k_shapes[s].cols);
+                    mg_matrix W = matrix_at(&a, t, k_shapes[s].rows, k_shapes[s].cols, &off);
+                    mg_matmul(pools[ti], &W, X, M, W.cols, Y, W.rows, NULL); /* warm-up */
+                    /* Best of several short trials: a busy neighbour only ever slows a trial down. */
+                    double best = 1e30;
+                    for (int trial = 0; trial < 5; trial++) {
+                        int64_t calls = 0;
+                        double t0 = mg_time_now(), dt;
+                        do {
+                            W = matrix_at(&a, t, k_shapes[s].rows, k_shapes[s].cols, &off);
+                            mg_matmul(pools[ti], &W, X, M, W.cols, Y, W.rows, NULL);
+                            calls++;
+                            dt = mg_time_now() - t0;
+                        } while (dt < seconds / 5);
+                        if (dt / (double)calls < best)
+                            best = dt / (double)calls;
+                    }
+                    double gbs = (double)bytes / best * 1e-9;
+                    printf("%-6s %-15s %2d %3d %10.1f %8.1f %6.0f%%\n", mg_dtype_name(t), k_shapes[s].name, M,
+                           threads[ti], best * 1e6, gbs, 100 * gbs / bw[ti]);
+                }
+        for (int M = 2; M <= 8; M += 6)
+            for (int ti = 0; ti < n_threads; ti++) {
+                run_step(pools[ti], &a, t, X, Y, M);
+                double best = 1e30, total = 0;
+                for (int step = 0; step < 10 && (step < 3 || total < 2 * seconds); step++) {
+                    double t0 = mg_time_now();
+                    run_step(pools[ti], &a, t, X, Y, M);
+                    double dt = mg_time_now() - t0;
+                    total += dt;
+                    best = dt < best ? dt : best;
+                }
+                double ms = best * 1e3, limit = (double)step_bytes(t) / (bw[ti] * 1e9) * 1e3;
+                printf("%-6s %-15s %2d %3d  step %7.2f ms (%.0f MB, bandwidth limit %.2f ms, %.0f%%)\n",
+                       mg_dtype_name(t), "decoder step", M, threads[ti], ms, (double)step_bytes(t) * 1e-6, limit,
+                       100 * limit / ms);
+            }
+        free(a.data);
+    }
+    free(X);
+    free(Y);
+    for (int i = 0; i < n_threads; i++)
+        mg_pool_free(pools[i]);
+    return 0;
+}

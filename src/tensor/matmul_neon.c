@@ -1,0 +1,282 @@
+/* matmul_neon.c — AArch64 NEON matmul kernels (compiled only on ARM64).
+ *
+ * Same structure as matmul_avx512.c at 128 bits: float formats keep one 4-lane f32
+ * accumulator per (weight row, activation row) (f16 through vcvt_f32_f16, bf16 by
+ * shifting into the f32 high half) with a scalar tail for n % 4; q8_0 / q4_0 use
+ * activations quantized to 8-bit blocks (mg_act_q8_bytes) and signed 8-bit dot
+ * products: SDOT when the compiler targets ARMv8.2 dotprod (-march=armv8.2-a+dotprod
+ * or newer), otherwise widening multiplies (vmull_s8 + vpadalq_s16). Both are exact
+ * integer sums, so they give identical results. Signed x signed needs no offset
+ * correction (corr_mult 0). Every output's operations depend only on its own rows:
+ * results do not depend on the tile or thread count. Reads ggml layouts as stored.
+ */
+#include "tensor/matmul.h"
+
+#if defined(__aarch64__) && defined(__ARM_NEON)
+
+#include <arm_neon.h>
+#include <string.h>
+
+#define INLINE static inline __attribute__((always_inline))
+/* Prefetch the tile after next (see matmul_avx512.c: rows are consecutive). */
+#define mg_prefetch(p) __builtin_prefetch((const void *)(p), 0, 3)
+
+enum { FMT_F32, FMT_F16, FMT_BF16, FMT_Q8, FMT_Q4 };
+
+INLINE float f16_scalar(uint16_t h) {
+    return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
+/* ---- float formats ------------------------------------------------------------- */
+
+INLINE float32x4_t load_w4(int fmt, const uint8_t *row, int64_t k) {
+    if (fmt == FMT_F32)
+        return vld1q_f32((const float *)row + k);
+    uint16x4_t h = vld1_u16((const uint16_t *)row + k);
+    if (fmt == FMT_F16)
+        return vcvt_f32_f16(vreinterpret_f16_u16(h));
+    return vreinterpretq_f32_u32(vshll_n_u16(h, 16));
+}
+
+INLINE float load_w1(int fmt, const uint8_t *row, int64_t k) {
+    if (fmt == FMT_F32)
+        return ((const float *)row)[k];
+    uint16_t h;
+    memcpy(&h, row + 2 * k, 2);
+    return fmt == FMT_F16 ? f16_scalar(h) : mg_bf16_to_f32(h);
+}
+
+INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, size_t xs, int64_t n, float *y,
+                       int64_t ldy, const int R, const int MB) {
+    float32x4_t acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++)
+            acc[r][m] = vdupq_n_f32(0.0f);
+    const size_t esize = fmt == FMT_F32 ? 4 : 2, ahead = 2 * (size_t)R * ws;
+    int64_t k = 0;
+    for (; k + 4 <= n; k += 4) {
+        float32x4_t wv[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            if ((k & 15) == 0) /* one prefetch per 64 bytes of f32, 32 of f16 */
+                mg_prefetch(w + (size_t)r * ws + (size_t)k * esize + ahead);
+            wv[r] = load_w4(fmt, w + (size_t)r * ws, k);
+        }
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++) {
+            float32x4_t xv = vld1q_f32(x + (size_t)m * xs + k);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                acc[r][m] = vfmaq_f32(acc[r][m], wv[r], xv);
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++) {
+            float t = vaddvq_f32(acc[r][m]);
+            for (int64_t j = k; j < n; j++)
+                t += load_w1(fmt, w + (size_t)r * ws, j) * x[(size_t)m * xs + j];
+            y[(int64_t)m * ldy + r] = t;
+        }
+}
+
+/* ---- quantized formats --------------------------------------------------------- */
+
+INLINE const uint8_t *block_at(int fmt, const uint8_t *row, int64_t b) {
+    return row + (size_t)b * (fmt == FMT_Q8 ? sizeof(mg_block_q8_0) : sizeof(mg_block_q4_0));
+}
+
+/* sum over 16 byte pairs, added into acc (4 int32 lanes). */
+INLINE int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(acc, a, b);
+#else
+    /* |a|, |b| <= 128 / 127: two products per int16 lane stay below 32767. */
+    int16x8_t p = vmull_s8(vget_low_s8(a), vget_low_s8(b));
+    p = vmlal_high_s8(p, a, b);
+    return vpadalq_s16(acc, p);
+#endif
+}
+
+INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t n, float *y,
+                       int64_t ldy, const int R, const int MB) {
+    int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
+    float32x4_t acc[4][4];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++)
+            acc[r][m] = vdupq_n_f32(0.0f);
+    for (int64_t b = 0; b < nb; b++) {
+        int8x16_t w0[4], w1[4];
+        float32x4_t wd[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = block_at(fmt, w + (size_t)r * ws, b);
+            mg_prefetch(blk + 2 * (size_t)R * ws);
+            uint16_t h;
+            memcpy(&h, blk, 2);
+            wd[r] = vdupq_n_f32(f16_scalar(h));
+            if (fmt == FMT_Q8) {
+                w0[r] = vld1q_s8((const int8_t *)(blk + 2));
+                w1[r] = vld1q_s8((const int8_t *)(blk + 18));
+            } else {
+                uint8x16_t q = vld1q_u8(blk + 2);
+                const int8x16_t eight = vdupq_n_s8(8);
+                w0[r] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))), eight);
+                w1[r] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+            }
+        }
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++) {
+            const uint8_t *p = x + (size_t)m * xs;
+            int8x16_t x0 = vld1q_s8((const int8_t *)p + b * MG_QK);
+            int8x16_t x1 = vld1q_s8((const int8_t *)p + b * MG_QK + 16);
+            float32x4_t xd = vld1q_f32((const float *)(p + nbp * MG_QK) + b * 8);
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++) {
+                int32x4_t s = dot16(dot16(vdupq_n_s32(0), w0[r], x0), w1[r], x1);
+                acc[r][m] = vfmaq_f32(acc[r][m], vcvtq_f32_s32(s), vmulq_f32(wd[r], xd));
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++)
+            y[(int64_t)m * ldy + r] = vaddvq_f32(acc[r][m]);
+}
+
+/* ---- tiling --------------------------------------------------------------------- */
+
+INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs, int64_t n, float *y, int64_t ldy,
+                 const int R, const int MB) {
+    if (fmt == FMT_Q8 || fmt == FMT_Q4)
+        tile_quant(fmt, w, ws, x, xs, n, y, ldy, R, MB);
+    else
+        tile_float(fmt, w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
+}
+
+/* Up to 4 activation rows. Float: 4 weight rows per tile (16 accumulators); quantized: 2. */
+INLINE void tile_mb(int fmt, const uint8_t *w, size_t ws, int R, const uint8_t *x, size_t xs, int MB, int64_t n,
+                    float *y, int64_t ldy) {
+    const int quant = fmt == FMT_Q8 || fmt == FMT_Q4;
+#define MG_TILE_CASE(mb)                                                  \
+    case mb:                                                              \
+        if (R == 4 && !quant)                                             \
+            tile(fmt, w, ws, x, xs, n, y, ldy, 4, mb);                    \
+        else if (R >= 2) {                                                \
+            tile(fmt, w, ws, x, xs, n, y, ldy, 2, mb);                    \
+            if (R == 4)                                                   \
+                tile(fmt, w + 2 * ws, ws, x, xs, n, y + 2, ldy, 2, mb);   \
+        } else                                                            \
+            tile(fmt, w, ws, x, xs, n, y, ldy, 1, mb);                    \
+        break;
+    switch (MB) {
+        MG_TILE_CASE(1)
+        MG_TILE_CASE(2)
+        MG_TILE_CASE(3)
+        MG_TILE_CASE(4)
+    default: break;
+    }
+#undef MG_TILE_CASE
+}
+
+INLINE void gemm_fmt(int fmt, const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M,
+                     int64_t n, float *y, int64_t ldy) {
+    const uint8_t *x = xv;
+    int64_t r = 0;
+    while (r < rows) {
+        int R = rows - r >= 4 ? 4 : rows - r >= 2 ? 2 : 1;
+        for (int64_t m0 = 0; m0 < M; m0 += 4) {
+            int MB = M - m0 < 4 ? (int)(M - m0) : 4;
+            tile_mb(fmt, w + (size_t)r * ws, ws, R, x + (size_t)m0 * xs, xs, MB, n, y + m0 * ldy + r, ldy);
+        }
+        r += R;
+    }
+}
+
+#define MG_GEMM(name, fmt)                                                                                   \
+    static void name(const uint8_t *w, size_t ws, int64_t rows, const void *x, size_t xs, int64_t M, int64_t n, \
+                     float *y, int64_t ldy) {                                                                \
+        gemm_fmt(fmt, w, ws, rows, x, xs, M, n, y, ldy);                                                     \
+    }
+MG_GEMM(gemm_f32, FMT_F32)
+MG_GEMM(gemm_f16, FMT_F16)
+MG_GEMM(gemm_bf16, FMT_BF16)
+MG_GEMM(gemm_q8_0, FMT_Q8)
+MG_GEMM(gemm_q4_0, FMT_Q4)
+
+/* ---- activation quantizer (bit-identical to mg_act_q8_quantize_ref) ------------ */
+
+static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
+    int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
+    int8_t *q = dst;
+    float *d = (float *)(q + nbp * MG_QK);
+    int32_t *c = (int32_t *)(d + nbp * 8);
+    const float32x4_t hi = vdupq_n_f32(127.0f), lo = vdupq_n_f32(-127.0f);
+    for (int64_t b = 0; b < nbp; b++) {
+        float32x4_t v[8];
+        float32x4_t mx = vdupq_n_f32(0.0f);
+        for (int i = 0; i < 8; i++) {
+            v[i] = b < nb ? vld1q_f32(x + b * MG_QK + 4 * i) : vdupq_n_f32(0.0f);
+            mx = vmaxq_f32(mx, vabsq_f32(v[i]));
+        }
+        float amax = vmaxvq_f32(mx);
+        float dd = 0, id = 0;
+        if (amax >= 1e-30f) {
+            dd = amax / 127.0f;
+            id = 127.0f / amax;
+        }
+        int32x4_t sum = vdupq_n_s32(0);
+        for (int i = 0; i < 8; i += 2) {
+            /* vcvtnq: round to nearest, ties to even, like the reference. */
+            int32x4_t a = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(vmulq_n_f32(v[i], id), lo), hi));
+            int32x4_t e = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(vmulq_n_f32(v[i + 1], id), lo), hi));
+            sum = vaddq_s32(sum, vaddq_s32(a, e));
+            int16x8_t h = vcombine_s16(vqmovn_s32(a), vqmovn_s32(e));
+            vst1_s8(q + b * MG_QK + 4 * i, vqmovn_s16(h));
+        }
+        int32_t s = vaddvq_s32(sum);
+        for (int j = 0; j < 8; j++) {
+            d[b * 8 + j] = dd;
+            c[b * 8 + j] = corr_mult * s;
+        }
+    }
+}
+
+int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
+    mg_kernel z = {NULL, NULL, 0};
+    *k = z;
+    switch (t) {
+    case MG_DT_F32: k->gemm = gemm_f32; break;
+    case MG_DT_F16: k->gemm = gemm_f16; break;
+    case MG_DT_BF16: k->gemm = gemm_bf16; break;
+    case MG_DT_Q8_0:
+        k->gemm = gemm_q8_0;
+        k->quantize = quantize_act;
+        k->corr_mult = 0; /* signed x signed: no offset */
+        break;
+    case MG_DT_Q4_0:
+        k->gemm = gemm_q4_0;
+        k->quantize = quantize_act;
+        k->corr_mult = 0; /* nibbles are re-centered to -8..7 before the dot product */
+        break;
+    default: return 0;
+    }
+    return 1;
+}
+
+#else
+
+int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
+    (void)t;
+    mg_kernel z = {NULL, NULL, 0};
+    *k = z;
+    return 0;
+}
+
+#endif
