@@ -1,0 +1,212 @@
+/* cmd_decode.c — `musicgen decode -m MODEL CODES.npy -o OUT.wav`: decode codes (a
+ * NumPy integer array [1, K, T], [K, T] or [B, K, T], as `musicgen encode` or
+ * `generate --codes` write them) with the model's EnCodec into audio files. Several
+ * rows go to one file each in the directory given by -o. Every output is checked
+ * before anything is decoded and written atomically; nothing is overwritten without
+ * --force. s16/s24 clip samples beyond +-1 and say so; f32 keeps them. */
+#include "cli.h"
+#include "io/audio.h"
+#include "io/npy.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+static void help(void) {
+    printf("usage: musicgen decode [-m MODEL] CODES.npy -o OUT.wav [--sample-format s16|s24|f32] [--force]\n\n"
+           "Decode EnCodec codes into audio. CODES.npy holds integers of shape [1, K, T] or\n"
+           "[K, T] (K codebooks, T frames; stereo models interleave left/right per level);\n"
+           "[B, K, T] with B > 1 writes one file per row, CODES-0.wav, CODES-1.wav, ... into\n"
+           "the directory given by -o (an existing directory or a path ending in '/').\n"
+           "The container follows the extension (.wav .flac .ogg).\n\n"
+           "  -m, --model MODEL          folder, .gguf file or repo id (default %s)\n"
+           "  -o, --output PATH          output file, or directory (required)\n"
+           "  -s, --sample-format FMT    s16 (default), s24 or f32; s16/s24 clip beyond +-1\n"
+           "  -f, --force                overwrite existing files\n"
+           "  -t, --threads N            threads (default: all cores)\n"
+           "  -h, --help                 this help\n\n"
+           "example: musicgen decode -m facebook/musicgen-small riff.npy -o riff.wav\n",
+           MG_DEFAULT_MODEL);
+}
+
+static int is_dir(const char *p) {
+    struct stat st;
+    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* "dir/x/codes.npy" -> "codes" */
+static void file_stem(const char *path, char *out, size_t n) {
+    const char *b = strrchr(path, '/');
+    b = b ? b + 1 : path;
+    snprintf(out, n, "%s", b);
+    char *dot = strrchr(out, '.');
+    if (dot && dot != out)
+        *dot = 0;
+    if (!out[0])
+        snprintf(out, n, "codes");
+}
+
+typedef struct decode_opts {
+    const char *model, *in, *out;
+    mg_sample_format fmt;
+    int force;
+    long threads;
+} decode_opts;
+
+static int parse(int argc, char **argv, decode_opts *o) {
+    static const struct option opts[] = {{"model", required_argument, 0, 'm'},
+                                         {"output", required_argument, 0, 'o'},
+                                         {"sample-format", required_argument, 0, 's'},
+                                         {"force", no_argument, 0, 'f'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
+    const char *optstring = ":m:o:s:ft:h";
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
+        switch (c) {
+        case 'm': o->model = optarg; break;
+        case 'o': o->out = optarg; break;
+        case 's':
+            if (!cli_parse_sample_format("decode", optarg, &o->fmt))
+                return 1;
+            break;
+        case 'f': o->force = 1; break;
+        case 't':
+            if (!cli_parse_int("decode", "--threads", optarg, 0, 1024, &o->threads))
+                return 1;
+            break;
+        case 'h': help(); return -1;
+        default: return cli_bad_option("decode", argv, optstring);
+        }
+    }
+    if (optind >= argc)
+        return cli_error("decode", "no codes file given (see musicgen decode --help)");
+    if (optind + 1 < argc)
+        return cli_error("decode", "one codes file at a time (got \"%s\" too)", argv[optind + 1]);
+    if (!o->out)
+        return cli_error("decode", "no output given: add -o OUT.wav");
+    o->in = argv[optind];
+    return 0;
+}
+
+/* Output path of row b of B; a directory output gets STEM.wav / STEM-b.wav. */
+static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) {
+    size_t len = strlen(o->out);
+    int dir = len > 0 && (o->out[len - 1] == '/' || is_dir(o->out));
+    if (!dir) {
+        if (B > 1)
+            return cli_error("decode", "%s holds %d rows of codes: give a directory with -o (a path ending in '/')",
+                             o->in, B);
+        snprintf(buf, n, "%s", o->out);
+        return 0;
+    }
+    char stem[256];
+    file_stem(o->in, stem, sizeof stem);
+    const char *sep = o->out[len - 1] == '/' ? "" : "/";
+    if (B > 1)
+        snprintf(buf, n, "%s%s%s-%d.wav", o->out, sep, stem, b);
+    else
+        snprintf(buf, n, "%s%s%s.wav", o->out, sep, stem);
+    return 0;
+}
+
+static int decode_all(const decode_opts *o, mg_npy *a) {
+    int B = a->ndim == 3 ? (int)a->shape[0] : 1;
+    int64_t K = a->shape[a->ndim - 2], T = a->shape[a->ndim - 1];
+    if (B < 1 || K < 1 || T < 1 || K > 1024 || T > (1 << 26))
+        return cli_error("decode", "%s: cannot decode codes of shape [%d, %lld, %lld]", o->in, B, (long long)K,
+                         (long long)T);
+    size_t len = strlen(o->out);
+    if (len > 1 && o->out[len - 1] == '/' && !is_dir(o->out) && mkdir(o->out, 0777) != 0 && errno != EEXIST)
+        return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(errno));
+    char(*paths)[4096] = calloc((size_t)B, sizeof *paths);
+    float **pcm = calloc((size_t)B, sizeof *pcm);
+    if (!paths || !pcm) {
+        free(paths);
+        free(pcm);
+        return cli_error("decode", "out of memory");
+    }
+    int rc = 0;
+    for (int b = 0; b < B && !rc; b++)
+        rc = output_path(o, b, B, paths[b], sizeof paths[b]);
+    mg_model *m = NULL;
+    mg_context *ctx = NULL;
+    mg_model_params mp = mg_model_default_params();
+    if (!rc && cli_load_model("decode", o->model, &mp, &m))
+        rc = 1;
+    mg_model_info info;
+    mg_audio_write_opts wo;
+    memset(&wo, 0, sizeof wo);
+    wo.format = o->fmt;
+    wo.overwrite = o->force;
+    wo.software = "musicgen.c";
+    if (!rc) {
+        mg_model_get_info(m, &info);
+        for (int b = 0; b < B && !rc; b++) {
+            mg_status st = mg_audio_check_output(paths[b], &wo, info.channels, info.sample_rate);
+            if (st == MG_ERR_EXISTS)
+                rc = cli_error("decode", "%s exists; use --force to overwrite it", paths[b]);
+            else if (st != MG_OK)
+                rc = cli_lib_error("decode", st);
+        }
+    }
+    if (!rc) {
+        mg_context_params cp = mg_context_default_params();
+        cp.n_threads = (int)o->threads;
+        mg_status st = mg_context_new(m, &cp, &ctx);
+        if (st != MG_OK)
+            rc = cli_lib_error("decode", st);
+    }
+    /* Decode every row before writing any, so a bad row leaves no files behind. */
+    int64_t n_samples = 0;
+    int channels = 0;
+    for (int b = 0; b < B && !rc; b++) {
+        mg_status st = mg_decode_codes(ctx, a->data + (int64_t)b * K * T, (int)K, (int)T, &pcm[b], &n_samples, &channels);
+        if (st != MG_OK)
+            rc = B > 1 ? cli_error("decode", "row %d of %s: %s", b, o->in, mg_last_error())
+                       : cli_error("decode", "%s: %s", o->in, mg_last_error());
+    }
+    for (int b = 0; b < B && !rc; b++) {
+        int64_t clipped = 0;
+        mg_status st = mg_audio_write(paths[b], pcm[b], n_samples, channels, info.sample_rate, &wo, &clipped);
+        if (st != MG_OK) {
+            rc = cli_lib_error("decode", st);
+            break;
+        }
+        if (clipped)
+            fprintf(stderr, "musicgen decode: warning: %lld samples of %s were beyond +-1.0 and were clipped; "
+                    "use --sample-format f32 to keep them\n", (long long)clipped, paths[b]);
+        printf("%s\n", paths[b]);
+    }
+    for (int b = 0; b < B; b++)
+        mg_free(pcm[b]);
+    free(pcm);
+    free(paths);
+    mg_context_free(ctx);
+    mg_model_free(m);
+    return rc;
+}
+
+int cmd_decode(int argc, char **argv) {
+    decode_opts o = {MG_DEFAULT_MODEL, NULL, NULL, MG_SAMPLE_S16, 0, 0};
+    int rc = parse(argc, argv, &o);
+    if (rc)
+        return rc < 0 ? 0 : rc;
+    cli_exit_cleanly_on_interrupt("decode");
+    mg_npy a;
+    memset(&a, 0, sizeof a);
+    mg_status st = mg_npy_read_int(o.in, &a);
+    if (st != MG_OK)
+        return cli_lib_error("decode", st);
+    if (a.ndim == 3 || a.ndim == 2)
+        rc = decode_all(&o, &a);
+    else
+        rc = cli_error("decode", "%s: codes must have shape [1, K, T], [B, K, T] or [K, T] (got %d dimensions)", o.in,
+                       a.ndim);
+    mg_npy_free(&a);
+    return rc;
+}
