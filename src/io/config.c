@@ -124,7 +124,7 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
     c->num_residual_layers = req_int(p, s, "num_residual_layers", 0, 16);
     c->num_lstm_layers = req_int(p, s, "num_lstm_layers", 0, 16);
     c->compress = opt_int(p, s, "compress", 2, 1, 64);
-    c->use_causal_conv = opt_bool(p, s, "use_causal_conv", 0);
+    c->use_causal_conv = opt_bool(p, s, "use_causal_conv", 1); /* EncodecConfig's default is true */
     c->normalize = opt_bool(p, s, "normalize", 0);
     if (p->st != MG_OK)
         return;
@@ -153,15 +153,16 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
         p->st = mg_fail(MG_ERR_FORMAT, "%s: audio_encoder.target_bandwidths must be a non-empty list of numbers", p->where);
         return;
     }
-    c->target_bandwidth = (float)cJSON_GetArrayItem(tb, 0)->valuedouble;
+    double first_bw = cJSON_GetArrayItem(tb, 0)->valuedouble;
+    c->target_bandwidth = first_bw;
     cJSON *last = cJSON_GetArrayItem(tb, cJSON_GetArraySize(tb) - 1);
     double last_bw = cJSON_IsNumber(last) ? last->valuedouble : c->target_bandwidth;
-    c->max_bandwidth = (float)last_bw;
+    c->max_bandwidth = last_bw;
     /* EncodecConfig.num_quantizers = int(1000 * target_bandwidths[-1] // (frame_rate * 10)) */
     c->num_quantizers = (int)floor(1000.0 * last_bw / (c->frame_rate * 10.0));
     /* get_num_quantizers_for_bandwidth(target_bandwidths[0]), capped by the layers that exist */
     double bw_per_q = log2((double)c->codebook_size) * c->frame_rate;
-    int nq = (int)floor(c->target_bandwidth * 1000.0 / bw_per_q);
+    int nq = (int)floor(first_bw * 1000.0 / bw_per_q); /* from the JSON double, as Python computes it */
     if (nq < 1)
         nq = 1;
     c->n_codes = nq < c->num_quantizers ? nq : c->num_quantizers;

@@ -38,8 +38,8 @@ typedef struct mg_encodec_config {
     int pad_mode_reflect;     /* 1: reflect, 0: constant (zeros) */
     int normalize;            /* 0 for MusicGen */
     int weight_norm;          /* norm_type == weight_norm */
-    float target_bandwidth;   /* first of target_bandwidths (encode default) */
-    float max_bandwidth;      /* last of target_bandwidths (sets num_quantizers) */
+    double target_bandwidth;  /* first of target_bandwidths (encode default) */
+    double max_bandwidth;     /* last of target_bandwidths (sets num_quantizers) */
     int num_quantizers;       /* RVQ layers stored in the checkpoint */
     int n_codes;              /* codes used at the default bandwidth */
     /* derived */
