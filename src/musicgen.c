@@ -106,14 +106,17 @@ static mg_status load_tokenizer(mg_model *m) {
 }
 
 /* Every stage reads and checks its tensors here, so a bad checkpoint fails at load
- * time, naming the tensor. The T5 keeps its stored format (it runs once per
- * generation); the decoder's matrices are converted to the requested format. */
+ * time, naming the tensor. The decoder's matrices are converted to the requested
+ * format; the T5 becomes f16 at most (as `musicgen quantize` stores it): its error
+ * reaches every decoder step, and it runs only once per generation. */
 static mg_status load_stages(mg_model *m, const mg_model_params *p) {
     mg_config *cfg = &m->ck.cfg;
     mg_store *s = &m->ck.store;
+    mg_dtype dec_want = dtype_of(p->weight_type);
+    mg_dtype t5_want = dec_want == MG_DT_COUNT || dec_want == MG_DT_F32 ? dec_want : MG_DT_F16;
     MG_TRY(load_tokenizer(m));
-    MG_TRY(mg_t5_load(cfg, s, MG_DT_COUNT, &m->t5));
-    MG_TRY(mg_decoder_load(cfg, s, dtype_of(p->weight_type), &m->dec));
+    MG_TRY(mg_t5_load(cfg, s, t5_want, &m->t5));
+    MG_TRY(mg_decoder_load(cfg, s, dec_want, &m->dec));
     MG_TRY(mg_encodec_load(&cfg->codec, s, &m->codec));
     return MG_OK;
 }

@@ -308,6 +308,11 @@ mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_
     if (ndim != 2 || starts_with(name, "audio_encoder."))
         return MG_DT_F32;
     if (is_big_matrix(name)) {
+        /* The text encoder runs once per generation but its error reaches every decoder
+         * step through cross-attention: quantizing it multiplies the logit error ~20x
+         * (tests/test_quant_quality.c), so it stays f16 in every reduced format. */
+        if (want != MG_DT_F32 && (starts_with(name, "text_encoder.") || starts_with(name, "enc_to_dec_proj.")))
+            return MG_DT_F16;
         if (mg_dtype_is_block(want) && shape[1] % MG_QK)
             return MG_DT_F16;
         return want;
