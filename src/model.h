@@ -21,7 +21,7 @@ struct mg_model {
     mg_checkpoint ck;
     mg_weight_type weight_type;
     mg_model_info info;
-    char weight_type_name[16];
+    char weight_type_name[96];
     struct mg_tokenizer *tok;
     struct mg_t5 *t5;
     struct mg_decoder *dec;

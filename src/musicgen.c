@@ -121,6 +121,39 @@ static mg_status load_stages(mg_model *m, const mg_model_params *p) {
     return MG_OK;
 }
 
+/* "q8_0", or "q8_0 (+ f16 for 148 matrices)" when block formats had to fall back for
+ * matrices whose rows are not a multiple of 32: the decoder's matrices as loaded. */
+static void describe_weight_format(mg_model *m) {
+    const mg_decoder *d = m->dec;
+    int64_t bytes[MG_DT_COUNT] = {0};
+    int count[MG_DT_COUNT] = {0};
+    for (int l = 0; l < d->cfg.n_layers; l++) {
+        const mg_dec_layer *L = &d->layers[l];
+        const mg_matrix *ms[] = {&L->sq, &L->sk, &L->sv, &L->so, &L->cq, &L->ck, &L->cv, &L->co, &L->fc1, &L->fc2};
+        for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
+            bytes[ms[i]->dtype] += (int64_t)ms[i]->row_bytes * ms[i]->rows;
+            count[ms[i]->dtype]++;
+        }
+    }
+    for (int k = 0; k < d->cfg.n_codebooks; k++) {
+        bytes[d->lm_heads[k].dtype] += (int64_t)d->lm_heads[k].row_bytes * d->lm_heads[k].rows;
+        count[d->lm_heads[k].dtype]++;
+    }
+    int main_t = 0;
+    for (int t = 1; t < MG_DT_COUNT; t++)
+        if (count[t] > count[main_t])
+            main_t = t;
+    /* A block format that fell back somewhere is the one asked for: name it first. */
+    for (int t = 0; t < MG_DT_COUNT; t++)
+        if (mg_dtype_is_block((mg_dtype)t) && count[t])
+            main_t = t;
+    size_t o = (size_t)snprintf(m->weight_type_name, sizeof m->weight_type_name, "%s", mg_dtype_name((mg_dtype)main_t));
+    for (int t = 0; t < MG_DT_COUNT && o < sizeof m->weight_type_name; t++)
+        if (t != main_t && count[t])
+            o += (size_t)snprintf(m->weight_type_name + o, sizeof m->weight_type_name - o, " (+ %s for %d matrices)",
+                                  mg_dtype_name((mg_dtype)t), count[t]);
+}
+
 MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, mg_model **out) {
     *out = NULL;
     if (!path || !path[0])
@@ -141,18 +174,12 @@ MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, 
         free(m);
         return st;
     }
-    /* Name of the decoder weight format (as stored, or as converted). */
-    mg_store_entry *e = mg_store_find(&m->ck.store, "decoder.model.decoder.layers.0.fc1.weight");
-    const char *wt = e ? mg_dtype_name(e->t.dtype) : "?";
-    static const char *names[] = {"auto", "f32", "f16", "bf16", "q8_0", "q4_0"};
-    if (p.weight_type != MG_WEIGHT_AUTO && (int)p.weight_type < 6)
-        wt = names[p.weight_type];
-    snprintf(m->weight_type_name, sizeof m->weight_type_name, "%s", wt);
     st = load_stages(m, &p);
     if (st != MG_OK) {
         mg_model_free(m);
         return st;
     }
+    describe_weight_format(m);
     fill_info(m);
     *out = m;
     return MG_OK;
