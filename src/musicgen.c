@@ -210,6 +210,13 @@ MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params
         return MG_ERR_NOMEM;
     c->model = model;
     c->params = p;
+    /* More threads than cores only adds contention (results do not depend on it). */
+    int cores = mg_cpu_count();
+    if (p.n_threads > cores) {
+        mg_log_warn("%d threads requested but this machine has %d cores; using %d", p.n_threads, cores, cores);
+        p.n_threads = cores;
+    }
+    c->params = p;
     c->pool = mg_pool_new(p.n_threads);
     if (!c->pool) {
         free(c);
