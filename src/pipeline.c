@@ -305,6 +305,7 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
 
     mg_status st;
     int64_t *prompt_codes = NULL, *codes_b = NULL, *codes = NULL, prompt_samples = 0;
+    mg_streamer *streamer = NULL;
     int P = 0;
     mg_conditioning cond = {0};
     mg_result *res = NULL;
@@ -335,7 +336,12 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
             memcpy(codes_b + (size_t)b * K * P, prompt_codes, sizeof(int64_t) * (size_t)K * P);
     }
     t0 = mg_time_now();
-    st = mg_generate_codes(ctx, &cond, codes_b, &plan, &smp, gp.seed, gp.progress, gp.user, &codes);
+    if (gp.on_audio && gp.decode_audio) {
+        st = mg_streamer_new(ctx, gp.on_audio, gp.user, n_prompts, plan.n_samples, &streamer);
+        if (st != MG_OK)
+            goto done;
+    }
+    st = mg_generate_codes(ctx, &cond, codes_b, &plan, &smp, gp.seed, gp.progress, gp.user, streamer, &codes);
     if (st != MG_OK)
         goto done;
     t_dec = mg_time_now() - t0;
@@ -355,7 +361,15 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     res->seed = gp.seed;
     res->steps = plan.steps;
     res->n_samples = plan.n_samples;
-    if (gp.decode_audio) {
+    if (streamer) {
+        /* Everything was decoded while generating: flush the tails. */
+        t0 = mg_time_now();
+        st = mg_streamer_finish(streamer, res->codes, res->n_frames);
+        if (st != MG_OK)
+            goto done;
+        res->audio = mg_streamer_take_audio(streamer);
+        t_codec = mg_time_now() - t0;
+    } else if (gp.decode_audio) {
         res->audio = calloc((size_t)n_prompts, sizeof *res->audio);
         if (!res->audio) {
             st = mg_fail(MG_ERR_NOMEM, "out of memory");
@@ -372,6 +386,7 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     res->codec_ms = t_codec * 1e3;
 done:
     free(codes);
+    mg_streamer_free(streamer);
     mg_conditioning_free(&cond);
     free(prompt_codes);
     free(codes_b);

@@ -36,10 +36,23 @@ typedef struct mg_plan {
 
 mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t prompt_samples, int P, mg_plan *out);
 
-/* Codes [B][K][plan->frames] for the conditioning, window by window (see mg_plan). */
+/* Audio while generating (pipeline_stream.c): frames go in as they become final,
+ * interleaved PCM chunks come out through the callback and are kept as the result. */
+typedef struct mg_streamer mg_streamer;
+mg_status mg_streamer_new(mg_context *ctx, mg_audio_cb cb, void *user, int B, int64_t limit, mg_streamer **out);
+/* Frames [already pushed, upto) of codes [B][K][F] are final. */
+mg_status mg_streamer_push(mg_streamer *s, const int64_t *codes, int F, int upto);
+/* All F frames are final: push the rest, flush the decoders. */
+mg_status mg_streamer_finish(mg_streamer *s, const int64_t *codes, int F);
+/* The delivered audio, [B] buffers of limit * channels samples (caller frees). */
+float **mg_streamer_take_audio(mg_streamer *s);
+void mg_streamer_free(mg_streamer *s);
+
+/* Codes [B][K][plan->frames] for the conditioning, window by window (see mg_plan).
+ * With a streamer, frames are pushed to it as soon as they are final. */
 mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const int64_t *prompt, const mg_plan *plan,
                             const mg_sampler *smp, uint64_t seed, mg_progress_cb progress, void *user,
-                            int64_t **codes);
+                            mg_streamer *streamer, int64_t **codes);
 
 /* Audio prompt -> codes [K][*P] in the decoder's order (stereo interleaved). */
 mg_status mg_audio_prompt_codes(mg_context *ctx, const mg_generate_params *gp, int64_t **codes, int *P,

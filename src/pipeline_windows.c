@@ -16,19 +16,48 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* What the step callback needs to report progress and hand final frames on. */
 typedef struct {
     mg_progress_cb cb;
     void *user;
-} window_progress;
+    mg_streamer *streamer;
+    int64_t *all;          /* [B][K][total] codes of the whole piece */
+    int B, K, D, stereo, total;
+    int offset, plen, chunk; /* the current window: starts at frame offset, prompt plen */
+    int max_length;        /* columns of the current window */
+    int done;              /* window frames already in `all` */
+    mg_status st;          /* a streaming failure, reported after the loop stops */
+} window_state;
+
+/* Frames of the current window that are final, from the token matrix (pattern applied):
+ * frame f of codebook k sits at column f + delay(k) + 1; columns < `column` are set. */
+static void collect_frames(window_state *w, const int32_t *seq, int column) {
+    int ready = column - w->D; /* f + D <= column - 1 for every codebook */
+    if (ready > w->chunk)
+        ready = w->chunk;
+    for (int f = w->done > w->plen ? w->done : w->plen; f < ready; f++)
+        for (int b = 0; b < w->B; b++)
+            for (int k = 0; k < w->K; k++) {
+                int col = f + (w->stereo ? k / 2 : k) + 1;
+                w->all[((size_t)b * w->K + k) * w->total + w->offset + f] =
+                    seq[((size_t)b * w->K + k) * w->max_length + col];
+            }
+    if (ready > w->done)
+        w->done = ready;
+}
 
 static int on_step(void *user, int step, int total, int column, const float *raw, const float *scores,
                    const int32_t *seq) {
-    (void)column;
     (void)raw;
     (void)scores;
-    (void)seq;
-    const window_progress *p = user;
-    return p->cb ? p->cb(step + 1, total, p->user) : 0;
+    window_state *w = user;
+    if (w->streamer) {
+        collect_frames(w, seq, column);
+        w->st = mg_streamer_push(w->streamer, w->all, w->total, w->offset + w->done);
+        if (w->st != MG_OK)
+            return 1;
+    }
+    return w->cb ? w->cb(step + 1, total, w->user) : 0;
 }
 
 /* Copy frames [from, from + n) of codes [B][K][F] into dst [B][K][G] at frame `at`. */
@@ -38,29 +67,49 @@ static void copy_frames(int64_t *dst, int G, int at, const int64_t *src, int F, 
             memcpy(dst + ((size_t)b * K + k) * G + at, src + ((size_t)b * K + k) * F + from, sizeof(int64_t) * (size_t)n);
 }
 
+/* A failed step callback shows up as MG_ERR_CANCELLED: report the real cause. */
+static mg_status step_failure(const window_state *w, mg_status st) {
+    return st == MG_ERR_CANCELLED && w->st != MG_OK ? w->st : st;
+}
+
 mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const int64_t *prompt, const mg_plan *plan,
                             const mg_sampler *smp, uint64_t seed, mg_progress_cb progress, void *user,
-                            int64_t **codes) {
+                            mg_streamer *streamer, int64_t **codes) {
     const mg_model *m = ctx->model;
     int B = cond->B, K = m->dec->cfg.n_codebooks, D = mg_config_delays(&m->ck.cfg);
-    window_progress wp = {progress, user};
+    int total = plan->frames;
+    window_state ws = {.cb = progress, .user = user, .streamer = streamer, .B = B, .K = K, .D = D,
+                       .stereo = m->dec->cfg.audio_channels == 2, .total = total, .st = MG_OK};
     mg_lm_job job = {.B = B, .use_cfg = cond->use_cfg, .guidance = cond->guidance, .enc = cond->states,
                      .enc_mask = cond->mask, .S = cond->S, .sampler = *smp, .seed = seed,
-                     .kv = ctx->params.kv_type, .on_step = on_step, .user = &wp, .total_steps = plan->steps};
+                     .kv = ctx->params.kv_type, .on_step = on_step, .user = &ws, .total_steps = plan->steps};
     *codes = NULL;
     if (plan->fixed_steps) {
+        ws.all = malloc(sizeof(int64_t) * (size_t)B * K * (size_t)total);
+        if (!ws.all)
+            return mg_fail(MG_ERR_NOMEM, "out of memory for %d frames of codes", total);
+        if (plan->P)
+            copy_frames(ws.all, total, 0, prompt, plan->P, 0, plan->P, B, K);
+        ws.plen = ws.done = plan->P;
+        ws.chunk = total;
+        ws.max_length = 1 + plan->P + plan->steps;
         job.prompt = prompt;
         job.P = plan->P;
         job.steps = plan->steps;
         mg_lm_output out;
-        MG_TRY(mg_lm_generate(m->dec, ctx->pool, &job, &out));
+        mg_status st = streamer ? mg_streamer_push(streamer, ws.all, total, plan->P) : MG_OK;
+        if (st == MG_OK)
+            st = step_failure(&ws, mg_lm_generate(m->dec, ctx->pool, &job, &out));
+        free(ws.all);
+        if (st != MG_OK)
+            return st;
         *codes = out.codes;
         out.codes = NULL;
         mg_lm_output_free(&out);
         return MG_OK;
     }
-    int total = plan->frames, W = plan->window_frames, stride = plan->stride_frames;
-    int64_t *all = malloc(sizeof(int64_t) * (size_t)B * K * (size_t)total);
+    int W = plan->window_frames, stride = plan->stride_frames;
+    int64_t *all = ws.all = malloc(sizeof(int64_t) * (size_t)B * K * (size_t)total);
     int64_t *cur = NULL; /* prompt of the current window [B][K][plen] */
     mg_rng *rng = malloc(sizeof(mg_rng) * (size_t)B);
     if (!all || !rng) {
@@ -80,18 +129,28 @@ mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const 
             st = mg_fail(MG_ERR_NOMEM, "out of memory");
         else
             memcpy(cur, prompt, sizeof(int64_t) * (size_t)B * K * (size_t)plen);
+        if (st == MG_OK && streamer)
+            st = mg_streamer_push(streamer, all, total, plen);
     }
     while (st == MG_OK && offset + plen < total) {
         int chunk = total - offset < W ? total - offset : W; /* frames of this window, prompt included */
         job.prompt = plen ? cur : NULL;
         job.P = plen;
         job.steps = chunk + D - 1 - plen;
+        ws.offset = offset;
+        ws.plen = ws.done = plen;
+        ws.chunk = chunk;
+        ws.max_length = 1 + plen + job.steps;
         mg_lm_output out;
-        st = mg_lm_generate(m->dec, ctx->pool, &job, &out);
+        st = step_failure(&ws, mg_lm_generate(m->dec, ctx->pool, &job, &out));
         if (st != MG_OK)
             break;
         /* out.frames == chunk: the window's prompt followed by its new frames */
         copy_frames(all, total, offset + plen, out.codes, out.frames, plen, chunk - plen, B, K);
+        if (streamer && (st = mg_streamer_push(streamer, all, total, offset + chunk)) != MG_OK) {
+            mg_lm_output_free(&out);
+            break;
+        }
         job.step_offset += job.steps;
         int next = chunk - stride;
         free(cur);

@@ -17,7 +17,8 @@
  *
  * The convolution stacks at audio rate run in chunks of output time (seanet.c), so
  * memory stays bounded for long audio; the LSTM and the frame-rate convolutions run
- * on the whole sequence (a few MB even for minutes of audio).
+ * on the whole sequence when encoding; a long decode goes through the streaming
+ * decoder (encodec_stream.c) so they run a chunk of frames at a time.
  */
 #include "codec/encodec.h"
 #include "codec/rvq.h"
@@ -464,10 +465,24 @@ mg_status mg_encodec_decoder_forward(const mg_encodec *c, mg_pool *pool, const f
     return st;
 }
 
+void ec_decoder_parts_of(const mg_encodec *c, ec_decoder_parts *p) {
+    p->front = &c->dec_front;
+    p->lstm = &c->dec_lstm;
+    p->back = c->dec_back;
+    p->n_back = c->n_dec_back;
+    p->c_lstm = c->c_lstm;
+    p->chunk_frames = chunk_frames(c);
+}
+
 mg_status mg_encodec_decode_traced(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames,
                                    float *audio, mg_encodec_trace *trace) {
     if (n_frames < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "EnCodec decode: %d frames given; need at least 1", n_frames);
+    /* Long inputs (untraced): through the streaming decoder, one chunk of frames at a
+     * time, so the LSTM and frame-rate buffers stay a few MB (same result). */
+    int64_t block = chunk_frames(c);
+    if (!trace && n_frames > 2 * block)
+        return ec_decode_streamed(c, pool, codes, n_q, n_frames, (int)block, audio);
     const int D = c->cfg.codebook_dim;
     float *emb = malloc((size_t)n_frames * (size_t)D * sizeof(float));
     if (!emb)

@@ -9,6 +9,9 @@
  * Lengths: n_frames = ceil(n_samples / hop) when encoding; decoding n_frames gives
  * exactly n_frames * hop samples (the reference trims nothing without a padding mask).
  *
+ * Long decodes (and mg_encodec_stream, for audio while codes are generated) go
+ * through the streaming decoder of encodec_stream.c: same result, bounded memory.
+ *
  * Not here: resampling / channel mixing (io/audio.h), chunked (overlap-add) EnCodec,
  * causal convolutions, time_group_norm, input normalization (rejected by config.c).
  */
@@ -36,6 +39,48 @@ mg_status mg_encodec_decode(const mg_encodec *c, mg_pool *pool, const int64_t *c
  * config's default (mg_encodec_config.n_codes, what MusicGen uses). */
 mg_status mg_encodec_encode(const mg_encodec *c, mg_pool *pool, const float *audio, int64_t n_samples, int n_q,
                             int64_t **codes, int *n_frames);
+
+/* ---- streaming decode (encodec_stream.c) ------------------------------------------ */
+
+/* Codes in, audio out while a sequence is still being generated: the samples each
+ * push returns are final, and everything returned (pushes + finish) is bit for bit
+ * what mg_encodec_decode gives for all the frames at once. Memory stays bounded (a few
+ * frames of history) whatever the length. Typical use:
+ *
+ *   mg_encodec_stream *s;  mg_encodec_stream_new(codec, n_q, &s);
+ *   for each new frame(s):  mg_encodec_stream_push(s, pool, codes, n, &pcm, &n_pcm);  play pcm
+ *   mg_encodec_stream_finish(s, pool, &pcm, &n_pcm);  play pcm;  mg_encodec_stream_free(s);
+ */
+typedef struct mg_encodec_stream mg_encodec_stream;
+/* n_q: codebooks per frame (1..num_quantizers). The total length need not be known. */
+mg_status mg_encodec_stream_new(const mg_encodec *c, int n_q, mg_encodec_stream **out);
+/* Append n frames of codes ([n_q][n], level-major like mg_encodec_decode) and return
+ * the samples that became final: *pcm points into the stream's buffer (valid until
+ * the next call), *n_samples of them, continuing right after the previous call's.
+ * n = 0 is allowed (returns nothing new). Invalid codes leave the stream unchanged. */
+mg_status mg_encodec_stream_push(mg_encodec_stream *s, mg_pool *pool, const int64_t *codes, int n,
+                                 const float **pcm, int64_t *n_samples);
+/* No more frames: return the remaining samples (the right edge, with the reference's
+ * end padding). After this, total samples returned == frames * hop. Further pushes
+ * or finishes are errors. */
+mg_status mg_encodec_stream_finish(mg_encodec_stream *s, mg_pool *pool, const float **pcm, int64_t *n_samples);
+void mg_encodec_stream_free(mg_encodec_stream *s);
+/* Frames of look-ahead the stream needs before a frame's samples are final: after
+ * pushing frames 0..f, all samples of frames 0..f-lookahead have been returned. */
+int mg_encodec_stream_lookahead(const mg_encodec_stream *s);
+/* Work in groups of `frames` frames (default 1): the LSTM and the upsampling stack
+ * then run once per group instead of once per push. Per run the codec streams all its
+ * weights through the cache and its matrix products work on tiles of 12 rows, so tiny
+ * runs cost several times their share (musicgen-small, one frame per push: ~4-6x
+ * the one-shot decode; groups of 8: ~1.1-1.2x). Adds up to frames - 1 frames of
+ * latency (included in mg_encodec_stream_lookahead); results are the same. */
+mg_status mg_encodec_stream_set_batch(mg_encodec_stream *s, int frames);
+/* Frames pushed and samples returned so far. */
+int64_t mg_encodec_stream_frames(const mg_encodec_stream *s);
+int64_t mg_encodec_stream_samples(const mg_encodec_stream *s);
+/* Bytes the stream holds (history, scratch, state): bounded by the largest push, not
+ * by the length of the stream. */
+int64_t mg_encodec_stream_bytes(const mg_encodec_stream *s);
 
 /* ---- sizes ------------------------------------------------------------------------ */
 
@@ -94,5 +139,24 @@ mg_status mg_encodec_dequantize(const mg_encodec *c, const int64_t *codes, int n
 /* embeddings [n_frames][hidden] -> audio [n_frames * hop]. */
 mg_status mg_encodec_decoder_forward(const mg_encodec *c, mg_pool *pool, const float *emb, int64_t n_frames,
                                      float *audio, mg_encodec_trace *trace);
+
+/* ---- between encodec.c and encodec_stream.c ------------------------------------------ */
+
+struct ec_layer;
+struct ec_lstm;
+/* The decoder's pieces: the frame-rate conv, the LSTM, the audio-rate stack. */
+typedef struct ec_decoder_parts {
+    const struct ec_layer *front;
+    const struct ec_lstm *lstm;
+    const struct ec_layer *back;
+    int n_back;
+    int c_lstm;           /* channels at the LSTM */
+    int64_t chunk_frames; /* frames per chunk of the audio-rate stack */
+} ec_decoder_parts;
+void ec_decoder_parts_of(const mg_encodec *c, ec_decoder_parts *p);
+/* mg_encodec_decode through a stream, pushing `block` frames at a time (peak memory
+ * independent of n_frames; same result). */
+mg_status ec_decode_streamed(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames,
+                             int block, float *audio);
 
 #endif

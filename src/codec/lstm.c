@@ -10,7 +10,9 @@
  * each join waits for the scheduler and the threaded step becomes several times
  * slower than the same step on one thread. So the loop times both ways now and then
  * and uses the faster; every unit is computed the same way in both, so the output
- * does not depend on the choice.
+ * does not depend on the choice. The state (h, c, and the probe's findings) can be
+ * carried from one piece of a sequence to the next (ec_lstm_continue, used by the
+ * streaming decoder) with the same result as one pass.
  *
  * Not here: bidirectional LSTMs, projections, dropout (EnCodec uses none of them).
  */
@@ -59,6 +61,8 @@ mg_status ec_lstm_load(ec_lstm *l, mg_store *s, const char *prefix, int dim, int
             l->bias[i][j] = b_ih[j] + b_hh[j];
         /* W_ih is [4H][H] = B^T for x [T][H] -> gates [T][4H]. */
         MG_TRY(mg_gemm_pack_b(&l->w_ih[i], dim, H4, w_ih, 1, dim));
+        /* Only the packed copy is read from now on: drop the file's pages. */
+        mg_store_release(s, w_ih, (size_t)(H4 * dim) * sizeof(float));
     }
     return MG_OK;
 }
@@ -119,51 +123,101 @@ static void step_task(void *arg, int task) {
     }
 }
 
-mg_status ec_lstm_forward(const ec_lstm *l, mg_pool *pool, const float *x, int64_t T, float *y) {
+/* What the step-timing probe of one layer has seen (see the top of this file). */
+struct ec_lstm_probe {
+    int threaded; /* -1: not decided yet (use the pool if it has threads) */
+    double t_pool, t_alone;
+};
+
+mg_status ec_lstm_state_init(ec_lstm_state *s, const ec_lstm *l) {
+    memset(s, 0, sizeof *s);
+    s->n_layers = l->n_layers;
+    s->dim = l->dim;
+    size_t n = (size_t)l->n_layers * (size_t)l->dim;
+    s->h = calloc(n, sizeof(float));
+    s->c = calloc(n, sizeof(float));
+    s->probe = calloc((size_t)l->n_layers, sizeof *s->probe);
+    if (!s->h || !s->c || !s->probe) {
+        ec_lstm_state_free(s);
+        return mg_fail(MG_ERR_NOMEM, "out of memory for the EnCodec LSTM state");
+    }
+    for (int i = 0; i < l->n_layers; i++)
+        s->probe[i].threaded = -1;
+    return MG_OK;
+}
+
+void ec_lstm_state_free(ec_lstm_state *s) {
+    free(s->h);
+    free(s->c);
+    free(s->probe);
+    memset(s, 0, sizeof *s);
+}
+
+/* One layer over T steps: out[t] = h_t, from the layer's state (h, c, probe). */
+static void run_layer(const float *w_hh, const float *gates, int64_t T, int H, int64_t step0, mg_pool *pool,
+                      float *h_last, float *c, struct ec_lstm_probe *pr, float *out) {
+    const int64_t H4 = 4 * (int64_t)H;
+    int n_tasks = (H + LSTM_UNITS_PER_TASK - 1) / LSTM_UNITS_PER_TASK;
+    if (pr->threaded < 0)
+        pr->threaded = mg_pool_threads(pool) > 1;
+    for (int64_t t = 0; t < T; t++) {
+        int64_t g = step0 + t; /* step of the whole sequence */
+        const float *h_prev = t > 0 ? out + (t - 1) * H : g > 0 ? h_last : NULL;
+        step_job j = {w_hh, gates + t * H4, h_prev, c, out + t * H, H};
+        int64_t phase = g % LSTM_PROBE_PERIOD;
+        if (mg_pool_threads(pool) < 2 || phase >= 2 * LSTM_PROBE_STEPS) {
+            mg_pool_run(pr->threaded ? pool : NULL, step_task, &j, n_tasks);
+            continue;
+        }
+        if (phase == 0)
+            pr->t_pool = pr->t_alone = 0;
+        int on_pool = phase < LSTM_PROBE_STEPS;
+        double a = mg_time_now();
+        mg_pool_run(on_pool ? pool : NULL, step_task, &j, n_tasks);
+        *(on_pool ? &pr->t_pool : &pr->t_alone) += mg_time_now() - a;
+        if (phase == 2 * LSTM_PROBE_STEPS - 1)
+            pr->threaded = pr->t_pool < pr->t_alone;
+    }
+    memcpy(h_last, out + (T - 1) * H, (size_t)H * sizeof(float));
+}
+
+mg_status ec_lstm_continue(const ec_lstm *l, mg_pool *pool, ec_lstm_state *s, const float *x, int64_t T, float *y) {
+    if (T <= 0)
+        return MG_OK;
+    if (s->n_layers != l->n_layers || s->dim != l->dim)
+        return mg_fail(MG_ERR_INTERNAL, "EnCodec LSTM state of another LSTM");
     const int H = l->dim;
     const int64_t H4 = 4 * (int64_t)H;
     float *gates = malloc((size_t)(T * H4) * sizeof(float));
     float *tmp = l->n_layers > 1 ? malloc((size_t)(T * H) * sizeof(float)) : NULL;
-    float *c = malloc((size_t)H * sizeof(float));
-    if (!gates || !c || (l->n_layers > 1 && !tmp)) {
+    if (!gates || (l->n_layers > 1 && !tmp)) {
         free(gates);
         free(tmp);
-        free(c);
         return mg_fail(MG_ERR_NOMEM, "out of memory for the EnCodec LSTM (%lld frames)", (long long)T);
     }
     const float *in = x;
-    int n_tasks = (H + LSTM_UNITS_PER_TASK - 1) / LSTM_UNITS_PER_TASK;
     for (int layer = 0; layer < l->n_layers; layer++) {
         /* The last layer writes y; earlier ones alternate between tmp and y so that a
          * layer never reads the buffer it writes. */
         int from_last = l->n_layers - 1 - layer;
         float *out = (from_last % 2 == 0) ? y : tmp;
         mg_gemm(pool, T, in, H, &l->w_ih[layer], gates, H4, l->bias[layer], 0);
-        memset(c, 0, (size_t)H * sizeof(float));
-        int threaded = mg_pool_threads(pool) > 1;
-        double t_pool = 0, t_alone = 0;
-        for (int64_t t = 0; t < T; t++) {
-            step_job j = {l->w_hh[layer], gates + t * H4, t > 0 ? out + (t - 1) * H : NULL, c, out + t * H, H};
-            int64_t phase = t % LSTM_PROBE_PERIOD;
-            if (mg_pool_threads(pool) < 2 || phase >= 2 * LSTM_PROBE_STEPS) {
-                mg_pool_run(threaded ? pool : NULL, step_task, &j, n_tasks);
-                continue;
-            }
-            int on_pool = phase < LSTM_PROBE_STEPS;
-            double a = mg_time_now();
-            mg_pool_run(on_pool ? pool : NULL, step_task, &j, n_tasks);
-            *(on_pool ? &t_pool : &t_alone) += mg_time_now() - a;
-            if (phase == 2 * LSTM_PROBE_STEPS - 1) {
-                threaded = t_pool < t_alone;
-                t_pool = t_alone = 0;
-            }
-        }
+        run_layer(l->w_hh[layer], gates, T, H, s->steps, pool, s->h + (int64_t)layer * H, s->c + (int64_t)layer * H,
+                  &s->probe[layer], out);
         in = out;
     }
     for (int64_t i = 0; i < T * H; i++)
         y[i] += x[i];
+    s->steps += T;
     free(gates);
     free(tmp);
-    free(c);
     return MG_OK;
+}
+
+mg_status ec_lstm_forward(const ec_lstm *l, mg_pool *pool, const float *x, int64_t T, float *y) {
+    ec_lstm_state s;
+    MG_TRY(ec_lstm_state_init(&s, l));
+    mg_status st = ec_lstm_continue(l, pool, &s, x, T, y);
+    ec_lstm_state_free(&s);
+    return st;
 }

@@ -10,7 +10,8 @@
  *    (right = pad_total/2, left = the rest): exactly L * stride rows.
  *  - Resnet block: x + conv1x1(ELU(conv_k(ELU(x)))) (or a 1x1 conv shortcut).
  * Each conv is one GEMM over an im2col matrix read in place from a gathered (padded,
- * ELU'd) copy of the input rows. The stack runner evaluates layer after layer on a
+ * ELU'd) copy of the input rows; weights are folded and packed at load, and neither
+ * the folded copy nor the file's pages of the weight are kept. The stack runner evaluates layer after layer on a
  * chunk of output rows, having first worked out which rows each layer needs.
  *
  * Not here: causal padding, time_group_norm (rejected when the config is parsed).
@@ -120,6 +121,20 @@ static mg_status view_check(const ec_view *v, int64_t a, int64_t b, const char *
 
 /* ---- loading ---------------------------------------------------------------------------- */
 
+/* Weights are folded into a temporary, packed, and the temporary freed; the pages of
+ * the file they came from (prefix.weight, or weight_g / weight_v) are then dropped
+ * from memory: nothing reads them again. */
+static void release_weight(const mg_store *s, const char *prefix) {
+    static const char *const suffix[3] = {"weight", "weight_g", "weight_v"};
+    char name[300];
+    for (int i = 0; i < 3; i++) {
+        snprintf(name, sizeof name, "%s.%s", prefix, suffix[i]);
+        const mg_store_entry *e = mg_store_find(s, name);
+        if (e)
+            mg_store_release(s, e->t.data, e->t.nbytes);
+    }
+}
+
 mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_conv_spec *sp) {
     memset(c, 0, sizeof *c);
     c->cin = sp->cin;
@@ -138,22 +153,25 @@ mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_con
     c->pad_left = c->pad_total - c->pad_right;
     char name[256];
     int64_t wshape[3] = {sp->cout, sp->cin, sp->k};
-    const float *w;
-    MG_TRY(mg_store_get_weight_norm(s, prefix, 3, wshape, &w));
     snprintf(name, sizeof name, "%s.bias", prefix);
     int64_t bshape[1] = {sp->cout};
     MG_TRY(mg_store_get_f32(s, name, 1, bshape, &c->bias));
-    /* Reorder [co][ci][i] -> [(i * cin + ci)][co], then pack. */
+    /* Fold into a temporary, reorder [co][ci][i] -> [(i * cin + ci)][co], pack. */
     int64_t K = (int64_t)sp->k * sp->cin;
+    float *w = mg_malloc((size_t)(K * sp->cout) * sizeof(float), "a convolution weight");
     float *tmp = mg_malloc((size_t)(K * sp->cout) * sizeof(float), "a convolution weight");
-    if (!tmp)
-        return MG_ERR_NOMEM;
-    for (int co = 0; co < sp->cout; co++)
-        for (int ci = 0; ci < sp->cin; ci++)
-            for (int i = 0; i < sp->k; i++)
-                tmp[((int64_t)i * sp->cin + ci) * sp->cout + co] = w[((int64_t)co * sp->cin + ci) * sp->k + i];
-    mg_status st = mg_gemm_pack_b(&c->w, K, sp->cout, tmp, sp->cout, 1);
+    mg_status st = (w && tmp) ? mg_store_fold_weight_norm(s, prefix, 3, wshape, w) : MG_ERR_NOMEM;
+    if (st == MG_OK) {
+        for (int co = 0; co < sp->cout; co++)
+            for (int ci = 0; ci < sp->cin; ci++)
+                for (int i = 0; i < sp->k; i++)
+                    tmp[((int64_t)i * sp->cin + ci) * sp->cout + co] = w[((int64_t)co * sp->cin + ci) * sp->k + i];
+        st = mg_gemm_pack_b(&c->w, K, sp->cout, tmp, sp->cout, 1);
+    }
+    free(w);
     free(tmp);
+    if (st == MG_OK)
+        release_weight(s, prefix);
     return st;
 }
 
@@ -174,17 +192,19 @@ mg_status ec_convt_load(ec_convt *c, mg_store *s, const char *prefix, int cin, i
     c->trim_left = pad_total - c->trim_right;
     char name[256];
     int64_t wshape[3] = {cin, cout, k}; /* ConvTranspose1d weight [in, out, k]; weight_norm over dim 0 */
-    const float *w, *bias;
-    MG_TRY(mg_store_get_weight_norm(s, prefix, 3, wshape, &w));
+    const float *bias;
     snprintf(name, sizeof name, "%s.bias", prefix);
     int64_t bshape[1] = {cout};
     MG_TRY(mg_store_get_f32(s, name, 1, bshape, &bias));
     int64_t K = (int64_t)c->taps * cin, N = (int64_t)stride * cout;
     c->bias_rep = mg_malloc((size_t)N * sizeof(float), "a transposed-conv bias");
     float *tmp = mg_calloc((size_t)(K * N), sizeof(float), "a transposed-conv weight");
-    if (!c->bias_rep || !tmp) {
+    float *w = mg_malloc((size_t)cin * (size_t)cout * (size_t)k * sizeof(float), "a transposed-conv weight");
+    mg_status st = (c->bias_rep && tmp && w) ? mg_store_fold_weight_norm(s, prefix, 3, wshape, w) : MG_ERR_NOMEM;
+    if (st != MG_OK) {
         free(tmp);
-        return MG_ERR_NOMEM;
+        free(w);
+        return st;
     }
     for (int p = 0; p < stride; p++)
         memcpy(c->bias_rep + (int64_t)p * cout, bias, (size_t)cout * sizeof(float));
@@ -200,8 +220,11 @@ mg_status ec_convt_load(ec_convt *c, mg_store *s, const char *prefix, int cin, i
                     tmp[((int64_t)wi * cin + ci) * N + (int64_t)p * cout + co] = w[((int64_t)ci * cout + co) * k + i];
             }
     }
-    mg_status st = mg_gemm_pack_b(&c->w, K, N, tmp, N, 1);
+    st = mg_gemm_pack_b(&c->w, K, N, tmp, N, 1);
     free(tmp);
+    free(w);
+    if (st == MG_OK)
+        release_weight(s, prefix);
     return st;
 }
 
@@ -515,32 +538,69 @@ static mg_status layer_forward(const ec_layer *l, mg_pool *pool, const ec_view *
 
 #define EC_MAX_STACK 256
 
-mg_status ec_stack_run(const ec_stack *st, mg_pool *pool, const ec_view *in, int64_t chunk_rows, ec_sink_fn sink,
-                       void *user, const ec_tap *tap) {
+/* len[i] = rows of the input of layer i (len[n] = the stack's output), for len_in rows
+ * in; 0 if the input is too short for layer *bad. */
+static int64_t stack_lengths(const ec_stack *st, int64_t len_in, int64_t *len, int *bad) {
+    len[0] = len_in;
+    for (int i = 0; i < st->n; i++) {
+        len[i + 1] = ec_layer_out_len(&st->layers[i], len[i]);
+        if (len[i + 1] < 1) {
+            *bad = i;
+            return 0;
+        }
+    }
+    return len[st->n];
+}
+
+/* Which rows [r0[i], r1[i]) each layer's input must hold for output rows [a, b). */
+static void stack_rows(const ec_stack *st, const int64_t *len, int64_t a, int64_t b, int64_t *r0, int64_t *r1) {
+    r0[st->n] = a;
+    r1[st->n] = b;
+    for (int i = st->n - 1; i >= 0; i--)
+        layer_needed(&st->layers[i], len[i], r0[i + 1], r1[i + 1], &r0[i], &r1[i]);
+}
+
+int64_t ec_stack_out_len(const ec_stack *st, int64_t len_in) {
+    int64_t len[EC_MAX_STACK + 1];
+    int bad;
+    if (st->n < 1 || st->n > EC_MAX_STACK)
+        return 0;
+    return stack_lengths(st, len_in, len, &bad);
+}
+
+void ec_stack_needed(const ec_stack *st, int64_t len_in, int64_t o0, int64_t o1, int64_t *i0, int64_t *i1) {
+    int64_t len[EC_MAX_STACK + 1], r0[EC_MAX_STACK + 1], r1[EC_MAX_STACK + 1];
+    int bad;
+    *i0 = *i1 = 0;
+    if (st->n < 1 || st->n > EC_MAX_STACK || o1 <= o0 || !stack_lengths(st, len_in, len, &bad))
+        return;
+    stack_rows(st, len, o0, o1, r0, r1);
+    *i0 = r0[0];
+    *i1 = r1[0];
+}
+
+mg_status ec_stack_run_range(const ec_stack *st, mg_pool *pool, const ec_view *in, int64_t o0, int64_t o1,
+                             int64_t chunk_rows, ec_sink_fn sink, void *user, const ec_tap *tap) {
     if (st->n < 1 || st->n > EC_MAX_STACK)
         return mg_fail(MG_ERR_INTERNAL, "EnCodec layer stack of %d layers", st->n);
     int64_t len[EC_MAX_STACK + 1];
-    len[0] = in->len;
-    for (int i = 0; i < st->n; i++) {
-        len[i + 1] = ec_layer_out_len(&st->layers[i], len[i]);
-        if (len[i + 1] < 1)
-            return mg_fail(MG_ERR_INVALID_ARG, "EnCodec: input of %lld rows is too short for layer %d",
-                           (long long)in->len, i);
-    }
-    int64_t out_len = len[st->n];
+    int bad = 0;
+    int64_t out_len = stack_lengths(st, in->len, len, &bad);
+    if (out_len < 1)
+        return mg_fail(MG_ERR_INVALID_ARG, "EnCodec: input of %lld rows is too short for layer %d",
+                       (long long)in->len, bad);
+    if (o0 < 0 || o1 > out_len)
+        return mg_fail(MG_ERR_INTERNAL, "EnCodec: output rows [%lld, %lld) requested of %lld", (long long)o0,
+                       (long long)o1, (long long)out_len);
     if (chunk_rows < 1)
-        chunk_rows = out_len;
+        chunk_rows = o1 - o0;
     ec_work w;
     memset(&w, 0, sizeof w);
     mg_status status = MG_OK;
     int64_t r0[EC_MAX_STACK + 1], r1[EC_MAX_STACK + 1];
-    for (int64_t a = 0; a < out_len && status == MG_OK; a += chunk_rows) {
-        int64_t b = min64(a + chunk_rows, out_len);
-        /* Which rows each layer must produce for output rows [a, b). */
-        r0[st->n] = a;
-        r1[st->n] = b;
-        for (int i = st->n - 1; i >= 0; i--)
-            layer_needed(&st->layers[i], len[i], r0[i + 1], r1[i + 1], &r0[i], &r1[i]);
+    for (int64_t a = o0; a < o1 && status == MG_OK; a += chunk_rows) {
+        int64_t b = min64(a + chunk_rows, o1);
+        stack_rows(st, len, a, b, r0, r1);
         ec_view cur = *in;
         for (int i = 0; i < st->n && status == MG_OK; i++) {
             ec_view next;
@@ -558,4 +618,11 @@ mg_status ec_stack_run(const ec_stack *st, mg_pool *pool, const ec_view *in, int
     buf_free(&w.hidden);
     buf_free(&w.col);
     return status;
+}
+
+mg_status ec_stack_run(const ec_stack *st, mg_pool *pool, const ec_view *in, int64_t chunk_rows, ec_sink_fn sink,
+                       void *user, const ec_tap *tap) {
+    /* An input too short for the stack: out_len 0, and the range run says why. */
+    int64_t out_len = ec_stack_out_len(st, in->len);
+    return ec_stack_run_range(st, pool, in, 0, out_len > 0 ? out_len : 1, chunk_rows, sink, user, tap);
 }

@@ -110,9 +110,34 @@ typedef struct ec_tap {
  * chunks of about `chunk_rows` output rows; each chunk goes to `sink`. */
 mg_status ec_stack_run(const ec_stack *st, mg_pool *pool, const ec_view *in, int64_t chunk_rows, ec_sink_fn sink,
                        void *user, const ec_tap *tap);
+/* Same, for output rows [o0, o1) only: `in` need only hold the rows ec_stack_needed
+ * names (a signal of in->len rows of which rows [in->t0, in->t1) are given). */
+mg_status ec_stack_run_range(const ec_stack *st, mg_pool *pool, const ec_view *in, int64_t o0, int64_t o1,
+                             int64_t chunk_rows, ec_sink_fn sink, void *user, const ec_tap *tap);
+/* Output rows of the stack for an input of len_in rows (0: too short). */
+int64_t ec_stack_out_len(const ec_stack *st, int64_t len_in);
+/* Input rows [*i0, *i1) the stack reads, from an input of len_in rows, to produce its
+ * output rows [o0, o1) (both 0 for an empty range or a too short input). */
+void ec_stack_needed(const ec_stack *st, int64_t len_in, int64_t o0, int64_t o1, int64_t *i0, int64_t *i1);
 
 /* y = LSTM(x) + x over the whole sequence x [T][dim]; y may not alias x. */
 mg_status ec_lstm_forward(const ec_lstm *l, mg_pool *pool, const float *x, int64_t T, float *y);
+
+/* The recurrent state between pieces of one sequence (the streaming decoder): running
+ * ec_lstm_continue on x[0..a) and then on x[a..T) gives bit for bit what
+ * ec_lstm_forward gives on x[0..T). */
+typedef struct ec_lstm_state {
+    int n_layers, dim;
+    float *h;      /* [n_layers][dim] last output of each layer */
+    float *c;      /* [n_layers][dim] cell state of each layer */
+    struct ec_lstm_probe *probe; /* [n_layers] the step-timing probe (lstm.c) */
+    int64_t steps; /* time steps run so far */
+} ec_lstm_state;
+
+mg_status ec_lstm_state_init(ec_lstm_state *s, const ec_lstm *l);
+void ec_lstm_state_free(ec_lstm_state *s);
+/* y = LSTM(x) + x for the next T steps of the sequence, from and into state s. */
+mg_status ec_lstm_continue(const ec_lstm *l, mg_pool *pool, ec_lstm_state *s, const float *x, int64_t T, float *y);
 
 /* ELU (alpha 1): dst[i] = src[i] > 0 ? src[i] : expm1(src[i]). dst may equal src. */
 void ec_elu(float *dst, const float *src, int64_t n);

@@ -102,27 +102,56 @@ static int progress(int step, int total, void *user) {
 
 /* ---- prompts --------------------------------------------------------------------------- */
 
+#define MAX_PROMPT_LINE (1 << 20) /* bytes of one line; prompts are short descriptions */
+
+/* One prompt per line (blank lines skipped). Lines longer than MAX_PROMPT_LINE fail
+ * instead of growing without bound (--prompts-file /dev/zero must not eat memory). */
 static int read_prompts_file(const char *path, char ***prompts, int *n) {
+    struct stat sb;
+    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+        return cli_error("generate", "--prompts-file %s is a folder; give a text file with one prompt per line", path);
     FILE *f = fopen(path, "r");
     if (!f)
         return cli_error("generate", "cannot read --prompts-file %s: %s", path, strerror(errno));
-    char *line = NULL;
-    size_t cap = 0;
-    ssize_t len;
-    while ((len = getline(&line, &cap, f)) >= 0) {
-        while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            line[--len] = 0;
-        if (len == 0)
-            continue; /* blank lines are separators, not unconditional prompts */
-        char **np = realloc(*prompts, sizeof(char *) * (size_t)(*n + 1));
-        if (!np)
+    char *line = malloc(MAX_PROMPT_LINE + 1);
+    int rc = line ? 0 : cli_error("generate", "out of memory");
+    long lineno = 0;
+    while (!rc) {
+        size_t len = 0;
+        int ch = 0;
+        while (len <= MAX_PROMPT_LINE && (ch = getc(f)) != EOF && ch != '\n')
+            line[len++] = (char)ch;
+        if (len > MAX_PROMPT_LINE) {
+            rc = cli_error("generate", "line %ld of --prompts-file %s is longer than %d bytes; give one short "
+                           "description per line", lineno + 1, path, MAX_PROMPT_LINE);
             break;
-        *prompts = np;
-        (*prompts)[(*n)++] = strdup(line);
+        }
+        if (ch == EOF && ferror(f)) {
+            rc = cli_error("generate", "cannot read --prompts-file %s: %s", path, strerror(errno));
+            break;
+        }
+        lineno++;
+        while (len > 0 && line[len - 1] == '\r')
+            len--;
+        line[len] = 0;
+        if (len > 0) { /* blank lines are separators, not unconditional prompts */
+            char **np = realloc(*prompts, sizeof(char *) * (size_t)(*n + 1));
+            char *copy = strdup(line);
+            if (np)
+                *prompts = np;
+            if (!np || !copy) {
+                free(copy);
+                rc = cli_error("generate", "out of memory reading --prompts-file %s", path);
+                break;
+            }
+            (*prompts)[(*n)++] = copy;
+        }
+        if (ch == EOF)
+            break;
     }
     free(line);
     fclose(f);
-    return 0;
+    return rc;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -250,8 +279,10 @@ int cmd_generate(int argc, char **argv) {
         o.prompts = np;
         o.prompts[o.n_prompts++] = strdup(argv[i]);
     }
-    if (o.prompts_file && read_prompts_file(o.prompts_file, &o.prompts, &o.n_prompts))
+    if (o.prompts_file && read_prompts_file(o.prompts_file, &o.prompts, &o.n_prompts)) {
+        gen_options_free(&o);
         return 1;
+    }
     int rc = gen_validate(&o);
     if (rc == 0) {
         struct sigaction sa;

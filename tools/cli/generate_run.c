@@ -65,8 +65,20 @@ int gen_validate(gen_options *o) {
         return cli_error("generate", "give either --duration or --steps, not both");
     if (o->raw && !o->stream)
         return cli_error("generate", "--raw only applies to --stream");
-    if (o->stream)
-        return cli_error("generate", "--stream is not available in this build yet; write a file with -o");
+    if (o->stream) {
+        if (o->output && strcmp(o->output, "-"))
+            return cli_error("generate", "--stream writes to standard output: use -o - and pipe it (e.g. | aplay), "
+                             "or drop --stream to write %s", o->output);
+        if (o->n_prompts != 1)
+            return cli_error("generate", "--stream plays one prompt at a time (got %d)", o->n_prompts);
+        if (o->json)
+            return cli_error("generate", "--stream uses standard output for audio; drop --json");
+        if (o->loudness || o->peak_normalize)
+            return cli_error("generate", "normalization needs the whole piece, so it cannot be combined with --stream");
+        if (isatty(1))
+            return cli_error("generate", "refusing to write audio to a terminal: pipe it (e.g. | aplay) or redirect it");
+        o->output = "-";
+    }
     if (o->loudness && o->peak_normalize)
         return cli_error("generate", "choose one of --loudness-normalize and --normalize");
     if (o->codes_out) {
@@ -77,7 +89,7 @@ int gen_validate(gen_options *o) {
         if (!check_parent(o->codes_out, "codes"))
             return 1;
     }
-    if (o->output && !strcmp(o->output, "-"))
+    if (o->output && !strcmp(o->output, "-") && !o->stream)
         return cli_error("generate", "-o - (stdout) needs --stream");
     if (!o->seed_set) {
         struct timespec ts;
@@ -114,6 +126,8 @@ static void slugify(const char *s, char *out, size_t cap) {
 
 /* Decide the audio file of each prompt. Returns 0 or an exit code. */
 static int plan_outputs(gen_options *o) {
+    if (o->stream)
+        return 0; /* audio goes to standard output as it is made */
     int want_audio = o->output || !o->codes_out;
     if (!want_audio)
         return 0;
@@ -194,7 +208,7 @@ static void describe(const gen_options *o, const mg_result *r, int i, char *buf,
              o->cfg >= 0 ? "set" : "default", o->prompts[i]);
 }
 
-static int write_item(gen_options *o, const mg_result *r, int i, double *clipped_total) {
+static int write_item(gen_options *o, const mg_result *r, int i, int64_t *n_clipped) {
     float *pcm = r->audio[i];
     if (o->loudness) {
         double lufs = 0;
@@ -213,16 +227,51 @@ static int write_item(gen_options *o, const mg_result *r, int i, double *clipped
     wp.tags.title = o->prompts[i][0] ? o->prompts[i] : "(unconditional)";
     wp.tags.comment = comment;
     wp.tags.software = "musicgen.c";
-    int64_t clipped = 0;
-    mg_status st = mg_write_audio(o->out_paths[i], pcm, r->n_samples, r->channels, r->sample_rate, &wp, &clipped);
+    mg_status st = mg_write_audio(o->out_paths[i], pcm, r->n_samples, r->channels, r->sample_rate, &wp, n_clipped);
     if (st != MG_OK)
         return cli_lib_error("generate", st);
-    if (clipped > 0) {
-        fprintf(stderr, "musicgen generate: warning: %lld samples of %s were beyond +-1.0 and were clipped; "
-                "use --normalize, --loudness-normalize or --sample-format f32\n", (long long)clipped, o->out_paths[i]);
-        *clipped_total += (double)clipped;
-    }
     return 0;
+}
+
+/* Write every audio file and the codes file, all or nothing: when one fails (full disk,
+ * Ctrl-C) the files this run already wrote are removed again, so a failed run leaves
+ * no output behind. Clipping warnings are printed only once everything is written. */
+static int write_outputs(gen_options *o, const mg_result *r) {
+    int rc = 0, n_written = 0, codes_written = 0;
+    int64_t *clipped = calloc((size_t)o->n_prompts, sizeof *clipped);
+    if (!clipped)
+        return cli_error("generate", "out of memory");
+    for (int i = 0; o->out_paths && i < o->n_prompts && !rc; i++) {
+        rc = write_item(o, r, i, &clipped[i]);
+        n_written += !rc;
+        if (!rc && *o->interrupted)
+            rc = 130;
+    }
+    mg_status st;
+    if (!rc && o->codes_out) {
+        st = mg_write_codes(o->codes_out, r->codes, r->batch, r->n_codebooks, r->n_frames, o->force);
+        if (st != MG_OK)
+            rc = cli_lib_error("generate", st);
+        codes_written = !rc;
+    }
+    if (!rc && *o->interrupted)
+        rc = 130;
+    if (rc == 130)
+        fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
+    if (rc) {
+        for (int i = 0; i < n_written; i++)
+            unlink(o->out_paths[i]);
+        if (codes_written)
+            unlink(o->codes_out);
+    } else {
+        for (int i = 0; o->out_paths && i < o->n_prompts; i++)
+            if (clipped[i] > 0)
+                fprintf(stderr, "musicgen generate: warning: %lld samples of %s were beyond +-1.0 and were clipped; "
+                        "use --normalize, --loudness-normalize or --sample-format f32\n", (long long)clipped[i],
+                        o->out_paths[i]);
+    }
+    free(clipped);
+    return rc;
 }
 
 static void print_json(const gen_options *o, const mg_result *r, const mg_model_info *info, double secs) {
@@ -237,6 +286,26 @@ static void print_json(const gen_options *o, const mg_result *r, const mg_model_
         printf("%s\"%s\"", i ? ", " : "", o->out_paths[i]);
     printf("], \"codes\": %s%s%s}\n", o->codes_out ? "\"" : "", o->codes_out ? o->codes_out : "null",
            o->codes_out ? "\"" : "");
+}
+
+/* Callbacks of one run: progress goes to the bar, streamed audio to standard output. */
+typedef struct {
+    gen_options *o;
+    mg_wav_stream *wav;
+} stream_ctx;
+
+static int forward_progress(int step, int total, void *user) {
+    stream_ctx *sc = user;
+    return sc->o->progress ? sc->o->progress(step, total, sc->o->progress_user) : 0;
+}
+
+static int stream_audio(int item, const float *pcm, int64_t n_frames, int channels, int64_t position, void *user) {
+    (void)item;
+    (void)channels;
+    (void)position;
+    stream_ctx *sc = user;
+    /* A closed pipe (the player quit) ends the run like Ctrl-C. */
+    return mg_wav_stream_write(sc->wav, pcm, n_frames) != MG_OK || *sc->o->interrupted;
 }
 
 int gen_run(gen_options *o) {
@@ -278,15 +347,35 @@ int gen_run(gen_options *o) {
     gp.negative_prompt = o->negative;
     gp.window_s = (float)o->window;
     gp.stride_s = (float)o->stride;
-    gp.decode_audio = o->out_paths != NULL;
-    gp.progress = o->progress;
-    gp.user = o->progress_user;
+    gp.decode_audio = o->out_paths != NULL || o->stream;
+    stream_ctx sc = {o, NULL};
+    gp.progress = forward_progress;
+    gp.user = &sc;
+    if (o->stream) {
+        st = mg_wav_stream_begin(stdout, info.sample_rate, info.channels, o->sample_format, o->raw, &sc.wav);
+        if (st != MG_OK) {
+            rc = cli_lib_error("generate", st);
+            goto done;
+        }
+        gp.on_audio = stream_audio;
+    }
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = mg_generate(ctx, (const char *const *)o->prompts, o->n_prompts, &gp, &res);
     clock_gettime(CLOCK_MONOTONIC, &t1);
-    if (st == MG_ERR_CANCELLED) {
-        fprintf(stderr, "\nmusicgen generate: interrupted; nothing was written\n");
+    if (sc.wav) {
+        int64_t clipped = 0;
+        mg_status st_end = mg_wav_stream_end(sc.wav, &clipped);
+        if (st == MG_OK)
+            st = st_end;
+        if (clipped > 0 && st == MG_OK)
+            fprintf(stderr, "musicgen generate: warning: %lld streamed samples were beyond +-1.0 and were clipped; "
+                    "use --sample-format f32 to keep them\n", (long long)clipped);
+    }
+    if (st == MG_ERR_CANCELLED || (st == MG_OK && *o->interrupted)) {
+        /* A progress bar leaves the cursor on its line: end it first. */
+        fprintf(stderr, "%smusicgen generate: interrupted; nothing was written\n",
+                cli_stderr_is_tty() && !o->json ? "\n" : "");
         rc = 130;
         goto done;
     }
@@ -294,12 +383,7 @@ int gen_run(gen_options *o) {
         rc = cli_lib_error("generate", st);
         goto done;
     }
-    double clipped = 0;
-    for (int i = 0; o->out_paths && i < o->n_prompts && !rc; i++)
-        rc = write_item(o, res, i, &clipped);
-    if (!rc && o->codes_out &&
-        (st = mg_write_codes(o->codes_out, res->codes, res->batch, res->n_codebooks, res->n_frames, o->force)) != MG_OK)
-        rc = cli_lib_error("generate", st);
+    rc = write_outputs(o, res);
     if (rc)
         goto done;
     double secs = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) * 1e-9;

@@ -1,0 +1,47 @@
+"""test_stream_cli.py — `musicgen generate --stream`: a WAV with an open length (or raw
+PCM with --raw) on standard output, readable by a player from a pipe (python's wave
+module here), whose samples equal the file `generate -o` writes for the same seed;
+plus the one-line errors of impossible combinations."""
+import os
+import subprocess
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import mgtest as t
+import numpy as np
+
+
+def main():
+    d = t.tmpdir()
+    for fx in ("tiny-mono", "tiny-stereo"):
+        model = os.path.join(t.REF, fx)
+        base = ["generate", "-m", model, "-d", "1.3", "--seed", "21", "-q"]
+        p = subprocess.run([t.MUSICGEN] + base + ["--stream", "-o", "-", "streamed"], capture_output=True)
+        t.check(p.returncode == 0, f"{fx}: --stream failed: {p.stderr.decode()}")
+        wav = p.stdout
+        t.check(wav[:4] == b"RIFF" and wav[8:12] == b"WAVE", f"{fx}: stream starts with a WAV header")
+        t.check(struct.unpack("<I", wav[4:8])[0] == 0xFFFFFFFF and struct.unpack("<I", wav[40:44])[0] == 0xFFFFFFFF,
+                f"{fx}: open-length sizes (0xFFFFFFFF) as sox/ffmpeg write to pipes")
+        ch = struct.unpack("<H", wav[22:24])[0]
+        pcm = np.frombuffer(wav[44:], dtype="<i2").astype(np.float32).reshape(-1, ch).T / 32767.0
+        raw = subprocess.run([t.MUSICGEN] + base + ["--stream", "--raw", "--sample-format", "f32", "streamed"],
+                             capture_output=True).stdout
+        streamed = np.frombuffer(raw, dtype="<f4").reshape(-1, ch).T
+        out = os.path.join(d, fx + ".wav")
+        t.run(base + ["--sample-format", "f32", "-o", out, "streamed"])
+        ref, _ = t.read_wav(out)
+        t.check(streamed.shape == ref.shape == (ch, round(1.3 * 32000)), f"{fx}: stream length {streamed.shape}")
+        t.report(f"{fx}: raw f32 stream vs file", streamed, ref, 0.0)
+        t.report(f"{fx}: s16 WAV stream vs file", pcm, np.clip(ref, -1, 1), 1.0 / 32767 + 1e-6)
+    model = os.path.join(t.REF, "tiny-mono")
+    t.run(["generate", "-m", model, "--stream", "-o", os.path.join(d, "x.wav"), "a"], expect_ok=False)
+    t.run(["generate", "-m", model, "--stream", "-o", "-", "a", "b"], expect_ok=False)
+    t.run(["generate", "-m", model, "--stream", "--json", "a"], expect_ok=False)
+    t.run(["generate", "-m", model, "--raw", "-o", os.path.join(d, "y.wav"), "a"], expect_ok=False)
+    t.check(not os.path.exists(os.path.join(d, "x.wav")) and not os.path.exists(os.path.join(d, "y.wav")),
+            "no file from a rejected stream")
+    t.finish("test_stream_cli")
+
+
+main()
