@@ -150,19 +150,21 @@ MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_co
     if (n > MG_AUDIO_MAX_SAMPLES / ch)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_decode_codes: %d frames is too long", n_frames);
     int64_t *rows = mg_malloc((size_t)nq * (size_t)n_frames * sizeof(int64_t), "codes of one channel");
-    float *mono = mg_malloc((size_t)n * sizeof(float), "decoded audio");
     float *out = mg_malloc((size_t)(n * ch) * sizeof(float), "decoded audio");
+    /* mono: decoded straight into the output; stereo: per channel, then interleaved */
+    float *mono = ch == 1 ? out : mg_malloc((size_t)n * sizeof(float), "decoded audio");
     mg_status st = (rows && mono && out) ? MG_OK : MG_ERR_NOMEM;
     for (int c = 0; c < ch && st == MG_OK; c++) {
         for (int j = 0; j < nq; j++)
             memcpy(rows + (int64_t)j * n_frames, codes + (int64_t)(j * ch + c) * n_frames,
                    (size_t)n_frames * sizeof(int64_t));
         st = mg_encodec_decode(codec, ctx->pool, rows, nq, n_frames, mono);
-        for (int64_t i = 0; i < n && st == MG_OK; i++)
+        for (int64_t i = 0; i < n && st == MG_OK && ch > 1; i++)
             out[i * ch + c] = mono[i];
     }
     free(rows);
-    free(mono);
+    if (mono != out)
+        free(mono);
     if (st != MG_OK) {
         free(out);
         return st;

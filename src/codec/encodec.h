@@ -68,12 +68,13 @@ void mg_encodec_stream_free(mg_encodec_stream *s);
 /* Frames of look-ahead the stream needs before a frame's samples are final: after
  * pushing frames 0..f, all samples of frames 0..f-lookahead have been returned. */
 int mg_encodec_stream_lookahead(const mg_encodec_stream *s);
-/* Work in groups of `frames` frames (default 1): the LSTM and the upsampling stack
+/* Work in groups of `frames` frames (1..256, default 1): the LSTM and the upsampling stack
  * then run once per group instead of once per push. Per run the codec streams all its
- * weights through the cache and its matrix products work on tiles of 12 rows, so tiny
- * runs cost several times their share (musicgen-small, one frame per push: ~4-6x
- * the one-shot decode; groups of 8: ~1.1-1.2x). Adds up to frames - 1 frames of
- * latency (included in mg_encodec_stream_lookahead); results are the same. */
+ * weights through the cache and its matrix products work on tiles of up to 12 rows,
+ * so tiny runs cost several times their share (musicgen-small on one core: one frame
+ * per run ~5x the one-shot decode, groups of 8 ~1.4x, of 16 ~1.1x). Adds up to
+ * frames - 1 frames of latency (included in mg_encodec_stream_lookahead); the
+ * results are the same. */
 mg_status mg_encodec_stream_set_batch(mg_encodec_stream *s, int frames);
 /* Frames pushed and samples returned so far. */
 int64_t mg_encodec_stream_frames(const mg_encodec_stream *s);

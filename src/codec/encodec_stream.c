@@ -36,6 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Largest batch (frames): beyond a few seconds, batching saves nothing more. */
+#define EC_STREAM_MAX_BATCH 256
+
 /* Rows [t0, t1) of a time-major signal with ch channels, row t0 at p. */
 typedef struct ec_rows {
     float *p;
@@ -163,7 +166,7 @@ static int64_t batch_end(const mg_encodec_stream *s, int64_t ready) {
  * repeats every `batch` frames). */
 static int compute_lookahead(const mg_encodec_stream *s) {
     int D = 0;
-    for (int64_t n = 1; n <= 32 + 4 * (int64_t)s->batch; n++) {
+    for (int64_t n = 1; n <= 32 + 2 * (int64_t)s->batch; n++) {
         int64_t rows = batch_end(s, ready_end(&s->front, s->open_len, 0, n));
         int64_t smp = ready_end(&s->back, s->open_len, 0, rows);
         int64_t d = n - smp / s->hop;
@@ -295,8 +298,9 @@ void mg_encodec_stream_free(mg_encodec_stream *s) {
 int mg_encodec_stream_lookahead(const mg_encodec_stream *s) { return s ? s->lookahead : 0; }
 
 mg_status mg_encodec_stream_set_batch(mg_encodec_stream *s, int frames) {
-    if (!s || frames < 1 || frames > (1 << 20))
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch: %d frames (expected 1..%d)", frames, 1 << 20);
+    if (!s || frames < 1 || frames > EC_STREAM_MAX_BATCH)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch: %d frames (expected 1..%d)", frames,
+                       EC_STREAM_MAX_BATCH);
     s->batch = frames;
     s->lookahead = compute_lookahead(s);
     return MG_OK;

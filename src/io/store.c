@@ -77,8 +77,8 @@ int mg_store_has(const mg_store *s, const char *name) { return mg_store_find(s, 
 
 mg_status mg_store_add(mg_store *s, const char *name, const mg_tensor *t, int file) {
     if (mg_store_find(s, name))
-        return mg_fail(MG_ERR_FORMAT, "tensor %s appears twice (second time in %s)", name,
-                       file >= 0 && file < s->n_files ? s->files[file].path : "?");
+        return mg_fail(MG_ERR_FORMAT, "tensor %s appears twice (second time in %s); the weight files overlap, download "
+                       "the model again", name, file >= 0 && file < s->n_files ? s->files[file].path : "?");
     if (s->n_entries == s->cap_entries) {
         int cap = s->cap_entries ? s->cap_entries * 2 : 256;
         mg_store_entry *ne = realloc(s->entries, (size_t)cap * sizeof *ne);
@@ -205,12 +205,24 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
     return st;
 }
 
-mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape,
-                                   const float **out) {
+/* The f32 values of a tensor into dst (numel floats), checked finite. */
+static mg_status tensor_to_f32(mg_store *s, const char *name, const mg_tensor *t, float *dst) {
+    int64_t n = mg_tensor_numel(t);
+    if (t->dtype == MG_DT_F32)
+        memcpy(dst, t->data, (size_t)n * sizeof(float));
+    else
+        mg_row_to_f32(t->dtype, t->data, dst, n);
+    return check_finite(s, name, mg_store_find(s, name), dst, n);
+}
+
+mg_status mg_store_fold_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape, float *dst) {
     char name[256], gname[256], vname[256];
+    mg_tensor t;
     snprintf(name, sizeof name, "%s.weight", prefix);
-    if (mg_store_has(s, name))
-        return mg_store_get_f32(s, name, ndim, shape, out);
+    if (mg_store_has(s, name)) {
+        MG_TRY(mg_store_get(s, name, ndim, shape, &t));
+        return tensor_to_f32(s, name, &t, dst);
+    }
     snprintf(gname, sizeof gname, "%s.weight_g", prefix);
     snprintf(vname, sizeof vname, "%s.weight_v", prefix);
     if (!mg_store_has(s, gname) && !mg_store_has(s, vname))
@@ -219,25 +231,40 @@ mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, co
     /* weight_norm(dim=0): g has shape [shape[0], 1, 1]; the norm of v runs over all
      * dims except dim 0. */
     int64_t gshape[MG_MAX_DIMS] = {shape[0], 1, 1, 1};
-    const float *g, *v;
+    const float *g;
     MG_TRY(mg_store_get_f32(s, gname, ndim, gshape, &g));
-    MG_TRY(mg_store_get_f32(s, vname, ndim, shape, &v));
+    MG_TRY(mg_store_get(s, vname, ndim, shape, &t));
+    MG_TRY(tensor_to_f32(s, vname, &t, dst));
     int64_t n0 = shape[0], inner = 1;
     for (int i = 1; i < ndim; i++)
         inner *= shape[i];
-    float *w = mg_arena_alloc(&s->arena, (size_t)(n0 * inner) * 4);
-    if (!w)
-        return MG_ERR_NOMEM;
     for (int64_t o = 0; o < n0; o++) {
+        float *w = dst + o * inner;
         double ss = 0;
         for (int64_t i = 0; i < inner; i++)
-            ss += (double)v[o * inner + i] * v[o * inner + i];
+            ss += (double)w[i] * w[i];
         float norm = (float)sqrt(ss);
         float scale = norm > 0 ? g[o] / norm : 0.0f;
         for (int64_t i = 0; i < inner; i++)
-            w[o * inner + i] = v[o * inner + i] * scale;
+            w[i] = w[i] * scale;
     }
-    s->converted_bytes += n0 * inner * 4;
+    return MG_OK;
+}
+
+mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape,
+                                   const float **out) {
+    char name[256];
+    snprintf(name, sizeof name, "%s.weight", prefix);
+    if (mg_store_has(s, name))
+        return mg_store_get_f32(s, name, ndim, shape, out);
+    int64_t n = 1;
+    for (int i = 0; i < ndim; i++)
+        n *= shape[i];
+    float *w = mg_arena_alloc(&s->arena, (size_t)n * 4);
+    if (!w)
+        return MG_ERR_NOMEM;
+    MG_TRY(mg_store_fold_weight_norm(s, prefix, ndim, shape, w));
+    s->converted_bytes += n * 4;
     *out = w;
     return MG_OK;
 }
