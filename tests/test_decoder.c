@@ -13,14 +13,9 @@
 #include <string.h>
 
 static void run_fixture(const char *fixture) {
-    printf("%s:\n", fixture);
     test_golden g;
-    if (!test_golden_open(&g, fixture))
-        return;
     mg_checkpoint ck;
-    mg_status st = mg_checkpoint_open(test_ref_path(fixture), &ck);
-    CHECK_OK(st);
-    if (st != MG_OK)
+    if (!test_fixture_open(fixture, &g, &ck))
         return;
     mg_decoder *dec;
     CHECK_OK(mg_decoder_load(&ck.cfg, &ck.store, MG_DT_F32, &dec));
@@ -93,8 +88,7 @@ static void run_fixture(const char *fixture) {
     free(layer0);
     free(final);
     mg_decoder_free(dec);
-    mg_checkpoint_close(&ck);
-    test_golden_close(&g);
+    test_fixture_close(&g, &ck);
 }
 
 int main(void) {

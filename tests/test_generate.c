@@ -201,14 +201,9 @@ static void continuation(mg_decoder *dec, mg_t5 *t5, test_golden *g) {
 }
 
 static void run_fixture(const char *fixture) {
-    printf("%s:\n", fixture);
     test_golden g;
-    if (!test_golden_open(&g, fixture))
-        return;
     mg_checkpoint ck;
-    mg_status st = mg_checkpoint_open(test_ref_path(fixture), &ck);
-    CHECK_OK(st);
-    if (st != MG_OK)
+    if (!test_fixture_open(fixture, &g, &ck))
         return;
     mg_decoder *dec;
     mg_t5 *t5;
@@ -225,8 +220,7 @@ static void run_fixture(const char *fixture) {
     continuation(dec, t5, &g);
     mg_t5_free(t5);
     mg_decoder_free(dec);
-    mg_checkpoint_close(&ck);
-    test_golden_close(&g);
+    test_fixture_close(&g, &ck);
 }
 
 int main(void) {

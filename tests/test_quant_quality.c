@@ -76,12 +76,11 @@ static int64_t *greedy(const stages *st, test_golden *g, mg_pool *pool, mg_kv_ty
 }
 
 static void run_fixture(const char *fixture) {
-    printf("%s:\n  %-22s %-16s %s\n", fixture, "weights / cache", "max logit err", "greedy agreement");
     test_golden g;
-    if (!test_golden_open(&g, fixture))
-        return;
     mg_checkpoint ck;
-    CHECK_OK(mg_checkpoint_open(test_ref_path(fixture), &ck));
+    if (!test_fixture_open(fixture, &g, &ck))
+        return;
+    printf("  %-22s %-16s %s\n", "weights / cache", "max logit err", "greedy agreement");
     mg_pool *pool = mg_pool_new(2);
     const mg_decoder_config *c = &ck.cfg.dec;
     int64_t n_logits = (int64_t)test_golden_get(&g, "tf.logits")->shape[0] * test_golden_get(&g, "tf.logits")->shape[1] *
@@ -129,8 +128,7 @@ static void run_fixture(const char *fixture) {
     mg_t5_free(ref.t5);
     mg_decoder_free(ref.dec);
     mg_pool_free(pool);
-    mg_checkpoint_close(&ck);
-    test_golden_close(&g);
+    test_fixture_close(&g, &ck);
 }
 
 int main(void) {

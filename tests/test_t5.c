@@ -22,14 +22,9 @@ static void check_buckets(void) {
 }
 
 static void run_fixture(const char *fixture) {
-    printf("%s:\n", fixture);
     test_golden g;
-    if (!test_golden_open(&g, fixture))
-        return;
     mg_checkpoint ck;
-    mg_status st = mg_checkpoint_open(test_ref_path(fixture), &ck);
-    CHECK_OK(st);
-    if (st != MG_OK)
+    if (!test_fixture_open(fixture, &g, &ck))
         return;
     mg_t5 *t5;
     CHECK_OK(mg_t5_load(&ck.cfg, &ck.store, MG_DT_F32, &t5));
@@ -89,8 +84,7 @@ static void run_fixture(const char *fixture) {
     free(bias);
     free(proj);
     mg_t5_free(t5);
-    mg_checkpoint_close(&ck);
-    test_golden_close(&g);
+    test_fixture_close(&g, &ck);
 }
 
 int main(void) {

@@ -21,7 +21,7 @@ static int dtype_from_string(const char *s, mg_dtype *out, size_t *elem) {
     return 0;
 }
 
-static const char *dtype_to_string(mg_dtype t) {
+const char *mg_safetensors_dtype_name(mg_dtype t) {
     switch (t) {
     case MG_DT_F32: return "F32";
     case MG_DT_F16: return "F16";
@@ -50,7 +50,7 @@ mg_status mg_safetensors_parse(mg_store *s, const char *path, const uint8_t *fil
     for (int i = 7; i >= 0; i--)
         hlen = (hlen << 8) | file[i];
     if (hlen > file_size - 8)
-        return mg_fail(MG_ERR_FORMAT, "%s is truncated or not a safetensors file: its header claims %llu bytes but the file has %zu",
+        return mg_fail(MG_ERR_FORMAT, "%s is truncated or not a safetensors file: its header claims %llu bytes but the file has %zu; download it again",
                        path, (unsigned long long)hlen, file_size);
     if (hlen > 100u * 1024 * 1024)
         return mg_fail(MG_ERR_FORMAT, "%s: safetensors header of %llu bytes is implausibly large", path,
@@ -136,6 +136,19 @@ mg_status mg_safetensors_parse(mg_store *s, const char *path, const uint8_t *fil
         }
         t.data = data + begin;
         t.nbytes = (size_t)(end - begin);
+        if ((uintptr_t)t.data % elem) {
+            /* Writers keep tensors aligned to their element size (safetensors sorts them
+             * by dtype); a file that does not gets an aligned copy of the odd tensor, so
+             * no kernel ever reads a misaligned float. */
+            void *copy = mg_arena_alloc(&s->arena, t.nbytes);
+            if (!copy) {
+                st = mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
+                break;
+            }
+            memcpy(copy, t.data, t.nbytes);
+            s->converted_bytes += (int64_t)t.nbytes;
+            t.data = copy;
+        }
         spans[ns].begin = begin;
         spans[ns].end = end;
         spans[ns].name = name;
@@ -181,7 +194,7 @@ mg_status mg_safetensors_write(const char *path, int n, const char *const *names
     }
     uint64_t off = 0;
     for (int i = 0; i < n; i++) {
-        const char *ds = dtype_to_string(tensors[i].dtype);
+        const char *ds = mg_safetensors_dtype_name(tensors[i].dtype);
         if (!ds) {
             cJSON_Delete(root);
             return mg_fail(MG_ERR_INVALID_ARG, "cannot write tensor %s of dtype %s to safetensors", names[i],

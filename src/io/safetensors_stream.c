@@ -3,6 +3,7 @@
  * "__metadata__" first, tensors in name order), then passes tensor bytes straight
  * to the file. Reading is in safetensors.c; this file only writes. */
 #include "io/safetensors_stream.h"
+#include "io/safetensors.h"
 #include "base/file.h"
 
 #include <stdio.h>
@@ -116,21 +117,10 @@ mg_status mg_st_writer_set_metadata(mg_st_writer *w, const char *key, const char
     return w->meta[w->n_meta - 2] && w->meta[w->n_meta - 1] ? MG_OK : MG_ERR_NOMEM;
 }
 
-static const char *dtype_tag(mg_dtype t) {
-    switch (t) {
-    case MG_DT_F32: return "F32";
-    case MG_DT_F16: return "F16";
-    case MG_DT_BF16: return "BF16";
-    case MG_DT_I64: return "I64";
-    case MG_DT_I32: return "I32";
-    default: return NULL;
-    }
-}
-
 mg_status mg_st_writer_add(mg_st_writer *w, const char *name, mg_dtype dtype, int ndim, const int64_t *shape) {
     if (w->begun)
         return mg_fail(MG_ERR_INTERNAL, "safetensors tensor %s declared after the header was written", name);
-    if (!dtype_tag(dtype))
+    if (!mg_safetensors_dtype_name(dtype))
         return mg_fail(MG_ERR_INVALID_ARG, "tensor %s: dtype %s cannot be stored in safetensors", name, mg_dtype_name(dtype));
     if (ndim < 0 || ndim > MG_MAX_DIMS)
         return mg_fail(MG_ERR_INVALID_ARG, "tensor %s has %d dimensions", name, ndim);
@@ -193,7 +183,7 @@ static char *build_header(const mg_st_writer *w, size_t *len) {
         first = 0;
         sb_json_str(&b, e->name);
         sb_str(&b, ":{\"dtype\":\"");
-        sb_str(&b, dtype_tag(e->dtype));
+        sb_str(&b, mg_safetensors_dtype_name(e->dtype));
         sb_str(&b, "\",\"shape\":[");
         for (int d = 0; d < e->ndim; d++) {
             if (d)

@@ -1,5 +1,6 @@
 /* test.c — implementation of the test harness (see test.h). */
 #include "test.h"
+#include "io/checkpoint.h"
 #include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -83,6 +84,24 @@ char *test_golden_metadata(const char *fixture, const char *key) {
     }
     fclose(f);
     return res;
+}
+
+int test_fixture_open(const char *fixture, test_golden *g, mg_checkpoint *ck) {
+    printf("%s:\n", fixture);
+    if (!test_golden_open(g, fixture))
+        return 0;
+    mg_status st = mg_checkpoint_open(test_ref_path(fixture), ck);
+    CHECK_OK(st);
+    if (st != MG_OK) {
+        test_golden_close(g);
+        return 0;
+    }
+    return 1;
+}
+
+void test_fixture_close(test_golden *g, mg_checkpoint *ck) {
+    mg_checkpoint_close(ck);
+    test_golden_close(g);
 }
 
 double test_compare_f32(const char *name, const float *got, const float *want, int64_t n, double atol) {

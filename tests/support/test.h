@@ -59,6 +59,12 @@ const mg_tensor *test_golden_get(test_golden *g, const char *name);
 /* Metadata string (e.g. "prompts") of the golden file, malloc'ed, or NULL. */
 char *test_golden_metadata(const char *fixture, const char *key);
 
+/* Print the fixture's name and open its golden tensors and checkpoint folder; 0 (with
+ * the failure recorded) if either cannot be opened. */
+struct mg_checkpoint;
+int test_fixture_open(const char *fixture, test_golden *g, struct mg_checkpoint *ck);
+void test_fixture_close(test_golden *g, struct mg_checkpoint *ck);
+
 /* Compare n floats; print "name: max abs err A, max rel err R (n values)"; record a
  * failure if max abs err > atol. Returns max abs err. */
 double test_compare_f32(const char *name, const float *got, const float *want, int64_t n, double atol);
