@@ -134,6 +134,32 @@ typedef struct mg_model_info {
 
 MG_API void mg_model_get_info(const mg_model *model, mg_model_info *out);
 
+/* Deep check of a loaded model, for `musicgen info` and download checks. Loading
+ * already checks files, tensor names, dtypes, shapes and byte ranges of everything a
+ * stage uses; this also reads every weight value (NaN / Inf are errors naming the
+ * tensor), reports tensors no stage uses (warnings), checks the config for
+ * consistency and that the tokenizer encodes a test sentence into ids the text
+ * encoder accepts. Each finding is passed to `cb` (may be NULL) as one line;
+ * `report` (may be NULL) receives the counts. Returns MG_OK when nothing is wrong
+ * (warnings allowed), else MG_ERR_FORMAT with mg_last_error() describing the first
+ * error (and how many more there are). Reads the whole checkpoint: seconds for
+ * musicgen-small, about a minute for musicgen-large from a cold disk. */
+typedef enum mg_finding { MG_FINDING_WARNING = 0, MG_FINDING_ERROR = 1 } mg_finding;
+typedef void (*mg_validate_cb)(mg_finding kind, const char *msg, void *user);
+
+typedef struct mg_validate_report {
+    int n_tensors;        /* tensors in the checkpoint */
+    int n_checked;        /* floating-point tensors whose values were scanned */
+    int64_t n_values;     /* values scanned */
+    int n_nonfinite;      /* tensors holding NaN or Inf */
+    int n_unused;         /* tensors no stage uses (unknown names) */
+    int n_warnings, n_errors;
+    int tokenizer_ok;     /* the test sentence encodes into valid ids */
+} mg_validate_report;
+
+MG_API mg_status mg_model_validate(const mg_model *model, mg_validate_cb cb, void *user,
+                                   mg_validate_report *report);
+
 /* ---- tokenizer ----------------------------------------------------------------- */
 
 /* T5 ids of `text` ending with </s> (1). *out is malloc'ed; free with mg_free(). */

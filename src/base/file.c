@@ -147,6 +147,42 @@ mg_status mg_check_output_path(const char *path, int overwrite) {
     return st;
 }
 
+/* Temporary files of atomic writes in progress, for mg_atomic_remove_temps() (called
+ * from signal handlers). A slot is 0 (free), 1 (being filled) or 2 (live); slots are
+ * taken and filled with atomic operations, so writers on several threads and a signal
+ * handler never see a half-written path as live. Paths too long for a slot are not
+ * tracked (they are still removed on every normal error path). */
+#define LIVE_TEMPS 32
+static char g_live_path[LIVE_TEMPS][1024];
+static int g_live_state[LIVE_TEMPS];
+
+/* Returns 1 + the slot, or 0 when not tracked. */
+static int live_add(const char *tmp_path) {
+    size_t n = strlen(tmp_path);
+    if (n >= sizeof g_live_path[0])
+        return 0;
+    for (int i = 0; i < LIVE_TEMPS; i++) {
+        int expected = 0;
+        if (__atomic_compare_exchange_n(&g_live_state[i], &expected, 1, 0, __ATOMIC_ACQ_REL, __ATOMIC_RELAXED)) {
+            memcpy(g_live_path[i], tmp_path, n + 1);
+            __atomic_store_n(&g_live_state[i], 2, __ATOMIC_RELEASE);
+            return i + 1;
+        }
+    }
+    return 0;
+}
+
+static void live_remove(int live) {
+    if (live >= 1 && live <= LIVE_TEMPS)
+        __atomic_store_n(&g_live_state[live - 1], 0, __ATOMIC_RELEASE);
+}
+
+void mg_atomic_remove_temps(void) {
+    for (int i = 0; i < LIVE_TEMPS; i++)
+        if (__atomic_load_n(&g_live_state[i], __ATOMIC_ACQUIRE) == 2)
+            unlink(g_live_path[i]);
+}
+
 mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite) {
     memset(af, 0, sizeof *af);
     af->fd = -1;
@@ -171,6 +207,8 @@ mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite) {
     free(dir);
     free(copy);
     af->fd = mkstemp(af->tmp_path);
+    if (af->fd >= 0)
+        af->live = live_add(af->tmp_path);
     if (af->fd < 0) {
         mg_status st = mg_fail(MG_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         free(af->tmp_path);
@@ -223,6 +261,8 @@ mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite) {
     }
     if (st != MG_OK)
         unlink(af->tmp_path);
+    live_remove(af->live);
+    af->live = 0;
     free(af->tmp_path);
     free(af->path);
     af->tmp_path = af->path = NULL;
@@ -236,6 +276,7 @@ void mg_atomic_abort(mg_atomic_file *af) {
         close(af->fd);
     if (af->tmp_path)
         unlink(af->tmp_path);
+    live_remove(af->live);
     free(af->tmp_path);
     free(af->path);
     memset(af, 0, sizeof *af);

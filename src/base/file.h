@@ -37,11 +37,16 @@ typedef struct mg_atomic_file {
     char *tmp_path;
     FILE *fp;
     int fd;
+    int live; /* 1 + slot in the table of temporary files in progress (0: none) */
 } mg_atomic_file;
 
 mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite);
 mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite);
 void mg_atomic_abort(mg_atomic_file *af);
+/* Remove the temporary files of every atomic write still in progress. Async-signal-
+ * safe: a program's SIGINT handler calls it before _exit, so an interrupted write
+ * leaves no partial file behind. */
+void mg_atomic_remove_temps(void);
 /* Check before doing expensive work that `path` could be written: the folder exists
  * and is writable, and the file does not exist unless `overwrite`. */
 mg_status mg_check_output_path(const char *path, int overwrite);

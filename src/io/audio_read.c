@@ -14,11 +14,13 @@
 #include "base/log.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #define READ_CHUNK_FRAMES 65536
 
@@ -63,6 +65,92 @@ static sf_count_t mem_write(const void *ptr, sf_count_t count, void *user) {
 }
 
 static sf_count_t mem_tell(void *user) { return ((mem_file *)user)->pos; }
+
+/* ---- RIFF/WAVE metadata check ------------------------------------------------------------
+ *
+ * libsndfile 1.2.0 loops forever on WAV files whose LIST (or INFO) chunk holds an
+ * entry whose size, added to the bytes read so far, wraps around 2^32 (found by
+ * fuzz_audio): its sub-chunk parser (wavlike_subchunk_parse) then seeks backwards and
+ * reads the same entry again, without any I/O that a callback could stop. So before
+ * a RIFF / RIFX / RF64 WAVE file goes to libsndfile, its top-level chunks are walked (a few
+ * 8-byte reads) and every LIST / INFO chunk is parsed the way libsndfile parses it:
+ * entries are a 4-byte marker and, except INFO / adtl, a 4-byte size padded to even;
+ * a zero or "data" marker ends it. A size that would wrap is refused. Everything
+ * else is left to libsndfile (which clamps chunks that run past the end of a
+ * truncated file). */
+
+typedef struct byte_source {
+    const unsigned char *mem; /* whole file in memory, or NULL: read from fd */
+    int fd;
+    int64_t size;
+    int big_endian; /* RIFX */
+} byte_source;
+
+static int source_read(const byte_source *b, int64_t pos, void *dst, size_t n) {
+    if (pos < 0 || pos > b->size || (int64_t)n > b->size - pos)
+        return 0;
+    if (b->mem) {
+        memcpy(dst, b->mem + pos, n);
+        return 1;
+    }
+    return pread(b->fd, dst, n, (off_t)pos) == (ssize_t)n;
+}
+
+static uint32_t u32(const byte_source *b, const unsigned char *p) {
+    if (b->big_endian)
+        return (uint32_t)p[3] | (uint32_t)p[2] << 8 | (uint32_t)p[1] << 16 | (uint32_t)p[0] << 24;
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static mg_status check_list_chunk(const byte_source *b, int64_t body, uint32_t length, const char *where) {
+    int64_t limit = b->size - body; /* libsndfile clamps the chunk to the file */
+    uint64_t len = length > limit ? (uint64_t)(limit > 0 ? limit : 0) : length;
+    uint64_t done = 0;
+    for (int n = 0; done < len && n < 1000000; n++) {
+        unsigned char m[4], sz[4];
+        if (!source_read(b, body + (int64_t)done, m, 4))
+            break;
+        done += 4;
+        if (!memcmp(m, "INFO", 4) || !memcmp(m, "adtl", 4))
+            continue; /* no size follows */
+        if (!memcmp(m, "\0\0\0\0", 4) || !memcmp(m, "data", 4) || !memcmp(m, "exif", 4))
+            break;
+        if (!source_read(b, body + (int64_t)done, sz, 4))
+            break;
+        done += 4;
+        uint32_t size = u32(b, sz);
+        size += size & 1; /* 32-bit, as libsndfile computes it */
+        if (done + size >= ((uint64_t)1 << 32))
+            return mg_fail(MG_ERR_FORMAT, "%s has a corrupt LIST (metadata) chunk: the entry at byte %lld claims %u "
+                           "bytes; the file is damaged", where, (long long)(body + (int64_t)done - 8), u32(b, sz));
+        if (done + size > len)
+            break; /* libsndfile skips the rest of the chunk */
+        done += size;
+    }
+    return MG_OK;
+}
+
+static mg_status check_riff(byte_source *b, const char *where) {
+    unsigned char h[12];
+    if (!source_read(b, 0, h, 12) || memcmp(h + 8, "WAVE", 4) ||
+        (memcmp(h, "RIFF", 4) && memcmp(h, "RIFX", 4) && memcmp(h, "RF64", 4) && memcmp(h, "BW64", 4)))
+        return MG_OK; /* not a WAV file: nothing to check */
+    b->big_endian = !memcmp(h, "RIFX", 4);
+    int64_t pos = 12;
+    for (int n = 0; n < 100000 && pos + 8 <= b->size; n++) {
+        unsigned char c[8];
+        if (!source_read(b, pos, c, 8))
+            break;
+        uint32_t size = u32(b, c + 4);
+        if (!memcmp(c, "LIST", 4) || !memcmp(c, "INFO", 4))
+            MG_TRY(check_list_chunk(b, pos + 8, size, where));
+        int64_t end = pos + 8 + (int64_t)size;
+        if (end > b->size)
+            break; /* e.g. the data chunk of a truncated file */
+        pos = end + (end & 1);
+    }
+    return MG_OK;
+}
 
 /* ---- decoding ------------------------------------------------------------------------ */
 
@@ -196,6 +284,16 @@ mg_status mg_audio_read(const char *path, mg_audio *out) {
         return mg_fail(MG_ERR_IO, "%s is a folder, expected an audio file", path);
     if (S_ISREG(st.st_mode) && st.st_size == 0)
         return mg_fail(MG_ERR_FORMAT, "audio file %s is empty (0 bytes)", path);
+    if (S_ISREG(st.st_mode)) {
+        int fd = open(path, O_RDONLY | O_CLOEXEC);
+        if (fd >= 0) {
+            byte_source src = {NULL, fd, (int64_t)st.st_size, 0};
+            mg_status cs = check_riff(&src, path);
+            close(fd);
+            if (cs != MG_OK)
+                return cs;
+        }
+    }
     SF_INFO info;
     memset(&info, 0, sizeof info);
     SNDFILE *sf = sf_open(path, SFM_READ, &info);
@@ -215,6 +313,8 @@ mg_status mg_audio_read_memory(const void *data, size_t size, const char *where,
         return mg_fail(MG_ERR_FORMAT, "%s is empty (0 bytes)", where);
     if (max_samples <= 0 || max_samples > MG_AUDIO_MAX_SAMPLES)
         max_samples = MG_AUDIO_MAX_SAMPLES;
+    byte_source src = {data, -1, (int64_t)size, 0};
+    MG_TRY(check_riff(&src, where));
     mem_file m = {data, (sf_count_t)size, 0};
     SF_VIRTUAL_IO io = {mem_length, mem_seek, mem_read, mem_write, mem_tell};
     SF_INFO info;

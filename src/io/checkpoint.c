@@ -25,37 +25,88 @@ static mg_status read_json_file(const char *dir, const char *name, char **text, 
     return st;
 }
 
-/* Sharded checkpoints: the index maps tensor names to shard files. */
-static mg_status load_sharded(mg_checkpoint *ck, const char *index_path, const char *text, size_t len) {
+/* A shard name must be a plain file in the checkpoint folder: no folders, no "..",
+ * no control bytes, and a .safetensors file. */
+static int valid_shard_name(const char *s) {
+    if (!s[0] || !strcmp(s, ".") || !strcmp(s, "..") || !has_suffix(s, ".safetensors") || strlen(s) > 255)
+        return 0;
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++)
+        if (*p < 0x20 || *p == '/' || *p == '\\' || *p == 0x7f)
+            return 0;
+    return 1;
+}
+
+void mg_shard_index_free(mg_shard_index *ix) {
+    for (int i = 0; i < ix->n_shards; i++)
+        free(ix->shards[i]);
+    for (int i = 0; i < ix->n_tensors; i++)
+        free(ix->tensors[i]);
+    free(ix->shards);
+    free(ix->tensors);
+    free(ix->shard_of);
+    memset(ix, 0, sizeof *ix);
+}
+
+/* Index of `name` in ix->shards, appending it when new; -1 when out of memory. */
+static int shard_id(mg_shard_index *ix, const char *name) {
+    for (int i = ix->n_shards - 1; i >= 0; i--) /* entries are usually grouped by shard */
+        if (!strcmp(ix->shards[i], name))
+            return i;
+    char **ns = realloc(ix->shards, (size_t)(ix->n_shards + 1) * sizeof *ns);
+    if (!ns)
+        return -1;
+    ix->shards = ns;
+    if (!(ix->shards[ix->n_shards] = mg_strdup(name)))
+        return -1;
+    return ix->n_shards++;
+}
+
+mg_status mg_shard_index_parse(const char *text, size_t len, const char *where, mg_shard_index *ix) {
+    memset(ix, 0, sizeof *ix);
     cJSON *root = cJSON_ParseWithLength(text, len);
-    cJSON *wm = root ? cJSON_GetObjectItemCaseSensitive(root, "weight_map") : NULL;
-    if (!cJSON_IsObject(wm)) {
+    if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return mg_fail(MG_ERR_FORMAT, "%s is not a valid safetensors index (no \"weight_map\" object)", index_path);
+        return mg_fail(MG_ERR_FORMAT, "%s is not valid JSON; download the model again", where);
     }
+    cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
+    int n = cJSON_IsObject(wm) ? cJSON_GetArraySize(wm) : 0;
     mg_status st = MG_OK;
-    /* Load each distinct shard once, in order of first appearance. */
-    char **shards = NULL;
-    int n_shards = 0;
-    for (cJSON *it = wm->child; it && st == MG_OK; it = it->next) {
-        if (!cJSON_IsString(it) || !it->valuestring[0] || strchr(it->valuestring, '/')) {
-            st = mg_fail(MG_ERR_FORMAT, "%s: weight_map entry %s does not name a file in the folder", index_path,
-                         it->string ? it->string : "?");
-            break;
+    if (!cJSON_IsObject(wm))
+        st = mg_fail(MG_ERR_FORMAT, "%s is not a valid safetensors index (no \"weight_map\" object); download the model again",
+                     where);
+    else if (n < 1)
+        st = mg_fail(MG_ERR_FORMAT, "%s lists no tensors (empty \"weight_map\"); download the model again", where);
+    else if (!(ix->tensors = calloc((size_t)n, sizeof *ix->tensors)) || !(ix->shard_of = calloc((size_t)n, sizeof(int))))
+        st = mg_fail(MG_ERR_NOMEM, "out of memory reading %s", where);
+    for (cJSON *it = st == MG_OK ? wm->child : NULL; it && st == MG_OK; it = it->next) {
+        if (!it->string || !it->string[0]) {
+            st = mg_fail(MG_ERR_FORMAT, "%s: weight_map has an entry without a tensor name", where);
+        } else if (!cJSON_IsString(it) || !valid_shard_name(it->valuestring)) {
+            st = mg_fail(MG_ERR_FORMAT, "%s: weight_map entry %.200s does not name a .safetensors file in the folder",
+                         where, it->string);
+        } else {
+            int id = shard_id(ix, it->valuestring);
+            ix->tensors[ix->n_tensors] = id >= 0 ? mg_strdup(it->string) : NULL;
+            if (!ix->tensors[ix->n_tensors])
+                st = mg_fail(MG_ERR_NOMEM, "out of memory reading %s", where);
+            else
+                ix->shard_of[ix->n_tensors++] = id;
         }
-        int seen = 0;
-        for (int i = 0; i < n_shards && !seen; i++)
-            seen = !strcmp(shards[i], it->valuestring);
-        if (seen)
-            continue;
-        char **ns = realloc(shards, (size_t)(n_shards + 1) * sizeof *ns);
-        if (!ns) {
-            st = mg_fail(MG_ERR_NOMEM, "out of memory");
-            break;
-        }
-        shards = ns;
-        shards[n_shards++] = it->valuestring;
-        char *p = mg_path_join(ck->path, it->valuestring);
+    }
+    cJSON_Delete(root);
+    if (st != MG_OK)
+        mg_shard_index_free(ix);
+    return st;
+}
+
+/* Sharded checkpoints: the index maps tensor names to shard files. Every shard is
+ * mapped once; every tensor the index promises must be in the shard it names. */
+static mg_status load_sharded(mg_checkpoint *ck, const char *index_path, const char *text, size_t len) {
+    mg_shard_index ix;
+    MG_TRY(mg_shard_index_parse(text, len, index_path, &ix));
+    mg_status st = MG_OK;
+    for (int i = 0; i < ix.n_shards && st == MG_OK; i++) {
+        char *p = mg_path_join(ck->path, ix.shards[i]);
         if (!p) {
             st = MG_ERR_NOMEM;
             break;
@@ -66,19 +117,18 @@ static mg_status load_sharded(mg_checkpoint *ck, const char *index_path, const c
                          index_path);
         free(p);
     }
-    /* Every tensor the index promises must be in the shard it names. */
-    for (cJSON *it = wm->child; it && st == MG_OK; it = it->next) {
-        mg_store_entry *e = mg_store_find(&ck->store, it->string);
+    for (int i = 0; i < ix.n_tensors && st == MG_OK; i++) {
+        const char *shard = ix.shards[ix.shard_of[i]];
+        mg_store_entry *e = mg_store_find(&ck->store, ix.tensors[i]);
         if (!e)
-            st = mg_fail(MG_ERR_FORMAT, "tensor %s listed in %s is missing from %s; the shard is incomplete", it->string,
-                         index_path, it->valuestring);
-        else if (!has_suffix(mg_store_file_of(&ck->store, e), it->valuestring))
-            st = mg_fail(MG_ERR_FORMAT, "tensor %s is in %s but %s says %s", it->string,
-                         mg_store_file_of(&ck->store, e), index_path, it->valuestring);
+            st = mg_fail(MG_ERR_FORMAT, "tensor %s listed in %s is missing from %s; the shard is incomplete, download it again",
+                         ix.tensors[i], index_path, shard);
+        else if (!has_suffix(mg_store_file_of(&ck->store, e), shard))
+            st = mg_fail(MG_ERR_FORMAT, "tensor %s is in %s but %s says %s; download the model again", ix.tensors[i],
+                         mg_store_file_of(&ck->store, e), index_path, shard);
     }
-    ck->n_weight_files = n_shards;
-    free(shards);
-    cJSON_Delete(root);
+    ck->n_weight_files = ix.n_shards;
+    mg_shard_index_free(&ix);
     return st;
 }
 

@@ -24,6 +24,22 @@ typedef struct mg_checkpoint {
 } mg_checkpoint;
 
 mg_status mg_checkpoint_open(const char *path, mg_checkpoint *ck);
+
+/* A parsed model.safetensors.index.json: the distinct shard files in order of first
+ * appearance, and for every tensor the shard that holds it. Shard names must be
+ * plain file names ending in .safetensors (no folders, no "..", no control bytes). */
+typedef struct mg_shard_index {
+    char **shards;
+    int n_shards;
+    char **tensors;  /* tensor names ... */
+    int *shard_of;   /* ... and the index of their shard in shards[] */
+    int n_tensors;
+} mg_shard_index;
+
+/* Parse index JSON text (also the fuzzing entry point; `where` names the file in
+ * messages). On failure *ix is empty. */
+mg_status mg_shard_index_parse(const char *text, size_t len, const char *where, mg_shard_index *ix);
+void mg_shard_index_free(mg_shard_index *ix);
 void mg_checkpoint_close(mg_checkpoint *ck);
 
 /* Implemented in gguf.c: open a GGUF file into ck (config, store, tokenizer). */

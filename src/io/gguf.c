@@ -556,6 +556,17 @@ static mg_status add_tensors(mg_checkpoint *ck, const mg_gguf *g, const char *pa
             t.shape[d] = ti->ne[t.ndim - 1 - d];
         t.data = mg_gguf_tensor_data(g, ti);
         t.nbytes = (size_t)ti->nbytes;
+        size_t align = t.dtype == MG_DT_F32 || t.dtype == MG_DT_I32 ? 4 : t.dtype == MG_DT_I64 ? 8 : 2;
+        if ((uintptr_t)t.data % align) {
+            /* Only a general.alignment below 8 allows this (musicgen quantize writes 32):
+             * keep an aligned copy so no kernel reads a misaligned value. */
+            void *copy = mg_arena_alloc(&ck->store.arena, t.nbytes);
+            if (!copy)
+                return mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
+            memcpy(copy, t.data, t.nbytes);
+            ck->store.converted_bytes += (int64_t)t.nbytes;
+            t.data = copy;
+        }
         MG_TRY(mg_store_add(&ck->store, name, &t, file_index));
     }
     return MG_OK;

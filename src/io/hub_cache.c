@@ -458,6 +458,8 @@ mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, 
     st = mg_hub_download(path, &opt, &r);
     if (st == MG_ERR_NOT_FOUND)
         return mg_fail_context(st, "there is no file or folder %s here, so it was looked up on the hub", path);
+    if (st == MG_ERR_NETWORK)
+        return mg_fail_context(st, "model %s is not cached and cannot be downloaded", path);
     if (st != MG_OK)
         return st;
     *resolved = r.snapshot;

@@ -44,6 +44,11 @@ int cli_stderr_is_tty(void);
 /* Draw the download progress bar when -m triggers a download (cmd_download.c). */
 void cli_hub_install_progress(int quiet);
 
+/* For commands that cannot stop part-way on their own (encode, decode, quantize):
+ * on SIGINT / SIGTERM remove the temporary files of writes in progress, print
+ * "musicgen CMD: interrupted; nothing was written" and exit with 130. */
+void cli_exit_cleanly_on_interrupt(const char *cmd);
+
 /* Log callback that prints library warnings on stderr. */
 void cli_install_logger(int verbose);
 

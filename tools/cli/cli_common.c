@@ -1,8 +1,10 @@
 /* cli_common.c — error printing, strict number parsing and model loading shared by
  * every subcommand (see cli.h). */
 #include "cli.h"
+#include "base/file.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -152,3 +154,25 @@ static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
 }
 
 void cli_install_logger(int verbose) { mg_set_log_callback(log_to_stderr, (void *)(intptr_t)verbose); }
+
+static char g_interrupt_msg[160];
+static size_t g_interrupt_len;
+
+static void on_interrupt(int sig) {
+    (void)sig;
+    mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
+    ssize_t w = write(2, g_interrupt_msg, g_interrupt_len);
+    (void)w;
+    _exit(130);
+}
+
+void cli_exit_cleanly_on_interrupt(const char *cmd) {
+    snprintf(g_interrupt_msg, sizeof g_interrupt_msg, "musicgen %s: interrupted; nothing was written\n", cmd);
+    g_interrupt_len = strlen(g_interrupt_msg);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_interrupt;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+}

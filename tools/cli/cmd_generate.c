@@ -6,6 +6,7 @@
  * atomically, so an interrupted run never leaves a partial file. */
 #include "cli.h"
 #include "cli_generate.h"
+#include "base/file.h"
 
 #include <errno.h>
 #include <math.h>
@@ -15,6 +16,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 static void help(void) {
     printf("usage: musicgen generate [options] PROMPT [PROMPT...]\n\n"
@@ -56,8 +58,18 @@ enum {
 };
 
 static volatile sig_atomic_t g_interrupted = 0;
+/* First Ctrl-C: stop at the next decoder step and clean up. A second one (or a
+ * SIGTERM after a SIGINT) while something else is still busy — loading, decoding
+ * audio — leaves at once, removing any temporary output file first. */
 static void on_sigint(int sig) {
     (void)sig;
+    if (g_interrupted) {
+        static const char msg[] = "musicgen generate: interrupted; nothing was written\n";
+        mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
+        ssize_t w = write(2, msg, sizeof msg - 1);
+        (void)w;
+        _exit(130);
+    }
     g_interrupted = 1;
 }
 

@@ -115,6 +115,7 @@ int cmd_quantize(int argc, char **argv) {
     if (st != MG_OK)
         return cli_lib_error("quantize", st);
 
+    cli_exit_cleanly_on_interrupt("quantize");
     progress_line line = {0, 0};
     mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line};
     int64_t in_bytes = stored_bytes(&ck.store), out_bytes = 0;

@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -202,6 +203,16 @@ static int load_audio_prompt(gen_options *o, mg_generate_params *gp, float **pcm
     return 0;
 }
 
+/* Once the run is being cancelled, a further Ctrl-C must not print a second message:
+ * keep SIGINT / SIGTERM pending until the process exits. */
+static void block_interrupts(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 static void describe(const gen_options *o, const mg_result *r, int i, char *buf, size_t cap) {
     snprintf(buf, cap, "musicgen.c %s; model %s; seed %llu; steps %d; %s; guidance %s; prompt: %s", mg_version(),
              o->model, (unsigned long long)(r->seed + (uint64_t)i), r->steps, o->greedy ? "greedy" : "sampling",
@@ -256,8 +267,10 @@ static int write_outputs(gen_options *o, const mg_result *r) {
     }
     if (!rc && *o->interrupted)
         rc = 130;
-    if (rc == 130)
+    if (rc == 130) {
+        block_interrupts();
         fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
+    }
     if (rc) {
         for (int i = 0; i < n_written; i++)
             unlink(o->out_paths[i]);
@@ -334,6 +347,11 @@ int gen_run(gen_options *o) {
     mg_generate_params gp = mg_generate_default_params();
     if (!rc && o->audio_prompt)
         rc = load_audio_prompt(o, &gp, &prompt_pcm);
+    if (!rc && *o->interrupted) { /* Ctrl-C while the model was loading */
+        block_interrupts();
+        fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
+        rc = 130;
+    }
     if (rc)
         goto done;
     gp.duration_s = (float)o->duration;
@@ -374,6 +392,7 @@ int gen_run(gen_options *o) {
     }
     if (st == MG_ERR_CANCELLED || (st == MG_OK && *o->interrupted)) {
         /* A progress bar leaves the cursor on its line: end it first. */
+        block_interrupts();
         fprintf(stderr, "%smusicgen generate: interrupted; nothing was written\n",
                 cli_stderr_is_tty() && !o->json ? "\n" : "");
         rc = 130;
