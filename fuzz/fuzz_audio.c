@@ -6,17 +6,13 @@
  * crashes (not overreads) in libsndfile. The sample cap is lowered to 4M samples so
  * tiny compressed inputs cannot decode into gigabytes. Successful reads are then fed
  * through the channel conversion and resampler, which must accept any decoded audio.
- * Not part of the CMake build. Build and run (from the repository root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -fno-sanitize-recover=undefined -D_GNU_SOURCE -Iinclude -Isrc \
- *     fuzz/fuzz_audio.c src/io/audio_read.c src/io/audio_dsp.c src/base/status.c \
- *     src/base/log.c -lsndfile -lsoxr -lebur128 -lm -o /tmp/fuzz_audio
- *   mkdir -p /tmp/audio_corpus && LSAN_OPTIONS=suppressions=fuzz/lsan_libs.supp \
- *     /tmp/fuzz_audio -max_total_time=60 /tmp/audio_corpus
- * Seed the corpus with a few small .wav/.flac/.ogg files for faster coverage. The
- * suppressions hide a leak inside libvorbis/libsndfile on malformed Ogg input. Since
- * the system libsndfile carries no coverage instrumentation, the fuzzer only sees our
- * code's edges: it mutates blindly inside the decoders.
+ * Built by fuzz/build.sh (clang, libFuzzer + ASan + UBSan); run with
+ * `fuzz/run.sh SECONDS audio`, which also makes the seed corpus from the fixtures
+ * (fuzz/make_seeds.py). See docs/hardening.md.
+ * The suppressions in fuzz/lsan_libs.supp hide a leak inside libvorbis/libsndfile on
+ * malformed Ogg input. Since the system libsndfile carries no coverage
+ * instrumentation, the fuzzer only sees our code's edges: it mutates blindly inside
+ * the decoders.
  */
 #include "io/audio.h"
 

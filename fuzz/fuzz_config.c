@@ -4,14 +4,9 @@
  * config (trap otherwise). They are also parsed as a generation_config.json
  * against a fixed valid config.
  *
- * Not part of the CMake build. Build and run (from the repository root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
- *     -D_GNU_SOURCE -Iinclude -Isrc fuzz/fuzz_config.c src/io/config.c \
- *     src/base/[a-z]*.c -lcjson -lm -lpthread -o /tmp/fuzz_config
- *   mkdir -p /tmp/config_corpus
- *   /tmp/fuzz_config -max_total_time=60 /tmp/config_corpus SEED_DIR
- * with SEED_DIR holding copies (under distinct names) of the fixtures' config.json and
- * generation_config.json and of ../shared/reference/configs/ (the released configs).
+ * Built by fuzz/build.sh (clang, libFuzzer + ASan + UBSan); run with
+ * `fuzz/run.sh SECONDS config`, which also makes the seed corpus from the fixtures
+ * (fuzz/make_seeds.py). See docs/hardening.md.
  */
 #include "io/config.h"
 
@@ -25,7 +20,7 @@ static const char base_config[] =
     "\"d_kv\":8,\"num_heads\":4,\"d_ff\":64,\"num_layers\":2},\"audio_encoder\":{\"model_type\":\"encodec\","
     "\"sampling_rate\":32000,\"num_filters\":4,\"hidden_size\":16,\"codebook_size\":64,\"kernel_size\":7,"
     "\"last_kernel_size\":7,\"residual_kernel_size\":3,\"num_residual_layers\":1,\"num_lstm_layers\":2,"
-    "\"upsampling_ratios\":[8,5,4,4],\"target_bandwidths\":[2.2]},\"decoder\":{\"model_type\":\"musicgen_decoder\","
+    "\"upsampling_ratios\":[8,5,4,4],\"target_bandwidths\":[2.2],\"use_conv_shortcut\":false,\"use_causal_conv\":false},\"decoder\":{\"model_type\":\"musicgen_decoder\","
     "\"vocab_size\":64,\"hidden_size\":48,\"num_hidden_layers\":2,\"num_attention_heads\":4,\"ffn_dim\":64,"
     "\"num_codebooks\":4,\"max_position_embeddings\":512}}";
 

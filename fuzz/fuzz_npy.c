@@ -3,11 +3,9 @@
  * Bytes go straight into mg_npy_parse. Any crash, out-of-bounds read, overflow or leak
  * is a bug; an error status is the expected outcome for almost every input. A
  * successful parse is cross-checked: shape product = element count within the cap.
- * Not part of the CMake build. Build and run (from the repository root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined \
- *     -fno-sanitize-recover=undefined -D_GNU_SOURCE -Iinclude -Isrc \
- *     fuzz/fuzz_npy.c src/io/npy.c src/base/status.c src/base/file.c -o /tmp/fuzz_npy
- *   mkdir -p /tmp/npy_corpus && /tmp/fuzz_npy -max_total_time=60 /tmp/npy_corpus
+ * Built by fuzz/build.sh (clang, libFuzzer + ASan + UBSan); run with
+ * `fuzz/run.sh SECONDS npy`, which also makes the seed corpus from the fixtures
+ * (fuzz/make_seeds.py). See docs/hardening.md.
  */
 #include "io/npy.h"
 

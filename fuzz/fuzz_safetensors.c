@@ -1,14 +1,12 @@
 /* fuzz_safetensors.c — libFuzzer entry point for the safetensors reader
  * (mg_safetensors_parse in src/io/safetensors.c): arbitrary bytes as a whole
- * .safetensors file. On success every tensor view must lie inside the input and
- * match its shape and dtype (its first and last bytes are touched so ASan checks).
+ * .safetensors file. On success every tensor view must lie inside the input (or be
+ * an aligned copy of a misaligned tensor), be aligned to its element size and match
+ * its shape and dtype (its first and last bytes are touched so ASan checks).
  *
- * Not part of the CMake build. Build and run (from the repository root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
- *     -D_GNU_SOURCE -Iinclude -Isrc fuzz/fuzz_safetensors.c src/io/safetensors.c \
- *     src/io/store.c src/tensor/dtype.c src/base/[a-z]*.c -lcjson -lm -lpthread \
- *     -o /tmp/fuzz_safetensors
- *   /tmp/fuzz_safetensors -max_total_time=60 /tmp/st_corpus ../shared/reference/tiny-mono/model.safetensors
+ * Built by fuzz/build.sh (clang, libFuzzer + ASan + UBSan); run with
+ * `fuzz/run.sh SECONDS safetensors`, which also makes the seed corpus from the fixtures
+ * (fuzz/make_seeds.py). See docs/hardening.md.
  */
 #include "io/safetensors.h"
 
@@ -23,8 +21,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         for (int i = 0; i < s.n_entries; i++) {
             const mg_tensor *t = &s.entries[i].t;
             const volatile uint8_t *p = t->data;
-            if ((const uint8_t *)p < data || (const uint8_t *)p + t->nbytes > data + size)
+            size_t elem = mg_dtype_row_bytes(t->dtype, 1);
+            if ((uintptr_t)p % elem) /* misaligned tensors are copied to aligned memory */
                 __builtin_trap();
+            int inside = (const uint8_t *)p >= data && (const uint8_t *)p + t->nbytes <= data + size;
+            if (!inside && (const uint8_t *)p >= data && (const uint8_t *)p < data + size)
+                __builtin_trap(); /* starts inside the input but runs past its end */
             if ((size_t)mg_tensor_numel(t) * mg_dtype_row_bytes(t->dtype, 1) != t->nbytes)
                 __builtin_trap();
             if (t->nbytes) {

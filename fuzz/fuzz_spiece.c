@@ -2,10 +2,9 @@
  * (ModelProto) -> mg_tokenizer_load; when it loads, encode a fixed text in both
  * modes and check the ids are in range and end with </s>.
  *
- * Not built by CMake. Build and run (from the repo root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I include -I src \
- *     fuzz/fuzz_spiece.c src/text/spm*.c src/base/[a-z]*.c -lcjson -lm -lpthread -o fuzz_spiece
- *   ./fuzz_spiece -max_total_time=60 [corpus_dir ../shared/reference/tiny-mono/spiece.model]
+ * Built by fuzz/build.sh (clang, libFuzzer + ASan + UBSan); run with
+ * `fuzz/run.sh SECONDS spiece`, which also makes the seed corpus from the fixtures
+ * (fuzz/make_seeds.py). See docs/hardening.md.
  */
 #include "text/spm.h"
 

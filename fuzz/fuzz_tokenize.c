@@ -4,10 +4,9 @@
  * Encodes in T5 mode and plain-sentencepiece mode and checks that any byte string
  * encodes, the ids are in range and T5 ids end with </s>.
  *
- * Not built by CMake. Build and run (from the repo root):
- *   clang -g -O1 -fsanitize=fuzzer,address,undefined -I include -I src \
- *     fuzz/fuzz_tokenize.c src/text/spm*.c src/base/[a-z]*.c -lcjson -lm -lpthread -o fuzz_tokenize
- *   ./fuzz_tokenize -max_total_time=60
+ * Built by fuzz/build.sh (clang, libFuzzer + ASan + UBSan); run with
+ * `fuzz/run.sh SECONDS tokenize`, which also makes the seed corpus from the fixtures
+ * (fuzz/make_seeds.py). See docs/hardening.md.
  */
 #include "text/spm.h"
 #include "base/file.h"
