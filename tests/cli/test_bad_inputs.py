@@ -1,0 +1,1013 @@
+"""test_bad_inputs.py — the bad-input table (issue 8 item 4, issue 6 item 5) through the
+CLI, on mutated copies of the tiny-mono fixture made in a temporary folder (the shared
+fixtures are never touched).
+
+Every failing case must: exit with a code in 1..127 (never a signal; Ctrl-C: 130),
+print exactly one line on stderr that names the thing at fault (checked by
+substrings), print nothing on stdout, leave nothing in its output folder (no file,
+no temporary/partial file; a pre-existing file stays byte-identical) and return
+within the timeout. Extreme-but-valid inputs must work as documented. The table of
+cases and their messages is printed (docs/hardening.md is made from it).
+
+Environment: MUSICGEN (the CLI), MG_REFERENCE_DIR (fixtures), MG_BUILD_DIR."""
+import json
+import os
+import pwd
+import resource
+import shutil
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(__file__))
+import mgtest as t
+import numpy as np
+
+TIMEOUT = 300  # per command; generous for sanitizer builds on a busy machine
+ROOT = t.tmpdir()
+os.chmod(ROOT, 0o755)
+FIXTURE = os.path.join(t.REF, "tiny-mono")
+rows = []  # (case, outcome, stderr line) for the printed table
+n_work = [0]
+
+
+# ---- fixture copies and mutations ---------------------------------------------------------
+
+def copy_model(dst):
+    """A writable copy of tiny-mono without the golden tensors."""
+    os.makedirs(dst)
+    for f in os.listdir(FIXTURE):
+        if f.startswith("golden"):
+            continue
+        shutil.copyfile(os.path.join(FIXTURE, f), os.path.join(dst, f))
+    os.chmod(dst, 0o755)
+    return dst
+
+
+def st_read(path):
+    """-> (header dict without __metadata__, metadata, data section bytes)."""
+    with open(path, "rb") as f:
+        data = f.read()
+    n = struct.unpack("<Q", data[:8])[0]
+    header = json.loads(data[8:8 + n])
+    meta = header.pop("__metadata__", None)
+    return header, meta, data[8 + n:]
+
+
+def st_tensors(path):
+    """name -> (dtype, shape, bytes) of a safetensors file."""
+    header, _, data = st_read(path)
+    return {k: (v["dtype"], v["shape"], data[v["data_offsets"][0]:v["data_offsets"][1]]) for k, v in header.items()}
+
+
+def st_write_raw(path, header, data, meta={"format": "pt"}):
+    h = dict(header)
+    if meta is not None:
+        h = {"__metadata__": meta, **h}
+    hb = json.dumps(h).encode()
+    hb += b" " * (-len(hb) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(hb)) + hb + data)
+
+
+def st_write(path, tensors, meta={"format": "pt"}):
+    header, blobs, off = {}, [], 0
+    for name, (dtype, shape, blob) in tensors.items():
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(blob)]}
+        off += len(blob)
+        blobs.append(blob)
+    st_write_raw(path, header, b"".join(blobs), meta)
+
+
+def edit_header(model, fn):
+    """Apply fn(header) to model.safetensors' header (data unchanged)."""
+    p = os.path.join(model, "model.safetensors")
+    header, meta, data = st_read(p)
+    fn(header)
+    st_write_raw(p, header, data, meta)
+
+
+def edit_tensors(model, fn):
+    p = os.path.join(model, "model.safetensors")
+    tensors = st_tensors(p)
+    fn(tensors)
+    st_write(p, tensors)
+
+
+def edit_json(model, name, fn):
+    p = os.path.join(model, name)
+    with open(p) as f:
+        cfg = json.load(f)
+    fn(cfg)
+    with open(p, "w") as f:
+        json.dump(cfg, f)
+
+
+def set_values(tensors, name, values):
+    dtype, shape, blob = tensors[name]
+    a = np.frombuffer(blob, dtype=np.float32).copy()
+    a[:len(values)] = values
+    tensors[name] = (dtype, shape, a.tobytes())
+
+
+def convert_dtype(tensors, dtype):
+    """F32 -> F16 or BF16 (round to nearest even), as save_pretrained(torch_dtype=...) does."""
+    out = {}
+    for name, (dt, shape, blob) in tensors.items():
+        a = np.frombuffer(blob, dtype=np.float32)
+        if dtype == "F16":
+            b = a.astype(np.float16).tobytes()
+        else:
+            u = a.view(np.uint32).astype(np.uint64)
+            b = ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16).tobytes()
+        out[name] = (dtype, shape, b)
+    return out
+
+
+def shard_model(model, n=2):
+    """Split model.safetensors into n shards + model.safetensors.index.json."""
+    p = os.path.join(model, "model.safetensors")
+    tensors = st_tensors(p)
+    os.remove(p)
+    names = sorted(tensors)
+    per = (len(names) + n - 1) // n
+    wm = {}
+    for i in range(n):
+        shard = "model-%05d-of-%05d.safetensors" % (i + 1, n)
+        part = {k: tensors[k] for k in names[i * per:(i + 1) * per]}
+        st_write(os.path.join(model, shard), part)
+        wm.update({k: shard for k in part})
+    with open(os.path.join(model, "model.safetensors.index.json"), "w") as f:
+        json.dump({"metadata": {"total_size": sum(len(v[2]) for v in tensors.values())}, "weight_map": wm}, f)
+    return wm
+
+
+FC1 = "decoder.model.decoder.layers.0.fc1.weight"
+LN = "decoder.model.decoder.layer_norm.weight"
+
+
+# ---- audio / codes helpers ------------------------------------------------------------------
+
+def write_wav_s16(path, x, rate=32000, data_len=None):
+    """x: [channels, frames] float -> PCM 16 WAV; data_len overrides the data chunk size."""
+    x = np.asarray(x, dtype=np.float32)
+    ch, n = x.shape
+    pcm = (np.clip(x.T, -1, 1) * 32767).astype("<i2").tobytes()
+    fmt = struct.pack("<HHIIHH", 1, ch, rate, rate * ch * 2, ch * 2, 16)
+    dl = len(pcm) if data_len is None else data_len
+    with open(path, "wb") as f:
+        f.write(b"RIFF" + struct.pack("<I", 36 + len(pcm)) + b"WAVE" + b"fmt " + struct.pack("<I", 16) + fmt)
+        f.write(b"data" + struct.pack("<I", dl) + pcm)
+
+
+def tone(ch, seconds, rate=32000):
+    n = int(seconds * rate)
+    return np.stack([0.3 * np.sin(2 * np.pi * (220 + 110 * c) * np.arange(n) / rate) for c in range(ch)])
+
+
+def codes_file(path, codes, dtype="<i8"):
+    np.save(path, np.asarray(codes).astype(dtype))
+
+
+# ---- running one case -----------------------------------------------------------------------
+
+class Work:
+    """A fresh folder per case: `out` is the (empty) output folder checked afterwards."""
+
+    def __init__(self, name):
+        n_work[0] += 1
+        self.dir = os.path.join(ROOT, "case-%02d" % n_work[0])
+        os.makedirs(self.dir)
+        os.chmod(self.dir, 0o755)
+        self.out = os.path.join(self.dir, "out")
+        os.makedirs(self.out)
+        os.chmod(self.out, 0o777)
+        self.name = name
+
+    def path(self, *p):
+        return os.path.join(self.dir, *p)
+
+    def model(self, mutate=None):
+        m = copy_model(self.path("model"))
+        if mutate:
+            mutate(m)
+        return m
+
+
+def snapshot(folder):
+    return {f: open(os.path.join(folder, f), "rb").read() for f in os.listdir(folder)
+            if os.path.isfile(os.path.join(folder, f))}
+
+
+def as_nobody():
+    nobody = pwd.getpwnam("nobody")
+    os.setgid(nobody.pw_gid)
+    os.setuid(nobody.pw_uid)
+
+
+def file_size_limit(n):
+    def limit():
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+    return limit
+
+
+def run(w, args, expect, env=None, preexec=None, sigint_after=None, sigints=1):
+    """Run a case that must fail cleanly. `expect`: substrings (case-insensitive) the
+    one stderr line must contain."""
+    before_out, before_dir = snapshot(w.out), set(os.listdir(w.dir))
+    cmd = [t.MUSICGEN] + args
+    e = dict(os.environ, **(env or {}))
+    start = time.monotonic()
+    p = subprocess.Popen(cmd, cwd=w.dir, env=e, preexec_fn=preexec, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True, errors="replace")
+    if sigint_after is not None:
+        time.sleep(sigint_after)
+        for i in range(sigints):  # a second Ctrl-C leaves at once
+            if i:
+                time.sleep(0.05)
+            p.send_signal(signal.SIGINT)
+    try:
+        out, err = p.communicate(timeout=TIMEOUT)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
+        t.check(False, f"{w.name}: no answer within {TIMEOUT} s (hang)")
+    secs = time.monotonic() - start
+    rc = p.returncode
+    lines = err.rstrip("\n").split("\n") if err else []  # strict: a blank line counts too
+    line = lines[0] if len(lines) == 1 else " / ".join(lines)
+    want_rc = (130,) if sigint_after is not None else range(1, 128)
+    ok = t.check(rc in want_rc, f"{w.name}: exit code {rc} (want {'130' if sigint_after else '1..127'}); stderr: {err.strip()[:2000]}")
+    ok &= t.check(len(lines) == 1, f"{w.name}: {len(lines)} stderr lines: {lines[:6]}")
+    for s in expect:
+        ok &= t.check(s.lower() in err.lower(), f"{w.name}: message lacks \"{s}\": {line}")
+    ok &= t.check(out.strip() == "", f"{w.name}: stdout not empty on failure: {out.strip()[:200]}")
+    after = snapshot(w.out)
+    ok &= t.check(set(os.listdir(w.out)) == set(before_out), f"{w.name}: output folder now holds {sorted(os.listdir(w.out))}")
+    for f, data in before_out.items():
+        ok &= t.check(after.get(f) == data, f"{w.name}: pre-existing {f} was changed")
+    new = set(os.listdir(w.dir)) - before_dir
+    ok &= t.check(not new, f"{w.name}: new files in the working folder: {sorted(new)}")
+    rows.append((w.name, f"exit {rc}", line if ok else "FAILED: " + line))
+    print(f"  {'ok ' if ok else 'BAD'} {w.name}: exit {rc}, {secs:.1f} s: {line}")
+    return err
+
+
+def run_ok(w, args, expect_stderr=(), env=None):
+    """An extreme-but-valid case: must succeed (warnings allowed)."""
+    p = subprocess.run([t.MUSICGEN] + args, cwd=w.dir, env=dict(os.environ, **(env or {})), capture_output=True,
+                       text=True, errors="replace", timeout=TIMEOUT)
+    lines = [l for l in p.stderr.splitlines() if l.strip()]
+    ok = t.check(p.returncode == 0, f"{w.name}: failed with {p.returncode}: {p.stderr.strip()[:2000]}")
+    for s in expect_stderr:
+        ok &= t.check(s.lower() in p.stderr.lower(), f"{w.name}: stderr lacks \"{s}\": {lines}")
+    line = " / ".join(l for l in lines if "clipped" not in l) or "(no message)"
+    rows.append((w.name, "works" if ok else f"FAILED exit {p.returncode}", line))
+    print(f"  {'ok ' if ok else 'BAD'} {w.name}: exit {p.returncode}: {line}")
+    return p
+
+
+def gen(model, out, *extra, prompt="rock"):
+    # One thread: a two-thread pool crawls on a loaded two-core CI machine; the thread
+    # count does not change any result (test_isolation checks that).
+    return ["generate", "-m", model, "-d", "0.5", "-o", out, "-q", "-t", "1"] + list(extra) + [prompt]
+
+
+# ---- the cases --------------------------------------------------------------------------------
+
+def model_cases():
+    print("checkpoint files:")
+    w = Work("model.safetensors truncated (cut at 60 %)")
+    def cut(m):
+        p = os.path.join(m, "model.safetensors")
+        data = open(p, "rb").read()
+        open(p, "wb").write(data[:len(data) * 6 // 10])
+    run(w, gen(w.model(cut), w.path("out", "x.wav")), ["model.safetensors", "truncated"])
+
+    w = Work("model.safetensors of 0 bytes")
+    run(w, gen(w.model(lambda m: open(os.path.join(m, "model.safetensors"), "wb").close()), w.path("out", "x.wav")),
+        ["model.safetensors", "truncated"])
+
+    w = Work("safetensors header length beyond the file")
+    def long_header(m):
+        p = os.path.join(m, "model.safetensors")
+        data = bytearray(open(p, "rb").read())
+        data[:8] = struct.pack("<Q", 1 << 40)
+        open(p, "wb").write(data)
+    run(w, gen(w.model(long_header), w.path("out", "x.wav")), ["model.safetensors", "header"])
+
+    w = Work("safetensors header is not JSON")
+    def garbage_header(m):
+        p = os.path.join(m, "model.safetensors")
+        data = bytearray(open(p, "rb").read())
+        data[8:40] = b"\xff" * 32
+        open(p, "wb").write(data)
+    run(w, gen(w.model(garbage_header), w.path("out", "x.wav")), ["model.safetensors", "JSON"])
+
+    w = Work("overlapping data offsets")
+    def overlap(m):
+        def fn(h):
+            a, b = "decoder.model.decoder.layers.0.final_layer_norm.bias", "decoder.model.decoder.layers.1.final_layer_norm.bias"
+            h[b]["data_offsets"] = list(h[a]["data_offsets"])
+        edit_header(m, fn)
+    run(w, gen(w.model(overlap), w.path("out", "x.wav")), ["overlap", "final_layer_norm.bias"])
+
+    w = Work("data offsets beyond the data section")
+    def beyond(m):
+        def fn(h):
+            e = h[FC1]["data_offsets"]
+            h[FC1]["data_offsets"] = [e[0] + 10**9, e[1] + 10**9]
+        edit_header(m, fn)
+    run(w, gen(w.model(beyond), w.path("out", "x.wav")), [FC1, "truncated"])
+
+    w = Work("wrong dtype (fc1.weight stored as I32)")
+    run(w, gen(w.model(lambda m: edit_header(m, lambda h: h[FC1].update(dtype="I32"))), w.path("out", "x.wav")),
+        [FC1, "I32"])
+
+    w = Work("unknown dtype (F8_E4M3)")
+    run(w, gen(w.model(lambda m: edit_header(m, lambda h: h[FC1].update(dtype="F8_E4M3"))), w.path("out", "x.wav")),
+        [FC1, "F8_E4M3"])
+
+    w = Work("dtype and byte count disagree (F16 label on F32 data)")
+    run(w, gen(w.model(lambda m: edit_header(m, lambda h: h[FC1].update(dtype="F16"))), w.path("out", "x.wav")),
+        [FC1, "bytes"])
+
+    w = Work("missing tensor")
+    run(w, gen(w.model(lambda m: edit_tensors(m, lambda ts: ts.pop(FC1))), w.path("out", "x.wav")),
+        [FC1, "missing"])
+
+    w = Work("mis-shaped tensor (fc1.weight transposed)")
+    def transpose(ts):
+        dt, shape, blob = ts[FC1]
+        ts[FC1] = (dt, shape[::-1], blob)
+    run(w, gen(w.model(lambda m: edit_tensors(m, transpose)), w.path("out", "x.wav")), [FC1, "shape"])
+
+    w = Work("tensor with an extra dimension")
+    def extra_dim(ts):
+        dt, shape, blob = ts[FC1]
+        ts[FC1] = (dt, shape + [1], blob)
+    run(w, gen(w.model(lambda m: edit_tensors(m, extra_dim)), w.path("out", "x.wav")), [FC1, "shape"])
+
+    w = Work("NaN in a decoder matrix (generate)")
+    run(w, gen(w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, FC1, [np.nan]))), w.path("out", "x.wav")),
+        ["non-finite", "musicgen info"])
+
+    w = Work("NaN in a decoder matrix (info names the tensor)")
+    run(w, ["info", "-m", w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, FC1, [1.0, np.nan])))],
+        [FC1, "NaN"])
+
+    w = Work("Inf in a layer norm")
+    run(w, gen(w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, LN, [np.inf]))), w.path("out", "x.wav")),
+        [LN, "non-finite"])
+
+    w = Work("every tensor at an odd data offset (valid: read through aligned copies)")
+    def misalign(m):
+        p = os.path.join(m, "model.safetensors")
+        header, meta, data = st_read(p)
+        for v in header.values():
+            v["data_offsets"] = [v["data_offsets"][0] + 1, v["data_offsets"][1] + 1]
+        st_write_raw(p, header, b"\0" + data, meta)
+    mis = w.model(misalign)
+    run_ok(w, gen(mis, w.path("out", "x.wav"), "--seed", "3", "--codes-out", w.path("out", "a.npy")))
+    run_ok(w, gen(FIXTURE, w.path("out", "y.wav"), "--seed", "3", "--codes-out", w.path("out", "b.npy")))
+    rows.pop()
+    if os.path.exists(w.path("out", "a.npy")) and os.path.exists(w.path("out", "b.npy")):
+        t.check(np.array_equal(np.load(w.path("out", "a.npy")), np.load(w.path("out", "b.npy"))),
+                "misaligned tensors give the same codes as the original file")
+
+    w = Work("duplicate tensor across shards")
+    def dup(m):
+        shard_model(m)
+        first = st_tensors(os.path.join(m, "model-00001-of-00002.safetensors"))
+        name = sorted(first)[0]
+        p = os.path.join(m, "model-00002-of-00002.safetensors")
+        ts = st_tensors(p)
+        ts[name] = first[name]
+        st_write(p, ts)
+    run(w, gen(w.model(dup), w.path("out", "x.wav")), ["appears twice"])
+
+
+def sharded_cases():
+    print("sharded checkpoints:")
+    w = Work("sharded model, index names a missing shard")
+    def missing_shard(m):
+        shard_model(m)
+        os.remove(os.path.join(m, "model-00002-of-00002.safetensors"))
+    run(w, gen(w.model(missing_shard), w.path("out", "x.wav")), ["model-00002-of-00002.safetensors", "missing"])
+
+    w = Work("sharded model, truncated shard")
+    def trunc_shard(m):
+        shard_model(m)
+        p = os.path.join(m, "model-00001-of-00002.safetensors")
+        data = open(p, "rb").read()
+        open(p, "wb").write(data[:len(data) // 2])
+    run(w, gen(w.model(trunc_shard), w.path("out", "x.wav")), ["model-00001-of-00002.safetensors", "truncated"])
+
+    w = Work("sharded model, index is not JSON")
+    def bad_index(m):
+        shard_model(m)
+        open(os.path.join(m, "model.safetensors.index.json"), "w").write('{"weight_map": {"a": ')
+    run(w, gen(w.model(bad_index), w.path("out", "x.wav")), ["model.safetensors.index.json"])
+
+    w = Work("sharded model, index points outside the folder")
+    def escaping(m):
+        wm = shard_model(m)
+        wm[FC1] = "../model-00001-of-00002.safetensors"
+        json.dump({"weight_map": wm}, open(os.path.join(m, "model.safetensors.index.json"), "w"))
+    run(w, gen(w.model(escaping), w.path("out", "x.wav")), ["model.safetensors.index.json", FC1])
+
+    w = Work("sharded model, index promises a tensor no shard has")
+    def promise(m):
+        wm = shard_model(m)
+        wm["decoder.extra.weight"] = "model-00001-of-00002.safetensors"
+        json.dump({"weight_map": wm}, open(os.path.join(m, "model.safetensors.index.json"), "w"))
+    run(w, gen(w.model(promise), w.path("out", "x.wav")), ["decoder.extra.weight", "missing"])
+
+    w = Work("sharded model (valid)")
+    m = w.model(shard_model)
+    run_ok(w, gen(m, w.path("out", "x.wav")))
+    t.check(os.path.exists(w.path("out", "x.wav")), "sharded model: audio written")
+
+    for dtype in ("F16", "BF16"):
+        w = Work(f"{dtype.lower()} weights (valid)")
+        m = w.model(lambda m: edit_tensors(m, lambda ts: ts.update(convert_dtype(ts, dtype))))
+        run_ok(w, gen(m, w.path("out", "x.wav"), "--seed", "1"))
+        t.check(os.path.exists(w.path("out", "x.wav")), f"{dtype} model: audio written")
+
+
+def config_cases():
+    print("config.json, generation_config.json, spiece.model:")
+    w = Work("config.json is not JSON")
+    run(w, gen(w.model(lambda m: open(os.path.join(m, "config.json"), "w").write("{\"decoder\": [1, 2")),
+               w.path("out", "x.wav")), ["config.json", "not valid JSON"])
+
+    w = Work("config.json missing")
+    run(w, gen(w.model(lambda m: os.remove(os.path.join(m, "config.json"))), w.path("out", "x.wav")),
+        ["config.json"])
+
+    w = Work("config with zero attention heads")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(num_attention_heads=0))),
+               w.path("out", "x.wav")), ["num_attention_heads"])
+
+    w = Work("config with a non-integer size (hidden_size 48.5)")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(hidden_size=48.5))),
+               w.path("out", "x.wav")), ["hidden_size", "integer"])
+
+    w = Work("config with a size given as a string")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(ffn_dim="64"))),
+               w.path("out", "x.wav")), ["ffn_dim"])
+
+    w = Work("hidden size not divisible by the heads")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(num_attention_heads=5))),
+               w.path("out", "x.wav")), ["hidden_size", "num_attention_heads"])
+
+    w = Work("decoder vocab differs from the codec codebook size")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(vocab_size=32))),
+               w.path("out", "x.wav")), ["vocab_size", "codebook_size"])
+
+    w = Work("config sizes that disagree with the weights (2 -> 3 layers)")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(num_hidden_layers=3))),
+               w.path("out", "x.wav")), ["layers.2", "missing"])
+
+    w = Work("config with huge sizes (hidden 65536)")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(hidden_size=65536, num_attention_heads=4))),
+               w.path("out", "x.wav")), ["shape"])
+
+    w = Work("generation_config.json is not JSON")
+    run(w, gen(w.model(lambda m: open(os.path.join(m, "generation_config.json"), "w").write("nope")),
+               w.path("out", "x.wav")), ["generation_config.json"])
+
+    w = Work("generation_config with a negative top_k")
+    run(w, gen(w.model(lambda m: edit_json(m, "generation_config.json", lambda c: c.update(top_k=-3))),
+               w.path("out", "x.wav")), ["generation_config.json", "top_k"])
+
+    w = Work("spiece.model truncated")
+    def trunc_spiece(m):
+        p = os.path.join(m, "spiece.model")
+        data = open(p, "rb").read()
+        open(p, "wb").write(data[:len(data) // 3])
+    run(w, gen(w.model(trunc_spiece), w.path("out", "x.wav")), ["spiece.model"])
+
+    w = Work("spiece.model is garbage")
+    run(w, gen(w.model(lambda m: open(os.path.join(m, "spiece.model"), "wb").write(os.urandom(5000))),
+               w.path("out", "x.wav")), ["spiece.model"])
+
+    w = Work("spiece.model empty")
+    run(w, gen(w.model(lambda m: open(os.path.join(m, "spiece.model"), "wb").close()), w.path("out", "x.wav")),
+        ["spiece.model"])
+
+    w = Work("spiece.model missing")
+    run(w, gen(w.model(lambda m: os.remove(os.path.join(m, "spiece.model"))), w.path("out", "x.wav")),
+        ["spiece.model"])
+
+    w = Work("no weights at all")
+    run(w, gen(w.model(lambda m: os.remove(os.path.join(m, "model.safetensors"))), w.path("out", "x.wav")),
+        ["model.safetensors"])
+
+    w = Work("GGUF file truncated")
+    g = w.path("m.gguf")
+    subprocess.run([t.MUSICGEN, "quantize", "-m", FIXTURE, "-o", g, "-q"], check=True, timeout=TIMEOUT)
+    data = open(g, "rb").read()
+    open(g, "wb").write(data[:len(data) // 2])
+    run(w, gen(g, w.path("out", "x.wav")), ["m.gguf"])
+
+    w = Work("a file that is not a model")
+    open(w.path("notes.txt"), "w").write("hello\n")
+    run(w, gen(w.path("notes.txt"), w.path("out", "x.wav")), ["notes.txt"])
+
+
+def hub_cases():
+    print("models by name:")
+    cache = os.path.join(ROOT, "hf-cache")
+    os.makedirs(cache, exist_ok=True)
+    w = Work("unknown model name, offline")
+    run(w, gen("facebook/musicgen-nonexistent", w.path("out", "x.wav")), ["facebook/musicgen-nonexistent"],
+        env={"HF_HUB_CACHE": cache, "HF_HUB_OFFLINE": "1"})
+
+    w = Work("no network and model not cached")
+    run(w, gen("facebook/musicgen-small", w.path("out", "x.wav")), ["facebook/musicgen-small"],
+        env={"HF_HUB_CACHE": cache, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": ""})
+
+    w = Work("model path that does not exist")
+    run(w, gen(w.path("no-such-model"), w.path("out", "x.wav")), ["no-such-model"],
+        env={"HF_HUB_CACHE": cache, "HF_HUB_OFFLINE": "1"})
+
+
+def param_cases():
+    print("generation parameters:")
+    m = FIXTURE
+    for name, args, expect in [
+        ("duration 0", ["-d", "0"], ["duration"]),
+        ("duration negative", ["-d", "-3"], ["duration"]),
+        ("duration NaN", ["-d", "nan"], ["duration"]),
+        ("duration inf", ["-d", "inf"], ["duration"]),
+        ("duration 1e9", ["-d", "1e9"], ["duration", "3600"]),
+        ("top-k -1", ["--top-k", "-1"], ["top-k"]),
+        ("top-k not a number", ["--top-k", "ten"], ["top-k"]),
+        ("top-p 0", ["--top-p", "0"], ["top-p"]),
+        ("top-p 1.5", ["--top-p", "1.5"], ["top-p"]),
+        ("top-p NaN", ["--top-p", "nan"], ["top-p"]),
+        ("negative guidance scale", ["--cfg", "-1"], ["cfg"]),
+        ("temperature 0", ["--temperature", "0"], ["temperature"]),
+        ("threads 0", ["-t", "0"], ["threads"]),
+        ("threads 10000", ["-t", "10000"], ["threads"]),
+        ("--steps 1 (too few for the delay pattern)", ["--steps", "1"], ["steps"]),
+        ("--steps beyond the position table", ["--steps", "100000"], ["steps"]),
+        ("--steps with --duration", ["--steps", "20", "-d", "1"], ["--steps"]),
+        ("unknown --sample-format", ["--sample-format", "s8"], ["sample-format"]),
+        ("unknown --kv-type", ["--kv-type", "f8"], ["kv-type"]),
+        ("unknown --weight-type", ["--weight-type", "q2_k"], ["weight-type"]),
+        ("negative seed", ["--seed", "-5"], ["seed"]),
+        ("window longer than the model's", ["--window", "100"], ["window"]),
+        ("stride longer than the window", ["-d", "20", "--window", "5", "--stride", "6"], ["stride"]),
+        ("loudness target out of range", ["--loudness-normalize=5"], ["loudness"]),
+        ("unknown option", ["--bogus"], ["--bogus"]),
+        ("-o - without --stream", ["-o", "-"], ["--stream"]),
+    ]:
+        w = Work(name)
+        full = ["generate", "-m", m, "-t", "1"]
+        if "-d" not in args and "--steps" not in args:
+            full += ["-d", "0.5"]
+        if "-o" not in args:
+            full += ["-o", w.path("out", "x.wav")]
+        run(w, full + ["-q"] + args + ["rock"], expect)
+
+    w = Work("no prompt given")
+    run(w, ["generate", "-m", m, "-o", w.path("out", "x.wav"), "-q"], ["prompt"])
+
+    w = Work("100 KB prompt (more than 2048 tokens)")
+    run(w, gen(m, w.path("out", "x.wav"), prompt="lo-fi hip hop with mellow piano " * 3200), ["2048", "prompt"])
+
+    for name, extra in [("top-k 0 (valid: no top-k)", ["--top-k", "0"]), ("top-p 1 (valid: no top-p)", ["--top-p", "1"]),
+                        ("guidance 0 (valid: no CFG)", ["--cfg", "0"]), ("threads 1024 (valid)", ["-t", "1024"])]:
+        w = Work(name)
+        run_ok(w, gen(m, w.path("out", "x.wav"), *extra))
+
+    w = Work("duration 0.01 s (valid: 320 samples)")
+    run_ok(w, gen(m, w.path("out", "x.wav"), "-d", "0.01"))
+    if os.path.exists(w.path("out", "x.wav")):
+        t.check(t.read_wav(w.path("out", "x.wav"))[0].shape == (1, 320), "-d 0.01 gives 320 samples")
+
+    w = Work("prompt of invalid UTF-8 and emoji (valid: <unk> tokens)")
+    run_ok(w, ["generate", "-m", m, "-t", "1", "-d", "0.3", "-o", w.path("out", "x.wav"), "-q",
+               os.fsdecode(b"\xff\xfe caf\xc3\xa9 \xf0\x9f\x8e\xb8 \xe6\x97\xa5")])
+
+    w = Work("prompt of spaces only (valid)")
+    run_ok(w, gen(m, w.path("out", "x.wav"), prompt="   "))
+
+    w = Work("output file name longer than the file system allows")
+    run(w, gen(m, w.path("out", "x" * 300 + ".wav")), [".wav"])
+
+    w = Work("--prompts-file missing")
+    run(w, gen(m, w.path("out"), "--prompts-file", w.path("nope.txt")), ["nope.txt"])
+
+    w = Work("--prompts-file empty and no prompt")
+    open(w.path("empty.txt"), "w").close()
+    run(w, ["generate", "-m", m, "-o", w.path("out") + "/", "-q", "--prompts-file", w.path("empty.txt")], ["prompt"])
+
+
+def output_cases():
+    print("outputs:")
+    m = FIXTURE
+    w = Work("output into a missing folder")
+    run(w, gen(m, w.path("out", "missing", "x.wav")), ["missing"])
+
+    w = Work("output into a read-only folder")
+    ro = w.path("out", "ro")
+    os.makedirs(ro)
+    os.chmod(ro, 0o555)
+    w.out = ro  # the folder that must stay empty
+    run(w, gen(m, os.path.join(ro, "x.wav")), ["ro", "writable"], preexec=as_nobody if os.geteuid() == 0 else None)
+
+    w = Work("output is an existing folder name without '/' for one file")  # writes into it: valid
+    os.makedirs(w.path("out", "d"))
+    p = run_ok(w, gen(m, w.path("out", "d"), "--seed", "2"))
+    t.check(len(os.listdir(w.path("out", "d"))) == 1, "one file written into the folder")
+
+    w = Work("existing output file without --force")
+    open(w.path("out", "x.wav"), "wb").write(b"keep me")
+    run(w, gen(m, w.path("out", "x.wav")), ["x.wav", "--force"])
+
+    w = Work("existing --codes-out without --force")
+    open(w.path("out", "c.npy"), "wb").write(b"keep me")
+    run(w, gen(m, w.path("out", "x.wav"), "--codes-out", w.path("out", "c.npy")), ["c.npy", "--force"])
+
+    w = Work(".mp3 output extension")
+    run(w, gen(m, w.path("out", "x.mp3")), ["x.mp3", ".wav"])
+
+    w = Work("output without an extension")
+    run(w, gen(m, w.path("out", "x")), [".wav"])
+
+    w = Work("FLAC output with f32 samples")
+    run(w, gen(m, w.path("out", "x.flac"), "--sample-format", "f32"), ["flac"])
+
+    w = Work("-o names one file but there are two prompts")
+    run(w, ["generate", "-m", m, "-d", "0.5", "-o", w.path("out", "x.wav"), "-q", "a", "b"], ["x.wav", "folder"])
+
+    w = Work("disk full while writing (file size limit)")
+    run(w, gen(m, w.path("out", "x.wav"), "-d", "5"), ["x.wav"], preexec=file_size_limit(20000))
+
+    w = Work("disk full while writing codes (file size limit)")
+    run(w, ["generate", "-m", m, "-t", "1", "-d", "5", "--codes-out", w.path("out", "c.npy"), "-q", "rock"], ["c.npy"],
+        preexec=file_size_limit(2000))
+
+    if os.geteuid() == 0:
+        for name, size, args in [
+            ("disk full on a 64 KiB tmpfs", "64k", ["-d", "5", "rock"]),
+            ("disk full after the first of two files (400 KiB tmpfs)", "400k", ["-d", "5", "--seed", "1", "a", "b"]),
+        ]:
+            w = Work(name)
+            mnt = w.path("out", "tiny")
+            os.makedirs(mnt)
+            if subprocess.run(["mount", "-t", "tmpfs", "-o", "size=" + size, "tmpfs", mnt],
+                              capture_output=True).returncode != 0:
+                print(f"  (not run: {name}: mounting a tmpfs is not permitted here; the file-size-limit cases "
+                      "cover a full disk)")
+                continue
+            try:
+                w.out = mnt
+                o = os.path.join(mnt, "x.wav") if len(args) == 3 else mnt + "/"
+                run(w, ["generate", "-m", m, "-t", "1", "-o", o, "-q"] + args, ["tiny"])
+            finally:
+                subprocess.run(["umount", mnt])
+
+    w = Work("Ctrl-C twice during generation")
+    run(w, ["generate", "-m", m, "-t", "1", "-d", "600", "-o", w.path("out", "x.wav"), "-q", "rock"], ["interrupted"],
+        sigint_after=1.0, sigints=2)
+
+    w = Work("Ctrl-C during generation")
+    run(w, ["generate", "-m", m, "-t", "1", "-d", "600", "-o", w.path("out", "x.wav"), "-q", "rock"], ["interrupted"],
+        sigint_after=2.0)
+
+
+def audio_prompt_cases():
+    print("audio prompts:")
+    m = FIXTURE
+    def ap(w, f, *extra):
+        return gen(m, w.path("out", "x.wav"), "--audio-prompt", f, *extra)
+
+    w = Work("audio prompt missing")
+    run(w, ap(w, w.path("nope.wav")), ["nope.wav"])
+
+    w = Work("audio prompt of 0 bytes")
+    open(w.path("empty.wav"), "wb").close()
+    run(w, ap(w, w.path("empty.wav")), ["empty.wav", "empty"])
+
+    w = Work("audio prompt with 0 samples")
+    write_wav_s16(w.path("zero.wav"), np.zeros((1, 0)))
+    run(w, ap(w, w.path("zero.wav")), ["zero.wav"])
+
+    w = Work("audio prompt that is not audio")
+    open(w.path("text.wav"), "w").write("this is not a wav file\n" * 20)
+    run(w, ap(w, w.path("text.wav")), ["text.wav", "audio"])
+
+    # Found by fuzz_audio: LIST entries whose sizes wrap libsndfile 1.2.0's 32-bit
+    # counter, so it loops forever inside sf_open (no I/O a callback could stop).
+    for name, data in [
+        ("WAV whose LIST chunk claims 4 GB (libsndfile would loop forever)",
+         "524946464e040000574156454c495354120" + "0" + "ffff" * 31 + "f7ff" + "ffff" * 5 + "ff00000000"),
+        ("WAV whose LIST entry size wraps around (libsndfile would loop forever)",
+         "5249464644030055574156454c4953544100000003000400f7ffffff" + "00" * 6 + "17" + "00" * 87
+         + "9f0000574156454c494646490175808f009ca9b6")]:
+        w = Work(name)
+        open(w.path("list.wav"), "wb").write(bytes.fromhex(data))
+        run(w, ap(w, w.path("list.wav")), ["list.wav", "LIST"])
+
+    w = Work("audio prompt at 1 Hz")
+    write_wav_s16(w.path("1hz.wav"), tone(1, 0.25)[:, :100], rate=1)
+    run(w, ap(w, w.path("1hz.wav")), ["1hz.wav", "1 Hz"])
+
+    w = Work("audio prompt is a folder")
+    os.makedirs(w.path("d.wav"))
+    run(w, ap(w, w.path("d.wav")), ["d.wav", "folder"])
+
+    w = Work("audio prompt longer than the duration")
+    write_wav_s16(w.path("long.wav"), tone(1, 1.0))
+    run(w, ap(w, w.path("long.wav")), ["duration", "prompt"])
+
+    w = Work("audio prompt longer than the model's window (-d 20)")
+    write_wav_s16(w.path("long.wav"), tone(1, 11.0, rate=8000), rate=8000)
+    run(w, ap(w, w.path("long.wav"), "-d", "20"), ["audio prompt", "window"])
+
+    w = Work("audio prompt unreadable (no permission)")
+    write_wav_s16(w.path("secret.wav"), tone(1, 0.2))
+    os.chmod(w.path("secret.wav"), 0o000)
+    run(w, ap(w, w.path("secret.wav")), ["secret.wav"], preexec=as_nobody if os.geteuid() == 0 else None)
+
+    w = Work("audio prompt whose header claims more data than the file has (valid)")
+    write_wav_s16(w.path("lying.wav"), tone(1, 0.2), data_len=0x7FFFFF00)
+    run_ok(w, ap(w, w.path("lying.wav"), "-d", "1"))
+
+    w = Work("8-channel audio prompt (valid: downmixed)")
+    write_wav_s16(w.path("8ch.wav"), tone(8, 0.2))
+    run_ok(w, ap(w, w.path("8ch.wav"), "-d", "1"), ["8-channel"])
+
+
+def codes_cases():
+    print("codes files (decode):")
+    m = FIXTURE
+    rng = np.random.default_rng(0)
+    good = rng.integers(0, 64, size=(1, 4, 20))
+
+    def dec(w, f, out="x.wav", *extra):
+        return ["decode", "-m", m, "-t", "1", f, "-o", w.path("out", out)] + list(extra)
+
+    for name, arr, dtype, expect in [
+        ("codebook id out of range (64 for 64 entries)", np.where(np.arange(20) == 7, 64, good), "<i8", ["64", "codebook"]),
+        ("negative codebook id", np.where(np.arange(20) == 3, -1, good), "<i8", ["-1"]),
+        ("codes with float dtype", good, "<f4", ["float", "integer"]),
+        ("codes with wrong K (5 codebooks for a 4-codebook model)", np.concatenate([good, good[:, :1]], axis=1), "<i8",
+         ["5 codebooks"]),
+        ("0-frame codes", good[:, :, :0], "<i8", ["codes"]),
+        ("codes with 4 dimensions", good[None], "<i8", ["dimensions"]),
+    ]:
+        w = Work(name)
+        codes_file(w.path("c.npy"), arr, dtype)
+        run(w, dec(w, w.path("c.npy")), expect)
+
+    w = Work("codes file truncated")
+    codes_file(w.path("c.npy"), good)
+    data = open(w.path("c.npy"), "rb").read()
+    open(w.path("c.npy"), "wb").write(data[:len(data) - 50])
+    run(w, dec(w, w.path("c.npy")), ["c.npy"])
+
+    w = Work("codes file is not .npy")
+    open(w.path("c.npy"), "w").write("1 2 3\n")
+    run(w, dec(w, w.path("c.npy")), ["c.npy", "npy"])
+
+    w = Work("codes with several rows into one file")
+    codes_file(w.path("c.npy"), np.concatenate([good, good]))
+    run(w, dec(w, w.path("c.npy")), ["2 rows", "directory"])
+
+    w = Work("codes with fewer codebooks than the model (3 of 4)")  # either decodes or fails cleanly
+    codes_file(w.path("c.npy"), good[:, :3])
+    p = subprocess.run([t.MUSICGEN] + dec(w, w.path("c.npy")), capture_output=True, text=True, timeout=TIMEOUT)
+    if p.returncode == 0:
+        rows.append((w.name, "works", "(decoded with the first 3 RVQ levels)"))
+        print(f"  ok  {w.name}: decoded")
+    else:
+        shutil.rmtree(w.out)
+        os.makedirs(w.out)
+        run(w, dec(w, w.path("c.npy")), ["3 codebooks"])
+
+    w = Work("1-frame codes (valid)")
+    codes_file(w.path("c.npy"), good[:, :, :1])
+    run_ok(w, dec(w, w.path("c.npy"), "one.wav"))
+    if t.check(os.path.exists(w.path("out", "one.wav")), "1-frame codes decode to a file"):
+        audio, rate = t.read_wav(w.path("out", "one.wav"))
+        t.check(audio.shape == (1, 640), f"1 frame = 640 samples, got {audio.shape}")
+
+    print("encode:")
+    w = Work("encode an empty audio file")
+    open(w.path("empty.wav"), "wb").close()
+    run(w, ["encode", "-m", m, w.path("empty.wav"), "-o", w.path("out", "c.npy")], ["empty.wav"])
+
+    w = Work("encode into a missing folder")
+    write_wav_s16(w.path("a.wav"), tone(1, 0.2))
+    run(w, ["encode", "-m", m, w.path("a.wav"), "-o", w.path("out", "no", "c.npy")], ["c.npy"])
+
+
+def other_command_cases():
+    print("other commands:")
+    m = FIXTURE
+    w = Work("quantize: existing output without --force")
+    open(w.path("out", "m.gguf"), "wb").write(b"keep me")
+    run(w, ["quantize", "-m", m, "-o", w.path("out", "m.gguf"), "-q"], ["m.gguf", "--force"])
+
+    w = Work("quantize: unknown --type")
+    run(w, ["quantize", "-m", m, "-o", w.path("out", "m.gguf"), "-t", "q3_k"], ["--type"])
+
+    w = Work("quantize: disk full (file size limit)")
+    run(w, ["quantize", "-m", m, "-o", w.path("out", "m.gguf"), "-q"], ["m.gguf"], preexec=file_size_limit(100000))
+
+    w = Work("quantize: malformed checkpoint")
+    run(w, ["quantize", "-m", w.model(lambda d: edit_header(d, lambda h: h[FC1].update(dtype="F16"))), "-o",
+            w.path("out", "m.gguf"), "-q"], [FC1])
+
+    w = Work("encode: disk full (file size limit)")
+    write_wav_s16(w.path("a.wav"), tone(1, 2.0))
+    run(w, ["encode", "-m", m, "-t", "1", w.path("a.wav"), "-o", w.path("out", "c.npy")], ["c.npy"],
+        preexec=file_size_limit(500))
+
+    w = Work("decode: disk full (file size limit)")
+    codes_file(w.path("c.npy"), np.random.default_rng(1).integers(0, 64, size=(1, 4, 200)))
+    run(w, ["decode", "-m", m, "-t", "1", w.path("c.npy"), "-o", w.path("out", "x.wav")], ["x.wav"],
+        preexec=file_size_limit(30000))
+
+    w = Work("decode: Ctrl-C")
+    codes_file(w.path("c.npy"), np.random.default_rng(2).integers(0, 64, size=(1, 4, 60000)))
+    run(w, ["decode", "-m", m, "-t", "1", w.path("c.npy"), "-o", w.path("out", "x.wav")], ["interrupted"],
+        sigint_after=1.5)
+
+    w = Work("tokenize: garbage spiece.model")
+    run(w, ["tokenize", "-m", w.model(lambda d: open(os.path.join(d, "spiece.model"), "wb").write(b"\x0a\xff" * 999)),
+            "rock"], ["spiece.model"])
+
+    w = Work("bench: --steps 0")
+    run(w, ["bench", "-m", m, "--steps", "0"], ["--steps"])
+
+    w = Work("download: not a repo id")
+    run(w, ["download", "../../etc", "-q"], ["../../etc"])
+
+
+def info_cases():
+    print("info (validation):")
+    w = Work("info on a valid model")
+    p = run_ok(w, ["info", "-m", FIXTURE, "--json"])
+    if p.returncode == 0:
+        j = json.loads(p.stdout)
+        v = j.get("validation", {})
+        t.check(v.get("ok") is True, f"info --json: validation ok: {v}")
+        t.check(v.get("tensors_checked", 0) > 0 and v.get("nonfinite", -1) == 0, f"info --json: counts: {v}")
+
+    w = Work("info: unknown extra tensor (warning, still valid)")
+    m = w.model(lambda m: edit_tensors(m, lambda ts: ts.update({"decoder.extra.weight": ("F32", [2], b"\0" * 8)})))
+    p = run_ok(w, ["info", "-m", m, "--json"], ["decoder.extra.weight"])
+    if p.returncode == 0:
+        v = json.loads(p.stdout).get("validation", {})
+        t.check("decoder.extra.weight" in v.get("unused_tensors", []), f"unused tensor listed: {v}")
+
+    w = Work("info: Inf in an attention matrix")
+    name = "decoder.model.decoder.layers.1.self_attn.k_proj.weight"
+    m = w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, name, [0, 0, np.inf])))
+    err = run(w, ["info", "-m", m], [name, "inf"])
+
+    w = Work("info: spiece.model with more ids than text_encoder.vocab_size")
+    def small_vocab(m):
+        edit_json(m, "config.json", lambda c: c["text_encoder"].update(vocab_size=8050))
+        def cut(ts):
+            dt, shape, blob = ts["text_encoder.shared.weight"]
+            ts["text_encoder.shared.weight"] = (dt, [8050, shape[1]], blob[:8050 * shape[1] * 4])
+        edit_tensors(m, cut)
+    run(w, ["info", "-m", w.model(small_vocab)], ["spiece.model", "8050"])
+
+    w = Work("info: truncated weights")
+    def cut(m):
+        p = os.path.join(m, "model.safetensors")
+        data = open(p, "rb").read()
+        open(p, "wb").write(data[:len(data) - 1000])
+    run(w, ["info", "-m", w.model(cut)], ["model.safetensors", "truncated"])
+
+
+def random_mutation_cases():
+    """Seeded random mutations of the checkpoint (config values, safetensors header
+    fields, weight bytes, tokenizer bytes, truncation): whatever happens, `generate`
+    and `info` must either work or fail by the contract (no signal, one line, no
+    leftover file, no hang). MG_MUTATIONS=N runs more (default 24)."""
+    import random
+    n = int(os.environ.get("MG_MUTATIONS", "24"))
+    print(f"random mutations ({n}):")
+    rng = random.Random(20240611)
+    values = [0, -1, 1, 2, 3, 7, 1 << 31, 2**63, 1e308, 0.5, "x", None, True, [], {}, 65536, 1 << 20, 1e9]
+
+    def mutate_json(path):
+        c = json.load(open(path))
+        paths = []
+
+        def walk(o, pre):
+            if isinstance(o, dict):
+                for k, v in o.items():
+                    walk(v, pre + [k])
+            elif isinstance(o, list):
+                for i, v in enumerate(o):
+                    walk(v, pre + [i])
+            paths.append(pre)
+        walk(c, [])
+        p = rng.choice(paths[:-1])
+        o = c
+        for k in p[:-1]:
+            o = o[k]
+        if rng.random() < 0.15:
+            del o[p[-1]]
+        else:
+            o[p[-1]] = rng.choice(values)
+        json.dump(c, open(path, "w"))
+
+    def flip(path, lo, hi, count):
+        d = bytearray(open(path, "rb").read())
+        for _ in range(count):
+            d[rng.randrange(lo, min(hi, len(d)))] = rng.randrange(256)
+        open(path, "wb").write(d)
+
+    def mutate(m):
+        st = os.path.join(m, "model.safetensors")
+        kind = rng.choice(["config.json", "generation_config.json", "header bytes", "header field", "weight bytes",
+                           "spiece bytes", "truncation"])
+        if kind.endswith(".json"):
+            mutate_json(os.path.join(m, kind))
+        elif kind == "header bytes":
+            n = struct.unpack("<Q", open(st, "rb").read(8))[0]
+            flip(st, 0, 8 + n, rng.randint(1, 4))
+        elif kind == "header field":
+            def fn(h):
+                name = rng.choice(sorted(h))
+                f = rng.choice(["dtype", "shape", "data_offsets"])
+                if f == "dtype":
+                    h[name][f] = rng.choice(["F32", "F16", "BF16", "I64", "I32", "U8", "F64", "BOOL", 3])
+                elif f == "shape":
+                    h[name][f] = rng.choice([[], [0], [1], [-1], [2**40], h[name][f][::-1], h[name][f] + [1], [1.5]])
+                else:
+                    h[name][f] = rng.choice([[0, 0], [0, 4], [2**62, 2**62 + 4], [-4, 0], [5, 1], [0], [1, 5]])
+            edit_header(m, fn)
+        elif kind == "weight bytes":
+            n = struct.unpack("<Q", open(st, "rb").read(8))[0]
+            flip(st, 8 + n, os.path.getsize(st), rng.randint(1, 50))
+        elif kind == "spiece bytes":
+            sp = os.path.join(m, "spiece.model")
+            flip(sp, 0, os.path.getsize(sp), rng.randint(1, 20))
+        else:
+            f = os.path.join(m, rng.choice(["model.safetensors", "spiece.model", "config.json"]))
+            d = open(f, "rb").read()
+            open(f, "wb").write(d[:rng.randrange(len(d))])
+        return kind
+
+    for i in range(n):
+        w = Work(f"random mutation {i + 1}")
+        box = {}
+        m = w.model(lambda d: box.update(kind=mutate(d)))
+        w.name = f"random mutation {i + 1} ({box['kind']})"
+        for args in (gen(m, w.path("out", "x.wav")), ["info", "-m", m]):
+            try:
+                p = subprocess.run([t.MUSICGEN] + args, cwd=w.dir, capture_output=True, text=True, errors="replace",
+                                   timeout=TIMEOUT)
+            except subprocess.TimeoutExpired:
+                t.check(False, f"{w.name}: {args[0]} hangs")
+                continue
+            lines = p.stderr.rstrip("\n").split("\n") if p.stderr else []
+            what = f"{w.name}, {args[0]}"
+            t.check(0 <= p.returncode < 128, f"{what}: exit {p.returncode}: {p.stderr[-2000:]}")
+            if p.returncode:
+                t.check(len(lines) == 1, f"{what}: {len(lines)} stderr lines: {lines[:5]}")
+                if args[0] == "generate":
+                    t.check(not os.listdir(w.out), f"{what}: left {os.listdir(w.out)}")
+            print(f"  {what}: exit {p.returncode}: {lines[0][:160] if lines else ''}")
+            if args[0] == "generate":
+                shutil.rmtree(w.out)
+                os.makedirs(w.out)
+
+
+def print_table():
+    """The table for docs/hardening.md (temporary folders shortened to their case folder)."""
+    import re
+    print("\n| input | result | message |\n|---|---|---|")
+    for name, res, msg in rows:
+        msg = re.sub(re.escape(ROOT) + r"/case-\d+/", "", msg).replace("|", "/")
+        msg = msg.replace(t.REF + "/", "").replace(os.path.realpath(t.REF) + "/", "")
+        print(f"| {name} | {res} | {msg} |")
+
+
+if __name__ == "__main__":
+    only = sys.argv[1:]
+    groups = [model_cases, sharded_cases, config_cases, hub_cases, param_cases, output_cases, audio_prompt_cases,
+              codes_cases, other_command_cases, info_cases, random_mutation_cases]
+    for g in groups:
+        if not only or g.__name__ in only:
+            g()
+    print_table()
+    print(f"{len(rows)} cases")
+    if not t.failures:
+        shutil.rmtree(ROOT, ignore_errors=True)
+    t.finish("test_bad_inputs")

@@ -1,0 +1,348 @@
+/* test_isolation.c — determinism, isolation and cancellation through the public API
+ * (issue 8, item 6), on both fixtures:
+ *   - the same seed gives bit-identical codes and audio with 1 and 2 threads, when
+ *     sampling (top-k / top-p / temperature, CFG), greedy, and long-form (windows);
+ *   - two contexts on one model, driven from two pthreads at the same time, give
+ *     exactly what they give one after the other, and each thread keeps its own
+ *     mg_last_error();
+ *   - a progress callback that asks to stop at step k ends mg_generate with
+ *     MG_ERR_CANCELLED after exactly k calls, with *out == NULL; the context stays
+ *     usable and nothing leaks (the sanitizer build runs this test under LSan);
+ *   - bad parameters give MG_ERR_INVALID_ARG with a message, never a crash.
+ * It does not compare against golden tensors (test_generate does): it compares runs
+ * with each other, bit for bit. */
+#include "test.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+static mg_model *load(const char *fixture) {
+    mg_model *m = NULL;
+    CHECK_OK(mg_model_load(test_ref_path(fixture), NULL, &m));
+    return m;
+}
+
+static mg_context *context(mg_model *m, int threads) {
+    mg_context_params cp = mg_context_default_params();
+    cp.n_threads = threads;
+    mg_context *c = NULL;
+    CHECK_OK(mg_context_new(m, &cp, &c));
+    return c;
+}
+
+/* Sampling with every knob in use. */
+static mg_generate_params sampling(uint64_t seed) {
+    mg_generate_params gp = mg_generate_default_params();
+    gp.duration_s = 0.4f;
+    gp.seed = seed;
+    gp.top_k = 20;
+    gp.top_p = 0.9f;
+    gp.temperature = 1.3f;
+    gp.guidance_scale = 3.0f;
+    return gp;
+}
+
+static const char *const prompts[] = {"80s pop track with bassy drums and synth", "lo-fi hip hop, mellow piano"};
+
+/* 1 if two results are bit-identical (codes and audio). */
+static int same_result(const mg_result *a, const mg_result *b) {
+    if (!a || !b || a->batch != b->batch || a->n_codebooks != b->n_codebooks || a->n_frames != b->n_frames ||
+        a->n_samples != b->n_samples || a->channels != b->channels)
+        return 0;
+    size_t nc = (size_t)a->batch * a->n_codebooks * a->n_frames;
+    if (memcmp(a->codes, b->codes, nc * sizeof(int64_t)))
+        return 0;
+    for (int i = 0; i < a->batch; i++) {
+        if (!a->audio != !b->audio)
+            return 0;
+        if (a->audio && memcmp(a->audio[i], b->audio[i], sizeof(float) * (size_t)a->n_samples * a->channels))
+            return 0;
+    }
+    return 1;
+}
+
+static mg_result *generate(mg_context *c, const mg_generate_params *gp, int n) {
+    mg_result *r = NULL;
+    CHECK_OK(mg_generate(c, prompts, n, gp, &r));
+    return r;
+}
+
+/* ---- 1 vs 2 threads ----------------------------------------------------------------------- */
+
+static void test_thread_count(mg_model *m, const char *fx) {
+    mg_context *c1 = context(m, 1), *c2 = context(m, 2);
+    mg_generate_params modes[3];
+    const char *names[3] = {"sampling", "greedy", "long-form sampling"};
+    modes[0] = sampling(1234);
+    modes[1] = mg_generate_default_params();
+    modes[1].duration_s = 0.4f;
+    modes[1].greedy = 1;
+    modes[2] = sampling(99);
+    mg_model_info info;
+    mg_model_get_info(m, &info);
+    modes[2].window_s = 0.3f; /* several windows of the long-form path */
+    modes[2].stride_s = 0.16f;
+    modes[2].duration_s = 0.8f;
+    for (int i = 0; i < 3; i++) {
+        mg_result *a = generate(c1, &modes[i], 2), *b = generate(c2, &modes[i], 2);
+        CHECK(same_result(a, b), "%s: %s differs between 1 and 2 threads", fx, names[i]);
+        printf("  %s: %s, 1 vs 2 threads: %s (%d frames, %lld samples)\n", fx, names[i],
+               same_result(a, b) ? "bit-identical" : "DIFFERENT", a ? a->n_frames : 0,
+               (long long)(a ? a->n_samples : 0));
+        if (i == 0) { /* a different seed must change the codes, or the test could not fail */
+            mg_generate_params other = modes[0];
+            other.seed = 1235;
+            mg_result *d = generate(c1, &other, 2);
+            CHECK(d && a && memcmp(d->codes, a->codes, sizeof(int64_t) * (size_t)a->n_codebooks * a->n_frames),
+                  "%s: seeds 1234 and 1235 give the same codes", fx);
+            mg_result_free(d);
+        }
+        mg_result_free(a);
+        mg_result_free(b);
+    }
+    mg_context_free(c1);
+    mg_context_free(c2);
+}
+
+/* ---- two contexts on two threads -------------------------------------------------------------- */
+
+typedef struct job {
+    mg_context *ctx;
+    mg_generate_params gp;
+    int n_prompts;
+    mg_result *res;
+    mg_status st;
+    char err[512];
+} job;
+
+static void *run_job(void *p) {
+    job *j = p;
+    for (int rep = 0; rep < 2; rep++) { /* overlap several runs */
+        mg_result_free(j->res);
+        j->res = NULL;
+        j->st = mg_generate(j->ctx, prompts, j->n_prompts, &j->gp, &j->res);
+        snprintf(j->err, sizeof j->err, "%s", j->st == MG_OK ? "" : mg_last_error());
+    }
+    return NULL;
+}
+
+static void test_two_threads(mg_model *m, const char *fx) {
+    job jobs[2];
+    memset(jobs, 0, sizeof jobs);
+    jobs[0].ctx = context(m, 2);
+    jobs[0].gp = sampling(7);
+    jobs[0].n_prompts = 2;
+    jobs[1].ctx = context(m, 1);
+    jobs[1].gp = sampling(8);
+    jobs[1].gp.greedy = 1;
+    jobs[1].gp.duration_s = 0.6f;
+    jobs[1].n_prompts = 1;
+    /* One after the other ... */
+    mg_result *seq[2];
+    for (int i = 0; i < 2; i++)
+        seq[i] = generate(jobs[i].ctx, &jobs[i].gp, jobs[i].n_prompts);
+    /* ... and at the same time. */
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&th[i], NULL, run_job, &jobs[i]) == 0, "pthread_create");
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    for (int i = 0; i < 2; i++) {
+        CHECK(jobs[i].st == MG_OK, "%s: concurrent job %d failed: %s", fx, i, jobs[i].err);
+        CHECK(same_result(seq[i], jobs[i].res), "%s: job %d differs when run concurrently", fx, i);
+        printf("  %s: context %d, concurrent vs sequential: %s\n", fx, i,
+               same_result(seq[i], jobs[i].res) ? "bit-identical" : "DIFFERENT");
+        mg_result_free(seq[i]);
+        mg_result_free(jobs[i].res);
+    }
+    /* Errors are per thread: a failing job does not disturb the other's message. */
+    jobs[0].gp.top_p = 2.0f;
+    jobs[0].res = jobs[1].res = NULL;
+    for (int i = 0; i < 2; i++)
+        CHECK(pthread_create(&th[i], NULL, run_job, &jobs[i]) == 0, "pthread_create");
+    for (int i = 0; i < 2; i++)
+        pthread_join(th[i], NULL);
+    CHECK(jobs[0].st == MG_ERR_INVALID_ARG && strstr(jobs[0].err, "top-p"), "%s: bad job: %d %s", fx, jobs[0].st,
+          jobs[0].err);
+    CHECK(jobs[1].st == MG_OK && !jobs[1].err[0], "%s: good job next to a failing one: %d %s", fx, jobs[1].st,
+          jobs[1].err);
+    for (int i = 0; i < 2; i++) {
+        mg_result_free(jobs[i].res);
+        mg_context_free(jobs[i].ctx);
+    }
+}
+
+/* ---- cancellation -------------------------------------------------------------------------------- */
+
+typedef struct stopper {
+    int calls, stop_at, last_step, total;
+} stopper;
+
+static int stop_at_k(int step, int total, void *user) {
+    stopper *s = user;
+    s->calls++;
+    s->last_step = step;
+    s->total = total;
+    return s->calls >= s->stop_at;
+}
+
+static void test_cancel(mg_model *m, const char *fx) {
+    mg_context *c = context(m, 2);
+    mg_generate_params gp = sampling(5);
+    gp.progress = stop_at_k;
+    /* Count the steps of a full run first. */
+    stopper full = {0, 1 << 30, 0, 0};
+    gp.user = &full;
+    mg_result *r = generate(c, &gp, 2);
+    CHECK(r && full.calls == r->steps && full.total == r->steps, "%s: %d progress calls for %d steps", fx, full.calls,
+          r ? r->steps : -1);
+    int steps = r ? r->steps : 0;
+    mg_result_free(r);
+    int ks[] = {1, 2, steps / 2, steps - 1, steps};
+    for (size_t i = 0; i < sizeof ks / sizeof ks[0]; i++) {
+        if (ks[i] < 1)
+            continue;
+        stopper s = {0, ks[i], 0, 0};
+        gp.user = &s;
+        mg_result *out = (mg_result *)&s; /* must be reset to NULL */
+        mg_status st = mg_generate(c, prompts, 2, &gp, &out);
+        CHECK(st == MG_ERR_CANCELLED, "%s: cancel at step %d: status %d (%s)", fx, ks[i], st, mg_last_error());
+        CHECK(s.calls == ks[i], "%s: cancel at step %d: %d progress calls (must stop within one step)", fx, ks[i],
+              s.calls);
+        CHECK(out == NULL, "%s: cancelled run returned a result", fx);
+        mg_result_free(out == (mg_result *)&s ? NULL : out);
+    }
+    printf("  %s: cancel at steps 1, 2, %d, %d, %d of %d: stopped after exactly k calls\n", fx, steps / 2, steps - 1,
+           steps, steps);
+    /* Long-form: cancel inside the second window. */
+    mg_generate_params lf = gp;
+    lf.window_s = 0.3f;
+    lf.stride_s = 0.16f;
+    lf.duration_s = 0.8f;
+    stopper lfull = {0, 1 << 30, 0, 0};
+    lf.user = &lfull;
+    r = generate(c, &lf, 1);
+    int lsteps = r ? r->steps : 0;
+    mg_result_free(r);
+    stopper s2 = {0, lsteps - 2, 0, 0};
+    lf.user = &s2;
+    mg_result *out = NULL;
+    CHECK(mg_generate(c, prompts, 1, &lf, &out) == MG_ERR_CANCELLED && s2.calls == lsteps - 2 && !out,
+          "%s: long-form cancel at step %d of %d: %d calls", fx, lsteps - 2, lsteps, s2.calls);
+    /* The context still works after a cancel and gives the same result as before. */
+    gp.progress = NULL;
+    mg_result *a = generate(c, &gp, 2);
+    mg_context *c2 = context(m, 1);
+    mg_result *b = generate(c2, &gp, 2);
+    CHECK(same_result(a, b), "%s: a context that was cancelled gives different results afterwards", fx);
+    mg_result_free(a);
+    mg_result_free(b);
+    mg_context_free(c2);
+    mg_context_free(c);
+}
+
+/* ---- bad parameters ---------------------------------------------------------------------------------- */
+
+static void expect_invalid(mg_context *c, const char *const *p, int n, const mg_generate_params *gp, const char *what,
+                           const char *word) {
+    mg_result *out = NULL;
+    mg_status st = mg_generate(c, p, n, gp, &out);
+    CHECK(st == MG_ERR_INVALID_ARG, "%s: status %d (%s)", what, st, mg_last_error());
+    CHECK(out == NULL, "%s: a result was returned", what);
+    CHECK(word == NULL || strstr(mg_last_error(), word), "%s: message \"%s\" lacks \"%s\"", what, mg_last_error(),
+          word);
+    printf("  %-34s -> %s\n", what, mg_last_error());
+    mg_result_free(out);
+}
+
+static void test_bad_params(mg_model *m) {
+    mg_context *c = context(m, 1);
+    mg_generate_params ok = sampling(1), gp;
+    const char *const null_prompt[] = {"rock", NULL};
+    gp = ok, gp.top_k = -2;
+    expect_invalid(c, prompts, 1, &gp, "top-k -2", "top-k");
+    gp = ok, gp.top_p = 2.0f;
+    expect_invalid(c, prompts, 1, &gp, "top-p 2", "top-p");
+    gp = ok, gp.top_p = -0.5f;
+    expect_invalid(c, prompts, 1, &gp, "top-p -0.5", "top-p");
+    gp = ok, gp.top_p = NAN;
+    expect_invalid(c, prompts, 1, &gp, "top-p NaN", "top-p");
+    gp = ok, gp.duration_s = NAN;
+    expect_invalid(c, prompts, 1, &gp, "duration NaN", "duration");
+    gp = ok, gp.duration_s = 0;
+    expect_invalid(c, prompts, 1, &gp, "duration 0", "duration");
+    gp = ok, gp.duration_s = -1;
+    expect_invalid(c, prompts, 1, &gp, "duration -1", "duration");
+    gp = ok, gp.duration_s = INFINITY;
+    expect_invalid(c, prompts, 1, &gp, "duration inf", "duration");
+    gp = ok, gp.duration_s = 1e9f;
+    expect_invalid(c, prompts, 1, &gp, "duration 1e9", "3600");
+    gp = ok, gp.temperature = 0;
+    expect_invalid(c, prompts, 1, &gp, "temperature 0", "temperature");
+    gp = ok, gp.temperature = NAN;
+    expect_invalid(c, prompts, 1, &gp, "temperature NaN", "temperature");
+    gp = ok, gp.guidance_scale = NAN;
+    expect_invalid(c, prompts, 1, &gp, "guidance NaN", "guidance");
+    gp = ok, gp.guidance_scale = INFINITY;
+    expect_invalid(c, prompts, 1, &gp, "guidance inf", "guidance");
+    gp = ok, gp.steps = -3;
+    expect_invalid(c, prompts, 1, &gp, "steps -3", "steps");
+    gp = ok, gp.steps = 1;
+    expect_invalid(c, prompts, 1, &gp, "steps 1 (too few)", "steps");
+    gp = ok, gp.steps = 1 << 30;
+    expect_invalid(c, prompts, 1, &gp, "steps 2^30", "steps");
+    gp = ok, gp.window_s = 1000.0f;
+    expect_invalid(c, prompts, 1, &gp, "window 1000 s", "window");
+    expect_invalid(c, prompts, 0, &ok, "n_prompts 0", NULL);
+    expect_invalid(c, prompts, -1, &ok, "n_prompts -1", NULL);
+    expect_invalid(c, NULL, 1, &ok, "prompts NULL", NULL);
+    expect_invalid(c, null_prompt, 2, &ok, "prompt 2 NULL", "prompt 2");
+    expect_invalid(NULL, prompts, 1, &ok, "no context", NULL);
+    float pcm[64] = {0};
+    gp = ok, gp.audio_prompt = pcm, gp.audio_prompt_frames = 0, gp.audio_prompt_channels = 1,
+    gp.audio_prompt_rate = 32000;
+    expect_invalid(c, prompts, 1, &gp, "audio prompt of 0 frames", "audio prompt");
+    gp.audio_prompt_frames = 64, gp.audio_prompt_channels = 0;
+    expect_invalid(c, prompts, 1, &gp, "audio prompt of 0 channels", "audio prompt");
+    gp.audio_prompt_channels = 1, gp.audio_prompt_rate = 1;
+    expect_invalid(c, prompts, 1, &gp, "audio prompt at 1 Hz", "audio prompt");
+    mg_result *out = NULL;
+    CHECK(mg_generate(c, prompts, 1, &ok, NULL) == MG_ERR_INVALID_ARG, "NULL result pointer");
+    /* top-k 0 (off) and -1 (the model's default) are valid. */
+    gp = ok, gp.top_k = 0;
+    CHECK_OK(mg_generate(c, prompts, 1, &gp, &out));
+    mg_result_free(out);
+    gp = ok, gp.top_k = -1;
+    CHECK_OK(mg_generate(c, prompts, 1, &gp, &out));
+    mg_result_free(out);
+    /* Context parameters. */
+    mg_context_params cp = mg_context_default_params();
+    mg_context *bad = (mg_context *)&cp;
+    cp.n_threads = -1;
+    CHECK(mg_context_new(m, &cp, &bad) == MG_ERR_INVALID_ARG && bad == NULL, "n_threads -1");
+    cp.n_threads = 100000;
+    CHECK(mg_context_new(m, &cp, &bad) == MG_ERR_INVALID_ARG && bad == NULL, "n_threads 100000");
+    CHECK(mg_context_new(NULL, NULL, &bad) == MG_ERR_INVALID_ARG, "no model");
+    mg_context_free(NULL);
+    mg_result_free(NULL);
+    mg_model_free(NULL);
+    mg_context_free(c);
+}
+
+int main(void) {
+    const char *fixtures[] = {"tiny-mono", "tiny-stereo"};
+    for (int f = 0; f < 2; f++) {
+        mg_model *m = load(fixtures[f]);
+        if (!m)
+            continue;
+        test_thread_count(m, fixtures[f]);
+        test_two_threads(m, fixtures[f]);
+        test_cancel(m, fixtures[f]);
+        if (f == 0)
+            test_bad_params(m);
+        mg_model_free(m);
+    }
+    return test_finish("test_isolation");
+}
