@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# run_table.sh — the speed/memory table of the README, measured on this machine:
+# a random-weight checkpoint of the real musicgen-small shapes (made once, never
+# committed), converted to every weight format, each timed with `musicgen bench`
+# (10 s of audio, sampling + CFG, all cores), plus one full 30 s window for f32 and
+# q8_0. Prints a Markdown table; the raw JSON lines go to $OUT/bench.jsonl.
+#   bench/run_table.sh [WORK_DIR]      (default /tmp/musicgen-bench; needs ~6 GB)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+work="${1:-/tmp/musicgen-bench}"
+mg=build/musicgen
+mkdir -p "$work"
+ck="$work/musicgen-small-random"
+[ -f "$ck/model.safetensors" ] || build/mg-random-checkpoint ../shared/reference/configs/musicgen-small.json "$ck" --seed 1
+for t in f16 bf16 q8_0 q4_0; do
+  [ -f "$work/small-$t.gguf" ] || "$mg" quantize -q -m "$ck" -o "$work/small-$t.gguf" --type "$t"
+done
+out="$work/bench.jsonl"
+: > "$out"
+run() { # label model extra-args...
+  local label="$1" model="$2"; shift 2
+  "$mg" bench -m "$model" --json "$@" | tail -1 | sed "s/^{/{\"label\": \"$label\", /" >> "$out"
+}
+run "f32 (safetensors)" "$ck"
+for t in f16 bf16 q8_0 q4_0; do run "$t (GGUF)" "$work/small-$t.gguf"; done
+run "f32, 30 s window" "$ck" --duration 29.9 --no-bandwidth
+run "q8_0, 30 s window" "$work/small-q8_0.gguf" --duration 29.9 --no-bandwidth
+run "f32, 1 thread" "$ck" -t 1 --no-bandwidth
+/usr/bin/python3 - "$out" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1])]
+print("| run | ms/step (median) | p90 | weights/step | limit at measured bandwidth | RTF | first audio | T5 | codec ms per audio s | peak RSS |")
+print("|---|---|---|---|---|---|---|---|---|---|")
+for r in rows:
+    lim = f"{r['limit_ms_per_step']:.1f} ms ({r['read_gbs']:.1f} GB/s)" if r["read_gbs"] else "-"
+    print(f"| {r['label']} | {r['ms_per_step']:.1f} | {r['ms_per_step_p90']:.1f} | {r['weight_bytes_per_step']/1e6:.0f} MB | {lim} | "
+          f"{r['rtf']:.2f} | {r['first_audio_ms']:.0f} ms | {r['t5_ms']:.0f} ms | {r['codec_ms_per_audio_s']:.0f} | {r['peak_rss_mb']:.0f} MB |")
+PY
