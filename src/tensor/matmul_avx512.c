@@ -2,12 +2,13 @@
  *
  * Float formats (f32, f16 via F16C, bf16 by shifting into the f32 high half) keep one
  * 16-lane f32 accumulator per (weight row, activation row) and do one FMA per 16
- * values; a tile of R weight rows x MB activation rows shares every load. q8_0 / q4_0
- * take activations quantized to 8-bit blocks (mg_act_q8_bytes) and use VNNI
- * vpdpbusd: weights enter as unsigned bytes (q8 + 128, or the q4 nibble 0..15) and
- * the per-lane correction c (= -16 * sum(q) or -sum(q)) preloaded into the
- * accumulator removes the offset. Each 512-bit step covers two 32-value blocks; the
- * int32 lane sums are converted and scaled by d_w * d_x per block into f32 lanes.
+ * values; a tile of R weight rows x MB activation rows shares every load. q8_0 widens
+ * each block to f32 and scales it once per tile row, then works like the float
+ * formats (exact f32 activations). q4_0 takes activations quantized to 8-bit blocks
+ * (mg_act_q8_bytes) and uses VNNI vpdpbusd: the nibbles 0..15 enter as unsigned bytes
+ * and the per-lane correction c = -sum(q) preloaded into the accumulator removes the
+ * offset. Each 512-bit step covers two 32-value blocks; the int32 lane sums are
+ * converted and scaled by d_w * d_x per block into f32 lanes.
  * Weights of the tile after next are prefetched (rows are consecutive in memory).
  * Every output's operations depend only on its own weight and activation rows, so
  * tile shapes, batch size and thread counts never change results. Reads ggml block
@@ -19,6 +20,7 @@
     defined(__AVX512VNNI__) && defined(__F16C__) && defined(__FMA__)
 
 #include <immintrin.h>
+#include <string.h>
 
 #define INLINE static inline __attribute__((always_inline))
 /* Keeps a loaded vector in a register (GCC would otherwise re-load it as a memory
@@ -97,27 +99,70 @@ INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, siz
             y[(int64_t)m * ldy + r] = _mm512_reduce_add_ps(acc[r][m]);
 }
 
-/* ---- quantized formats --------------------------------------------------------- */
+/* ---- q8_0 weights, f32 activations ------------------------------------------------ */
 
-/* Block b of a row: q8_0 blocks are 34 bytes, q4_0 blocks 18 (f16 scale first). */
-INLINE const uint8_t *block_at(int fmt, const uint8_t *row, int64_t b) {
-    return row + (size_t)b * (fmt == FMT_Q8 ? sizeof(mg_block_q8_0) : sizeof(mg_block_q4_0));
+/* q8_0 against exact f32 activations: each 32-value block is widened to f32 and
+ * scaled by its f16 scale once per tile row, then FMAs as for the float formats. The
+ * only error left is the weights' own rounding; quantizing the activations too (as
+ * q4_0 does) doubled the logit error and made greedy codes drift from f32 far more
+ * often (docs/kernels.md). Costs ~50% more arithmetic per weight than the integer
+ * path, which the memory-bound M = 2 decoder step hides. */
+INLINE void tile_q8f(const uint8_t *w, size_t ws, const float *x, size_t xs, int64_t n, float *y, int64_t ldy,
+                     const int R, const int MB) {
+    __m512 acc[4][8];
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++)
+            acc[r][m] = _mm512_setzero_ps();
+    const int64_t nb = n / MG_QK;
+    const size_t ahead = 2 * (size_t)R * ws; /* two tiles ahead */
+    for (int64_t b = 0; b < nb; b++) {
+        __m512 w0[4], w1[4];
+#pragma GCC unroll 4
+        for (int r = 0; r < R; r++) {
+            const uint8_t *blk = w + (size_t)r * ws + (size_t)b * sizeof(mg_block_q8_0);
+            mg_prefetch(blk + ahead);
+            uint16_t h;
+            memcpy(&h, blk, sizeof h);
+            __m512 d = _mm512_cvtph_ps(_mm256_set1_epi16((short)h));
+            w0[r] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 2)))));
+            w1[r] = _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)(blk + 18)))));
+        }
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++) {
+            __m512 x0 = _mm512_loadu_ps(x + (size_t)m * xs + b * MG_QK);
+            __m512 x1 = _mm512_loadu_ps(x + (size_t)m * xs + b * MG_QK + 16);
+            if (R > 1) {
+                MG_IN_REG(x0);
+                MG_IN_REG(x1);
+            }
+#pragma GCC unroll 4
+            for (int r = 0; r < R; r++)
+                acc[r][m] = _mm512_fmadd_ps(w1[r], x1, _mm512_fmadd_ps(w0[r], x0, acc[r][m]));
+        }
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++)
+            y[(int64_t)m * ldy + r] = _mm512_reduce_add_ps(acc[r][m]);
 }
 
-/* Weights of blocks b, b+1 as 64 unsigned bytes in value order (second block zero
- * when !two). */
+/* ---- quantized formats --------------------------------------------------------- */
+
+/* Block b of a q4_0 row: 18 bytes, f16 scale first. */
+INLINE const uint8_t *block_at(int fmt, const uint8_t *row, int64_t b) {
+    (void)fmt;
+    return row + (size_t)b * sizeof(mg_block_q4_0);
+}
+
+/* Nibbles of blocks b, b+1 as 64 unsigned bytes 0..15 in value order (second block
+ * zero when !two): [q0 | q0 | q1 | q1], then low nibbles of the even 128-bit lanes,
+ * high of the odd. */
 INLINE __m512i load_wq(int fmt, const uint8_t *row, int64_t b, int two) {
     const uint8_t *p0 = block_at(fmt, row, b) + 2;
     const uint8_t *p1 = block_at(fmt, row, b + 1) + 2;
-    if (fmt == FMT_Q8) {
-        __m256i lo = _mm256_loadu_si256((const __m256i *)p0);
-        __m512i v = two ? _mm512_inserti64x4(_mm512_castsi256_si512(lo), _mm256_loadu_si256((const __m256i *)p1), 1)
-                        : _mm512_zextsi256_si512(lo);
-        /* q + 128 as unsigned; the padding half stays zero (its activations are zero). */
-        return _mm512_xor_si512(v, two ? _mm512_set1_epi8((char)0x80)
-                                       : _mm512_zextsi256_si512(_mm256_set1_epi8((char)0x80)));
-    }
-    /* q4_0: [q0 | q0 | q1 | q1] then low nibbles of the even 128-bit lanes, high of the odd. */
     __m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p0));
     __m256i c = two ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p1)) : _mm256_setzero_si256();
     __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(a), c, 1);
@@ -130,7 +175,7 @@ INLINE __m512i load_wq(int fmt, const uint8_t *row, int64_t b, int two) {
  * lanes are never touched, so nothing past the row is read), one word permute, one
  * conversion. */
 INLINE __m512 load_wscale(int fmt, const uint8_t *row, int64_t b, int two) {
-    const int second = (int)(fmt == FMT_Q8 ? sizeof(mg_block_q8_0) : sizeof(mg_block_q4_0)) / 2; /* word index */
+    const int second = (int)sizeof(mg_block_q4_0) / 2; /* word index */
     __mmask32 mask = two ? (__mmask32)(1u | 1u << second) : (__mmask32)1u;
     __m512i raw = _mm512_maskz_loadu_epi16(mask, block_at(fmt, row, b));
     const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, second, second, second,
@@ -204,7 +249,9 @@ INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, s
 
 INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs, int64_t n, float *y, int64_t ldy,
                  const int R, const int MB) {
-    if (fmt == FMT_Q8 || fmt == FMT_Q4)
+    if (fmt == FMT_Q8)
+        tile_q8f(w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
+    else if (fmt == FMT_Q4)
         tile_quant(fmt, w, ws, x, xs, n, y, ldy, R, MB);
     else
         tile_float(fmt, w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
@@ -304,9 +351,7 @@ int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k) {
     case MG_DT_F16: k->gemm = gemm_f16; break;
     case MG_DT_BF16: k->gemm = gemm_bf16; break;
     case MG_DT_Q8_0:
-        k->gemm = gemm_q8_0;
-        k->quantize = quantize_act;
-        k->corr_mult = -16; /* 8 lanes per block x 16 = 128: the q8 + 128 offset */
+        k->gemm = gemm_q8_0; /* f32 activations: no quantizer */
         break;
     case MG_DT_Q4_0:
         k->gemm = gemm_q4_0;

@@ -1,8 +1,10 @@
 """mgtest.py — shared helpers for the CLI tests (python3 + numpy only):
 read golden.safetensors, read/write .npy and float WAV, run the CLI and check
 one-line errors. Test scripts import it from their own folder."""
+import atexit
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -130,4 +132,7 @@ def report_codes(name, got, want):
 
 
 def tmpdir():
-    return tempfile.mkdtemp(prefix="mgtest_")
+    """A fresh temporary folder, removed again when the test script exits."""
+    d = tempfile.mkdtemp(prefix="mgtest_")
+    atexit.register(shutil.rmtree, d, ignore_errors=True)
+    return d
