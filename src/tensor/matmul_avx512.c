@@ -257,16 +257,15 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
         tile_float(fmt, w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
 }
 
-/* Up to 8 activation rows: 4 weight rows per tile when MB <= 4, else 2 (16 accumulators).
- * q8_0 always takes 2: fewer concurrent weight streams stream faster (measured 15 -> 18
- * GB/s on 2 threads) and its widened blocks need twice the registers. */
+/* Up to 8 activation rows, 2 weight rows per tile (up to 16 accumulators). Tiles of 4
+ * rows share each activation load between more rows, but four concurrent weight
+ * streams per core stream slower than two on this kind of machine (measured, decoder
+ * step of musicgen-small: f32 91 -> 80 ms, bf16 50 -> 45, q8_0 kernel 15 -> 18 GB/s). */
 INLINE void tile_mb(int fmt, const uint8_t *w, size_t ws, int R, const uint8_t *x, size_t xs, int MB, int64_t n,
                     float *y, int64_t ldy) {
 #define MG_TILE_CASE(mb)                                                                 \
     case mb:                                                                             \
-        if (R == 4 && mb <= 4 && fmt != FMT_Q8)                                          \
-            tile(fmt, w, ws, x, xs, n, y, ldy, 4, mb);                                   \
-        else if (R >= 2) {                                                               \
+        if (R >= 2) {                                                                    \
             tile(fmt, w, ws, x, xs, n, y, ldy, 2, mb);                                   \
             if (R == 4)                                                                  \
                 tile(fmt, w + 2 * ws, ws, x, xs, n, y + 2, ldy, 2, mb);                  \
