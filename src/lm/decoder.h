@@ -37,6 +37,7 @@ typedef struct mg_decoder {
     mg_dec_layer *layers;
     const float *ln_w, *ln_b; /* final layer_norm */
     mg_matrix *lm_heads;   /* K heads [V, d] */
+    const mg_store *store; /* where mapped weights live (to hand pages back) */
 } mg_decoder;
 
 mg_status mg_decoder_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_decoder **out);
