@@ -111,19 +111,24 @@ def varint(v):
             return bytes(b)
 
 
+def read_varint(data, pos):
+    """(value, position after it) of the protobuf varint at data[pos]."""
+    v, shift = 0, 0
+    while True:
+        c = data[pos]
+        pos += 1
+        v |= (c & 0x7F) << shift
+        shift += 7
+        if not c & 0x80:
+            return v, pos
+
+
 def pb_fields(data):
     """Top-level (field, wire, raw_bytes_of_whole_field, payload) of a protobuf message."""
     pos, out = 0, []
     while pos < len(data):
         start = pos
-        key, shift = 0, 0
-        while True:
-            c = data[pos]
-            pos += 1
-            key |= (c & 0x7F) << shift
-            shift += 7
-            if not c & 0x80:
-                break
+        key, pos = read_varint(data, pos)
         field, wire = key >> 3, key & 7
         if wire == 0:
             while data[pos] & 0x80:
@@ -131,14 +136,7 @@ def pb_fields(data):
             pos += 1
             payload = None
         elif wire == 2:
-            n, shift = 0, 0
-            while True:
-                c = data[pos]
-                pos += 1
-                n |= (c & 0x7F) << shift
-                shift += 7
-                if not c & 0x80:
-                    break
+            n, pos = read_varint(data, pos)
             payload = data[pos:pos + n]
             pos += n
         elif wire == 5:

@@ -35,6 +35,23 @@
 
 enum { FMT_F32, FMT_F16, FMT_BF16, FMT_Q8, FMT_Q4 };
 
+/* The R x MB accumulators of a tile: cleared, and summed into y[m * ldy + r]. */
+INLINE void acc_zero(__m512 acc[2][8], const int R, const int MB) {
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++)
+            acc[r][m] = _mm512_setzero_ps();
+}
+
+INLINE void acc_store(__m512 acc[2][8], float *y, int64_t ldy, const int R, const int MB) {
+#pragma GCC unroll 2
+    for (int r = 0; r < R; r++)
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++)
+            y[(int64_t)m * ldy + r] = _mm512_reduce_add_ps(acc[r][m]);
+}
+
 /* ---- float formats ------------------------------------------------------------- */
 
 /* 16 weights starting at element k of a row, as f32 (mask: which lanes to load). */
@@ -53,17 +70,13 @@ INLINE __m512 load_w16(int fmt, const uint8_t *row, int64_t k, __mmask16 mask, i
 /* R weight rows x MB activation rows; R and MB are compile-time constants after inlining. */
 INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, size_t xs, int64_t n, float *y,
                        int64_t ldy, const int R, const int MB) {
-    __m512 acc[4][8];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int m = 0; m < MB; m++)
-            acc[r][m] = _mm512_setzero_ps();
+    __m512 acc[2][8];
+    acc_zero(acc, R, MB);
     const size_t esize = fmt == FMT_F32 ? 4 : 2, ahead = 2 * (size_t)R * ws; /* two tiles ahead */
     int64_t k = 0;
     for (; k + 16 <= n; k += 16) {
-        __m512 wv[4];
-#pragma GCC unroll 4
+        __m512 wv[2];
+#pragma GCC unroll 2
         for (int r = 0; r < R; r++) {
             mg_prefetch(w + (size_t)r * ws + (size_t)k * esize + ahead);
             wv[r] = load_w16(fmt, w + (size_t)r * ws, k, 0xFFFF, 1);
@@ -73,30 +86,26 @@ INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, siz
             __m512 xv = _mm512_loadu_ps(x + (size_t)m * xs + k);
             if (R > 1)
                 MG_IN_REG(xv);
-#pragma GCC unroll 4
+#pragma GCC unroll 2
             for (int r = 0; r < R; r++)
                 acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
         }
     }
     if (k < n) {
         __mmask16 mask = (__mmask16)((1u << (n - k)) - 1);
-        __m512 wv[4];
-#pragma GCC unroll 4
+        __m512 wv[2];
+#pragma GCC unroll 2
         for (int r = 0; r < R; r++)
             wv[r] = load_w16(fmt, w + (size_t)r * ws, k, mask, 0);
 #pragma GCC unroll 8
         for (int m = 0; m < MB; m++) {
             __m512 xv = _mm512_maskz_loadu_ps(mask, x + (size_t)m * xs + k);
-#pragma GCC unroll 4
+#pragma GCC unroll 2
             for (int r = 0; r < R; r++)
                 acc[r][m] = _mm512_fmadd_ps(wv[r], xv, acc[r][m]);
         }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int m = 0; m < MB; m++)
-            y[(int64_t)m * ldy + r] = _mm512_reduce_add_ps(acc[r][m]);
+    acc_store(acc, y, ldy, R, MB);
 }
 
 /* ---- q8_0 weights, f32 activations ------------------------------------------------ */
@@ -109,17 +118,13 @@ INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, siz
  * path, which the memory-bound M = 2 decoder step hides. */
 INLINE void tile_q8f(const uint8_t *w, size_t ws, const float *x, size_t xs, int64_t n, float *y, int64_t ldy,
                      const int R, const int MB) {
-    __m512 acc[4][8];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int m = 0; m < MB; m++)
-            acc[r][m] = _mm512_setzero_ps();
+    __m512 acc[2][8];
+    acc_zero(acc, R, MB);
     const int64_t nb = n / MG_QK;
     const size_t ahead = 2 * (size_t)R * ws; /* two tiles ahead */
     for (int64_t b = 0; b < nb; b++) {
-        __m512 w0[4], w1[4];
-#pragma GCC unroll 4
+        __m512 w0[2], w1[2];
+#pragma GCC unroll 2
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = w + (size_t)r * ws + (size_t)b * sizeof(mg_block_q8_0);
             mg_prefetch(blk + ahead);
@@ -137,16 +142,12 @@ INLINE void tile_q8f(const uint8_t *w, size_t ws, const float *x, size_t xs, int
                 MG_IN_REG(x0);
                 MG_IN_REG(x1);
             }
-#pragma GCC unroll 4
+#pragma GCC unroll 2
             for (int r = 0; r < R; r++)
                 acc[r][m] = _mm512_fmadd_ps(w1[r], x1, _mm512_fmadd_ps(w0[r], x0, acc[r][m]));
         }
     }
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int m = 0; m < MB; m++)
-            y[(int64_t)m * ldy + r] = _mm512_reduce_add_ps(acc[r][m]);
+    acc_store(acc, y, ldy, R, MB);
 }
 
 /* ---- quantized formats --------------------------------------------------------- */
@@ -197,10 +198,10 @@ INLINE act_row act_at(const uint8_t *x, size_t xs, int m, int64_t nbp) {
 
 /* One step over blocks b, b+1 for the whole tile. */
 INLINE void q_step(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t nbp, int64_t b,
-                   int two, __m512 acc[4][8], const int R, const int MB) {
-    __m512i wv[4];
-    __m512 wd[4];
-#pragma GCC unroll 4
+                   int two, __m512 acc[2][8], const int R, const int MB) {
+    __m512i wv[2];
+    __m512 wd[2];
+#pragma GCC unroll 2
     for (int r = 0; r < R; r++) {
         mg_prefetch(block_at(fmt, w + (size_t)r * ws, b) + 2 * (size_t)R * ws);
         wv[r] = load_wq(fmt, w + (size_t)r * ws, b, two);
@@ -216,7 +217,7 @@ INLINE void q_step(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_
             MG_IN_REG(xq);
             MG_IN_REG(xd);
         }
-#pragma GCC unroll 4
+#pragma GCC unroll 2
         for (int r = 0; r < R; r++) {
             __m512i s = _mm512_dpbusd_epi32(xc, wv[r], xq);
             acc[r][m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_mul_ps(wd[r], xd), acc[r][m]);
@@ -227,22 +228,14 @@ INLINE void q_step(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_
 INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t n, float *y,
                        int64_t ldy, const int R, const int MB) {
     int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
-    __m512 acc[4][8];
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int m = 0; m < MB; m++)
-            acc[r][m] = _mm512_setzero_ps();
+    __m512 acc[2][8];
+    acc_zero(acc, R, MB);
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2)
         q_step(fmt, w, ws, x, xs, nbp, b, 1, acc, R, MB);
     if (b < nb)
         q_step(fmt, w, ws, x, xs, nbp, b, 0, acc, R, MB);
-#pragma GCC unroll 4
-    for (int r = 0; r < R; r++)
-#pragma GCC unroll 8
-        for (int m = 0; m < MB; m++)
-            y[(int64_t)m * ldy + r] = _mm512_reduce_add_ps(acc[r][m]);
+    acc_store(acc, y, ldy, R, MB);
 }
 
 /* ---- tiling --------------------------------------------------------------------- */

@@ -29,16 +29,14 @@ INLINE float f16_scalar(uint16_t h) {
 
 /* ---- float formats ------------------------------------------------------------- */
 
-/* Byte offset of element k of a row (q8_0: 34-byte blocks, f16 scale first). */
+/* Byte offset of element k of a row. */
 INLINE size_t w_offset(int fmt, int64_t k) {
-    if (fmt == FMT_Q8)
-        return (size_t)(k / MG_QK) * sizeof(mg_block_q8_0) + 2 + (size_t)(k % MG_QK);
-    return (size_t)k * (fmt == FMT_F32 ? 4 : 2);
+    return fmt == FMT_Q8 ? mg_q8_0_value_offset(k) : (size_t)k * (fmt == FMT_F32 ? 4 : 2);
 }
 
 INLINE float q8_scale(const uint8_t *row, int64_t k) {
     uint16_t h;
-    memcpy(&h, row + (size_t)(k / MG_QK) * sizeof(mg_block_q8_0), 2);
+    memcpy(&h, row + mg_q8_0_scale_offset(k), 2);
     return f16_scalar(h);
 }
 
