@@ -155,7 +155,9 @@ def ld(field, payload):
     return varint(field << 3 | 2) + varint(len(payload)) + payload
 
 
-def small_spiece(model, n_pieces, keep_charsmap):
+def small_spiece(model, n_pieces, normalizer=None):
+    """The first n_pieces pieces of a SentencePiece model; the normalizer spec kept as
+    it is (normalizer None) or replaced by (name, precompiled charsmap bytes)."""
     out = bytearray()
     kept = 0
     for field, wire, raw, payload in pb_fields(model):
@@ -163,8 +165,9 @@ def small_spiece(model, n_pieces, keep_charsmap):
             if kept < n_pieces:
                 out += raw
                 kept += 1
-        elif field == 3 and not keep_charsmap:
-            norm = bytearray(ld(1, b"identity"))
+        elif field == 3 and normalizer is not None:
+            name, charsmap = normalizer
+            norm = bytearray(ld(1, name) + (ld(2, charsmap) if charsmap else b""))
             for f2, w2, raw2, p2 in pb_fields(payload):
                 if f2 not in (1, 2):
                     norm += raw2
@@ -172,6 +175,9 @@ def small_spiece(model, n_pieces, keep_charsmap):
         else:
             out += raw
     return bytes(out)
+
+
+IDENTITY = (b"identity", b"")
 
 
 def darts_trie(mapping):
@@ -223,34 +229,15 @@ def small_charsmap():
     return struct.pack("<I", len(trie)) + trie + strings
 
 
-def with_charsmap(model, n_pieces, charsmap):
-    out = bytearray()
-    kept = 0
-    for field, wire, raw, payload in pb_fields(model):
-        if field == 1:
-            if kept < n_pieces:
-                out += raw
-                kept += 1
-        elif field == 3:
-            norm = bytearray(ld(1, b"nmt_nfkc") + ld(2, charsmap))
-            for f2, w2, raw2, p2 in pb_fields(payload):
-                if f2 not in (1, 2):
-                    norm += raw2
-            out += ld(3, bytes(norm))
-        else:
-            out += raw
-    return bytes(out)
-
-
 def seeds_spiece(ref, out):
     model = open(os.path.join(ref, "tiny-mono", "spiece.model"), "rb").read()
     write(f"{out}/spiece-full.model", model)
-    write(f"{out}/spiece-300-identity.model", small_spiece(model, 300, False))
-    write(f"{out}/spiece-40-identity.model", small_spiece(model, 40, False))
-    write(f"{out}/spiece-300-nfkc.model", small_spiece(model, 300, True))
-    write(f"{out}/spiece-300-small-charsmap.model", with_charsmap(model, 300, small_charsmap()))
-    write(f"{out}/spiece-60-small-charsmap.model", with_charsmap(model, 60, small_charsmap()))
-    return small_spiece(model, 300, False)
+    write(f"{out}/spiece-300-identity.model", small_spiece(model, 300, IDENTITY))
+    write(f"{out}/spiece-40-identity.model", small_spiece(model, 40, IDENTITY))
+    write(f"{out}/spiece-300-nfkc.model", small_spiece(model, 300))
+    write(f"{out}/spiece-300-small-charsmap.model", small_spiece(model, 300, (b"nmt_nfkc", small_charsmap())))
+    write(f"{out}/spiece-60-small-charsmap.model", small_spiece(model, 60, (b"nmt_nfkc", small_charsmap())))
+    return small_spiece(model, 300, IDENTITY)
 
 
 def seeds_tokenize(ref, out):
