@@ -46,15 +46,8 @@ const char *mg_isa_name(mg_isa isa);
 typedef void (*mg_gemm_fn)(const uint8_t *w, size_t w_stride, int64_t rows, const void *x,
                            size_t x_stride, int64_t M, int64_t n, float *y, int64_t ldy);
 
-/* Byte offset of value k in a q8_0 row (34-byte blocks: f16 scale, then 32 int8), and
- * of the scale of its block: for kernels that read q8_0 a few values at a time. */
-static inline size_t mg_q8_0_value_offset(int64_t k) {
-    return (size_t)(k / 32) * sizeof(mg_block_q8_0) + 2 + (size_t)(k % 32);
-}
-static inline size_t mg_q8_0_scale_offset(int64_t k) { return (size_t)(k / 32) * sizeof(mg_block_q8_0); }
-
-/* Quantized activation row, for the integer kernels of q4_0 weights (q8_0 kernels
- * multiply exact f32 activations). n values
+/* Quantized activation row, for the integer kernels (q4_0 everywhere, q8_0 on AVX2 and
+ * NEON; the AVX-512 q8_0 kernel multiplies exact f32 activations). n values
  * (n % 32 == 0) in blocks of 32, padded to an even number of blocks nbp, laid out for
  * aligned SIMD loads (64-byte aligned rows of mg_act_q8_bytes(n) bytes):
  *   int8_t  q[nbp * 32]   q = round-half-even(x / d), |q| <= 127
@@ -62,7 +55,7 @@ static inline size_t mg_q8_0_scale_offset(int64_t k) { return (size_t)(k / 32) *
  *   int32_t c[nbp * 8]    the block's corr_mult * sum(q), repeated 8 times
  * The per-lane copies of d and c let a kernel use them as vector operands directly (a
  * 256-bit lane group of 8 int32 partial sums covers one block). c is the correction a
- * kernel needs when it feeds weights as unsigned bytes (a q4 nibble 0..15):
+ * kernel needs when it feeds weights as unsigned bytes (q8 + 128, or a q4 nibble 0..15):
  * sum((w + o) * q) - o * sum(q). Padding blocks are all zero. */
 size_t mg_act_q8_bytes(int64_t n);
 typedef void (*mg_act_quant_fn)(const float *x, int64_t n, void *dst, int corr_mult);

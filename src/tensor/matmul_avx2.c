@@ -2,11 +2,11 @@
  *
  * Same structure as matmul_avx512.c at 256 bits (16 registers, so smaller tiles):
  * float formats keep one 8-lane f32 accumulator per (weight row, activation row),
- * with a scalar tail for n % 8; q8_0 weights are widened to f32 and scaled on the way in
- * (exact f32 activations, as in matmul_avx512.c). q4_0 uses activations quantized to
- * 8-bit blocks (mg_act_q8_bytes) and vpmaddubsw + vpmaddwd, one 32-value block per
- * step, feeding the nibble 0..15 as the unsigned operand with the per-lane correction
- * c = -sum(q).
+ * with a scalar tail for n % 8; q8_0 / q4_0 use activations quantized to 8-bit blocks
+ * (mg_act_q8_bytes) and vpmaddubsw + vpmaddwd, one 32-value block per step. vpmaddubsw
+ * multiplies unsigned by signed bytes with 16-bit saturation, so q8_0 uses the sign
+ * trick (|w| times x with w's sign; at most 2*128*127 per pair, no saturation) and
+ * q4_0 feeds the nibble 0..15 directly with the per-lane correction c = -sum(q).
  * Every output's operations depend only on its own rows: results do not depend on
  * the tile or thread count. Reads ggml block layouts as stored.
  */
@@ -35,25 +35,9 @@ INLINE float hsum8(__m256 v) {
 
 /* ---- float formats ------------------------------------------------------------- */
 
-/* Byte offset of element k of a row. */
-INLINE size_t w_offset(int fmt, int64_t k) {
-    return fmt == FMT_Q8 ? mg_q8_0_value_offset(k) : (size_t)k * (fmt == FMT_F32 ? 4 : 2);
-}
-
-INLINE float q8_scale(const uint8_t *row, int64_t k) {
-    uint16_t h;
-    memcpy(&h, row + mg_q8_0_scale_offset(k), 2);
-    return _cvtsh_ss(h);
-}
-
-/* 8 weights from element k as f32; q8_0 is widened and scaled (exact f32 activations:
- * see matmul_avx512.c tile_q8f). */
 INLINE __m256 load_w8(int fmt, const uint8_t *row, int64_t k) {
     if (fmt == FMT_F32)
         return _mm256_loadu_ps((const float *)row + k);
-    if (fmt == FMT_Q8)
-        return _mm256_mul_ps(_mm256_set1_ps(q8_scale(row, k)),
-                             _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)(row + w_offset(fmt, k))))));
     __m128i h = _mm_loadu_si128((const __m128i *)((const uint16_t *)row + k));
     if (fmt == FMT_F16)
         return _mm256_cvtph_ps(h);
@@ -63,8 +47,6 @@ INLINE __m256 load_w8(int fmt, const uint8_t *row, int64_t k) {
 INLINE float load_w1(int fmt, const uint8_t *row, int64_t k) {
     if (fmt == FMT_F32)
         return ((const float *)row)[k];
-    if (fmt == FMT_Q8)
-        return q8_scale(row, k) * (float)(int8_t)row[w_offset(fmt, k)];
     uint16_t h;
     memcpy(&h, row + 2 * k, 2);
     return fmt == FMT_F16 ? _cvtsh_ss(h) : mg_bf16_to_f32(h);
@@ -78,14 +60,14 @@ INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, siz
 #pragma GCC unroll 4
         for (int m = 0; m < MB; m++)
             acc[r][m] = _mm256_setzero_ps();
-    const size_t ahead = 2 * (size_t)R * ws;
+    const size_t esize = fmt == FMT_F32 ? 4 : 2, ahead = 2 * (size_t)R * ws;
     int64_t k = 0;
     for (; k + 8 <= n; k += 8) {
         __m256 wv[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            if (fmt == FMT_F32 || (k & (fmt == FMT_Q8 ? 31 : 15)) == 0) /* about one prefetch per 64 bytes */
-                mg_prefetch(w + (size_t)r * ws + w_offset(fmt, k) + ahead);
+            if (fmt == FMT_F32 || (k & 15) == 0) /* one prefetch per 64 bytes */
+                mg_prefetch(w + (size_t)r * ws + (size_t)k * esize + ahead);
             wv[r] = load_w8(fmt, w + (size_t)r * ws, k);
         }
 #pragma GCC unroll 4
@@ -132,22 +114,28 @@ INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, s
         for (int m = 0; m < MB; m++)
             acc[r][m] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        __m256i wv[4];
+        __m256i wv[4], wsign[4];
         __m256 wd[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
             const uint8_t *blk = block_at(fmt, w + (size_t)r * ws, b);
             mg_prefetch(blk + 2 * (size_t)R * ws);
             wd[r] = _mm256_set1_ps(block_scale(blk));
-            __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
-            wv[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low4);
+            if (fmt == FMT_Q8) {
+                wsign[r] = _mm256_loadu_si256((const __m256i *)(blk + 2));
+                wv[r] = _mm256_sign_epi8(wsign[r], wsign[r]); /* |q| (as unsigned: -128 -> 128) */
+            } else {
+                __m128i q = _mm_loadu_si128((const __m128i *)(blk + 2));
+                wv[r] = _mm256_and_si256(_mm256_set_m128i(_mm_srli_epi16(q, 4), q), low4);
+            }
         }
 #pragma GCC unroll 4
         for (int m = 0; m < MB; m++) {
             const uint8_t *p = x + (size_t)m * xs;
             __m256i xq = _mm256_load_si256((const __m256i *)(p + b * MG_QK));
             __m256 xd = _mm256_load_ps((const float *)(p + nbp * MG_QK) + b * 8);
-            __m256i xc = _mm256_load_si256((const __m256i *)(p + nbp * (MG_QK + 32)) + b);
+            __m256i xc = fmt == FMT_Q4 ? _mm256_load_si256((const __m256i *)(p + nbp * (MG_QK + 32)) + b)
+                                       : _mm256_setzero_si256();
             if (R > 1) {
                 MG_IN_REG(xq);
                 MG_IN_REG(xd);
@@ -155,7 +143,11 @@ INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, s
             }
 #pragma GCC unroll 4
             for (int r = 0; r < R; r++) {
-                __m256i s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], xq), ones), xc);
+                __m256i s;
+                if (fmt == FMT_Q8)
+                    s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], _mm256_sign_epi8(xq, wsign[r])), ones);
+                else
+                    s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], xq), ones), xc);
                 acc[r][m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(wd[r], xd), acc[r][m]);
             }
         }
@@ -171,7 +163,7 @@ INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, s
 
 INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs, int64_t n, float *y, int64_t ldy,
                  const int R, const int MB) {
-    if (fmt == FMT_Q4)
+    if (fmt == FMT_Q8 || fmt == FMT_Q4)
         tile_quant(fmt, w, ws, x, xs, n, y, ldy, R, MB);
     else
         tile_float(fmt, w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
@@ -180,7 +172,7 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
 /* Up to 4 activation rows. Float: 4 weight rows when MB <= 2, else 2. Quantized: 2. */
 INLINE void tile_mb(int fmt, const uint8_t *w, size_t ws, int R, const uint8_t *x, size_t xs, int MB, int64_t n,
                     float *y, int64_t ldy) {
-    const int quant = fmt == FMT_Q4;
+    const int quant = fmt == FMT_Q8 || fmt == FMT_Q4;
 #define MG_TILE_CASE(mb)                                                  \
     case mb:                                                              \
         if (R == 4 && mb <= 2 && !quant)                                  \
@@ -284,7 +276,9 @@ int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
     case MG_DT_F16: k->gemm = gemm_f16; break;
     case MG_DT_BF16: k->gemm = gemm_bf16; break;
     case MG_DT_Q8_0:
-        k->gemm = gemm_q8_0; /* f32 activations: no quantizer */
+        k->gemm = gemm_q8_0;
+        k->quantize = quantize_act;
+        k->corr_mult = 0; /* sign trick: no offset to correct */
         break;
     case MG_DT_Q4_0:
         k->gemm = gemm_q4_0;

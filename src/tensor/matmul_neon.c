@@ -2,10 +2,10 @@
  *
  * Same structure as matmul_avx512.c at 128 bits: float formats keep one 4-lane f32
  * accumulator per (weight row, activation row) (f16 through vcvt_f32_f16, bf16 by
- * shifting into the f32 high half, q8_0 widened and scaled: exact f32 activations as
- * in matmul_avx512.c) with a scalar tail for n % 4; q4_0 uses activations quantized
- * to 8-bit blocks (mg_act_q8_bytes) and signed 8-bit dot products: SDOT when the
- * compiler targets ARMv8.2 dotprod (-march=armv8.2-a+dotprod or newer), otherwise widening multiplies (vmull_s8 + vpadalq_s16). Both are exact
+ * shifting into the f32 high half) with a scalar tail for n % 4; q8_0 / q4_0 use
+ * activations quantized to 8-bit blocks (mg_act_q8_bytes) and signed 8-bit dot
+ * products: SDOT when the compiler targets ARMv8.2 dotprod (-march=armv8.2-a+dotprod
+ * or newer), otherwise widening multiplies (vmull_s8 + vpadalq_s16). Both are exact
  * integer sums, so they give identical results. Signed x signed needs no offset
  * correction (corr_mult 0). Every output's operations depend only on its own rows:
  * results do not depend on the tile or thread count. Reads ggml layouts as stored.
@@ -29,28 +29,9 @@ INLINE float f16_scalar(uint16_t h) {
 
 /* ---- float formats ------------------------------------------------------------- */
 
-/* Byte offset of element k of a row. */
-INLINE size_t w_offset(int fmt, int64_t k) {
-    return fmt == FMT_Q8 ? mg_q8_0_value_offset(k) : (size_t)k * (fmt == FMT_F32 ? 4 : 2);
-}
-
-INLINE float q8_scale(const uint8_t *row, int64_t k) {
-    uint16_t h;
-    memcpy(&h, row + mg_q8_0_scale_offset(k), 2);
-    return f16_scalar(h);
-}
-
-/* 4 weights from element k as f32; q8_0 is widened and scaled (exact f32 activations,
- * as in matmul_avx512.c tile_q8f). */
 INLINE float32x4_t load_w4(int fmt, const uint8_t *row, int64_t k) {
     if (fmt == FMT_F32)
         return vld1q_f32((const float *)row + k);
-    if (fmt == FMT_Q8) {
-        int32_t raw;
-        memcpy(&raw, row + w_offset(fmt, k), 4);
-        int16x8_t q16 = vmovl_s8(vreinterpret_s8_s32(vdup_n_s32(raw)));
-        return vmulq_n_f32(vcvtq_f32_s32(vmovl_s16(vget_low_s16(q16))), q8_scale(row, k));
-    }
     uint16x4_t h = vld1_u16((const uint16_t *)row + k);
     if (fmt == FMT_F16)
         return vcvt_f32_f16(vreinterpret_f16_u16(h));
@@ -60,8 +41,6 @@ INLINE float32x4_t load_w4(int fmt, const uint8_t *row, int64_t k) {
 INLINE float load_w1(int fmt, const uint8_t *row, int64_t k) {
     if (fmt == FMT_F32)
         return ((const float *)row)[k];
-    if (fmt == FMT_Q8)
-        return q8_scale(row, k) * (float)(int8_t)row[w_offset(fmt, k)];
     uint16_t h;
     memcpy(&h, row + 2 * k, 2);
     return fmt == FMT_F16 ? f16_scalar(h) : mg_bf16_to_f32(h);
@@ -75,14 +54,14 @@ INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, siz
 #pragma GCC unroll 4
         for (int m = 0; m < MB; m++)
             acc[r][m] = vdupq_n_f32(0.0f);
-    const size_t ahead = 2 * (size_t)R * ws;
+    const size_t esize = fmt == FMT_F32 ? 4 : 2, ahead = 2 * (size_t)R * ws;
     int64_t k = 0;
     for (; k + 4 <= n; k += 4) {
         float32x4_t wv[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            if ((k & 15) == 0) /* one prefetch per 64 bytes of f32, 32 of f16, 16 of q8_0 */
-                mg_prefetch(w + (size_t)r * ws + w_offset(fmt, k) + ahead);
+            if ((k & 15) == 0) /* one prefetch per 64 bytes of f32, 32 of f16 */
+                mg_prefetch(w + (size_t)r * ws + (size_t)k * esize + ahead);
             wv[r] = load_w4(fmt, w + (size_t)r * ws, k);
         }
 #pragma GCC unroll 4
@@ -106,7 +85,9 @@ INLINE void tile_float(int fmt, const uint8_t *w, size_t ws, const float *x, siz
 
 /* ---- quantized formats --------------------------------------------------------- */
 
-INLINE const uint8_t *q4_block_at(const uint8_t *row, int64_t b) { return row + (size_t)b * sizeof(mg_block_q4_0); }
+INLINE const uint8_t *block_at(int fmt, const uint8_t *row, int64_t b) {
+    return row + (size_t)b * (fmt == FMT_Q8 ? sizeof(mg_block_q8_0) : sizeof(mg_block_q4_0));
+}
 
 /* sum over 16 byte pairs, added into acc (4 int32 lanes). */
 INLINE int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b) {
@@ -120,7 +101,7 @@ INLINE int32x4_t dot16(int32x4_t acc, int8x16_t a, int8x16_t b) {
 #endif
 }
 
-INLINE void tile_quant(const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t n, float *y,
+INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t n, float *y,
                        int64_t ldy, const int R, const int MB) {
     int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
     float32x4_t acc[4][4];
@@ -134,15 +115,20 @@ INLINE void tile_quant(const uint8_t *w, size_t ws, const uint8_t *x, size_t xs,
         float32x4_t wd[4];
 #pragma GCC unroll 4
         for (int r = 0; r < R; r++) {
-            const uint8_t *blk = q4_block_at(w + (size_t)r * ws, b);
+            const uint8_t *blk = block_at(fmt, w + (size_t)r * ws, b);
             mg_prefetch(blk + 2 * (size_t)R * ws);
             uint16_t h;
             memcpy(&h, blk, 2);
             wd[r] = vdupq_n_f32(f16_scalar(h));
-            uint8x16_t q = vld1q_u8(blk + 2);
-            const int8x16_t eight = vdupq_n_s8(8);
-            w0[r] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))), eight);
-            w1[r] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+            if (fmt == FMT_Q8) {
+                w0[r] = vld1q_s8((const int8_t *)(blk + 2));
+                w1[r] = vld1q_s8((const int8_t *)(blk + 18));
+            } else {
+                uint8x16_t q = vld1q_u8(blk + 2);
+                const int8x16_t eight = vdupq_n_s8(8);
+                w0[r] = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(q, vdupq_n_u8(0x0F))), eight);
+                w1[r] = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(q, 4)), eight);
+            }
         }
 #pragma GCC unroll 4
         for (int m = 0; m < MB; m++) {
@@ -168,8 +154,8 @@ INLINE void tile_quant(const uint8_t *w, size_t ws, const uint8_t *x, size_t xs,
 
 INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs, int64_t n, float *y, int64_t ldy,
                  const int R, const int MB) {
-    if (fmt == FMT_Q4)
-        tile_quant(w, ws, x, xs, n, y, ldy, R, MB);
+    if (fmt == FMT_Q8 || fmt == FMT_Q4)
+        tile_quant(fmt, w, ws, x, xs, n, y, ldy, R, MB);
     else
         tile_float(fmt, w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
 }
@@ -177,7 +163,7 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
 /* Up to 4 activation rows. Float: 4 weight rows per tile (16 accumulators); quantized: 2. */
 INLINE void tile_mb(int fmt, const uint8_t *w, size_t ws, int R, const uint8_t *x, size_t xs, int MB, int64_t n,
                     float *y, int64_t ldy) {
-    const int quant = fmt == FMT_Q4;
+    const int quant = fmt == FMT_Q8 || fmt == FMT_Q4;
 #define MG_TILE_CASE(mb)                                                  \
     case mb:                                                              \
         if (R == 4 && !quant)                                             \
@@ -270,7 +256,9 @@ int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
     case MG_DT_F16: k->gemm = gemm_f16; break;
     case MG_DT_BF16: k->gemm = gemm_bf16; break;
     case MG_DT_Q8_0:
-        k->gemm = gemm_q8_0; /* f32 activations: no quantizer */
+        k->gemm = gemm_q8_0;
+        k->quantize = quantize_act;
+        k->corr_mult = 0; /* signed x signed: no offset */
         break;
     case MG_DT_Q4_0:
         k->gemm = gemm_q4_0;
