@@ -160,55 +160,12 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
         tile_float(fmt, w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
 }
 
-/* Up to 4 activation rows. Float: 4 weight rows per tile (16 accumulators); quantized: 2. */
-INLINE void tile_mb(int fmt, const uint8_t *w, size_t ws, int R, const uint8_t *x, size_t xs, int MB, int64_t n,
-                    float *y, int64_t ldy) {
-    const int quant = fmt == FMT_Q8 || fmt == FMT_Q4;
-#define MG_TILE_CASE(mb)                                                  \
-    case mb:                                                              \
-        if (R == 4 && !quant)                                             \
-            tile(fmt, w, ws, x, xs, n, y, ldy, 4, mb);                    \
-        else if (R >= 2) {                                                \
-            tile(fmt, w, ws, x, xs, n, y, ldy, 2, mb);                    \
-            if (R == 4)                                                   \
-                tile(fmt, w + 2 * ws, ws, x, xs, n, y + 2, ldy, 2, mb);   \
-        } else                                                            \
-            tile(fmt, w, ws, x, xs, n, y, ldy, 1, mb);                    \
-        break;
-    switch (MB) {
-        MG_TILE_CASE(1)
-        MG_TILE_CASE(2)
-        MG_TILE_CASE(3)
-        MG_TILE_CASE(4)
-    default: break;
-    }
-#undef MG_TILE_CASE
-}
-
-INLINE void gemm_fmt(int fmt, const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M,
-                     int64_t n, float *y, int64_t ldy) {
-    const uint8_t *x = xv;
-    int64_t r = 0;
-    while (r < rows) {
-        int R = rows - r >= 4 ? 4 : rows - r >= 2 ? 2 : 1;
-        for (int64_t m0 = 0; m0 < M; m0 += 4) {
-            int MB = M - m0 < 4 ? (int)(M - m0) : 4;
-            tile_mb(fmt, w + (size_t)r * ws, ws, R, x + (size_t)m0 * xs, xs, MB, n, y + m0 * ldy + r, ldy);
-        }
-        r += R;
-    }
-}
-
-#define MG_GEMM(name, fmt)                                                                                   \
-    static void name(const uint8_t *w, size_t ws, int64_t rows, const void *x, size_t xs, int64_t M, int64_t n, \
-                     float *y, int64_t ldy) {                                                                \
-        gemm_fmt(fmt, w, ws, rows, x, xs, M, n, y, ldy);                                                     \
-    }
-MG_GEMM(gemm_f32, FMT_F32)
-MG_GEMM(gemm_f16, FMT_F16)
-MG_GEMM(gemm_bf16, FMT_BF16)
-MG_GEMM(gemm_q8_0, FMT_Q8)
-MG_GEMM(gemm_q4_0, FMT_Q4)
+/* Tiles (see matmul_tiling.h): up to 4 activation rows; float formats 4 weight rows
+ * (16 accumulators), quantized 2. */
+#define MG_TILE_MAX_MB 4
+#define MG_TILE_MAX_R 4
+#define MG_TILE_ROWS(fmt) ((fmt) == FMT_Q8 || (fmt) == FMT_Q4 ? 2 : 4)
+#include "tensor/matmul_tiling.h"
 
 /* ---- activation quantizer (bit-identical to mg_act_q8_quantize_ref) ------------ */
 

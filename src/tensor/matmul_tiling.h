@@ -1,0 +1,82 @@
+/* matmul_tiling.h — the part of every ISA's matmul kernels that is the same: walking
+ * the weight rows and activation rows in tiles, instantiating the ISA's tile() with
+ * compile-time tile shapes, and the five per-format entry points (mg_gemm_fn).
+ *
+ * Included once, at the end of the kernels, by matmul_<isa>.c, which first defines
+ *   INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
+ *                    int64_t n, float *y, int64_t ldy, const int R, const int MB);
+ *   MG_TILE_MAX_MB       activation rows per tile: 4 or 8
+ *   MG_TILE_MAX_R        the most weight rows any tile takes: 2 or 4
+ *   MG_TILE_ROWS(fmt)    weight rows per tile for a format (1, 2 or 4, at most MAX_R)
+ * and the FMT_* format enum. The last rows of a matrix take smaller tiles. Every
+ * output is computed by the same operations in any tile shape, so none of this changes
+ * results. */
+#ifndef MG_TENSOR_MATMUL_TILING_H
+#define MG_TENSOR_MATMUL_TILING_H
+
+#if MG_TILE_MAX_R >= 4
+#define MG_TILE_R4(mb)                                  \
+    if (R == 4) {                                       \
+        tile(fmt, w, ws, x, xs, n, y, ldy, 4, mb);      \
+        break;                                          \
+    }
+#else
+#define MG_TILE_R4(mb)
+#endif
+
+/* One tile of R (4, 2 or 1) weight rows x MB activation rows. */
+INLINE void tile_rmb(int fmt, const uint8_t *w, size_t ws, int R, const uint8_t *x, size_t xs, int MB, int64_t n,
+                     float *y, int64_t ldy) {
+#define MG_TILE_CASE(mb)                                \
+    case mb:                                            \
+        MG_TILE_R4(mb)                                  \
+        if (R == 2)                                     \
+            tile(fmt, w, ws, x, xs, n, y, ldy, 2, mb);  \
+        else                                            \
+            tile(fmt, w, ws, x, xs, n, y, ldy, 1, mb);  \
+        break;
+    switch (MB) {
+        MG_TILE_CASE(1)
+        MG_TILE_CASE(2)
+        MG_TILE_CASE(3)
+        MG_TILE_CASE(4)
+#if MG_TILE_MAX_MB > 4
+        MG_TILE_CASE(5)
+        MG_TILE_CASE(6)
+        MG_TILE_CASE(7)
+        MG_TILE_CASE(8)
+#endif
+    default: break;
+    }
+#undef MG_TILE_CASE
+}
+#undef MG_TILE_R4
+
+INLINE void gemm_fmt(int fmt, const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M,
+                     int64_t n, float *y, int64_t ldy) {
+    const uint8_t *x = xv;
+    const int tile_rows = MG_TILE_ROWS(fmt);
+    int64_t r = 0;
+    while (r < rows) {
+        int R = rows - r >= tile_rows ? tile_rows : rows - r >= 2 ? 2 : 1;
+        for (int64_t m0 = 0; m0 < M; m0 += MG_TILE_MAX_MB) {
+            int MB = M - m0 < MG_TILE_MAX_MB ? (int)(M - m0) : MG_TILE_MAX_MB;
+            tile_rmb(fmt, w + (size_t)r * ws, ws, R, x + (size_t)m0 * xs, xs, MB, n, y + m0 * ldy + r, ldy);
+        }
+        r += R;
+    }
+}
+
+#define MG_GEMM(name, fmt)                                                                                   \
+    static void name(const uint8_t *w, size_t ws, int64_t rows, const void *x, size_t xs, int64_t M, int64_t n, \
+                     float *y, int64_t ldy) {                                                                \
+        gemm_fmt(fmt, w, ws, rows, x, xs, M, n, y, ldy);                                                     \
+    }
+MG_GEMM(gemm_f32, FMT_F32)
+MG_GEMM(gemm_f16, FMT_F16)
+MG_GEMM(gemm_bf16, FMT_BF16)
+MG_GEMM(gemm_q8_0, FMT_Q8)
+MG_GEMM(gemm_q4_0, FMT_Q4)
+#undef MG_GEMM
+
+#endif
