@@ -596,17 +596,13 @@ static void test_synthetic(int lstm_layers, int reflect, int shortcut, mg_pool *
 }
 
 static void test_fixture(const char *fixture) {
-    printf("%s:\n", fixture);
+    test_golden g;
     mg_checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    mg_status st = mg_checkpoint_open(test_ref_path(fixture), &ck);
-    CHECK(st == MG_OK, "open %s: %s", fixture, mg_last_error());
-    if (st != MG_OK)
+    if (!test_fixture_open(fixture, &g, &ck))
         return;
     mg_encodec *codec = NULL;
     CHECK_OK(mg_encodec_load(&ck.cfg.codec, &ck.store, &codec));
-    test_golden g;
-    if (codec && test_golden_open(&g, fixture)) {
+    if (codec) {
         mg_pool *pool2 = mg_pool_new(2), *pool1 = mg_pool_new(1);
         int stereo = ck.cfg.dec.audio_channels == 2;
         test_stages(codec, &ck.store, &g, pool2);
@@ -618,10 +614,9 @@ static void test_fixture(const char *fixture) {
         test_public_api(fixture, &g);
         mg_pool_free(pool1);
         mg_pool_free(pool2);
-        test_golden_close(&g);
     }
     mg_encodec_free(codec);
-    mg_checkpoint_close(&ck);
+    test_fixture_close(&g, &ck);
 }
 
 int main(void) {

@@ -401,19 +401,14 @@ static code_seq split_channel(const char *name, const int64_t *codes, int K, int
 }
 
 static void test_fixture(const char *fixture) {
-    printf("%s:\n", fixture);
+    test_golden g;
     mg_checkpoint ck;
-    memset(&ck, 0, sizeof ck);
-    mg_status st = mg_checkpoint_open(test_ref_path(fixture), &ck);
-    CHECK(st == MG_OK, "open %s: %s", fixture, mg_last_error());
-    if (st != MG_OK)
+    if (!test_fixture_open(fixture, &g, &ck))
         return;
     mg_encodec *codec = NULL;
     CHECK_OK(mg_encodec_load(&ck.cfg.codec, &ck.store, &codec));
-    test_golden g;
-    if (!codec || !test_golden_open(&g, fixture)) {
-        mg_encodec_free(codec);
-        mg_checkpoint_close(&ck);
+    if (!codec) {
+        test_fixture_close(&g, &ck);
         return;
     }
     test_fold(&ck.store, &g);
@@ -455,9 +450,8 @@ static void test_fixture(const char *fixture) {
         free(seqs[i].codes);
     mg_pool_free(pool1);
     mg_pool_free(pool2);
-    test_golden_close(&g);
     mg_encodec_free(codec);
-    mg_checkpoint_close(&ck);
+    test_fixture_close(&g, &ck);
 }
 
 /* ---- codecs unlike the fixtures ---------------------------------------------------------------- */
