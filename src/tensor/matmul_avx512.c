@@ -150,20 +150,19 @@ INLINE void tile_q8f(const uint8_t *w, size_t ws, const float *x, size_t xs, int
     acc_store(acc, y, ldy, R, MB);
 }
 
-/* ---- quantized formats --------------------------------------------------------- */
+/* ---- q4_0: 8-bit activations ------------------------------------------------------ */
 
 /* Block b of a q4_0 row: 18 bytes, f16 scale first. */
-INLINE const uint8_t *block_at(int fmt, const uint8_t *row, int64_t b) {
-    (void)fmt;
+INLINE const uint8_t *block_at(const uint8_t *row, int64_t b) {
     return row + (size_t)b * sizeof(mg_block_q4_0);
 }
 
 /* Nibbles of blocks b, b+1 as 64 unsigned bytes 0..15 in value order (second block
  * zero when !two): [q0 | q0 | q1 | q1], then low nibbles of the even 128-bit lanes,
  * high of the odd. */
-INLINE __m512i load_wq(int fmt, const uint8_t *row, int64_t b, int two) {
-    const uint8_t *p0 = block_at(fmt, row, b) + 2;
-    const uint8_t *p1 = block_at(fmt, row, b + 1) + 2;
+INLINE __m512i load_wq(const uint8_t *row, int64_t b, int two) {
+    const uint8_t *p0 = block_at(row, b) + 2;
+    const uint8_t *p1 = block_at(row, b + 1) + 2;
     __m256i a = _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p0));
     __m256i c = two ? _mm256_broadcastsi128_si256(_mm_loadu_si128((const __m128i *)p1)) : _mm256_setzero_si256();
     __m512i v = _mm512_inserti64x4(_mm512_castsi256_si512(a), c, 1);
@@ -175,10 +174,10 @@ INLINE __m512i load_wq(int fmt, const uint8_t *row, int64_t b, int two) {
  * b+1): a masked load of just the two f16 words (both within 64 bytes of block b; masked
  * lanes are never touched, so nothing past the row is read), one word permute, one
  * conversion. */
-INLINE __m512 load_wscale(int fmt, const uint8_t *row, int64_t b, int two) {
+INLINE __m512 load_wscale(const uint8_t *row, int64_t b, int two) {
     const int second = (int)sizeof(mg_block_q4_0) / 2; /* word index */
     __mmask32 mask = two ? (__mmask32)(1u | 1u << second) : (__mmask32)1u;
-    __m512i raw = _mm512_maskz_loadu_epi16(mask, block_at(fmt, row, b));
+    __m512i raw = _mm512_maskz_loadu_epi16(mask, block_at(row, b));
     const __m512i idx = _mm512_set_epi16(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, second, second, second,
                                          second, second, second, second, second, 0, 0, 0, 0, 0, 0, 0, 0);
     return _mm512_cvtph_ps(_mm512_castsi512_si256(_mm512_permutexvar_epi16(idx, raw)));
@@ -197,15 +196,15 @@ INLINE act_row act_at(const uint8_t *x, size_t xs, int m, int64_t nbp) {
 }
 
 /* One step over blocks b, b+1 for the whole tile. */
-INLINE void q_step(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t nbp, int64_t b,
+INLINE void q_step(const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t nbp, int64_t b,
                    int two, __m512 acc[2][8], const int R, const int MB) {
     __m512i wv[2];
     __m512 wd[2];
 #pragma GCC unroll 2
     for (int r = 0; r < R; r++) {
-        mg_prefetch(block_at(fmt, w + (size_t)r * ws, b) + 2 * (size_t)R * ws);
-        wv[r] = load_wq(fmt, w + (size_t)r * ws, b, two);
-        wd[r] = load_wscale(fmt, w + (size_t)r * ws, b, two);
+        mg_prefetch(block_at(w + (size_t)r * ws, b) + 2 * (size_t)R * ws);
+        wv[r] = load_wq(w + (size_t)r * ws, b, two);
+        wd[r] = load_wscale(w + (size_t)r * ws, b, two);
     }
 #pragma GCC unroll 8
     for (int m = 0; m < MB; m++) {
@@ -225,16 +224,16 @@ INLINE void q_step(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_
     }
 }
 
-INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t n, float *y,
+INLINE void tile_quant(const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t n, float *y,
                        int64_t ldy, const int R, const int MB) {
     int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
     __m512 acc[2][8];
     acc_zero(acc, R, MB);
     int64_t b = 0;
     for (; b + 2 <= nb; b += 2)
-        q_step(fmt, w, ws, x, xs, nbp, b, 1, acc, R, MB);
+        q_step(w, ws, x, xs, nbp, b, 1, acc, R, MB);
     if (b < nb)
-        q_step(fmt, w, ws, x, xs, nbp, b, 0, acc, R, MB);
+        q_step(w, ws, x, xs, nbp, b, 0, acc, R, MB);
     acc_store(acc, y, ldy, R, MB);
 }
 
@@ -245,7 +244,7 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
     if (fmt == FMT_Q8)
         tile_q8f(w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
     else if (fmt == FMT_Q4)
-        tile_quant(fmt, w, ws, x, xs, n, y, ldy, R, MB);
+        tile_quant(w, ws, x, xs, n, y, ldy, R, MB);
     else
         tile_float(fmt, w, ws, x, xs / sizeof(float), n, y, ldy, R, MB);
 }
