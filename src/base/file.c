@@ -1,5 +1,6 @@
 /* file.c — mmap, whole-file reads, path helpers and atomic output (see file.h). */
 #include "base/file.h"
+#include "base/bigbuf.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -41,6 +42,7 @@ mg_status mg_file_map(const char *path, mg_mapped_file *out) {
             return mg_fail(MG_ERR_IO, "cannot map %s: %s", path, strerror(e));
         }
         out->data = p;
+        mg_bigbuf_no_huge_pages(p, out->size);
     }
     close(fd);
     return MG_OK;

@@ -3,6 +3,7 @@
  * builds everywhere and compiles to SSE2/NEON loads), which is enough to saturate
  * DRAM: streaming is limited by outstanding cache-line misses, not load width. */
 #include "tensor/bandwidth.h"
+#include "base/bigbuf.h"
 #include "base/status.h"
 #include "base/timing.h"
 
@@ -54,7 +55,7 @@ double mg_measure_read_bandwidth(mg_pool *pool, size_t bytes) {
     int tasks = (int)(bytes / MG_BW_CHUNK);
     j->sink = mg_calloc((size_t)tasks, sizeof *j->sink, "bandwidth sink");
     void *buf = NULL;
-    if (!j->sink || posix_memalign(&buf, 4096, bytes) != 0) {
+    if (!j->sink || !(buf = mg_bigbuf_alloc(bytes))) {
         free(j->sink);
         free(j);
         mg_fail(MG_ERR_NOMEM, "bandwidth probe: cannot allocate %zu MiB; pass a smaller size", bytes >> 20);
