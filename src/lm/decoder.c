@@ -10,6 +10,7 @@
  * All buffers are allocated when the state is created: no malloc per step.
  */
 #include "lm/decoder.h"
+#include "base/bigbuf.h"
 #include "lm/attention.h"
 #include "base/status.h"
 #include "tensor/matmul.h"
@@ -224,10 +225,10 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
     size_t cross_vals = (size_t)L * rows * (size_t)H * (size_t)S * (size_t)hd;
     size_t chunk_rows = (size_t)rows * MG_DEC_CHUNK;
     size_t score_len = (size_t)(max_len > S ? max_len : S);
-    s->kcache = malloc(cache_rows * s->kv_row);
-    s->vcache = malloc(cache_rows * s->kv_row);
-    s->ck = malloc(cross_vals * sizeof(float));
-    s->cv = malloc(cross_vals * sizeof(float));
+    s->kcache = mg_bigbuf_alloc(cache_rows * s->kv_row);
+    s->vcache = mg_bigbuf_alloc(cache_rows * s->kv_row);
+    s->ck = mg_bigbuf_alloc(cross_vals * sizeof(float));
+    s->cv = mg_bigbuf_alloc(cross_vals * sizeof(float));
     s->cmask = malloc(sizeof(int32_t) * (size_t)rows * (size_t)S);
     s->row_has_text = calloc((size_t)rows, 1);
     s->h = malloc(sizeof(float) * chunk_rows * (size_t)D);
@@ -298,8 +299,15 @@ static void self_attn_task(void *arg, int task) {
     int H = d->cfg.n_heads, hd = d->head_dim, D = d->cfg.hidden_size;
     int r = task / H, h = task % H;
     size_t head_row = (((size_t)j->layer * s->rows + r) * (size_t)H + (size_t)h) * (size_t)s->max_len;
-    const uint8_t *kc = s->kcache + head_row * s->kv_row;
-    const uint8_t *vc = s->vcache + head_row * s->kv_row;
+    uint8_t *kc = s->kcache + head_row * s->kv_row;
+    uint8_t *vc = s->vcache + head_row * s->kv_row;
+    /* This head's new keys and values into its cache rows (here rather than before the
+     * job: the writes miss the cache, and both threads then wait on them at once). */
+    for (int t = 0; t < j->n; t++) {
+        size_t src = ((size_t)r * j->n + t) * D + (size_t)h * hd, row = (size_t)(j->pos0 + t) * s->kv_row;
+        s->ops->store(kc + row, s->k + src, hd);
+        s->ops->store(vc + row, s->v + src, hd);
+    }
     float *p = s->scores + (size_t)task * (size_t)(s->max_len > s->S ? s->max_len : s->S);
     for (int t = 0; t < j->n; t++) {
         const float *q = j->q + ((size_t)r * j->n + t) * D + (size_t)h * hd;
@@ -352,6 +360,20 @@ static void scale(float *x, int64_t n, float a) {
         x[i] *= a;
 }
 
+/* The K codebook heads over M rows of x: logits [M][K][V], one pool job. */
+static void lm_heads(const mg_decoder *d, mg_pool *pool, const float *x, int64_t M, float *logits) {
+    int K = d->cfg.n_codebooks, V = d->cfg.vocab_size, D = d->cfg.hidden_size;
+    mg_matmul_op ops[MG_MATMUL_GROUP_MAX];
+    for (int k0 = 0; k0 < K; k0 += MG_MATMUL_GROUP_MAX) {
+        int n = K - k0 < MG_MATMUL_GROUP_MAX ? K - k0 : MG_MATMUL_GROUP_MAX;
+        for (int i = 0; i < n; i++) {
+            mg_matmul_op op = {&d->lm_heads[k0 + i], x, D, logits + (size_t)(k0 + i) * V, (int64_t)K * V, NULL, 0};
+            ops[i] = op;
+        }
+        mg_matmul_group(pool, ops, n, M);
+    }
+}
+
 /* One chunk of n <= MG_DEC_CHUNK columns starting at cache position s->len. */
 static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *tokens, int n_total, int t0, int n,
                                float *logits, int all_logits, float *dbg_layer0, float *dbg_final) {
@@ -384,13 +406,12 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         const mg_dec_layer *Ly = &d->layers[l];
         /* Self-attention (causal, cached): h += out_proj(attn(LN(h))). */
         layer_norm_rows(s->h, s->x, M, D, Ly->ln_self_w, Ly->ln_self_b);
-        mg_matmul(pool, &Ly->sq, s->x, M, D, s->q, D, NULL);
+        const mg_matmul_op qkv[3] = {{&Ly->sq, s->x, D, s->q, D, NULL, 0},
+                                     {&Ly->sk, s->x, D, s->k, D, NULL, 0},
+                                     {&Ly->sv, s->x, D, s->v, D, NULL, 0}};
+        mg_matmul_group(pool, qkv, 3, M);
         scale(s->q, M * D, qscale);
-        mg_matmul(pool, &Ly->sk, s->x, M, D, s->k, D, NULL);
-        mg_matmul(pool, &Ly->sv, s->x, M, D, s->v, D, NULL);
-        size_t layer_off = (size_t)l * R * (size_t)H * (size_t)s->max_len * s->kv_row;
-        store_heads(s->kcache + layer_off, s->ops, s->kv_row, s->k, R, n, H, hd, s->max_len, pos0);
-        store_heads(s->vcache + layer_off, s->ops, s->kv_row, s->v, R, n, H, hd, s->max_len, pos0);
+       
         attn_job job = {s, l, n, pos0, s->q, s->att};
         mg_pool_run(pool, self_attn_task, &job, R * H);
         mg_matmul(pool, &Ly->so, s->att, M, D, s->x, D, NULL);
@@ -406,8 +427,8 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
 
         /* Feed-forward: h += fc2(gelu(fc1(LN(h)))). */
         layer_norm_rows(s->h, s->x, M, D, Ly->ln_ff_w, Ly->ln_ff_b);
-        mg_matmul(pool, &Ly->fc1, s->x, M, D, s->ff, F, NULL);
-        mg_gelu(s->ff, M * F);
+        const mg_matmul_op fc1 = {&Ly->fc1, s->x, D, s->ff, F, NULL, 1}; /* GELU fused in */
+        mg_matmul_group(pool, &fc1, 1, M);
         mg_matmul(pool, &Ly->fc2, s->ff, M, F, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
 
@@ -426,8 +447,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
     if (!logits)
         return MG_OK;
     if (all_logits) {
-        for (int k = 0; k < K; k++)
-            mg_matmul(pool, &d->lm_heads[k], s->x, M, D, s->logit_tmp + (size_t)k * V, (int64_t)K * V, NULL);
+        lm_heads(d, pool, s->x, M, s->logit_tmp);
         for (int r = 0; r < R; r++)
             memcpy(logits + ((size_t)r * n_total + t0) * K * V, s->logit_tmp + (size_t)r * n * K * V,
                    sizeof(float) * (size_t)n * K * V);
@@ -435,8 +455,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         /* Only the last column of each row. */
         for (int r = 0; r < R; r++)
             memcpy(s->q + (size_t)r * D, s->x + ((size_t)r * n + n - 1) * D, sizeof(float) * (size_t)D);
-        for (int k = 0; k < K; k++)
-            mg_matmul(pool, &d->lm_heads[k], s->q, R, D, logits + (size_t)k * V, (int64_t)K * V, NULL);
+        lm_heads(d, pool, s->q, R, logits);
     }
     return MG_OK;
 }

@@ -5,6 +5,7 @@
  * paths tested against it. Does not pack or reorder weights: kernels read the
  * mg_matrix rows as they are stored (ggml block layouts). */
 #include "tensor/matmul.h"
+#include "tensor/ops.h"
 
 #include <math.h>
 #include <pthread.h>
@@ -249,6 +250,8 @@ typedef struct {
     int64_t M, ldy;
     float *Y;
     const float *bias;
+    int gelu;        /* GELU on the outputs (mg_matmul_group) */
+    int first_task;  /* this product's first task in its group's task list */
     int64_t rows_per_task, m_block;
     /* quantization job */
     const float *Xf;
@@ -256,8 +259,7 @@ typedef struct {
     uint8_t *Xq;
 } matmul_job;
 
-static void matmul_task(void *arg, int task) {
-    const matmul_job *j = arg;
+static void matmul_rows(const matmul_job *j, int task) {
     int64_t r0 = (int64_t)task * j->rows_per_task;
     int64_t r1 = r0 + j->rows_per_task;
     if (r1 > j->W->rows)
@@ -272,7 +274,12 @@ static void matmul_task(void *arg, int task) {
         for (int64_t m = 0; m < j->M; m++)
             for (int64_t r = r0; r < r1; r++)
                 j->Y[m * j->ldy + r] += j->bias[r];
+    if (j->gelu) /* elementwise, so the same values as one mg_gelu over whole rows */
+        for (int64_t m = 0; m < j->M; m++)
+            mg_gelu(j->Y + m * j->ldy + r0, r1 - r0);
 }
+
+static void matmul_task(void *arg, int task) { matmul_rows(arg, task); }
 
 #define MG_QUANT_ROWS_PER_TASK 4
 static void quantize_task(void *arg, int task) {
@@ -282,10 +289,16 @@ static void quantize_task(void *arg, int task) {
         j->k.quantize(j->Xf + (size_t)m * j->ldx, j->W->cols, j->Xq + (size_t)m * j->x_stride, j->k.corr_mult);
 }
 
-static void run_rows(mg_pool *pool, matmul_job *j) {
-    /* Activation block: keep about 256 KiB of X hot while a chunk of rows passes over it. */
-    int64_t mb = (int64_t)(262144 / (j->x_stride + 1));
-    j->m_block = mb < 4 ? 4 : mb;
+/* Activation rows per kernel call: about 256 KiB of X stays hot while a chunk of
+ * weight rows passes over it. */
+static int64_t m_block_for(size_t x_stride) {
+    int64_t mb = (int64_t)(262144 / (x_stride + 1));
+    return mb < 4 ? 4 : mb;
+}
+
+/* Sets j->m_block and j->rows_per_task; returns the number of tasks. */
+static int split_rows(mg_pool *pool, matmul_job *j) {
+    j->m_block = m_block_for(j->x_stride);
     int64_t rows;
     if (j->M <= j->m_block) {
         /* Few activation rows (decoder steps): weights are read once, so give each
@@ -314,8 +327,10 @@ static void run_rows(mg_pool *pool, matmul_job *j) {
     /* Results never depend on the split: every output row is computed the same way in
      * any chunk, so thread counts do not change them. */
     j->rows_per_task = rows;
-    mg_pool_run(pool, matmul_task, j, (int)((j->W->rows + rows - 1) / rows));
+    return (int)((j->W->rows + rows - 1) / rows);
 }
+
+static void run_rows(mg_pool *pool, matmul_job *j) { mg_pool_run(pool, matmul_task, j, split_rows(pool, j)); }
 
 /* Quantized activations are made in slabs of at most this many bytes (large M only). */
 #define MG_ACT_SLAB_BYTES ((size_t)8 << 20)
@@ -363,4 +378,84 @@ void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int
     j.M = M;
     j.Y = Y;
     run_rows(pool, &j);
+}
+
+/* ---- several products in one pool job ------------------------------------------------ */
+
+typedef struct {
+    matmul_job *jobs;
+    int n;
+} group_job;
+
+static void group_task(void *arg, int task) {
+    const group_job *g = arg;
+    int i = g->n - 1;
+    while (i > 0 && task < g->jobs[i].first_task)
+        i--;
+    matmul_rows(&g->jobs[i], task - g->jobs[i].first_task);
+}
+
+/* The products one at a time (many activation rows, or no scratch memory). */
+static void group_one_by_one(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
+    for (int i = 0; i < n; i++) {
+        mg_matmul(pool, ops[i].W, ops[i].X, M, ops[i].ldx, ops[i].Y, ops[i].ldy, ops[i].bias);
+        if (ops[i].gelu)
+            for (int64_t m = 0; m < M; m++)
+                mg_gelu(ops[i].Y + m * ops[i].ldy, ops[i].W->rows);
+    }
+}
+
+void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
+    if (M <= 0 || n <= 0)
+        return;
+    if (n > MG_MATMUL_GROUP_MAX) {
+        mg_matmul_group(pool, ops, MG_MATMUL_GROUP_MAX, M);
+        mg_matmul_group(pool, ops + MG_MATMUL_GROUP_MAX, n - MG_MATMUL_GROUP_MAX, M);
+        return;
+    }
+    matmul_job jobs[MG_MATMUL_GROUP_MAX];
+    size_t q_bytes = 0;
+    for (int i = 0; i < n; i++) {
+        matmul_job *j = &jobs[i];
+        memset(j, 0, sizeof *j);
+        j->W = ops[i].W;
+        j->k = active_kernel(j->W->dtype);
+        if (j->k.quantize && j->W->cols < MG_QK)
+            j->k = scalar_kernel(j->W->dtype);
+        j->x_stride = j->k.quantize ? mg_act_q8_bytes(j->W->cols) : (size_t)ops[i].ldx * sizeof(float);
+        /* Grouping is for decoder steps: few rows, cheap activation quantization. */
+        if (j->W->rows <= 0 || M > m_block_for(j->x_stride) || (j->k.quantize && M * j->W->cols >= 65536)) {
+            group_one_by_one(pool, ops, n, M);
+            return;
+        }
+        if (j->k.quantize)
+            q_bytes += (size_t)M * j->x_stride;
+    }
+    uint8_t *q = q_bytes ? scratch_get(q_bytes) : NULL;
+    if (q_bytes && !q) {
+        group_one_by_one(pool, ops, n, M);
+        return;
+    }
+    int n_tasks = 0;
+    for (int i = 0; i < n; i++) {
+        matmul_job *j = &jobs[i];
+        j->M = M;
+        j->Y = ops[i].Y;
+        j->ldy = ops[i].ldy;
+        j->bias = ops[i].bias;
+        j->gelu = ops[i].gelu;
+        if (j->k.quantize) {
+            for (int64_t m = 0; m < M; m++)
+                j->k.quantize(ops[i].X + (size_t)m * (size_t)ops[i].ldx, j->W->cols, q + (size_t)m * j->x_stride,
+                              j->k.corr_mult);
+            j->X = q;
+            q += (size_t)M * j->x_stride;
+        } else {
+            j->X = (const uint8_t *)ops[i].X;
+        }
+        j->first_task = n_tasks;
+        n_tasks += split_rows(pool, j);
+    }
+    group_job g = {jobs, n};
+    mg_pool_run(pool, group_task, &g, n_tasks);
 }

@@ -29,6 +29,26 @@
 void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int64_t ldx,
                float *Y, int64_t ldy, const float *bias);
 
+/* One product of a group: Y = X W^T (+ bias), then GELU on Y when `gelu` is set. */
+typedef struct mg_matmul_op {
+    const mg_matrix *W;
+    const float *X;
+    int64_t ldx;
+    float *Y;
+    int64_t ldy;
+    const float *bias;
+    int gelu;
+} mg_matmul_op;
+
+#define MG_MATMUL_GROUP_MAX 8
+
+/* n products over the same number M of activation rows, as one job of the pool: a
+ * decoder step's Q/K/V projections or its lm heads pay for one fork-join instead of
+ * one each, and the threads' finishing times even out over the whole group. Results
+ * are bit-identical to mg_matmul for each product (then mg_gelu over its rows); many
+ * activation rows simply run the products one after the other. */
+void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M);
+
 typedef enum mg_isa { MG_ISA_SCALAR = 0, MG_ISA_AVX2, MG_ISA_AVX512, MG_ISA_NEON } mg_isa;
 
 /* Best ISA this CPU supports, and the one in use (overridable with $MG_ISA=scalar|avx2|avx512|neon,
