@@ -1,7 +1,8 @@
 /* test_kernels.c — matmul kernels of every ISA this CPU has, for every weight format,
  * against the scalar reference on random data with ragged sizes; the activation
  * quantizers against the reference quantizer (bit-identical); mg_matmul bit-identical
- * for 1..4 threads and for any split of the activation rows; the $MG_ISA=scalar
+ * for 1..4 threads and for any split of the activation rows; mg_matmul_group (with its
+ * fused GELU and bias) bit-identical to mg_matmul per product; the $MG_ISA=scalar
  * override (checked in a child process, since the ISA is chosen once per process); the
  * bandwidth probe runs.
  *
@@ -15,6 +16,7 @@
 #include "base/rng.h"
 #include "tensor/bandwidth.h"
 #include "tensor/matmul.h"
+#include "tensor/ops.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -262,6 +264,57 @@ static void test_threads(mg_dtype t, mg_rng *rng) {
     matrix_free(&w);
 }
 
+/* mg_matmul_group (Q/K/V-like products sharing X, one with GELU, one with a bias) gives
+ * the same bits as mg_matmul per product then mg_gelu, for 1-3 threads and for M in the
+ * grouped (few rows) and the one-by-one (many rows) regimes. */
+static void test_group(mg_dtype t, mg_rng *rng) {
+    const int64_t n = 320, rows[3] = {96, 200, 8};
+    test_matrix w[3];
+    mg_matrix W[3];
+    for (int i = 0; i < 3; i++) {
+        matrix_make(&w[i], rng, t, rows[i], n);
+        W[i] = matrix_view(&w[i]);
+    }
+    const int64_t Ms[2] = {2, 700};
+    float *X = malloc(sizeof(float) * (size_t)(700 * n)), *bias = malloc(sizeof(float) * 8);
+    fill_random(rng, X, 700 * n, 1.0f);
+    fill_random(rng, bias, 8, 1.0f);
+    for (int mi = 0; mi < 2; mi++) {
+        int64_t M = Ms[mi];
+        float *ref[3], *got[3];
+        for (int i = 0; i < 3; i++) {
+            ref[i] = malloc(sizeof(float) * (size_t)(M * rows[i]));
+            got[i] = malloc(sizeof(float) * (size_t)(M * rows[i]));
+            mg_matmul(NULL, &W[i], X, M, n, ref[i], rows[i], i == 2 ? bias : NULL);
+        }
+        for (int64_t m = 0; m < M; m++)
+            mg_gelu(ref[1] + m * rows[1], rows[1]);
+        for (int threads = 1; threads <= 3; threads++) {
+            mg_pool *pool = mg_pool_new(threads);
+            mg_matmul_op ops[3];
+            for (int i = 0; i < 3; i++) {
+                mg_matmul_op op = {&W[i], X, n, got[i], rows[i], i == 2 ? bias : NULL, i == 1};
+                ops[i] = op;
+                memset(got[i], 0, sizeof(float) * (size_t)(M * rows[i]));
+            }
+            mg_matmul_group(pool, ops, 3, M);
+            for (int i = 0; i < 3; i++)
+                CHECK(memcmp(got[i], ref[i], sizeof(float) * (size_t)(M * rows[i])) == 0,
+                      "%s: group product %d (M = %lld, %d threads) differs from mg_matmul", mg_dtype_name(t), i,
+                      (long long)M, threads);
+            mg_pool_free(pool);
+        }
+        for (int i = 0; i < 3; i++) {
+            free(ref[i]);
+            free(got[i]);
+        }
+    }
+    free(X);
+    free(bias);
+    for (int i = 0; i < 3; i++)
+        matrix_free(&w[i]);
+}
+
 /* Child mode: started with $MG_ISA=scalar; checks that the scalar kernels are in use. */
 static int child_expect_scalar(void) {
     if (mg_isa_active() != MG_ISA_SCALAR) {
@@ -312,8 +365,10 @@ int main(int argc, char **argv) {
             test_isa_format((mg_isa)isa, k_formats[f], &rng);
         }
     }
-    for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++)
+    for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++) {
         test_threads(k_formats[f], &rng);
+        test_group(k_formats[f], &rng);
+    }
     /* The bandwidth probe (figures only; here just: it runs and reports something). */
     mg_pool *pool = mg_pool_new(2);
     double gbs = mg_measure_read_bandwidth(pool, (size_t)8 << 20);

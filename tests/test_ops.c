@@ -1,6 +1,7 @@
 /* test_ops.c — the vectorized GELU and softmax against the scalar references
  * (erff / expf) on random data of ragged lengths, and edge values (0, +-large,
- * -inf in softmax inputs). */
+ * -inf in softmax inputs); layer norm (f32 partial sums) against a double-precision
+ * two-pass reference, including rows with a large mean. */
 #include "test.h"
 #include "base/rng.h"
 #include "tensor/ops.h"
@@ -9,9 +10,44 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* max |mg_layer_norm - double reference| over ragged lengths, relative to |y| + 1. */
+static double layer_norm_error(mg_rng *r) {
+    double err = 0;
+    for (int n = 1; n < 1100; n += 53) {
+        float *x = malloc(sizeof(float) * (size_t)n), *y = malloc(sizeof(float) * (size_t)n);
+        float *w = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
+        double offset = n % 2 ? 100.0 : 0.0; /* a mean far from zero */
+        for (int i = 0; i < n; i++) {
+            x[i] = (float)(offset + mg_rng_normal(r) * 3.0);
+            w[i] = (float)(1.0 + mg_rng_normal(r) * 0.1);
+            b[i] = (float)(mg_rng_normal(r) * 0.1);
+        }
+        mg_layer_norm(x, y, n, w, n % 3 ? b : NULL, 1e-5f);
+        double mean = 0, var = 0;
+        for (int i = 0; i < n; i++)
+            mean += x[i];
+        mean /= n;
+        for (int i = 0; i < n; i++)
+            var += (x[i] - mean) * (x[i] - mean);
+        var /= n;
+        for (int i = 0; i < n; i++) {
+            double ref = (x[i] - mean) / sqrt(var + 1e-5) * w[i] + (n % 3 ? b[i] : 0.0);
+            err = fmax(err, fabs(y[i] - ref) / (fabs(ref) + 1.0));
+        }
+        free(x);
+        free(y);
+        free(w);
+        free(b);
+    }
+    return err;
+}
+
 int main(void) {
     mg_rng r;
     mg_rng_seed(&r, 5);
+    double ln_err = layer_norm_error(&r);
+    printf("  layer norm max err %.3e\n", ln_err);
+    CHECK(ln_err < 1e-5, "layer norm error %g", ln_err);
     double gelu_err = 0, sm_err = 0;
     for (int n = 1; n < 300; n += 7) {
         float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);
