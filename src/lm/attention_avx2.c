@@ -32,6 +32,7 @@ static void store_f16(void *dst, const float *src, int hd) {
 static void scores_f32(const float *q, const void *K, int n, int hd, float *out) {
     const float *k = K;
     for (int i = 0; i < n; i++, k += hd) {
+        mg_kv_prefetch(k, (size_t)hd * 4);
         __m256 acc = _mm256_setzero_ps();
         int e = 0;
         for (; e + 8 <= hd; e += 8)
@@ -46,6 +47,7 @@ static void scores_f32(const float *q, const void *K, int n, int hd, float *out)
 static void accum_f32(float *o, const float *p, const void *V, int n, int hd) {
     const float *v = V;
     for (int i = 0; i < n; i++, v += hd) {
+        mg_kv_prefetch(v, (size_t)hd * 4);
         __m256 a = _mm256_set1_ps(p[i]);
         int e = 0;
         for (; e + 8 <= hd; e += 8)
@@ -60,6 +62,7 @@ static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_lo
 static void scores_f16(const float *q, const void *K, int n, int hd, float *out) {
     const uint16_t *k = K;
     for (int i = 0; i < n; i++, k += hd) {
+        mg_kv_prefetch(k, (size_t)hd * 2);
         __m256 acc = _mm256_setzero_ps();
         int e = 0;
         for (; e + 8 <= hd; e += 8)
@@ -78,6 +81,7 @@ static void accum_f16(float *o, const float *p, const void *V, int n, int hd) {
                o3 = _mm256_loadu_ps(o + 24), o4 = _mm256_loadu_ps(o + 32), o5 = _mm256_loadu_ps(o + 40),
                o6 = _mm256_loadu_ps(o + 48), o7 = _mm256_loadu_ps(o + 56);
         for (int i = 0; i < n; i++, v += 64) {
+            mg_kv_prefetch(v, 128);
             __m256 a = _mm256_set1_ps(p[i]);
             o0 = _mm256_fmadd_ps(a, load_f16(v), o0);
             o1 = _mm256_fmadd_ps(a, load_f16(v + 8), o1);
@@ -99,6 +103,7 @@ static void accum_f16(float *o, const float *p, const void *V, int n, int hd) {
         return;
     }
     for (int i = 0; i < n; i++, v += hd) {
+        mg_kv_prefetch(v, (size_t)hd * 2);
         __m256 a = _mm256_set1_ps(p[i]);
         int e = 0;
         for (; e + 8 <= hd; e += 8)
@@ -116,6 +121,7 @@ static void scores_q8(const float *q, const void *K, int n, int hd, float *out) 
     const mg_block_q8_0 *k = K;
     int nb = hd / MG_QK;
     for (int i = 0; i < n; i++, k += nb) {
+        mg_kv_prefetch(k, sizeof *k * (size_t)nb);
         __m256 acc = _mm256_setzero_ps();
         for (int b = 0; b < nb; b++) {
             const float *qb = q + b * MG_QK;
@@ -123,7 +129,7 @@ static void scores_q8(const float *q, const void *K, int n, int hd, float *out) 
             s = _mm256_fmadd_ps(_mm256_loadu_ps(qb + 8), load_q8(k[b].qs + 8), s);
             s = _mm256_fmadd_ps(_mm256_loadu_ps(qb + 16), load_q8(k[b].qs + 16), s);
             s = _mm256_fmadd_ps(_mm256_loadu_ps(qb + 24), load_q8(k[b].qs + 24), s);
-            acc = _mm256_fmadd_ps(_mm256_set1_ps(mg_f16_to_f32(k[b].d)), s, acc);
+            acc = _mm256_fmadd_ps(_mm256_set1_ps(_cvtsh_ss(k[b].d)), s, acc);
         }
         out[i] = hsum8(acc);
     }
@@ -132,13 +138,15 @@ static void scores_q8(const float *q, const void *K, int n, int hd, float *out) 
 static void accum_q8(float *o, const float *p, const void *V, int n, int hd) {
     const mg_block_q8_0 *v = V;
     int nb = hd / MG_QK;
-    for (int i = 0; i < n; i++, v += nb)
+    for (int i = 0; i < n; i++, v += nb) {
+        mg_kv_prefetch(v, sizeof *v * (size_t)nb);
         for (int b = 0; b < nb; b++) {
-            __m256 a = _mm256_set1_ps(p[i] * mg_f16_to_f32(v[b].d));
+            __m256 a = _mm256_set1_ps(p[i] * _cvtsh_ss(v[b].d));
             float *ob = o + b * MG_QK;
             for (int e = 0; e < MG_QK; e += 8)
                 _mm256_storeu_ps(ob + e, _mm256_fmadd_ps(a, load_q8(v[b].qs + e), _mm256_loadu_ps(ob + e)));
         }
+    }
 }
 
 static const mg_kv_ops ops[3] = {

@@ -1,5 +1,7 @@
-/* attention_avx512.c — AVX-512 attention kernels: for the released models' head_dim
- * of 64 a K/V row is four 16-lane vectors; other sizes use the AVX2 versions. */
+/* attention_avx512.c — AVX-512 attention kernels for f16 and q8_0 caches: for the
+ * released models' head_dim of 64 a K/V row is four 16-lane vectors (q8_0: two
+ * 32-value blocks, each widened to f32 and scaled by its f16 scale); other sizes, and
+ * f32 caches, use the AVX2 versions. */
 #include "lm/attention.h"
 #include "tensor/tensor.h"
 
@@ -18,6 +20,7 @@ static void scores_f16(const float *q, const void *K, int n, int hd, float *out)
     __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
            q3 = _mm512_loadu_ps(q + 48);
     for (int i = 0; i < n; i++, k += 64) {
+        mg_kv_prefetch(k, 128);
         __m512 acc = _mm512_mul_ps(q0, load_f16(k));
         acc = _mm512_fmadd_ps(q1, load_f16(k + 16), acc);
         acc = _mm512_fmadd_ps(q2, load_f16(k + 32), acc);
@@ -35,6 +38,7 @@ static void accum_f16(float *o, const float *p, const void *V, int n, int hd) {
     __m512 o0 = _mm512_loadu_ps(o), o1 = _mm512_loadu_ps(o + 16), o2 = _mm512_loadu_ps(o + 32),
            o3 = _mm512_loadu_ps(o + 48);
     for (int i = 0; i < n; i++, v += 64) {
+        mg_kv_prefetch(v, 128);
         __m512 a = _mm512_set1_ps(p[i]);
         o0 = _mm512_fmadd_ps(a, load_f16(v), o0);
         o1 = _mm512_fmadd_ps(a, load_f16(v + 16), o1);
@@ -53,6 +57,59 @@ static void store_f16(void *dst, const float *src, int hd) { mg_kv_ops_avx2(MG_K
 
 static const mg_kv_ops f16_ops = {rb_f16, store_f16, scores_f16, accum_f16};
 
+/* 16 int8 values of a q8_0 block as f32. */
+static inline __m512 load_q8x16(const int8_t *p) {
+    return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
+}
+
+/* q8_0 rows of head_dim 64: blocks b0, b1. Same sums as the reference up to f32
+ * rounding: per block q . w first, then times the block's scale. */
+static void scores_q8(const float *q, const void *K, int n, int hd, float *out) {
+    if (hd != 64) {
+        mg_kv_ops_avx2(MG_KV_Q8_0)->scores(q, K, n, hd, out);
+        return;
+    }
+    const mg_block_q8_0 *k = K;
+    __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
+           q3 = _mm512_loadu_ps(q + 48);
+    for (int i = 0; i < n; i++, k += 2) {
+        mg_kv_prefetch(k, 2 * sizeof *k);
+        __m512 s0 = _mm512_fmadd_ps(q1, load_q8x16(k[0].qs + 16), _mm512_mul_ps(q0, load_q8x16(k[0].qs)));
+        __m512 s1 = _mm512_fmadd_ps(q3, load_q8x16(k[1].qs + 16), _mm512_mul_ps(q2, load_q8x16(k[1].qs)));
+        __m512 acc = _mm512_fmadd_ps(s1, _mm512_set1_ps(_cvtsh_ss(k[1].d)),
+                                     _mm512_mul_ps(s0, _mm512_set1_ps(_cvtsh_ss(k[0].d))));
+        out[i] = _mm512_reduce_add_ps(acc);
+    }
+}
+
+static void accum_q8(float *o, const float *p, const void *V, int n, int hd) {
+    if (hd != 64) {
+        mg_kv_ops_avx2(MG_KV_Q8_0)->accum(o, p, V, n, hd);
+        return;
+    }
+    const mg_block_q8_0 *v = V;
+    __m512 o0 = _mm512_loadu_ps(o), o1 = _mm512_loadu_ps(o + 16), o2 = _mm512_loadu_ps(o + 32),
+           o3 = _mm512_loadu_ps(o + 48);
+    for (int i = 0; i < n; i++, v += 2) {
+        mg_kv_prefetch(v, 2 * sizeof *v);
+        __m512 a0 = _mm512_set1_ps(p[i] * _cvtsh_ss(v[0].d)), a1 = _mm512_set1_ps(p[i] * _cvtsh_ss(v[1].d));
+        o0 = _mm512_fmadd_ps(a0, load_q8x16(v[0].qs), o0);
+        o1 = _mm512_fmadd_ps(a0, load_q8x16(v[0].qs + 16), o1);
+        o2 = _mm512_fmadd_ps(a1, load_q8x16(v[1].qs), o2);
+        o3 = _mm512_fmadd_ps(a1, load_q8x16(v[1].qs + 16), o3);
+    }
+    _mm512_storeu_ps(o, o0);
+    _mm512_storeu_ps(o + 16, o1);
+    _mm512_storeu_ps(o + 32, o2);
+    _mm512_storeu_ps(o + 48, o3);
+}
+
+static size_t rb_q8(int hd) { return (size_t)(hd / MG_QK) * sizeof(mg_block_q8_0); }
+
+static void store_q8(void *dst, const float *src, int hd) { mg_kv_ops_avx2(MG_KV_Q8_0)->store(dst, src, hd); }
+
+static const mg_kv_ops q8_ops = {rb_q8, store_q8, scores_q8, accum_q8};
+
 const mg_kv_ops *mg_kv_ops_avx512(mg_kv_type kv) {
-    return kv == MG_KV_F16 ? &f16_ops : NULL; /* f32 and q8_0: the AVX2 kernels */
+    return kv == MG_KV_F16 ? &f16_ops : kv == MG_KV_Q8_0 ? &q8_ops : NULL; /* f32: the AVX2 kernels */
 }
