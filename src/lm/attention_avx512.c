@@ -11,20 +11,31 @@ const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv);
 
 static inline __m512 load_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 
+/* A head_dim-64 f32 row (a query, an output) as four vectors, and back. */
+static inline void row_load(const float *p, __m512 r[4]) {
+    for (int i = 0; i < 4; i++)
+        r[i] = _mm512_loadu_ps(p + 16 * i);
+}
+
+static inline void row_store(float *p, const __m512 r[4]) {
+    for (int i = 0; i < 4; i++)
+        _mm512_storeu_ps(p + 16 * i, r[i]);
+}
+
 static void scores_f16(const float *q, const void *K, int n, int hd, float *out) {
     if (hd != 64) {
         mg_kv_ops_avx2(MG_KV_F16)->scores(q, K, n, hd, out);
         return;
     }
     const uint16_t *k = K;
-    __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
-           q3 = _mm512_loadu_ps(q + 48);
+    __m512 qv[4];
+    row_load(q, qv);
     for (int i = 0; i < n; i++, k += 64) {
         mg_kv_prefetch(k, 128);
-        __m512 acc = _mm512_mul_ps(q0, load_f16(k));
-        acc = _mm512_fmadd_ps(q1, load_f16(k + 16), acc);
-        acc = _mm512_fmadd_ps(q2, load_f16(k + 32), acc);
-        acc = _mm512_fmadd_ps(q3, load_f16(k + 48), acc);
+        __m512 acc = _mm512_mul_ps(qv[0], load_f16(k));
+        acc = _mm512_fmadd_ps(qv[1], load_f16(k + 16), acc);
+        acc = _mm512_fmadd_ps(qv[2], load_f16(k + 32), acc);
+        acc = _mm512_fmadd_ps(qv[3], load_f16(k + 48), acc);
         out[i] = _mm512_reduce_add_ps(acc);
     }
 }
@@ -35,20 +46,15 @@ static void accum_f16(float *o, const float *p, const void *V, int n, int hd) {
         return;
     }
     const uint16_t *v = V;
-    __m512 o0 = _mm512_loadu_ps(o), o1 = _mm512_loadu_ps(o + 16), o2 = _mm512_loadu_ps(o + 32),
-           o3 = _mm512_loadu_ps(o + 48);
+    __m512 ov[4];
+    row_load(o, ov);
     for (int i = 0; i < n; i++, v += 64) {
         mg_kv_prefetch(v, 128);
         __m512 a = _mm512_set1_ps(p[i]);
-        o0 = _mm512_fmadd_ps(a, load_f16(v), o0);
-        o1 = _mm512_fmadd_ps(a, load_f16(v + 16), o1);
-        o2 = _mm512_fmadd_ps(a, load_f16(v + 32), o2);
-        o3 = _mm512_fmadd_ps(a, load_f16(v + 48), o3);
+        for (int j = 0; j < 4; j++)
+            ov[j] = _mm512_fmadd_ps(a, load_f16(v + 16 * j), ov[j]);
     }
-    _mm512_storeu_ps(o, o0);
-    _mm512_storeu_ps(o + 16, o1);
-    _mm512_storeu_ps(o + 32, o2);
-    _mm512_storeu_ps(o + 48, o3);
+    row_store(o, ov);
 }
 
 static size_t rb_f16(int hd) { return (size_t)hd * 2; }
@@ -70,12 +76,12 @@ static void scores_q8(const float *q, const void *K, int n, int hd, float *out) 
         return;
     }
     const mg_block_q8_0 *k = K;
-    __m512 q0 = _mm512_loadu_ps(q), q1 = _mm512_loadu_ps(q + 16), q2 = _mm512_loadu_ps(q + 32),
-           q3 = _mm512_loadu_ps(q + 48);
+    __m512 qv[4];
+    row_load(q, qv);
     for (int i = 0; i < n; i++, k += 2) {
         mg_kv_prefetch(k, 2 * sizeof *k);
-        __m512 s0 = _mm512_fmadd_ps(q1, load_q8x16(k[0].qs + 16), _mm512_mul_ps(q0, load_q8x16(k[0].qs)));
-        __m512 s1 = _mm512_fmadd_ps(q3, load_q8x16(k[1].qs + 16), _mm512_mul_ps(q2, load_q8x16(k[1].qs)));
+        __m512 s0 = _mm512_fmadd_ps(qv[1], load_q8x16(k[0].qs + 16), _mm512_mul_ps(qv[0], load_q8x16(k[0].qs)));
+        __m512 s1 = _mm512_fmadd_ps(qv[3], load_q8x16(k[1].qs + 16), _mm512_mul_ps(qv[2], load_q8x16(k[1].qs)));
         __m512 acc = _mm512_fmadd_ps(s1, _mm512_set1_ps(_cvtsh_ss(k[1].d)),
                                      _mm512_mul_ps(s0, _mm512_set1_ps(_cvtsh_ss(k[0].d))));
         out[i] = _mm512_reduce_add_ps(acc);
@@ -88,20 +94,17 @@ static void accum_q8(float *o, const float *p, const void *V, int n, int hd) {
         return;
     }
     const mg_block_q8_0 *v = V;
-    __m512 o0 = _mm512_loadu_ps(o), o1 = _mm512_loadu_ps(o + 16), o2 = _mm512_loadu_ps(o + 32),
-           o3 = _mm512_loadu_ps(o + 48);
+    __m512 ov[4];
+    row_load(o, ov);
     for (int i = 0; i < n; i++, v += 2) {
         mg_kv_prefetch(v, 2 * sizeof *v);
         __m512 a0 = _mm512_set1_ps(p[i] * _cvtsh_ss(v[0].d)), a1 = _mm512_set1_ps(p[i] * _cvtsh_ss(v[1].d));
-        o0 = _mm512_fmadd_ps(a0, load_q8x16(v[0].qs), o0);
-        o1 = _mm512_fmadd_ps(a0, load_q8x16(v[0].qs + 16), o1);
-        o2 = _mm512_fmadd_ps(a1, load_q8x16(v[1].qs), o2);
-        o3 = _mm512_fmadd_ps(a1, load_q8x16(v[1].qs + 16), o3);
+        ov[0] = _mm512_fmadd_ps(a0, load_q8x16(v[0].qs), ov[0]);
+        ov[1] = _mm512_fmadd_ps(a0, load_q8x16(v[0].qs + 16), ov[1]);
+        ov[2] = _mm512_fmadd_ps(a1, load_q8x16(v[1].qs), ov[2]);
+        ov[3] = _mm512_fmadd_ps(a1, load_q8x16(v[1].qs + 16), ov[3]);
     }
-    _mm512_storeu_ps(o, o0);
-    _mm512_storeu_ps(o + 16, o1);
-    _mm512_storeu_ps(o + 32, o2);
-    _mm512_storeu_ps(o + 48, o3);
+    row_store(o, ov);
 }
 
 static size_t rb_q8(int hd) { return (size_t)(hd / MG_QK) * sizeof(mg_block_q8_0); }
