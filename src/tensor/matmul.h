@@ -8,7 +8,7 @@
  * operations depend only on its weight row and activation row (never on the chunk,
  * the tile or the thread count), so results are identical for any thread count.
  * Which kernels run (scalar, AVX2, AVX-512, NEON) is decided once from the CPU's
- * features; $MG_ISA=scalar|avx2|avx512|neon steps down for tests and comparisons.
+ * features (tensor/isa.h); $MG_ISA=scalar|avx2|avx512|neon steps down for tests and comparisons.
  *
  * Kernels (see docs/kernels.md): a kernel computes a block of outputs
  *   y[m * ldy + r] = W_r . x_m      r < rows, m < M
@@ -24,6 +24,7 @@
 #define MG_TENSOR_MATMUL_H
 
 #include "base/pool.h"
+#include "tensor/isa.h"
 #include "tensor/tensor.h"
 
 void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int64_t ldx,
@@ -49,13 +50,6 @@ typedef struct mg_matmul_op {
  * activation rows simply run the products one after the other. */
 void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M);
 
-typedef enum mg_isa { MG_ISA_SCALAR = 0, MG_ISA_AVX2, MG_ISA_AVX512, MG_ISA_NEON } mg_isa;
-
-/* Best ISA this CPU supports, and the one in use (overridable with $MG_ISA=scalar|avx2|avx512|neon,
- * which only ever steps down to an ISA the CPU has). */
-mg_isa mg_isa_detect(void);
-mg_isa mg_isa_active(void);
-const char *mg_isa_name(mg_isa isa);
 
 /* ---- kernel contract (for the ISA files, tests and benchmarks) ------------------ */
 

@@ -1,7 +1,7 @@
 /* ops.c — scalar reference implementations of the small ops in ops.h, written to
  * follow PyTorch's float32 arithmetic closely (two-pass mean/variance, erf GELU). */
 #include "tensor/ops.h"
-#include "tensor/matmul.h"
+#include "tensor/isa.h"
 
 #include <math.h>
 
