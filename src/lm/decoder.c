@@ -411,7 +411,6 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
                                      {&Ly->sv, s->x, D, s->v, D, NULL, 0}};
         mg_matmul_group(pool, qkv, 3, M);
         scale(s->q, M * D, qscale);
-       
         attn_job job = {s, l, n, pos0, s->q, s->att};
         mg_pool_run(pool, self_attn_task, &job, R * H);
         mg_matmul(pool, &Ly->so, s->att, M, D, s->x, D, NULL);

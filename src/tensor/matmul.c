@@ -130,9 +130,11 @@ mg_kernel mg_matmul_kernel(mg_isa isa, mg_dtype t) {
     return k;
 }
 
-static mg_kernel active_kernel(mg_dtype t) {
-    mg_kernel k = mg_matmul_kernel(mg_isa_active(), t);
-    return k.gemm ? k : scalar_kernel(t);
+/* The kernel for W on the active ISA; the reference one where that ISA has none, or
+ * where W's rows are shorter than one block (degenerate: nothing to quantize). */
+static mg_kernel active_kernel(const mg_matrix *W) {
+    mg_kernel k = mg_matmul_kernel(mg_isa_active(), W->dtype);
+    return k.gemm && !(k.quantize && W->cols < MG_QK) ? k : scalar_kernel(W->dtype);
 }
 
 /* ---- per-thread scratch for quantized activations ----------------------------------
@@ -225,6 +227,8 @@ static void matmul_rows(const matmul_job *j, int task) {
 static void matmul_task(void *arg, int task) { matmul_rows(arg, task); }
 
 #define MG_QUANT_ROWS_PER_TASK 4
+/* Activations of fewer values than this are quantized by the calling thread alone. */
+#define MG_QUANT_SERIAL_VALUES 65536
 static void quantize_task(void *arg, int task) {
     const matmul_job *j = arg;
     int64_t m0 = (int64_t)task * MG_QUANT_ROWS_PER_TASK;
@@ -284,11 +288,9 @@ void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int
         return;
     matmul_job j = {0};
     j.W = W;
-    j.k = active_kernel(W->dtype);
+    j.k = active_kernel(W);
     j.ldy = ldy;
     j.bias = bias;
-    if (j.k.quantize && W->cols < MG_QK) /* degenerate (empty) rows: nothing to quantize */
-        j.k = scalar_kernel(W->dtype);
     if (j.k.quantize) {
         size_t row_bytes = mg_act_q8_bytes(W->cols);
         int64_t slab = (int64_t)(MG_ACT_SLAB_BYTES / row_bytes);
@@ -302,7 +304,7 @@ void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int
                 j.ldx = ldx;
                 j.Xq = buf;
                 int n_quant = (int)((j.M + MG_QUANT_ROWS_PER_TASK - 1) / MG_QUANT_ROWS_PER_TASK);
-                if (j.M * W->cols >= 65536)
+                if (j.M * W->cols >= MG_QUANT_SERIAL_VALUES)
                     mg_pool_run(pool, quantize_task, &j, n_quant);
                 else
                     for (int t = 0; t < n_quant; t++)
@@ -362,12 +364,10 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
         matmul_job *j = &jobs[i];
         memset(j, 0, sizeof *j);
         j->W = ops[i].W;
-        j->k = active_kernel(j->W->dtype);
-        if (j->k.quantize && j->W->cols < MG_QK)
-            j->k = scalar_kernel(j->W->dtype);
+        j->k = active_kernel(j->W);
         j->x_stride = j->k.quantize ? mg_act_q8_bytes(j->W->cols) : (size_t)ops[i].ldx * sizeof(float);
         /* Grouping is for decoder steps: few rows, cheap activation quantization. */
-        if (j->W->rows <= 0 || M > m_block_for(j->x_stride) || (j->k.quantize && M * j->W->cols >= 65536)) {
+        if (j->W->rows <= 0 || M > m_block_for(j->x_stride) || (j->k.quantize && M * j->W->cols >= MG_QUANT_SERIAL_VALUES)) {
             group_one_by_one(pool, ops, n, M);
             return;
         }
