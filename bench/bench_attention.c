@@ -9,6 +9,7 @@
  *   bench_attention [--threads N] [--positions 250,750,1500]
  *
  * Best of several passes; the cache is on huge pages as in the decoder. */
+#include "bench_args.h"
 #include "base/bigbuf.h"
 #include "base/pool.h"
 #include "base/timing.h"
@@ -50,9 +51,7 @@ int main(int argc, char **argv) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             threads = atoi(argv[++i]);
         } else if (!strcmp(argv[i], "--positions") && i + 1 < argc) {
-            n_pos = 0;
-            for (char *s = argv[++i]; s && *s && n_pos < 8; s = strchr(s, ',') ? strchr(s, ',') + 1 : NULL)
-                positions[n_pos++] = atoi(s);
+            n_pos = bench_parse_int_list(argv[++i], positions, 8);
         } else {
             fprintf(stderr, "usage: %s [--threads N] [--positions 250,750,1500]\n", argv[0]);
             return 2;
@@ -73,6 +72,10 @@ int main(int argc, char **argv) {
     const char *names[3] = {"f16", "f32", "q8_0"};
     float *q = calloc(N_TASKS * HEAD_DIM, sizeof(float)), *out = calloc(N_TASKS * HEAD_DIM, sizeof(float));
     float *p = calloc((size_t)N_TASKS * CAPACITY, sizeof(float));
+    if (!q || !out || !p) {
+        fprintf(stderr, "out of memory\n");
+        return 1;
+    }
     for (int i = 0; i < N_TASKS * HEAD_DIM; i++)
         q[i] = (float)((i * 37) % 19 - 9) * 0.01f;
     for (int ti = 0; ti < 3; ti++) {
@@ -80,7 +83,7 @@ int main(int argc, char **argv) {
         size_t rb = ops->row_bytes(HEAD_DIM), layer = (size_t)N_TASKS * CAPACITY * rb;
         uint8_t *k = mg_bigbuf_alloc(layer * N_LAYERS), *v = mg_bigbuf_alloc(layer * N_LAYERS);
         float *row = malloc(sizeof(float) * HEAD_DIM);
-        if (!k || !v || !row || !q || !out || !p) {
+        if (!k || !v || !row) {
             fprintf(stderr, "out of memory\n");
             return 1;
         }

@@ -16,6 +16,7 @@
  * The kernel ISA is the best the CPU has; set MG_ISA=avx2 or scalar to compare.
  * Figures are the best of several wall-clock trials (a shared machine only ever slows
  * a trial down); still, run it twice. */
+#include "bench_args.h"
 #include "base/bigbuf.h"
 #include "base/pool.h"
 #include "base/rng.h"
@@ -55,7 +56,9 @@ static int arena_make(arena *a, mg_dtype t, size_t bytes, mg_rng *rng) {
     const int64_t pattern_vals = 1 << 16;
     size_t pattern_bytes = mg_dtype_row_bytes(t, pattern_vals);
     bytes = (bytes + pattern_bytes - 1) / pattern_bytes * pattern_bytes;
-    if (!(a->data = mg_bigbuf_alloc(bytes))) /* huge pages, as the model's weights get */
+    /* Huge pages, like the bandwidth probe it is compared with (the model's mapped weight
+     * files stay on small pages: see base/bigbuf.h). */
+    if (!(a->data = mg_bigbuf_alloc(bytes)))
         return 0;
     a->bytes = bytes;
     float *vals = malloc(sizeof(float) * pattern_vals);
@@ -105,18 +108,6 @@ static void run_step(mg_pool *pool, const arena *a, mg_dtype t, const float *X, 
     }
 }
 
-static int parse_list(const char *s, int *out, int max) {
-    int n = 0;
-    while (*s && n < max) {
-        out[n++] = atoi(s);
-        const char *c = strchr(s, ',');
-        if (!c)
-            break;
-        s = c + 1;
-    }
-    return n;
-}
-
 /* Is `name` one of the comma-separated entries of `list`? */
 static int in_list(const char *list, const char *name) {
     size_t len = strlen(name);
@@ -139,7 +130,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--cached")) {
             cached = 1;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
-            n_threads = parse_list(argv[++i], threads, 8);
+            n_threads = bench_parse_int_list(argv[++i], threads, 8);
         } else if (!strcmp(argv[i], "--formats") && i + 1 < argc) {
             formats = argv[++i];
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
