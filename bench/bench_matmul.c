@@ -43,7 +43,9 @@ static const shape k_shapes[] = {
 #define N_LAYERS 24
 #define N_HEADS 4
 
-static const mg_dtype k_formats[] = {MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_Q8_0, MG_DT_Q4_0};
+/* q8_0x16 is what `musicgen quantize --type q8_0` writes; plain q8_0 is what other
+ * tools' GGUF files hold. */
+static const mg_dtype k_formats[] = {MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_Q8_0, MG_DT_Q8_0X16, MG_DT_Q4_0};
 
 typedef struct {
     uint8_t *data;
@@ -51,7 +53,8 @@ typedef struct {
 } arena;
 
 /* A buffer of `bytes` filled with valid random weights of format t (a random pattern
- * of whole blocks repeated, so any block-aligned matrix inside it is valid). */
+ * of whole blocks repeated, so any block-aligned matrix inside it is valid; for
+ * q8_0x16, of whole 16-row blocks, and every matrix is a whole number of those). */
 static int arena_make(arena *a, mg_dtype t, size_t bytes, mg_rng *rng) {
     const int64_t pattern_vals = 1 << 16;
     size_t pattern_bytes = mg_dtype_row_bytes(t, pattern_vals);
@@ -66,7 +69,7 @@ static int arena_make(arena *a, mg_dtype t, size_t bytes, mg_rng *rng) {
         return 0;
     for (int64_t i = 0; i < pattern_vals; i++)
         vals[i] = (float)(mg_rng_uniform(rng) - 0.5) * 0.1f;
-    mg_row_from_f32(t, vals, a->data, pattern_vals);
+    mg_matrix_from_f32(t, vals, a->data, MG_X16_ROWS, pattern_vals / MG_X16_ROWS);
     free(vals);
     for (size_t off = pattern_bytes; off < bytes; off += pattern_bytes)
         memcpy(a->data + off, a->data, pattern_bytes);
@@ -190,7 +193,7 @@ int main(int argc, char **argv) {
                             best = dt / (double)calls;
                     }
                     double gbs = (double)bytes / best * 1e-9;
-                    printf("%-6s %-15s %2d %3d %10.1f %8.1f %6.0f%%\n", mg_dtype_name(t), k_shapes[s].name, M,
+                    printf("%-7s %-15s %2d %3d %10.1f %8.1f %6.0f%%\n", mg_dtype_name(t), k_shapes[s].name, M,
                            threads[ti], best * 1e6, gbs, 100 * gbs / bw[ti]);
                 }
         for (int M = 2; M <= 8 && !cached; M += 6)
@@ -205,7 +208,7 @@ int main(int argc, char **argv) {
                     best = dt < best ? dt : best;
                 }
                 double ms = best * 1e3, limit = (double)step_bytes(t) / (bw[ti] * 1e9) * 1e3;
-                printf("%-6s %-15s %2d %3d  step %7.2f ms (%.0f MB, bandwidth limit %.2f ms, %.0f%%)\n",
+                printf("%-7s %-15s %2d %3d  step %7.2f ms (%.0f MB, bandwidth limit %.2f ms, %.0f%%)\n",
                        mg_dtype_name(t), "decoder step", M, threads[ti], ms, (double)step_bytes(t) * 1e-6, limit,
                        100 * limit / ms);
             }

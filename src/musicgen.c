@@ -121,6 +121,9 @@ static mg_status load_stages(mg_model *m, const mg_model_params *p) {
     return MG_OK;
 }
 
+/* The number format of a stored one: q8_0 in 16-row groups is q8_0 to the user. */
+static mg_dtype format_of(mg_dtype t) { return t == MG_DT_Q8_0X16 ? MG_DT_Q8_0 : t; }
+
 /* "q8_0", or "q8_0 (+ f16 for 148 matrices)" when block formats had to fall back for
  * matrices whose rows are not a multiple of 32: the decoder's matrices as loaded. */
 static void describe_weight_format(mg_model *m) {
@@ -131,13 +134,15 @@ static void describe_weight_format(mg_model *m) {
         const mg_dec_layer *L = &d->layers[l];
         const mg_matrix *ms[] = {&L->sq, &L->sk, &L->sv, &L->so, &L->cq, &L->ck, &L->cv, &L->co, &L->fc1, &L->fc2};
         for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
-            bytes[ms[i]->dtype] += (int64_t)ms[i]->row_bytes * ms[i]->rows;
-            count[ms[i]->dtype]++;
+            mg_dtype t = format_of(ms[i]->dtype);
+            bytes[t] += (int64_t)ms[i]->row_bytes * ms[i]->rows;
+            count[t]++;
         }
     }
     for (int k = 0; k < d->cfg.n_codebooks; k++) {
-        bytes[d->lm_heads[k].dtype] += (int64_t)d->lm_heads[k].row_bytes * d->lm_heads[k].rows;
-        count[d->lm_heads[k].dtype]++;
+        mg_dtype t = format_of(d->lm_heads[k].dtype);
+        bytes[t] += (int64_t)d->lm_heads[k].row_bytes * d->lm_heads[k].rows;
+        count[t]++;
     }
     int main_t = 0;
     for (int t = 1; t < MG_DT_COUNT; t++)

@@ -121,6 +121,42 @@ static void test_quant_roundtrip(void) {
     CHECK(e4 < 0.5, "q4_0 error %g", e4);
 }
 
+/* q8_0x16 holds exactly the q8_0 blocks of its rows, grouped: writing a matrix, packing
+ * its q8_0 rows, unpacking and reading rows back all agree, and the 16 scales then the
+ * values of one 32-byte column pair sit where tensor.h says. */
+static void test_q8x16_layout(void) {
+    enum { ROWS = 32, N = 96, NB = N / MG_QK };
+    static float x[ROWS * N], y[N], z[N];
+    static mg_block_q8_0 rows[ROWS * NB], back[NB];
+    static uint8_t packed[ROWS * NB * sizeof(mg_block_q8_0)], grouped[sizeof packed];
+    mg_rng r;
+    mg_rng_seed(&r, 2);
+    for (int i = 0; i < ROWS * N; i++)
+        x[i] = (float)mg_rng_normal(&r);
+    CHECK(mg_dtype_row_bytes(MG_DT_Q8_0X16, N) == mg_dtype_row_bytes(MG_DT_Q8_0, N), "same row size as q8_0");
+    mg_matrix_from_f32(MG_DT_Q8_0, x, rows, ROWS, N);
+    mg_matrix_from_f32(MG_DT_Q8_0X16, x, grouped, ROWS, N);
+    for (int g = 0; g < ROWS / MG_X16_ROWS; g++)
+        mg_q8x16_pack(rows + g * MG_X16_ROWS * NB, packed + g * MG_X16_ROWS * NB * sizeof(mg_block_q8_0), N);
+    CHECK(!memcmp(packed, grouped, sizeof packed), "mg_matrix_from_f32(q8_0x16) == packed q8_0 rows");
+    int same = 1;
+    for (int row = 0; row < ROWS; row++) {
+        mg_matrix_row_to_f32(MG_DT_Q8_0X16, grouped, row, y, N);
+        mg_matrix_row_to_f32(MG_DT_Q8_0, rows, row, z, N);
+        same &= !memcmp(y, z, sizeof y);
+        mg_q8x16_unpack(grouped + (row / MG_X16_ROWS) * MG_X16_ROWS * NB * sizeof(mg_block_q8_0), row % MG_X16_ROWS,
+                        0, NB, back);
+        same &= !memcmp(back, rows + row * NB, sizeof back);
+    }
+    CHECK(same, "q8_0x16 rows read back as their q8_0 rows");
+    /* Group 1, block 2: row 5's scale at byte 10, its values 6 and 7 in column pair 3. */
+    const uint8_t *blk = grouped + MG_X16_ROWS * NB * sizeof(mg_block_q8_0) + 2 * MG_X16_BLOCK_BYTES;
+    const mg_block_q8_0 *src = &rows[(MG_X16_ROWS + 5) * NB + 2];
+    CHECK(!memcmp(blk + 10, &src->d, 2) && (int8_t)blk[32 + 3 * 32 + 5 * 2] == src->qs[6] &&
+              (int8_t)blk[32 + 3 * 32 + 5 * 2 + 1] == src->qs[7],
+          "q8_0x16 byte layout");
+}
+
 static void test_errors(void) {
     mg_status st = mg_fail(MG_ERR_FORMAT, "tensor %s is bad", "x.weight");
     CHECK(st == MG_ERR_FORMAT, "status returned");
@@ -163,6 +199,7 @@ int main(void) {
     test_rng();
     test_half();
     test_quant_roundtrip();
+    test_q8x16_layout();
     test_errors();
     test_atomic_file();
     return test_finish("test_base");

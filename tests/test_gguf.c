@@ -45,7 +45,8 @@ static double format_tolerance(mg_dtype t) {
     case MG_DT_F32: return 0.0;
     case MG_DT_F16: return 1.0e-3;
     case MG_DT_BF16: return 8.0e-3;
-    case MG_DT_Q8_0: return 1.0e-2;
+    case MG_DT_Q8_0:
+    case MG_DT_Q8_0X16: return 1.0e-2;
     case MG_DT_Q4_0: return 1.6e-1;
     default: return 0.0;
     }
@@ -60,9 +61,8 @@ static float *to_f32(const mg_tensor *t) {
     int64_t n = mg_tensor_numel(t);
     float *f = malloc((size_t)(n ? n : 1) * sizeof *f);
     int64_t cols = t->ndim ? t->shape[t->ndim - 1] : 1;
-    size_t rb = mg_dtype_row_bytes(t->dtype, cols);
     for (int64_t r = 0; r < n / cols; r++)
-        mg_row_to_f32(t->dtype, (const uint8_t *)t->data + (size_t)r * rb, f + r * cols, cols);
+        mg_matrix_row_to_f32(t->dtype, t->data, r, f + r * cols, cols);
     return f;
 }
 
@@ -72,8 +72,7 @@ static uint8_t *expected_bytes(const mg_tensor *src, mg_dtype dt, size_t *n) {
     size_t rb = mg_dtype_row_bytes(dt, cols);
     uint8_t *out = malloc(rb * (size_t)rows);
     float *f = to_f32(src);
-    for (int64_t r = 0; r < rows; r++)
-        mg_row_from_f32(dt, f + r * cols, out + (size_t)r * rb, cols);
+    mg_matrix_from_f32(dt, f, out, rows, cols);
     free(f);
     *n = rb * (size_t)rows;
     return out;
@@ -112,7 +111,7 @@ static void compare_plain(mg_checkpoint *src, mg_checkpoint *gg, const mg_store_
         return;
     size_t n;
     uint8_t *want_bytes = expected_bytes(&e->t, dt, &n);
-    CHECK(n == g->t.nbytes && !memcmp(want_bytes, g->t.data, n), "%s: bytes differ from mg_row_from_f32(%s)", e->name,
+    CHECK(n == g->t.nbytes && !memcmp(want_bytes, g->t.data, n), "%s: bytes differ from mg_matrix_from_f32(%s)", e->name,
           mg_dtype_name(dt));
     free(want_bytes);
     float *a = to_f32(&g->t), *b = to_f32(&e->t);

@@ -7,10 +7,12 @@
  * bandwidth probe runs.
  *
  * Error bounds: float formats must match the reference to f32 rounding (relative to
- * sum |w||x|). Integer kernels quantize activations to 8 bits per 32-block, so they are
- * checked twice: against the reference within the provable bound of that quantization
- * (sum over blocks of max|x|/254 * sum|w|), and against an exact double-precision
- * product of the dequantized weights and dequantized activations to f32 rounding. */
+ * sum |w||x|). Integer kernels quantize activations to 8 (q8_0x16: 16) bits per
+ * 32-block, so they are checked twice: against the reference within the provable bound
+ * of that quantization (sum over blocks of max|x|/254 (/65534) * sum|w|), and against an
+ * exact double-precision product of the dequantized weights and dequantized activations
+ * to f32 rounding. q8_0x16 matrices have 16-row groups, so their row counts are
+ * multiples of 16. */
 #include "test.h"
 #include "base/pool.h"
 #include "base/rng.h"
@@ -23,7 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static const mg_dtype k_formats[] = {MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_Q8_0, MG_DT_Q4_0};
+static const mg_dtype k_formats[] = {MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_Q8_0, MG_DT_Q4_0, MG_DT_Q8_0X16};
+
+/* A row count the format allows: q8_0x16 matrices come in 16-row groups. */
+static int64_t rows_for(mg_dtype t, int64_t rows) {
+    return t == MG_DT_Q8_0X16 ? (rows + MG_X16_ROWS - 1) / MG_X16_ROWS * MG_X16_ROWS : rows;
+}
 
 static void fill_random(mg_rng *rng, float *x, int64_t n, float scale) {
     for (int64_t i = 0; i < n; i++)
@@ -48,13 +55,13 @@ static void matrix_make(test_matrix *w, mg_rng *rng, mg_dtype t, int64_t rows, i
     w->row_bytes = mg_dtype_row_bytes(t, n);
     w->data = malloc(w->row_bytes * (size_t)rows); /* no slack: ASan sees any over-read */
     w->deq = malloc(sizeof(float) * (size_t)(rows * n));
-    float *tmp = malloc(sizeof(float) * (size_t)n);
-    for (int64_t r = 0; r < rows; r++) {
-        fill_random(rng, tmp, n, 0.5f);
-        mg_row_from_f32(t, tmp, w->data + (size_t)r * w->row_bytes, n);
-        mg_row_to_f32(t, w->data + (size_t)r * w->row_bytes, w->deq + r * n, n);
-    }
-    free(tmp);
+    float *vals = malloc(sizeof(float) * (size_t)(rows * n));
+    for (int64_t r = 0; r < rows; r++)
+        fill_random(rng, vals + r * n, n, 0.5f);
+    mg_matrix_from_f32(t, vals, w->data, rows, n);
+    for (int64_t r = 0; r < rows; r++)
+        mg_matrix_row_to_f32(t, w->data, r, w->deq + r * n, n);
+    free(vals);
 }
 
 static void matrix_free(test_matrix *w) {
@@ -74,7 +81,7 @@ static void run_kernel(mg_kernel k, const test_matrix *w, const float *X, int64_
         k.gemm(w->data, w->row_bytes, w->rows, X, (size_t)ldx * sizeof(float), M, w->n, Y, ldy);
         return;
     }
-    size_t xs = mg_act_q8_bytes(w->n);
+    size_t xs = mg_kernel_act_bytes(&k, w->n);
     void *xq = NULL;
     if (posix_memalign(&xq, 64, xs * (size_t)M) != 0)
         return;
@@ -84,8 +91,17 @@ static void run_kernel(mg_kernel k, const test_matrix *w, const float *X, int64_
     free(xq);
 }
 
-/* Dequantized values of one quantized activation row. */
-static void act_dequant(const void *xq, int64_t n, float *out) {
+/* One activation row quantized by the reference quantizer of kernel k, dequantized. */
+static void act_quant_dequant(const mg_kernel *k, const float *x, int64_t n, void *xq, float *out) {
+    if (k->act16) {
+        mg_act_q16_quantize_ref(x, n, xq, k->corr_mult);
+        const int16_t *q = xq;
+        const float *d = (const float *)(q + n);
+        for (int64_t i = 0; i < n; i++)
+            out[i] = (float)q[i] * d[i / MG_QK];
+        return;
+    }
+    mg_act_q8_quantize_ref(x, n, xq, k->corr_mult);
     int64_t nbp = ((n / MG_QK) + 1) & ~(int64_t)1;
     const int8_t *q = xq;
     const float *d = (const float *)(q + nbp * MG_QK);
@@ -117,15 +133,13 @@ static void check_case(mg_isa isa, mg_dtype t, int64_t rows, int64_t n, int64_t 
 
     float *xdq = malloc(sizeof(float) * (size_t)n);
     void *xq = NULL;
-    if (ki.quantize && posix_memalign(&xq, 64, mg_act_q8_bytes(n)) != 0)
+    if (ki.quantize && posix_memalign(&xq, 64, mg_kernel_act_bytes(&ki, n)) != 0)
         xq = NULL;
     int gaps_ok = 1;
     for (int64_t m = 0; m < M; m++) {
         const float *x = X + m * ldx;
-        if (ki.quantize && xq) {
-            mg_act_q8_quantize_ref(x, n, xq, ki.corr_mult);
-            act_dequant(xq, n, xdq);
-        }
+        if (ki.quantize && xq)
+            act_quant_dequant(&ki, x, n, xq, xdq);
         for (int64_t r = rows; r < ldy; r++)
             gaps_ok &= Yi[m * ldy + r] == 12345.0f;
         for (int64_t r = 0; r < rows; r++) {
@@ -138,7 +152,7 @@ static void check_case(mg_isa isa, mg_dtype t, int64_t rows, int64_t n, int64_t 
                     amax = fmax(amax, fabs(x[i]));
                     wsum += fabs(wr[i]);
                 }
-                quant_bound += amax / 254.0 * wsum;
+                quant_bound += amax / (ki.act16 ? 65534.0 : 254.0) * wsum;
             }
             if (ki.quantize)
                 for (int64_t i = 0; i < n; i++) {
@@ -180,7 +194,7 @@ static void test_isa_format(mg_isa isa, mg_dtype t, mg_rng *rng) {
     err_stats st = {0, 0, 0, 0};
     for (int i = 0; i < n_ns; i++)
         for (int64_t M = 1; M <= 9; M++)
-            check_case(isa, t, rows_list[(i + M) % 6], ns[i], M, rng, &st);
+            check_case(isa, t, rows_list[(i + M) % 6] * (t == MG_DT_Q8_0X16 ? MG_X16_ROWS : 1), ns[i], M, rng, &st);
     printf("  %-6s %-5s: max err/bound vs reference %.3g", mg_isa_name(isa), mg_dtype_name(t), st.worst_ref);
     if (mg_matmul_kernel(isa, t).quantize)
         printf(", max rel err vs exact quantized product %.3g", st.worst_exact);
@@ -199,7 +213,7 @@ static void test_quantizer(mg_isa isa, mg_dtype t, mg_rng *rng) {
     static const int64_t ns[] = {32, 64, 96, 4096 + 32};
     for (int i = 0; i < 4; i++) {
         int64_t n = ns[i];
-        size_t bytes = mg_act_q8_bytes(n);
+        size_t bytes = mg_kernel_act_bytes(&k, n);
         float *x = malloc(sizeof(float) * (size_t)n);
         fill_random(rng, x, n, 3.0f);
         for (int j = 0; j < 32 && j < n; j++) /* an all-zero block, and a tie-rounding candidate */
@@ -210,7 +224,7 @@ static void test_quantizer(mg_isa isa, mg_dtype t, mg_rng *rng) {
         CHECK(posix_memalign(&a, 64, bytes) == 0 && posix_memalign(&b, 64, bytes) == 0, "alloc");
         memset(a, 0x55, bytes);
         memset(b, 0xAA, bytes);
-        mg_act_q8_quantize_ref(x, n, a, k.corr_mult);
+        (k.act16 ? mg_act_q16_quantize_ref : mg_act_q8_quantize_ref)(x, n, a, k.corr_mult);
         k.quantize(x, n, b, k.corr_mult);
         CHECK(memcmp(a, b, bytes) == 0, "%s %s quantizer differs from the reference (n %lld)", mg_isa_name(isa),
               mg_dtype_name(t), (long long)n);
@@ -222,7 +236,7 @@ static void test_quantizer(mg_isa isa, mg_dtype t, mg_rng *rng) {
 
 /* mg_matmul with 1..4 threads, and row by row, must give identical bits. */
 static void test_threads(mg_dtype t, mg_rng *rng) {
-    const int64_t rows = 301, n = mg_dtype_is_block(t) ? 288 : 291, M = 9;
+    const int64_t rows = rows_for(t, 301), n = mg_dtype_is_block(t) ? 288 : 291, M = 9;
     test_matrix w;
     matrix_make(&w, rng, t, rows, n);
     mg_matrix W = matrix_view(&w);
@@ -247,13 +261,14 @@ static void test_threads(mg_dtype t, mg_rng *rng) {
         mg_matmul(NULL, &W, X + m * n, 1, n, Yrow + m * rows, rows, bias);
     CHECK(memcmp(Yrow, Y1, ybytes) == 0, "%s: M = 1 calls differ from one M = %lld call", mg_dtype_name(t),
           (long long)M);
-    for (int64_t r = 0; r < rows; r += 37) {
-        mg_matrix one = {t, 1, n, w.row_bytes, w.data + (size_t)r * w.row_bytes};
-        float yr[9];
-        mg_matmul(NULL, &one, X, M, n, yr, 1, bias + r);
+    const int64_t unit = rows_for(t, 1); /* the smallest matrix: one row, or one 16-row group */
+    for (int64_t r = 0; r < rows; r += 37 * unit) {
+        mg_matrix one = {t, unit, n, w.row_bytes, w.data + (size_t)r * w.row_bytes};
+        float yr[9 * MG_X16_ROWS];
+        mg_matmul(NULL, &one, X, M, n, yr, unit, bias + r);
         int same = 1;
         for (int64_t m = 0; m < M; m++)
-            same &= memcmp(&yr[m], &Y1[m * rows + r], sizeof(float)) == 0;
+            same &= memcmp(&yr[m * unit], &Y1[m * rows + r], sizeof(float) * (size_t)unit) == 0;
         CHECK(same, "%s: row %lld alone differs", mg_dtype_name(t), (long long)r);
     }
     free(Y1);
@@ -268,7 +283,7 @@ static void test_threads(mg_dtype t, mg_rng *rng) {
  * the same bits as mg_matmul per product then mg_gelu, for 1-3 threads and for M in the
  * grouped (few rows) and the one-by-one (many rows) regimes. */
 static void test_group(mg_dtype t, mg_rng *rng) {
-    const int64_t n = 320, rows[3] = {96, 200, 8};
+    const int64_t n = 320, rows[3] = {96, rows_for(t, 200), rows_for(t, 8)};
     test_matrix w[3];
     mg_matrix W[3];
     for (int i = 0; i < 3; i++) {
@@ -276,9 +291,9 @@ static void test_group(mg_dtype t, mg_rng *rng) {
         W[i] = matrix_view(&w[i]);
     }
     const int64_t Ms[2] = {2, 700};
-    float *X = malloc(sizeof(float) * (size_t)(700 * n)), *bias = malloc(sizeof(float) * 8);
+    float *X = malloc(sizeof(float) * (size_t)(700 * n)), *bias = malloc(sizeof(float) * (size_t)rows[2]);
     fill_random(rng, X, 700 * n, 1.0f);
-    fill_random(rng, bias, 8, 1.0f);
+    fill_random(rng, bias, rows[2], 1.0f);
     for (int mi = 0; mi < 2; mi++) {
         int64_t M = Ms[mi];
         float *ref[3], *got[3];
@@ -326,13 +341,14 @@ static int child_expect_scalar(void) {
     int bad = 0;
     for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++) {
         test_matrix w;
-        matrix_make(&w, &rng, k_formats[f], 20, 64);
+        const int64_t rows = rows_for(k_formats[f], 20);
+        matrix_make(&w, &rng, k_formats[f], rows, 64);
         mg_matrix W = matrix_view(&w);
-        float X[2 * 64], Y[2 * 20], R[2 * 20];
+        float X[2 * 64], Y[2 * 32], R[2 * 32];
         fill_random(&rng, X, 128, 1.0f);
-        mg_matmul(NULL, &W, X, 2, 64, Y, 20, NULL);
-        run_kernel(mg_matmul_kernel(MG_ISA_SCALAR, k_formats[f]), &w, X, 2, 64, R, 20);
-        bad |= memcmp(Y, R, sizeof Y) != 0;
+        mg_matmul(NULL, &W, X, 2, 64, Y, rows, NULL);
+        run_kernel(mg_matmul_kernel(MG_ISA_SCALAR, k_formats[f]), &w, X, 2, 64, R, rows);
+        bad |= memcmp(Y, R, sizeof(float) * (size_t)(2 * rows)) != 0;
         matrix_free(&w);
     }
     if (bad)

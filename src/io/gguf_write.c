@@ -158,6 +158,9 @@ mg_status mg_gguf_writer_add_tensor(mg_gguf_writer *w, const char *name, mg_dtyp
     if (mg_dtype_is_block(dtype) && t.ne[0] % MG_QK)
         return mg_fail(MG_ERR_INVALID_ARG, "tensor %s: rows of %lld values cannot be stored as %s (need a multiple of %d)",
                        name, (long long)t.ne[0], mg_dtype_name(dtype), MG_QK);
+    if (dtype == MG_DT_Q8_0X16 && (ndim != 2 || shape[0] % MG_X16_ROWS))
+        return mg_fail(MG_ERR_INVALID_ARG, "tensor %s: only matrices of whole %d-row groups can be stored as %s", name,
+                       MG_X16_ROWS, mg_dtype_name(dtype));
     t.nbytes = (uint64_t)mg_dtype_row_bytes(dtype, t.ne[0]) * (uint64_t)rows;
     for (int64_t i = 0; i < w->n_t; i++)
         if (!strcmp(w->t[i].name, t.name))
@@ -315,6 +318,10 @@ mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_
             return MG_DT_F16;
         if (mg_dtype_is_block(want) && shape[1] % MG_QK)
             return MG_DT_F16;
+        /* q8_0 goes in 16-row groups wherever the rows allow (tensor.h): the same bytes,
+         * read by kernels that do a third of the arithmetic. */
+        if (want == MG_DT_Q8_0 && shape[0] % MG_X16_ROWS == 0)
+            return MG_DT_Q8_0X16;
         return want;
     }
     if (is_embedding(name))
@@ -375,8 +382,7 @@ static mg_status build_plan(const mg_checkpoint *ck, mg_dtype want, plan_item **
             memcpy(p[n].name, e->name, len + 1);
             p[n].dtype = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, want);
         }
-        if (e->t.dtype != MG_DT_F32 && e->t.dtype != MG_DT_F16 && e->t.dtype != MG_DT_BF16 && e->t.dtype != MG_DT_Q8_0 &&
-            e->t.dtype != MG_DT_Q4_0)
+        if (!mg_dtype_is_weight(e->t.dtype))
             st = mg_fail(MG_ERR_UNSUPPORTED, "tensor %s in %s has dtype %s; model weights must be floating point", e->name,
                          mg_store_file_of(s, e), mg_dtype_name(e->t.dtype));
         p[n].src = e;
@@ -505,7 +511,8 @@ static uint32_t file_type_id(mg_dtype t) {
     switch (t) {
     case MG_DT_F16: return 1;
     case MG_DT_Q4_0: return 2;
-    case MG_DT_Q8_0: return 7;
+    case MG_DT_Q8_0:
+    case MG_DT_Q8_0X16: return 7;
     case MG_DT_BF16: return 32;
     default: return 0;
     }
@@ -549,20 +556,24 @@ static mg_status check_row_finite(const char *name, const float *x, int64_t n, i
     return MG_OK;
 }
 
-/* Convert row by row (rows = all leading dims, a row = the last dim). */
+/* Convert row by row (rows = all leading dims, a row = the last dim); q8_0x16 is made
+ * and written one 16-row group at a time. */
 static mg_status write_converted(mg_gguf_writer *w, const plan_item *it) {
     const mg_tensor *t = &it->src->t;
     int64_t cols = it->shape[it->ndim - 1], rows = mg_tensor_numel(t) / (cols ? cols : 1);
-    size_t src_row = mg_dtype_row_bytes(t->dtype, cols), dst_row = mg_dtype_row_bytes(it->dtype, cols);
-    float *tmp = mg_malloc((size_t)cols * sizeof *tmp, "a conversion buffer");
-    uint8_t *out = mg_malloc(dst_row, "a conversion buffer");
+    const int64_t step = it->dtype == MG_DT_Q8_0X16 ? MG_X16_ROWS : 1;
+    size_t dst_bytes = mg_dtype_row_bytes(it->dtype, cols) * (size_t)step;
+    float *tmp = mg_malloc((size_t)(cols * step) * sizeof *tmp, "a conversion buffer");
+    uint8_t *out = mg_malloc(dst_bytes, "a conversion buffer");
     mg_status st = tmp && out ? MG_OK : MG_ERR_NOMEM;
-    for (int64_t r = 0; r < rows && st == MG_OK; r++) {
-        mg_row_to_f32(t->dtype, (const uint8_t *)t->data + (size_t)r * src_row, tmp, cols);
-        st = check_row_finite(it->name, tmp, cols, r);
+    for (int64_t r0 = 0; r0 < rows && st == MG_OK; r0 += step) {
+        for (int64_t r = r0; r < r0 + step && st == MG_OK; r++) {
+            mg_matrix_row_to_f32(t->dtype, t->data, r, tmp + (r - r0) * cols, cols);
+            st = check_row_finite(it->name, tmp + (r - r0) * cols, cols, r);
+        }
         if (st == MG_OK) {
-            mg_row_from_f32(it->dtype, tmp, out, cols);
-            st = mg_gguf_writer_write(w, out, dst_row);
+            mg_matrix_from_f32(it->dtype, tmp, out, step, cols);
+            st = mg_gguf_writer_write(w, out, dst_bytes);
         }
     }
     free(tmp);

@@ -134,8 +134,7 @@ mg_status mg_store_get(mg_store *s, const char *name, int ndim, const int64_t *s
         return mg_fail(MG_ERR_FORMAT, "tensor %s in %s has shape %s, but config.json implies %s", name,
                        mg_store_file_of(s, e), got, want);
     }
-    if (e->t.dtype != MG_DT_F32 && e->t.dtype != MG_DT_F16 && e->t.dtype != MG_DT_BF16 &&
-        e->t.dtype != MG_DT_Q8_0 && e->t.dtype != MG_DT_Q4_0)
+    if (!mg_dtype_is_weight(e->t.dtype))
         return mg_fail(MG_ERR_FORMAT, "tensor %s in %s has dtype %s; weights must be f32, f16 or bf16", name,
                        mg_store_file_of(s, e), mg_dtype_name(e->t.dtype));
     e->used = 1;
@@ -152,6 +151,17 @@ static mg_status check_finite(const mg_store *s, const char *name, const mg_stor
     return MG_OK;
 }
 
+/* All values of a tensor as f32 (q8_0x16 row by row: its rows are grouped). */
+static void tensor_values(const mg_tensor *t, float *dst) {
+    int64_t n = mg_tensor_numel(t), cols = t->ndim ? t->shape[t->ndim - 1] : 1;
+    if (t->dtype != MG_DT_Q8_0X16 || cols < 1) {
+        mg_row_to_f32(t->dtype, t->data, dst, n);
+        return;
+    }
+    for (int64_t r = 0; r < n / cols; r++)
+        mg_matrix_row_to_f32(t->dtype, t->data, r, dst + r * cols, cols);
+}
+
 mg_status mg_store_get_f32(mg_store *s, const char *name, int ndim, const int64_t *shape, const float **out) {
     mg_tensor t;
     MG_TRY(mg_store_get(s, name, ndim, shape, &t));
@@ -162,7 +172,7 @@ mg_status mg_store_get_f32(mg_store *s, const char *name, int ndim, const int64_
         float *p = mg_arena_alloc(&s->arena, (size_t)n * 4);
         if (!p)
             return MG_ERR_NOMEM;
-        mg_row_to_f32(t.dtype, t.data, p, n);
+        tensor_values(&t, p);
         s->converted_bytes += n * 4;
         *out = p;
     }
@@ -178,6 +188,10 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
         want = t.dtype;
     if (mg_dtype_is_block(want) && cols % MG_QK != 0)
         want = MG_DT_F16;
+    /* q8_0 is made in 16-row groups (tensor.h) where the rows allow; a file's plain q8_0
+     * stays as it is (mapped, not copied). */
+    if (want == MG_DT_Q8_0 && (t.dtype == MG_DT_Q8_0X16 || (t.dtype != MG_DT_Q8_0 && rows % MG_X16_ROWS == 0)))
+        want = MG_DT_Q8_0X16;
     out->dtype = want;
     out->rows = rows;
     out->cols = cols;
@@ -186,18 +200,19 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
         out->data = t.data;
         return MG_OK;
     }
+    const int64_t step = want == MG_DT_Q8_0X16 ? MG_X16_ROWS : 1; /* rows converted at once */
     uint8_t *dst = mg_arena_alloc(&s->arena, out->row_bytes * (size_t)rows);
-    float *tmp = malloc((size_t)cols * 4);
+    float *tmp = malloc((size_t)(cols * step) * 4);
     if (!dst || !tmp) {
         free(tmp);
         return mg_fail(MG_ERR_NOMEM, "out of memory converting %s to %s", name, mg_dtype_name(want));
     }
-    size_t src_row = mg_dtype_row_bytes(t.dtype, cols);
     mg_status st = MG_OK;
-    for (int64_t r = 0; r < rows && st == MG_OK; r++) {
-        mg_row_to_f32(t.dtype, (const uint8_t *)t.data + (size_t)r * src_row, tmp, cols);
-        st = check_finite(s, name, mg_store_find(s, name), tmp, cols);
-        mg_row_from_f32(want, tmp, dst + (size_t)r * out->row_bytes, cols);
+    for (int64_t r0 = 0; r0 < rows && st == MG_OK; r0 += step) {
+        for (int64_t r = r0; r < r0 + step; r++)
+            mg_matrix_row_to_f32(t.dtype, t.data, r, tmp + (r - r0) * cols, cols);
+        st = check_finite(s, name, mg_store_find(s, name), tmp, cols * step);
+        mg_matrix_from_f32(want, tmp, dst + (size_t)r0 * out->row_bytes, step, cols);
     }
     free(tmp);
     s->converted_bytes += (int64_t)(out->row_bytes * (size_t)rows);
@@ -208,10 +223,7 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
 /* The f32 values of a tensor into dst (numel floats), checked finite. */
 static mg_status tensor_to_f32(mg_store *s, const char *name, const mg_tensor *t, float *dst) {
     int64_t n = mg_tensor_numel(t);
-    if (t->dtype == MG_DT_F32)
-        memcpy(dst, t->data, (size_t)n * sizeof(float));
-    else
-        mg_row_to_f32(t->dtype, t->data, dst, n);
+    tensor_values(t, dst);
     return check_finite(s, name, mg_store_find(s, name), dst, n);
 }
 

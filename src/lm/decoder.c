@@ -395,8 +395,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
                 if (id < 0 || id > V)
                     return mg_fail(MG_ERR_INVALID_ARG, "decoder input id %d of codebook %d is outside [0, %d]", id, k, V);
                 const mg_tensor *E = &d->embed[k];
-                size_t rb = mg_dtype_row_bytes(E->dtype, D);
-                mg_row_to_f32(E->dtype, (const uint8_t *)E->data + (size_t)id * rb, s->x, D);
+                mg_matrix_row_to_f32(E->dtype, E->data, id, s->x, D);
                 mg_add(h, s->x, D);
             }
             mg_add(h, d->pos + (size_t)(pos0 + t) * D, D);

@@ -1,5 +1,5 @@
 /* dtype.c — number-format names, sizes and scalar conversions between f32, f16,
- * bf16, q8_0 and q4_0 (the ggml block formats). These are the reference
+ * bf16, q8_0 and q4_0 (the ggml block formats), and the q8_0x16 row grouping. These are the reference
  * implementations that SIMD kernels are tested against. */
 #include "tensor/tensor.h"
 
@@ -15,18 +15,22 @@ const char *mg_dtype_name(mg_dtype t) {
     case MG_DT_Q4_0: return "q4_0";
     case MG_DT_I64: return "i64";
     case MG_DT_I32: return "i32";
+    case MG_DT_Q8_0X16: return "q8_0x16";
     default: return "?";
     }
 }
 
-int mg_dtype_is_block(mg_dtype t) { return t == MG_DT_Q8_0 || t == MG_DT_Q4_0; }
+int mg_dtype_is_block(mg_dtype t) { return t == MG_DT_Q8_0 || t == MG_DT_Q4_0 || t == MG_DT_Q8_0X16; }
+
+int mg_dtype_is_weight(mg_dtype t) { return t == MG_DT_F32 || t == MG_DT_F16 || t == MG_DT_BF16 || mg_dtype_is_block(t); }
 
 size_t mg_dtype_row_bytes(mg_dtype t, int64_t n) {
     switch (t) {
     case MG_DT_F32: return (size_t)n * 4;
     case MG_DT_F16:
     case MG_DT_BF16: return (size_t)n * 2;
-    case MG_DT_Q8_0: return (size_t)(n / MG_QK) * sizeof(mg_block_q8_0);
+    case MG_DT_Q8_0:
+    case MG_DT_Q8_0X16: return (size_t)(n / MG_QK) * sizeof(mg_block_q8_0);
     case MG_DT_Q4_0: return (size_t)(n / MG_QK) * sizeof(mg_block_q4_0);
     case MG_DT_I64: return (size_t)n * 8;
     case MG_DT_I32: return (size_t)n * 4;
@@ -217,5 +221,75 @@ void mg_row_from_f32(mg_dtype t, const float *src, void *dst, int64_t n) {
         break;
     default:
         break;
+    }
+}
+
+/* ---- q8_0x16 ------------------------------------------------------------------------ */
+
+/* Byte offsets inside one block of a group (tensor.h). */
+static size_t x16_scale_at(int i) { return (size_t)i * 2; }
+static size_t x16_value_at(int i, int k) { return 2 * MG_X16_ROWS + (size_t)(k / 2) * 2 * MG_X16_ROWS + (size_t)i * 2 + (size_t)(k & 1); }
+
+/* Row i's q8_0 block into / out of one 16-row block of a group. */
+static void x16_put(uint8_t *gb, int i, const mg_block_q8_0 *blk) {
+    memcpy(gb + x16_scale_at(i), &blk->d, 2);
+    for (int k = 0; k < MG_QK; k++)
+        gb[x16_value_at(i, k)] = (uint8_t)blk->qs[k];
+}
+
+static void x16_get(const uint8_t *gb, int i, mg_block_q8_0 *blk) {
+    memcpy(&blk->d, gb + x16_scale_at(i), 2);
+    for (int k = 0; k < MG_QK; k++)
+        blk->qs[k] = (int8_t)gb[x16_value_at(i, k)];
+}
+
+void mg_q8x16_pack(const void *rows16, void *group, int64_t n) {
+    const int64_t nb = n / MG_QK;
+    const mg_block_q8_0 *src = rows16;
+    uint8_t *g = group;
+    for (int64_t b = 0; b < nb; b++, g += MG_X16_BLOCK_BYTES)
+        for (int i = 0; i < MG_X16_ROWS; i++)
+            x16_put(g, i, &src[(size_t)i * (size_t)nb + (size_t)b]);
+}
+
+void mg_q8x16_unpack(const void *group, int i, int64_t b0, int64_t nblk, mg_block_q8_0 *dst) {
+    const uint8_t *g = (const uint8_t *)group + (size_t)b0 * MG_X16_BLOCK_BYTES;
+    for (int64_t b = 0; b < nblk; b++, g += MG_X16_BLOCK_BYTES)
+        x16_get(g, i, &dst[b]);
+}
+
+void mg_matrix_row_to_f32(mg_dtype t, const void *data, int64_t r, float *dst, int64_t n) {
+    size_t row_bytes = mg_dtype_row_bytes(t, n);
+    if (t != MG_DT_Q8_0X16) {
+        mg_row_to_f32(t, (const uint8_t *)data + (size_t)r * row_bytes, dst, n);
+        return;
+    }
+    const uint8_t *group = (const uint8_t *)data + (size_t)(r / MG_X16_ROWS) * MG_X16_ROWS * row_bytes;
+    mg_block_q8_0 blk[8];
+    for (int64_t b0 = 0; b0 < n / MG_QK; b0 += 8) {
+        int64_t nblk = n / MG_QK - b0 < 8 ? n / MG_QK - b0 : 8;
+        mg_q8x16_unpack(group, (int)(r % MG_X16_ROWS), b0, nblk, blk);
+        mg_row_to_f32(MG_DT_Q8_0, blk, dst + b0 * MG_QK, nblk * MG_QK);
+    }
+}
+
+void mg_matrix_from_f32(mg_dtype t, const float *src, void *dst, int64_t rows, int64_t n) {
+    size_t row_bytes = mg_dtype_row_bytes(t, n);
+    if (t != MG_DT_Q8_0X16) {
+        for (int64_t r = 0; r < rows; r++)
+            mg_row_from_f32(t, src + r * n, (uint8_t *)dst + (size_t)r * row_bytes, n);
+        return;
+    }
+    /* Quantize one row at a time into its place in the group (same bytes as q8_0). */
+    mg_block_q8_0 blk[8];
+    for (int64_t r = 0; r < rows; r++) {
+        uint8_t *g = (uint8_t *)dst + (size_t)(r / MG_X16_ROWS) * MG_X16_ROWS * row_bytes;
+        int i = (int)(r % MG_X16_ROWS);
+        for (int64_t b0 = 0; b0 < n / MG_QK; b0 += 8) {
+            int64_t nblk = n / MG_QK - b0 < 8 ? n / MG_QK - b0 : 8;
+            mg_row_from_f32(MG_DT_Q8_0, src + r * n + b0 * MG_QK, blk, nblk * MG_QK);
+            for (int64_t b = 0; b < nblk; b++)
+                x16_put(g + (size_t)(b0 + b) * MG_X16_BLOCK_BYTES, i, &blk[b]);
+        }
     }
 }

@@ -2,8 +2,9 @@
  * quantization for the integer kernels, and the scalar reference kernels for every
  * weight format. SIMD kernels live in matmul_<isa>.c; docs/kernels.md explains the
  * formats, tiles and numbers. Follows ggml's split: a scalar path per format, SIMD
- * paths tested against it. Does not pack or reorder weights: kernels read the
- * mg_matrix rows as they are stored (ggml block layouts). */
+ * paths tested against it. Does not pack or reorder weights at run time: kernels read
+ * the mg_matrix as stored (ggml block layouts, or q8_0x16's 16-row groups, which
+ * `musicgen quantize` writes; chunks of a q8_0x16 product are whole groups). */
 #include "tensor/matmul.h"
 #include "tensor/ops.h"
 
@@ -61,6 +62,30 @@ MG_SCALAR_GEMM(gemm_bf16_scalar, MG_DT_BF16)
 MG_SCALAR_GEMM(gemm_q8_0_scalar, MG_DT_Q8_0)
 MG_SCALAR_GEMM(gemm_q4_0_scalar, MG_DT_Q4_0)
 
+/* q8_0x16: each row's blocks are gathered back into q8_0 order and go through the q8_0
+ * path above, so the reference gives the same bits for both layouts. `w` starts a
+ * 16-row group (rows % 16 == 0). */
+static void gemm_q8_0x16_scalar(const uint8_t *w, size_t w_stride, int64_t rows, const void *x, size_t x_stride,
+                                int64_t M, int64_t n, float *y, int64_t ldy) {
+    mg_block_q8_0 row[MG_EXPAND_CHUNK / MG_QK];
+    float buf[MG_EXPAND_CHUNK];
+    const float *X = x;
+    size_t ldx = x_stride / sizeof(float);
+    for (int64_t r = 0; r < rows; r++) {
+        const uint8_t *group = w + (size_t)(r / MG_X16_ROWS) * MG_X16_ROWS * w_stride;
+        float *yr = y + r;
+        for (int64_t m = 0; m < M; m++)
+            yr[m * ldy] = 0;
+        for (int64_t c0 = 0; c0 < n; c0 += MG_EXPAND_CHUNK) {
+            int64_t len = n - c0 < MG_EXPAND_CHUNK ? n - c0 : MG_EXPAND_CHUNK;
+            mg_q8x16_unpack(group, (int)(r % MG_X16_ROWS), c0 / MG_QK, len / MG_QK, row);
+            mg_row_to_f32(MG_DT_Q8_0, row, buf, len);
+            for (int64_t m = 0; m < M; m++)
+                yr[m * ldy] += dot_f32(buf, X + (size_t)m * ldx + c0, len);
+        }
+    }
+}
+
 /* ---- activation quantization (reference) --------------------------------------- */
 
 size_t mg_act_q8_bytes(int64_t n) {
@@ -99,23 +124,60 @@ void mg_act_q8_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult)
     }
 }
 
+size_t mg_act_q16_bytes(int64_t n) {
+    int64_t nb = n / MG_QK;
+    return (size_t)nb * MG_QK * sizeof(int16_t) + (size_t)((nb + 15) & ~(int64_t)15) * sizeof(float);
+}
+
+void mg_act_q16_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult) {
+    (void)corr_mult;
+    int64_t nb = n / MG_QK;
+    int16_t *q = dst;
+    float *d = (float *)(q + nb * MG_QK);
+    for (int64_t b = 0; b < nb; b++) {
+        float amax = 0;
+        for (int j = 0; j < MG_QK; j++)
+            amax = fmaxf(amax, fabsf(x[b * MG_QK + j]));
+        float dd = 0, id = 0;
+        if (amax >= 1e-30f) {
+            dd = amax / 32767.0f;
+            id = 32767.0f / amax;
+        }
+        for (int j = 0; j < MG_QK; j++) {
+            float v = x[b * MG_QK + j] * id;
+            v = v != v ? 0.0f : v > 32767.0f ? 32767.0f : v < -32767.0f ? -32767.0f : v;
+            q[b * MG_QK + j] = (int16_t)nearbyintf(v);
+        }
+        d[b] = dd;
+    }
+    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
+        d[b] = 0;
+}
+
+size_t mg_kernel_act_bytes(const mg_kernel *k, int64_t n) {
+    if (!k->quantize)
+        return (size_t)n * sizeof(float);
+    return k->act16 ? mg_act_q16_bytes(n) : mg_act_q8_bytes(n);
+}
+
 /* ---- dispatch ---------------------------------------------------------------------- */
 
 static mg_kernel scalar_kernel(mg_dtype t) {
-    mg_kernel k = {NULL, NULL, 0};
+    mg_kernel k = {0};
     switch (t) {
     case MG_DT_F32: k.gemm = gemm_f32_scalar; break;
     case MG_DT_F16: k.gemm = gemm_f16_scalar; break;
     case MG_DT_BF16: k.gemm = gemm_bf16_scalar; break;
     case MG_DT_Q8_0: k.gemm = gemm_q8_0_scalar; break;
     case MG_DT_Q4_0: k.gemm = gemm_q4_0_scalar; break;
+    case MG_DT_Q8_0X16: k.gemm = gemm_q8_0x16_scalar; break;
     default: break;
     }
     return k;
 }
 
 mg_kernel mg_matmul_kernel(mg_isa isa, mg_dtype t) {
-    mg_kernel k = {NULL, NULL, 0};
+    mg_kernel k = {0};
     switch (isa) {
     case MG_ISA_SCALAR: return scalar_kernel(t);
 #if defined(__x86_64__)
@@ -243,9 +305,11 @@ static int64_t m_block_for(size_t x_stride) {
     return mb < 4 ? 4 : mb;
 }
 
-/* Sets j->m_block and j->rows_per_task; returns the number of tasks. */
+/* Sets j->m_block and j->rows_per_task; returns the number of tasks. Chunks are whole
+ * tiles: 4 rows, or a q8_0x16 matrix's 16-row groups. */
 static int split_rows(mg_pool *pool, matmul_job *j) {
     j->m_block = m_block_for(j->x_stride);
+    const int64_t align = j->W->dtype == MG_DT_Q8_0X16 ? MG_X16_ROWS : 4;
     int64_t rows;
     if (j->M <= j->m_block) {
         /* Few activation rows (decoder steps): weights are read once, so give each
@@ -255,7 +319,7 @@ static int split_rows(mg_pool *pool, matmul_job *j) {
          * other was descheduled) take over a slice. */
         int64_t n_slices = 2 * (int64_t)mg_pool_threads(pool);
         rows = (j->W->rows + n_slices - 1) / n_slices;
-        rows = (rows + 3) & ~(int64_t)3;
+        rows = (rows + align - 1) / align * align;
         if (rows < 8)
             rows = 8;
     } else {
@@ -269,7 +333,9 @@ static int split_rows(mg_pool *pool, matmul_job *j) {
             rows = 256;
         while (rows > 8 && (j->W->rows + rows - 1) / rows < 32)
             rows /= 2;
-        rows &= ~(int64_t)3; /* whole 4-row tiles */
+        rows = rows / align * align;
+        if (rows < align)
+            rows = align;
     }
     /* Results never depend on the split: every output row is computed the same way in
      * any chunk, so thread counts do not change them. */
@@ -292,7 +358,7 @@ void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int
     j.ldy = ldy;
     j.bias = bias;
     if (j.k.quantize) {
-        size_t row_bytes = mg_act_q8_bytes(W->cols);
+        size_t row_bytes = mg_kernel_act_bytes(&j.k, W->cols);
         int64_t slab = (int64_t)(MG_ACT_SLAB_BYTES / row_bytes);
         slab = slab < 1 ? 1 : slab > M ? M : slab;
         uint8_t *buf = scratch_get((size_t)slab * row_bytes);
@@ -365,7 +431,7 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
         memset(j, 0, sizeof *j);
         j->W = ops[i].W;
         j->k = active_kernel(j->W);
-        j->x_stride = j->k.quantize ? mg_act_q8_bytes(j->W->cols) : (size_t)ops[i].ldx * sizeof(float);
+        j->x_stride = j->k.quantize ? mg_kernel_act_bytes(&j->k, j->W->cols) : (size_t)ops[i].ldx * sizeof(float);
         /* Grouping is for decoder steps: few rows, cheap activation quantization. */
         if (j->W->rows <= 0 || M > m_block_for(j->x_stride) || (j->k.quantize && M * j->W->cols >= MG_QUANT_SERIAL_VALUES)) {
             group_one_by_one(pool, ops, n, M);

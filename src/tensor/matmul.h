@@ -2,7 +2,7 @@
  *
  *   Y[m, r] = sum_c X[m, c] * W[r, c]  (+ bias[r])       m < M, r < W->rows
  *
- * W is a weight matrix in any compute format (f32/f16/bf16/q8_0/q4_0), X and Y are
+ * W is a weight matrix in any compute format (f32/f16/bf16/q8_0/q4_0/q8_0x16), X and Y are
  * f32 with leading dimensions ldx / ldy (Y must not overlap X). Work is split across
  * the pool in fixed chunks of output rows, and each Y element is one dot product whose
  * operations depend only on its weight row and activation row (never on the chunk,
@@ -17,8 +17,10 @@
  * the f32 activations directly. The SIMD kernels for q8_0 / q4_0 instead take
  * activations quantized once per matmul to 8-bit blocks (the ggml way; see
  * mg_act_q8_bytes) and use integer dot products, which is what lets a memory-bound
- * decoder step stream quantized weights near memory bandwidth. The scalar kernels
- * are the reference: they expand weights to f32 and use f32 activations.
+ * decoder step stream quantized weights near memory bandwidth; q8_0x16 (q8_0 in
+ * 16-row groups, tensor.h) takes 16-bit activations (mg_act_q16_bytes), as precise as
+ * f32 for this purpose, and needs a third of q8_0's arithmetic per weight. The scalar
+ * kernels are the reference: they expand weights to f32 and use f32 activations.
  */
 #ifndef MG_TENSOR_MATMUL_H
 #define MG_TENSOR_MATMUL_H
@@ -76,11 +78,25 @@ typedef void (*mg_act_quant_fn)(const float *x, int64_t n, void *dst, int corr_m
 /* The reference quantizer; every SIMD quantizer must produce identical bytes. */
 void mg_act_q8_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult);
 
+/* 16-bit activation row, for the q8_0x16 kernels (64-byte aligned rows of
+ * mg_act_q16_bytes(n) bytes; n % 32 == 0, nb = n / 32 blocks):
+ *   int16_t q[nb * 32]    q = round-half-even(x / d), |q| <= 32767
+ *   float   d[nb]         the block's scale d = max|x| / 32767 (then padding)
+ * Its rounding error (2^-16 of the block's largest value) is ~250 times below the
+ * weights' own, so these kernels agree with exact f32 activations for all practical
+ * purposes, unlike 8-bit activations (docs/kernels.md). corr_mult is ignored. */
+size_t mg_act_q16_bytes(int64_t n);
+void mg_act_q16_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult);
+
 typedef struct mg_kernel {
     mg_gemm_fn gemm;           /* NULL: this ISA has no kernel for the format */
     mg_act_quant_fn quantize;  /* NULL: gemm reads f32 activations */
     int corr_mult;             /* passed to quantize */
+    int act16;                 /* quantize writes 16-bit rows (mg_act_q16_bytes), else 8-bit */
 } mg_kernel;
+
+/* Bytes of one activation row as kernel k reads it (f32, or quantized). */
+size_t mg_kernel_act_bytes(const mg_kernel *k, int64_t n);
 
 /* Kernel of `isa` for weight format `t` (gemm NULL if that ISA lacks it or it is not
  * compiled in). */

@@ -8,7 +8,8 @@
  * trick (|w| times x with w's sign; at most 2*128*127 per pair, no saturation) and
  * q4_0 feeds the nibble 0..15 directly with the per-lane correction c = -sum(q).
  * Every output's operations depend only on its own rows: results do not depend on
- * the tile or thread count. Reads ggml block layouts as stored.
+ * the tile or thread count. Reads ggml block layouts as stored; q8_0x16 (16-row
+ * groups) uses 16-bit activations and vpmaddwd, 8 rows per instruction.
  */
 #include "tensor/matmul.h"
 
@@ -193,29 +194,35 @@ INLINE int32_t hsum8_epi32(__m256i v) {
     return _mm_cvtsi128_si32(s);
 }
 
+/* One block of 32 activations (zeros when x is NULL) scaled so its largest magnitude is
+ * qmax and rounded: the 32 integers in iv, the scale in *dd. */
+INLINE void block_to_int(const float *x, float qmax, __m256i iv[4], float *dd) {
+    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
+    __m256 v[4];
+    for (int i = 0; i < 4; i++)
+        v[i] = x ? _mm256_loadu_ps(x + 8 * i) : _mm256_setzero_ps();
+    __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absmask), _mm256_and_ps(v[1], absmask)),
+                              _mm256_max_ps(_mm256_and_ps(v[2], absmask), _mm256_and_ps(v[3], absmask)));
+    float amax = hmax8(mx), id = 0;
+    *dd = 0;
+    if (amax >= 1e-30f) {
+        *dd = amax / qmax;
+        id = qmax / amax;
+    }
+    const __m256 idv = _mm256_set1_ps(id), hi = _mm256_set1_ps(qmax), lo = _mm256_set1_ps(-qmax);
+    for (int i = 0; i < 4; i++)
+        iv[i] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v[i], idv), lo), hi));
+}
+
 static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
     int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
     int8_t *q = dst;
     float *d = (float *)(q + nbp * MG_QK);
     int32_t *c = (int32_t *)(d + nbp * 8);
-    const __m256 absmask = _mm256_castsi256_ps(_mm256_set1_epi32(0x7FFFFFFF));
-    const __m256 hi = _mm256_set1_ps(127.0f), lo = _mm256_set1_ps(-127.0f);
     for (int64_t b = 0; b < nbp; b++) {
-        __m256 v[4];
-        for (int i = 0; i < 4; i++)
-            v[i] = b < nb ? _mm256_loadu_ps(x + b * MG_QK + 8 * i) : _mm256_setzero_ps();
-        __m256 mx = _mm256_max_ps(_mm256_max_ps(_mm256_and_ps(v[0], absmask), _mm256_and_ps(v[1], absmask)),
-                                  _mm256_max_ps(_mm256_and_ps(v[2], absmask), _mm256_and_ps(v[3], absmask)));
-        float amax = hmax8(mx);
-        float dd = 0, id = 0;
-        if (amax >= 1e-30f) {
-            dd = amax / 127.0f;
-            id = 127.0f / amax;
-        }
-        const __m256 idv = _mm256_set1_ps(id);
         __m256i iv[4];
-        for (int i = 0; i < 4; i++)
-            iv[i] = _mm256_cvtps_epi32(_mm256_min_ps(_mm256_max_ps(_mm256_mul_ps(v[i], idv), lo), hi));
+        float dd;
+        block_to_int(b < nb ? x + b * MG_QK : NULL, 127.0f, iv, &dd);
         /* packs work per 128-bit lane: fix the dword order afterwards. */
         __m256i p = _mm256_packs_epi16(_mm256_packs_epi32(iv[0], iv[1]), _mm256_packs_epi32(iv[2], iv[3]));
         p = _mm256_permutevar8x32_epi32(p, _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7));
@@ -226,8 +233,95 @@ static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
     }
 }
 
+/* 16-bit activations for q8_0x16 (bit-identical to mg_act_q16_quantize_ref). */
+static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) {
+    (void)corr_mult;
+    const int64_t nb = n / MG_QK;
+    int16_t *q = dst;
+    float *d = (float *)(q + nb * MG_QK);
+    for (int64_t b = 0; b < nb; b++) {
+        __m256i iv[4];
+        block_to_int(x + b * MG_QK, 32767.0f, iv, &d[b]);
+        /* packs interleave the 128-bit lanes: restore the order with one 64-bit permute. */
+        _mm256_storeu_si256((__m256i *)(q + b * MG_QK), _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[0], iv[1]), 0xD8));
+        _mm256_storeu_si256((__m256i *)(q + b * MG_QK + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[2], iv[3]), 0xD8));
+    }
+    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
+        d[b] = 0;
+}
+
+/* ---- q8_0x16: 16-row groups x 16-bit activations (see matmul_avx512.c) ------------ */
+
+/* MB (<= 4) activation rows against one 16-row group: per 32-byte load, rows 0-7 and
+ * 8-15 widened to 16-bit and multiplied pairwise (vpmaddwd) with the broadcast
+ * activation column pair. Writes y[m * ldy + i], i < 16. */
+INLINE void group_x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+                      const int MB) {
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int m = 0; m < MB; m++)
+        acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = g + (size_t)b * MG_X16_BLOCK_BYTES;
+#pragma GCC unroll 9
+        for (int l = 0; l < 9; l++)
+            mg_prefetch(blk + 4 * MG_X16_BLOCK_BYTES + (size_t)l * 64);
+        __m256i s[4][2];
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++)
+            s[m][0] = s[m][1] = _mm256_setzero_si256();
+#pragma GCC unroll 16
+        for (int kp = 0; kp < MG_QK / 2; kp++) {
+            const uint8_t *p = blk + 32 + kp * 32;
+            __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
+            __m256i w1 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)(p + 16)));
+#pragma GCC unroll 4
+            for (int m = 0; m < MB; m++) {
+                int32_t pair;
+                memcpy(&pair, x + (size_t)m * xs + (size_t)(b * MG_QK + 2 * kp) * sizeof(int16_t), sizeof pair);
+                __m256i xv = _mm256_set1_epi32(pair);
+                s[m][0] = _mm256_add_epi32(s[m][0], _mm256_madd_epi16(w0, xv));
+                s[m][1] = _mm256_add_epi32(s[m][1], _mm256_madd_epi16(w1, xv));
+            }
+        }
+        __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
+        __m256 dw1 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)));
+#pragma GCC unroll 4
+        for (int m = 0; m < MB; m++) {
+            const float *dx = (const float *)(x + (size_t)m * xs + (size_t)nb * MG_QK * sizeof(int16_t));
+            __m256 dxv = _mm256_set1_ps(dx[b]);
+            acc[m][0] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[m][0]), _mm256_mul_ps(dw0, dxv), acc[m][0]);
+            acc[m][1] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s[m][1]), _mm256_mul_ps(dw1, dxv), acc[m][1]);
+        }
+    }
+#pragma GCC unroll 4
+    for (int m = 0; m < MB; m++) {
+        _mm256_storeu_ps(y + (size_t)m * (size_t)ldy, acc[m][0]);
+        _mm256_storeu_ps(y + (size_t)m * (size_t)ldy + 8, acc[m][1]);
+    }
+}
+
+static void gemm_q8_0x16(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M, int64_t n,
+                         float *y, int64_t ldy) {
+    const uint8_t *x = xv;
+    const int64_t nb = n / MG_QK;
+    for (int64_t r = 0; r + MG_X16_ROWS <= rows; r += MG_X16_ROWS) {
+        const uint8_t *g = w + (size_t)r * ws;
+        for (int64_t m0 = 0; m0 < M; m0 += 4) {
+            const uint8_t *xm = x + (size_t)m0 * xs;
+            float *ym = y + m0 * ldy + r;
+            switch (M - m0 < 4 ? M - m0 : 4) {
+            case 1: group_x16(g, xm, xs, nb, ym, ldy, 1); break;
+            case 2: group_x16(g, xm, xs, nb, ym, ldy, 2); break;
+            case 3: group_x16(g, xm, xs, nb, ym, ldy, 3); break;
+            default: group_x16(g, xm, xs, nb, ym, ldy, 4); break;
+            }
+        }
+    }
+}
+
 int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
-    mg_kernel z = {NULL, NULL, 0};
+    mg_kernel z = {0};
     *k = z;
     switch (t) {
     case MG_DT_F32: k->gemm = gemm_f32; break;
@@ -243,6 +337,11 @@ int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
         k->quantize = quantize_act;
         k->corr_mult = -1; /* 8 lanes per block x 1 = 8: the nibble offset */
         break;
+    case MG_DT_Q8_0X16:
+        k->gemm = gemm_q8_0x16;
+        k->quantize = quantize_act16;
+        k->act16 = 1;
+        break;
     default: return 0;
     }
     return 1;
@@ -252,7 +351,7 @@ int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
 
 int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
     (void)t;
-    mg_kernel z = {NULL, NULL, 0};
+    mg_kernel z = {0};
     *k = z;
     return 0;
 }

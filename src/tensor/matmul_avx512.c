@@ -9,6 +9,8 @@
  * and the per-lane correction c = -sum(q) preloaded into the accumulator removes the
  * offset. Each 512-bit step covers two 32-value blocks; the int32 lane sums are
  * converted and scaled by d_w * d_x per block into f32 lanes.
+ * q8_0x16 (16-row groups) multiplies 16-bit activations with vpdpwssd, 16 rows per
+ * instruction (see group_x16).
  * Weights of the tile after next are prefetched (rows are consecutive in memory).
  * Every output's operations depend only on its own weight and activation rows, so
  * tile shapes, batch size and thread counts never change results. Reads ggml block
@@ -259,41 +261,127 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
 #define MG_TILE_ROWS(fmt) 2
 #include "tensor/matmul_tiling.h"
 
-/* ---- activation quantizer (bit-identical to mg_act_q8_quantize_ref) ------------ */
+/* ---- q8_0x16: 16-row groups x 16-bit activations ----------------------------------- */
+
+/* MB activation rows against one 16-row group (tensor.h): each 32-byte load is 16 rows
+ * x 2 columns, widened to 16-bit and multiplied with the activations' column pair
+ * broadcast to every row (vpdpwssd); a block's int32 sums are then scaled by the 16
+ * rows' d_w times the activation block's d_x. Writes y[m * ldy + i], i < 16. */
+INLINE void group_x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+                      const int MB) {
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int m = 0; m < MB; m++)
+        acc[m] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = g + (size_t)b * MG_X16_BLOCK_BYTES;
+        /* Four blocks (~2 KiB) ahead: the group is one sequential stream. */
+#pragma GCC unroll 9
+        for (int l = 0; l < 9; l++)
+            mg_prefetch(blk + 4 * MG_X16_BLOCK_BYTES + (size_t)l * 64);
+        __m512i s[8];
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++)
+            s[m] = _mm512_setzero_si512();
+#pragma GCC unroll 16
+        for (int kp = 0; kp < MG_QK / 2; kp++) {
+            __m512i wv = _mm512_cvtepi8_epi16(_mm256_loadu_si256((const __m256i *)(blk + 32 + kp * 32)));
+#pragma GCC unroll 8
+            for (int m = 0; m < MB; m++) {
+                int32_t pair;
+                memcpy(&pair, x + (size_t)m * xs + (size_t)(b * MG_QK + 2 * kp) * sizeof(int16_t), sizeof pair);
+                s[m] = _mm512_dpwssd_epi32(s[m], wv, _mm512_set1_epi32(pair));
+            }
+        }
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++) {
+            const float *dx = (const float *)(x + (size_t)m * xs + (size_t)nb * MG_QK * sizeof(int16_t));
+            acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[m]), _mm512_mul_ps(dw, _mm512_set1_ps(dx[b])), acc[m]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int m = 0; m < MB; m++)
+        _mm512_storeu_ps(y + (size_t)m * (size_t)ldy, acc[m]);
+}
+
+static void gemm_q8_0x16(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M, int64_t n,
+                         float *y, int64_t ldy) {
+    const uint8_t *x = xv;
+    const int64_t nb = n / MG_QK;
+    for (int64_t r = 0; r + MG_X16_ROWS <= rows; r += MG_X16_ROWS) {
+        const uint8_t *g = w + (size_t)r * ws;
+        for (int64_t m0 = 0; m0 < M; m0 += 8) {
+            const uint8_t *xm = x + (size_t)m0 * xs;
+            float *ym = y + m0 * ldy + r;
+            switch (M - m0 < 8 ? M - m0 : 8) {
+            case 1: group_x16(g, xm, xs, nb, ym, ldy, 1); break;
+            case 2: group_x16(g, xm, xs, nb, ym, ldy, 2); break;
+            case 3: group_x16(g, xm, xs, nb, ym, ldy, 3); break;
+            case 4: group_x16(g, xm, xs, nb, ym, ldy, 4); break;
+            case 5: group_x16(g, xm, xs, nb, ym, ldy, 5); break;
+            case 6: group_x16(g, xm, xs, nb, ym, ldy, 6); break;
+            case 7: group_x16(g, xm, xs, nb, ym, ldy, 7); break;
+            default: group_x16(g, xm, xs, nb, ym, ldy, 8); break;
+            }
+        }
+    }
+}
+
+/* ---- activation quantizers (bit-identical to the reference ones) ------------------ */
+
+/* One block of 32 activations (zeros when x is NULL) scaled so its largest magnitude is
+ * qmax and rounded: the integers in i[0], i[1], the scale in *dd. The same clamp as
+ * the reference quantizers (only non-finite inputs differ: garbage in, garbage out). */
+INLINE void block_to_int(const float *x, float qmax, __m512i i[2], float *dd) {
+    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
+    __m512 v0 = x ? _mm512_loadu_ps(x) : _mm512_setzero_ps(), v1 = x ? _mm512_loadu_ps(x + 16) : _mm512_setzero_ps();
+    float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_and_ps(v1, absmask))), id = 0;
+    *dd = 0;
+    if (amax >= 1e-30f) {
+        *dd = amax / qmax;
+        id = qmax / amax;
+    }
+    const __m512 hi = _mm512_set1_ps(qmax), lo = _mm512_set1_ps(-qmax), idv = _mm512_set1_ps(id);
+    i[0] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v0, idv), lo), hi));
+    i[1] = _mm512_cvtps_epi32(_mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v1, idv), lo), hi));
+}
 
 static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
     int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
     int8_t *q = dst;
     float *d = (float *)(q + nbp * MG_QK);
     int32_t *c = (int32_t *)(d + nbp * 8);
-    const __m512 absmask = _mm512_castsi512_ps(_mm512_set1_epi32(0x7FFFFFFF));
     for (int64_t b = 0; b < nbp; b++) {
-        __m512 v0 = _mm512_setzero_ps(), v1 = _mm512_setzero_ps();
-        if (b < nb) {
-            v0 = _mm512_loadu_ps(x + b * MG_QK);
-            v1 = _mm512_loadu_ps(x + b * MG_QK + 16);
-        }
-        float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_and_ps(v0, absmask), _mm512_and_ps(v1, absmask)));
-        float dd = 0, id = 0;
-        if (amax >= 1e-30f) {
-            dd = amax / 127.0f;
-            id = 127.0f / amax;
-        }
-        /* Same clamp as the reference (only non-finite inputs differ: garbage in, garbage out). */
-        const __m512 hi = _mm512_set1_ps(127.0f), lo = _mm512_set1_ps(-127.0f), idv = _mm512_set1_ps(id);
-        __m512 s0 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v0, idv), lo), hi);
-        __m512 s1 = _mm512_min_ps(_mm512_max_ps(_mm512_mul_ps(v1, idv), lo), hi);
-        __m512i i0 = _mm512_cvtps_epi32(s0), i1 = _mm512_cvtps_epi32(s1);
-        _mm_storeu_si128((__m128i *)(q + b * MG_QK), _mm512_cvtepi32_epi8(i0));
-        _mm_storeu_si128((__m128i *)(q + b * MG_QK + 16), _mm512_cvtepi32_epi8(i1));
-        int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i0, i1));
+        __m512i i[2];
+        float dd;
+        block_to_int(b < nb ? x + b * MG_QK : NULL, 127.0f, i, &dd);
+        _mm_storeu_si128((__m128i *)(q + b * MG_QK), _mm512_cvtepi32_epi8(i[0]));
+        _mm_storeu_si128((__m128i *)(q + b * MG_QK + 16), _mm512_cvtepi32_epi8(i[1]));
+        int32_t sum = _mm512_reduce_add_epi32(_mm512_add_epi32(i[0], i[1]));
         _mm256_storeu_ps(d + b * 8, _mm256_set1_ps(dd));
         _mm256_storeu_si256((__m256i *)(c + b * 8), _mm256_set1_epi32(corr_mult * sum));
     }
 }
 
+/* 16-bit activations for q8_0x16 (bit-identical to mg_act_q16_quantize_ref). */
+static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) {
+    (void)corr_mult;
+    const int64_t nb = n / MG_QK;
+    int16_t *q = dst;
+    float *d = (float *)(q + nb * MG_QK);
+    for (int64_t b = 0; b < nb; b++) {
+        __m512i i[2];
+        block_to_int(x + b * MG_QK, 32767.0f, i, &d[b]);
+        _mm256_storeu_si256((__m256i *)(q + b * MG_QK), _mm512_cvtepi32_epi16(i[0]));
+        _mm256_storeu_si256((__m256i *)(q + b * MG_QK + 16), _mm512_cvtepi32_epi16(i[1]));
+    }
+    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
+        d[b] = 0;
+}
+
 int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k) {
-    mg_kernel z = {NULL, NULL, 0};
+    mg_kernel z = {0};
     *k = z;
     switch (t) {
     case MG_DT_F32: k->gemm = gemm_f32; break;
@@ -307,6 +395,11 @@ int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k) {
         k->quantize = quantize_act;
         k->corr_mult = -1; /* 8 lanes per block x 1 = 8: the nibble offset */
         break;
+    case MG_DT_Q8_0X16:
+        k->gemm = gemm_q8_0x16;
+        k->quantize = quantize_act16;
+        k->act16 = 1;
+        break;
     default: return 0;
     }
     return 1;
@@ -316,7 +409,7 @@ int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k) {
 
 int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k) {
     (void)t;
-    mg_kernel z = {NULL, NULL, 0};
+    mg_kernel z = {0};
     *k = z;
     return 0;
 }

@@ -8,7 +8,8 @@
  * or newer), otherwise widening multiplies (vmull_s8 + vpadalq_s16). Both are exact
  * integer sums, so they give identical results. Signed x signed needs no offset
  * correction (corr_mult 0). Every output's operations depend only on its own rows:
- * results do not depend on the tile or thread count. Reads ggml layouts as stored.
+ * results do not depend on the tile or thread count. Reads ggml layouts as stored;
+ * q8_0x16 (16-row groups) uses 16-bit activations and widening multiply-adds.
  */
 #include "tensor/matmul.h"
 
@@ -205,8 +206,55 @@ static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
     }
 }
 
+/* ---- q8_0x16: 16-row groups x 16-bit activations (see matmul_avx512.c) ------------ */
+
+/* One activation row against one 16-row group: a de-interleaving load splits each
+ * 32-byte tile into the even and odd column of 16 rows, widened to 16-bit and
+ * multiply-accumulated by the activation values (vmlal_n_s16). Writes y[i], i < 16. */
+static void group_x16(const uint8_t *g, const uint8_t *x, int64_t nb, float *y) {
+    const int16_t *xq = (const int16_t *)x;
+    const float *dx = (const float *)(x + (size_t)nb * MG_QK * sizeof(int16_t));
+    float32x4_t acc[4];
+    for (int i = 0; i < 4; i++)
+        acc[i] = vdupq_n_f32(0);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = g + (size_t)b * MG_X16_BLOCK_BYTES;
+        mg_prefetch(blk + 4 * MG_X16_BLOCK_BYTES);
+        mg_prefetch(blk + 4 * MG_X16_BLOCK_BYTES + 256);
+        int32x4_t s[4];
+        for (int i = 0; i < 4; i++)
+            s[i] = vdupq_n_s32(0);
+        for (int kp = 0; kp < MG_QK / 2; kp++) {
+            int8x16x2_t v = vld2q_s8((const int8_t *)(blk + 32 + kp * 32)); /* even, odd column */
+            int16_t x0 = xq[b * MG_QK + 2 * kp], x1 = xq[b * MG_QK + 2 * kp + 1];
+            int16x8_t e0 = vmovl_s8(vget_low_s8(v.val[0])), e1 = vmovl_high_s8(v.val[0]);
+            int16x8_t o0 = vmovl_s8(vget_low_s8(v.val[1])), o1 = vmovl_high_s8(v.val[1]);
+            s[0] = vmlal_n_s16(vmlal_n_s16(s[0], vget_low_s16(e0), x0), vget_low_s16(o0), x1);
+            s[1] = vmlal_high_n_s16(vmlal_high_n_s16(s[1], e0, x0), o0, x1);
+            s[2] = vmlal_n_s16(vmlal_n_s16(s[2], vget_low_s16(e1), x0), vget_low_s16(o1), x1);
+            s[3] = vmlal_high_n_s16(vmlal_high_n_s16(s[3], e1, x0), o1, x1);
+        }
+        for (int i = 0; i < 4; i++) {
+            uint16_t h[4];
+            memcpy(h, blk + 8 * i, sizeof h);
+            float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+            acc[i] = vfmaq_f32(acc[i], vcvtq_f32_s32(s[i]), vmulq_n_f32(dw, dx[b]));
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        vst1q_f32(y + 4 * i, acc[i]);
+}
+
+static void gemm_q8_0x16(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M, int64_t n,
+                         float *y, int64_t ldy) {
+    const uint8_t *x = xv;
+    for (int64_t r = 0; r + MG_X16_ROWS <= rows; r += MG_X16_ROWS)
+        for (int64_t m = 0; m < M; m++)
+            group_x16(w + (size_t)r * ws, x + (size_t)m * xs, n / MG_QK, y + m * ldy + r);
+}
+
 int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
-    mg_kernel z = {NULL, NULL, 0};
+    mg_kernel z = {0};
     *k = z;
     switch (t) {
     case MG_DT_F32: k->gemm = gemm_f32; break;
@@ -222,6 +270,11 @@ int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
         k->quantize = quantize_act;
         k->corr_mult = 0; /* nibbles are re-centered to -8..7 before the dot product */
         break;
+    case MG_DT_Q8_0X16:
+        k->gemm = gemm_q8_0x16;
+        k->quantize = mg_act_q16_quantize_ref; /* once per product: the scalar one will do */
+        k->act16 = 1;
+        break;
     default: return 0;
     }
     return 1;
@@ -231,7 +284,7 @@ int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
 
 int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
     (void)t;
-    mg_kernel z = {NULL, NULL, 0};
+    mg_kernel z = {0};
     *k = z;
     return 0;
 }

@@ -189,9 +189,8 @@ mg_status mg_t5_encode_debug(const mg_t5 *t, mg_pool *pool, const int32_t *ids, 
     }
 
     /* Embedding: h = shared[ids] (no scaling in T5). */
-    size_t row_bytes = mg_dtype_row_bytes(t->embed.dtype, d);
     for (int64_t i = 0; i < N; i++)
-        mg_row_to_f32(t->embed.dtype, (const uint8_t *)t->embed.data + (size_t)ids[i] * row_bytes, h + i * d, d);
+        mg_matrix_row_to_f32(t->embed.dtype, t->embed.data, ids[i], h + i * d, d);
 
     /* Relative position bias, shared by all layers: bias[h, q, k] = table[bucket(k - q), h]. */
     for (int qi = 0; qi < T; qi++)

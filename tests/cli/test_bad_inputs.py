@@ -196,6 +196,40 @@ class Work:
         return m
 
 
+def retype_gguf_vector(data, ggml_type):
+    """Sets the ggml type of the first 1-D tensor whose length is a multiple of 32 in a
+    GGUF (v3) held in `data`; returns its name."""
+    pos = [24]
+    def take(n):
+        pos[0] += n
+        return data[pos[0] - n:pos[0]]
+    u32 = lambda: struct.unpack("<I", take(4))[0]
+    u64 = lambda: struct.unpack("<Q", take(8))[0]
+    sizes = {0: 1, 1: 1, 2: 2, 3: 2, 4: 4, 5: 4, 6: 4, 7: 1, 10: 8, 11: 8, 12: 8}
+    def skip(vt):
+        if vt == 8:
+            take(u64())
+        elif vt == 9:
+            et, n = u32(), u64()
+            for _ in range(n):
+                skip(et)
+        else:
+            take(sizes[vt])
+    n_t, n_kv = struct.unpack("<QQ", data[8:24])
+    for _ in range(n_kv):
+        take(u64())
+        skip(u32())
+    for _ in range(n_t):
+        name = take(u64()).decode()
+        nd = u32()
+        ne = [u64() for _ in range(nd)]
+        if nd == 1 and ne[0] % 32 == 0:
+            data[pos[0]:pos[0] + 4] = struct.pack("<I", ggml_type)
+            return name
+        take(12)
+    raise SystemExit("no 1-D tensor of a multiple of 32 values in the GGUF")
+
+
 def snapshot(folder):
     return {f: open(os.path.join(folder, f), "rb").read() for f in os.listdir(folder)
             if os.path.isfile(os.path.join(folder, f))}
@@ -513,6 +547,14 @@ def config_cases():
     data = open(g, "rb").read()
     open(g, "wb").write(data[:len(data) // 2])
     run(w, gen(g, w.path("out", "x.wav")), ["m.gguf"])
+
+    w = Work("GGUF q8_0x16 tensor that is not whole 16-row groups")
+    g = w.path("m.gguf")
+    subprocess.run([t.MUSICGEN, "quantize", "-m", FIXTURE, "-o", g, "-q"], check=True, timeout=TIMEOUT)
+    data = bytearray(open(g, "rb").read())
+    name = retype_gguf_vector(data, 0x4D470010)  # a 1-D tensor claims the grouped layout
+    open(g, "wb").write(data)
+    run(w, gen(g, w.path("out", "x.wav")), ["m.gguf", name, "16-row"])
 
     w = Work("a file that is not a model")
     open(w.path("notes.txt"), "w").write("hello\n")
