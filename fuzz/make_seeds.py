@@ -277,6 +277,7 @@ def seeds_gguf(ref, out, spiece):
         ("text_encoder.encoder.block.0.layer.0.SelfAttn.rel_bias.weight", 30, [4, 32], b"\x80\x3f" * 128),
         ("x.q8", 8, [64, 2], (b"\0\x3c" + b"\x01" * 32) * 4),
         ("x.q4", 2, [32, 3], (b"\0\x3c" + b"\x88" * 16) * 3),
+        ("x.q8x16", 0x4D470010, [32, 16], (b"\0\x3c" * 16 + b"\x01" * 512)),  # musicgen.c's q8_0x16
     ]
     body = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv))
     for k, t, v in kv:
