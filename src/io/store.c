@@ -135,7 +135,7 @@ mg_status mg_store_get(mg_store *s, const char *name, int ndim, const int64_t *s
                        mg_store_file_of(s, e), got, want);
     }
     if (!mg_dtype_is_weight(e->t.dtype))
-        return mg_fail(MG_ERR_FORMAT, "tensor %s in %s has dtype %s; weights must be f32, f16 or bf16", name,
+        return mg_fail(MG_ERR_FORMAT, "tensor %s in %s has dtype %s; weights must be f32, f16, bf16, q8_0 or q4_0", name,
                        mg_store_file_of(s, e), mg_dtype_name(e->t.dtype));
     e->used = 1;
     *out = e->t;
