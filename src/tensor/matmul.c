@@ -93,29 +93,38 @@ size_t mg_act_q8_bytes(int64_t n) {
     return (size_t)nbp * (MG_QK + 8 * sizeof(float) + 8 * sizeof(int32_t));
 }
 
+/* The reference rounding of one 32-value block (x NULL: a padding block of zeros) to
+ * integers of magnitude <= qmax: q[j] = round-half-even(x[j] / dd), the SIMD
+ * quantizers' cvtps2dq. Blocks of (near) zeros quantize to zero: no inf scales. */
+static void ref_block_round(const float *x, float qmax, int32_t q[MG_QK], float *dd) {
+    float amax = 0, id = 0;
+    if (x)
+        for (int j = 0; j < MG_QK; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+    *dd = 0;
+    if (amax >= 1e-30f) {
+        *dd = amax / qmax;
+        id = qmax / amax;
+    }
+    for (int j = 0; j < MG_QK; j++) {
+        float v = x ? x[j] * id : 0.0f;
+        v = v != v ? 0.0f : v > qmax ? qmax : v < -qmax ? -qmax : v;
+        q[j] = (int32_t)nearbyintf(v);
+    }
+}
+
 void mg_act_q8_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult) {
     int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
     int8_t *q = dst;
     float *d = (float *)(q + nbp * MG_QK);
     int32_t *c = (int32_t *)(d + nbp * 8);
     for (int64_t b = 0; b < nbp; b++) {
-        float amax = 0;
-        if (b < nb)
-            for (int j = 0; j < MG_QK; j++)
-                amax = fmaxf(amax, fabsf(x[b * MG_QK + j]));
-        /* Blocks of (near) zeros, and padding, quantize to zero: avoids inf scales. */
-        float dd = 0, id = 0;
-        if (amax >= 1e-30f) {
-            dd = amax / 127.0f;
-            id = 127.0f / amax;
-        }
-        int32_t sum = 0;
+        int32_t qi[MG_QK], sum = 0;
+        float dd;
+        ref_block_round(b < nb ? x + b * MG_QK : NULL, 127.0f, qi, &dd);
         for (int j = 0; j < MG_QK; j++) {
-            float v = b < nb ? x[b * MG_QK + j] * id : 0.0f;
-            v = v != v ? 0.0f : v > 127.0f ? 127.0f : v < -127.0f ? -127.0f : v;
-            int qi = (int)nearbyintf(v); /* default rounding: half to even, like cvtps2dq */
-            q[b * MG_QK + j] = (int8_t)qi;
-            sum += qi;
+            q[b * MG_QK + j] = (int8_t)qi[j];
+            sum += qi[j];
         }
         for (int j = 0; j < 8; j++) {
             d[b * 8 + j] = dd;
@@ -135,20 +144,10 @@ void mg_act_q16_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult
     int16_t *q = dst;
     float *d = (float *)(q + nb * MG_QK);
     for (int64_t b = 0; b < nb; b++) {
-        float amax = 0;
+        int32_t qi[MG_QK];
+        ref_block_round(x + b * MG_QK, 32767.0f, qi, &d[b]);
         for (int j = 0; j < MG_QK; j++)
-            amax = fmaxf(amax, fabsf(x[b * MG_QK + j]));
-        float dd = 0, id = 0;
-        if (amax >= 1e-30f) {
-            dd = amax / 32767.0f;
-            id = 32767.0f / amax;
-        }
-        for (int j = 0; j < MG_QK; j++) {
-            float v = x[b * MG_QK + j] * id;
-            v = v != v ? 0.0f : v > 32767.0f ? 32767.0f : v < -32767.0f ? -32767.0f : v;
-            q[b * MG_QK + j] = (int16_t)nearbyintf(v);
-        }
-        d[b] = dd;
+            q[b * MG_QK + j] = (int16_t)qi[j];
     }
     for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
         d[b] = 0;

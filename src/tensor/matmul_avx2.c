@@ -301,24 +301,17 @@ INLINE void group_x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb,
     }
 }
 
-static void gemm_q8_0x16(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M, int64_t n,
-                         float *y, int64_t ldy) {
-    const uint8_t *x = xv;
-    const int64_t nb = n / MG_QK;
-    for (int64_t r = 0; r + MG_X16_ROWS <= rows; r += MG_X16_ROWS) {
-        const uint8_t *g = w + (size_t)r * ws;
-        for (int64_t m0 = 0; m0 < M; m0 += 4) {
-            const uint8_t *xm = x + (size_t)m0 * xs;
-            float *ym = y + m0 * ldy + r;
-            switch (M - m0 < 4 ? M - m0 : 4) {
-            case 1: group_x16(g, xm, xs, nb, ym, ldy, 1); break;
-            case 2: group_x16(g, xm, xs, nb, ym, ldy, 2); break;
-            case 3: group_x16(g, xm, xs, nb, ym, ldy, 3); break;
-            default: group_x16(g, xm, xs, nb, ym, ldy, 4); break;
-            }
-        }
+/* group_x16 with the chunk's row count as a compile-time constant (up to 4). */
+INLINE void group_x16_chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+                            int mb) {
+    switch (mb) {
+    case 1: group_x16(g, x, xs, nb, y, ldy, 1); break;
+    case 2: group_x16(g, x, xs, nb, y, ldy, 2); break;
+    case 3: group_x16(g, x, xs, nb, y, ldy, 3); break;
+    default: group_x16(g, x, xs, nb, y, ldy, 4); break;
     }
 }
+MG_GEMM_Q8_0X16
 
 int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
     mg_kernel z = {0};

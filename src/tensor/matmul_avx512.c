@@ -305,28 +305,21 @@ INLINE void group_x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb,
         _mm512_storeu_ps(y + (size_t)m * (size_t)ldy, acc[m]);
 }
 
-static void gemm_q8_0x16(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M, int64_t n,
-                         float *y, int64_t ldy) {
-    const uint8_t *x = xv;
-    const int64_t nb = n / MG_QK;
-    for (int64_t r = 0; r + MG_X16_ROWS <= rows; r += MG_X16_ROWS) {
-        const uint8_t *g = w + (size_t)r * ws;
-        for (int64_t m0 = 0; m0 < M; m0 += 8) {
-            const uint8_t *xm = x + (size_t)m0 * xs;
-            float *ym = y + m0 * ldy + r;
-            switch (M - m0 < 8 ? M - m0 : 8) {
-            case 1: group_x16(g, xm, xs, nb, ym, ldy, 1); break;
-            case 2: group_x16(g, xm, xs, nb, ym, ldy, 2); break;
-            case 3: group_x16(g, xm, xs, nb, ym, ldy, 3); break;
-            case 4: group_x16(g, xm, xs, nb, ym, ldy, 4); break;
-            case 5: group_x16(g, xm, xs, nb, ym, ldy, 5); break;
-            case 6: group_x16(g, xm, xs, nb, ym, ldy, 6); break;
-            case 7: group_x16(g, xm, xs, nb, ym, ldy, 7); break;
-            default: group_x16(g, xm, xs, nb, ym, ldy, 8); break;
-            }
-        }
+/* group_x16 with the chunk's row count as a compile-time constant (up to 8). */
+INLINE void group_x16_chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+                            int mb) {
+    switch (mb) {
+    case 1: group_x16(g, x, xs, nb, y, ldy, 1); break;
+    case 2: group_x16(g, x, xs, nb, y, ldy, 2); break;
+    case 3: group_x16(g, x, xs, nb, y, ldy, 3); break;
+    case 4: group_x16(g, x, xs, nb, y, ldy, 4); break;
+    case 5: group_x16(g, x, xs, nb, y, ldy, 5); break;
+    case 6: group_x16(g, x, xs, nb, y, ldy, 6); break;
+    case 7: group_x16(g, x, xs, nb, y, ldy, 7); break;
+    default: group_x16(g, x, xs, nb, y, ldy, 8); break;
     }
 }
+MG_GEMM_Q8_0X16
 
 /* ---- activation quantizers (bit-identical to the reference ones) ------------------ */
 

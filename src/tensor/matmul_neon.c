@@ -245,13 +245,13 @@ static void group_x16(const uint8_t *g, const uint8_t *x, int64_t nb, float *y) 
         vst1q_f32(y + 4 * i, acc[i]);
 }
 
-static void gemm_q8_0x16(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M, int64_t n,
-                         float *y, int64_t ldy) {
-    const uint8_t *x = xv;
-    for (int64_t r = 0; r + MG_X16_ROWS <= rows; r += MG_X16_ROWS)
-        for (int64_t m = 0; m < M; m++)
-            group_x16(w + (size_t)r * ws, x + (size_t)m * xs, n / MG_QK, y + m * ldy + r);
+/* The group's 16 rows stay in L1 while the chunk's activation rows pass one by one. */
+INLINE void group_x16_chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+                            int mb) {
+    for (int m = 0; m < mb; m++)
+        group_x16(g, x + (size_t)m * xs, nb, y + m * ldy);
 }
+MG_GEMM_Q8_0X16
 
 int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
     mg_kernel z = {0};

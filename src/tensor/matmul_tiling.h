@@ -79,4 +79,20 @@ MG_GEMM(gemm_q8_0, FMT_Q8)
 MG_GEMM(gemm_q4_0, FMT_Q4)
 #undef MG_GEMM
 
+/* q8_0x16 (tensor.h): every 16-row group against the activation rows in chunks of at
+ * most MG_TILE_MAX_MB. The ISA file defines, after its group kernel,
+ *   INLINE void group_x16_chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb,
+ *                               float *y, int64_t ldy, int mb);
+ * (y[m * ldy + i] = row i of group g . activation row m, i < 16, m < mb) and then
+ * writes MG_GEMM_Q8_0X16 to get the entry point. */
+#define MG_GEMM_Q8_0X16                                                                                          \
+    static void gemm_q8_0x16(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M,    \
+                             int64_t n, float *y, int64_t ldy) {                                                 \
+        const uint8_t *x = xv;                                                                                   \
+        for (int64_t r = 0; r + MG_X16_ROWS <= rows; r += MG_X16_ROWS)                                           \
+            for (int64_t m0 = 0; m0 < M; m0 += MG_TILE_MAX_MB)                                                   \
+                group_x16_chunk(w + (size_t)r * ws, x + (size_t)m0 * xs, xs, n / MG_QK, y + m0 * ldy + r, ldy,   \
+                                M - m0 < MG_TILE_MAX_MB ? (int)(M - m0) : MG_TILE_MAX_MB);                        \
+    }
+
 #endif
