@@ -256,7 +256,7 @@ static void test_malformed(void) {
         {"{'descr': '|i4', 'fortran_order': False, 'shape': (2, 3), }", MG_ERR_FORMAT, "byte order"},
         {"{'descr': 'zz', 'fortran_order': False, 'shape': (2, 3), }", MG_ERR_FORMAT, "unknown dtype"},
         {"{'descr': '<i8', 'fortran_order': False, 'shape': (2, -3), }", MG_ERR_FORMAT, "negative"},
-        {"{'descr': '<i8', 'fortran_order': False, 'shape': (1099511627776, 1099511627776), }", MG_ERR_UNSUPPORTED,
+        {"{'descr': '<i8', 'fortran_order': False, 'shape': (268435456, 268435456), }", MG_ERR_UNSUPPORTED,
          "elements"},
         {"{'descr': '<i8', 'fortran_order': False, 'shape': (0, 99999999999999999), }", MG_ERR_UNSUPPORTED,
          "too large"},
@@ -292,6 +292,16 @@ static void test_malformed(void) {
     b.d[6] = 2;
     b.d[8] = 0, b.d[9] = 0, b.d[10] = 0x10, b.d[11] = 0;
     expect_fail(&b, MG_ERR_FORMAT, "implausibly long", "1 MB header");
+    /* Empty arrays whose other sizes multiply past int64 (each within the cap): no
+     * data, so nothing to reorder; found by fuzz_npy as a signed overflow in the strides. */
+    for (int fortran = 0; fortran <= 1; fortran++) {
+        npy_header(&b, 1,
+                   fortran ? "{'descr': '<i8', 'fortran_order': True, 'shape': (0, 268435456, 268435456, 268435456), }"
+                           : "{'descr': '<i8', 'fortran_order': False, 'shape': (268435456, 268435456, 268435456, 0), }");
+        CHECK_OK(parse(&b, &a));
+        CHECK(a.ndim == 4 && a.shape[1] == 268435456 && a.data, "empty array with huge sizes (fortran %d)", fortran);
+        mg_npy_free(&a);
+    }
     /* Trailing bytes after the data are ignored, as numpy does. */
     b = good;
     put_int(&b, 99, 8, 0);

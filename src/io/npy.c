@@ -358,10 +358,12 @@ static mg_status load_element(const uint8_t *p, const npy_dtype *dt, const char 
 /* Convert `count` elements to int64, reordering Fortran (column-major) data to C order. */
 static mg_status load_data(const uint8_t *src, const npy_header *h, int64_t count, const char *where,
                            int64_t *dst) {
-    int64_t strides[MG_NPY_MAX_DIMS]; /* C-order strides in elements */
+    int64_t strides[MG_NPY_MAX_DIMS] = {0}; /* C-order strides in elements */
     int64_t idx[MG_NPY_MAX_DIMS] = {0};
     int64_t s = 1;
-    for (int d = h->ndim - 1; d >= 0; d--) {
+    /* Only when there is data: with a zero in the shape the other sizes may be huge
+     * (each is capped, their product is not) and the strides would overflow. */
+    for (int d = h->ndim - 1; d >= 0 && count > 0; d--) {
         strides[d] = s;
         s *= h->shape[d];
     }
@@ -411,20 +413,21 @@ mg_status mg_npy_parse(const uint8_t *buf, size_t n, const char *where, mg_npy *
     MG_TRY(parse_dict((const char *)buf + pos, hlen, where, &h));
     pos += hlen;
 
-    int64_t count = 1;
+    int has_zero = 0;
     for (int i = 0; i < h.ndim; i++) {
-        if (h.shape[i] > 0 && count > NPY_MAX_ELEMENTS / h.shape[i])
+        if (h.shape[i] > NPY_MAX_ELEMENTS)
+            return mg_fail(MG_ERR_UNSUPPORTED, "%s: dimension %d of size %lld is too large", where, i,
+                           (long long)h.shape[i]);
+        has_zero |= h.shape[i] == 0;
+    }
+    /* An empty array is empty whatever its other sizes (as in numpy), wherever the zero is. */
+    int64_t count = has_zero ? 0 : 1;
+    for (int i = 0; i < h.ndim && count > 0; i++) {
+        if (count > NPY_MAX_ELEMENTS / h.shape[i])
             return mg_fail(MG_ERR_UNSUPPORTED, "%s: shape holds more than %lld elements", where,
                            (long long)NPY_MAX_ELEMENTS);
         count *= h.shape[i];
     }
-    if (count > NPY_MAX_ELEMENTS) /* a zero in the shape can hide huge other dims: product is 0 */
-        return mg_fail(MG_ERR_UNSUPPORTED, "%s: shape holds more than %lld elements", where,
-                       (long long)NPY_MAX_ELEMENTS);
-    for (int i = 0; i < h.ndim; i++)
-        if (h.shape[i] > NPY_MAX_ELEMENTS)
-            return mg_fail(MG_ERR_UNSUPPORTED, "%s: dimension %d of size %lld is too large", where, i,
-                           (long long)h.shape[i]);
     size_t need = (size_t)count * (size_t)h.dtype.size;
     if (n - pos < need)
         return mg_fail(MG_ERR_FORMAT, "%s: truncated .npy data (%zu bytes expected, %zu present)", where, need,
