@@ -43,9 +43,10 @@ static const shape k_shapes[] = {
 #define N_LAYERS 24
 #define N_HEADS 4
 
-/* q8_0x16 is what `musicgen quantize --type q8_0` writes; plain q8_0 is what other
- * tools' GGUF files hold. */
-static const mg_dtype k_formats[] = {MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_Q8_0, MG_DT_Q8_0X16, MG_DT_Q4_0};
+/* q8_0x16 / q4_0x16 are what `musicgen quantize --type q8_0 / q4_0` writes; plain q8_0
+ * / q4_0 are what other tools' GGUF files hold. */
+static const mg_dtype k_formats[] = {MG_DT_F32,     MG_DT_F16,  MG_DT_BF16,   MG_DT_Q8_0,
+                                     MG_DT_Q8_0X16, MG_DT_Q4_0, MG_DT_Q4_0X16};
 
 typedef struct {
     uint8_t *data;
@@ -53,8 +54,8 @@ typedef struct {
 } arena;
 
 /* A buffer of `bytes` filled with valid random weights of format t (a random pattern
- * of whole blocks repeated, so any block-aligned matrix inside it is valid; for
- * q8_0x16, of whole 16-row blocks, and every matrix is a whole number of those). */
+ * of whole blocks repeated, so any block-aligned matrix inside it is valid; for the
+ * x16 formats, of whole 16-row blocks, and every matrix is a whole number of those). */
 static int arena_make(arena *a, mg_dtype t, size_t bytes, mg_rng *rng) {
     const int64_t pattern_vals = 1 << 16;
     size_t pattern_bytes = mg_dtype_row_bytes(t, pattern_vals);

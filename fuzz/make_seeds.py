@@ -278,6 +278,7 @@ def seeds_gguf(ref, out, spiece):
         ("x.q8", 8, [64, 2], (b"\0\x3c" + b"\x01" * 32) * 4),
         ("x.q4", 2, [32, 3], (b"\0\x3c" + b"\x88" * 16) * 3),
         ("x.q8x16", 0x4D470010, [32, 16], (b"\0\x3c" * 16 + b"\x01" * 512)),  # musicgen.c's q8_0x16
+        ("x.q4x16", 0x4D470011, [32, 16], (b"\0\x3c" * 16 + b"\x88" * 256)),  # musicgen.c's q4_0x16
     ]
     body = b"GGUF" + struct.pack("<IQQ", 3, len(tensors), len(kv))
     for k, t, v in kv:

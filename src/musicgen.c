@@ -121,8 +121,9 @@ static mg_status load_stages(mg_model *m, const mg_model_params *p) {
     return MG_OK;
 }
 
-/* The number format of a stored one: q8_0 in 16-row groups is q8_0 to the user. */
-static mg_dtype format_of(mg_dtype t) { return t == MG_DT_Q8_0X16 ? MG_DT_Q8_0 : t; }
+/* The number format of a stored one: q8_0 / q4_0 in 16-row groups are q8_0 / q4_0 to
+ * the user. */
+static mg_dtype format_of(mg_dtype t) { return mg_dtype_x16_base(t); }
 
 /* "q8_0", or "q8_0 (+ f16 for 148 matrices)" when block formats had to fall back for
  * matrices whose rows are not a multiple of 32: the decoder's matrices as loaded. */

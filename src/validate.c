@@ -4,7 +4,8 @@
  * shapes or byte ranges do not fit the config (every stage looks its tensors up
  * with the expected shape). This adds what loading leaves out to stay fast:
  *   - every weight value is read: NaN / Inf anywhere (f32, f16, bf16 values, the
- *     f16 block scales of q8_0 / q4_0) is an error naming the tensor and index;
+ *     f16 block scales of q8_0 / q4_0 and their 16-row groupings) is an error naming
+ *     the tensor and index;
  *   - tensors no stage looked up are reported as warnings (a different
  *     architecture, a melody model, a stray file), except EnCodec's training
  *     buffers (embed_avg, cluster_size, inited), which every checkpoint carries;
@@ -115,20 +116,31 @@ static scan_result scan_values(const mg_tensor *t) {
         }
         break;
     }
+    case MG_DT_Q8_0X16:
+    case MG_DT_Q4_0X16: { /* per block of a 16-row group, the 16 rows' f16 scales first */
+        size_t block = MG_X16_ROWS * mg_dtype_row_bytes(t->dtype, MG_QK);
+        int64_t cols = t->ndim == 2 ? t->shape[1] : 0, per_row = cols / MG_QK;
+        int64_t blocks = (int64_t)(t->nbytes / block);
+        for (int64_t b = 0; b < blocks && per_row > 0; b++)
+            for (int i = 0; i < MG_X16_ROWS; i++) {
+                uint16_t d = load_u16(p + (size_t)b * block + 2 * (size_t)i);
+                int64_t row = b / per_row * MG_X16_ROWS + i, col = b % per_row * MG_QK;
+                if ((d & 0x7c00u) == 0x7c00u)
+                    note(&s, row * cols + col, mg_f16_to_f32(d));
+            }
+        break;
+    }
     default: /* integer buffers: nothing to check */
         break;
     }
     return s;
 }
 
-static int is_float(mg_dtype t) {
-    return t == MG_DT_F32 || t == MG_DT_F16 || t == MG_DT_BF16 || t == MG_DT_Q8_0 || t == MG_DT_Q4_0;
-}
 
 static void check_values(checker *c, const mg_store *s) {
     for (int i = 0; i < s->n_entries; i++) {
         const mg_store_entry *e = &s->entries[i];
-        if (!is_float(e->t.dtype) || !e->t.data)
+        if (!mg_dtype_is_weight(e->t.dtype) || !e->t.data)
             continue;
         scan_result r = scan_values(&e->t);
         c->r->n_checked++;

@@ -121,40 +121,54 @@ static void test_quant_roundtrip(void) {
     CHECK(e4 < 0.5, "q4_0 error %g", e4);
 }
 
-/* q8_0x16 holds exactly the q8_0 blocks of its rows, grouped: writing a matrix, packing
- * its q8_0 rows, unpacking and reading rows back all agree, and the 16 scales then the
- * values of one 32-byte column pair sit where tensor.h says. */
-static void test_q8x16_layout(void) {
-    enum { ROWS = 32, N = 96, NB = N / MG_QK };
+/* An x16 format holds exactly its block format's blocks, grouped: writing a matrix,
+ * packing its rows in the block format, unpacking and reading rows back all agree, and
+ * scales and values sit where tensor.h says. */
+static void test_x16_layout(mg_dtype t) {
+    enum { ROWS = 32, N = 96, NB = N / MG_QK, MAXB = sizeof(mg_block_q8_0) };
+    const mg_dtype base = mg_dtype_x16_base(t);
+    const size_t bsize = mg_dtype_row_bytes(base, MG_QK), rbytes = NB * bsize;
     static float x[ROWS * N], y[N], z[N];
-    static mg_block_q8_0 rows[ROWS * NB], back[NB];
-    static uint8_t packed[ROWS * NB * sizeof(mg_block_q8_0)], grouped[sizeof packed];
+    static mg_block_q8_0 rows_store[ROWS * NB], back_store[NB]; /* room for either block format */
+    static uint8_t packed[ROWS * NB * MAXB], grouped[sizeof packed];
+    uint8_t *rows = (uint8_t *)rows_store, *back = (uint8_t *)back_store;
     mg_rng r;
     mg_rng_seed(&r, 2);
     for (int i = 0; i < ROWS * N; i++)
         x[i] = (float)mg_rng_normal(&r);
-    CHECK(mg_dtype_row_bytes(MG_DT_Q8_0X16, N) == mg_dtype_row_bytes(MG_DT_Q8_0, N), "same row size as q8_0");
-    mg_matrix_from_f32(MG_DT_Q8_0, x, rows, ROWS, N);
-    mg_matrix_from_f32(MG_DT_Q8_0X16, x, grouped, ROWS, N);
+    CHECK(mg_dtype_is_x16(t) && base != t && mg_dtype_x16_of(base) == t, "%s pairs with %s", mg_dtype_name(t),
+          mg_dtype_name(base));
+    CHECK(mg_dtype_row_bytes(t, N) == rbytes, "%s: same row size as %s", mg_dtype_name(t), mg_dtype_name(base));
+    mg_matrix_from_f32(base, x, rows, ROWS, N);
+    mg_matrix_from_f32(t, x, grouped, ROWS, N);
     for (int g = 0; g < ROWS / MG_X16_ROWS; g++)
-        mg_q8x16_pack(rows + g * MG_X16_ROWS * NB, packed + g * MG_X16_ROWS * NB * sizeof(mg_block_q8_0), N);
-    CHECK(!memcmp(packed, grouped, sizeof packed), "mg_matrix_from_f32(q8_0x16) == packed q8_0 rows");
+        mg_x16_pack(t, rows + g * MG_X16_ROWS * rbytes, packed + g * MG_X16_ROWS * rbytes, N);
+    CHECK(!memcmp(packed, grouped, ROWS * rbytes), "mg_matrix_from_f32(%s) == packed %s rows", mg_dtype_name(t),
+          mg_dtype_name(base));
     int same = 1;
     for (int row = 0; row < ROWS; row++) {
-        mg_matrix_row_to_f32(MG_DT_Q8_0X16, grouped, row, y, N);
-        mg_matrix_row_to_f32(MG_DT_Q8_0, rows, row, z, N);
+        mg_matrix_row_to_f32(t, grouped, row, y, N);
+        mg_matrix_row_to_f32(base, rows, row, z, N);
         same &= !memcmp(y, z, sizeof y);
-        mg_q8x16_unpack(grouped + (row / MG_X16_ROWS) * MG_X16_ROWS * NB * sizeof(mg_block_q8_0), row % MG_X16_ROWS,
-                        0, NB, back);
-        same &= !memcmp(back, rows + row * NB, sizeof back);
+        mg_x16_unpack(t, grouped + (row / MG_X16_ROWS) * MG_X16_ROWS * rbytes, row % MG_X16_ROWS, 0, NB, back);
+        same &= !memcmp(back, rows + row * rbytes, rbytes);
     }
-    CHECK(same, "q8_0x16 rows read back as their q8_0 rows");
-    /* Group 1, block 2: row 5's scale at byte 10, its values 6 and 7 in column pair 3. */
-    const uint8_t *blk = grouped + MG_X16_ROWS * NB * sizeof(mg_block_q8_0) + 2 * MG_X16_BLOCK_BYTES;
-    const mg_block_q8_0 *src = &rows[(MG_X16_ROWS + 5) * NB + 2];
-    CHECK(!memcmp(blk + 10, &src->d, 2) && (int8_t)blk[32 + 3 * 32 + 5 * 2] == src->qs[6] &&
-              (int8_t)blk[32 + 3 * 32 + 5 * 2 + 1] == src->qs[7],
-          "q8_0x16 byte layout");
+    CHECK(same, "%s rows read back as their %s rows", mg_dtype_name(t), mg_dtype_name(base));
+    /* Group 1, block 2, row 5: its scale at byte 10 of the block. */
+    const uint8_t *blk = grouped + MG_X16_ROWS * rbytes + 2 * MG_X16_ROWS * bsize;
+    const uint8_t *src = rows + (MG_X16_ROWS + 5) * rbytes + 2 * bsize;
+    CHECK(!memcmp(blk + 10, src, 2), "%s: scale position", mg_dtype_name(t));
+    if (t == MG_DT_Q8_0X16) { /* values 6 and 7 in column pair 3 */
+        const mg_block_q8_0 *q = (const mg_block_q8_0 *)src;
+        CHECK((int8_t)blk[32 + 3 * 32 + 5 * 2] == q->qs[6] && (int8_t)blk[32 + 3 * 32 + 5 * 2 + 1] == q->qs[7],
+              "q8_0x16 byte layout");
+    } else { /* piece 1, byte 2 of row 5: value 10 low, value 14 high (both low nibbles in q4_0) */
+        const mg_block_q4_0 *q = (const mg_block_q4_0 *)src;
+        uint8_t v = blk[32 + 64 + 4 * 5 + 2];
+        CHECK((v & 0x0F) == (q->qs[10] & 0x0F) && (v >> 4) == (q->qs[14] & 0x0F), "q4_0x16 byte layout");
+        v = blk[32 + 3 * 64 + 4 * 5 + 1]; /* piece 3, byte 1: values 25 and 29 (high nibbles of 9, 13) */
+        CHECK((v & 0x0F) == q->qs[9] >> 4 && (v >> 4) == q->qs[13] >> 4, "q4_0x16 byte layout, high half");
+    }
 }
 
 static void test_errors(void) {
@@ -199,7 +213,8 @@ int main(void) {
     test_rng();
     test_half();
     test_quant_roundtrip();
-    test_q8x16_layout();
+    test_x16_layout(MG_DT_Q8_0X16);
+    test_x16_layout(MG_DT_Q4_0X16);
     test_errors();
     test_atomic_file();
     return test_finish("test_base");

@@ -47,7 +47,8 @@ static double format_tolerance(mg_dtype t) {
     case MG_DT_BF16: return 8.0e-3;
     case MG_DT_Q8_0:
     case MG_DT_Q8_0X16: return 1.0e-2;
-    case MG_DT_Q4_0: return 1.6e-1;
+    case MG_DT_Q4_0:
+    case MG_DT_Q4_0X16: return 1.6e-1;
     default: return 0.0;
     }
 }

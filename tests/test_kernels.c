@@ -11,7 +11,7 @@
  * 32-block, so they are checked twice: against the reference within the provable bound
  * of that quantization (sum over blocks of max|x|/254 (/65534) * sum|w|), and against an
  * exact double-precision product of the dequantized weights and dequantized activations
- * to f32 rounding. q8_0x16 matrices have 16-row groups, so their row counts are
+ * to f32 rounding. x16 matrices (q8_0x16, q4_0x16) have 16-row groups, so their row counts are
  * multiples of 16. */
 #include "test.h"
 #include "base/pool.h"
@@ -25,11 +25,12 @@
 #include <string.h>
 #include <unistd.h>
 
-static const mg_dtype k_formats[] = {MG_DT_F32, MG_DT_F16, MG_DT_BF16, MG_DT_Q8_0, MG_DT_Q4_0, MG_DT_Q8_0X16};
+static const mg_dtype k_formats[] = {MG_DT_F32,  MG_DT_F16,     MG_DT_BF16,
+                                     MG_DT_Q8_0, MG_DT_Q4_0,    MG_DT_Q8_0X16, MG_DT_Q4_0X16};
 
 /* A row count the format allows: q8_0x16 matrices come in 16-row groups. */
 static int64_t rows_for(mg_dtype t, int64_t rows) {
-    return t == MG_DT_Q8_0X16 ? (rows + MG_X16_ROWS - 1) / MG_X16_ROWS * MG_X16_ROWS : rows;
+    return mg_dtype_is_x16(t) ? (rows + MG_X16_ROWS - 1) / MG_X16_ROWS * MG_X16_ROWS : rows;
 }
 
 static void fill_random(mg_rng *rng, float *x, int64_t n, float scale) {
@@ -194,7 +195,7 @@ static void test_isa_format(mg_isa isa, mg_dtype t, mg_rng *rng) {
     err_stats st = {0, 0, 0, 0};
     for (int i = 0; i < n_ns; i++)
         for (int64_t M = 1; M <= 9; M++)
-            check_case(isa, t, rows_list[(i + M) % 6] * (t == MG_DT_Q8_0X16 ? MG_X16_ROWS : 1), ns[i], M, rng, &st);
+            check_case(isa, t, rows_list[(i + M) % 6] * (mg_dtype_is_x16(t) ? MG_X16_ROWS : 1), ns[i], M, rng, &st);
     printf("  %-6s %-5s: max err/bound vs reference %.3g", mg_isa_name(isa), mg_dtype_name(t), st.worst_ref);
     if (mg_matmul_kernel(isa, t).quantize)
         printf(", max rel err vs exact quantized product %.3g", st.worst_exact);

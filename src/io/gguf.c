@@ -215,6 +215,7 @@ int mg_gguf_dtype_from_ggml(uint32_t ggml_type, mg_dtype *out) {
     case MG_GGML_TYPE_Q8_0: *out = MG_DT_Q8_0; return 1;
     case MG_GGML_TYPE_Q4_0: *out = MG_DT_Q4_0; return 1;
     case MG_GGML_TYPE_Q8_0X16: *out = MG_DT_Q8_0X16; return 1;
+    case MG_GGML_TYPE_Q4_0X16: *out = MG_DT_Q4_0X16; return 1;
     default: return 0;
     }
 }
@@ -227,6 +228,7 @@ int mg_gguf_ggml_from_dtype(mg_dtype t, uint32_t *out) {
     case MG_DT_Q8_0: *out = MG_GGML_TYPE_Q8_0; return 1;
     case MG_DT_Q4_0: *out = MG_GGML_TYPE_Q4_0; return 1;
     case MG_DT_Q8_0X16: *out = MG_GGML_TYPE_Q8_0X16; return 1;
+    case MG_DT_Q4_0X16: *out = MG_GGML_TYPE_Q4_0X16; return 1;
     default: return 0;
     }
 }
@@ -294,7 +296,7 @@ static void read_tensor_info(cursor *c, mg_gguf_tensor_info *t, int64_t index) {
                         c->where, t->name, mg_dtype_name(dt), (long long)t->ne[0], MG_QK);
         return;
     }
-    if (dt == MG_DT_Q8_0X16 && (t->n_dims != 2 || t->ne[1] % MG_X16_ROWS)) {
+    if (mg_dtype_is_x16(dt) && (t->n_dims != 2 || t->ne[1] % MG_X16_ROWS)) {
         c->st = mg_fail(MG_ERR_FORMAT, "%s: tensor %s is %s but is not a matrix of whole %d-row groups; the file is corrupt",
                         c->where, t->name, mg_dtype_name(dt), MG_X16_ROWS);
         return;

@@ -55,9 +55,10 @@ enum {
     MG_GGML_TYPE_Q4_0 = 2,
     MG_GGML_TYPE_Q8_0 = 8,
     MG_GGML_TYPE_BF16 = 30,
-    /* musicgen.c's own: q8_0 in 16-row groups (tensor.h). Far above ggml's ids, so no
-     * ggml reader mistakes it for a format it knows. */
-    MG_GGML_TYPE_Q8_0X16 = 0x4D470010
+    /* musicgen.c's own: q8_0 / q4_0 in 16-row groups (tensor.h). Far above ggml's ids,
+     * so no ggml reader mistakes them for a format it knows. */
+    MG_GGML_TYPE_Q8_0X16 = 0x4D470010,
+    MG_GGML_TYPE_Q4_0X16 = 0x4D470011
 };
 
 /* ---- reading ------------------------------------------------------------------ */

@@ -158,7 +158,7 @@ mg_status mg_gguf_writer_add_tensor(mg_gguf_writer *w, const char *name, mg_dtyp
     if (mg_dtype_is_block(dtype) && t.ne[0] % MG_QK)
         return mg_fail(MG_ERR_INVALID_ARG, "tensor %s: rows of %lld values cannot be stored as %s (need a multiple of %d)",
                        name, (long long)t.ne[0], mg_dtype_name(dtype), MG_QK);
-    if (dtype == MG_DT_Q8_0X16 && (ndim != 2 || shape[0] % MG_X16_ROWS))
+    if (mg_dtype_is_x16(dtype) && (ndim != 2 || shape[0] % MG_X16_ROWS))
         return mg_fail(MG_ERR_INVALID_ARG, "tensor %s: only matrices of whole %d-row groups can be stored as %s", name,
                        MG_X16_ROWS, mg_dtype_name(dtype));
     t.nbytes = (uint64_t)mg_dtype_row_bytes(dtype, t.ne[0]) * (uint64_t)rows;
@@ -318,10 +318,10 @@ mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_
             return MG_DT_F16;
         if (mg_dtype_is_block(want) && shape[1] % MG_QK)
             return MG_DT_F16;
-        /* q8_0 goes in 16-row groups wherever the rows allow (tensor.h): the same bytes,
-         * read by kernels that do a third of the arithmetic. */
-        if (want == MG_DT_Q8_0 && shape[0] % MG_X16_ROWS == 0)
-            return MG_DT_Q8_0X16;
+        /* q8_0 and q4_0 go in 16-row groups wherever the rows allow (tensor.h): the same
+         * bytes, read by kernels that do a fraction of the arithmetic. */
+        if (shape[0] % MG_X16_ROWS == 0)
+            return mg_dtype_x16_of(want);
         return want;
     }
     if (is_embedding(name))
@@ -510,7 +510,8 @@ static mg_status load_source_meta(const mg_checkpoint *ck, source_meta *m) {
 static uint32_t file_type_id(mg_dtype t) {
     switch (t) {
     case MG_DT_F16: return 1;
-    case MG_DT_Q4_0: return 2;
+    case MG_DT_Q4_0:
+    case MG_DT_Q4_0X16: return 2;
     case MG_DT_Q8_0:
     case MG_DT_Q8_0X16: return 7;
     case MG_DT_BF16: return 32;
@@ -556,12 +557,12 @@ static mg_status check_row_finite(const char *name, const float *x, int64_t n, i
     return MG_OK;
 }
 
-/* Convert row by row (rows = all leading dims, a row = the last dim); q8_0x16 is made
- * and written one 16-row group at a time. */
+/* Convert row by row (rows = all leading dims, a row = the last dim); the x16 formats
+ * are made and written one 16-row group at a time. */
 static mg_status write_converted(mg_gguf_writer *w, const plan_item *it) {
     const mg_tensor *t = &it->src->t;
     int64_t cols = it->shape[it->ndim - 1], rows = mg_tensor_numel(t) / (cols ? cols : 1);
-    const int64_t step = it->dtype == MG_DT_Q8_0X16 ? MG_X16_ROWS : 1;
+    const int64_t step = mg_dtype_is_x16(it->dtype) ? MG_X16_ROWS : 1;
     size_t dst_bytes = mg_dtype_row_bytes(it->dtype, cols) * (size_t)step;
     float *tmp = mg_malloc((size_t)(cols * step) * sizeof *tmp, "a conversion buffer");
     uint8_t *out = mg_malloc(dst_bytes, "a conversion buffer");

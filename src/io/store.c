@@ -151,10 +151,10 @@ static mg_status check_finite(const mg_store *s, const char *name, const mg_stor
     return MG_OK;
 }
 
-/* All values of a tensor as f32 (q8_0x16 row by row: its rows are grouped). */
+/* All values of a tensor as f32 (x16 formats row by row: their rows are grouped). */
 static void tensor_values(const mg_tensor *t, float *dst) {
     int64_t n = mg_tensor_numel(t), cols = t->ndim ? t->shape[t->ndim - 1] : 1;
-    if (t->dtype != MG_DT_Q8_0X16 || cols < 1) {
+    if (!mg_dtype_is_x16(t->dtype) || cols < 1) {
         mg_row_to_f32(t->dtype, t->data, dst, n);
         return;
     }
@@ -188,10 +188,11 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
         want = t.dtype;
     if (mg_dtype_is_block(want) && cols % MG_QK != 0)
         want = MG_DT_F16;
-    /* q8_0 is made in 16-row groups (tensor.h) where the rows allow; a file's plain q8_0
-     * stays as it is (mapped, not copied). */
-    if (want == MG_DT_Q8_0 && (t.dtype == MG_DT_Q8_0X16 || (t.dtype != MG_DT_Q8_0 && rows % MG_X16_ROWS == 0)))
-        want = MG_DT_Q8_0X16;
+    /* q8_0 / q4_0 are made in 16-row groups (tensor.h) where the rows allow; a file's
+     * plain q8_0 / q4_0 stays as it is (mapped, not copied). */
+    mg_dtype grouped = mg_dtype_x16_of(want);
+    if (grouped != want && (t.dtype == grouped || (t.dtype != want && rows % MG_X16_ROWS == 0)))
+        want = grouped;
     out->dtype = want;
     out->rows = rows;
     out->cols = cols;
@@ -200,7 +201,7 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
         out->data = t.data;
         return MG_OK;
     }
-    const int64_t step = want == MG_DT_Q8_0X16 ? MG_X16_ROWS : 1; /* rows converted at once */
+    const int64_t step = mg_dtype_is_x16(want) ? MG_X16_ROWS : 1; /* rows converted at once */
     uint8_t *dst = mg_arena_alloc(&s->arena, out->row_bytes * (size_t)rows);
     float *tmp = malloc((size_t)(cols * step) * 4);
     if (!dst || !tmp) {

@@ -1,6 +1,7 @@
 /* dtype.c — number-format names, sizes and scalar conversions between f32, f16,
- * bf16, q8_0 and q4_0 (the ggml block formats), and the q8_0x16 row grouping. These are the reference
- * implementations that SIMD kernels are tested against. */
+ * bf16, q8_0 and q4_0 (the ggml block formats), and the 16-row groupings q8_0x16 /
+ * q4_0x16 (tensor.h). These are the reference implementations that SIMD kernels are
+ * tested against. */
 #include "tensor/tensor.h"
 
 #include <math.h>
@@ -16,11 +17,18 @@ const char *mg_dtype_name(mg_dtype t) {
     case MG_DT_I64: return "i64";
     case MG_DT_I32: return "i32";
     case MG_DT_Q8_0X16: return "q8_0x16";
+    case MG_DT_Q4_0X16: return "q4_0x16";
     default: return "?";
     }
 }
 
-int mg_dtype_is_block(mg_dtype t) { return t == MG_DT_Q8_0 || t == MG_DT_Q4_0 || t == MG_DT_Q8_0X16; }
+int mg_dtype_is_block(mg_dtype t) { return t == MG_DT_Q8_0 || t == MG_DT_Q4_0 || mg_dtype_is_x16(t); }
+
+int mg_dtype_is_x16(mg_dtype t) { return t == MG_DT_Q8_0X16 || t == MG_DT_Q4_0X16; }
+
+mg_dtype mg_dtype_x16_base(mg_dtype t) { return t == MG_DT_Q8_0X16 ? MG_DT_Q8_0 : t == MG_DT_Q4_0X16 ? MG_DT_Q4_0 : t; }
+
+mg_dtype mg_dtype_x16_of(mg_dtype t) { return t == MG_DT_Q8_0 ? MG_DT_Q8_0X16 : t == MG_DT_Q4_0 ? MG_DT_Q4_0X16 : t; }
 
 int mg_dtype_is_weight(mg_dtype t) { return t == MG_DT_F32 || t == MG_DT_F16 || t == MG_DT_BF16 || mg_dtype_is_block(t); }
 
@@ -31,7 +39,8 @@ size_t mg_dtype_row_bytes(mg_dtype t, int64_t n) {
     case MG_DT_BF16: return (size_t)n * 2;
     case MG_DT_Q8_0:
     case MG_DT_Q8_0X16: return (size_t)(n / MG_QK) * sizeof(mg_block_q8_0);
-    case MG_DT_Q4_0: return (size_t)(n / MG_QK) * sizeof(mg_block_q4_0);
+    case MG_DT_Q4_0:
+    case MG_DT_Q4_0X16: return (size_t)(n / MG_QK) * sizeof(mg_block_q4_0);
     case MG_DT_I64: return (size_t)n * 8;
     case MG_DT_I32: return (size_t)n * 4;
     default: return 0;
@@ -224,72 +233,110 @@ void mg_row_from_f32(mg_dtype t, const float *src, void *dst, int64_t n) {
     }
 }
 
-/* ---- q8_0x16 ------------------------------------------------------------------------ */
+/* ---- q8_0x16 / q4_0x16 ------------------------------------------------------------- */
 
-/* Byte offsets inside one block of a group (tensor.h). */
+/* Byte offsets inside one 16-row block of a group (tensor.h): row i's scale, q8_0x16's
+ * value k of row i, q4_0x16's byte j (< 4) of row i in piece p. */
 static size_t x16_scale_at(int i) { return (size_t)i * 2; }
-static size_t x16_value_at(int i, int k) { return 2 * MG_X16_ROWS + (size_t)(k / 2) * 2 * MG_X16_ROWS + (size_t)i * 2 + (size_t)(k & 1); }
+static size_t q8x16_value_at(int i, int k) {
+    return 2 * MG_X16_ROWS + (size_t)(k / 2) * 2 * MG_X16_ROWS + (size_t)i * 2 + (size_t)(k & 1);
+}
+static size_t q4x16_byte_at(int i, int p, int j) { return 2 * MG_X16_ROWS + (size_t)p * 64 + (size_t)i * 4 + (size_t)j; }
 
-/* Row i's q8_0 block into / out of one 16-row block of a group. */
-static void x16_put(uint8_t *gb, int i, const mg_block_q8_0 *blk) {
-    memcpy(gb + x16_scale_at(i), &blk->d, 2);
-    for (int k = 0; k < MG_QK; k++)
-        gb[x16_value_at(i, k)] = (uint8_t)blk->qs[k];
+/* Nibble k (value order, 0..31) of a q4_0 block. */
+static int q4_nibble(const mg_block_q4_0 *b, int k) {
+    return k < MG_QK / 2 ? b->qs[k] & 0x0F : b->qs[k - MG_QK / 2] >> 4;
 }
 
-static void x16_get(const uint8_t *gb, int i, mg_block_q8_0 *blk) {
-    memcpy(&blk->d, gb + x16_scale_at(i), 2);
-    for (int k = 0; k < MG_QK; k++)
-        blk->qs[k] = (int8_t)gb[x16_value_at(i, k)];
+static size_t x16_block_bytes(mg_dtype t) { return MG_X16_ROWS * mg_dtype_row_bytes(t, MG_QK); }
+
+/* Row i's block (mg_block_q8_0 or mg_block_q4_0 at blk) into / out of one 16-row block
+ * of a group. */
+static void x16_put(mg_dtype t, uint8_t *gb, int i, const void *blk) {
+    memcpy(gb + x16_scale_at(i), blk, 2); /* both block types start with the f16 scale */
+    if (t == MG_DT_Q8_0X16) {
+        const mg_block_q8_0 *b = blk;
+        for (int k = 0; k < MG_QK; k++)
+            gb[q8x16_value_at(i, k)] = (uint8_t)b->qs[k];
+        return;
+    }
+    const mg_block_q4_0 *b = blk;
+    for (int p = 0; p < 4; p++)
+        for (int j = 0; j < 4; j++)
+            gb[q4x16_byte_at(i, p, j)] = (uint8_t)(q4_nibble(b, 8 * p + j) | q4_nibble(b, 8 * p + 4 + j) << 4);
 }
 
-void mg_q8x16_pack(const void *rows16, void *group, int64_t n) {
+static void x16_get(mg_dtype t, const uint8_t *gb, int i, void *blk) {
+    memcpy(blk, gb + x16_scale_at(i), 2);
+    if (t == MG_DT_Q8_0X16) {
+        mg_block_q8_0 *b = blk;
+        for (int k = 0; k < MG_QK; k++)
+            b->qs[k] = (int8_t)gb[q8x16_value_at(i, k)];
+        return;
+    }
+    uint8_t nib[MG_QK];
+    for (int p = 0; p < 4; p++)
+        for (int j = 0; j < 4; j++) {
+            uint8_t v = gb[q4x16_byte_at(i, p, j)];
+            nib[8 * p + j] = v & 0x0F;
+            nib[8 * p + 4 + j] = v >> 4;
+        }
+    mg_block_q4_0 *b = blk;
+    for (int k = 0; k < MG_QK / 2; k++)
+        b->qs[k] = (uint8_t)(nib[k] | nib[k + MG_QK / 2] << 4);
+}
+
+void mg_x16_pack(mg_dtype t, const void *rows16, void *group, int64_t n) {
     const int64_t nb = n / MG_QK;
-    const mg_block_q8_0 *src = rows16;
+    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = x16_block_bytes(t);
+    const uint8_t *src = rows16;
     uint8_t *g = group;
-    for (int64_t b = 0; b < nb; b++, g += MG_X16_BLOCK_BYTES)
+    for (int64_t b = 0; b < nb; b++, g += gbytes)
         for (int i = 0; i < MG_X16_ROWS; i++)
-            x16_put(g, i, &src[(size_t)i * (size_t)nb + (size_t)b]);
+            x16_put(t, g, i, src + ((size_t)i * (size_t)nb + (size_t)b) * bsize);
 }
 
-void mg_q8x16_unpack(const void *group, int i, int64_t b0, int64_t nblk, mg_block_q8_0 *dst) {
-    const uint8_t *g = (const uint8_t *)group + (size_t)b0 * MG_X16_BLOCK_BYTES;
-    for (int64_t b = 0; b < nblk; b++, g += MG_X16_BLOCK_BYTES)
-        x16_get(g, i, &dst[b]);
+void mg_x16_unpack(mg_dtype t, const void *group, int i, int64_t b0, int64_t nblk, void *dst) {
+    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = x16_block_bytes(t);
+    const uint8_t *g = (const uint8_t *)group + (size_t)b0 * gbytes;
+    for (int64_t b = 0; b < nblk; b++, g += gbytes)
+        x16_get(t, g, i, (uint8_t *)dst + (size_t)b * bsize);
 }
 
 void mg_matrix_row_to_f32(mg_dtype t, const void *data, int64_t r, float *dst, int64_t n) {
     size_t row_bytes = mg_dtype_row_bytes(t, n);
-    if (t != MG_DT_Q8_0X16) {
+    if (!mg_dtype_is_x16(t)) {
         mg_row_to_f32(t, (const uint8_t *)data + (size_t)r * row_bytes, dst, n);
         return;
     }
     const uint8_t *group = (const uint8_t *)data + (size_t)(r / MG_X16_ROWS) * MG_X16_ROWS * row_bytes;
-    mg_block_q8_0 blk[8];
+    mg_block_q8_0 blk[8]; /* room for 8 blocks of either format */
     for (int64_t b0 = 0; b0 < n / MG_QK; b0 += 8) {
         int64_t nblk = n / MG_QK - b0 < 8 ? n / MG_QK - b0 : 8;
-        mg_q8x16_unpack(group, (int)(r % MG_X16_ROWS), b0, nblk, blk);
-        mg_row_to_f32(MG_DT_Q8_0, blk, dst + b0 * MG_QK, nblk * MG_QK);
+        mg_x16_unpack(t, group, (int)(r % MG_X16_ROWS), b0, nblk, blk);
+        mg_row_to_f32(mg_dtype_x16_base(t), blk, dst + b0 * MG_QK, nblk * MG_QK);
     }
 }
 
 void mg_matrix_from_f32(mg_dtype t, const float *src, void *dst, int64_t rows, int64_t n) {
     size_t row_bytes = mg_dtype_row_bytes(t, n);
-    if (t != MG_DT_Q8_0X16) {
+    if (!mg_dtype_is_x16(t)) {
         for (int64_t r = 0; r < rows; r++)
             mg_row_from_f32(t, src + r * n, (uint8_t *)dst + (size_t)r * row_bytes, n);
         return;
     }
-    /* Quantize one row at a time into its place in the group (same bytes as q8_0). */
+    /* Quantize one row at a time into its place in the group (same bytes as the block
+     * format). */
+    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = x16_block_bytes(t);
     mg_block_q8_0 blk[8];
     for (int64_t r = 0; r < rows; r++) {
         uint8_t *g = (uint8_t *)dst + (size_t)(r / MG_X16_ROWS) * MG_X16_ROWS * row_bytes;
         int i = (int)(r % MG_X16_ROWS);
         for (int64_t b0 = 0; b0 < n / MG_QK; b0 += 8) {
             int64_t nblk = n / MG_QK - b0 < 8 ? n / MG_QK - b0 : 8;
-            mg_row_from_f32(MG_DT_Q8_0, src + r * n + b0 * MG_QK, blk, nblk * MG_QK);
+            mg_row_from_f32(mg_dtype_x16_base(t), src + r * n + b0 * MG_QK, blk, nblk * MG_QK);
             for (int64_t b = 0; b < nblk; b++)
-                x16_put(g + (size_t)(b0 + b) * MG_X16_BLOCK_BYTES, i, &blk[b]);
+                x16_put(t, g + (size_t)(b0 + b) * gbytes, i, (const uint8_t *)blk + (size_t)b * bsize);
         }
     }
 }

@@ -3,8 +3,9 @@
  * weight format. SIMD kernels live in matmul_<isa>.c; docs/kernels.md explains the
  * formats, tiles and numbers. Follows ggml's split: a scalar path per format, SIMD
  * paths tested against it. Does not pack or reorder weights at run time: kernels read
- * the mg_matrix as stored (ggml block layouts, or q8_0x16's 16-row groups, which
- * `musicgen quantize` writes; chunks of a q8_0x16 product are whole groups). */
+ * the mg_matrix as stored (ggml block layouts, or the 16-row groups of q8_0x16 /
+ * q4_0x16, which `musicgen quantize` writes; chunks of their products are whole
+ * groups). */
 #include "tensor/matmul.h"
 #include "tensor/ops.h"
 
@@ -62,12 +63,12 @@ MG_SCALAR_GEMM(gemm_bf16_scalar, MG_DT_BF16)
 MG_SCALAR_GEMM(gemm_q8_0_scalar, MG_DT_Q8_0)
 MG_SCALAR_GEMM(gemm_q4_0_scalar, MG_DT_Q4_0)
 
-/* q8_0x16: each row's blocks are gathered back into q8_0 order and go through the q8_0
- * path above, so the reference gives the same bits for both layouts. `w` starts a
- * 16-row group (rows % 16 == 0). */
-static void gemm_q8_0x16_scalar(const uint8_t *w, size_t w_stride, int64_t rows, const void *x, size_t x_stride,
-                                int64_t M, int64_t n, float *y, int64_t ldy) {
-    mg_block_q8_0 row[MG_EXPAND_CHUNK / MG_QK];
+/* q8_0x16 / q4_0x16: each row's blocks are gathered back into their block format's
+ * order and go through that format's path above, so the reference gives the same bits
+ * for both layouts. `w` starts a 16-row group (rows % 16 == 0). */
+static void gemm_x16_scalar(mg_dtype t, const uint8_t *w, size_t w_stride, int64_t rows, const void *x,
+                            size_t x_stride, int64_t M, int64_t n, float *y, int64_t ldy) {
+    mg_block_q8_0 row[MG_EXPAND_CHUNK / MG_QK]; /* room for either block format */
     float buf[MG_EXPAND_CHUNK];
     const float *X = x;
     size_t ldx = x_stride / sizeof(float);
@@ -78,13 +79,21 @@ static void gemm_q8_0x16_scalar(const uint8_t *w, size_t w_stride, int64_t rows,
             yr[m * ldy] = 0;
         for (int64_t c0 = 0; c0 < n; c0 += MG_EXPAND_CHUNK) {
             int64_t len = n - c0 < MG_EXPAND_CHUNK ? n - c0 : MG_EXPAND_CHUNK;
-            mg_q8x16_unpack(group, (int)(r % MG_X16_ROWS), c0 / MG_QK, len / MG_QK, row);
-            mg_row_to_f32(MG_DT_Q8_0, row, buf, len);
+            mg_x16_unpack(t, group, (int)(r % MG_X16_ROWS), c0 / MG_QK, len / MG_QK, row);
+            mg_row_to_f32(mg_dtype_x16_base(t), row, buf, len);
             for (int64_t m = 0; m < M; m++)
                 yr[m * ldy] += dot_f32(buf, X + (size_t)m * ldx + c0, len);
         }
     }
 }
+
+#define MG_SCALAR_GEMM_X16(name, dtype)                                                             \
+    static void name(const uint8_t *w, size_t w_stride, int64_t rows, const void *x, size_t x_stride, \
+                     int64_t M, int64_t n, float *y, int64_t ldy) {                                 \
+        gemm_x16_scalar(dtype, w, w_stride, rows, x, x_stride, M, n, y, ldy);                       \
+    }
+MG_SCALAR_GEMM_X16(gemm_q8_0x16_scalar, MG_DT_Q8_0X16)
+MG_SCALAR_GEMM_X16(gemm_q4_0x16_scalar, MG_DT_Q4_0X16)
 
 /* ---- activation quantization (reference) --------------------------------------- */
 
@@ -170,6 +179,7 @@ static mg_kernel scalar_kernel(mg_dtype t) {
     case MG_DT_Q8_0: k.gemm = gemm_q8_0_scalar; break;
     case MG_DT_Q4_0: k.gemm = gemm_q4_0_scalar; break;
     case MG_DT_Q8_0X16: k.gemm = gemm_q8_0x16_scalar; break;
+    case MG_DT_Q4_0X16: k.gemm = gemm_q4_0x16_scalar; break;
     default: break;
     }
     return k;
@@ -305,10 +315,10 @@ static int64_t m_block_for(size_t x_stride) {
 }
 
 /* Sets j->m_block and j->rows_per_task; returns the number of tasks. Chunks are whole
- * tiles: 4 rows, or a q8_0x16 matrix's 16-row groups. */
+ * tiles: 4 rows, or an x16 matrix's 16-row groups. */
 static int split_rows(mg_pool *pool, matmul_job *j) {
     j->m_block = m_block_for(j->x_stride);
-    const int64_t align = j->W->dtype == MG_DT_Q8_0X16 ? MG_X16_ROWS : 4;
+    const int64_t align = mg_dtype_is_x16(j->W->dtype) ? MG_X16_ROWS : 4;
     int64_t rows;
     if (j->M <= j->m_block) {
         /* Few activation rows (decoder steps): weights are read once, so give each

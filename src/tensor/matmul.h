@@ -2,7 +2,7 @@
  *
  *   Y[m, r] = sum_c X[m, c] * W[r, c]  (+ bias[r])       m < M, r < W->rows
  *
- * W is a weight matrix in any compute format (f32/f16/bf16/q8_0/q4_0/q8_0x16), X and Y are
+ * W is a weight matrix in any compute format (f32/f16/bf16/q8_0/q4_0/q8_0x16/q4_0x16), X and Y are
  * f32 with leading dimensions ldx / ldy (Y must not overlap X). Work is split across
  * the pool in fixed chunks of output rows, and each Y element is one dot product whose
  * operations depend only on its weight row and activation row (never on the chunk,
@@ -19,7 +19,8 @@
  * mg_act_q8_bytes) and use integer dot products, which is what lets a memory-bound
  * decoder step stream quantized weights near memory bandwidth; q8_0x16 (q8_0 in
  * 16-row groups, tensor.h) takes 16-bit activations (mg_act_q16_bytes), as precise as
- * f32 for this purpose, and needs a third of q8_0's arithmetic per weight. The scalar
+ * f32 for this purpose, and needs a third of q8_0's arithmetic per weight; q4_0x16
+ * takes 8-bit activations like q4_0, four columns of 16 rows per VNNI step. The scalar
  * kernels are the reference: they expand weights to f32 and use f32 activations.
  */
 #ifndef MG_TENSOR_MATMUL_H
@@ -62,8 +63,8 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M);
 typedef void (*mg_gemm_fn)(const uint8_t *w, size_t w_stride, int64_t rows, const void *x,
                            size_t x_stride, int64_t M, int64_t n, float *y, int64_t ldy);
 
-/* Quantized activation row, for the integer kernels (q4_0 everywhere, q8_0 on AVX2 and
- * NEON; the AVX-512 q8_0 kernel multiplies exact f32 activations). n values
+/* Quantized activation row, for the integer kernels (q4_0 and q4_0x16 everywhere, q8_0
+ * on AVX2 and NEON; the AVX-512 q8_0 kernel multiplies exact f32 activations). n values
  * (n % 32 == 0) in blocks of 32, padded to an even number of blocks nbp, laid out for
  * aligned SIMD loads (64-byte aligned rows of mg_act_q8_bytes(n) bytes):
  *   int8_t  q[nbp * 32]   q = round-half-even(x / d), |q| <= 127
@@ -72,7 +73,9 @@ typedef void (*mg_gemm_fn)(const uint8_t *w, size_t w_stride, int64_t rows, cons
  * The per-lane copies of d and c let a kernel use them as vector operands directly (a
  * 256-bit lane group of 8 int32 partial sums covers one block). c is the correction a
  * kernel needs when it feeds weights as unsigned bytes (q8 + 128, or a q4 nibble 0..15):
- * sum((w + o) * q) - o * sum(q). Padding blocks are all zero. */
+ * sum((w + o) * q) - o * sum(q); corr_mult is -o divided by the lanes one block's sum is
+ * spread over (q4_0: 8 lanes, -1; q4_0x16: one lane per row, -8). Padding blocks are all
+ * zero. */
 size_t mg_act_q8_bytes(int64_t n);
 typedef void (*mg_act_quant_fn)(const float *x, int64_t n, void *dst, int corr_mult);
 /* The reference quantizer; every SIMD quantizer must produce identical bytes. */

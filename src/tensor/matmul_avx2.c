@@ -9,7 +9,8 @@
  * q4_0 feeds the nibble 0..15 directly with the per-lane correction c = -sum(q).
  * Every output's operations depend only on its own rows: results do not depend on
  * the tile or thread count. Reads ggml block layouts as stored; q8_0x16 (16-row
- * groups) uses 16-bit activations and vpmaddwd, 8 rows per instruction.
+ * groups) uses 16-bit activations and vpmaddwd, 8 rows per instruction; q4_0x16
+ * vpmaddubsw on 8 rows x 4 columns of nibbles.
  */
 #include "tensor/matmul.h"
 
@@ -250,22 +251,22 @@ static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) 
         d[b] = 0;
 }
 
-/* ---- q8_0x16: 16-row groups x 16-bit activations (see matmul_avx512.c) ------------ */
+/* ---- x16 formats: 16-row groups (tensor.h; see matmul_avx512.c) ------------------- */
 
-/* MB (<= 4) activation rows against one 16-row group: per 32-byte load, rows 0-7 and
- * 8-15 widened to 16-bit and multiplied pairwise (vpmaddwd) with the broadcast
- * activation column pair. Writes y[m * ldy + i], i < 16. */
-INLINE void group_x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+/* q8_0x16 x 16-bit activations, MB (<= 4) activation rows against one 16-row group:
+ * per 32-byte load, rows 0-7 and 8-15 widened to 16-bit and multiplied pairwise
+ * (vpmaddwd) with the broadcast activation column pair. Writes y[m * ldy + i], i < 16. */
+INLINE void group_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
                       const int MB) {
     __m256 acc[4][2];
 #pragma GCC unroll 4
     for (int m = 0; m < MB; m++)
         acc[m][0] = acc[m][1] = _mm256_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = g + (size_t)b * MG_X16_BLOCK_BYTES;
+        const uint8_t *blk = g + (size_t)b * MG_Q8X16_BLOCK_BYTES;
 #pragma GCC unroll 9
         for (int l = 0; l < 9; l++)
-            mg_prefetch(blk + 4 * MG_X16_BLOCK_BYTES + (size_t)l * 64);
+            mg_prefetch(blk + 4 * MG_Q8X16_BLOCK_BYTES + (size_t)l * 64);
         __m256i s[4][2];
 #pragma GCC unroll 4
         for (int m = 0; m < MB; m++)
@@ -301,17 +302,69 @@ INLINE void group_x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb,
     }
 }
 
-/* group_x16 with the chunk's row count as a compile-time constant (up to 4). */
-INLINE void group_x16_chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
-                            int mb) {
-    switch (mb) {
-    case 1: group_x16(g, x, xs, nb, y, ldy, 1); break;
-    case 2: group_x16(g, x, xs, nb, y, ldy, 2); break;
-    case 3: group_x16(g, x, xs, nb, y, ldy, 3); break;
-    default: group_x16(g, x, xs, nb, y, ldy, 4); break;
+/* q4_0x16 x 8-bit activations (mg_act_q8_bytes, corr_mult -8), MB (<= 4) activation
+ * rows against one 16-row group: each 32-byte half of a 64-byte piece is rows 0-7 or
+ * 8-15 x 4 columns; masked and shifted, its nibbles (unsigned) meet the 4 broadcast
+ * activation bytes in vpmaddubsw. A block's 16-bit pair sums stay exact (at most
+ * 16 x 15 x 127 per lane) and are added up before one vpmaddwd per row half turns them
+ * into the rows' int32 sums, plus c = -8 * sum(q) for the nibbles' offset. */
+INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+                        const int MB) {
+    const int64_t nbp = (nb + 1) & ~(int64_t)1;
+    const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    __m256 acc[4][2];
+#pragma GCC unroll 4
+    for (int m = 0; m < MB; m++)
+        acc[m][0] = acc[m][1] = _mm256_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = g + (size_t)b * MG_Q4X16_BLOCK_BYTES;
+#pragma GCC unroll 5
+        for (int l = 0; l < 5; l++)
+            mg_prefetch(blk + 4 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
+        __m256 dw[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk)),
+                        _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))};
+#pragma GCC unroll 2
+        for (int h = 0; h < 2; h++) {
+            __m256i s[4];
+#pragma GCC unroll 4
+            for (int m = 0; m < MB; m++)
+                s[m] = _mm256_setzero_si256();
+#pragma GCC unroll 4
+            for (int p = 0; p < 4; p++) {
+                __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 32 + p * 64 + h * 32));
+                __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
+#pragma GCC unroll 4
+                for (int m = 0; m < MB; m++) {
+                    int32_t q0, q1;
+                    const int8_t *q = (const int8_t *)(x + (size_t)m * xs) + b * MG_QK + 8 * p;
+                    memcpy(&q0, q, sizeof q0);
+                    memcpy(&q1, q + 4, sizeof q1);
+                    s[m] = _mm256_add_epi16(s[m], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(q0)));
+                    s[m] = _mm256_add_epi16(s[m], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(q1)));
+                }
+            }
+#pragma GCC unroll 4
+            for (int m = 0; m < MB; m++) {
+                const uint8_t *p = x + (size_t)m * xs;
+                const float *dx = (const float *)(p + nbp * MG_QK);
+                const int32_t *cx = (const int32_t *)(p + nbp * (MG_QK + 32));
+                __m256i si = _mm256_add_epi32(_mm256_madd_epi16(s[m], ones), _mm256_set1_epi32(cx[b * 8]));
+                acc[m][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), _mm256_mul_ps(dw[h], _mm256_set1_ps(dx[b * 8])),
+                                            acc[m][h]);
+            }
+        }
+    }
+#pragma GCC unroll 4
+    for (int m = 0; m < MB; m++) {
+        _mm256_storeu_ps(y + (size_t)m * (size_t)ldy, acc[m][0]);
+        _mm256_storeu_ps(y + (size_t)m * (size_t)ldy + 8, acc[m][1]);
     }
 }
-MG_GEMM_Q8_0X16
+
+MG_X16_CHUNK(chunk_q8x16, group_q8x16)
+MG_X16_CHUNK(chunk_q4x16, group_q4x16)
+MG_GEMM_X16(gemm_q8_0x16, chunk_q8x16)
+MG_GEMM_X16(gemm_q4_0x16, chunk_q4x16)
 
 int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
     mg_kernel z = {0};
@@ -334,6 +387,11 @@ int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
         k->gemm = gemm_q8_0x16;
         k->quantize = quantize_act16;
         k->act16 = 1;
+        break;
+    case MG_DT_Q4_0X16:
+        k->gemm = gemm_q4_0x16;
+        k->quantize = quantize_act;
+        k->corr_mult = -8; /* one lane per row holds a whole block: the nibble offset */
         break;
     default: return 0;
     }

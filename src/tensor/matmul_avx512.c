@@ -10,7 +10,8 @@
  * offset. Each 512-bit step covers two 32-value blocks; the int32 lane sums are
  * converted and scaled by d_w * d_x per block into f32 lanes.
  * q8_0x16 (16-row groups) multiplies 16-bit activations with vpdpwssd, 16 rows per
- * instruction (see group_x16).
+ * instruction (see group_q8x16); q4_0x16 8-bit activations with vpdpbusd, 16 rows x 4
+ * columns per instruction (group_q4x16).
  * Weights of the tile after next are prefetched (rows are consecutive in memory).
  * Every output's operations depend only on its own weight and activation rows, so
  * tile shapes, batch size and thread counts never change results. Reads ggml block
@@ -261,24 +262,25 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
 #define MG_TILE_ROWS(fmt) 2
 #include "tensor/matmul_tiling.h"
 
-/* ---- q8_0x16: 16-row groups x 16-bit activations ----------------------------------- */
+/* ---- x16 formats: 16-row groups (tensor.h) ------------------------------------------ */
 
-/* MB activation rows against one 16-row group (tensor.h): each 32-byte load is 16 rows
- * x 2 columns, widened to 16-bit and multiplied with the activations' column pair
- * broadcast to every row (vpdpwssd); a block's int32 sums are then scaled by the 16
- * rows' d_w times the activation block's d_x. Writes y[m * ldy + i], i < 16. */
-INLINE void group_x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
-                      const int MB) {
+/* q8_0x16 x 16-bit activations, MB activation rows against one 16-row group: each
+ * 32-byte load is 16 rows x 2 columns, widened to 16-bit and multiplied with the
+ * activations' column pair broadcast to every row (vpdpwssd); a block's int32 sums are
+ * then scaled by the 16 rows' d_w times the activation block's d_x. Writes
+ * y[m * ldy + i], i < 16. */
+INLINE void group_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+                        const int MB) {
     __m512 acc[8];
 #pragma GCC unroll 8
     for (int m = 0; m < MB; m++)
         acc[m] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = g + (size_t)b * MG_X16_BLOCK_BYTES;
+        const uint8_t *blk = g + (size_t)b * MG_Q8X16_BLOCK_BYTES;
         /* Four blocks (~2 KiB) ahead: the group is one sequential stream. */
 #pragma GCC unroll 9
         for (int l = 0; l < 9; l++)
-            mg_prefetch(blk + 4 * MG_X16_BLOCK_BYTES + (size_t)l * 64);
+            mg_prefetch(blk + 4 * MG_Q8X16_BLOCK_BYTES + (size_t)l * 64);
         __m512i s[8];
 #pragma GCC unroll 8
         for (int m = 0; m < MB; m++)
@@ -305,21 +307,59 @@ INLINE void group_x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb,
         _mm512_storeu_ps(y + (size_t)m * (size_t)ldy, acc[m]);
 }
 
-/* group_x16 with the chunk's row count as a compile-time constant (up to 8). */
-INLINE void group_x16_chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
-                            int mb) {
-    switch (mb) {
-    case 1: group_x16(g, x, xs, nb, y, ldy, 1); break;
-    case 2: group_x16(g, x, xs, nb, y, ldy, 2); break;
-    case 3: group_x16(g, x, xs, nb, y, ldy, 3); break;
-    case 4: group_x16(g, x, xs, nb, y, ldy, 4); break;
-    case 5: group_x16(g, x, xs, nb, y, ldy, 5); break;
-    case 6: group_x16(g, x, xs, nb, y, ldy, 6); break;
-    case 7: group_x16(g, x, xs, nb, y, ldy, 7); break;
-    default: group_x16(g, x, xs, nb, y, ldy, 8); break;
+/* q4_0x16 x 8-bit activations (mg_act_q8_bytes, corr_mult -8), MB activation rows
+ * against one 16-row group: each 64-byte load, masked and shifted, gives 16 rows x 4
+ * columns twice (low and high nibbles, 0..15 as unsigned bytes); vpdpbusd multiplies
+ * each with the 4 activation bytes of those columns broadcast to every row. The
+ * accumulator starts at c = -8 * sum(q) per block, which removes the nibbles' offset of
+ * 8, and the block's int32 sums are scaled by d_w (16 rows) times d_x. */
+INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
+                        const int MB) {
+    const int64_t nbp = (nb + 1) & ~(int64_t)1;
+    const __m512i low4 = _mm512_set1_epi8(0x0F);
+    __m512 acc[8];
+#pragma GCC unroll 8
+    for (int m = 0; m < MB; m++)
+        acc[m] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = g + (size_t)b * MG_Q4X16_BLOCK_BYTES;
+#pragma GCC unroll 5
+        for (int l = 0; l < 5; l++)
+            mg_prefetch(blk + 4 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
+        __m512i s[8];
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++)
+            s[m] = _mm512_set1_epi32(act_at(x, xs, m, nbp).c[b * 8]);
+#pragma GCC unroll 4
+        for (int p = 0; p < 4; p++) {
+            __m512i v = _mm512_loadu_si512((const void *)(blk + 32 + p * 64));
+            __m512i lo = _mm512_and_si512(v, low4), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low4);
+#pragma GCC unroll 8
+            for (int m = 0; m < MB; m++) {
+                int32_t q0, q1;
+                const int8_t *q = act_at(x, xs, m, nbp).q + b * MG_QK + 8 * p;
+                memcpy(&q0, q, sizeof q0);
+                memcpy(&q1, q + 4, sizeof q1);
+                s[m] = _mm512_dpbusd_epi32(s[m], lo, _mm512_set1_epi32(q0));
+                s[m] = _mm512_dpbusd_epi32(s[m], hi, _mm512_set1_epi32(q1));
+            }
+        }
+        __m512 dw = _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)blk));
+#pragma GCC unroll 8
+        for (int m = 0; m < MB; m++) {
+            __m512 dx = _mm512_set1_ps(act_at(x, xs, m, nbp).d[b * 8]);
+            acc[m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s[m]), _mm512_mul_ps(dw, dx), acc[m]);
+        }
     }
+#pragma GCC unroll 8
+    for (int m = 0; m < MB; m++)
+        _mm512_storeu_ps(y + (size_t)m * (size_t)ldy, acc[m]);
 }
-MG_GEMM_Q8_0X16
+
+MG_X16_CHUNK(chunk_q8x16, group_q8x16)
+MG_X16_CHUNK(chunk_q4x16, group_q4x16)
+MG_GEMM_X16(gemm_q8_0x16, chunk_q8x16)
+MG_GEMM_X16(gemm_q4_0x16, chunk_q4x16)
 
 /* ---- activation quantizers (bit-identical to the reference ones) ------------------ */
 
@@ -392,6 +432,11 @@ int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k) {
         k->gemm = gemm_q8_0x16;
         k->quantize = quantize_act16;
         k->act16 = 1;
+        break;
+    case MG_DT_Q4_0X16:
+        k->gemm = gemm_q4_0x16;
+        k->quantize = quantize_act;
+        k->corr_mult = -8; /* one lane per row holds a whole block: the nibble offset */
         break;
     default: return 0;
     }

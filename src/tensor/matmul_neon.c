@@ -9,7 +9,8 @@
  * integer sums, so they give identical results. Signed x signed needs no offset
  * correction (corr_mult 0). Every output's operations depend only on its own rows:
  * results do not depend on the tile or thread count. Reads ggml layouts as stored;
- * q8_0x16 (16-row groups) uses 16-bit activations and widening multiply-adds.
+ * q8_0x16 (16-row groups) uses 16-bit activations and widening multiply-adds;
+ * q4_0x16 8-bit activations and per-row dot products of 4 columns.
  */
 #include "tensor/matmul.h"
 
@@ -206,21 +207,21 @@ static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
     }
 }
 
-/* ---- q8_0x16: 16-row groups x 16-bit activations (see matmul_avx512.c) ------------ */
+/* ---- x16 formats: 16-row groups (tensor.h; see matmul_avx512.c) ------------------- */
 
-/* One activation row against one 16-row group: a de-interleaving load splits each
- * 32-byte tile into the even and odd column of 16 rows, widened to 16-bit and
+/* q8_0x16, one activation row against one 16-row group: a de-interleaving load splits
+ * each 32-byte tile into the even and odd column of 16 rows, widened to 16-bit and
  * multiply-accumulated by the activation values (vmlal_n_s16). Writes y[i], i < 16. */
-static void group_x16(const uint8_t *g, const uint8_t *x, int64_t nb, float *y) {
+static void group_q8x16(const uint8_t *g, const uint8_t *x, int64_t nb, float *y) {
     const int16_t *xq = (const int16_t *)x;
     const float *dx = (const float *)(x + (size_t)nb * MG_QK * sizeof(int16_t));
     float32x4_t acc[4];
     for (int i = 0; i < 4; i++)
         acc[i] = vdupq_n_f32(0);
     for (int64_t b = 0; b < nb; b++) {
-        const uint8_t *blk = g + (size_t)b * MG_X16_BLOCK_BYTES;
-        mg_prefetch(blk + 4 * MG_X16_BLOCK_BYTES);
-        mg_prefetch(blk + 4 * MG_X16_BLOCK_BYTES + 256);
+        const uint8_t *blk = g + (size_t)b * MG_Q8X16_BLOCK_BYTES;
+        mg_prefetch(blk + 4 * MG_Q8X16_BLOCK_BYTES);
+        mg_prefetch(blk + 4 * MG_Q8X16_BLOCK_BYTES + 256);
         int32x4_t s[4];
         for (int i = 0; i < 4; i++)
             s[i] = vdupq_n_s32(0);
@@ -245,13 +246,71 @@ static void group_x16(const uint8_t *g, const uint8_t *x, int64_t nb, float *y) 
         vst1q_f32(y + 4 * i, acc[i]);
 }
 
-/* The group's 16 rows stay in L1 while the chunk's activation rows pass one by one. */
-INLINE void group_x16_chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
-                            int mb) {
-    for (int m = 0; m < mb; m++)
-        group_x16(g, x + (size_t)m * xs, nb, y + m * ldy);
+/* Four int32 lanes, each the sum of 4 consecutive byte products (what SDOT computes;
+ * the widening fallback gives the same exact sums). */
+INLINE int32x4_t dot4x4(int32x4_t acc, int8x16_t a, int8x16_t b) {
+#if defined(__ARM_FEATURE_DOTPROD)
+    return vdotq_s32(acc, a, b);
+#else
+    int16x8_t p = vpaddq_s16(vmull_s8(vget_low_s8(a), vget_low_s8(b)), vmull_high_s8(a, b));
+    return vpadalq_s16(acc, p);
+#endif
 }
-MG_GEMM_Q8_0X16
+
+/* q4_0x16, one activation row (8-bit, corr_mult 0) against one 16-row group: each
+ * 16-byte quarter of a 64-byte piece is 4 rows x 4 columns; its nibbles, re-centered to
+ * -8..7, meet the 4 activation bytes of those columns replicated per row (dot4x4).
+ * Writes y[i], i < 16. */
+static void group_q4x16(const uint8_t *g, const uint8_t *x, int64_t nb, float *y) {
+    const int64_t nbp = (nb + 1) & ~(int64_t)1;
+    const int8_t *xq = (const int8_t *)x;
+    const float *dx = (const float *)(x + nbp * MG_QK);
+    const int8x16_t eight = vdupq_n_s8(8);
+    float32x4_t acc[4];
+    for (int i = 0; i < 4; i++)
+        acc[i] = vdupq_n_f32(0);
+    for (int64_t b = 0; b < nb; b++) {
+        const uint8_t *blk = g + (size_t)b * MG_Q4X16_BLOCK_BYTES;
+        mg_prefetch(blk + 4 * MG_Q4X16_BLOCK_BYTES);
+        mg_prefetch(blk + 4 * MG_Q4X16_BLOCK_BYTES + 256);
+        int32x4_t s[4];
+        for (int i = 0; i < 4; i++)
+            s[i] = vdupq_n_s32(0);
+        for (int p = 0; p < 4; p++) {
+            int32_t q0, q1;
+            memcpy(&q0, xq + b * MG_QK + 8 * p, sizeof q0);
+            memcpy(&q1, xq + b * MG_QK + 8 * p + 4, sizeof q1);
+            int8x16_t a0 = vreinterpretq_s8_s32(vdupq_n_s32(q0)), a1 = vreinterpretq_s8_s32(vdupq_n_s32(q1));
+            for (int i = 0; i < 4; i++) {
+                uint8x16_t v = vld1q_u8(blk + 32 + p * 64 + i * 16);
+                int8x16_t lo = vsubq_s8(vreinterpretq_s8_u8(vandq_u8(v, vdupq_n_u8(0x0F))), eight);
+                int8x16_t hi = vsubq_s8(vreinterpretq_s8_u8(vshrq_n_u8(v, 4)), eight);
+                s[i] = dot4x4(dot4x4(s[i], lo, a0), hi, a1);
+            }
+        }
+        for (int i = 0; i < 4; i++) {
+            uint16_t h[4];
+            memcpy(h, blk + 8 * i, sizeof h);
+            float32x4_t dw = vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(h)));
+            acc[i] = vfmaq_f32(acc[i], vcvtq_f32_s32(s[i]), vmulq_n_f32(dw, dx[b * 8]));
+        }
+    }
+    for (int i = 0; i < 4; i++)
+        vst1q_f32(y + 4 * i, acc[i]);
+}
+
+/* The group's 16 rows stay in L1 while the chunk's activation rows pass one by one. */
+INLINE void chunk_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy, int mb) {
+    for (int m = 0; m < mb; m++)
+        group_q8x16(g, x + (size_t)m * xs, nb, y + m * ldy);
+}
+
+INLINE void chunk_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy, int mb) {
+    for (int m = 0; m < mb; m++)
+        group_q4x16(g, x + (size_t)m * xs, nb, y + m * ldy);
+}
+MG_GEMM_X16(gemm_q8_0x16, chunk_q8x16)
+MG_GEMM_X16(gemm_q4_0x16, chunk_q4x16)
 
 int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
     mg_kernel z = {0};
@@ -274,6 +333,11 @@ int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
         k->gemm = gemm_q8_0x16;
         k->quantize = mg_act_q16_quantize_ref; /* once per product: the scalar one will do */
         k->act16 = 1;
+        break;
+    case MG_DT_Q4_0X16:
+        k->gemm = gemm_q4_0x16;
+        k->quantize = quantize_act;
+        k->corr_mult = 0; /* nibbles are re-centered to -8..7 before the dot product */
         break;
     default: return 0;
     }

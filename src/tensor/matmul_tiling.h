@@ -1,6 +1,6 @@
 /* matmul_tiling.h — the part of every ISA's matmul kernels that is the same: walking
  * the weight rows and activation rows in tiles, instantiating the ISA's tile() with
- * compile-time tile shapes, and the five per-format entry points (mg_gemm_fn).
+ * compile-time tile shapes, and the per-format entry points (mg_gemm_fn).
  *
  * Included once, at the end of the kernels, by matmul_<isa>.c, which first defines
  *   INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
@@ -79,20 +79,39 @@ MG_GEMM(gemm_q8_0, FMT_Q8)
 MG_GEMM(gemm_q4_0, FMT_Q4)
 #undef MG_GEMM
 
-/* q8_0x16 (tensor.h): every 16-row group against the activation rows in chunks of at
- * most MG_TILE_MAX_MB. The ISA file defines, after its group kernel,
- *   INLINE void group_x16_chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb,
- *                               float *y, int64_t ldy, int mb);
- * (y[m * ldy + i] = row i of group g . activation row m, i < 16, m < mb) and then
- * writes MG_GEMM_Q8_0X16 to get the entry point. */
-#define MG_GEMM_Q8_0X16                                                                                          \
-    static void gemm_q8_0x16(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M,    \
-                             int64_t n, float *y, int64_t ldy) {                                                 \
+/* The x16 formats (tensor.h): every 16-row group against the activation rows in chunks
+ * of at most MG_TILE_MAX_MB. The ISA file defines, after its group kernel, a chunk
+ * function per format
+ *   INLINE void chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb,
+ *                     float *y, int64_t ldy, int mb);
+ * (y[m * ldy + i] = row i of group g . activation row m, i < 16, m < mb), either by
+ * hand or with MG_X16_CHUNK from a group kernel taking the row count as its last
+ * argument, and then writes MG_GEMM_X16(entry point name, chunk). */
+#define MG_GEMM_X16(name, chunk)                                                                                  \
+    static void name(const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M, int64_t n, \
+                     float *y, int64_t ldy) {                                                                    \
         const uint8_t *x = xv;                                                                                   \
         for (int64_t r = 0; r + MG_X16_ROWS <= rows; r += MG_X16_ROWS)                                           \
             for (int64_t m0 = 0; m0 < M; m0 += MG_TILE_MAX_MB)                                                   \
-                group_x16_chunk(w + (size_t)r * ws, x + (size_t)m0 * xs, xs, n / MG_QK, y + m0 * ldy + r, ldy,   \
-                                M - m0 < MG_TILE_MAX_MB ? (int)(M - m0) : MG_TILE_MAX_MB);                        \
+                chunk(w + (size_t)r * ws, x + (size_t)m0 * xs, xs, n / MG_QK, y + m0 * ldy + r, ldy,             \
+                      M - m0 < MG_TILE_MAX_MB ? (int)(M - m0) : MG_TILE_MAX_MB);                                  \
+    }
+
+/* chunk(...) calling group(..., mb) with mb a compile-time constant (1..MG_TILE_MAX_MB;
+ * larger counts never arrive, they only keep every instantiation within bounds). */
+#define MG_X16_MB(k) ((k) <= MG_TILE_MAX_MB ? (k) : MG_TILE_MAX_MB)
+#define MG_X16_CHUNK(chunk, group)                                                                              \
+    INLINE void chunk(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy, int mb) { \
+        switch (mb) {                                                                                           \
+        case 1: group(g, x, xs, nb, y, ldy, 1); break;                                                          \
+        case 2: group(g, x, xs, nb, y, ldy, MG_X16_MB(2)); break;                                               \
+        case 3: group(g, x, xs, nb, y, ldy, MG_X16_MB(3)); break;                                               \
+        case 4: group(g, x, xs, nb, y, ldy, MG_X16_MB(4)); break;                                               \
+        case 5: group(g, x, xs, nb, y, ldy, MG_X16_MB(5)); break;                                               \
+        case 6: group(g, x, xs, nb, y, ldy, MG_X16_MB(6)); break;                                               \
+        case 7: group(g, x, xs, nb, y, ldy, MG_X16_MB(7)); break;                                               \
+        default: group(g, x, xs, nb, y, ldy, MG_X16_MB(8)); break;                                              \
+        }                                                                                                       \
     }
 
 #endif

@@ -4,8 +4,8 @@
  * an mmapped weight file). A mg_matrix is a 2-D weight ready for the matmul kernels
  * ([rows = out features, cols = in features], row-major like nn.Linear), in one of
  * the compute formats: f32, f16, bf16, q8_0 or q4_0 (ggml block layouts: 32 values
- * per block with one f16 scale), or q8_0x16 (q8_0 blocks of 16 rows stored together
- * for the integer kernels; see below).
+ * per block with one f16 scale), or q8_0x16 / q4_0x16 (the same blocks with 16 rows
+ * stored together for the integer kernels; see below).
  */
 #ifndef MG_TENSOR_TENSOR_H
 #define MG_TENSOR_TENSOR_H
@@ -22,6 +22,7 @@ typedef enum mg_dtype {
     MG_DT_I64,
     MG_DT_I32,
     MG_DT_Q8_0X16, /* q8_0 stored in groups of 16 rows (below) */
+    MG_DT_Q4_0X16, /* q4_0 stored in groups of 16 rows (below) */
     MG_DT_COUNT
 } mg_dtype;
 
@@ -37,23 +38,37 @@ typedef struct {
     uint8_t qs[MG_QK / 2];   /* value i (i < 16) in low nibble of qs[i], i+16 in high; (q - 8) * d */
 } mg_block_q4_0;
 
-/* q8_0x16: the same blocks and bytes as q8_0 (a row still "is" row_bytes long, so
- * group g starts at row 16g), but each group of 16 rows is stored block by block: for
- * block b, the 16 rows' f16 scales (32 bytes), then their 512 values as 16 pairs of
- * columns (2b*16 + 2j, +1), each pair holding row 0's two values, row 1's, ... row 15's.
- * One 32-byte load is then a 16-row x 2-column tile that SIMD kernels widen to 16-bit
- * and multiply with a broadcast pair of activations (vpdpwssd): about a third of the
- * arithmetic per weight of a row-by-row q8_0 kernel, so a memory-bound step streams at
- * the machine's bandwidth. Matrices in this format have rows % 16 == 0. */
+/* The 16-row groups ("x16"): the same blocks and bytes as q8_0 / q4_0 (a row still
+ * "is" row_bytes long, so group g starts at row 16g), but each group of 16 rows is
+ * stored block by block. Block b of a group starts with the 16 rows' f16 scales
+ * (32 bytes), then holds the 16 rows' values of columns 32b .. 32b+31:
+ *   q8_0x16: 16 pairs of columns (32b + 2j, +1), each pair holding row 0's two values,
+ *            row 1's, ... row 15's (32 bytes per pair, 544 bytes per block). One 32-byte
+ *            load is a 16-row x 2-column tile that SIMD kernels widen to 16-bit and
+ *            multiply with a broadcast pair of activations (vpdpwssd).
+ *   q4_0x16: four 64-byte pieces, piece p for columns 32b + 8p .. +7: byte 4i + j
+ *            (row i, j < 4) holds column 8p + j in its low nibble and 8p + 4 + j in its
+ *            high nibble (288 bytes per block). One 64-byte load, masked and shifted, is
+ *            two 16-row x 4-column tiles of unsigned bytes in 32-bit lanes: the operand
+ *            of a VNNI dot product with 4 broadcast 8-bit activations (vpdpbusd).
+ * Both need a fraction of the arithmetic per weight of a row-by-row kernel, so a
+ * memory-bound step streams at the machine's bandwidth. Matrices in these formats have
+ * rows % 16 == 0; `musicgen quantize` writes them wherever a matrix allows. */
 #define MG_X16_ROWS 16
-#define MG_X16_BLOCK_BYTES (MG_X16_ROWS * sizeof(mg_block_q8_0)) /* one block of 16 rows */
+#define MG_Q8X16_BLOCK_BYTES (MG_X16_ROWS * sizeof(mg_block_q8_0)) /* one block of 16 rows */
+#define MG_Q4X16_BLOCK_BYTES (MG_X16_ROWS * sizeof(mg_block_q4_0))
 
 const char *mg_dtype_name(mg_dtype t);
 /* Bytes of one row of `n` values (n must be a multiple of MG_QK for block formats). */
 size_t mg_dtype_row_bytes(mg_dtype t, int64_t n);
 int mg_dtype_is_block(mg_dtype t);
-/* A format weights can be stored in: f32, f16, bf16, q8_0, q4_0, q8_0x16. */
+/* A format weights can be stored in: f32, f16, bf16, q8_0, q4_0, q8_0x16, q4_0x16. */
 int mg_dtype_is_weight(mg_dtype t);
+/* The 16-row grouped formats: is t one, its block format (q8_0x16 -> q8_0; any other
+ * t -> t), and the grouped format of a block format (q8_0 -> q8_0x16; others -> t). */
+int mg_dtype_is_x16(mg_dtype t);
+mg_dtype mg_dtype_x16_base(mg_dtype t);
+mg_dtype mg_dtype_x16_of(mg_dtype t);
 
 #define MG_MAX_DIMS 4
 typedef struct mg_tensor {
@@ -82,16 +97,17 @@ uint16_t mg_f32_to_bf16(float f);
 /* Convert n values of `src` (any float or block format) to f32. */
 void mg_row_to_f32(mg_dtype t, const void *src, float *dst, int64_t n);
 /* Convert n f32 values to `t` (block formats need n % MG_QK == 0). Neither handles
- * q8_0x16, whose rows are not contiguous: use the matrix functions below. */
+ * the x16 formats, whose rows are not contiguous: use the matrix functions below. */
 void mg_row_from_f32(mg_dtype t, const float *src, void *dst, int64_t n);
 
 /* Row r of a matrix of n-value rows stored in format t, as f32 (any format). */
 void mg_matrix_row_to_f32(mg_dtype t, const void *data, int64_t r, float *dst, int64_t n);
-/* `rows` rows of n f32 values into format t (q8_0x16: rows % 16 == 0). */
+/* `rows` rows of n f32 values into format t (x16 formats: rows % 16 == 0). */
 void mg_matrix_from_f32(mg_dtype t, const float *src, void *dst, int64_t rows, int64_t n);
-/* q8_0x16 <-> q8_0: 16 consecutive q8_0 rows of n values into one group, and blocks
- * b0 .. b0+nblk-1 of row i of a group back to q8_0 blocks. */
-void mg_q8x16_pack(const void *rows16, void *group, int64_t n);
-void mg_q8x16_unpack(const void *group, int i, int64_t b0, int64_t nblk, mg_block_q8_0 *dst);
+/* x16 format t <-> its block format: 16 consecutive rows of n values in the block
+ * format into one group, and blocks b0 .. b0+nblk-1 of row i of a group back to blocks
+ * of the block format (mg_block_q8_0 / mg_block_q4_0 at dst). */
+void mg_x16_pack(mg_dtype t, const void *rows16, void *group, int64_t n);
+void mg_x16_unpack(mg_dtype t, const void *group, int i, int64_t b0, int64_t nblk, void *dst);
 
 #endif

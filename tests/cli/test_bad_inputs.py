@@ -196,9 +196,9 @@ class Work:
         return m
 
 
-def retype_gguf_vector(data, ggml_type):
-    """Sets the ggml type of the first 1-D tensor whose length is a multiple of 32 in a
-    GGUF (v3) held in `data`; returns its name."""
+def gguf_tensors(data):
+    """The tensor infos of a GGUF (v3) held in `data`: (name, ne, position of the type
+    field, absolute offset of the data) each; assumes the default 32-byte alignment."""
     pos = [24]
     def take(n):
         pos[0] += n
@@ -219,15 +219,35 @@ def retype_gguf_vector(data, ggml_type):
     for _ in range(n_kv):
         take(u64())
         skip(u32())
+    infos = []
     for _ in range(n_t):
         name = take(u64()).decode()
-        nd = u32()
-        ne = [u64() for _ in range(nd)]
-        if nd == 1 and ne[0] % 32 == 0:
-            data[pos[0]:pos[0] + 4] = struct.pack("<I", ggml_type)
+        ne = [u64() for _ in range(u32())]
+        type_pos = pos[0]
+        take(4)
+        infos.append((name, ne, type_pos, u64()))
+    start = (pos[0] + 31) // 32 * 32
+    return [(name, ne, type_pos, start + off) for name, ne, type_pos, off in infos]
+
+
+def retype_gguf_vector(data, ggml_type):
+    """Sets the ggml type of the first 1-D tensor whose length is a multiple of 32 in a
+    GGUF (v3) held in `data`; returns its name."""
+    for name, ne, type_pos, _ in gguf_tensors(data):
+        if len(ne) == 1 and ne[0] % 32 == 0:
+            data[type_pos:type_pos + 4] = struct.pack("<I", ggml_type)
             return name
-        take(12)
     raise SystemExit("no 1-D tensor of a multiple of 32 values in the GGUF")
+
+
+def nan_scale_in_gguf(data, ggml_type):
+    """Makes the second f16 scale of the first tensor of `ggml_type` NaN (in the 16-row
+    grouped formats: row 1's scale of its first block); returns the tensor's name."""
+    for name, ne, type_pos, at in gguf_tensors(data):
+        if struct.unpack("<I", data[type_pos:type_pos + 4])[0] == ggml_type:
+            data[at + 2:at + 4] = struct.pack("<H", 0x7E00)
+            return name
+    raise SystemExit(f"no tensor of ggml type {ggml_type:#x} in the GGUF")
 
 
 def snapshot(folder):
@@ -548,13 +568,23 @@ def config_cases():
     open(g, "wb").write(data[:len(data) // 2])
     run(w, gen(g, w.path("out", "x.wav")), ["m.gguf"])
 
-    w = Work("GGUF q8_0x16 tensor that is not whole 16-row groups")
-    g = w.path("m.gguf")
-    subprocess.run([t.MUSICGEN, "quantize", "-m", FIXTURE, "-o", g, "-q"], check=True, timeout=TIMEOUT)
-    data = bytearray(open(g, "rb").read())
-    name = retype_gguf_vector(data, 0x4D470010)  # a 1-D tensor claims the grouped layout
-    open(g, "wb").write(data)
-    run(w, gen(g, w.path("out", "x.wav")), ["m.gguf", name, "16-row"])
+    for fmt, type_id in (("q8_0x16", 0x4D470010), ("q4_0x16", 0x4D470011)):
+        w = Work(f"GGUF {fmt} tensor that is not whole 16-row groups")
+        g = w.path("m.gguf")
+        subprocess.run([t.MUSICGEN, "quantize", "-m", FIXTURE, "-o", g, "-q"], check=True, timeout=TIMEOUT)
+        data = bytearray(open(g, "rb").read())
+        name = retype_gguf_vector(data, type_id)  # a 1-D tensor claims the grouped layout
+        open(g, "wb").write(data)
+        run(w, gen(g, w.path("out", "x.wav")), ["m.gguf", name, fmt, "16-row"])
+
+        w = Work(f"GGUF {fmt} tensor with a NaN scale (info names the tensor)")
+        g = w.path("m.gguf")
+        subprocess.run([t.MUSICGEN, "quantize", "-m", FIXTURE, "-o", g, "-q", "--type", fmt[:4]], check=True,
+                       timeout=TIMEOUT)
+        data = bytearray(open(g, "rb").read())
+        name = nan_scale_in_gguf(data, type_id)
+        open(g, "wb").write(data)
+        run(w, ["info", "-m", g], [name, "NaN"])
 
     w = Work("a file that is not a model")
     open(w.path("notes.txt"), "w").write("hello\n")

@@ -79,7 +79,7 @@ check(kv.get("musicgen.weight_type") == want_type, "musicgen.weight_type")
 check(kv.get("general.file_type") == {"f32": 0, "f16": 1, "q4_0": 2, "q8_0": 7, "bf16": 32}[want_type], "file_type")
 
 GGML = {0: ("f32", 1, 4), 1: ("f16", 1, 2), 2: ("q4_0", 32, 18), 8: ("q8_0", 32, 34), 30: ("bf16", 1, 2),
-        0x4D470010: ("q8_0x16", 32, 34)}  # musicgen.c's q8_0 in 16-row groups (docs/gguf.md)
+        0x4D470010: ("q8_0x16", 32, 34), 0x4D470011: ("q4_0x16", 32, 18)}  # musicgen.c's 16-row groups (docs/gguf.md)
 tensors = []
 for _ in range(n_t):
     name = gstr(); nd = u32(); ne = [u64() for _ in range(nd)]; t = u32(); off = u64()
@@ -131,8 +131,8 @@ for n, e in src.items():
         t = "f16"  # the text encoder stays f16 in every reduced format
     elif big.match(n):
         t = "f16" if want_type in ("q8_0", "q4_0") and s[1] % 32 else want_type
-        if t == "q8_0" and s[0] % 16 == 0:
-            t = "q8_0x16"  # whole 16-row groups are stored grouped
+        if t in ("q8_0", "q4_0") and s[0] % 16 == 0:
+            t += "x16"  # whole 16-row groups are stored grouped
     elif emb.match(n):
         t = {"f32": "f32", "bf16": "bf16"}.get(want_type, "f16")
     else:
