@@ -1,7 +1,8 @@
 /* test_sampler.c — statistical tests of the sampler: greedy is argmax; a fixed seed
  * repeats; empirical frequencies follow softmax(logits / T) (chi-square); top-k never
  * emits a token outside the k best; top-p never emits one outside the nucleus;
- * temperature -> 0 equals greedy; CFG mixing formula. */
+ * temperature -> 0 equals greedy; CFG mixing formula; top-k's threshold selection
+ * against a sort. */
 #include "test.h"
 #include "lm/sampler.h"
 
@@ -35,7 +36,44 @@ static void softmax_ref(const float *x, double T, double *p) {
         p[i] /= tot;
 }
 
+static int cmp_desc(const void *a, const void *b) {
+    float x = *(const float *)a, y = *(const float *)b;
+    return x < y ? 1 : x > y ? -1 : 0;
+}
+
+/* mg_kth_largest (top-k's threshold) equals index k of a descending sort, for every k,
+ * on random data, data with many ties, sorted / reversed / constant arrays and -inf. */
+static void test_kth_largest(void) {
+    enum { N = 300 };
+    static float a[N], sorted[N], work[N];
+    mg_rng r;
+    mg_rng_seed(&r, 11);
+    int bad = 0;
+    for (int kind = 0; kind < 6; kind++) {
+        for (int rep = 0; rep < 4; rep++) {
+            int n = 1 + (int)(mg_rng_uniform(&r) * N) % N;
+            for (int i = 0; i < n; i++) {
+                double u = mg_rng_normal(&r);
+                a[i] = kind == 0   ? (float)u
+                       : kind == 1 ? (float)(int)(u * 3) /* many ties */
+                       : kind == 2 ? (float)i           /* ascending */
+                       : kind == 3 ? (float)-i          /* descending */
+                       : kind == 4 ? 1.0f               /* constant */
+                                   : (i % 3 ? (float)u : -INFINITY);
+            }
+            memcpy(sorted, a, sizeof(float) * (size_t)n);
+            qsort(sorted, (size_t)n, sizeof(float), cmp_desc);
+            for (int k = 0; k < n; k++) {
+                memcpy(work, a, sizeof(float) * (size_t)n);
+                bad += mg_kth_largest(work, n, k) != sorted[k];
+            }
+        }
+    }
+    CHECK(bad == 0, "mg_kth_largest differs from a sort in %d cases", bad);
+}
+
 int main(void) {
+    test_kth_largest();
     float logits[V];
     make_logits(logits, 7);
     void *scratch = malloc(mg_sample_scratch_bytes(V));

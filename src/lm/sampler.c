@@ -23,9 +23,35 @@ static int argmax(const float *x, int n) {
     return best;
 }
 
-static int cmp_float_desc(const void *a, const void *b) {
-    float x = *(const float *)a, y = *(const float *)b;
-    return x < y ? 1 : x > y ? -1 : 0;
+float mg_kth_largest(float *a, int n, int k) {
+    /* Quickselect (Hoare partition around the median of three): O(n) on average against
+     * the O(n log n) qsort it replaced, which took ~2 % of a q4_0 decoder step (4 sorts
+     * of 2048 logits). Every pivot is a value of the range, so the scans stop inside it;
+     * after a pass [lo, j] >= pivot >= [i, hi] and everything between equals it. */
+    int lo = 0, hi = n - 1;
+    while (lo < hi) {
+        float x = a[lo], y = a[lo + (hi - lo) / 2], z = a[hi];
+        float pivot = x < y ? (y < z ? y : x < z ? z : x) : (x < z ? x : y < z ? z : y);
+        int i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] > pivot)
+                i++;
+            while (a[j] < pivot)
+                j--;
+            if (i <= j) {
+                float t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        if (k <= j)
+            hi = j;
+        else if (k >= i)
+            lo = i;
+        else
+            return a[k];
+    }
+    return a[k];
 }
 
 /* Sort helper for top-p: indices by logit ascending (stable on index for ties). */
@@ -53,8 +79,7 @@ int mg_sample(const mg_sampler *s, float *logits, int V, mg_rng *rng, void *scra
     int k = s->top_k;
     if (k > 0 && k < V) {
         memcpy(tmp, logits, sizeof(float) * (size_t)V);
-        qsort(tmp, (size_t)V, sizeof(float), cmp_float_desc);
-        float kth = tmp[k - 1];
+        float kth = mg_kth_largest(tmp, V, k - 1);
         for (int i = 0; i < V; i++)
             if (logits[i] < kth)
                 logits[i] = -INFINITY;
