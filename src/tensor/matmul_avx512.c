@@ -15,7 +15,8 @@
  * Weights of the tile after next are prefetched (rows are consecutive in memory).
  * Every output's operations depend only on its own weight and activation rows, so
  * tile shapes, batch size and thread counts never change results. Reads ggml block
- * layouts as stored; does not repack weights (M = 8 quantized stays compute-bound).
+ * layouts as stored and does not repack weights (plain q8_0 / q4_0 files at M = 8 stay
+ * compute-bound; the x16 layouts that musicgen quantize writes do not).
  */
 #include "tensor/matmul.h"
 

@@ -19,8 +19,10 @@ void cli_hub_install_progress(int quiet);
 static void help(void) {
     printf("usage: musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--force]\n\n"
            "Convert a model into one GGUF file that loads without conversion (mmap).\n"
-           "The decoder and T5 matrices get TYPE; embeddings f16 (bf16 for bf16, f32 for\n"
-           "f32); norms, biases, the position table and EnCodec stay f32.\n\n"
+           "The decoder matrices get TYPE (q8_0 / q4_0 with 16 rows stored together where\n"
+           "a matrix allows: the faster q8_0x16 / q4_0x16 layouts); T5's matrices stay f32\n"
+           "for f32 and are f16 for every other TYPE; embeddings f16 (bf16 for bf16,\n"
+           "f32 for f32); norms, biases, the position table and EnCodec stay f32.\n\n"
            "  -m, --model MODEL   folder, .gguf file or repo id (default %s)\n"
            "  -o, --output FILE   the GGUF file to write\n"
            "  -t, --type TYPE     q8_0 (default), q4_0, f16, bf16 or f32\n"
