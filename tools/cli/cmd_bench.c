@@ -6,10 +6,14 @@
  * (median, p90), EnCodec ms per audio second, end-to-end real-time factor, peak RSS,
  * weight bytes per step, read bandwidth, and the step time against the bandwidth
  * limit (weight bytes / bandwidth), and the time to the first streamed audio (a
- * second, 3 s generation). --json adds one JSON object as the last line. */
+ * second, 3 s generation). It also prints the attention cache a step reads on average
+ * (it grows by one position per step, per CFG row) and the limit counting those bytes
+ * too: the other half of what a step has to stream. --json adds one JSON object as the
+ * last line. */
 #include "cli.h"
 #include "base/pool.h"
 #include "base/timing.h"
+#include "lm/attention.h"
 #include "tensor/bandwidth.h"
 
 #include <math.h>
@@ -21,7 +25,8 @@ static void help(void) {
     printf("usage: musicgen bench [-m MODEL] [-t N] [--steps N | --duration S] [--json]\n\n"
            "Time one generation (sampling, CFG, one prompt) and report load time, T5 time,\n"
            "decoder ms/step (median, p90), EnCodec ms per audio second, real-time factor,\n"
-           "peak RSS, weight bytes per step and the measured memory read bandwidth.\n\n"
+           "peak RSS, weight and attention-cache bytes per step, the measured memory read\n"
+           "bandwidth and the step time against what those bytes take to read at it.\n\n"
            "  -m, --model MODEL      folder, .gguf or repo id (default %s)\n"
            "  -t, --threads N        threads (default: all cores)\n"
            "      --steps N          decoder steps (default: enough for --duration)\n"
@@ -38,6 +43,16 @@ typedef struct {
     double *t;
     int n, cap;
 } step_times;
+
+/* Self-attention cache bytes one decoder step reads, averaged over `steps` steps: step
+ * s reads K and V of positions 0..s in every layer for every row (2 with CFG). */
+static double kv_bytes_per_step(const mg_model_info *info, mg_kv_type kv, int rows, int steps) {
+    int hd = info->decoder_heads > 0 ? info->decoder_hidden / info->decoder_heads : 0;
+    mg_kv_type eff = mg_kv_effective(kv, hd);
+    double per_value = eff == MG_KV_F32 ? 4.0 : eff == MG_KV_Q8_0 ? 34.0 / 32.0 : 2.0;
+    double per_position = 2.0 * info->decoder_layers * rows * info->decoder_hidden * per_value;
+    return per_position * (steps + 1) / 2.0;
+}
 
 static int on_step(int step, int total, void *user) {
     step_times *s = user;
@@ -199,6 +214,9 @@ int cmd_bench(int argc, char **argv) {
         mg_pool_free(pool);
     }
     double limit_ms = read_gbs > 0 ? (double)info.step_weight_bytes / (read_gbs * 1e9) * 1e3 : 0;
+    float guidance = gp.guidance_scale >= 0 ? gp.guidance_scale : info.guidance_scale;
+    double kv_bytes = kv_bytes_per_step(&info, kv, guidance > 1.0f ? 2 : 1, res->steps);
+    double limit_kv_ms = read_gbs > 0 ? ((double)info.step_weight_bytes + kv_bytes) / (read_gbs * 1e9) * 1e3 : 0;
     int nthreads = threads ? threads : (int)mg_cpu_count();
 
     printf("model            %s (%s, decoder %d layers x %d, weights %s)\n", model, info.stereo ? "stereo" : "mono",
@@ -212,16 +230,22 @@ int cmd_bench(int argc, char **argv) {
     printf("first audio      %.0f ms after the call (streaming, incl. T5)\n", first_ms);
     printf("peak RSS         %.1f MB\n", (double)peak_rss / 1e6);
     printf("weights/step     %.1f MB\n", (double)info.step_weight_bytes / 1e6);
-    if (bandwidth)
+    printf("cache/step       %.1f MB on average (self-attention K/V, grows with every step)\n", kv_bytes / 1e6);
+    if (bandwidth) {
         printf("read bandwidth   %.1f GB/s -> limit %.2f ms/step; measured step = %.2fx the limit\n", read_gbs,
                limit_ms, limit_ms > 0 ? med / limit_ms : 0);
+        printf("                 weights + cache: limit %.2f ms/step; measured step = %.2fx\n", limit_kv_ms,
+               limit_kv_ms > 0 ? med / limit_kv_ms : 0);
+    }
     if (json)
         printf("{\"model\": \"%s\", \"threads\": %d, \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
                "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %.2f, \"limit_ms_per_step\": %.3f, "
                "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
-               "\"audio_s\": %.3f, \"first_audio_ms\": %.1f}\n",
+               "\"audio_s\": %.3f, \"first_audio_ms\": %.1f, \"kv_bytes_per_step\": %.0f, "
+               "\"limit_with_kv_ms_per_step\": %.3f}\n",
                model, nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, read_gbs,
-               limit_ms, rtf, (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms);
+               limit_ms, rtf, (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes,
+               limit_kv_ms);
     free(dt);
     free(times.t);
     mg_result_free(res);

@@ -1,0 +1,83 @@
+"""test_bench_cli.py — `musicgen bench`: the figures it prints and its --json line.
+
+Runs a short bench on each fixture and checks that the JSON object (last line) has
+every key issue 7 and the README rely on, that the counts are the ones the model
+implies (steps, weight bytes a decoder step streams, computed here from the
+safetensors header; attention-cache bytes per step from the config), that the timings
+are consistent (p90 >= median > 0, RTF > 0), and that the bandwidth-limit figures are
+the bytes divided by the measured bandwidth. Timings themselves are never asserted
+against a speed: machines differ."""
+import json
+import os
+import re
+import struct
+import sys
+
+sys.path.insert(0, os.path.dirname(__file__))
+import mgtest as t
+
+KEYS = ["model", "threads", "weight_type", "steps", "ms_per_step", "ms_per_step_p90", "weight_bytes_per_step",
+        "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
+        "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step"]
+DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
+STEP_MATRIX = re.compile(r"^decoder\.(model\.decoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|"
+                         r"encoder_attn\.(q|out)_proj|fc1|fc2)|lm_heads\.\d+)\.weight$")
+
+
+def step_weight_bytes(folder):
+    """Bytes of the matrices one decoder step multiplies (cross-attention K/V are
+    computed once per generation, so they are not in it)."""
+    with open(os.path.join(folder, "model.safetensors"), "rb") as f:
+        n = struct.unpack("<Q", f.read(8))[0]
+        header = json.loads(f.read(n))
+    total = 0
+    for name, e in header.items():
+        if name != "__metadata__" and STEP_MATRIX.match(name):
+            numel = 1
+            for d in e["shape"]:
+                numel *= d
+            total += numel * DTYPE_BYTES[e["dtype"]]
+    return total
+
+
+def main():
+    for fx, bandwidth in (("tiny-mono", True), ("tiny-stereo", False)):
+        model = os.path.join(t.REF, fx)
+        cfg = json.load(open(os.path.join(model, "config.json")))["decoder"]
+        steps = 40
+        args = ["bench", "-m", model, "--steps", str(steps), "-t", "2", "--json"]
+        p = t.run(args if bandwidth else args + ["--no-bandwidth"])
+        lines = p.stdout.strip().splitlines()
+        r = json.loads(lines[-1])
+        t.check(all(k in r for k in KEYS), f"{fx}: keys missing from --json: {[k for k in KEYS if k not in r]}")
+        for label in ("load", "T5 + tokenizer", "decoder", "EnCodec decode", "end to end", "peak RSS",
+                      "weights/step", "cache/step"):
+            t.check(any(l.startswith(label) for l in lines), f"{fx}: no '{label}' line in the report")
+        t.check(r["steps"] == steps, f"{fx}: steps {r['steps']} != {steps}")
+        t.check(r["ms_per_step"] > 0 and r["ms_per_step_p90"] >= r["ms_per_step"], f"{fx}: median / p90 {r}")
+        t.check(r["rtf"] > 0 and r["peak_rss_mb"] > 0 and r["load_s"] >= 0 and r["first_audio_ms"] > 0,
+                f"{fx}: rtf / rss / load / first audio {r}")
+        t.check(r["weight_type"] == "f32", f"{fx}: weight type {r['weight_type']}")
+        want_w = step_weight_bytes(model)
+        t.check(r["weight_bytes_per_step"] == want_w, f"{fx}: weight bytes {r['weight_bytes_per_step']} != {want_w}")
+        # Self-attention K and V of positions 0..s at step s, every layer, 2 rows (CFG),
+        # f16 (the default cache; q8_0 would need head_dim % 32 == 0).
+        per_position = 2 * cfg["num_hidden_layers"] * 2 * cfg["hidden_size"] * 2
+        want_kv = per_position * (steps + 1) / 2
+        t.check(abs(r["kv_bytes_per_step"] - want_kv) <= 1, f"{fx}: cache bytes {r['kv_bytes_per_step']} != {want_kv}")
+        if bandwidth:
+            gbs = r["read_gbs"]
+            t.check(gbs > 0, f"{fx}: no bandwidth measured")
+            lim = want_w / (gbs * 1e9) * 1e3
+            lim_kv = (want_w + want_kv) / (gbs * 1e9) * 1e3
+            t.check(abs(r["limit_ms_per_step"] - lim) <= 1e-3 + 1e-2 * lim, f"{fx}: limit {r['limit_ms_per_step']} != {lim}")
+            t.check(abs(r["limit_with_kv_ms_per_step"] - lim_kv) <= 1e-3 + 1e-2 * lim_kv,
+                    f"{fx}: limit with cache {r['limit_with_kv_ms_per_step']} != {lim_kv}")
+        else:
+            t.check(r["read_gbs"] == 0 and r["limit_ms_per_step"] == 0, f"{fx}: --no-bandwidth still measured")
+        print(f"  {fx}: {r['steps']} steps, {r['ms_per_step']:.2f} ms/step, weights {r['weight_bytes_per_step']} B, "
+              f"cache {r['kv_bytes_per_step']:.0f} B per step, read {r['read_gbs']} GB/s")
+    t.finish("test_bench_cli")
+
+
+main()
