@@ -3,7 +3,8 @@
 # a random-weight checkpoint of the real musicgen-small shapes (made once, never
 # committed), converted to every weight format, each timed with `musicgen bench`
 # (10 s of audio, sampling + CFG, all cores), plus one full 30 s window for f32 and
-# q8_0. Prints a Markdown table; the raw JSON lines go to $OUT/bench.jsonl.
+# q8_0. Prints a Markdown table (with the attention-cache bytes a step reads on average
+# and the limit counting them); the raw JSON lines go to $OUT/bench.jsonl.
 #   bench/run_table.sh [WORK_DIR]      (default /tmp/musicgen-bench; needs ~6 GB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,10 +30,12 @@ run "f32, 1 thread" "$ck" -t 1 --no-bandwidth
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| run | ms/step (median) | p90 | weights/step | limit at measured bandwidth | RTF | first audio | T5 | codec ms per audio s | peak RSS |")
-print("|---|---|---|---|---|---|---|---|---|---|")
+print("| run | ms/step (median) | p90 | weights/step | limit at measured bandwidth | cache/step | limit with cache | RTF | first audio | T5 | codec ms per audio s | peak RSS |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     lim = f"{r['limit_ms_per_step']:.1f} ms ({r['read_gbs']:.1f} GB/s)" if r["read_gbs"] else "-"
+    lim_kv = f"{r['limit_with_kv_ms_per_step']:.1f} ms" if r["read_gbs"] else "-"
     print(f"| {r['label']} | {r['ms_per_step']:.1f} | {r['ms_per_step_p90']:.1f} | {r['weight_bytes_per_step']/1e6:.0f} MB | {lim} | "
+          f"{r['kv_bytes_per_step']/1e6:.0f} MB | {lim_kv} | "
           f"{r['rtf']:.2f} | {r['first_audio_ms']:.0f} ms | {r['t5_ms']:.0f} ms | {r['codec_ms_per_audio_s']:.0f} | {r['peak_rss_mb']:.0f} MB |")
 PY
