@@ -318,6 +318,10 @@ def seeds_npy(out):
     write(f"{out}/v2.npy", npy("<i8", [1, 4, 10], struct.pack("<40q", *vals), version=(2, 0)))
     write(f"{out}/f4.npy", npy("<f4", [4, 10], struct.pack("<40f", *vals)))
     write(f"{out}/zero.npy", npy("<i8", [1, 4, 0], b""))
+    # Empty arrays whose other sizes multiply past int64 (regressions: an overflow in
+    # the parser's strides, then in this harness's own count).
+    write(f"{out}/zero-huge.npy", npy("<i8", [0, 1 << 28, 1 << 28, 1 << 28], b"", fortran=True))
+    write(f"{out}/huge-zero.npy", npy("<u4", [1 << 28, 1 << 28, 1 << 28, 0], b""))
     write(f"{out}/scalar.npy", npy("<i8", [], struct.pack("<q", 5)))
 
 
