@@ -118,7 +118,7 @@ static scan_result scan_values(const mg_tensor *t) {
     }
     case MG_DT_Q8_0X16:
     case MG_DT_Q4_0X16: { /* per block of a 16-row group, the 16 rows' f16 scales first */
-        size_t block = MG_X16_ROWS * mg_dtype_row_bytes(t->dtype, MG_QK);
+        size_t block = mg_x16_block_bytes(t->dtype);
         int64_t cols = t->ndim == 2 ? t->shape[1] : 0, per_row = cols / MG_QK;
         int64_t blocks = (int64_t)(t->nbytes / block);
         for (int64_t b = 0; b < blocks && per_row > 0; b++)
@@ -135,7 +135,6 @@ static scan_result scan_values(const mg_tensor *t) {
     }
     return s;
 }
-
 
 static void check_values(checker *c, const mg_store *s) {
     for (int i = 0; i < s->n_entries; i++) {

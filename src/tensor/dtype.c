@@ -248,7 +248,7 @@ static int q4_nibble(const mg_block_q4_0 *b, int k) {
     return k < MG_QK / 2 ? b->qs[k] & 0x0F : b->qs[k - MG_QK / 2] >> 4;
 }
 
-static size_t x16_block_bytes(mg_dtype t) { return MG_X16_ROWS * mg_dtype_row_bytes(t, MG_QK); }
+size_t mg_x16_block_bytes(mg_dtype t) { return MG_X16_ROWS * mg_dtype_row_bytes(t, MG_QK); }
 
 /* Row i's block (mg_block_q8_0 or mg_block_q4_0 at blk) into / out of one 16-row block
  * of a group. */
@@ -288,7 +288,7 @@ static void x16_get(mg_dtype t, const uint8_t *gb, int i, void *blk) {
 
 void mg_x16_pack(mg_dtype t, const void *rows16, void *group, int64_t n) {
     const int64_t nb = n / MG_QK;
-    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = x16_block_bytes(t);
+    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = mg_x16_block_bytes(t);
     const uint8_t *src = rows16;
     uint8_t *g = group;
     for (int64_t b = 0; b < nb; b++, g += gbytes)
@@ -297,7 +297,7 @@ void mg_x16_pack(mg_dtype t, const void *rows16, void *group, int64_t n) {
 }
 
 void mg_x16_unpack(mg_dtype t, const void *group, int i, int64_t b0, int64_t nblk, void *dst) {
-    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = x16_block_bytes(t);
+    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = mg_x16_block_bytes(t);
     const uint8_t *g = (const uint8_t *)group + (size_t)b0 * gbytes;
     for (int64_t b = 0; b < nblk; b++, g += gbytes)
         x16_get(t, g, i, (uint8_t *)dst + (size_t)b * bsize);
@@ -327,7 +327,7 @@ void mg_matrix_from_f32(mg_dtype t, const float *src, void *dst, int64_t rows, i
     }
     /* Quantize one row at a time into its place in the group (same bytes as the block
      * format). */
-    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = x16_block_bytes(t);
+    const size_t bsize = mg_dtype_row_bytes(t, MG_QK), gbytes = mg_x16_block_bytes(t);
     mg_block_q8_0 blk[8];
     for (int64_t r = 0; r < rows; r++) {
         uint8_t *g = (uint8_t *)dst + (size_t)(r / MG_X16_ROWS) * MG_X16_ROWS * row_bytes;

@@ -69,6 +69,8 @@ int mg_dtype_is_weight(mg_dtype t);
 int mg_dtype_is_x16(mg_dtype t);
 mg_dtype mg_dtype_x16_base(mg_dtype t);
 mg_dtype mg_dtype_x16_of(mg_dtype t);
+/* Bytes of one block of a 16-row group of x16 format t (16 blocks of its block format). */
+size_t mg_x16_block_bytes(mg_dtype t);
 
 #define MG_MAX_DIMS 4
 typedef struct mg_tensor {
