@@ -218,6 +218,9 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
     free(tmp);
     s->converted_bytes += (int64_t)(out->row_bytes * (size_t)rows);
     out->data = dst;
+    /* The source pages are not read again: out of the RSS (an f32 folder loaded as q8_0
+     * would otherwise keep all its f32 decoder weights resident beside the copies). */
+    mg_store_release(s, t.data, t.nbytes);
     return st;
 }
 
