@@ -1,5 +1,8 @@
-/* arena.c — bump allocator (see arena.h). Blocks are allocated with aligned_alloc. */
+/* arena.c — bump allocator (see arena.h). Blocks are 64-byte aligned; a block of 2 MiB
+ * or more (a converted weight matrix, say) is huge-page memory (base/bigbuf.h), since
+ * the decoder streams such blocks every step. */
 #include "base/arena.h"
+#include "base/bigbuf.h"
 #include "base/status.h"
 
 #include <stdint.h>
@@ -25,7 +28,7 @@ static mg_arena_block *new_block(size_t size) {
     if (!b)
         return NULL;
     size = (size + MG_ARENA_ALIGN - 1) & ~(size_t)(MG_ARENA_ALIGN - 1);
-    b->data = aligned_alloc(MG_ARENA_ALIGN, size);
+    b->data = mg_bigbuf_alloc(size);
     if (!b->data) {
         free(b);
         return NULL;
