@@ -14,8 +14,9 @@
  * are then the kernels' compute ceiling, what a machine with more bandwidth would see.
  *
  * The kernel ISA is the best the CPU has; set MG_ISA=avx2 or scalar to compare.
- * Figures are the best of several wall-clock trials (a shared machine only ever slows
- * a trial down); still, run it twice. */
+ * Per-matrix figures are the best of several wall-clock trials (a shared machine only
+ * ever slows a trial down); the step prints best and median of up to 50 steps, the
+ * median being what `musicgen bench` reports for a real step. Still, run it twice. */
 #include "bench_args.h"
 #include "base/bigbuf.h"
 #include "base/pool.h"
@@ -112,6 +113,13 @@ static void run_step(mg_pool *pool, const arena *a, mg_dtype t, const float *X, 
     }
 }
 
+#define MAX_STEPS 50
+
+static int cmp_double(const void *a, const void *b) {
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
 /* Is `name` one of the comma-separated entries of `list`? */
 static int in_list(const char *list, const char *name) {
     size_t len = strlen(name);
@@ -200,18 +208,21 @@ int main(int argc, char **argv) {
         for (int M = 2; M <= 8 && !cached; M += 6)
             for (int ti = 0; ti < n_threads; ti++) {
                 run_step(pools[ti], &a, t, X, Y, M);
-                double best = 1e30, total = 0;
-                for (int step = 0; step < 10 && (step < 3 || total < 2 * seconds); step++) {
+                double times[MAX_STEPS], total = 0;
+                int n = 0;
+                while (n < MAX_STEPS && (n < 5 || total < 4 * seconds)) {
                     double t0 = mg_time_now();
                     run_step(pools[ti], &a, t, X, Y, M);
-                    double dt = mg_time_now() - t0;
-                    total += dt;
-                    best = dt < best ? dt : best;
+                    times[n] = mg_time_now() - t0;
+                    total += times[n++];
                 }
-                double ms = best * 1e3, limit = (double)step_bytes(t) / (bw[ti] * 1e9) * 1e3;
-                printf("%-7s %-15s %2d %3d  step %7.2f ms (%.0f MB, bandwidth limit %.2f ms, %.0f%%)\n",
-                       mg_dtype_name(t), "decoder step", M, threads[ti], ms, (double)step_bytes(t) * 1e-6, limit,
-                       100 * limit / ms);
+                qsort(times, (size_t)n, sizeof *times, cmp_double);
+                double best = times[0] * 1e3, median = times[n / 2] * 1e3;
+                double limit = (double)step_bytes(t) / (bw[ti] * 1e9) * 1e3;
+                printf("%-7s %-15s %2d %3d  step %7.2f ms best, %7.2f median of %d (%.0f MB, bandwidth limit %.2f "
+                       "ms, %.0f%% of it at the median)\n",
+                       mg_dtype_name(t), "decoder step", M, threads[ti], best, median, n,
+                       (double)step_bytes(t) * 1e-6, limit, 100 * limit / median);
             }
         free(a.data);
     }
