@@ -109,7 +109,7 @@ static mg_status load_tokenizer(mg_model *m) {
  * time, naming the tensor. The decoder's matrices are converted to the requested
  * format; the T5 becomes f16 at most (as `musicgen quantize` stores it): its error
  * reaches every decoder step, and it runs only once per generation. */
-static mg_status load_stages(mg_model *m, const mg_model_params *p) {
+static mg_status load_stages_on(mg_model *m, const mg_model_params *p) {
     mg_config *cfg = &m->ck.cfg;
     mg_store *s = &m->ck.store;
     mg_dtype dec_want = dtype_of(p->weight_type);
@@ -119,6 +119,16 @@ static mg_status load_stages(mg_model *m, const mg_model_params *p) {
     MG_TRY(mg_decoder_load(cfg, s, dec_want, &m->dec));
     MG_TRY(mg_encodec_load(&cfg->codec, s, &m->codec));
     return MG_OK;
+}
+
+/* Conversions while loading run on a pool of p->n_threads (0: all cores), freed after. */
+static mg_status load_stages(mg_model *m, const mg_model_params *p) {
+    int cores = mg_cpu_count();
+    m->ck.store.pool = mg_pool_new(p->n_threads > 0 && p->n_threads < cores ? p->n_threads : cores);
+    mg_status st = load_stages_on(m, p); /* a NULL pool (none could start) converts on this thread */
+    mg_pool_free(m->ck.store.pool);
+    m->ck.store.pool = NULL;
+    return st;
 }
 
 /* The number format of a stored one: q8_0 / q4_0 in 16-row groups are q8_0 / q4_0 to
@@ -165,6 +175,8 @@ MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, 
     if (!path || !path[0])
         return mg_fail(MG_ERR_INVALID_ARG, "no model given");
     mg_model_params p = params ? *params : mg_model_default_params();
+    if (p.n_threads < 0 || p.n_threads > 1024)
+        return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = all cores, at most 1024)", p.n_threads);
     mg_model *m = mg_calloc(1, sizeof *m, "the model");
     if (!m)
         return MG_ERR_NOMEM;

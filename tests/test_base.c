@@ -121,6 +121,61 @@ static void test_quant_roundtrip(void) {
     CHECK(e4 < 0.5, "q4_0 error %g", e4);
 }
 
+/* A row of f32 to f16 (SIMD where the CPU has F16C) gives mg_f32_to_f16's bits for
+ * every input: every 61st bit pattern (all exponents, NaNs and infinities included, in
+ * rows of 1000 so NaNs stop the fast path mid-row) and the rounding edge cases. */
+static void test_f16_rows(void) {
+    enum { N = 1000 };
+    float x[N];
+    uint16_t got[N];
+    int bad = 0;
+    uint64_t u = 0;
+    while (u <= 0xFFFFFFFFu) {
+        for (int i = 0; i < N; i++, u += 61) {
+            uint32_t b = (uint32_t)u;
+            memcpy(&x[i], &b, 4);
+        }
+        mg_row_from_f32(MG_DT_F16, x, got, N);
+        for (int i = 0; i < N; i++)
+            bad += got[i] != mg_f32_to_f16(x[i]);
+    }
+    const float edge[] = {65519.0f, 65520.0f, -65520.0f, 6.103515625e-05f, 5.9604645e-08f, 2.9802322e-08f,
+                          2.9802326e-08f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, -0.0f, 1e-45f, 3.4e38f};
+    int ne = (int)(sizeof edge / sizeof edge[0]);
+    mg_row_from_f32(MG_DT_F16, edge, got, ne);
+    for (int i = 0; i < ne; i++)
+        bad += got[i] != mg_f32_to_f16(edge[i]);
+    CHECK(bad == 0, "%d f32 -> f16 row conversions differ from mg_f32_to_f16", bad);
+}
+
+/* q8_0 blocks are ggml's, byte for byte: scale amax / 127 as f16, q = roundf(x / d)
+ * with halves away from zero. Blocks whose amax is 127 make d exactly 1, so every
+ * x.5 is a tie; other blocks use random scales. */
+static void test_q8_0_matches_ggml(void) {
+    mg_rng r;
+    mg_rng_seed(&r, 7);
+    int bad = 0;
+    for (int b = 0; b < 2000; b++) {
+        float x[MG_QK];
+        double scale = b % 2 ? 1.0 : exp(mg_rng_normal(&r) * 3);
+        for (int j = 0; j < MG_QK; j++)
+            x[j] = b % 2 ? (float)(((int)(mg_rng_uniform(&r) * 253) - 126) + (j % 3 ? 0.5 : 0.0))
+                         : (float)(mg_rng_normal(&r) * scale);
+        if (b % 2)
+            x[b % MG_QK] = b % 4 == 1 ? 127.0f : -127.0f;
+        mg_block_q8_0 q;
+        mg_row_from_f32(MG_DT_Q8_0, x, &q, MG_QK);
+        float amax = 0;
+        for (int j = 0; j < MG_QK; j++)
+            amax = fmaxf(amax, fabsf(x[j]));
+        float d = amax / 127.0f, id = d ? 1.0f / d : 0.0f;
+        bad += q.d != mg_f32_to_f16(d);
+        for (int j = 0; j < MG_QK; j++)
+            bad += q.qs[j] != (int8_t)roundf(x[j] * id);
+    }
+    CHECK(bad == 0, "%d q8_0 values differ from ggml's quantize_row_q8_0_ref", bad);
+}
+
 /* An x16 format holds exactly its block format's blocks, grouped: writing a matrix,
  * packing its rows in the block format, unpacking and reading rows back all agree, and
  * scales and values sit where tensor.h says. */
@@ -213,6 +268,8 @@ int main(void) {
     test_rng();
     test_half();
     test_quant_roundtrip();
+    test_q8_0_matches_ggml();
+    test_f16_rows();
     test_x16_layout(MG_DT_Q8_0X16);
     test_x16_layout(MG_DT_Q4_0X16);
     test_errors();

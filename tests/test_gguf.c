@@ -155,13 +155,35 @@ static void compare_folded(mg_checkpoint *src, mg_checkpoint *gg, const mg_store
     mg_arena_restore(&src->store.arena, m);
 }
 
-static mg_status convert(mg_checkpoint *ck, const char *out, mg_dtype t, int overwrite) {
-    mg_gguf_convert_params p = {t, overwrite, NULL, NULL};
+static mg_status convert_threads(mg_checkpoint *ck, const char *out, mg_dtype t, int overwrite, int threads) {
+    mg_gguf_convert_params p = {t, overwrite, NULL, NULL, threads};
     int64_t bytes = 0;
     mg_status st = mg_gguf_write_checkpoint(ck, out, &p, &bytes);
     if (st == MG_OK)
         CHECK(bytes > 0, "reported size");
     return st;
+}
+
+static mg_status convert(mg_checkpoint *ck, const char *out, mg_dtype t, int overwrite) {
+    return convert_threads(ck, out, t, overwrite, 3);
+}
+
+/* The same file whatever the number of threads converting (rows are split in fixed
+ * chunks: the embeddings and lm heads span several). */
+static void check_thread_count_invariance(mg_checkpoint *src, const char *path, const char *fixture, mg_dtype t) {
+    char name[96];
+    snprintf(name, sizeof name, "%s-%s-1thread.gguf", fixture, mg_dtype_name(t));
+    CHECK_OK(convert_threads(src, tmp_path(name), t, 0, 1));
+    mg_mapped_file a, b;
+    if (mg_file_map(path, &a) == MG_OK && mg_file_map(tmp_path(name), &b) == MG_OK) {
+        CHECK(a.size == b.size && !memcmp(a.data, b.data, a.size), "%s: 1 and 3 threads wrote different files",
+              mg_dtype_name(t));
+        mg_file_unmap(&a);
+        mg_file_unmap(&b);
+    } else {
+        CHECK(0, "map %s outputs", mg_dtype_name(t));
+    }
+    unlink(tmp_path(name));
 }
 
 static void check_fixture(const char *fixture) {
@@ -180,6 +202,7 @@ static void check_fixture(const char *fixture) {
         char path[256];
         snprintf(path, sizeof path, "%s", tmp_path(fname));
         CHECK_OK(convert(&src, path, t, 0));
+        check_thread_count_invariance(&src, path, fixture, t);
         mg_checkpoint gg;
         mg_status st = mg_checkpoint_open(path, &gg);
         CHECK_OK(st);

@@ -169,6 +169,7 @@ typedef struct mg_gguf_convert_params {
     int overwrite;                /* replace an existing output */
     mg_gguf_progress_fn progress; /* called after each tensor (may be NULL) */
     void *user;
+    int n_threads;                /* threads converting (0: all cores) */
 } mg_gguf_convert_params;
 
 /* Write every tensor of `ck` (a HF folder or a GGUF) into one GGUF at `path`,

@@ -10,9 +10,10 @@
  * through a callback).
  */
 #include "io/gguf.h"
+#include "base/pool.h"
+#include "tensor/convert.h"
 
 #include <cjson/cJSON.h>
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -549,35 +550,29 @@ static mg_status write_metadata(mg_gguf_writer *w, const mg_checkpoint *ck, cons
     return mg_gguf_writer_set_u32(w, "tokenizer.extra_ids", m->extra_ids);
 }
 
-static mg_status check_row_finite(const char *name, const float *x, int64_t n, int64_t row) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return mg_fail(MG_ERR_FORMAT, "tensor %s holds a non-finite value (%g in row %lld); the source checkpoint is corrupt",
-                           name, (double)x[i], (long long)row);
-    return MG_OK;
-}
+#define SLAB_ROWS 1024 /* rows converted (on all threads) per write; a multiple of MG_X16_ROWS */
 
-/* Convert row by row (rows = all leading dims, a row = the last dim); the x16 formats
- * are made and written one 16-row group at a time. */
-static mg_status write_converted(mg_gguf_writer *w, const plan_item *it) {
+/* Convert slab by slab (rows = all leading dims, a row = the last dim). */
+static mg_status write_converted(mg_gguf_writer *w, mg_pool *pool, const plan_item *it) {
     const mg_tensor *t = &it->src->t;
     int64_t cols = it->shape[it->ndim - 1], rows = mg_tensor_numel(t) / (cols ? cols : 1);
-    const int64_t step = mg_dtype_is_x16(it->dtype) ? MG_X16_ROWS : 1;
-    size_t dst_bytes = mg_dtype_row_bytes(it->dtype, cols) * (size_t)step;
-    float *tmp = mg_malloc((size_t)(cols * step) * sizeof *tmp, "a conversion buffer");
-    uint8_t *out = mg_malloc(dst_bytes, "a conversion buffer");
-    mg_status st = tmp && out ? MG_OK : MG_ERR_NOMEM;
-    for (int64_t r0 = 0; r0 < rows && st == MG_OK; r0 += step) {
-        for (int64_t r = r0; r < r0 + step && st == MG_OK; r++) {
-            mg_matrix_row_to_f32(t->dtype, t->data, r, tmp + (r - r0) * cols, cols);
-            st = check_row_finite(it->name, tmp + (r - r0) * cols, cols, r);
-        }
-        if (st == MG_OK) {
-            mg_matrix_from_f32(it->dtype, tmp, out, step, cols);
-            st = mg_gguf_writer_write(w, out, dst_bytes);
-        }
+    mg_matrix src = {t->dtype, rows, cols, mg_dtype_row_bytes(t->dtype, cols), t->data};
+    size_t row_bytes = mg_dtype_row_bytes(it->dtype, cols);
+    uint8_t *out = mg_malloc(row_bytes * (size_t)(rows < SLAB_ROWS ? rows : SLAB_ROWS), "a conversion buffer");
+    mg_status st = out ? MG_OK : MG_ERR_NOMEM;
+    for (int64_t r0 = 0; r0 < rows && st == MG_OK; r0 += SLAB_ROWS) {
+        int64_t n = rows - r0 < SLAB_ROWS ? rows - r0 : SLAB_ROWS;
+        mg_nonfinite bad;
+        mg_convert_result r = mg_convert_rows(pool, &src, r0, n, it->dtype, out, &bad);
+        if (r == MG_CONVERT_NOMEM)
+            st = mg_fail(MG_ERR_NOMEM, "out of memory converting %s", it->name);
+        else if (r == MG_CONVERT_NONFINITE)
+            st = mg_fail(MG_ERR_FORMAT,
+                         "tensor %s holds a non-finite value (%g in row %lld, column %lld); the source checkpoint is corrupt",
+                         it->name, (double)bad.value, (long long)bad.row, (long long)bad.col);
+        else
+            st = mg_gguf_writer_write(w, out, row_bytes * (size_t)n);
     }
-    free(tmp);
     free(out);
     return st;
 }
@@ -596,11 +591,11 @@ static mg_status write_folded(mg_gguf_writer *w, mg_checkpoint *ck, const plan_i
     return st;
 }
 
-static mg_status write_tensor(mg_gguf_writer *w, mg_checkpoint *ck, const plan_item *it) {
+static mg_status write_tensor(mg_gguf_writer *w, mg_pool *pool, mg_checkpoint *ck, const plan_item *it) {
     if (it->fold)
         return write_folded(w, ck, it);
     const mg_tensor *t = &it->src->t;
-    mg_status st = t->dtype == it->dtype ? mg_gguf_writer_write(w, t->data, t->nbytes) : write_converted(w, it);
+    mg_status st = t->dtype == it->dtype ? mg_gguf_writer_write(w, t->data, t->nbytes) : write_converted(w, pool, it);
     /* The source pages are not needed again: keep the resident size flat. */
     if (st == MG_OK && it->src->file >= 0 && it->src->file < ck->store.n_files)
         mg_file_release(&ck->store.files[it->src->file], t->data, t->nbytes);
@@ -641,12 +636,14 @@ mg_status mg_gguf_write_checkpoint(mg_checkpoint *ck, const char *path, const mg
     }
     if (st == MG_OK)
         st = mg_gguf_writer_begin(w, path, p->overwrite);
+    mg_pool *pool = st == MG_OK ? mg_pool_new(p->n_threads) : NULL; /* NULL: convert on this thread */
     for (int i = 0; i < n && st == MG_OK; i++) {
-        st = write_tensor(w, ck, &plan[i]);
+        st = write_tensor(w, pool, ck, &plan[i]);
         done += output_bytes(&plan[i]);
         if (st == MG_OK && p->progress)
             p->progress(p->user, done, total, plan[i].name);
     }
+    mg_pool_free(pool);
     if (st == MG_OK)
         st = mg_gguf_writer_finish(w, out_bytes);
     mg_gguf_writer_free(w);

@@ -1,5 +1,6 @@
 /* store.c — named tensor table with shape-checked, format-converting lookups (see store.h). */
 #include "io/store.h"
+#include "tensor/convert.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -201,27 +202,24 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
         out->data = t.data;
         return MG_OK;
     }
-    const int64_t step = mg_dtype_is_x16(want) ? MG_X16_ROWS : 1; /* rows converted at once */
     uint8_t *dst = mg_arena_alloc(&s->arena, out->row_bytes * (size_t)rows);
-    float *tmp = malloc((size_t)(cols * step) * 4);
-    if (!dst || !tmp) {
-        free(tmp);
+    if (!dst)
         return mg_fail(MG_ERR_NOMEM, "out of memory converting %s to %s", name, mg_dtype_name(want));
-    }
-    mg_status st = MG_OK;
-    for (int64_t r0 = 0; r0 < rows && st == MG_OK; r0 += step) {
-        for (int64_t r = r0; r < r0 + step; r++)
-            mg_matrix_row_to_f32(t.dtype, t.data, r, tmp + (r - r0) * cols, cols);
-        st = check_finite(s, name, mg_store_find(s, name), tmp, cols * step);
-        mg_matrix_from_f32(want, tmp, dst + (size_t)r0 * out->row_bytes, step, cols);
-    }
-    free(tmp);
+    mg_matrix src = {t.dtype, rows, cols, mg_dtype_row_bytes(t.dtype, cols), t.data};
+    mg_nonfinite bad;
+    mg_convert_result r = mg_convert_rows(s->pool, &src, 0, rows, want, dst, &bad);
+    if (r == MG_CONVERT_NOMEM)
+        return mg_fail(MG_ERR_NOMEM, "out of memory converting %s to %s", name, mg_dtype_name(want));
+    if (r == MG_CONVERT_NONFINITE)
+        return mg_fail(MG_ERR_FORMAT, "tensor %s in %s holds a non-finite value (%g at row %lld, column %lld); the file is corrupt",
+                       name, mg_store_file_of(s, mg_store_find(s, name)), (double)bad.value, (long long)bad.row,
+                       (long long)bad.col);
     s->converted_bytes += (int64_t)(out->row_bytes * (size_t)rows);
     out->data = dst;
     /* The source pages are not read again: out of the RSS (an f32 folder loaded as q8_0
      * would otherwise keep all its f32 decoder weights resident beside the copies). */
     mg_store_release(s, t.data, t.nbytes);
-    return st;
+    return MG_OK;
 }
 
 /* The f32 values of a tensor into dst (numel floats), checked finite. */
@@ -285,13 +283,19 @@ mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, co
     return MG_OK;
 }
 
-void mg_store_release(const mg_store *s, const void *ptr, size_t len) {
+/* The mapped file holding all of [ptr, ptr + len), or NULL. */
+static const mg_mapped_file *file_holding(const mg_store *s, const void *ptr, size_t len) {
     const uint8_t *p = ptr;
     for (int i = 0; i < s->n_files; i++) {
         const mg_mapped_file *f = &s->files[i];
-        if (f->data && p >= f->data && p + len <= f->data + f->size) {
-            mg_file_release(f, p, len);
-            return;
-        }
+        if (f->data && p >= f->data && p + len <= f->data + f->size)
+            return f;
     }
+    return NULL;
+}
+
+void mg_store_release(const mg_store *s, const void *ptr, size_t len) {
+    const mg_mapped_file *f = file_holding(s, ptr, len);
+    if (f)
+        mg_file_release(f, ptr, len);
 }

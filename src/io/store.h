@@ -10,6 +10,7 @@
 #define MG_IO_STORE_H
 
 #include "base/arena.h"
+#include "base/pool.h"
 #include "base/file.h"
 #include "tensor/tensor.h"
 
@@ -28,6 +29,7 @@ typedef struct mg_store {
     int *hash; /* open addressing, -1 = empty, size hash_cap (power of two) */
     int hash_cap;
     mg_arena arena; /* converted / folded copies */
+    mg_pool *pool;  /* threads for conversions while loading (NULL: this thread) */
     int64_t converted_bytes;
 } mg_store;
 

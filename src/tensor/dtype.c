@@ -168,16 +168,27 @@ void mg_row_to_f32(mg_dtype t, const void *src, float *dst, int64_t n) {
     }
 }
 
+/* roundf (halves away from zero) for |v| < 2^31, without the libm call GCC makes for
+ * it (a third of the time of converting a checkpoint to q8_0): v minus its truncation is
+ * exact, so comparing it with +-0.5 decides exactly as roundf does. */
+static inline int round_half_away(float v) {
+    int t = (int)v;
+    float frac = v - (float)t;
+    return t + (frac >= 0.5f) - (frac <= -0.5f);
+}
+
 static void quantize_q8_0(const float *x, mg_block_q8_0 *y, int64_t n) {
     for (int64_t i = 0; i < n / MG_QK; i++) {
         float amax = 0;
-        for (int j = 0; j < MG_QK; j++)
-            amax = fmaxf(amax, fabsf(x[i * MG_QK + j]));
+        for (int j = 0; j < MG_QK; j++) {
+            float a = fabsf(x[i * MG_QK + j]);
+            amax = a > amax ? a : amax;
+        }
         float d = amax / 127.0f;
         float id = d ? 1.0f / d : 0.0f;
         y[i].d = mg_f32_to_f16(d);
         for (int j = 0; j < MG_QK; j++)
-            y[i].qs[j] = (int8_t)roundf(x[i * MG_QK + j] * id);
+            y[i].qs[j] = (int8_t)round_half_away(x[i * MG_QK + j] * id);
     }
 }
 
@@ -205,6 +216,35 @@ static void quantize_q4_0(const float *x, mg_block_q4_0 *y, int64_t n) {
     }
 }
 
+#if defined(__x86_64__) && defined(__GNUC__)
+#include <immintrin.h>
+/* f32 -> f16 eight at a time with F16C where the CPU has it (checkpoint conversions are
+ * mostly this: T5 and embeddings become f16). Same bits as mg_f32_to_f16 (IEEE
+ * round-to-nearest-even, overflow to inf, subnormal halves); a NaN ends the fast path
+ * because F16C keeps NaN payload bits the scalar code drops. Returns values done. */
+__attribute__((target("avx,f16c"))) static int64_t f32_to_f16_f16c(const float *src, uint16_t *dst, int64_t n) {
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+        __m256 v = _mm256_loadu_ps(src + i);
+        if (_mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q)))
+            break;
+        _mm_storeu_si128((__m128i *)(dst + i), _mm256_cvtps_ph(v, _MM_FROUND_TO_NEAREST_INT));
+    }
+    return i;
+}
+
+static int64_t f32_to_f16_fast(const float *src, uint16_t *dst, int64_t n) {
+    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c") ? f32_to_f16_f16c(src, dst, n) : 0;
+}
+#else
+static int64_t f32_to_f16_fast(const float *src, uint16_t *dst, int64_t n) {
+    (void)src;
+    (void)dst;
+    (void)n;
+    return 0;
+}
+#endif
+
 void mg_row_from_f32(mg_dtype t, const float *src, void *dst, int64_t n) {
     switch (t) {
     case MG_DT_F32:
@@ -212,7 +252,7 @@ void mg_row_from_f32(mg_dtype t, const float *src, void *dst, int64_t n) {
         break;
     case MG_DT_F16: {
         uint16_t *d = dst;
-        for (int64_t i = 0; i < n; i++)
+        for (int64_t i = f32_to_f16_fast(src, d, n); i < n; i++)
             d[i] = mg_f32_to_f16(src[i]);
         break;
     }

@@ -26,6 +26,7 @@ static void help(void) {
            "  -m, --model MODEL   folder, .gguf file or repo id (default %s)\n"
            "  -o, --output FILE   the GGUF file to write\n"
            "  -t, --type TYPE     q8_0 (default), q4_0, f16, bf16 or f32\n"
+           "      --threads N     threads converting (default: all cores)\n"
            "  -f, --force         overwrite FILE if it exists\n"
            "  -q, --quiet         no progress or summary\n"
            "  -h, --help          this help\n", MG_DEFAULT_MODEL);
@@ -73,11 +74,13 @@ static int64_t stored_bytes(const mg_store *s) {
 int cmd_quantize(int argc, char **argv) {
     const char *model = MG_DEFAULT_MODEL, *out = NULL;
     mg_dtype type = MG_DT_Q8_0;
-    int force = 0;
+    int force = 0, threads = 0;
+    long lv;
+    enum { OPT_THREADS = 1000 };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 't'},  {"force", no_argument, 0, 'f'},
                                          {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
+                                         {"threads", required_argument, 0, OPT_THREADS}, {0, 0, 0, 0}};
     const char *optstring = ":m:o:t:fqh";
     opterr = 0;
     int c;
@@ -88,6 +91,11 @@ int cmd_quantize(int argc, char **argv) {
         case 't':
             if (!parse_type(optarg, &type))
                 return 1;
+            break;
+        case OPT_THREADS:
+            if (!cli_parse_int("quantize", "--threads", optarg, 1, 1024, &lv))
+                return 1;
+            threads = (int)lv;
             break;
         case 'f': force = 1; break;
         case 'q': cli_quiet = 1; break;
@@ -119,7 +127,7 @@ int cmd_quantize(int argc, char **argv) {
 
     cli_exit_cleanly_on_interrupt("quantize");
     progress_line line = {0, 0};
-    mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line};
+    mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line, threads};
     int64_t in_bytes = stored_bytes(&ck.store), out_bytes = 0;
     st = mg_gguf_write_checkpoint(&ck, out, &p, &out_bytes);
     if (line.drawn)
