@@ -102,6 +102,10 @@ typedef struct mg_model_params {
     const char *hub_endpoint;   /* NULL: $HF_ENDPOINT or https://huggingface.co */
     const char *revision;       /* NULL: "main" */
     int n_threads;              /* threads used while loading/converting (0: all cores) */
+    int no_mmap;                /* 1: read the weights a decoder step uses into (huge-page)
+                                   memory instead of reading them from the mapped file:
+                                   ~10% faster steps where the page cache holds the file
+                                   in 4 KiB pages, at the cost of a copy at load */
 } mg_model_params;
 
 MG_API mg_model_params mg_model_default_params(void);

@@ -117,6 +117,8 @@ static mg_status load_stages_on(mg_model *m, const mg_model_params *p) {
     MG_TRY(load_tokenizer(m));
     MG_TRY(mg_t5_load(cfg, s, t5_want, &m->t5));
     MG_TRY(mg_decoder_load(cfg, s, dec_want, &m->dec));
+    if (p->no_mmap)
+        MG_TRY(mg_decoder_copy_step_weights(m->dec));
     MG_TRY(mg_encodec_load(&cfg->codec, s, &m->codec));
     return MG_OK;
 }

@@ -66,6 +66,23 @@ void mg_file_release(const mg_mapped_file *f, const void *start, size_t len) {
         madvise((void *)s, e - s, MADV_DONTNEED);
 }
 
+void mg_file_copy_out(const mg_mapped_file *f, const void *start, size_t len, void *dst) {
+    size_t done = 0;
+    int fd = open(f->path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        off_t off = (off_t)((const uint8_t *)start - f->data);
+        while (done < len) {
+            ssize_t r = pread(fd, (uint8_t *)dst + done, len - done, off + (off_t)done);
+            if (r <= 0)
+                break;
+            done += (size_t)r;
+        }
+        close(fd);
+    }
+    if (done < len) /* the file is gone or shorter: the mapping still holds its pages */
+        memcpy((uint8_t *)dst + done, (const uint8_t *)start + done, len - done);
+}
+
 mg_status mg_file_read_all(const char *path, char **data, size_t *size) {
     *data = NULL;
     if (size)

@@ -21,6 +21,9 @@ void mg_file_unmap(mg_mapped_file *f);
 /* Tell the kernel a byte range of a mapping will not be needed soon (frees page cache
  * pages from our RSS). */
 void mg_file_release(const mg_mapped_file *f, const void *start, size_t len);
+/* Copy a byte range of a mapping into dst with read(2) rather than through the
+ * mapping: no page faults, and the pages never enter this process's RSS. */
+void mg_file_copy_out(const mg_mapped_file *f, const void *start, size_t len, void *dst);
 
 /* Read a whole file into a malloc'ed, NUL-terminated buffer. */
 mg_status mg_file_read_all(const char *path, char **data, size_t *size);

@@ -294,6 +294,16 @@ static const mg_mapped_file *file_holding(const mg_store *s, const void *ptr, si
     return NULL;
 }
 
+int mg_store_is_mapped(const mg_store *s, const void *ptr, size_t len) { return file_holding(s, ptr, len) != NULL; }
+
+void mg_store_copy_out(const mg_store *s, const void *ptr, size_t len, void *dst) {
+    const mg_mapped_file *f = file_holding(s, ptr, len);
+    if (f)
+        mg_file_copy_out(f, ptr, len, dst);
+    else
+        memcpy(dst, ptr, len);
+}
+
 void mg_store_release(const mg_store *s, const void *ptr, size_t len) {
     const mg_mapped_file *f = file_holding(s, ptr, len);
     if (f)

@@ -61,6 +61,10 @@ mg_status mg_store_fold_weight_norm(mg_store *s, const char *prefix, int ndim, c
  * the store's read-only mappings (they are read back from the file when touched
  * again); converted copies are left alone. */
 void mg_store_release(const mg_store *s, const void *ptr, size_t len);
+/* 1 if [ptr, ptr + len) lies in one of the store's mapped files (0: a converted copy). */
+int mg_store_is_mapped(const mg_store *s, const void *ptr, size_t len);
+/* Copy [ptr, ptr + len) into dst; from a mapped file by reading the file (base/file.h). */
+void mg_store_copy_out(const mg_store *s, const void *ptr, size_t len, void *dst);
 
 /* 1 if any tensor with this name exists. */
 int mg_store_has(const mg_store *s, const char *name);

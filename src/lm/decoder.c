@@ -131,21 +131,69 @@ void mg_decoder_free(mg_decoder *d) {
     free(d->lm_heads);
     free(d->layers);
     free(d->pos_owned);
+    free(d->step_copy);
     free(d);
 }
 
-static int64_t matrix_bytes(const mg_matrix *m) { return (int64_t)m->row_bytes * m->rows; }
+static size_t matrix_bytes(const mg_matrix *m) { return m->row_bytes * (size_t)m->rows; }
 
-int64_t mg_decoder_step_weight_bytes(const mg_decoder *d) {
-    int64_t b = 0;
+/* The matrices a step reads, in the order it reads them (cross K/V excluded: they run
+ * once per generation); out must hold 8 * n_layers + n_codebooks. Returns the count. */
+static int step_matrices(const mg_decoder *d, mg_matrix **out) {
+    int n = 0;
     for (int i = 0; i < d->cfg.n_layers; i++) {
-        const mg_dec_layer *L = &d->layers[i];
-        b += matrix_bytes(&L->sq) + matrix_bytes(&L->sk) + matrix_bytes(&L->sv) + matrix_bytes(&L->so);
-        b += matrix_bytes(&L->cq) + matrix_bytes(&L->co) + matrix_bytes(&L->fc1) + matrix_bytes(&L->fc2);
+        mg_dec_layer *L = &d->layers[i];
+        mg_matrix *ms[] = {&L->sq, &L->sk, &L->sv, &L->so, &L->cq, &L->co, &L->fc1, &L->fc2};
+        for (size_t j = 0; j < sizeof ms / sizeof ms[0]; j++)
+            out[n++] = ms[j];
     }
     for (int k = 0; k < d->cfg.n_codebooks; k++)
-        b += matrix_bytes(&d->lm_heads[k]);
+        out[n++] = &d->lm_heads[k];
+    return n;
+}
+
+static mg_matrix **step_matrix_list(const mg_decoder *d, int *n) {
+    mg_matrix **ms = mg_malloc(sizeof *ms * (size_t)(8 * d->cfg.n_layers + d->cfg.n_codebooks), "matrix list");
+    *n = ms ? step_matrices(d, ms) : 0;
+    return ms;
+}
+
+int64_t mg_decoder_step_weight_bytes(const mg_decoder *d) {
+    int n;
+    mg_matrix **ms = step_matrix_list(d, &n);
+    int64_t b = 0;
+    for (int i = 0; i < n; i++)
+        b += (int64_t)matrix_bytes(ms[i]);
+    free(ms);
     return b;
+}
+
+mg_status mg_decoder_copy_step_weights(mg_decoder *d) {
+    int n;
+    mg_matrix **ms = step_matrix_list(d, &n);
+    if (!ms)
+        return MG_ERR_NOMEM;
+    size_t total = 0;
+    for (int i = 0; i < n; i++)
+        if (mg_store_is_mapped(d->store, ms[i]->data, matrix_bytes(ms[i])))
+            total += (matrix_bytes(ms[i]) + 63) & ~(size_t)63;
+    if (total && !(d->step_copy = mg_bigbuf_alloc(total))) {
+        free(ms);
+        return mg_fail(MG_ERR_NOMEM, "out of memory reading %.0f MB of decoder weights into memory (load them mapped instead)",
+                       (double)total * 1e-6);
+    }
+    uint8_t *dst = d->step_copy;
+    for (int i = 0; i < n; i++) {
+        size_t bytes = matrix_bytes(ms[i]);
+        if (!mg_store_is_mapped(d->store, ms[i]->data, bytes))
+            continue; /* already a converted copy */
+        mg_store_copy_out(d->store, ms[i]->data, bytes, dst);
+        mg_store_release(d->store, ms[i]->data, bytes);
+        ms[i]->data = dst;
+        dst += (bytes + 63) & ~(size_t)63;
+    }
+    free(ms);
+    return MG_OK;
 }
 
 /* ---- state ---------------------------------------------------------------------------- */

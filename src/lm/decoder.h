@@ -38,12 +38,17 @@ typedef struct mg_decoder {
     const float *ln_w, *ln_b; /* final layer_norm */
     mg_matrix *lm_heads;   /* K heads [V, d] */
     const mg_store *store; /* where mapped weights live (to hand pages back) */
+    void *step_copy;       /* the per-step matrices read into memory, or NULL */
 } mg_decoder;
 
 mg_status mg_decoder_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_decoder **out);
 void mg_decoder_free(mg_decoder *d);
 /* Bytes of decoder weights a step reads (all layers + heads, cross K/V excluded). */
 int64_t mg_decoder_step_weight_bytes(const mg_decoder *d);
+/* Read the matrices a step uses out of the mapped files into one huge-page buffer, in
+ * the order a step reads them, and hand the mapped pages back (mg_model_params.no_mmap;
+ * see base/bigbuf.h for why the step runs faster from it). Converted copies stay put. */
+mg_status mg_decoder_copy_step_weights(mg_decoder *d);
 
 /* Sinusoidal table as transformers computes it (float32), for checkpoints without one. */
 void mg_decoder_sinusoids(float *table, int n_pos, int dim);

@@ -7,7 +7,8 @@
 #     config.json verbatim, the generation config, the tokenizer bytes, holds every
 #     tensor in the documented format, and `musicgen info -m x.gguf` loads it and
 #     reports the same model with the right weight type;
-#  2. a random checkpoint whose sizes are multiples of 32 reports q8_0 / q4_0;
+#  2. a random checkpoint whose sizes are multiples of 32 reports q8_0 / q4_0, and
+#     --no-mmap gives the same greedy codes as the mapped weights;
 #  3. GGUF -> GGUF works; an existing output is refused without --force and left
 #     untouched; bad options and inputs fail with a message.
 set -euo pipefail
@@ -185,6 +186,18 @@ PYEOF
         "$PY" "$DIR/check_gguf.py" "$DIR/c32-$t.gguf" "$DIR/c32" "$t" "$DIR/c32-$t.json" "$DIR/c32.src.json" \
             || fail "check c32 $t"
         grep -q "\"weight_type\": \"$t\"" "$DIR/c32-$t.json" || fail "info does not report $t"
+    done
+    # --no-mmap reads the step's matrices into memory: the same codes as the mapped file,
+    # for a mapped GGUF, a mapped f32 folder and a folder converted on load.
+    for src in "$DIR/c32-q8_0.gguf" "$DIR/c32" "$DIR/c32 --weight-type q4_0"; do
+        set -- $src
+        name="$(basename "$1")${3:+-$3}"
+        for flag in "" --no-mmap; do
+            mode="${flag:-mapped}"
+            "$MUSICGEN" generate -m "$@" $flag "a prompt" --greedy --steps 12 -q --force --sample-format f32 \
+                -o "$DIR/$name-$mode.wav" --codes-out "$DIR/$name-$mode.npy" > /dev/null || fail "generate $name $mode"
+        done
+        cmp -s "$DIR/$name-mapped.npy" "$DIR/$name---no-mmap.npy" || fail "--no-mmap changed the codes of $name"
     done
 else
     fail "$MAKER not built"

@@ -19,6 +19,7 @@ typedef struct gen_options {
     mg_sample_format sample_format;
     mg_kv_type kv_type;
     mg_weight_type weight_type;
+    int no_mmap; /* --no-mmap */
     /* progress wiring from cmd_generate.c */
     mg_progress_cb progress;
     void *progress_user;

@@ -32,6 +32,7 @@ static void help(void) {
            "      --steps N          decoder steps (default: enough for --duration)\n"
            "  -d, --duration S       audio seconds (default 10)\n"
            "      --weight-type T    convert decoder weights on load (f32 f16 bf16 q8_0 q4_0)\n"
+           "      --no-mmap          read the weights a step uses into memory (faster steps)\n"
            "      --kv-type T        attention cache: f16 (default), f32, q8_0\n"
            "      --no-bandwidth     skip the read-bandwidth measurement\n"
            "      --json             also print a JSON object on the last line\n"
@@ -107,11 +108,11 @@ static double percentile(double *v, int n, double q) {
     return v[i < 0 ? 0 : i >= n ? n - 1 : i];
 }
 
-enum { OPT_STEPS = 1000, OPT_JSON, OPT_WEIGHT, OPT_KV, OPT_NO_BW };
+enum { OPT_STEPS = 1000, OPT_JSON, OPT_WEIGHT, OPT_KV, OPT_NO_BW, OPT_NO_MMAP };
 
 int cmd_bench(int argc, char **argv) {
     const char *model = MG_DEFAULT_MODEL;
-    int threads = 0, steps = 0, json = 0, bandwidth = 1;
+    int threads = 0, steps = 0, json = 0, bandwidth = 1, no_mmap = 0;
     double duration = 10.0;
     mg_weight_type wt = MG_WEIGHT_AUTO;
     mg_kv_type kv = MG_KV_F16;
@@ -119,6 +120,7 @@ int cmd_bench(int argc, char **argv) {
                                          {"duration", required_argument, 0, 'd'}, {"steps", required_argument, 0, OPT_STEPS},
                                          {"json", no_argument, 0, OPT_JSON},      {"weight-type", required_argument, 0, OPT_WEIGHT},
                                          {"kv-type", required_argument, 0, OPT_KV}, {"no-bandwidth", no_argument, 0, OPT_NO_BW},
+                                         {"no-mmap", no_argument, 0, OPT_NO_MMAP},
                                          {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *optstring = ":m:t:d:h";
     opterr = 0;
@@ -152,6 +154,7 @@ int cmd_bench(int argc, char **argv) {
                 return 1;
             break;
         case OPT_NO_BW: bandwidth = 0; break;
+        case OPT_NO_MMAP: no_mmap = 1; break;
         case 'h': help(); return 0;
         default: return cli_bad_option("bench", argv, optstring);
         }
@@ -162,6 +165,7 @@ int cmd_bench(int argc, char **argv) {
     double t0 = mg_time_now();
     mg_model_params mp = mg_model_default_params();
     mp.weight_type = wt;
+    mp.no_mmap = no_mmap;
     mg_model *m;
     if (cli_load_model("bench", model, &mp, &m))
         return 1;

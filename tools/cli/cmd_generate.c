@@ -45,6 +45,8 @@ static void help(void) {
            "  -t, --threads N          threads (default: all cores)\n"
            "      --kv-type T          f16 (default), f32, q8_0 attention cache\n"
            "      --weight-type T      convert decoder weights on load: f32 f16 bf16 q8_0 q4_0\n"
+           "      --no-mmap            read the weights a step uses into memory (~10%% faster\n"
+           "                           steps; a copy at load instead of using the mapped file)\n"
            "      --json               print a JSON summary on stdout\n"
            "  -q, --quiet              no progress bar\n"
            "  -h, --help               this help\n",
@@ -54,7 +56,7 @@ static void help(void) {
 enum {
     OPT_GREEDY = 1000, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_CFG, OPT_SEED, OPT_STEPS, OPT_CODES_OUT, OPT_FORCE,
     OPT_SAMPLE_FORMAT, OPT_AUDIO_PROMPT, OPT_PROMPTS_FILE, OPT_JSON, OPT_LOUDNESS, OPT_NORMALIZE, OPT_NEGATIVE,
-    OPT_WINDOW, OPT_STRIDE, OPT_STREAM, OPT_RAW, OPT_KV, OPT_WEIGHT_TYPE
+    OPT_WINDOW, OPT_STRIDE, OPT_STREAM, OPT_RAW, OPT_KV, OPT_WEIGHT_TYPE, OPT_NO_MMAP
 };
 
 static volatile sig_atomic_t g_interrupted = 0;
@@ -185,7 +187,7 @@ int cmd_generate(int argc, char **argv) {
         {"window", required_argument, 0, OPT_WINDOW}, {"stride", required_argument, 0, OPT_STRIDE},
         {"stream", no_argument, 0, OPT_STREAM},     {"raw", no_argument, 0, OPT_RAW},
         {"kv-type", required_argument, 0, OPT_KV},  {"weight-type", required_argument, 0, OPT_WEIGHT_TYPE},
-        {0, 0, 0, 0}};
+        {"no-mmap", no_argument, 0, OPT_NO_MMAP},   {0, 0, 0, 0}};
     const char *optstring = ":m:o:d:t:qh";
     opterr = 0;
     optind = 1;
@@ -281,6 +283,7 @@ int cmd_generate(int argc, char **argv) {
             if (!cli_parse_weight_type("generate", optarg, &o.weight_type))
                 return 1;
             break;
+        case OPT_NO_MMAP: o.no_mmap = 1; break;
         default: return cli_bad_option("generate", argv, optstring);
         }
     }

@@ -327,6 +327,7 @@ int gen_run(gen_options *o) {
         return rc;
     mg_model_params mp = mg_model_default_params();
     mp.weight_type = o->weight_type;
+    mp.no_mmap = o->no_mmap;
     mg_model *model = NULL;
     mg_context *ctx = NULL;
     mg_result *res = NULL;
