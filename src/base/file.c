@@ -202,6 +202,8 @@ void mg_atomic_remove_temps(void) {
             unlink(g_live_path[i]);
 }
 
+#define MG_ATOMIC_WRITE_BUFFER ((size_t)4 << 20)
+
 mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite) {
     memset(af, 0, sizeof *af);
     af->fd = -1;
@@ -242,6 +244,8 @@ mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite) {
         mg_atomic_abort(af);
         return st;
     }
+    if ((af->iobuf = malloc(MG_ATOMIC_WRITE_BUFFER)) != NULL)
+        setvbuf(af->fp, af->iobuf, _IOFBF, MG_ATOMIC_WRITE_BUFFER);
     return MG_OK;
 }
 
@@ -254,6 +258,8 @@ mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite) {
             st = mg_fail(MG_ERR_IO, "cannot write %s: %s", af->path, strerror(errno));
         af->fp = NULL;
         af->fd = -1;
+        free(af->iobuf);
+        af->iobuf = NULL;
     } else if (af->fd >= 0) {
         if (close(af->fd) != 0)
             st = mg_fail(MG_ERR_IO, "cannot write %s: %s", af->path, strerror(errno));
@@ -293,6 +299,8 @@ void mg_atomic_abort(mg_atomic_file *af) {
         fclose(af->fp);
     else if (af->fd >= 0)
         close(af->fd);
+    free(af->iobuf);
+    af->iobuf = NULL;
     if (af->tmp_path)
         unlink(af->tmp_path);
     live_remove(af->live);

@@ -34,13 +34,18 @@ int mg_path_is_dir(const char *path);
 char *mg_path_join(const char *dir, const char *name);
 
 /* Atomic output: open a temporary file next to `path`; commit renames it over
- * `path` (refusing to replace an existing file unless `overwrite`); abort removes it. */
+ * `path` (refusing to replace an existing file unless `overwrite`); abort removes it.
+ * fp writes through a 4 MiB buffer: the page cache then keeps a freshly written file in
+ * large physically contiguous folios. With stdio's 4 KiB writes musicgen-small's GGUF
+ * sat in runs of ~2 pages, and a decoder step streaming the mapped weights straight
+ * after `musicgen quantize` (or on a new random checkpoint) ran 10-20 % slower. */
 typedef struct mg_atomic_file {
     char *path;
     char *tmp_path;
     FILE *fp;
     int fd;
-    int live; /* 1 + slot in the table of temporary files in progress (0: none) */
+    int live;    /* 1 + slot in the table of temporary files in progress (0: none) */
+    char *iobuf; /* fp's buffer (NULL: stdio's own) */
 } mg_atomic_file;
 
 mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite);
