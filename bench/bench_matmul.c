@@ -8,8 +8,10 @@
  * bandwidth limit. Weights are spread over a buffer as big as one step's weights and
  * cycled through, so they come from memory, not cache, as in real decoding.
  *
- *   bench_matmul [--quick] [--cached] [--threads 1,2] [--formats f32,q8_0] [--seconds S]
+ *   bench_matmul [--quick] [--cached] [--mapped] [--threads 1,2] [--formats f32,q8_0] [--seconds S]
  *
+ * --mapped writes the weights to a temporary file and reads them through a mapping of
+ * it, as the model reads a GGUF: page-cache pages of 4 KiB instead of huge pages.
  * --cached keeps each shape's one matrix hot in the caches instead: the GB/s it prints
  * are then the kernels' compute ceiling, what a machine with more bandwidth would see.
  *
@@ -19,6 +21,7 @@
  * median being what `musicgen bench` reports for a real step. Still, run it twice. */
 #include "bench_args.h"
 #include "base/bigbuf.h"
+#include "base/file.h"
 #include "base/pool.h"
 #include "base/rng.h"
 #include "base/timing.h"
@@ -28,6 +31,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 typedef struct {
     const char *name;
@@ -52,6 +56,7 @@ static const mg_dtype k_formats[] = {MG_DT_F32,     MG_DT_F16,  MG_DT_BF16,   MG
 typedef struct {
     uint8_t *data;
     size_t bytes;
+    mg_mapped_file file; /* --mapped: data points into this */
 } arena;
 
 /* A buffer of `bytes` filled with valid random weights of format t (a random pattern
@@ -76,6 +81,31 @@ static int arena_make(arena *a, mg_dtype t, size_t bytes, mg_rng *rng) {
     for (size_t off = pattern_bytes; off < bytes; off += pattern_bytes)
         memcpy(a->data + off, a->data, pattern_bytes);
     return 1;
+}
+
+/* Replace the arena's memory by a read-only mapping of a file holding the same bytes. */
+static int arena_to_file(arena *a) {
+    char path[] = "/tmp/bench_matmul.XXXXXX";
+    int fd = mkstemp(path);
+    if (fd < 0)
+        return 0;
+    FILE *f = fdopen(fd, "wb");
+    int ok = f && fwrite(a->data, 1, a->bytes, f) == a->bytes;
+    ok = (f && fclose(f) == 0) && ok;
+    ok = ok && mg_file_map(path, &a->file) == MG_OK;
+    unlink(path);
+    if (!ok)
+        return 0;
+    free(a->data);
+    a->data = (uint8_t *)a->file.data;
+    return 1;
+}
+
+static void arena_free(arena *a) {
+    if (a->file.data)
+        mg_file_unmap(&a->file);
+    else
+        free(a->data);
 }
 
 static size_t matrix_bytes(mg_dtype t, int64_t rows, int64_t cols) { return mg_dtype_row_bytes(t, cols) * (size_t)rows; }
@@ -133,7 +163,7 @@ int main(int argc, char **argv) {
     int threads[8] = {1, 2}, n_threads = mg_cpu_count() > 1 ? 2 : 1;
     double seconds = 0.2;
     const char *formats = NULL;
-    int cached = 0;
+    int cached = 0, mapped = 0;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             seconds = 0.05;
@@ -141,6 +171,8 @@ int main(int argc, char **argv) {
             n_threads = 1;
         } else if (!strcmp(argv[i], "--cached")) {
             cached = 1;
+        } else if (!strcmp(argv[i], "--mapped")) {
+            mapped = 1;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_threads = bench_parse_int_list(argv[++i], threads, 8);
         } else if (!strcmp(argv[i], "--formats") && i + 1 < argc) {
@@ -148,7 +180,7 @@ int main(int argc, char **argv) {
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--cached] [--threads 1,2] [--formats f32,q8_0] [--seconds S]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--cached] [--mapped] [--threads 1,2] [--formats f32,q8_0] [--seconds S]\n", argv[0]);
             return 2;
         }
     }
@@ -174,9 +206,13 @@ int main(int argc, char **argv) {
         mg_dtype t = k_formats[f];
         if (formats && !in_list(formats, mg_dtype_name(t)))
             continue;
-        arena a;
+        arena a = {0};
         if (!arena_make(&a, t, cached ? matrix_bytes(t, 4096, 1024) : step_bytes(t), &rng)) {
             fprintf(stderr, "out of memory for %s weights\n", mg_dtype_name(t));
+            return 1;
+        }
+        if (mapped && !arena_to_file(&a)) {
+            fprintf(stderr, "cannot write and map the %s weights in /tmp\n", mg_dtype_name(t));
             return 1;
         }
         for (int s = 0; s < 4; s++)
@@ -224,7 +260,7 @@ int main(int argc, char **argv) {
                        mg_dtype_name(t), "decoder step", M, threads[ti], best, median, n,
                        (double)step_bytes(t) * 1e-6, limit, 100 * limit / median);
             }
-        free(a.data);
+        arena_free(&a);
     }
     free(X);
     free(Y);

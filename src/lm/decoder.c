@@ -137,62 +137,48 @@ void mg_decoder_free(mg_decoder *d) {
 
 static size_t matrix_bytes(const mg_matrix *m) { return m->row_bytes * (size_t)m->rows; }
 
-/* The matrices a step reads, in the order it reads them (cross K/V excluded: they run
- * once per generation); out must hold 8 * n_layers + n_codebooks. Returns the count. */
-static int step_matrices(const mg_decoder *d, mg_matrix **out) {
-    int n = 0;
-    for (int i = 0; i < d->cfg.n_layers; i++) {
-        mg_dec_layer *L = &d->layers[i];
-        mg_matrix *ms[] = {&L->sq, &L->sk, &L->sv, &L->so, &L->cq, &L->co, &L->fc1, &L->fc2};
-        for (size_t j = 0; j < sizeof ms / sizeof ms[0]; j++)
-            out[n++] = ms[j];
-    }
-    for (int k = 0; k < d->cfg.n_codebooks; k++)
-        out[n++] = &d->lm_heads[k];
-    return n;
-}
+/* Matrix i of those a step reads, in the order it reads them (cross K/V excluded:
+ * they run once per generation); there are step_matrix_count(d). */
+static int step_matrix_count(const mg_decoder *d) { return 8 * d->cfg.n_layers + d->cfg.n_codebooks; }
 
-static mg_matrix **step_matrix_list(const mg_decoder *d, int *n) {
-    mg_matrix **ms = mg_malloc(sizeof *ms * (size_t)(8 * d->cfg.n_layers + d->cfg.n_codebooks), "matrix list");
-    *n = ms ? step_matrices(d, ms) : 0;
-    return ms;
+static mg_matrix *step_matrix(const mg_decoder *d, int i) {
+    if (i >= 8 * d->cfg.n_layers)
+        return &d->lm_heads[i - 8 * d->cfg.n_layers];
+    mg_dec_layer *L = &d->layers[i / 8];
+    mg_matrix *in_layer[8] = {&L->sq, &L->sk, &L->sv, &L->so, &L->cq, &L->co, &L->fc1, &L->fc2};
+    return in_layer[i % 8];
 }
 
 int64_t mg_decoder_step_weight_bytes(const mg_decoder *d) {
-    int n;
-    mg_matrix **ms = step_matrix_list(d, &n);
     int64_t b = 0;
-    for (int i = 0; i < n; i++)
-        b += (int64_t)matrix_bytes(ms[i]);
-    free(ms);
+    for (int i = 0; i < step_matrix_count(d); i++)
+        b += (int64_t)matrix_bytes(step_matrix(d, i));
     return b;
 }
 
+static size_t padded(size_t bytes) { return (bytes + 63) & ~(size_t)63; }
+
 mg_status mg_decoder_copy_step_weights(mg_decoder *d) {
-    int n;
-    mg_matrix **ms = step_matrix_list(d, &n);
-    if (!ms)
-        return MG_ERR_NOMEM;
     size_t total = 0;
-    for (int i = 0; i < n; i++)
-        if (mg_store_is_mapped(d->store, ms[i]->data, matrix_bytes(ms[i])))
-            total += (matrix_bytes(ms[i]) + 63) & ~(size_t)63;
-    if (total && !(d->step_copy = mg_bigbuf_alloc(total))) {
-        free(ms);
+    for (int i = 0; i < step_matrix_count(d); i++) {
+        const mg_matrix *m = step_matrix(d, i);
+        if (mg_store_is_mapped(d->store, m->data, matrix_bytes(m)))
+            total += padded(matrix_bytes(m));
+    }
+    if (total && !(d->step_copy = mg_bigbuf_alloc(total)))
         return mg_fail(MG_ERR_NOMEM, "out of memory reading %.0f MB of decoder weights into memory (load them mapped instead)",
                        (double)total * 1e-6);
-    }
     uint8_t *dst = d->step_copy;
-    for (int i = 0; i < n; i++) {
-        size_t bytes = matrix_bytes(ms[i]);
-        if (!mg_store_is_mapped(d->store, ms[i]->data, bytes))
+    for (int i = 0; i < step_matrix_count(d); i++) {
+        mg_matrix *m = step_matrix(d, i);
+        size_t bytes = matrix_bytes(m);
+        if (!mg_store_is_mapped(d->store, m->data, bytes))
             continue; /* already a converted copy */
-        mg_store_copy_out(d->store, ms[i]->data, bytes, dst);
-        mg_store_release(d->store, ms[i]->data, bytes);
-        ms[i]->data = dst;
-        dst += (bytes + 63) & ~(size_t)63;
+        mg_store_copy_out(d->store, m->data, bytes, dst);
+        mg_store_release(d->store, m->data, bytes);
+        m->data = dst;
+        dst += padded(bytes);
     }
-    free(ms);
     return MG_OK;
 }
 
