@@ -11,6 +11,37 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#define WARM_CHUNK ((size_t)4 << 20)
+
+/* Bring the parts of a freshly mapped file that are not in the page cache into it in
+ * file order, 4 MiB at a time, with read(2) into a scratch buffer. Faulted in by the
+ * loader's scattered first reads instead, the page cache ends up in scattered 4 KiB
+ * pages (measured: 0.5 % of a q8_0 GGUF's pages in physically contiguous runs of 2 MiB
+ * or more, against 95 % when read in order, which was also faster from disk), and
+ * every later decoder step streams those weights 5-18 % slower. Chunks already cached
+ * are skipped, so a warm start costs one mincore; files larger than half the RAM are
+ * left alone (they would evict their own beginning). Residency is asked once, up
+ * front: asking chunk by chunk between the reads left the pages scattered again. */
+static void warm_page_cache(int fd, const uint8_t *p, size_t size) {
+    long page = sysconf(_SC_PAGESIZE), pages = sysconf(_SC_PHYS_PAGES);
+    if (page <= 0 || pages <= 0 || size > (size_t)pages * (size_t)page / 2)
+        return;
+    size_t n_pages = (size + (size_t)page - 1) / (size_t)page, chunk_pages = WARM_CHUNK / (size_t)page;
+    unsigned char *resident = malloc(n_pages);
+    uint8_t *scratch = malloc(WARM_CHUNK);
+    if (resident && scratch && mincore((void *)p, size, resident) == 0)
+        for (size_t first = 0; first < n_pages; first += chunk_pages) {
+            size_t last = first + chunk_pages < n_pages ? first + chunk_pages : n_pages, missing = 0;
+            for (size_t i = first; i < last; i++)
+                missing += !(resident[i] & 1);
+            size_t off = first * (size_t)page, len = size - off < WARM_CHUNK ? size - off : WARM_CHUNK;
+            if (missing && pread(fd, scratch, len, (off_t)off) < 0)
+                break; /* best effort: the mapping works regardless */
+        }
+    free(resident);
+    free(scratch);
+}
+
 mg_status mg_file_map(const char *path, mg_mapped_file *out) {
     memset(out, 0, sizeof *out);
     int fd = open(path, O_RDONLY | O_CLOEXEC);
@@ -43,6 +74,7 @@ mg_status mg_file_map(const char *path, mg_mapped_file *out) {
         }
         out->data = p;
         mg_bigbuf_no_huge_pages(p, out->size);
+        warm_page_cache(fd, p, out->size);
     }
     close(fd);
     return MG_OK;
