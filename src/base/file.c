@@ -24,7 +24,7 @@
  * front: asking chunk by chunk between the reads left the pages scattered again. */
 static void warm_page_cache(int fd, const uint8_t *p, size_t size) {
     long page = sysconf(_SC_PAGESIZE), pages = sysconf(_SC_PHYS_PAGES);
-    if (page <= 0 || pages <= 0 || size > (size_t)pages * (size_t)page / 2)
+    if (page <= 0 || pages <= 0 || (uint64_t)size > (uint64_t)pages * (uint64_t)page / 2)
         return;
     size_t n_pages = (size + (size_t)page - 1) / (size_t)page, chunk_pages = WARM_CHUNK / (size_t)page;
     unsigned char *resident = malloc(n_pages);

@@ -38,7 +38,7 @@ char *mg_path_join(const char *dir, const char *name);
  * fp writes through a 4 MiB buffer: the page cache then keeps a freshly written file in
  * large physically contiguous folios. With stdio's 4 KiB writes musicgen-small's GGUF
  * sat in runs of ~2 pages, and a decoder step streaming the mapped weights straight
- * after `musicgen quantize` (or on a new random checkpoint) ran 10-20 % slower. */
+ * after `musicgen quantize` (or on a new random checkpoint) ran 5-18 % slower. */
 typedef struct mg_atomic_file {
     char *path;
     char *tmp_path;
