@@ -3,6 +3,7 @@
  * q4_0x16 (tensor.h). These are the reference implementations that SIMD kernels are
  * tested against. */
 #include "tensor/tensor.h"
+#include "tensor/isa.h"
 
 #include <math.h>
 #include <string.h>
@@ -234,7 +235,8 @@ __attribute__((target("avx,f16c"))) static int64_t f32_to_f16_f16c(const float *
 }
 
 static int64_t f32_to_f16_fast(const float *src, uint16_t *dst, int64_t n) {
-    return __builtin_cpu_supports("avx") && __builtin_cpu_supports("f16c") ? f32_to_f16_f16c(src, dst, n) : 0;
+    mg_isa isa = mg_isa_active(); /* AVX2 and AVX-512 levels include F16C (isa.c) */
+    return isa == MG_ISA_AVX2 || isa == MG_ISA_AVX512 ? f32_to_f16_f16c(src, dst, n) : 0;
 }
 #else
 static int64_t f32_to_f16_fast(const float *src, uint16_t *dst, int64_t n) {
