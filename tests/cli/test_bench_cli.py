@@ -4,8 +4,9 @@ Runs a short bench on each fixture and checks that the JSON object (last line) h
 every key issue 7 and the README rely on, that the counts are the ones the model
 implies (steps, weight bytes a decoder step streams, computed here from the
 safetensors header; attention-cache bytes per step from the config), that the timings
-are consistent (p90 >= median > 0, RTF > 0), and that the bandwidth-limit figures are
-the bytes divided by the measured bandwidth. Timings themselves are never asserted
+are consistent (p90 >= median > 0, RTF > 0), that the bandwidth-limit figures are
+the bytes divided by the measured bandwidth, and that --no-mmap is reported (it
+changes no count). Timings themselves are never asserted
 against a speed: machines differ."""
 import json
 import os
@@ -18,7 +19,7 @@ import mgtest as t
 
 KEYS = ["model", "threads", "weight_type", "steps", "ms_per_step", "ms_per_step_p90", "weight_bytes_per_step",
         "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
-        "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step"]
+        "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "no_mmap"]
 DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
 STEP_MATRIX = re.compile(r"^decoder\.(model\.decoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|"
                          r"encoder_attn\.(q|out)_proj|fc1|fc2)|lm_heads\.\d+)\.weight$")
@@ -41,12 +42,12 @@ def step_weight_bytes(folder):
 
 
 def main():
-    for fx, bandwidth in (("tiny-mono", True), ("tiny-stereo", False)):
+    for fx, bandwidth, no_mmap in (("tiny-mono", True, False), ("tiny-stereo", False, True)):
         model = os.path.join(t.REF, fx)
         cfg = json.load(open(os.path.join(model, "config.json")))["decoder"]
         steps = 40
         args = ["bench", "-m", model, "--steps", str(steps), "-t", "2", "--json"]
-        p = t.run(args if bandwidth else args + ["--no-bandwidth"])
+        p = t.run(args + ([] if bandwidth else ["--no-bandwidth"]) + (["--no-mmap"] if no_mmap else []))
         lines = p.stdout.strip().splitlines()
         r = json.loads(lines[-1])
         t.check(all(k in r for k in KEYS), f"{fx}: keys missing from --json: {[k for k in KEYS if k not in r]}")
@@ -54,6 +55,8 @@ def main():
                       "weights/step", "cache/step"):
             t.check(any(l.startswith(label) for l in lines), f"{fx}: no '{label}' line in the report")
         t.check(r["steps"] == steps, f"{fx}: steps {r['steps']} != {steps}")
+        t.check(r["no_mmap"] is no_mmap, f"{fx}: no_mmap {r['no_mmap']}, ran with{'' if no_mmap else 'out'} --no-mmap")
+        t.check(("read into memory" in lines[0]) == no_mmap, f"{fx}: model line '{lines[0]}'")
         t.check(r["ms_per_step"] > 0 and r["ms_per_step_p90"] >= r["ms_per_step"], f"{fx}: median / p90 {r}")
         t.check(r["rtf"] > 0 and r["peak_rss_mb"] > 0 and r["load_s"] >= 0 and r["first_audio_ms"] > 0,
                 f"{fx}: rtf / rss / load / first audio {r}")

@@ -223,8 +223,8 @@ int cmd_bench(int argc, char **argv) {
     double limit_kv_ms = read_gbs > 0 ? ((double)info.step_weight_bytes + kv_bytes) / (read_gbs * 1e9) * 1e3 : 0;
     int nthreads = threads ? threads : (int)mg_cpu_count();
 
-    printf("model            %s (%s, decoder %d layers x %d, weights %s)\n", model, info.stereo ? "stereo" : "mono",
-           info.decoder_layers, info.decoder_hidden, info.weight_type);
+    printf("model            %s (%s, decoder %d layers x %d, weights %s%s)\n", model, info.stereo ? "stereo" : "mono",
+           info.decoder_layers, info.decoder_hidden, info.weight_type, no_mmap ? ", read into memory" : "");
     printf("threads          %d\n", nthreads);
     printf("load             %.2f s\n", load_s);
     printf("T5 + tokenizer   %.1f ms\n", res->text_ms);
@@ -246,10 +246,10 @@ int cmd_bench(int argc, char **argv) {
                "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %.2f, \"limit_ms_per_step\": %.3f, "
                "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
                "\"audio_s\": %.3f, \"first_audio_ms\": %.1f, \"kv_bytes_per_step\": %.0f, "
-               "\"limit_with_kv_ms_per_step\": %.3f}\n",
+               "\"limit_with_kv_ms_per_step\": %.3f, \"no_mmap\": %s}\n",
                model, nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, read_gbs,
                limit_ms, rtf, (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes,
-               limit_kv_ms);
+               limit_kv_ms, no_mmap ? "true" : "false");
     free(dt);
     free(times.t);
     mg_result_free(res);
