@@ -1,28 +1,42 @@
 #!/usr/bin/env bash
 # quant_agreement.sh — how often a quantized model keeps the f32 model's greedy codes,
 # over many random tiny checkpoints (one fixture's agreement is a lottery: one near tie
-# flips every later step). For each seed: mg-random-checkpoint with CONFIG, musicgen
-# quantize --type TYPE, then 100 greedy steps for 3 prompts from the f32 folder and from
-# the GGUF; prints each run's agreement and a summary. Needs python3-numpy.
-#   bench/quant_agreement.sh [CONFIG_JSON] [TYPE] [SEEDS]
-#   (defaults: ../shared/reference/tiny-mono/config.json, q8_0, 12)
+# flips every later step). For each seed: mg-random-checkpoint with CONFIG (weights drawn
+# with the reference fixtures' recipe, --init reference, unless INIT says otherwise),
+# musicgen quantize --type TYPE as users run it and with --pure, then STEPS greedy steps
+# for 3 prompts from the f32 folder and from both GGUFs; prints each run's agreement and
+# a summary per file. On toy configs every matrix is under MG_SMALL_MATRIX_VALUES, so
+# the default file keeps them f16 (its column measures f16 on the decoder) and --pure
+# measures TYPE itself. Needs python3-numpy.
+#   bench/quant_agreement.sh [CONFIG_JSON] [TYPE] [SEEDS] [STEPS] [INIT]
+#   (defaults: ../shared/reference/tiny-mono/config.json, q8_0, 12, 100, reference)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cfg="${1:-../shared/reference/tiny-mono/config.json}"
 type="${2:-q8_0}"
 seeds="${3:-12}"
+steps="${4:-100}"
+init="${5:-reference}"
 mg=build/musicgen
 py="${MG_PYTHON:-/usr/bin/python3}"
+spiece=../shared/reference/tiny-mono/spiece.model
 work="$(mktemp -d /tmp/mg_agree.XXXXXX)"
 trap 'rm -rf "$work"' EXIT
+agree() { "$py" -c "import numpy as np; print('%5.1f' % (100 * (np.load('$1') == np.load('$2')).mean()))"; }
 for s in $(seq 1 "$seeds"); do
-  build/mg-random-checkpoint "$cfg" "$work/m" --seed "$s" >/dev/null 2>&1
-  "$mg" quantize -q --force -m "$work/m" -o "$work/m.gguf" --type "$type"
+  build/mg-random-checkpoint "$cfg" "$work/m" --seed "$s" --init "$init" --spiece "$spiece" --force >/dev/null 2>&1
+  "$mg" quantize -q --force -m "$work/m" -o "$work/d.gguf" --type "$type"
+  "$mg" quantize -q --force -m "$work/m" -o "$work/p.gguf" --type "$type" --pure
   for p in "lo-fi hip hop" "epic orchestral choir" "jazz"; do
-    "$mg" generate -q --force -m "$work/m" --greedy --steps 100 --codes-out "$work/f.npy" "$p" >/dev/null 2>&1
-    "$mg" generate -q --force -m "$work/m.gguf" --greedy --steps 100 --codes-out "$work/q.npy" "$p" >/dev/null 2>&1
-    "$py" -c "import numpy as np; f=np.load('$work/f.npy'); q=np.load('$work/q.npy'); print('seed $s %-24s %5.1f %%' % ('\"$p\"', 100*(f==q).mean()))"
+    for m in m d.gguf p.gguf; do
+      "$mg" generate -q --force -m "$work/$m" --greedy --steps "$steps" --codes-out "$work/$m.npy" "$p" >/dev/null 2>&1
+    done
+    printf 'seed %-3s %-24s default %s %%  --pure %s %%\n' "$s" "\"$p\"" "$(agree "$work/m.npy" "$work/d.gguf.npy")" \
+      "$(agree "$work/m.npy" "$work/p.gguf.npy")"
   done
-  rm -rf "$work/m" "$work/m.gguf"
+  rm -rf "$work/m" "$work"/*.gguf
 done | tee "$work/runs.txt"
-awk '{a = $(NF-1); n++; s += a; if (a >= 95) k++} END {printf "%s: %d runs, %d keep >= 95%% agreement, mean %.1f%%\n", "'"$type"'", n, k, s / n}' "$work/runs.txt"
+awk -v t="$type" -v c="$(basename "$(dirname "$cfg")")/$(basename "$cfg")" '
+  { a = $(NF-4); b = $(NF-1); n++; sa += a; sb += b; if (a >= 95) ka++; if (b >= 95) kb++ }
+  END { printf "%s %s, %d runs: default file %d keep >= 95%% (mean %.1f%%), --pure %d (mean %.1f%%)\n",
+        c, t, n, ka, sa / n, kb, sb / n }' "$work/runs.txt"

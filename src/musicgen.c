@@ -138,7 +138,9 @@ static mg_status load_stages(mg_model *m, const mg_model_params *p) {
 static mg_dtype format_of(mg_dtype t) { return mg_dtype_x16_base(t); }
 
 /* "q8_0", or "q8_0 (+ f16 for 148 matrices)" when block formats had to fall back for
- * matrices whose rows are not a multiple of 32: the decoder's matrices as loaded. */
+ * matrices whose rows are not a multiple of 32 or that are small (mg_matrix_format):
+ * the decoder's matrices as loaded. A toy model asked to be q8_0 whose matrices all
+ * stayed f16 says so rather than just "f16". */
 static void describe_weight_format(mg_model *m) {
     const mg_decoder *d = m->dec;
     int64_t bytes[MG_DT_COUNT] = {0};
@@ -165,6 +167,14 @@ static void describe_weight_format(mg_model *m) {
     for (int t = 0; t < MG_DT_COUNT; t++)
         if (mg_dtype_is_block((mg_dtype)t) && count[t])
             main_t = t;
+    /* A q8_0 / q4_0 file of a toy model whose matrices all stayed f16 (mg_matrix_format). */
+    mg_dtype asked = m->weight_type != MG_WEIGHT_AUTO ? dtype_of(m->weight_type) : m->ck.file_type;
+    if (mg_dtype_is_block(asked) && !count[MG_DT_Q8_0] && !count[MG_DT_Q4_0] && count[MG_DT_F16] &&
+        count[MG_DT_F16] == count[main_t]) {
+        snprintf(m->weight_type_name, sizeof m->weight_type_name,
+                 "%s (all %d matrices f16: small, or rows not a multiple of 32)", mg_dtype_name(asked), count[MG_DT_F16]);
+        return;
+    }
     size_t o = (size_t)snprintf(m->weight_type_name, sizeof m->weight_type_name, "%s", mg_dtype_name((mg_dtype)main_t));
     for (int t = 0; t < MG_DT_COUNT && o < sizeof m->weight_type_name; t++)
         if (t != main_t && count[t])

@@ -1,6 +1,7 @@
 /* test_gguf.c — tests of GGUF model files (src/io/gguf.c, src/io/gguf_write.c):
  *
- *  - every fixture converted to each type (f32, f16, bf16, q8_0, q4_0), reopened
+ *  - every fixture converted to each type (f32, f16, bf16, q8_0, q4_0; with small
+ *    matrices quantized too, as --pure does, so the block formats meet them), reopened
  *    through mg_checkpoint_open, and compared tensor by tensor with the source:
  *    the format each tensor got (mg_gguf_pick_type), its shape, its bytes (exactly
  *    what mg_row_from_f32 makes of the source), its values within the format's
@@ -8,6 +9,8 @@
  *    norms folded (checked against the golden encodec.enc_conv0_weight_folded);
  *    config, generation config and tokenizer bytes carried over;
  *  - GGUF -> GGUF conversion (same type: identical tensors; q8_0 -> f32);
+ *  - the small-matrix rule (mg_matrix_format): without --pure a fixture's decoder
+ *    matrices, all small, stay f16 in a q8_0 / q4_0 file, bytes as f16 makes them;
  *  - tensor-name abbreviation round trips;
  *  - malformed files fail cleanly with a message naming the file: a hand-built
  *    GGUF with one defect at a time (bad magic / version, absurd counts, oversized
@@ -103,7 +106,7 @@ static void compare_plain(mg_checkpoint *src, mg_checkpoint *gg, const mg_store_
     CHECK(g != NULL, "tensor %s missing from the GGUF", e->name);
     if (!g)
         return;
-    mg_dtype dt = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, want);
+    mg_dtype dt = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, want, 1);
     CHECK(g->t.dtype == dt, "%s: stored as %s, expected %s", e->name, mg_dtype_name(g->t.dtype), mg_dtype_name(dt));
     CHECK(shape_equal(&g->t, &e->t), "%s: shape differs", e->name);
     CHECK(inside_mapping(&gg->store, g->t.data, g->t.nbytes) && ((uintptr_t)g->t.data % 32) == 0,
@@ -156,7 +159,7 @@ static void compare_folded(mg_checkpoint *src, mg_checkpoint *gg, const mg_store
 }
 
 static mg_status convert_threads(mg_checkpoint *ck, const char *out, mg_dtype t, int overwrite, int threads) {
-    mg_gguf_convert_params p = {t, overwrite, NULL, NULL, threads};
+    mg_gguf_convert_params p = {t, overwrite, NULL, NULL, threads, .quantize_small = 1};
     int64_t bytes = 0;
     mg_status st = mg_gguf_write_checkpoint(ck, out, &p, &bytes);
     if (st == MG_OK)
@@ -184,6 +187,58 @@ static void check_thread_count_invariance(mg_checkpoint *src, const char *path, 
         CHECK(0, "map %s outputs", mg_dtype_name(t));
     }
     unlink(tmp_path(name));
+}
+
+/* Without --pure, matrices under MG_SMALL_MATRIX_VALUES stay f16 in a q8_0 / q4_0
+ * file: on a fixture that is every decoder matrix (checked against the rule's own
+ * cases first, so a change of the threshold shows here). */
+static void check_small_matrix_rule(mg_checkpoint *src, const char *fixture) {
+    CHECK(mg_matrix_format(MG_DT_Q8_0, 1024, 1024, 0) == MG_DT_Q8_0X16, "musicgen-small's smallest matrix is quantized");
+    CHECK(mg_matrix_format(MG_DT_Q4_0, 2048, 1536, 0) == MG_DT_Q4_0X16, "a medium lm_head is quantized");
+    CHECK(mg_matrix_format(MG_DT_Q8_0, 256, 1024, 0) == MG_DT_Q8_0X16, "2^18 values: quantized");
+    CHECK(mg_matrix_format(MG_DT_Q8_0, 255, 1024, 0) == MG_DT_F16, "under 2^18 values: f16");
+    CHECK(mg_matrix_format(MG_DT_Q8_0, 255, 1024, 1) == MG_DT_Q8_0, "--pure: quantized (255 rows: no 16-row groups)");
+    CHECK(mg_matrix_format(MG_DT_Q4_0, 64, 64, 1) == MG_DT_Q4_0X16, "--pure: small q4_0 in groups");
+    CHECK(mg_matrix_format(MG_DT_Q8_0, 4096, 48, 1) == MG_DT_F16, "rows of 48: f16 even with --pure");
+    CHECK(mg_matrix_format(MG_DT_Q8_0X16, 64, 64, 0) == MG_DT_F16, "a grouped format asked for: same rule");
+    CHECK(mg_matrix_format(MG_DT_BF16, 8, 8, 0) == MG_DT_BF16 && mg_matrix_format(MG_DT_F32, 8, 8, 0) == MG_DT_F32,
+          "float formats are kept");
+    const mg_dtype types[] = {MG_DT_Q8_0, MG_DT_Q4_0};
+    for (int ti = 0; ti < 2; ti++) {
+        char name[96];
+        snprintf(name, sizeof name, "%s-%s-default.gguf", fixture, mg_dtype_name(types[ti]));
+        mg_gguf_convert_params p = {types[ti], 0, NULL, NULL, 2, .quantize_small = 0};
+        int64_t bytes;
+        CHECK_OK(mg_gguf_write_checkpoint(src, tmp_path(name), &p, &bytes));
+        mg_checkpoint gg;
+        if (mg_checkpoint_open(tmp_path(name), &gg) != MG_OK) {
+            CHECK(0, "reopen %s: %s", name, mg_last_error());
+            continue;
+        }
+        int n_dec = 0, n_f16 = 0, n_ok = 0, n_found = 0;
+        for (int i = 0; i < src->store.n_entries; i++) {
+            const mg_store_entry *e = &src->store.entries[i];
+            mg_store_entry *g = mg_store_find(&gg.store, e->name);
+            if (!g) /* weight_g / weight_v: folded (checked above) */
+                continue;
+            n_found++;
+            mg_dtype dt = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, types[ti], 0);
+            n_ok += g->t.dtype == dt;
+            if (e->t.ndim == 2 && (!strncmp(e->name, "decoder.lm_heads.", 17) || strstr(e->name, "_proj.weight") ||
+                                   strstr(e->name, ".fc1.weight") || strstr(e->name, ".fc2.weight"))) {
+                n_dec++;
+                n_f16 += g->t.dtype == MG_DT_F16 && mg_tensor_numel(&e->t) < MG_SMALL_MATRIX_VALUES;
+                size_t n;
+                uint8_t *want = expected_bytes(&e->t, MG_DT_F16, &n);
+                CHECK(n == g->t.nbytes && !memcmp(want, g->t.data, n), "%s: not the f16 of the source", e->name);
+                free(want);
+            }
+        }
+        CHECK(n_found > 0 && n_ok == n_found, "%s: %d of %d tensors in mg_gguf_pick_type's format", name, n_ok, n_found);
+        CHECK(n_dec > 0 && n_f16 == n_dec, "%s: %d of %d decoder matrices small and f16", name, n_f16, n_dec);
+        mg_checkpoint_close(&gg);
+        unlink(tmp_path(name));
+    }
 }
 
 static void check_fixture(const char *fixture) {
@@ -285,6 +340,7 @@ static void check_fixture(const char *fixture) {
         mg_file_unmap(&after);
         unlink(path);
     }
+    check_small_matrix_rule(&src, fixture);
     if (have_gold)
         test_golden_close(&gold);
     mg_checkpoint_close(&src);

@@ -4,7 +4,8 @@
  * memory traffic without the released weights.
  *
  *   mg-random-checkpoint CONFIG_JSON OUT_DIR [--seed N] [--spiece FILE]
- *                        [--dtype f32|f16|bf16] [--max-shard-size SIZE] [--force]
+ *                        [--dtype f32|f16|bf16] [--max-shard-size SIZE]
+ *                        [--init realistic|reference] [--force]
  *
  * Writes config.json (copied verbatim), generation_config.json (MusicGen's
  * defaults: sampling, guidance 3, top-k 250, max_length 1500 capped by the
@@ -26,6 +27,11 @@
  * T5 relative bias 0.1 N, conv weight_v N(0, 1) with weight_g ~ U(0.8, 1.2)
  * (transposed convs scaled by sqrt(stride / 2) to keep unit variance, the last
  * decoder conv 0.3 so audio has std ~0.3), codebooks N(0, 0.5^level).
+ * `--init reference` draws instead with the recipe of ../shared/reference's fixtures
+ * (its README, "Random init"): matrices N(0, (1.5/sqrt(fan_in))^2), lm_heads
+ * N(0, (2/sqrt(d))^2), biases 0.1 N, T5 relative bias N(0, 1), weight_g U(0.8, 1.6):
+ * checkpoints as sensitive to rounding as the fixtures, for studies of quantized
+ * formats' greedy agreement (bench/quant_agreement.sh) on shapes the fixtures lack.
  * It is not a trained model: the audio it makes is noise.
  */
 #include "base/file.h"
@@ -266,6 +272,33 @@ static void list_decoder(tlist *l, const mg_decoder_config *c) {
     for (int k = 0; k < c->n_codebooks; k++) {
         snprintf(n, sizeof n, "lm_heads.%d.weight", k);
         add(l, p, n, 2, c->vocab_size, h, 0, INIT_NORMAL, inv_sqrt((double)h), 0);
+    }
+}
+
+/* --init reference: redraw the scales with the fixtures' recipe (top of file). Codebooks
+ * and the position table keep theirs; weight_g keeps its gain (the last conv's 0.3). */
+static int ends_with(const char *s, const char *suf) {
+    size_t a = strlen(s), b = strlen(suf);
+    return a >= b && !strcmp(s + a - b, suf);
+}
+
+static void use_reference_init(tlist *l) {
+    for (int i = 0; i < l->n; i++) {
+        tdef *t = &l->t[i];
+        if (strstr(t->name, ".codebook.") || t->kind == INIT_POSITIONS || t->kind == INIT_LN)
+            continue;
+        if (t->kind == INIT_UNIFORM) { /* weight_g */
+            float gain = t->a / 0.8f;
+            t->a = 0.8f * gain;
+            t->b = 1.6f * gain;
+        } else if (t->kind == INIT_NORMAL && t->ndim == 1) { /* biases */
+            t->a = 0.1f;
+        } else if (strstr(t->name, "relative_attention_bias") || strstr(t->name, "embed_tokens") ||
+                   !strcmp(t->name, "text_encoder.shared.weight") || ends_with(t->name, ".weight_v")) {
+            t->a = 1.0f;
+        } else if (t->kind == INIT_NORMAL && t->ndim == 2) { /* linear and LSTM matrices: [out, in] */
+            t->a = (strstr(t->name, "lm_heads.") ? 2.0f : 1.5f) * inv_sqrt((double)t->shape[1]);
+        }
     }
 }
 
@@ -537,6 +570,9 @@ static void usage(FILE *f) {
             "  --dtype f32|f16|bf16  weight format (default f32)\n"
             "  --max-shard-size S    split weights into shards of at most S bytes (suffix\n"
             "                        KB/MB/GB = 1e3/1e6/1e9; default 5GB as save_pretrained)\n"
+            "  --init realistic|reference  weight scales: activations in a realistic range\n"
+            "                        (default), or the recipe of the reference fixtures (as\n"
+            "                        sensitive to rounding; for quantization agreement studies)\n"
             "  --force               overwrite existing files in OUT_DIR\n"
             "  -h, --help            this help\n");
 }
@@ -594,13 +630,14 @@ static int fail(const char *msg) {
 
 int main(int argc, char **argv) {
     uint64_t seed = 0, max_shard = 5000000000ull;
-    const char *spiece = NULL, *dtype_name = "f32";
+    const char *spiece = NULL, *dtype_name = "f32", *init = "realistic";
     int force = 0;
     static const struct option opts[] = {{"seed", required_argument, 0, 's'},
                                          {"spiece", required_argument, 0, 'p'},
                                          {"dtype", required_argument, 0, 'd'},
                                          {"max-shard-size", required_argument, 0, 'm'},
                                          {"force", no_argument, 0, 'f'},
+                                         {"init", required_argument, 0, 'i'},
                                          {"help", no_argument, 0, 'h'},
                                          {0, 0, 0, 0}};
     int c;
@@ -620,6 +657,11 @@ int main(int argc, char **argv) {
                 return fail("--max-shard-size expects a size such as 5GB, 200MB or 1000000");
             break;
         case 'f': force = 1; break;
+        case 'i':
+            if (strcmp(optarg, "realistic") && strcmp(optarg, "reference"))
+                return fail("--init must be realistic (the default) or reference");
+            init = optarg;
+            break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 1;
         }
@@ -669,6 +711,8 @@ int main(int argc, char **argv) {
     tlist l = {0};
     int n_shards = 0;
     mg_status st = list_model(&l, &cfg) ? MG_OK : mg_fail(MG_ERR_NOMEM, "out of memory");
+    if (st == MG_OK && !strcmp(init, "reference"))
+        use_reference_init(&l);
     for (int i = 0; i < l.n && st == MG_OK; i++)
         for (int d = 0; d < l.t[i].ndim; d++)
             if (l.t[i].shape[d] < 1)

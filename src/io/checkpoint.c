@@ -193,6 +193,7 @@ static mg_status open_folder(mg_checkpoint *ck) {
 mg_status mg_checkpoint_open(const char *path, mg_checkpoint *ck) {
     memset(ck, 0, sizeof *ck);
     mg_store_init(&ck->store);
+    ck->file_type = MG_DT_COUNT;
     ck->path = mg_strdup(path);
     if (!ck->path)
         return MG_ERR_NOMEM;

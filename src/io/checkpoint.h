@@ -21,6 +21,8 @@ typedef struct mg_checkpoint {
     char *spiece_path;        /* for messages */
     int n_weight_files;
     int extra_ids;            /* T5 <extra_id_N> count if the file says (GGUF), else 0 */
+    mg_dtype file_type;       /* GGUF: the format it was made for (general.file_type: the
+                               * --type of musicgen quantize); MG_DT_COUNT if unknown */
 } mg_checkpoint;
 
 mg_status mg_checkpoint_open(const char *path, mg_checkpoint *ck);

@@ -538,6 +538,11 @@ static mg_status load_metadata(mg_checkpoint *ck, const mg_gguf *g, const char *
         return mg_fail(MG_ERR_FORMAT, "%s: tokenizer.extra_ids must be a u32 no larger than 100000", path);
     if (extra)
         ck->extra_ids = (int)extra->num.u;
+    /* llama.cpp's "mostly <type>" ids; informative only (other values: unknown). */
+    const mg_gguf_kv *ft = mg_gguf_find(g, "general.file_type");
+    if (ft && ft->type == MG_GGUF_U32)
+        ck->file_type = ft->num.u == 0 ? MG_DT_F32 : ft->num.u == 1 ? MG_DT_F16 : ft->num.u == 2 ? MG_DT_Q4_0
+                      : ft->num.u == 7 ? MG_DT_Q8_0 : ft->num.u == 32 ? MG_DT_BF16 : MG_DT_COUNT;
     ck->spiece = tok->data;
     ck->spiece_size = (size_t)tok->n;
     free(ck->spiece_path);

@@ -155,12 +155,14 @@ mg_status mg_gguf_writer_finish(mg_gguf_writer *w, int64_t *file_bytes);
 /* ---- converting a checkpoint (musicgen quantize) ------------------------------- */
 
 /* Format a tensor gets when a model is converted to `want` (f32, f16, bf16, q8_0,
- * q4_0): the decoder's attention / feed-forward / lm_head matrices, the T5 matrices
- * and enc_to_dec_proj get `want` (f16 instead of a block format when their rows are
- * not a multiple of 32 long); the embedding tables (T5 shared, decoder
+ * q4_0): the decoder's attention / feed-forward / lm_head matrices get
+ * mg_matrix_format(want, ...) (a block format, in 16-row groups where the rows allow;
+ * f16 where rows are not a multiple of 32 long, and for matrices under
+ * MG_SMALL_MATRIX_VALUES values unless quantize_small); the T5 matrices and
+ * enc_to_dec_proj get f32 for f32, else f16; the embedding tables (T5 shared, decoder
  * embed_tokens) get f32 for f32, bf16 for bf16, else f16; everything else (norms,
  * biases, the position table, T5 relative bias, all of EnCodec) stays f32. */
-mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype want);
+mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype want, int quantize_small);
 
 typedef void (*mg_gguf_progress_fn)(void *user, int64_t done_bytes, int64_t total_bytes, const char *tensor);
 
@@ -170,6 +172,7 @@ typedef struct mg_gguf_convert_params {
     mg_gguf_progress_fn progress; /* called after each tensor (may be NULL) */
     void *user;
     int n_threads;                /* threads converting (0: all cores) */
+    int quantize_small;           /* 1: small matrices get `type` too (quantize --pure) */
 } mg_gguf_convert_params;
 
 /* Write every tensor of `ck` (a HF folder or a GGUF) into one GGUF at `path`,

@@ -308,7 +308,7 @@ static int is_embedding(const char *name) {
            (starts_with(name, "decoder.model.decoder.embed_tokens.") && ends_with(name, ".weight"));
 }
 
-mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype want) {
+mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype want, int quantize_small) {
     if (ndim != 2 || starts_with(name, "audio_encoder."))
         return MG_DT_F32;
     if (is_big_matrix(name)) {
@@ -317,13 +317,9 @@ mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_
          * (tests/test_quant_quality.c), so it stays f16 in every reduced format. */
         if (want != MG_DT_F32 && (starts_with(name, "text_encoder.") || starts_with(name, "enc_to_dec_proj.")))
             return MG_DT_F16;
-        if (mg_dtype_is_block(want) && shape[1] % MG_QK)
-            return MG_DT_F16;
-        /* q8_0 and q4_0 go in 16-row groups wherever the rows allow (tensor.h): the same
-         * bytes, read by kernels that do a fraction of the arithmetic. */
-        if (shape[0] % MG_X16_ROWS == 0)
-            return mg_dtype_x16_of(want);
-        return want;
+        /* Small matrices stay f16, q8_0 and q4_0 go in 16-row groups wherever the rows
+         * allow (tensor.h): the same bytes, read by kernels doing less arithmetic. */
+        return mg_matrix_format(want, shape[0], shape[1], quantize_small);
     }
     if (is_embedding(name))
         return want == MG_DT_F32 ? MG_DT_F32 : want == MG_DT_BF16 ? MG_DT_BF16 : MG_DT_F16;
@@ -355,7 +351,7 @@ static int has_sibling(const mg_store *s, const char *name, size_t prefix_len, c
 }
 
 /* One output tensor per stored tensor, except weight_g/weight_v pairs -> .weight. */
-static mg_status build_plan(const mg_checkpoint *ck, mg_dtype want, plan_item **out, int *n_out) {
+static mg_status build_plan(const mg_checkpoint *ck, mg_dtype want, int quantize_small, plan_item **out, int *n_out) {
     const mg_store *s = &ck->store;
     plan_item *p = mg_calloc((size_t)(s->n_entries ? s->n_entries : 1), sizeof *p, "the conversion plan");
     if (!p)
@@ -381,7 +377,7 @@ static mg_status build_plan(const mg_checkpoint *ck, mg_dtype want, plan_item **
             p[n].dtype = MG_DT_F32;
         } else {
             memcpy(p[n].name, e->name, len + 1);
-            p[n].dtype = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, want);
+            p[n].dtype = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, want, quantize_small);
         }
         if (!mg_dtype_is_weight(e->t.dtype))
             st = mg_fail(MG_ERR_UNSUPPORTED, "tensor %s in %s has dtype %s; model weights must be floating point", e->name,
@@ -620,7 +616,7 @@ mg_status mg_gguf_write_checkpoint(mg_checkpoint *ck, const char *path, const mg
     MG_TRY(mg_check_output_path(path, p->overwrite));
     plan_item *plan;
     int n;
-    MG_TRY(build_plan(ck, p->type, &plan, &n));
+    MG_TRY(build_plan(ck, p->type, p->quantize_small, &plan, &n));
     source_meta meta;
     mg_status st = load_source_meta(ck, &meta);
     if (st != MG_OK) {

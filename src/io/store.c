@@ -185,15 +185,13 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
     mg_tensor t;
     int64_t shape[2] = {rows, cols};
     MG_TRY(mg_store_get(s, name, 2, shape, &t));
-    if (want == MG_DT_COUNT)
+    /* Stored in the format asked for (a file's plain q8_0 / q4_0 or their 16-row
+     * groups alike): used as it is, mapped, not copied. Otherwise converted to the
+     * format mg_matrix_format gives (`musicgen quantize` follows the same rule). */
+    if (want == MG_DT_COUNT || mg_dtype_x16_base(want) == mg_dtype_x16_base(t.dtype))
         want = t.dtype;
-    if (mg_dtype_is_block(want) && cols % MG_QK != 0)
-        want = MG_DT_F16;
-    /* q8_0 / q4_0 are made in 16-row groups (tensor.h) where the rows allow; a file's
-     * plain q8_0 / q4_0 stays as it is (mapped, not copied). */
-    mg_dtype grouped = mg_dtype_x16_of(want);
-    if (grouped != want && (t.dtype == grouped || (t.dtype != want && rows % MG_X16_ROWS == 0)))
-        want = grouped;
+    else
+        want = mg_matrix_format(want, rows, cols, s->quantize_small);
     out->dtype = want;
     out->rows = rows;
     out->cols = cols;

@@ -31,6 +31,7 @@ typedef struct mg_store {
     mg_arena arena; /* converted / folded copies */
     mg_pool *pool;  /* threads for conversions while loading (NULL: this thread) */
     int64_t converted_bytes;
+    int quantize_small; /* conversions to q8_0 / q4_0 include small matrices (mg_matrix_format) */
 } mg_store;
 
 void mg_store_init(mg_store *s);
@@ -45,9 +46,10 @@ const char *mg_store_file_of(const mg_store *s, const mg_store_entry *e);
 mg_status mg_store_get(mg_store *s, const char *name, int ndim, const int64_t *shape, mg_tensor *out);
 /* Same, returning f32 data (zero-copy if stored as f32, else converted into the arena). */
 mg_status mg_store_get_f32(mg_store *s, const char *name, int ndim, const int64_t *shape, const float **out);
-/* A [rows, cols] weight as a matrix of format `want` (zero-copy when formats match;
- * MG_DT_COUNT = keep the stored format; block formats fall back to f16 when cols is
- * not a multiple of the block size). */
+/* A [rows, cols] weight as a matrix of format `want` (zero-copy when stored so;
+ * MG_DT_COUNT = keep the stored format; a conversion gives mg_matrix_format's format:
+ * block formats fall back to f16 for rows not a multiple of the block size and for
+ * small matrices unless s->quantize_small). */
 mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64_t cols, mg_dtype want,
                               mg_matrix *out);
 /* A convolution weight that may be stored as weight_norm (prefix.weight_g / weight_v,

@@ -31,6 +31,15 @@ mg_dtype mg_dtype_x16_base(mg_dtype t) { return t == MG_DT_Q8_0X16 ? MG_DT_Q8_0 
 
 mg_dtype mg_dtype_x16_of(mg_dtype t) { return t == MG_DT_Q8_0 ? MG_DT_Q8_0X16 : t == MG_DT_Q4_0 ? MG_DT_Q4_0X16 : t; }
 
+mg_dtype mg_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantize_small) {
+    want = mg_dtype_x16_base(want);
+    if (!mg_dtype_is_block(want))
+        return want;
+    if (cols % MG_QK || (!quantize_small && rows * cols < MG_SMALL_MATRIX_VALUES))
+        return MG_DT_F16;
+    return rows % MG_X16_ROWS == 0 ? mg_dtype_x16_of(want) : want;
+}
+
 int mg_dtype_is_weight(mg_dtype t) { return t == MG_DT_F32 || t == MG_DT_F16 || t == MG_DT_BF16 || mg_dtype_is_block(t); }
 
 size_t mg_dtype_row_bytes(mg_dtype t, int64_t n) {

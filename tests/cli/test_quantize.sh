@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # test_quantize.sh — `musicgen quantize` end to end:
-#  1. tiny-mono and tiny-stereo to every type (q8_0, q4_0, f16, bf16, f32): the GGUF
+#  1. tiny-mono and tiny-stereo to every type (q8_0, q4_0, f16, bf16, f32; q8_0 and
+#     q4_0 also with --pure, which quantizes the small matrices a fixture has): the GGUF
 #     passes an independent Python reader that checks the ggml layout (magic, v3,
 #     typed metadata, names <= 63 bytes, ggml type ids, reversed dims, offsets
 #     contiguous and aligned as ggml's reader demands, file size), carries
 #     config.json verbatim, the generation config, the tokenizer bytes, holds every
 #     tensor in the documented format, and `musicgen info -m x.gguf` loads it and
 #     reports the same model with the right weight type;
-#  2. a random checkpoint whose sizes are multiples of 32 reports q8_0 / q4_0, and
+#  2. a random checkpoint whose sizes are multiples of 32 reports q8_0 / q4_0 with
+#     --pure (without it: its small matrices stay f16, and info says so), and
 #     --no-mmap gives the same greedy codes as the mapped weights;
 #  3. GGUF -> GGUF works; an existing output is refused without --force and left
 #     untouched; bad options and inputs fail with a message.
@@ -29,7 +31,9 @@ cat > "$DIR/check_gguf.py" <<'PYEOF'
 """Independent GGUF v3 reader (stdlib only) + the MusicGen conversion rules."""
 import json, struct, sys
 
-path, model_dir, want_type, info_path, src_info_path = sys.argv[1:6]
+path, model_dir, want_type, info_path, src_info_path, pure = sys.argv[1:7]
+pure = pure == "1"
+SMALL = 1 << 18  # MG_SMALL_MATRIX_VALUES: smaller matrices stay f16 in q8_0 / q4_0 unless --pure
 bad = 0
 def check(cond, msg):
     global bad
@@ -131,7 +135,7 @@ for n, e in src.items():
     if big.match(n) and want_type != "f32" and (n.startswith("text_encoder.") or n.startswith("enc_to_dec_proj.")):
         t = "f16"  # the text encoder stays f16 in every reduced format
     elif big.match(n):
-        t = "f16" if want_type in ("q8_0", "q4_0") and s[1] % 32 else want_type
+        t = "f16" if want_type in ("q8_0", "q4_0") and (s[1] % 32 or (not pure and s[0] * s[1] < SMALL)) else want_type
         if t in ("q8_0", "q4_0") and s[0] % 16 == 0:
             t += "x16"  # whole 16-row groups are stored grouped
     elif emb.match(n):
@@ -143,10 +147,12 @@ check(got == want, "tensors/formats differ: " + str(sorted((k, got.get(k), want.
                                                             if got.get(k) != want.get(k))[:4]))
 
 info, src_info = json.load(open(info_path)), json.load(open(src_info_path))
-# info names the decoder's main format first (a block format whenever any matrix has it)
-dec_cols = [e["shape"][1] for n, e in src.items() if big.match(n) and n.startswith("decoder.")]
-wt = "f16" if want_type in ("q8_0", "q4_0") and all(c % 32 for c in dec_cols) else want_type
-check(info["weight_type"].split()[0] == wt, f"info weight_type {info['weight_type']} does not start with {wt}")
+# info names the format asked for first ("q8_0 (all 24 matrices f16: ...)" when every
+# matrix stayed f16; "q8_0 (+ f16 for 22 matrices)" when some did)
+check(info["weight_type"].split()[0] == want_type, f"info weight_type {info['weight_type']} does not start with {want_type}")
+dec = [n for n in src if big.match(n) and n.startswith("decoder.")]
+if want_type in ("q8_0", "q4_0") and all(got[n][1] == "f16" for n in dec):
+    check("all %d matrices f16" % len(dec) in info["weight_type"], f"info weight_type {info['weight_type']}")
 for k in ("kind", "channels", "codebooks", "codebook_size", "decoder", "text_encoder", "max_steps", "sample_rate"):
     check(info[k] == src_info[k], f"info {k}: {info[k]} != {src_info[k]}")
 g_params = sum(__import__("math").prod(e["shape"]) for n, e in src.items() if n.endswith(".weight_g"))
@@ -158,15 +164,23 @@ PYEOF
 # ---- 1. fixtures, every type --------------------------------------------------------------
 for fx in tiny-mono tiny-stereo; do
     "$MUSICGEN" info -m "$REF/$fx" --json > "$DIR/$fx.src.json" || fail "info $fx"
-    for t in q8_0 q4_0 f16 bf16 f32; do
-        out="$DIR/$fx-$t.gguf"
-        if ! "$MUSICGEN" quantize -m "$REF/$fx" -o "$out" --type "$t" 2> "$DIR/log"; then
-            fail "quantize $fx $t: $(cat "$DIR/log")"
+    for tp in q8_0 q4_0 f16 bf16 f32 q8_0:1 q4_0:1; do
+        t="${tp%:1}" pure=0 flag=""
+        [ "$t" != "$tp" ] && pure=1 flag="--pure"
+        out="$DIR/$fx-$t${flag}.gguf"
+        if ! "$MUSICGEN" quantize -m "$REF/$fx" -o "$out" --type "$t" $flag 2> "$DIR/log"; then
+            fail "quantize $fx $t $flag: $(cat "$DIR/log")"
             continue
         fi
         grep -q "wrote $out ($t" "$DIR/log" || fail "no summary line: $(cat "$DIR/log")"
-        "$MUSICGEN" info -m "$out" --json > "$DIR/$fx-$t.json" || { fail "info on $out"; continue; }
-        "$PY" "$DIR/check_gguf.py" "$out" "$REF/$fx" "$t" "$DIR/$fx-$t.json" "$DIR/$fx.src.json" || fail "check $fx $t"
+        if [ "$t" = q8_0 ] || [ "$t" = q4_0 ]; then  # the fixtures' fc2 (48 x 64) is small
+            if [ $pure = 1 ]; then ! grep -q "kept in f16" "$DIR/log" || fail "--pure kept matrices: $(cat "$DIR/log")"
+            else grep -q "small decoder matrices .* kept in f16; --pure" "$DIR/log" || fail "no note on small matrices: $(cat "$DIR/log")"
+            fi
+        fi
+        "$MUSICGEN" info -m "$out" --json > "$DIR/$fx-$t$flag.json" || { fail "info on $out"; continue; }
+        "$PY" "$DIR/check_gguf.py" "$out" "$REF/$fx" "$t" "$DIR/$fx-$t$flag.json" "$DIR/$fx.src.json" $pure \
+            || fail "check $fx $t $flag"
     done
 done
 
@@ -181,12 +195,17 @@ PYEOF
     "$MAKER" "$DIR/c32.json" "$DIR/c32" --spiece "$REF/tiny-mono/spiece.model" 2> /dev/null || fail "random checkpoint"
     "$MUSICGEN" info -m "$DIR/c32" --json > "$DIR/c32.src.json" || fail "info c32"
     for t in q8_0 q4_0; do
-        "$MUSICGEN" quantize -q -m "$DIR/c32" -o "$DIR/c32-$t.gguf" -t "$t" || fail "quantize c32 $t"
+        "$MUSICGEN" quantize -q -m "$DIR/c32" -o "$DIR/c32-$t.gguf" -t "$t" --pure || fail "quantize c32 $t"
         "$MUSICGEN" info -m "$DIR/c32-$t.gguf" --json > "$DIR/c32-$t.json" || fail "info c32 $t"
-        "$PY" "$DIR/check_gguf.py" "$DIR/c32-$t.gguf" "$DIR/c32" "$t" "$DIR/c32-$t.json" "$DIR/c32.src.json" \
+        "$PY" "$DIR/check_gguf.py" "$DIR/c32-$t.gguf" "$DIR/c32" "$t" "$DIR/c32-$t.json" "$DIR/c32.src.json" 1 \
             || fail "check c32 $t"
         grep -q "\"weight_type\": \"$t\"" "$DIR/c32-$t.json" || fail "info does not report $t"
     done
+    # without --pure its matrices (64 x 64 .. 128 x 64) are small: f16, and info says so
+    "$MUSICGEN" quantize -q -m "$DIR/c32" -o "$DIR/c32-small.gguf" -t q8_0 || fail "quantize c32 q8_0"
+    "$MUSICGEN" info -m "$DIR/c32-small.gguf" --json > "$DIR/c32-small.json" || fail "info c32 q8_0"
+    "$PY" "$DIR/check_gguf.py" "$DIR/c32-small.gguf" "$DIR/c32" q8_0 "$DIR/c32-small.json" "$DIR/c32.src.json" 0 \
+        || fail "check c32 q8_0 without --pure"
     # --no-mmap reads the step's matrices into memory: the same codes as the mapped file,
     # for a mapped GGUF, a mapped f32 folder and a folder converted on load.
     for src in "$DIR/c32-q8_0.gguf" "$DIR/c32" "$DIR/c32 --weight-type q4_0"; do

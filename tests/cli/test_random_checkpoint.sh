@@ -15,7 +15,9 @@
 #     huggingface_hub's split_torch_state_dict_into_shards (module order, one shard
 #     per oversized tensor), with a save_pretrained-style index, and the sharded
 #     folder loads;
-#  4. errors: existing files are not replaced without --force, bad options fail.
+#  4. --init reference: every decoder / T5 tensor drawn with the scale of the
+#     fixture's (its README's recipe), compared with the fixture's own values;
+#  5. errors: existing files are not replaced without --force, bad options fail.
 set -euo pipefail
 
 BUILD="${MG_BUILD_DIR:-$(dirname "$0")/../../build}"
@@ -36,6 +38,7 @@ fail() { echo "FAIL: $*" >&2; fails=$((fails + 1)); }
 "$MAKER" "$REF/tiny-mono/config.json" "$DIR/mono2" --seed 7 2> /dev/null || fail "maker (tiny-mono, again)"
 "$MAKER" "$REF/tiny-mono/config.json" "$DIR/mono3" --seed 8 2> /dev/null || fail "maker (tiny-mono, seed 8)"
 cmp -s "$DIR/mono/model.safetensors" "$DIR/mono2/model.safetensors" || fail "same seed, different weights"
+"$MAKER" "$REF/tiny-mono/config.json" "$DIR/monoref" --seed 7 --init reference 2> /dev/null || fail "maker (--init reference)"
 cmp -s "$DIR/mono/model.safetensors" "$DIR/mono3/model.safetensors" && fail "different seeds, same weights"
 cmp -s "$DIR/mono/config.json" "$REF/tiny-mono/config.json" || fail "config.json not copied verbatim"
 cmp -s "$DIR/mono/spiece.model" "$REF/tiny-mono/spiece.model" || fail "spiece.model not copied"
@@ -204,6 +207,25 @@ for name, lo, hi, kind in [("decoder.model.decoder.layers.0.fc1.weight", 0.9, 1.
     print(f"  {name}: {kind} = {val:.3f}")
     check(lo <= val <= hi, f"{name}: {kind} = {val} outside [{lo}, {hi}]")
     check(all(math.isfinite(x) for x in v), f"{name}: non-finite values")
+# --init reference: the fixtures' recipe; each decoder / T5 tensor's mean and std as the
+# fixture's (EnCodec keeps the realistic init: its codebooks are k-means-like there)
+ref_st = os.path.join(ref, "tiny-mono/model.safetensors")
+monoref = os.path.join(d, "monoref/model.safetensors")
+n_cmp = 0
+for name in sorted(h_ref):
+    if name == "__metadata__" or not name.startswith(("decoder.", "text_encoder.")) or "embed_positions" in name:
+        continue
+    a, b = tensor_values(ref_st, name), tensor_values(monoref, name)
+    if len(a) < 48:
+        continue
+    ma, mb = sum(a) / len(a), sum(b) / len(b)
+    sa = math.sqrt(sum((x - ma) ** 2 for x in a) / len(a))
+    sb = math.sqrt(sum((x - mb) ** 2 for x in b) / len(b))
+    n_cmp += 1
+    check(abs(sb - sa) <= 0.25 * sa and abs(mb - ma) <= 0.1 + 0.2 * abs(ma),
+          f"--init reference {name}: mean {mb:.3f} std {sb:.3f}, fixture {ma:.3f} / {sa:.3f}")
+print(f"  --init reference: {n_cmp} decoder / T5 tensors scaled like the fixture's")
+check(n_cmp > 40, f"only {n_cmp} tensors compared")
 g = json.load(open(os.path.join(d, "mono/generation_config.json")))
 check(g.get("do_sample") is True and g.get("guidance_scale") == 3 and g.get("top_k") == 250, f"generation defaults {g}")
 check(g.get("decoder_start_token_id") == 64 and g.get("pad_token_id") == 64 and g.get("max_length") == 512,
@@ -282,7 +304,7 @@ print(f"  {len(shards)} shards, {len(exp)} tensors")
 sys.exit(1 if bad else 0)
 PYEOF
 
-# ---- 4. errors --------------------------------------------------------------------------------
+# ---- 5. errors --------------------------------------------------------------------------------
 before="$(sha256sum "$DIR/mono/model.safetensors")"
 if "$MAKER" "$REF/tiny-mono/config.json" "$DIR/mono" --seed 9 2> "$DIR/err"; then
     fail "existing checkpoint overwritten without --force"
@@ -293,6 +315,8 @@ grep -q -- "--force" "$DIR/err" || fail "refusal does not mention --force: $(cat
 [ "$before" != "$(sha256sum "$DIR/mono/model.safetensors")" ] || fail "--force did not rewrite"
 "$MAKER" "$REF/tiny-mono/config.json" "$DIR/x" --dtype q8_0 2> /dev/null && fail "--dtype q8_0 accepted"
 "$MAKER" "$DIR/missing.json" "$DIR/y" 2> /dev/null && fail "missing config accepted"
+"$MAKER" "$REF/tiny-mono/config.json" "$DIR/v" --init hf 2> "$DIR/err" && fail "--init hf accepted"
+grep -q "realistic.*reference" "$DIR/err" || fail "bad --init message: $(cat "$DIR/err")"
 echo '{"model_type": "musicgen"}' > "$DIR/broken.json"
 "$MAKER" "$DIR/broken.json" "$DIR/z" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" && fail "broken config accepted"
 grep -q "broken.json" "$DIR/err" || fail "config error does not name the file: $(cat "$DIR/err")"

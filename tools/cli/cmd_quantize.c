@@ -1,4 +1,4 @@
-/* cmd_quantize.c — `musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--force]`:
+/* cmd_quantize.c — `musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--pure] [--force]`:
  * convert a checkpoint (Hugging Face folder, repo id or GGUF) into one GGUF file
  * with the big matrices in f32, f16, bf16, q8_0 or q4_0 (src/io/gguf_write.c does
  * the work; docs/gguf.md says which tensor gets which format). The output is
@@ -17,15 +17,18 @@
 void cli_hub_install_progress(int quiet);
 
 static void help(void) {
-    printf("usage: musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--force]\n\n"
+    printf("usage: musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--pure] [--force]\n\n"
            "Convert a model into one GGUF file that loads without conversion (mmap).\n"
            "The decoder matrices get TYPE (q8_0 / q4_0 with 16 rows stored together where\n"
-           "a matrix allows: the faster q8_0x16 / q4_0x16 layouts); T5's matrices stay f32\n"
-           "for f32 and are f16 for every other TYPE; embeddings f16 (bf16 for bf16,\n"
-           "f32 for f32); norms, biases, the position table and EnCodec stay f32.\n\n"
+           "a matrix allows: the faster q8_0x16 / q4_0x16 layouts; f16 for matrices of\n"
+           "fewer than 262144 values, which only toy models have, and for rows not a\n"
+           "multiple of 32 long); T5's matrices stay f32 for f32 and are f16 for every\n"
+           "other TYPE; embeddings f16 (bf16 for bf16, f32 for f32); norms, biases, the\n"
+           "position table and EnCodec stay f32.\n\n"
            "  -m, --model MODEL   folder, .gguf file or repo id (default %s)\n"
            "  -o, --output FILE   the GGUF file to write\n"
            "  -t, --type TYPE     q8_0 (default), q4_0, f16, bf16 or f32\n"
+           "      --pure          quantize small decoder matrices to TYPE as well\n"
            "      --threads N     threads converting (default: all cores)\n"
            "  -f, --force         overwrite FILE if it exists\n"
            "  -q, --quiet         no progress or summary\n"
@@ -71,16 +74,30 @@ static int64_t stored_bytes(const mg_store *s) {
     return n;
 }
 
+/* Decoder matrices the small-matrix rule keeps in f16 (rows that block formats cannot
+ * hold are f16 with or without --pure: not counted). */
+static int count_small_matrices(const mg_checkpoint *ck, mg_dtype type) {
+    int n = 0;
+    for (int i = 0; i < ck->store.n_entries; i++) {
+        const mg_store_entry *e = &ck->store.entries[i];
+        if (strncmp(e->name, "decoder.", 8) || e->t.ndim != 2)
+            continue;
+        n += mg_gguf_pick_type(e->name, 2, e->t.shape, type, 0) != mg_gguf_pick_type(e->name, 2, e->t.shape, type, 1);
+    }
+    return n;
+}
+
 int cmd_quantize(int argc, char **argv) {
     const char *model = MG_DEFAULT_MODEL, *out = NULL;
     mg_dtype type = MG_DT_Q8_0;
-    int force = 0, threads = 0;
+    int force = 0, threads = 0, pure = 0;
     long lv;
-    enum { OPT_THREADS = 1000 };
+    enum { OPT_THREADS = 1000, OPT_PURE };
     static const struct option opts[] = {{"model", required_argument, 0, 'm'}, {"output", required_argument, 0, 'o'},
                                          {"type", required_argument, 0, 't'},  {"force", no_argument, 0, 'f'},
                                          {"quiet", no_argument, 0, 'q'},       {"help", no_argument, 0, 'h'},
-                                         {"threads", required_argument, 0, OPT_THREADS}, {0, 0, 0, 0}};
+                                         {"threads", required_argument, 0, OPT_THREADS},
+                                         {"pure", no_argument, 0, OPT_PURE},           {0, 0, 0, 0}};
     const char *optstring = ":m:o:t:fqh";
     opterr = 0;
     int c;
@@ -97,6 +114,7 @@ int cmd_quantize(int argc, char **argv) {
                 return 1;
             threads = (int)lv;
             break;
+        case OPT_PURE: pure = 1; break;
         case 'f': force = 1; break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); return 0;
@@ -127,7 +145,8 @@ int cmd_quantize(int argc, char **argv) {
 
     cli_exit_cleanly_on_interrupt("quantize");
     progress_line line = {0, 0};
-    mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line, threads};
+    mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line, threads, pure};
+    int n_small = pure || !mg_dtype_is_block(type) ? 0 : count_small_matrices(&ck, type);
     int64_t in_bytes = stored_bytes(&ck.store), out_bytes = 0;
     st = mg_gguf_write_checkpoint(&ck, out, &p, &out_bytes);
     if (line.drawn)
@@ -135,8 +154,12 @@ int cmd_quantize(int argc, char **argv) {
     mg_checkpoint_close(&ck);
     if (st != MG_OK)
         return cli_lib_error("quantize", st);
-    if (!cli_quiet)
+    if (!cli_quiet) {
         fprintf(stderr, "musicgen quantize: wrote %s (%s, %.1f MB from %.1f MB of weights) in %.1f s\n", out,
                 mg_dtype_name(type), (double)out_bytes / 1e6, (double)in_bytes / 1e6, mg_time_now() - t0);
+        if (n_small)
+            fprintf(stderr, "musicgen quantize: %d small decoder matrices (under %lld values) kept in f16; --pure "
+                            "quantizes them too\n", n_small, (long long)MG_SMALL_MATRIX_VALUES);
+    }
     return 0;
 }
