@@ -235,6 +235,19 @@ static void test_errors(void) {
     CHECK(strstr(mg_last_error(), "x.weight") != NULL, "message kept: %s", mg_last_error());
     mg_fail_context(MG_ERR_FORMAT, "loading %s", "model");
     CHECK(!strncmp(mg_last_error(), "loading model: tensor", 21), "context prefix: %s", mg_last_error());
+    CHECK(!strcmp(mg_last_error(), "loading model: tensor x.weight is bad"), "whole message: %s", mg_last_error());
+    mg_clear_error();
+    mg_fail_context(MG_ERR_FORMAT, "only %s", "context");
+    CHECK(!strcmp(mg_last_error(), "only context"), "context without a message: %s", mg_last_error());
+    /* Contexts piled on a long message are cut to the buffer, keeping the start. */
+    char long_name[900];
+    memset(long_name, 'a', sizeof long_name - 1);
+    long_name[sizeof long_name - 1] = 0;
+    mg_fail(MG_ERR_FORMAT, "%s", long_name);
+    for (int i = 0; i < 3; i++)
+        mg_fail_context(MG_ERR_FORMAT, "level %d (%s)", i, long_name);
+    size_t n = strlen(mg_last_error());
+    CHECK(n >= 1000 && n < 1100 && !strncmp(mg_last_error(), "level 2 (aaa", 12), "long messages cut: %zu bytes", n);
     CHECK(strcmp(mg_status_string(MG_ERR_IO), "I/O error") == 0, "status names");
 }
 

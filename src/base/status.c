@@ -23,10 +23,22 @@ mg_status mg_fail_context(mg_status code, const char *fmt, ...) {
     vsnprintf(prefix, sizeof prefix, fmt, ap);
     va_end(ap);
     memcpy(old, g_error, sizeof old);
-    if (old[0])
-        snprintf(g_error, sizeof g_error, "%s: %s", prefix, old);
-    else
-        snprintf(g_error, sizeof g_error, "%s", prefix);
+    /* "prefix: old", cut to fit g_error (appended by hand: snprintf("%s: %s") makes gcc
+     * warn about the intended truncation on some targets). */
+    size_t n = strlen(prefix), room = sizeof g_error - 1;
+    if (n > room)
+        n = room;
+    memcpy(g_error, prefix, n);
+    if (old[0] && n + 2 <= room) {
+        size_t k = strlen(old);
+        memcpy(g_error + n, ": ", 2);
+        n += 2;
+        if (k > room - n)
+            k = room - n;
+        memcpy(g_error + n, old, k);
+        n += k;
+    }
+    g_error[n] = 0;
     return code;
 }
 
