@@ -632,7 +632,10 @@ mg_status mg_gguf_write_checkpoint(mg_checkpoint *ck, const char *path, const mg
     }
     if (st == MG_OK)
         st = mg_gguf_writer_begin(w, path, p->overwrite);
-    mg_pool *pool = st == MG_OK ? mg_pool_new(p->n_threads) : NULL; /* NULL: convert on this thread */
+    /* At most one thread per core, as contexts and loading do: the pool's workers spin
+     * between tasks, so extra threads only contend (the bytes never depend on it). */
+    int cores = mg_cpu_count(), threads = p->n_threads > 0 && p->n_threads < cores ? p->n_threads : cores;
+    mg_pool *pool = st == MG_OK ? mg_pool_new(threads) : NULL; /* NULL: convert on this thread */
     for (int i = 0; i < n && st == MG_OK; i++) {
         st = write_tensor(w, pool, ck, &plan[i]);
         done += output_bytes(&plan[i]);
