@@ -129,7 +129,9 @@ typedef struct mg_model_info {
     int decoder_layers, decoder_hidden, decoder_heads, decoder_ffn;
     int text_layers, text_hidden, text_heads, text_vocab;
     int64_t params_text, params_decoder, params_codec, params_total;
-    const char *weight_type;  /* storage of the decoder weights: "f32", "q8_0", ... */
+    const char *weight_type;  /* storage of the decoder weights: "f32", "q8_0", "q8_0 (+ f16
+                               * for 22 matrices)"; its first word is the format (q8_0 / q4_0
+                               * also for a toy model whose matrices all stayed f16) */
     int64_t step_weight_bytes; /* decoder weight bytes read per generation step */
     float guidance_scale;     /* defaults from generation_config.json */
     int top_k;
