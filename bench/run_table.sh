@@ -5,6 +5,10 @@
 # (10 s of audio, sampling + CFG, all cores), plus one full 30 s window for f32 and
 # q8_0. Prints a Markdown table (with the attention-cache bytes a step reads on average
 # and the limit counting them); the raw JSON lines go to $OUT/bench.jsonl.
+# Before each run the model's files are dropped from the page cache (dd iflag=nocache),
+# so the load reads them back in order into contiguous pages: a file whose cached pages
+# were evicted and re-read piecemeal (memory pressure, other big files) streams up to
+# ~20 % slower per step (README, "Where mapped weights sit in memory").
 #   bench/run_table.sh [WORK_DIR]      (default /tmp/musicgen-bench; needs ~6 GB)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -18,8 +22,15 @@ for t in f16 bf16 q8_0 q4_0; do
 done
 out="$work/bench.jsonl"
 : > "$out"
+drop_cache() { # a model file or folder
+  local f
+  for f in "$1" "$1"/*.safetensors; do
+    [ -f "$f" ] && dd if="$f" iflag=nocache count=0 status=none 2>/dev/null || true
+  done
+}
 run() { # label model extra-args...
   local label="$1" model="$2"; shift 2
+  drop_cache "$model"
   "$mg" bench -m "$model" --json "$@" | tail -1 | sed "s/^{/{\"label\": \"$label\", /" >> "$out"
 }
 run "f32 (safetensors)" "$ck"
