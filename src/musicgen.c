@@ -125,8 +125,7 @@ static mg_status load_stages_on(mg_model *m, const mg_model_params *p) {
 
 /* Conversions while loading run on a pool of p->n_threads (0: all cores), freed after. */
 static mg_status load_stages(mg_model *m, const mg_model_params *p) {
-    int cores = mg_cpu_count();
-    m->ck.store.pool = mg_pool_new(p->n_threads > 0 && p->n_threads < cores ? p->n_threads : cores);
+    m->ck.store.pool = mg_pool_new(mg_cpu_threads(p->n_threads));
     mg_status st = load_stages_on(m, p); /* a NULL pool (none could start) converts on this thread */
     mg_pool_free(m->ck.store.pool);
     m->ck.store.pool = NULL;
@@ -143,20 +142,17 @@ static mg_dtype format_of(mg_dtype t) { return mg_dtype_x16_base(t); }
  * stayed f16 says so rather than just "f16". */
 static void describe_weight_format(mg_model *m) {
     const mg_decoder *d = m->dec;
-    int64_t bytes[MG_DT_COUNT] = {0};
     int count[MG_DT_COUNT] = {0};
     for (int l = 0; l < d->cfg.n_layers; l++) {
         const mg_dec_layer *L = &d->layers[l];
         const mg_matrix *ms[] = {&L->sq, &L->sk, &L->sv, &L->so, &L->cq, &L->ck, &L->cv, &L->co, &L->fc1, &L->fc2};
         for (size_t i = 0; i < sizeof ms / sizeof ms[0]; i++) {
             mg_dtype t = format_of(ms[i]->dtype);
-            bytes[t] += (int64_t)ms[i]->row_bytes * ms[i]->rows;
             count[t]++;
         }
     }
     for (int k = 0; k < d->cfg.n_codebooks; k++) {
         mg_dtype t = format_of(d->lm_heads[k].dtype);
-        bytes[t] += (int64_t)d->lm_heads[k].row_bytes * d->lm_heads[k].rows;
         count[t]++;
     }
     int main_t = 0;
@@ -169,8 +165,10 @@ static void describe_weight_format(mg_model *m) {
             main_t = t;
     /* A q8_0 / q4_0 file of a toy model whose matrices all stayed f16 (mg_matrix_format). */
     mg_dtype asked = m->weight_type != MG_WEIGHT_AUTO ? dtype_of(m->weight_type) : m->ck.file_type;
-    if (mg_dtype_is_block(asked) && !count[MG_DT_Q8_0] && !count[MG_DT_Q4_0] && count[MG_DT_F16] &&
-        count[MG_DT_F16] == count[main_t]) {
+    int n_matrices = 0;
+    for (int t = 0; t < MG_DT_COUNT; t++)
+        n_matrices += count[t];
+    if (mg_dtype_is_block(asked) && count[MG_DT_F16] == n_matrices) {
         snprintf(m->weight_type_name, sizeof m->weight_type_name,
                  "%s (all %d matrices f16: small, or rows not a multiple of 32)", mg_dtype_name(asked), count[MG_DT_F16]);
         return;

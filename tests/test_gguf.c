@@ -56,11 +56,6 @@ static double format_tolerance(mg_dtype t) {
     }
 }
 
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
 static float *to_f32(const mg_tensor *t) {
     int64_t n = mg_tensor_numel(t);
     float *f = malloc((size_t)(n ? n : 1) * sizeof *f);
@@ -271,9 +266,9 @@ static void check_fixture(const char *fixture) {
         int n_g = 0;
         for (int i = 0; i < src.store.n_entries; i++) {
             const mg_store_entry *e = &src.store.entries[i];
-            if (ends_with(e->name, ".weight_g"))
+            if (mg_str_ends_with(e->name, ".weight_g"))
                 n_g++;
-            else if (ends_with(e->name, ".weight_v"))
+            else if (mg_str_ends_with(e->name, ".weight_v"))
                 compare_folded(&src, &gg, e);
             else
                 compare_plain(&src, &gg, e, t, 0);

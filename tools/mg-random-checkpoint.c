@@ -277,24 +277,17 @@ static void list_decoder(tlist *l, const mg_decoder_config *c) {
 
 /* --init reference: redraw the scales with the fixtures' recipe (top of file). Codebooks
  * and the position table keep theirs; weight_g keeps its gain (the last conv's 0.3). */
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
 static void use_reference_init(tlist *l) {
     for (int i = 0; i < l->n; i++) {
         tdef *t = &l->t[i];
         if (strstr(t->name, ".codebook.") || t->kind == INIT_POSITIONS || t->kind == INIT_LN)
             continue;
-        if (t->kind == INIT_UNIFORM) { /* weight_g */
-            float gain = t->a / 0.8f;
-            t->a = 0.8f * gain;
-            t->b = 1.6f * gain;
+        if (t->kind == INIT_UNIFORM) { /* weight_g: U(0.8, 1.2) x gain -> U(0.8, 1.6) x gain */
+            t->b = 2.0f * t->a;
         } else if (t->kind == INIT_NORMAL && t->ndim == 1) { /* biases */
             t->a = 0.1f;
         } else if (strstr(t->name, "relative_attention_bias") || strstr(t->name, "embed_tokens") ||
-                   !strcmp(t->name, "text_encoder.shared.weight") || ends_with(t->name, ".weight_v")) {
+                   !strcmp(t->name, "text_encoder.shared.weight") || mg_str_ends_with(t->name, ".weight_v")) {
             t->a = 1.0f;
         } else if (t->kind == INIT_NORMAL && t->ndim == 2) { /* linear and LSTM matrices: [out, in] */
             t->a = (strstr(t->name, "lm_heads.") ? 2.0f : 1.5f) * inv_sqrt((double)t->shape[1]);

@@ -60,6 +60,11 @@ int mg_cpu_count(void) {
     return n > 0 ? (int)n : 1;
 }
 
+int mg_cpu_threads(int requested) {
+    int cores = mg_cpu_count();
+    return requested > 0 && requested < cores ? requested : cores;
+}
+
 static uint64_t now_ns(void) {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);

@@ -22,5 +22,8 @@ int mg_pool_threads(const mg_pool *pool);
 void mg_pool_run(mg_pool *pool, mg_task_fn fn, void *arg, int n_tasks);
 
 int mg_cpu_count(void);
+/* `requested` threads, or the core count when it is 0 or more: the workers spin between
+ * tasks, so threads beyond the cores only contend. */
+int mg_cpu_threads(int requested);
 
 #endif

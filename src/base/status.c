@@ -83,6 +83,11 @@ void *mg_calloc(size_t count, size_t size, const char *what) {
     return p;
 }
 
+int mg_str_ends_with(const char *s, const char *suffix) {
+    size_t a = strlen(s), b = strlen(suffix);
+    return a >= b && !strcmp(s + a - b, suffix);
+}
+
 char *mg_strdup(const char *s) {
     size_t n = strlen(s) + 1;
     char *p = mg_malloc(n, "a string");

@@ -37,5 +37,7 @@ void mg_clear_error(void);
 void *mg_malloc(size_t n, const char *what);
 void *mg_calloc(size_t count, size_t size, const char *what);
 char *mg_strdup(const char *s);
+/* 1 if s ends with suffix. */
+int mg_str_ends_with(const char *s, const char *suffix);
 
 #endif

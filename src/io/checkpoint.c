@@ -8,11 +8,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int has_suffix(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
 static mg_status read_json_file(const char *dir, const char *name, char **text, size_t *len, char **path_out) {
     char *path = mg_path_join(dir, name);
     if (!path)
@@ -28,7 +23,7 @@ static mg_status read_json_file(const char *dir, const char *name, char **text, 
 /* A shard name must be a plain file in the checkpoint folder: no folders, no "..",
  * no control bytes, and a .safetensors file. */
 static int valid_shard_name(const char *s) {
-    if (!s[0] || !strcmp(s, ".") || !strcmp(s, "..") || !has_suffix(s, ".safetensors") || strlen(s) > 255)
+    if (!s[0] || !strcmp(s, ".") || !strcmp(s, "..") || !mg_str_ends_with(s, ".safetensors") || strlen(s) > 255)
         return 0;
     for (const unsigned char *p = (const unsigned char *)s; *p; p++)
         if (*p < 0x20 || *p == '/' || *p == '\\' || *p == 0x7f)
@@ -123,7 +118,7 @@ static mg_status load_sharded(mg_checkpoint *ck, const char *index_path, const c
         if (!e)
             st = mg_fail(MG_ERR_FORMAT, "tensor %s listed in %s is missing from %s; the shard is incomplete, download it again",
                          ix.tensors[i], index_path, shard);
-        else if (!has_suffix(mg_store_file_of(&ck->store, e), shard))
+        else if (!mg_str_ends_with(mg_store_file_of(&ck->store, e), shard))
             st = mg_fail(MG_ERR_FORMAT, "tensor %s is in %s but %s says %s; download the model again", ix.tensors[i],
                          mg_store_file_of(&ck->store, e), index_path, shard);
     }
@@ -200,7 +195,7 @@ mg_status mg_checkpoint_open(const char *path, mg_checkpoint *ck) {
     mg_status st;
     if (mg_path_is_dir(path))
         st = open_folder(ck);
-    else if (has_suffix(path, ".gguf") || mg_path_exists(path))
+    else if (mg_str_ends_with(path, ".gguf") || mg_path_exists(path))
         st = mg_gguf_open(path, ck);
     else
         st = mg_fail(MG_ERR_NOT_FOUND, "model %s not found: give a checkpoint folder, a .gguf file or a Hugging Face repo id "

@@ -425,6 +425,25 @@ mg_status mg_gguf_read(mg_gguf *g, const char *where, const uint8_t *file, size_
     return st;
 }
 
+static const struct {
+    mg_dtype t;
+    uint32_t id;
+} file_types[] = {{MG_DT_F32, 0}, {MG_DT_F16, 1}, {MG_DT_Q4_0, 2}, {MG_DT_Q8_0, 7}, {MG_DT_BF16, 32}};
+
+uint32_t mg_gguf_file_type_id(mg_dtype t) {
+    for (size_t i = 0; i < sizeof file_types / sizeof file_types[0]; i++)
+        if (file_types[i].t == mg_dtype_x16_base(t))
+            return file_types[i].id;
+    return 0;
+}
+
+mg_dtype mg_gguf_file_type_dtype(uint32_t id) {
+    for (size_t i = 0; i < sizeof file_types / sizeof file_types[0]; i++)
+        if (file_types[i].id == id)
+            return file_types[i].t;
+    return MG_DT_COUNT;
+}
+
 const mg_gguf_kv *mg_gguf_find(const mg_gguf *g, const char *key) {
     for (int64_t i = 0; i < g->n_kv; i++)
         if (!strcmp(g->kv[i].key, key))
@@ -538,11 +557,10 @@ static mg_status load_metadata(mg_checkpoint *ck, const mg_gguf *g, const char *
         return mg_fail(MG_ERR_FORMAT, "%s: tokenizer.extra_ids must be a u32 no larger than 100000", path);
     if (extra)
         ck->extra_ids = (int)extra->num.u;
-    /* llama.cpp's "mostly <type>" ids; informative only (other values: unknown). */
+    /* Informative only (other values: unknown). */
     const mg_gguf_kv *ft = mg_gguf_find(g, "general.file_type");
     if (ft && ft->type == MG_GGUF_U32)
-        ck->file_type = ft->num.u == 0 ? MG_DT_F32 : ft->num.u == 1 ? MG_DT_F16 : ft->num.u == 2 ? MG_DT_Q4_0
-                      : ft->num.u == 7 ? MG_DT_Q8_0 : ft->num.u == 32 ? MG_DT_BF16 : MG_DT_COUNT;
+        ck->file_type = mg_gguf_file_type_dtype((uint32_t)ft->num.u);
     ck->spiece = tok->data;
     ck->spiece_size = (size_t)tok->n;
     free(ck->spiece_path);

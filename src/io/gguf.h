@@ -106,6 +106,11 @@ const mg_gguf_kv *mg_gguf_find(const mg_gguf *g, const char *key);
 const char *mg_gguf_get_str(const mg_gguf *g, const char *key, size_t *len);
 /* Pointer to the tensor's bytes in the file. */
 const uint8_t *mg_gguf_tensor_data(const mg_gguf *g, const mg_gguf_tensor_info *t);
+/* general.file_type, llama.cpp's "mostly <type>" ids: the id of a format (q8_0x16 /
+ * q4_0x16 count as q8_0 / q4_0; other formats: 0, f32), and the format of an id
+ * (MG_DT_COUNT for ids musicgen.c does not write). */
+uint32_t mg_gguf_file_type_id(mg_dtype t);
+mg_dtype mg_gguf_file_type_dtype(uint32_t id);
 
 /* Fill `ck` from a MusicGen GGUF held in memory: config (musicgen.config_json,
  * musicgen.generation_config_json), zero-copy tensor views in ck->store (HF names,

@@ -279,33 +279,28 @@ mg_status mg_gguf_writer_finish(mg_gguf_writer *w, int64_t *file_bytes) {
 
 static int starts_with(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
-static int ends_with(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
 static int is_big_matrix(const char *name) {
     if (!strcmp(name, "enc_to_dec_proj.weight"))
         return 1;
     if (starts_with(name, "decoder.lm_heads."))
-        return ends_with(name, ".weight");
+        return mg_str_ends_with(name, ".weight");
     if (starts_with(name, "decoder.model.decoder.layers.")) {
-        if (ends_with(name, ".fc1.weight") || ends_with(name, ".fc2.weight"))
+        if (mg_str_ends_with(name, ".fc1.weight") || mg_str_ends_with(name, ".fc2.weight"))
             return 1;
-        return (strstr(name, ".self_attn.") || strstr(name, ".encoder_attn.")) && ends_with(name, "_proj.weight");
+        return (strstr(name, ".self_attn.") || strstr(name, ".encoder_attn.")) && mg_str_ends_with(name, "_proj.weight");
     }
     if (starts_with(name, "text_encoder.encoder.block.")) {
-        if (strstr(name, ".DenseReluDense.") && ends_with(name, ".weight"))
+        if (strstr(name, ".DenseReluDense.") && mg_str_ends_with(name, ".weight"))
             return 1;
-        return strstr(name, ".SelfAttention.") && (ends_with(name, ".q.weight") || ends_with(name, ".k.weight") ||
-                                                   ends_with(name, ".v.weight") || ends_with(name, ".o.weight"));
+        return strstr(name, ".SelfAttention.") && (mg_str_ends_with(name, ".q.weight") || mg_str_ends_with(name, ".k.weight") ||
+                                                   mg_str_ends_with(name, ".v.weight") || mg_str_ends_with(name, ".o.weight"));
     }
     return 0;
 }
 
 static int is_embedding(const char *name) {
     return !strcmp(name, "text_encoder.shared.weight") || !strcmp(name, "text_encoder.encoder.embed_tokens.weight") ||
-           (starts_with(name, "decoder.model.decoder.embed_tokens.") && ends_with(name, ".weight"));
+           (starts_with(name, "decoder.model.decoder.embed_tokens.") && mg_str_ends_with(name, ".weight"));
 }
 
 mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype want, int quantize_small) {
@@ -365,7 +360,7 @@ static mg_status build_plan(const mg_checkpoint *ck, mg_dtype want, int quantize
             st = mg_fail(MG_ERR_UNSUPPORTED, "tensor name %s is too long", e->name);
             break;
         }
-        int is_g = ends_with(e->name, ".weight_g"), is_v = ends_with(e->name, ".weight_v");
+        int is_g = mg_str_ends_with(e->name, ".weight_g"), is_v = mg_str_ends_with(e->name, ".weight_v");
         size_t plen = len - 9; /* strlen(".weight_g") */
         if ((is_g || is_v) && has_sibling(s, e->name, plen, is_g ? ".weight_v" : ".weight_g") &&
             !has_sibling(s, e->name, plen, ".weight")) {
@@ -503,19 +498,6 @@ static mg_status load_source_meta(const mg_checkpoint *ck, source_meta *m) {
     return st;
 }
 
-/* llama.cpp's general.file_type values ("mostly <type>"). */
-static uint32_t file_type_id(mg_dtype t) {
-    switch (t) {
-    case MG_DT_F16: return 1;
-    case MG_DT_Q4_0:
-    case MG_DT_Q4_0X16: return 2;
-    case MG_DT_Q8_0:
-    case MG_DT_Q8_0X16: return 7;
-    case MG_DT_BF16: return 32;
-    default: return 0;
-    }
-}
-
 static const char *model_name(const mg_checkpoint *ck) {
     if (ck->cfg.name_or_path[0])
         return ck->cfg.name_or_path;
@@ -537,7 +519,7 @@ static mg_status write_metadata(mg_gguf_writer *w, const mg_checkpoint *ck, cons
     MG_TRY(mg_gguf_writer_set_str(w, "general.architecture", "musicgen", 8));
     MG_TRY(mg_gguf_writer_set_str(w, "general.name", name, name_len));
     MG_TRY(mg_gguf_writer_set_u32(w, "general.alignment", MG_GGUF_DEFAULT_ALIGNMENT));
-    MG_TRY(mg_gguf_writer_set_u32(w, "general.file_type", file_type_id(type)));
+    MG_TRY(mg_gguf_writer_set_u32(w, "general.file_type", mg_gguf_file_type_id(type)));
     MG_TRY(mg_gguf_writer_set_u32(w, "general.quantization_version", 2));
     MG_TRY(mg_gguf_writer_set_str(w, "musicgen.weight_type", tn, strlen(tn)));
     MG_TRY(mg_gguf_writer_set_str(w, "musicgen.config_json", m->config, m->config_len));
@@ -632,10 +614,8 @@ mg_status mg_gguf_write_checkpoint(mg_checkpoint *ck, const char *path, const mg
     }
     if (st == MG_OK)
         st = mg_gguf_writer_begin(w, path, p->overwrite);
-    /* At most one thread per core, as contexts and loading do: the pool's workers spin
-     * between tasks, so extra threads only contend (the bytes never depend on it). */
-    int cores = mg_cpu_count(), threads = p->n_threads > 0 && p->n_threads < cores ? p->n_threads : cores;
-    mg_pool *pool = st == MG_OK ? mg_pool_new(threads) : NULL; /* NULL: convert on this thread */
+    /* At most one thread per core, as contexts and loading (the bytes never depend on it). */
+    mg_pool *pool = st == MG_OK ? mg_pool_new(mg_cpu_threads(p->n_threads)) : NULL; /* NULL: this thread */
     for (int i = 0; i < n && st == MG_OK; i++) {
         st = write_tensor(w, pool, ck, &plan[i]);
         done += output_bytes(&plan[i]);

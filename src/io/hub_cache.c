@@ -37,11 +37,6 @@ static int valid_part(const char *s, size_t n) {
     return 1;
 }
 
-static int has_suffix(const char *s, const char *suf) {
-    size_t a = strlen(s), b = strlen(suf);
-    return a >= b && !strcmp(s + a - b, suf);
-}
-
 int mg_hub_is_repo_id(const char *s) {
     if (!s)
         return 0;
@@ -49,7 +44,7 @@ int mg_hub_is_repo_id(const char *s) {
     const char *slash = strchr(s, '/');
     if (n == 0 || n > 96 || !slash || strchr(slash + 1, '/'))
         return 0;
-    if (strstr(s, "--") || strstr(s, "..") || has_suffix(s, ".gguf") || has_suffix(s, ".safetensors"))
+    if (strstr(s, "--") || strstr(s, "..") || mg_str_ends_with(s, ".gguf") || mg_str_ends_with(s, ".safetensors"))
         return 0;
     return valid_part(s, (size_t)(slash - s)) && valid_part(slash + 1, strlen(slash + 1));
 }
