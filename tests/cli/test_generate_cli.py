@@ -89,6 +89,15 @@ def contract_checks(d):
     if os.path.exists(dur):
         audio, _ = t.read_wav(dur)
         t.check(audio.shape[1] == round(0.73 * 32000), f"0.73 s gives {audio.shape[1]} samples")
+    # -p/--prompt: the same batch item as a positional prompt; -p ones come first.
+    pa, pb = os.path.join(d, "p1.npy"), os.path.join(d, "p2.npy")
+    t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--codes-out", pa, "-o", d + "/p1/", "-q",
+           "-p", "rock", "--prompt", "jazz", "folk"])
+    t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--codes-out", pb, "-o", d + "/p2/", "-q",
+           "rock", "jazz", "folk"])
+    if os.path.exists(pa) and os.path.exists(pb):
+        t.check(np.array_equal(np.load(pa), np.load(pb)), "-p / --prompt give the batch positional prompts give")
+    t.run(["generate", "-m", model, "-p"], expect_ok=False)
     # Same seed, same codes; JSON summary.
     a, b = os.path.join(d, "s1.npy"), os.path.join(d, "s2.npy")
     t.run(["generate", "-m", model, "--seed", "42", "--steps", "12", "--codes-out", a, "-q", "x"])

@@ -20,14 +20,15 @@
 
 static void help(void) {
     printf("usage: musicgen generate [options] PROMPT [PROMPT...]\n\n"
-           "Generate music from text. Each PROMPT is one item of the batch; \"\" means\n"
-           "unconditional. Defaults: %s, 10 s, sampling with top-k 250 and\n"
+           "Generate music from text. Each PROMPT (or -p PROMPT) is one item of the batch;\n"
+           "\"\" means unconditional. Defaults: %s, 10 s, sampling with top-k 250 and\n"
            "guidance 3 (from the model's generation_config.json), random seed (printed).\n\n"
            "  -m, --model MODEL        folder, .gguf file or repo id\n"
            "  -o, --output OUT         file (one prompt) or folder (existing, or ending in '/');\n"
            "                           default ./musicgen-output/ ('-' with --stream: stdout)\n"
            "  -d, --duration SEC       seconds of audio, incl. an audio prompt (default 10)\n"
            "      --steps N            exactly N decoder steps instead of a duration\n"
+           "  -p, --prompt PROMPT      a prompt as an option (repeatable; before positional ones)\n"
            "      --prompts-file FILE  more prompts, one per line\n"
            "      --audio-prompt FILE  continue this audio (the output starts with it)\n"
            "      --negative-prompt T  steer away from T (the CFG unconditional row)\n"
@@ -116,6 +117,7 @@ static int progress(int step, int total, void *user) {
 
 /* ---- prompts --------------------------------------------------------------------------- */
 
+#define MAX_FLAG_PROMPTS 256      /* -p/--prompt flags; more belong in a --prompts-file */
 #define MAX_PROMPT_LINE (1 << 20) /* bytes of one line; prompts are short descriptions */
 
 /* One prompt per line (blank lines skipped). Lines longer than MAX_PROMPT_LINE fail
@@ -168,6 +170,20 @@ static int read_prompts_file(const char *path, char ***prompts, int *n) {
     return rc;
 }
 
+/* Appends one prompt to the batch; on failure frees the options and returns 1. */
+static int add_prompt(gen_options *o, const char *prompt) {
+    char **np = realloc(o->prompts, sizeof(char *) * (size_t)(o->n_prompts + 1));
+    char *copy = np ? strdup(prompt) : NULL;
+    if (np)
+        o->prompts = np;
+    if (!copy) {
+        gen_options_free(o);
+        return cli_error("generate", "out of memory");
+    }
+    o->prompts[o->n_prompts++] = copy;
+    return 0;
+}
+
 int cmd_generate(int argc, char **argv) {
     gen_options o;
     gen_options_init(&o);
@@ -175,7 +191,7 @@ int cmd_generate(int argc, char **argv) {
         {"model", required_argument, 0, 'm'},       {"output", required_argument, 0, 'o'},
         {"duration", required_argument, 0, 'd'},    {"threads", required_argument, 0, 't'},
         {"quiet", no_argument, 0, 'q'},             {"help", no_argument, 0, 'h'},
-        {"greedy", no_argument, 0, OPT_GREEDY},     {"top-k", required_argument, 0, OPT_TOPK},
+        {"prompt", required_argument, 0, 'p'},      {"greedy", no_argument, 0, OPT_GREEDY},     {"top-k", required_argument, 0, OPT_TOPK},
         {"top-p", required_argument, 0, OPT_TOPP},  {"temperature", required_argument, 0, OPT_TEMP},
         {"cfg", required_argument, 0, OPT_CFG},     {"seed", required_argument, 0, OPT_SEED},
         {"steps", required_argument, 0, OPT_STEPS}, {"codes-out", required_argument, 0, OPT_CODES_OUT},
@@ -188,12 +204,16 @@ int cmd_generate(int argc, char **argv) {
         {"stream", no_argument, 0, OPT_STREAM},     {"raw", no_argument, 0, OPT_RAW},
         {"kv-type", required_argument, 0, OPT_KV},  {"weight-type", required_argument, 0, OPT_WEIGHT_TYPE},
         {"no-mmap", no_argument, 0, OPT_NO_MMAP},   {0, 0, 0, 0}};
-    const char *optstring = ":m:o:d:t:qh";
+    const char *optstring = ":m:o:d:t:p:qh";
     opterr = 0;
     optind = 1;
     int c;
     long lv;
     double dv;
+    /* -p prompts point into argv until options are parsed: an early error return
+     * then leaves nothing allocated. */
+    const char *flag_prompts[MAX_FLAG_PROMPTS];
+    int n_flag_prompts = 0;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
@@ -213,6 +233,11 @@ int cmd_generate(int argc, char **argv) {
             break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); return 0;
+        case 'p':
+            if (n_flag_prompts == MAX_FLAG_PROMPTS)
+                return cli_error("generate", "more than %d -p prompts; put them in a --prompts-file", MAX_FLAG_PROMPTS);
+            flag_prompts[n_flag_prompts++] = optarg;
+            break;
         case OPT_GREEDY: o.greedy = 1; break;
         case OPT_TOPK:
             if (!cli_parse_int("generate", "--top-k", optarg, 0, 1 << 30, &lv))
@@ -287,13 +312,12 @@ int cmd_generate(int argc, char **argv) {
         default: return cli_bad_option("generate", argv, optstring);
         }
     }
-    for (int i = optind; i < argc; i++) {
-        char **np = realloc(o.prompts, sizeof(char *) * (size_t)(o.n_prompts + 1));
-        if (!np)
-            return cli_error("generate", "out of memory");
-        o.prompts = np;
-        o.prompts[o.n_prompts++] = strdup(argv[i]);
-    }
+    for (int i = 0; i < n_flag_prompts; i++)
+        if (add_prompt(&o, flag_prompts[i]))
+            return 1;
+    for (int i = optind; i < argc; i++)
+        if (add_prompt(&o, argv[i]))
+            return 1;
     if (o.prompts_file && read_prompts_file(o.prompts_file, &o.prompts, &o.n_prompts)) {
         gen_options_free(&o);
         return 1;
