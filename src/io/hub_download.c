@@ -230,7 +230,7 @@ static mg_status session_init(hub_session *s, const char *repo_id, const mg_hub_
     if (!s->curl)
         return mg_fail(MG_ERR_NETWORK, "cannot initialise libcurl");
     char ua[128];
-    snprintf(ua, sizeof ua, "User-Agent: musicgen.c/%s; libcurl/%s", mg_version(), curl_version_info(CURLVERSION_NOW)->version);
+    snprintf(ua, sizeof ua, "User-Agent: musicgen.c/%s; libcurl/%s", MG_VERSION, curl_version_info(CURLVERSION_NOW)->version);
     s->headers = curl_slist_append(NULL, ua);
     const char *token = opt->token && opt->token[0] ? opt->token : getenv("HF_TOKEN");
     if (!token || !token[0])

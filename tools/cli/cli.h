@@ -41,8 +41,22 @@ int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp,
 extern int cli_quiet;
 int cli_stderr_is_tty(void);
 
-/* Draw the download progress bar when -m triggers a download (cmd_download.c). */
+/* The download progress bar (cli_download_bar.c): a redrawn line on a terminal. */
+struct mg_hub_progress;
+typedef struct cli_download_bar {
+    double start;      /* when the first byte was expected */
+    double last_draw;
+    int drawn;         /* a bar is on the current line */
+    int tty;
+} cli_download_bar;
+/* An mg_hub_options.progress receiver; user is a cli_download_bar. */
+int cli_download_bar_draw(const struct mg_hub_progress *p, void *user);
+/* Draw that bar when -m triggers a download inside mg_model_load (call before it). */
 void cli_hub_install_progress(int quiet);
+/* Seconds on a monotonic clock; "1.5 MB"-style sizes and m:ss / h:mm:ss durations. */
+double cli_now_s(void);
+const char *cli_fmt_bytes(double n, char *buf, size_t size);
+const char *cli_fmt_time(double s, char *buf, size_t size);
 
 /* For commands that cannot stop part-way on their own (encode, decode, quantize):
  * on SIGINT / SIGTERM remove the temporary files of writes in progress, print

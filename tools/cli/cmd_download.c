@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <time.h>
 
 static void help(void) {
     printf("usage: musicgen download REPO_ID [options]\n\n"
@@ -25,117 +24,6 @@ static void help(void) {
            "Environment: HF_TOKEN (token for private/gated repos), HF_ENDPOINT, HF_HUB_CACHE,\n"
            "HF_HOME, HF_HUB_OFFLINE=1 (never use the network; download then fails).\n"
            "Known models: %s\n", MG_HUB_DEFAULT_ENDPOINT, MG_HUB_KNOWN_MODELS);
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static const char *fmt_bytes(double n, char *buf, size_t size) {
-    if (n >= 1e9)
-        snprintf(buf, size, "%.2f GB", n / 1e9);
-    else if (n >= 1e6)
-        snprintf(buf, size, "%.1f MB", n / 1e6);
-    else if (n >= 1e3)
-        snprintf(buf, size, "%.1f kB", n / 1e3);
-    else
-        snprintf(buf, size, "%.0f B", n);
-    return buf;
-}
-
-static const char *fmt_time(double s, char *buf, size_t size) {
-    if (s < 0 || s > 360000)
-        snprintf(buf, size, "--:--");
-    else if (s >= 3600)
-        snprintf(buf, size, "%d:%02d:%02d", (int)s / 3600, (int)s / 60 % 60, (int)s % 60);
-    else
-        snprintf(buf, size, "%d:%02d", (int)s / 60, (int)s % 60);
-    return buf;
-}
-
-typedef struct bar_state {
-    double start;      /* when the first byte was expected */
-    double last_draw;
-    int drawn;         /* a bar is on the current line */
-    int tty;
-} bar_state;
-
-/* The progress receiver: one redrawn line, at most 10 times a second. */
-static int draw_progress(const mg_hub_progress *p, void *user) {
-    bar_state *b = user;
-    if (!b->tty)
-        return 0;
-    double t = now_s();
-    if (b->start == 0)
-        b->start = t;
-    if (!p->finished && b->drawn && t - b->last_draw < 0.1)
-        return 0;
-    b->last_draw = t;
-    if (p->finished) {
-        if (b->drawn)
-            fputs("\r\033[K", stderr);
-        b->drawn = 0;
-        fflush(stderr);
-        return 0;
-    }
-    double elapsed = t - b->start;
-    double rate = elapsed > 0.2 ? (double)p->received / elapsed : 0;
-    char done[32], total[32], speed[32], eta[32];
-    fmt_bytes((double)p->done, done, sizeof done);
-    char bar[26];
-    int pct = -1;
-    if (p->total > 0) {
-        pct = (int)(100.0 * (double)p->done / (double)p->total);
-        if (pct > 100)
-            pct = 100;
-        int fill = pct / 4;
-        memset(bar, '#', (size_t)fill);
-        memset(bar + fill, '.', (size_t)(25 - fill));
-        bar[25] = 0;
-        fmt_bytes((double)p->total, total, sizeof total);
-        fmt_time(rate > 0 ? (double)(p->total - p->done) / rate : -1, eta, sizeof eta);
-    }
-    fmt_bytes(rate, speed, sizeof speed);
-    if (pct >= 0)
-        fprintf(stderr, "\r\033[K[%d/%d] %.28s %3d%% [%s] %s / %s  %s/s  ETA %s", p->file_index, p->n_files,
-                p->file ? p->file : "", pct, bar, done, total, speed, eta);
-    else
-        fprintf(stderr, "\r\033[K[%d/%d] %.28s %s  %s/s", p->file_index, p->n_files, p->file ? p->file : "", done,
-                speed);
-    fflush(stderr);
-    b->drawn = 1;
-    return 0;
-}
-
-/* Progress of downloads that `-m ORG/NAME` starts inside mg_model_load: the same bar
- * (tty only) and, when something was fetched, one summary line. */
-static bar_state g_load_bar;
-static int g_load_quiet;
-
-static int load_progress(const mg_hub_progress *p, void *user) {
-    bar_state *b = user;
-    if (b->start == 0)
-        b->start = now_s();
-    draw_progress(p, b);
-    if (p->finished && p->n_files > 0 && !g_load_quiet) {
-        char got[32], took[32];
-        fprintf(stderr, "musicgen: downloaded %s: %d file%s, %s in %s\n", p->repo_id, p->n_files,
-                p->n_files == 1 ? "" : "s", fmt_bytes((double)p->received, got, sizeof got),
-                fmt_time(now_s() - b->start, took, sizeof took));
-    }
-    return 0;
-}
-
-/* For cli_load_model: call once before mg_model_load so an automatic download shows
- * its progress (declared here rather than in cli.h: `void cli_hub_install_progress(int quiet);`). */
-void cli_hub_install_progress(int quiet);
-void cli_hub_install_progress(int quiet) {
-    memset(&g_load_bar, 0, sizeof g_load_bar);
-    g_load_bar.tty = !quiet && cli_stderr_is_tty();
-    g_load_quiet = quiet;
-    mg_hub_set_progress_hook(load_progress, &g_load_bar);
 }
 
 int cmd_download(int argc, char **argv) {
@@ -174,29 +62,29 @@ int cmd_download(int argc, char **argv) {
     if (opt.revision && !opt.revision[0])
         return cli_error("download", "--revision needs a branch, tag or commit hash");
 
-    bar_state bar = {0};
+    cli_download_bar bar = {0};
     bar.tty = !quiet && cli_stderr_is_tty();
-    opt.progress = draw_progress;
+    opt.progress = cli_download_bar_draw;
     opt.user = &bar;
-    double t0 = now_s();
+    double t0 = cli_now_s();
     mg_hub_result r;
     mg_status st = mg_hub_download(repo, &opt, &r);
     if (bar.drawn)
         fputs("\r\033[K", stderr);
     if (st != MG_OK)
         return cli_lib_error("download", st);
-    double secs = now_s() - t0;
+    double secs = cli_now_s() - t0;
     if (!quiet) {
         char total[32], got[32], speed[32], took[32];
-        fmt_bytes((double)r.bytes_total, total, sizeof total);
+        cli_fmt_bytes((double)r.bytes_total, total, sizeof total);
         if (r.n_downloaded == 0)
             fprintf(stderr, "musicgen download: %s @ %.10s is up to date (%d files, %s, nothing downloaded)\n", repo,
                     r.commit, r.n_files, total);
         else
             fprintf(stderr, "musicgen download: %s @ %.10s: %d files, %s; downloaded %d file%s, %s in %s (%s/s)\n",
                     repo, r.commit, r.n_files, total, r.n_downloaded, r.n_downloaded == 1 ? "" : "s",
-                    fmt_bytes((double)r.bytes_downloaded, got, sizeof got), fmt_time(secs, took, sizeof took),
-                    fmt_bytes(secs > 0 ? (double)r.bytes_downloaded / secs : 0, speed, sizeof speed));
+                    cli_fmt_bytes((double)r.bytes_downloaded, got, sizeof got), cli_fmt_time(secs, took, sizeof took),
+                    cli_fmt_bytes(secs > 0 ? (double)r.bytes_downloaded / secs : 0, speed, sizeof speed));
     }
     printf("%s\n", r.snapshot);
     mg_hub_result_free(&r);

@@ -15,7 +15,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 static void help(void) {
@@ -86,19 +85,13 @@ typedef struct {
     int last_len;
 } progress_state;
 
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static int progress(int step, int total, void *user) {
     progress_state *p = user;
     if (g_interrupted)
         return 1;
     if (!p->show)
         return 0;
-    double el = now_s() - p->t0;
+    double el = cli_now_s() - p->t0;
     double eta = step > 0 ? el * (total - step) / step : 0;
     double audio_s = (step > p->delays ? step - p->delays + 1 : 0) / p->frame_rate;
     double rtf = audio_s > 0 ? el / audio_s : 0;
@@ -329,7 +322,7 @@ int cmd_generate(int argc, char **argv) {
         sa.sa_handler = on_sigint;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
-        progress_state ps = {now_s(), cli_stderr_is_tty() && !o.json, 50.0f, 4, 0};
+        progress_state ps = {cli_now_s(), cli_stderr_is_tty() && !o.json, 50.0f, 4, 0};
         o.progress = progress;
         o.progress_user = &ps;
         o.progress_state_frame_rate = &ps.frame_rate;

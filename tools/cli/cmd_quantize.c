@@ -13,9 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-/* Download progress for repo ids (cmd_download.c). */
-void cli_hub_install_progress(int quiet);
-
 static void help(void) {
     printf("usage: musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--pure] [--force]\n\n"
            "Convert a model into one GGUF file that loads without conversion (mmap).\n"
