@@ -111,7 +111,11 @@ typedef struct mg_model_params {
 MG_API mg_model_params mg_model_default_params(void);
 
 /* `path` is a Hugging Face checkpoint folder, a .gguf file made by `musicgen quantize`,
- * or a hub repo id ("facebook/musicgen-small") resolved through the hub cache. */
+ * or a hub repo id ("facebook/musicgen-small") resolved through the hub cache.
+ * Weight files stay memory-mapped while the model lives: replace one by writing a new
+ * file and renaming it over the old (as `musicgen quantize` and `download` do; the
+ * loaded model keeps the old bytes). Truncating or rewriting it in place (`cp` over it)
+ * while it is loaded makes the process fault (SIGBUS) the next time it reads them. */
 MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, mg_model **out);
 MG_API void mg_model_free(mg_model *model);
 

@@ -268,15 +268,17 @@ def file_size_limit(n):
     return limit
 
 
-def run(w, args, expect, env=None, preexec=None, sigint_after=None, sigints=1):
+def run(w, args, expect, env=None, preexec=None, sigint_after=None, sigints=1, during=None):
     """Run a case that must fail cleanly. `expect`: substrings (case-insensitive) the
-    one stderr line must contain."""
+    one stderr line must contain. `during(p)`, if given, runs while the process does."""
     before_out, before_dir = snapshot(w.out), set(os.listdir(w.dir))
     cmd = [t.MUSICGEN] + args
     e = dict(os.environ, **(env or {}))
     start = time.monotonic()
     p = subprocess.Popen(cmd, cwd=w.dir, env=e, preexec_fn=preexec, stdout=subprocess.PIPE,
                          stderr=subprocess.PIPE, text=True, errors="replace")
+    if during is not None:
+        during(p)
     if sigint_after is not None:
         time.sleep(sigint_after)
         for i in range(sigints):  # a second Ctrl-C leaves at once
@@ -745,6 +747,24 @@ def output_cases():
                 run(w, ["generate", "-m", m, "-t", "1", "-o", o, "-q"] + args, ["tiny"])
             finally:
                 subprocess.run(["umount", mnt])
+
+    w = Work("model file truncated in place during generation")
+    weights = os.path.realpath(os.path.join(w.model(), "model.safetensors"))
+
+    def truncate_once_mapped(p):
+        deadline = time.monotonic() + TIMEOUT
+        while p.poll() is None and time.monotonic() < deadline:
+            try:
+                if weights in open(f"/proc/{p.pid}/maps").read():
+                    break
+            except OSError:
+                break
+            time.sleep(0.02)
+        time.sleep(0.3)
+        os.truncate(weights, 0)  # in place, as `cp other model.safetensors` would
+
+    run(w, ["generate", "-m", os.path.dirname(weights), "-t", "1", "-d", "600", "-o", w.path("out", "x.wav"), "-q",
+            "rock"], ["truncated or rewritten in place"], during=truncate_once_mapped)
 
     w = Work("Ctrl-C twice during generation")
     run(w, ["generate", "-m", m, "-t", "1", "-d", "600", "-o", w.path("out", "x.wav"), "-q", "rock"], ["interrupted"],

@@ -62,6 +62,9 @@ const char *cli_fmt_time(double s, char *buf, size_t size);
  * on SIGINT / SIGTERM remove the temporary files of writes in progress, print
  * "musicgen CMD: interrupted; nothing was written" and exit with 130. */
 void cli_exit_cleanly_on_interrupt(const char *cmd);
+/* On SIGBUS (a mapped model file truncated under the process): remove temporary
+ * files, print one line naming the cause, exit 1. Installed for every command. */
+void cli_exit_cleanly_on_bus_error(const char *cmd);
 
 /* Log callback that prints library warnings on stderr. */
 void cli_install_logger(int verbose);

@@ -176,3 +176,32 @@ void cli_exit_cleanly_on_interrupt(const char *cmd) {
     sigaction(SIGINT, &sa, NULL);
     sigaction(SIGTERM, &sa, NULL);
 }
+
+/* SIGBUS: a page of a memory-mapped model file could not be read, because the file
+ * was truncated or rewritten in place while in use (or the disk failed). No status
+ * can come back from a page fault, so the CLI says so in its one line and exits 1
+ * instead of dying of the signal, removing its temporary files first. */
+static char g_bus_msg[400];
+static size_t g_bus_len;
+
+static void on_bus_error(int sig) {
+    (void)sig;
+    mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
+    ssize_t w = write(2, g_bus_msg, g_bus_len);
+    (void)w;
+    _exit(1);
+}
+
+void cli_exit_cleanly_on_bus_error(const char *cmd) {
+    snprintf(g_bus_msg, sizeof g_bus_msg,
+             "musicgen %s: a model file could not be read any more (truncated or rewritten in place while in use, "
+             "or a disk error); stopped and removed unfinished output. Replace model files by renaming a new file over "
+             "them, then run again\n",
+             cmd);
+    g_bus_len = strlen(g_bus_msg);
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_bus_error;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGBUS, &sa, NULL);
+}

@@ -53,6 +53,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(cmd, commands[i].name)) {
             cli_install_logger(0);
+            cli_exit_cleanly_on_bus_error(commands[i].name);
             return commands[i].run(argc - 1, argv + 1);
         }
     if (cmd[0] == '-')
