@@ -19,6 +19,27 @@ static void check_buckets(void) {
     CHECK(mg_t5_bucket(-32, 32, 128) == 12, "bucket(-32) = %d", mg_t5_bucket(-32, 32, 128));
     CHECK(mg_t5_bucket(-127, 32, 128) == 15, "bucket(-127)");
     CHECK(mg_t5_bucket(1000, 32, 128) == 31, "bucket(1000)");
+
+    /* Degenerate settings, where the reference fails (division by zero, NaN or a
+     * negative embedding index): -1, never an index outside the table. */
+    CHECK(mg_t5_bucket(0, 2, 2) == -1 && mg_t5_bucket(5, 3, 128) == -1, "num_buckets < 4: no bucket");
+    /* max_distance == max_exact (num_buckets 8 -> max_exact 2): exact below 2, none from 2 on */
+    CHECK(mg_t5_bucket(-1, 8, 2) == 1 && mg_t5_bucket(1, 8, 2) == 5, "exact buckets of a degenerate table");
+    CHECK(mg_t5_bucket(2, 8, 2) == -1 && mg_t5_bucket(-3, 8, 2) == -1, "max_distance == max_exact: no bucket");
+    /* Any setting: the answer is -1 or a row of the table, and -1 only beyond max_exact. */
+    const int settings[][2] = {{4, 2}, {8, 2}, {8, 3}, {32, 4}, {32, 8}, {33, 128}, {64, 4}, {32, 128}, {6, 1000}};
+    int bad = 0, any_fail = 0;
+    for (size_t i = 0; i < sizeof settings / sizeof settings[0]; i++) {
+        int nb = settings[i][0], md = settings[i][1];
+        for (int rel = -3000; rel <= 3000; rel++) {
+            int b = mg_t5_bucket(rel, nb, md);
+            int n = rel < 0 ? -rel : rel;
+            bad += b < -1 || b >= nb || (b == -1 && n < nb / 4);
+            any_fail += b == -1;
+        }
+    }
+    CHECK(bad == 0, "%d buckets outside [-1, num_buckets) or missing inside the exact range", bad);
+    CHECK(any_fail > 0, "the degenerate settings above do fail somewhere");
 }
 
 static void run_fixture(const char *fixture) {

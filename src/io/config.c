@@ -97,7 +97,8 @@ static void parse_t5(parse_ctx *p, cJSON *s, mg_t5_config *c) {
     c->n_heads = req_int(p, s, "num_heads", 1, 1 << 10);
     c->d_ff = req_int(p, s, "d_ff", 1, 1 << 18);
     c->n_layers = req_int(p, s, "num_layers", 1, 1 << 10);
-    c->num_buckets = opt_int(p, s, "relative_attention_num_buckets", 32, 2, 1 << 12);
+    /* >= 4: the reference's bidirectional buckets divide by num_buckets / 4 */
+    c->num_buckets = opt_int(p, s, "relative_attention_num_buckets", 32, 4, 1 << 12);
     c->max_distance = opt_int(p, s, "relative_attention_max_distance", 128, 2, 1 << 20);
     c->eps = (float)opt_num(p, s, "layer_norm_epsilon", 1e-6, 0, 1);
     if (p->st != MG_OK)
@@ -106,8 +107,6 @@ static void parse_t5(parse_ctx *p, cJSON *s, mg_t5_config *c) {
     if (ff && strcmp(ff, "relu"))
         p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: text_encoder.feed_forward_proj \"%s\" is not supported (MusicGen's T5 uses \"relu\")",
                         p->where, ff);
-    else if (c->num_buckets % 2)
-        p->st = mg_fail(MG_ERR_FORMAT, "%s: text_encoder.relative_attention_num_buckets must be even", p->where);
 }
 
 static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {

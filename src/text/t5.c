@@ -21,14 +21,22 @@ int mg_t5_bucket(int rel, int num_buckets, int max_distance) {
         bucket += nb;
     int n = rel < 0 ? -rel : rel;
     int max_exact = nb / 2;
+    if (max_exact < 1)
+        return -1; /* the reference divides by max_exact: ZeroDivisionError */
     if (n < max_exact)
         return bucket + n;
     /* float32 arithmetic and truncation, as torch computes it */
     float f = logf((float)n / (float)max_exact) / (float)log((double)max_distance / max_exact) * (float)(nb - max_exact);
+    if (!isfinite(f))
+        return -1; /* max_distance == max_exact: the reference's index is garbage */
+    if (f > (float)nb)
+        f = (float)nb; /* clamped below anyway; keeps the int conversion defined */
     int large = max_exact + (int)f;
     if (large > nb - 1)
         large = nb - 1;
-    return bucket + large;
+    /* max_distance below max_exact makes `large` fall with distance; the reference
+     * uses the index while it stays >= 0 and fails (IndexError) below. */
+    return bucket + large >= 0 ? bucket + large : -1;
 }
 
 static mg_status load_layer(mg_t5 *t, mg_store *s, int i, mg_dtype want) {
@@ -196,6 +204,14 @@ mg_status mg_t5_encode_debug(const mg_t5 *t, mg_pool *pool, const int32_t *ids, 
     for (int qi = 0; qi < T; qi++)
         for (int ki = 0; ki < T; ki++) {
             int bkt = mg_t5_bucket(ki - qi, c->num_buckets, c->max_distance);
+            if (bkt < 0) {
+                st = mg_fail(MG_ERR_UNSUPPORTED,
+                             "text encoder: relative_attention_num_buckets %d with relative_attention_max_distance %d "
+                             "give no position bucket for tokens %d apart, so a %d-token prompt cannot be encoded "
+                             "(the reference implementation fails here too); use a shorter prompt",
+                             c->num_buckets, c->max_distance, ki - qi < 0 ? qi - ki : ki - qi, T);
+                goto done;
+            }
             for (int hh = 0; hh < c->n_heads; hh++)
                 bias[((size_t)hh * T + qi) * T + ki] = t->rel_bias[bkt * c->n_heads + hh];
         }

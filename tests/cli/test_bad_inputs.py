@@ -520,6 +520,20 @@ def config_cases():
     run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(num_attention_heads=5))),
                w.path("out", "x.wav")), ["hidden_size", "num_attention_heads"])
 
+    w = Work("T5 relative_attention_num_buckets 2 (the reference divides by zero)")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json",
+                                           lambda c: c["text_encoder"].update(relative_attention_num_buckets=2))),
+               w.path("out", "x.wav")), ["relative_attention_num_buckets"])
+
+    # max_distance below num_buckets / 4: buckets fall with distance and run out for long
+    # prompts (the reference then indexes its table at -1); short prompts still work.
+    few = lambda m: edit_json(m, "config.json", lambda c: c["text_encoder"].update(relative_attention_max_distance=4))
+    w = Work("T5 relative_attention_max_distance 4, short prompt (valid)")
+    run_ok(w, gen(w.model(few), w.path("out", "x.wav"), prompt="rock"))
+    w = Work("T5 relative_attention_max_distance 4, 40-word prompt")
+    run(w, gen(w.model(few), w.path("out", "x.wav"), prompt=" ".join(["drums"] * 40)),
+        ["relative_attention_max_distance 4", "shorter prompt"])
+
     w = Work("decoder vocab differs from the codec codebook size")
     run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(vocab_size=32))),
                w.path("out", "x.wav")), ["vocab_size", "codebook_size"])
