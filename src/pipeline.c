@@ -172,6 +172,10 @@ done:
     return st;
 }
 
+/* Whole frames in `s` seconds; the float a caller passes (0.06f is 0.0599999...) must
+ * not lose a frame to rounding. */
+static int seconds_to_frames(double s, double fr) { return (int)floor(s * fr + 1e-4); }
+
 mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t prompt_samples, int P, mg_plan *out) {
     const mg_config *c = &m->ck.cfg;
     int hop = c->codec.hop_length, sr = c->codec.sample_rate;
@@ -202,26 +206,9 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
         return mg_fail(MG_ERR_INVALID_ARG, "duration must be a positive number of seconds (got %g)", dur);
     if (dur > 3600.0)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %.0f s is more than an hour; generate at most 3600 s at once", dur);
-    /* Window and stride (audiocraft: 30 s windows moving by 18 s). */
-    int W = model_window;
-    if (gp->window_s > 0) {
-        W = (int)(gp->window_s * fr);
-        if (W > model_window)
-            return mg_fail(MG_ERR_INVALID_ARG, "window %.2f s is longer than the model's %.2f s", (double)gp->window_s,
-                           model_window / fr);
-        if (W < 2 * D)
-            return mg_fail(MG_ERR_INVALID_ARG, "window %.3f s is too short: use at least %.3f s", (double)gp->window_s,
-                           2 * D / fr);
-    }
-    int stride = gp->stride_s > 0 ? (int)(gp->stride_s * fr) : (int)(18.0 * fr);
-    if (gp->stride_s <= 0 && stride >= W)
-        stride = (int)(W * 0.6); /* models with short windows: audiocraft's 18/30 ratio */
-    if (stride < 1 || stride >= W)
-        return mg_fail(MG_ERR_INVALID_ARG, "stride %.2f s must be positive and shorter than the window (%.2f s)",
-                       stride / fr, W / fr);
-    if (P >= W)
-        return mg_fail(MG_ERR_INVALID_ARG, "the audio prompt (%.2f s) fills the whole window (%.2f s); use a shorter prompt",
-                       prompt_samples / (double)sr, W / fr);
+    if (model_window < D - 1)
+        return mg_fail(MG_ERR_UNSUPPORTED, "the model's %d decoder positions leave no room for its %d delayed codebooks",
+                       window_cols, c->dec.n_codebooks);
     /* Enough frames for the whole duration, then trimmed to the exact sample count. */
     int frames = (int)ceil(dur * fr - 1e-9);
     int64_t samples = (int64_t)llround(dur * sr);
@@ -230,19 +217,56 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
                        "length, prompt included", dur, (double)prompt_samples / sr);
     if (frames < D - 1)
         frames = D - 1; /* the delay pattern's minimum; trimmed below */
+    /* Window and stride (audiocraft: 30 s windows moving by 18 s). */
+    int W = model_window;
+    if (gp->window_s > 0) {
+        W = seconds_to_frames(gp->window_s, fr);
+        if (W > model_window)
+            return mg_fail(MG_ERR_INVALID_ARG, "window %.3f s is longer than the model's %.3f s", (double)gp->window_s,
+                           model_window / fr);
+        int min_w = D - 1 > 2 ? D - 1 : 2; /* the delay pattern's minimum, and room for a stride */
+        if (W < min_w)
+            return mg_fail(MG_ERR_INVALID_ARG, "window %.3f s is too short: use at least %.3f s", (double)gp->window_s,
+                           min_w / fr);
+    }
+    int stride = seconds_to_frames(gp->stride_s > 0 ? gp->stride_s : 18.0, fr);
+    if (gp->stride_s <= 0 && stride >= W)
+        stride = (int)(W * 0.6); /* models with short windows: audiocraft's 18/30 ratio */
+    if (frames > W) { /* long-form: window after window */
+        if (gp->stride_s <= 0 && stride < 1)
+            return mg_fail(MG_ERR_INVALID_ARG, "the model's window holds %d frame%s (%.3f s), too few to continue from "
+                           "itself: generate at most %.3f s", W, W == 1 ? "" : "s", W / fr, W / fr);
+        if (stride < 1)
+            return mg_fail(MG_ERR_INVALID_ARG, "stride %g s is shorter than one codec frame (%.4f s)", (double)gp->stride_s,
+                           1 / fr);
+        if (stride >= W)
+            return mg_fail(MG_ERR_INVALID_ARG, "stride %.3f s must be shorter than the window (%.3f s)", stride / fr,
+                           W / fr);
+        if (P >= W)
+            return mg_fail(MG_ERR_INVALID_ARG, "the audio prompt (%.2f s) fills the whole window (%.2f s); use a shorter "
+                           "prompt", prompt_samples / (double)sr, W / fr);
+    }
+    /* Count the steps of every window (for progress). A last window shorter than the
+     * delay pattern's minimum (D - 1 frames) is lengthened; the extra frames are
+     * trimmed with the rest. */
+    for (int pass = 0; pass < 2; pass++) {
+        int plen = P, offset = 0, chunk = 0;
+        out->steps = out->n_windows = 0;
+        while (offset + plen < frames) {
+            chunk = frames - offset < W ? frames - offset : W;
+            out->steps += chunk + D - 1 - plen;
+            out->n_windows++;
+            plen = chunk - stride;
+            offset += stride;
+        }
+        if (chunk >= D - 1)
+            break;
+        frames += D - 1 - chunk;
+    }
     out->frames = frames;
     out->n_samples = samples < (int64_t)frames * hop ? samples : (int64_t)frames * hop;
     out->window_frames = W;
     out->stride_frames = stride;
-    /* Count the steps of every window (for progress). */
-    int plen = P, offset = 0;
-    while (offset + plen < frames) {
-        int chunk = frames - offset < W ? frames - offset : W;
-        out->steps += chunk + D - 1 - plen;
-        out->n_windows++;
-        plen = chunk - stride;
-        offset += stride;
-    }
     return MG_OK;
 }
 

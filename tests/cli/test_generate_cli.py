@@ -1,7 +1,8 @@
 """test_generate_cli.py — the generate contract through the CLI, against the
 reference on both fixtures: greedy codes (--codes-out), greedy audio
 (--sample-format f32), unconditional (""), audio-prompt continuation; plus the
-output rules (file vs folder, --force, -d with --steps) and one-line errors."""
+output rules (file vs folder, --force, -d with --steps) and one-line errors; long-form on
+models whose window is only a few frames."""
 import json
 import os
 import sys
@@ -107,8 +108,46 @@ def contract_checks(d):
         t.check(json.loads(p.stdout.strip().splitlines()[-1])["seed"] == 42, "JSON summary has the seed")
 
 
+def short_window_checks(d):
+    """Models whose whole window is a handful of frames (max_position_embeddings 16 with
+    8 codebooks; 2 positions with 1 codebook): every duration either works with exactly
+    round(D * rate) samples or says what the model can do."""
+    import subprocess
+    tool = os.path.join(os.path.dirname(t.MUSICGEN), "mg-random-checkpoint")
+    base = json.load(open(os.path.join(t.REF, "tiny-mono", "config.json")))
+    spiece = os.path.join(t.REF, "tiny-mono", "spiece.model")
+    models = {}
+    for name, K, pos, bw in (("k8p16", 8, 16, 4.25), ("k1p2", 1, 2, 0.5)):
+        cfg = json.loads(json.dumps(base))
+        cfg["decoder"].update(num_codebooks=K, max_position_embeddings=pos)
+        cfg["audio_encoder"]["target_bandwidths"] = [bw]
+        path = os.path.join(d, name + ".json")
+        json.dump(cfg, open(path, "w"))
+        models[name] = os.path.join(d, name)
+        p = subprocess.run([tool, path, models[name], "--spiece", spiece], capture_output=True, text=True)
+        t.check(p.returncode == 0, f"mg-random-checkpoint {name}: {p.stderr.strip()}")
+    # 8 frames per window, 8 delayed codebooks: windows of 0.16 s (stride 0.08 s); a
+    # last window shorter than the delay pattern's 7 frames is lengthened, then trimmed.
+    for dur in (0.1, 0.3, 0.4, 0.5, 0.8, 0.9, 1.7):
+        out = os.path.join(d, "short.wav")
+        t.run(["generate", "-m", models["k8p16"], "--seed", "1", "-d", str(dur), "-o", out, "--force", "-q", "x"])
+        if os.path.exists(out):
+            audio, _ = t.read_wav(out)
+            t.check(audio.shape[1] == round(dur * 32000), f"k8p16 -d {dur}: {audio.shape[1]} samples")
+    # --window / --stride: any positive length; the model's frames decide.
+    t.run(["generate", "-m", models["k8p16"], "-d", "1", "--window", "0.16", "--stride", "0.06", "-o",
+           os.path.join(d, "ws.wav"), "--force", "-q", "x"])
+    p = t.run(["generate", "-m", models["k8p16"], "-d", "1", "--stride", "0.001", "-q", "x"], expect_ok=False)
+    t.check("shorter than one codec frame" in p.stderr, f"sub-frame stride: {p.stderr.strip()}")
+    # One frame per window: one window works, more cannot continue from itself.
+    t.run(["generate", "-m", models["k1p2"], "-d", "0.02", "-o", os.path.join(d, "one.wav"), "--force", "-q", "x"])
+    p = t.run(["generate", "-m", models["k1p2"], "-d", "1", "-q", "x"], expect_ok=False)
+    t.check("window holds 1 frame" in p.stderr and "at most 0.020 s" in p.stderr, f"1-frame window: {p.stderr.strip()}")
+
+
 if __name__ == "__main__":
     for fx in ("tiny-mono", "tiny-stereo"):
         d = fixture_checks(fx)
     contract_checks(d)
+    short_window_checks(d)
     t.finish("test_generate_cli")

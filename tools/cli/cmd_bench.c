@@ -64,7 +64,8 @@ static int on_step(int step, int total, void *user) {
     return 0;
 }
 
-/* Time to first audio: a short streamed generation, clocked to its first chunk. */
+/* Time to first audio: a short streamed generation, clocked to its first chunk and
+ * stopped there (the rest of it would only measure steps again). */
 typedef struct {
     double t0, first;
 } first_audio;
@@ -78,7 +79,7 @@ static int on_first_audio(int item, const float *pcm, int64_t n, int ch, int64_t
     first_audio *f = user;
     if (f->first == 0)
         f->first = mg_time_now() - f->t0;
-    return 0;
+    return 1; /* cancel: the first chunk is all this measures */
 }
 
 static double measure_first_audio(mg_context *ctx, const char *prompt) {
@@ -89,9 +90,10 @@ static double measure_first_audio(mg_context *ctx, const char *prompt) {
     gp.on_audio = on_first_audio;
     gp.user = &f;
     mg_result *r = NULL;
-    if (mg_generate(ctx, &prompt, 1, &gp, &r) != MG_OK)
-        return -1;
+    mg_status st = mg_generate(ctx, &prompt, 1, &gp, &r);
     mg_result_free(r);
+    if ((st != MG_OK && st != MG_ERR_CANCELLED) || f.first == 0)
+        return -1;
     return f.first * 1e3;
 }
 

@@ -284,13 +284,16 @@ int cmd_generate(int argc, char **argv) {
         case OPT_NORMALIZE: o.peak_normalize = 1; break;
         case OPT_NEGATIVE: o.negative = optarg; break;
         case OPT_WINDOW:
-            if (!cli_parse_float("generate", "--window", optarg, 0.1, 1e5, &o.window))
+        case OPT_STRIDE: {
+            /* Any positive length; the model's frame rate and window decide what fits. */
+            const char *name = c == OPT_WINDOW ? "--window" : "--stride";
+            if (!cli_parse_float("generate", name, optarg, -INFINITY, 1e5, &dv))
                 return 1;
+            if (!(dv > 0))
+                return cli_error("generate", "%s must be a positive number of seconds (got %s)", name, optarg);
+            *(c == OPT_WINDOW ? &o.window : &o.stride) = dv;
             break;
-        case OPT_STRIDE:
-            if (!cli_parse_float("generate", "--stride", optarg, 0.1, 1e5, &o.stride))
-                return 1;
-            break;
+        }
         case OPT_STREAM: o.stream = 1; break;
         case OPT_RAW: o.raw = 1; break;
         case OPT_KV:
