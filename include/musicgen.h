@@ -221,7 +221,8 @@ typedef struct mg_generate_params {
 
     /* Long-form generation beyond one window. */
     float window_s;       /* <= 0: the model's window */
-    float stride_s;       /* <= 0: 18 s (audiocraft's extend_stride) */
+    float stride_s;       /* <= 0: 18 s (audiocraft's extend_stride; 60 % of a window of
+                             18 s or less) */
 
     int decode_audio;     /* 0: codes only (no EnCodec decode) */
     mg_progress_cb progress;
