@@ -42,20 +42,38 @@ static void warm_page_cache(int fd, const uint8_t *p, size_t size) {
     free(scratch);
 }
 
+/* Opens `path` for reading into *fd without blocking on a FIFO that has no writer (a
+ * plain open would wait for one forever), the descriptor back in blocking mode; fills
+ * *st. Folders are refused. */
+static mg_status open_for_reading(const char *path, struct stat *st, int *fd) {
+    *fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK);
+    if (*fd < 0)
+        return mg_fail(errno == ENOENT ? MG_ERR_NOT_FOUND : MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
+    mg_status rc = MG_OK;
+    if (fstat(*fd, st) != 0)
+        rc = mg_fail(MG_ERR_IO, "cannot stat %s: %s", path, strerror(errno));
+    else if (S_ISDIR(st->st_mode))
+        rc = mg_fail(MG_ERR_IO, "%s is a folder, expected a file", path);
+    if (rc != MG_OK) {
+        close(*fd);
+        *fd = -1;
+        return rc;
+    }
+    int flags = fcntl(*fd, F_GETFL);
+    if (flags >= 0)
+        fcntl(*fd, F_SETFL, flags & ~O_NONBLOCK);
+    return MG_OK;
+}
+
 mg_status mg_file_map(const char *path, mg_mapped_file *out) {
     memset(out, 0, sizeof *out);
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
-    if (fd < 0)
-        return mg_fail(errno == ENOENT ? MG_ERR_NOT_FOUND : MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fd, &st) != 0) {
-        int e = errno;
+    int fd;
+    MG_TRY(open_for_reading(path, &st, &fd));
+    if (!S_ISREG(st.st_mode)) {
         close(fd);
-        return mg_fail(MG_ERR_IO, "cannot stat %s: %s", path, strerror(e));
-    }
-    if (S_ISDIR(st.st_mode)) {
-        close(fd);
-        return mg_fail(MG_ERR_IO, "%s is a folder, expected a file", path);
+        return mg_fail(MG_ERR_IO, "cannot read %s: not a regular file (a pipe, device or socket); give the file itself",
+                       path);
     }
     out->path = mg_strdup(path);
     if (!out->path) {
@@ -115,29 +133,85 @@ void mg_file_copy_out(const mg_mapped_file *f, const void *start, size_t len, vo
         memcpy((uint8_t *)dst + done, (const uint8_t *)start + done, len - done);
 }
 
+/* Bytes read from a pipe or device before giving up: far more than any config, index,
+ * tokenizer or codes file, and /dev/zero does not fill the memory. */
+#define MG_STREAM_READ_MAX ((size_t)64 << 20)
+
+/* A pipe or device: read until end of file. */
+static mg_status read_stream(int fd, const char *path, char **data, size_t *size) {
+    size_t cap = 65536, n = 0;
+    char *buf = malloc(cap + 1);
+    while (buf) {
+        if (n == cap) {
+            if (cap >= MG_STREAM_READ_MAX) {
+                free(buf);
+                return mg_fail(MG_ERR_IO, "cannot read %s: not a regular file, and more than %zu MiB came from it",
+                               path, MG_STREAM_READ_MAX >> 20);
+            }
+            char *nb = realloc(buf, 2 * cap + 1);
+            if (!nb)
+                break;
+            buf = nb;
+            cap *= 2;
+        }
+        ssize_t r = read(fd, buf + n, cap - n);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            int e = errno;
+            free(buf);
+            return mg_fail(MG_ERR_IO, "cannot read %s: %s", path, strerror(e));
+        }
+        if (r == 0) {
+            buf[n] = 0;
+            *data = buf;
+            *size = n;
+            return MG_OK;
+        }
+        n += (size_t)r;
+    }
+    free(buf);
+    return mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
+}
+
 mg_status mg_file_read_all(const char *path, char **data, size_t *size) {
     *data = NULL;
     if (size)
         *size = 0;
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return mg_fail(errno == ENOENT ? MG_ERR_NOT_FOUND : MG_ERR_IO, "cannot open %s: %s", path, strerror(errno));
     struct stat st;
-    if (fstat(fileno(f), &st) != 0 || S_ISDIR(st.st_mode)) {
-        fclose(f);
-        return mg_fail(MG_ERR_IO, "cannot read %s: not a regular file", path);
+    int fd;
+    MG_TRY(open_for_reading(path, &st, &fd));
+    size_t got = 0;
+    mg_status rs = MG_OK;
+    if (!S_ISREG(st.st_mode)) {
+        rs = read_stream(fd, path, data, &got);
+        close(fd);
+        if (rs == MG_OK && size)
+            *size = got;
+        return rs;
     }
     size_t n = (size_t)st.st_size;
     char *buf = mg_malloc(n + 1, path);
     if (!buf) {
-        fclose(f);
+        close(fd);
         return MG_ERR_NOMEM;
     }
-    size_t got = fread(buf, 1, n, f);
-    int err = ferror(f);
-    fclose(f);
-    if (got != n || err) {
+    int err = 0;
+    while (got < n) {
+        ssize_t r = read(fd, buf + got, n - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r <= 0) {
+            err = r < 0 ? errno : 0;
+            break;
+        }
+        got += (size_t)r;
+    }
+    close(fd);
+    if (got != n) {
         free(buf);
+        if (err)
+            return mg_fail(MG_ERR_IO, "cannot read %s: %s", path, strerror(err));
         return mg_fail(MG_ERR_IO, "cannot read %s: short read (%zu of %zu bytes)", path, got, n);
     }
     buf[n] = 0;
@@ -147,9 +221,24 @@ mg_status mg_file_read_all(const char *path, char **data, size_t *size) {
     return MG_OK;
 }
 
+mg_status mg_file_read_regular(const char *path, char **data, size_t *size) {
+    *data = NULL;
+    if (size)
+        *size = 0;
+    if (!mg_path_is_file_or_absent(path) && !mg_path_is_dir(path))
+        return mg_fail(MG_ERR_IO, "cannot read %s: not a regular file (a pipe, device or socket); a model's files must "
+                       "be plain files", path);
+    return mg_file_read_all(path, data, size);
+}
+
 int mg_path_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;
+}
+
+int mg_path_is_file_or_absent(const char *path) {
+    struct stat st;
+    return stat(path, &st) != 0 || S_ISREG(st.st_mode); /* unreadable: let the open say why */
 }
 
 int mg_path_is_dir(const char *path) {
@@ -184,6 +273,9 @@ mg_status mg_check_output_path(const char *path, int overwrite) {
         return mg_fail(MG_ERR_INVALID_ARG, "empty output path");
     if (mg_path_is_dir(path))
         return mg_fail(MG_ERR_INVALID_ARG, "output %s is a folder; give a file name", path);
+    if (!mg_path_is_file_or_absent(path))
+        return mg_fail(MG_ERR_INVALID_ARG, "output %s is not a regular file (a device, pipe or socket); give a file name",
+                       path);
     if (!overwrite && mg_path_exists(path))
         return mg_fail(MG_ERR_EXISTS, "output %s already exists; use --force to overwrite it or choose another name", path);
     char *dir = parent_dir(path);
@@ -312,6 +404,9 @@ mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite) {
                     st = mg_fail(MG_ERR_IO, "cannot create %s: %s", af->path, strerror(errno));
             }
             unlink(af->tmp_path);
+        } else if (!mg_path_is_file_or_absent(af->path)) { /* it changed since mg_atomic_open */
+            st = mg_fail(MG_ERR_INVALID_ARG, "output %s is not a regular file (a device, pipe or socket); give a file name",
+                         af->path);
         } else if (rename(af->tmp_path, af->path) != 0) {
             st = mg_fail(MG_ERR_IO, "cannot create %s: %s", af->path, strerror(errno));
         }

@@ -25,11 +25,18 @@ void mg_file_release(const mg_mapped_file *f, const void *start, size_t len);
  * mapping: no page faults, and the pages never enter this process's RSS. */
 void mg_file_copy_out(const mg_mapped_file *f, const void *start, size_t len, void *dst);
 
-/* Read a whole file into a malloc'ed, NUL-terminated buffer. */
+/* Read a whole file into a malloc'ed, NUL-terminated buffer; a pipe or device is read
+ * until end of file (at most 64 MiB), a FIFO without a writer reads as empty. */
 mg_status mg_file_read_all(const char *path, char **data, size_t *size);
+/* The same for a model's own files (config, index, tokenizer): pipes and devices are
+ * refused instead of read through. */
+mg_status mg_file_read_regular(const char *path, char **data, size_t *size);
 
 int mg_path_exists(const char *path);
 int mg_path_is_dir(const char *path);
+/* 0 only if `path` exists and is not a regular file (symlinks followed): a folder,
+ * device, pipe or socket. */
+int mg_path_is_file_or_absent(const char *path);
 /* Join a folder and a name into a malloc'ed string. */
 char *mg_path_join(const char *dir, const char *name);
 

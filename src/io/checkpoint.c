@@ -12,7 +12,7 @@ static mg_status read_json_file(const char *dir, const char *name, char **text, 
     char *path = mg_path_join(dir, name);
     if (!path)
         return MG_ERR_NOMEM;
-    mg_status st = mg_file_read_all(path, text, len);
+    mg_status st = mg_file_read_regular(path, text, len);
     if (path_out && st == MG_OK)
         *path_out = path;
     else

@@ -457,12 +457,12 @@ static mg_status meta_from_folder(const mg_checkpoint *ck, source_meta *m) {
     char *p = mg_path_join(ck->path, "config.json");
     if (!p)
         return MG_ERR_NOMEM;
-    mg_status st = mg_file_read_all(p, &m->config, &m->config_len);
+    mg_status st = mg_file_read_regular(p, &m->config, &m->config_len);
     free(p);
     MG_TRY(st);
     if (!(p = mg_path_join(ck->path, "generation_config.json")))
         return MG_ERR_NOMEM;
-    st = mg_file_read_all(p, &m->gen, &m->gen_len);
+    st = mg_file_read_regular(p, &m->gen, &m->gen_len);
     free(p);
     if (st != MG_OK && st != MG_ERR_NOT_FOUND)
         return st;
@@ -470,7 +470,7 @@ static mg_status meta_from_folder(const mg_checkpoint *ck, source_meta *m) {
         return MG_ERR_NOMEM;
     char *text = NULL;
     size_t len = 0;
-    if (mg_file_read_all(p, &text, &len) == MG_OK) {
+    if (mg_file_read_regular(p, &text, &len) == MG_OK) {
         cJSON *root = cJSON_ParseWithLength(text, len);
         cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "extra_ids");
         if (cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble <= 100000)

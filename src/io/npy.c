@@ -448,6 +448,14 @@ mg_status mg_npy_parse(const uint8_t *buf, size_t n, const char *where, mg_npy *
 
 mg_status mg_npy_read_int(const char *path, mg_npy *out) {
     memset(out, 0, sizeof *out);
+    if (!mg_path_is_file_or_absent(path)) { /* a pipe (`<(...)`, /dev/stdin): read it through */
+        char *data;
+        size_t size;
+        MG_TRY(mg_file_read_all(path, &data, &size));
+        mg_status st = mg_npy_parse((const uint8_t *)data, size, path, out);
+        free(data);
+        return st;
+    }
     mg_mapped_file f;
     MG_TRY(mg_file_map(path, &f));
     mg_status st = mg_npy_parse(f.data, f.size, path, out);

@@ -363,7 +363,7 @@ mg_status mg_tokenizer_read_extra_ids(const char *folder, int *extra_ids) {
     }
     char *text = NULL;
     size_t size = 0;
-    mg_status st = mg_file_read_all(path, &text, &size);
+    mg_status st = mg_file_read_regular(path, &text, &size);
     if (st != MG_OK) {
         free(path);
         return st;

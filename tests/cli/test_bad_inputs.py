@@ -16,6 +16,7 @@ import pwd
 import resource
 import shutil
 import signal
+import stat
 import struct
 import subprocess
 import sys
@@ -500,6 +501,10 @@ def config_cases():
     run(w, gen(w.model(lambda m: open(os.path.join(m, "config.json"), "w").write("{\"decoder\": [1, 2")),
                w.path("out", "x.wav")), ["config.json", "not valid JSON"])
 
+    w = Work("config.json is a FIFO (nobody writes to it)")
+    run(w, gen(w.model(lambda m: (os.remove(os.path.join(m, "config.json")), os.mkfifo(os.path.join(m, "config.json")))),
+               w.path("out", "x.wav")), ["config.json", "not a regular file"])
+
     w = Work("config.json missing")
     run(w, gen(w.model(lambda m: os.remove(os.path.join(m, "config.json"))), w.path("out", "x.wav")),
         ["config.json"])
@@ -762,6 +767,12 @@ def output_cases():
             finally:
                 subprocess.run(["umount", mnt])
 
+    w = Work("output is a device (--force)")
+    os.mknod(w.path("dev.wav"), 0o666 | stat.S_IFCHR, os.makedev(1, 3))  # like /dev/null
+    run(w, ["generate", "-m", m, "-t", "1", "--steps", "8", "-o", w.path("dev.wav"), "--force", "-q", "rock"],
+        ["not a regular file"])
+    t.check(stat.S_ISCHR(os.stat(w.path("dev.wav")).st_mode), "the device is still a device")
+
     w = Work("model file truncated in place during generation")
     weights = os.path.realpath(os.path.join(w.model(), "model.safetensors"))
 
@@ -898,6 +909,18 @@ def codes_cases():
         shutil.rmtree(w.out)
         os.makedirs(w.out)
         run(w, dec(w, w.path("c.npy")), ["3 codebooks"])
+
+    w = Work("codes from a pipe (/dev/stdin, valid)")
+    codes_file(w.path("c.npy"), good)
+    p = subprocess.run([t.MUSICGEN] + dec(w, "/dev/stdin", "piped.wav"), stdin=open(w.path("c.npy"), "rb"),
+                       capture_output=True, text=True, timeout=TIMEOUT)
+    ok = t.check(p.returncode == 0 and os.path.exists(w.path("out", "piped.wav")), f"{w.name}: {p.stderr.strip()}")
+    rows.append((w.name, "works" if ok else "FAILED", "(read to the end of the pipe)"))
+    print(f"  {'ok ' if ok else 'BAD'} {w.name}")
+
+    w = Work("codes from a FIFO nobody writes to")
+    os.mkfifo(w.path("c.npy"))
+    run(w, dec(w, w.path("c.npy")), ["c.npy", "npy"])
 
     w = Work("1-frame codes (valid)")
     codes_file(w.path("c.npy"), good[:, :, :1])
