@@ -41,6 +41,19 @@ def main():
     t.run(["generate", "-m", model, "--raw", "-o", os.path.join(d, "y.wav"), "a"], expect_ok=False)
     t.check(not os.path.exists(os.path.join(d, "x.wav")) and not os.path.exists(os.path.join(d, "y.wav")),
             "no file from a rejected stream")
+    # Write errors while streaming: a full disk and a reader that quits are reported as
+    # what they are (exit 1, one line), not as Ctrl-C and not as a SIGPIPE death.
+    stream = [t.MUSICGEN, "generate", "-m", model, "-d", "3", "-o", "-", "--stream", "-q", "x"]
+    if os.path.exists("/dev/full"):
+        p = subprocess.run(stream, stdout=open("/dev/full", "wb"), stderr=subprocess.PIPE, text=True)
+        t.check(p.returncode == 1 and "No space left" in p.stderr and len(p.stderr.strip().splitlines()) == 1,
+                f"stream to a full device: exit {p.returncode}, {p.stderr.strip()}")
+    p = subprocess.Popen(stream, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=False)
+    p.stdout.read(100)
+    p.stdout.close()  # the reader quits
+    err = p.stderr.read().decode()
+    p.wait()
+    t.check(p.returncode == 1 and "Broken pipe" in err, f"stream to a reader that quit: exit {p.returncode}, {err.strip()}")
     t.finish("test_stream_cli")
 
 

@@ -305,6 +305,7 @@ static void print_json(const gen_options *o, const mg_result *r, const mg_model_
 typedef struct {
     gen_options *o;
     mg_wav_stream *wav;
+    char write_error[512]; /* why writing the stream failed ("" if it did not) */
 } stream_ctx;
 
 static int forward_progress(int step, int total, void *user) {
@@ -317,8 +318,13 @@ static int stream_audio(int item, const float *pcm, int64_t n_frames, int channe
     (void)channels;
     (void)position;
     stream_ctx *sc = user;
-    /* A closed pipe (the player quit) ends the run like Ctrl-C. */
-    return mg_wav_stream_write(sc->wav, pcm, n_frames) != MG_OK || *sc->o->interrupted;
+    /* A write error (a full disk, or the player quit and closed the pipe) stops the
+     * run; its message is kept, as mg_generate reports the stop as a cancel. */
+    if (mg_wav_stream_write(sc->wav, pcm, n_frames) != MG_OK) {
+        snprintf(sc->write_error, sizeof sc->write_error, "%s", mg_last_error());
+        return 1;
+    }
+    return *sc->o->interrupted;
 }
 
 int gen_run(gen_options *o) {
@@ -367,7 +373,7 @@ int gen_run(gen_options *o) {
     gp.window_s = (float)o->window;
     gp.stride_s = (float)o->stride;
     gp.decode_audio = o->out_paths != NULL || o->stream;
-    stream_ctx sc = {o, NULL};
+    stream_ctx sc = {o, NULL, ""};
     gp.progress = forward_progress;
     gp.user = &sc;
     if (o->stream) {
@@ -385,6 +391,15 @@ int gen_run(gen_options *o) {
     if (sc.wav) {
         int64_t clipped = 0;
         mg_status st_end = mg_wav_stream_end(sc.wav, &clipped);
+        if (st_end != MG_OK && !sc.write_error[0] && (st == MG_OK || st == MG_ERR_CANCELLED))
+            snprintf(sc.write_error, sizeof sc.write_error, "%s", mg_last_error());
+        if (sc.write_error[0]) {
+            block_interrupts();
+            fprintf(stderr, "%smusicgen generate: %s%s; stopped\n", cli_stderr_is_tty() && !o->json ? "\n" : "",
+                    sc.write_error, strstr(sc.write_error, "Broken pipe") ? " (the program reading it quit)" : "");
+            rc = 1;
+            goto done;
+        }
         if (st == MG_OK)
             st = st_end;
         if (clipped > 0 && st == MG_OK)

@@ -2,6 +2,7 @@
  * Each subcommand lives in cmd_<name>.c and parses its own options. */
 #include "cli.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -54,6 +55,9 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, commands[i].name)) {
             cli_install_logger(0);
             cli_exit_cleanly_on_bus_error(commands[i].name);
+            /* A reader that quits (| head) makes writes fail with EPIPE, reported like
+             * any write error, instead of killing the process. */
+            signal(SIGPIPE, SIG_IGN);
             return commands[i].run(argc - 1, argv + 1);
         }
     if (cmd[0] == '-')
