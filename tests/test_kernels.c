@@ -3,8 +3,8 @@
  * quantizers against the reference quantizer (bit-identical); mg_matmul bit-identical
  * for 1..4 threads and for any split of the activation rows; mg_matmul_group (with its
  * fused GELU and bias) bit-identical to mg_matmul per product; the $MG_ISA=scalar
- * override (checked in a child process, since the ISA is chosen once per process); the
- * bandwidth probe runs.
+ * override (checked in a child process, since the ISA is chosen once per process); a
+ * NaN / inf activation reaches the outputs in every format; the bandwidth probe runs.
  *
  * Error bounds: float formats must match the reference to f32 rounding (relative to
  * sum |w||x|). Integer kernels quantize activations to 8 (q8_0x16: 16) bits per
@@ -331,6 +331,33 @@ static void test_group(mg_dtype t, mg_rng *rng) {
         matrix_free(&w[i]);
 }
 
+/* A NaN or inf in an activation row makes that row's outputs non-finite in every format (the
+ * quantized formats' activation scales would otherwise drop it), through mg_matmul and
+ * mg_matmul_group alike; other rows are untouched. */
+static void test_nonfinite(mg_dtype t, mg_rng *rng) {
+    const int64_t n = 96, rows = rows_for(t, 48), M = 3;
+    test_matrix w;
+    matrix_make(&w, rng, t, rows, n);
+    mg_matrix W = matrix_view(&w);
+    float X[3 * 96], Y[3 * 64], Z[3 * 64];
+    const float bad[2] = {NAN, INFINITY};
+    for (int b = 0; b < 2; b++) {
+        fill_random(rng, X, M * n, 1.0f);
+        X[1 * n + 37] = bad[b];
+        mg_matmul(NULL, &W, X, M, n, Y, rows, NULL);
+        mg_matmul_op op = {&W, X, n, Z, rows, NULL, 0};
+        mg_matmul_group(NULL, &op, 1, M);
+        int nan_row = 1, clean_rows = 1;
+        for (int64_t r = 0; r < rows; r++) {
+            nan_row &= !isfinite(Y[1 * rows + r]) && !isfinite(Z[1 * rows + r]);
+            clean_rows &= isfinite(Y[r]) && isfinite(Y[2 * rows + r]) && isfinite(Z[r]) && isfinite(Z[2 * rows + r]);
+        }
+        CHECK(nan_row && clean_rows, "%s: a %s activation gives non-finite outputs in its row only", mg_dtype_name(t),
+              b ? "inf" : "NaN");
+    }
+    matrix_free(&w);
+}
+
 /* Child mode: started with $MG_ISA=scalar; checks that the scalar kernels are in use. */
 static int child_expect_scalar(void) {
     if (mg_isa_active() != MG_ISA_SCALAR) {
@@ -385,6 +412,7 @@ int main(int argc, char **argv) {
     for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++) {
         test_threads(k_formats[f], &rng);
         test_group(k_formats[f], &rng);
+        test_nonfinite(k_formats[f], &rng);
     }
     /* The bandwidth probe (figures only; here just: it runs and reports something). */
     mg_pool *pool = mg_pool_new(2);

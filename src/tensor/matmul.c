@@ -354,6 +354,23 @@ static int split_rows(mg_pool *pool, matmul_job *j) {
 
 static void run_rows(mg_pool *pool, matmul_job *j) { mg_pool_run(pool, matmul_task, j, split_rows(pool, j)); }
 
+/* Quantized activations cannot carry NaN or inf (a block's scale comes from a max that
+ * skips NaN; inf scales the block to zeros): the rows of X that hold one get NaN
+ * outputs instead, so a non-finite value propagates as it does through the float
+ * kernels and the caller's finiteness checks still see it. */
+static void propagate_nonfinite(const float *X, int64_t ldx, int64_t cols, int64_t M, float *Y, int64_t ldy,
+                                int64_t rows) {
+    for (int64_t m = 0; m < M; m++) {
+        const float *x = X + (size_t)m * (size_t)ldx;
+        float probe = 0.0f; /* finite * 0 is 0; inf * 0 and NaN * 0 are NaN */
+        for (int64_t i = 0; i < cols; i++)
+            probe += x[i] * 0.0f;
+        if (probe != probe)
+            for (int64_t r = 0; r < rows; r++)
+                Y[(size_t)m * (size_t)ldy + (size_t)r] = NAN;
+    }
+}
+
 /* Quantized activations are made in slabs of at most this many bytes (large M only). */
 #define MG_ACT_SLAB_BYTES ((size_t)8 << 20)
 
@@ -387,6 +404,7 @@ void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int
                 j.X = buf;
                 j.Y = Y + m0 * ldy;
                 run_rows(pool, &j);
+                propagate_nonfinite(j.Xf, ldx, W->cols, j.M, j.Y, ldy, W->rows);
             }
             return;
         }
@@ -476,4 +494,7 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
     }
     group_job g = {jobs, n};
     mg_pool_run(pool, group_task, &g, n_tasks);
+    for (int i = 0; i < n; i++)
+        if (jobs[i].k.quantize)
+            propagate_nonfinite(ops[i].X, ops[i].ldx, jobs[i].W->cols, M, jobs[i].Y, jobs[i].ldy, jobs[i].W->rows);
 }
