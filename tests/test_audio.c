@@ -597,6 +597,31 @@ static void test_loudness(void) {
     CHECK(fabs(lufs + 12.0) < 0.5, "spiky at %.2f LUFS", lufs);
     CHECK(20 * log10(tp) <= -1.0 + 1e-9, "true peak %.4f dBFS", 20 * log10(tp));
     CHECK(sp <= powf(10.0f, -1.0f / 20) * 1.000001f, "sample peak %g", sp);
+    /* A louder target never gives quieter audio, even beyond what the limit allows, and
+     * the true peak holds for every target (measured by libebur128, not by us). */
+    float *spiky = malloc((size_t)n * sizeof *spiky);
+    mg_rng_seed(&r, 3);
+    for (int64_t i = 0; i < n; i++) {
+        double v = 0.05 * sin(2 * PI * 220 * (double)i / rate) + 0.02 * (mg_rng_uniform(&r) - 0.5);
+        if (i % 8000 < 40)
+            v += 0.6 * sin(2 * PI * 3000 * (double)i / rate);
+        spiky[i] = (float)v;
+    }
+    const double targets[] = {-14, -10, -8, -6, -4, -2, 0};
+    double prev = -1e9;
+    int louder = 1, peaks_ok = 1;
+    for (size_t ti = 0; ti < sizeof targets / sizeof *targets; ti++) {
+        memcpy(x, spiky, (size_t)n * sizeof *x);
+        CHECK_OK(mg_audio_loudness_normalize(x, n, 1, rate, targets[ti], -1.0, NULL));
+        ebur128_measure(x, n, 1, rate, &lufs, &tp);
+        printf("  loudness spiky, target %+.0f: %.2f LUFS, true peak %.3f dBFS\n", targets[ti], lufs, 20 * log10(tp));
+        louder &= lufs >= prev - 0.05;
+        peaks_ok &= 20 * log10(tp) <= -1.0 + 1e-9;
+        prev = lufs;
+    }
+    CHECK(louder, "a louder loudness target gave quieter audio");
+    CHECK(peaks_ok, "the true peak limit failed for some target");
+    free(spiky);
     free(x);
 
     /* (c) silence and (d) < 400 ms are left alone; (e) bad arguments. */

@@ -241,14 +241,26 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
         scaled_copy(pcm, pcm, ns, gain);
         return MG_OK;
     }
+    /* Limiting needed. More gain pushes more of the signal into the limiter, so
+     * loudness rises with gain while the true peak stays at the ceiling (lowered when
+     * inter-sample peaks overshoot it): search the gain between the loudest plain gain
+     * and the target's, keeping the render closest to the target that meets the limit. */
     float *orig = mg_malloc((size_t)ns * sizeof *orig, "loudness normalization");
-    if (!orig)
+    float *best = mg_malloc((size_t)ns * sizeof *best, "loudness normalization");
+    if (!orig || !best) {
+        free(orig);
+        free(best);
         return MG_ERR_NOMEM;
+    }
     memcpy(orig, pcm, (size_t)ns * sizeof *orig);
     double ceiling = limit; /* sample ceiling; lowered while the true peak overshoots */
+    double g_lo = limit / tp0, g_hi = gain; /* plain gain meets the limit; the target's needs limiting */
+    int too_loud = 0;                         /* has a render overshot the target (g_hi)? */
+    double best_l = l0 + 20 * log10(g_lo);   /* what the plain gain alone reaches */
+    scaled_copy(best, orig, ns, g_lo * 0.999);
     mg_status st = MG_OK;
-    double l = l0, tp = tp0;
     for (int it = 0; it < LOUDNESS_MAX_ITERATIONS && st == MG_OK; it++) {
+        double l, tp;
         scaled_copy(pcm, orig, ns, gain);
         st = limit_peaks(pcm, n_frames, channels, rate, (float)ceiling);
         if (st == MG_OK)
@@ -257,18 +269,33 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
             break;
         if (tp > limit) {
             ceiling *= limit / tp * 0.999;
-            continue;
+            continue; /* same gain, lower ceiling */
+        }
+        if (fabs(l - target_lufs) < fabs(best_l - target_lufs)) {
+            memcpy(best, pcm, (size_t)ns * sizeof *best);
+            best_l = l;
         }
         if (fabs(l - target_lufs) <= LOUDNESS_TOLERANCE_LU)
             break;
-        gain *= pow(10.0, (target_lufs - l) / 20);
+        if (l < target_lufs) { /* too quiet: step by the deficit until a render overshoots */
+            g_lo = gain;
+            gain = too_loud ? sqrt(g_lo * g_hi) : gain * pow(10.0, (target_lufs - l) / 20);
+        } else { /* too loud: bisect (in dB) between the loudest quiet and quietest loud gain */
+            g_hi = gain;
+            too_loud = 1;
+            gain = sqrt(g_lo * g_hi);
+        }
+        if (too_loud && g_hi <= g_lo * 1.0001)
+            break;
     }
-    if (st == MG_OK && tp > limit) /* out of iterations: make the limit hold regardless */
-        scaled_copy(pcm, pcm, ns, limit / tp * 0.999);
-    if (st == MG_OK && fabs(l - target_lufs) > 0.5)
-        mg_log_warn("loudness normalization reached %.1f LUFS instead of %.1f: the peak limit of %.1f dBFS allows "
-                    "no more", l, target_lufs, peak_dbfs);
+    if (st == MG_OK) {
+        memcpy(pcm, best, (size_t)ns * sizeof *pcm);
+        if (fabs(best_l - target_lufs) > 0.5)
+            mg_log_warn("loudness normalization reached %.1f LUFS instead of %.1f: the peak limit of %.1f dBFS allows "
+                        "no more", best_l, target_lufs, peak_dbfs);
+    }
     free(orig);
+    free(best);
     return st;
 }
 
