@@ -975,6 +975,10 @@ def other_command_cases():
     run(w, ["tokenize", "-m", w.model(lambda d: open(os.path.join(d, "spiece.model"), "wb").write(b"\x0a\xff" * 999)),
             "rock"], ["spiece.model"])
 
+    w = Work("quantize: truncated spiece.model")
+    spm = w.model(lambda d: open(os.path.join(d, "spiece.model"), "r+b").truncate(1000))
+    run(w, ["quantize", "-m", spm, "-o", w.path("out", "x.gguf"), "--type", "q8_0"], ["spiece.model"])
+
     w = Work("bench: --steps 0")
     run(w, ["bench", "-m", m, "--steps", "0"], ["--steps"])
 

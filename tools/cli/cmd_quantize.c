@@ -9,6 +9,7 @@
 #include "io/checkpoint.h"
 #include "io/gguf.h"
 #include "io/hub.h"
+#include "text/spm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -139,6 +140,20 @@ int cmd_quantize(int argc, char **argv) {
     mg_free(resolved);
     if (st != MG_OK)
         return cli_lib_error("quantize", st);
+
+    /* The GGUF carries the tokenizer: refuse a broken one now instead of writing a
+     * file that will not load. */
+    if (ck.spiece && ck.spiece_size) {
+        char where[1100];
+        snprintf(where, sizeof where, ck.is_gguf ? "the tokenizer in %s" : "%s/spiece.model", ck.path);
+        mg_tokenizer *tok = NULL;
+        st = mg_tokenizer_load(ck.spiece, ck.spiece_size, where, 100, &tok);
+        mg_tokenizer_free(tok);
+        if (st != MG_OK) {
+            mg_checkpoint_close(&ck);
+            return cli_lib_error("quantize", st);
+        }
+    }
 
     cli_exit_cleanly_on_interrupt("quantize");
     progress_line line = {0, 0};
