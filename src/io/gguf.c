@@ -190,9 +190,12 @@ static mg_status read_alignment(mg_gguf *g, const char *where) {
     const mg_gguf_kv *a = mg_gguf_find(g, "general.alignment");
     if (!a)
         return MG_OK;
-    if (a->type != MG_GGUF_U32 || a->num.u == 0 || (a->num.u & (a->num.u - 1)) || a->num.u > (1u << 30))
-        return mg_fail(MG_ERR_FORMAT, "%s: general.alignment must be a u32 power of two (got %s %llu); the file is corrupt",
-                       where, a->type == MG_GGUF_U32 ? "u32" : "another type", (unsigned long long)a->num.u);
+    if (a->type != MG_GGUF_U32)
+        return mg_fail(MG_ERR_FORMAT, "%s: general.alignment must be a u32 (it has GGUF value type %d); the file is corrupt",
+                       where, (int)a->type);
+    if (a->num.u == 0 || (a->num.u & (a->num.u - 1)) || a->num.u > (1u << 30))
+        return mg_fail(MG_ERR_FORMAT, "%s: general.alignment must be a power of two up to 2^30 (got %llu); the file is "
+                       "corrupt", where, (unsigned long long)a->num.u);
     g->alignment = (uint32_t)a->num.u;
     return MG_OK;
 }

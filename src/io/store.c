@@ -78,8 +78,9 @@ int mg_store_has(const mg_store *s, const char *name) { return mg_store_find(s, 
 
 mg_status mg_store_add(mg_store *s, const char *name, const mg_tensor *t, int file) {
     if (mg_store_find(s, name))
-        return mg_fail(MG_ERR_FORMAT, "tensor %s appears twice (second time in %s); the weight files overlap, download "
-                       "the model again", name, file >= 0 && file < s->n_files ? s->files[file].path : "?");
+        return mg_fail(MG_ERR_FORMAT, "tensor %s appears twice (second time in %s); the weight files are corrupt or "
+                       "overlap, download the model again", name,
+                       file >= 0 && file < s->n_files ? s->files[file].path : "?");
     if (s->n_entries == s->cap_entries) {
         int cap = s->cap_entries ? s->cap_entries * 2 : 256;
         mg_store_entry *ne = realloc(s->entries, (size_t)cap * sizeof *ne);

@@ -99,6 +99,15 @@ def contract_checks(d):
     if os.path.exists(pa) and os.path.exists(pb):
         t.check(np.array_equal(np.load(pa), np.load(pb)), "-p / --prompt give the batch positional prompts give")
     t.run(["generate", "-m", model, "-p"], expect_ok=False)
+    # -o and --codes-out on one file; names of prompts without ASCII letters.
+    same = os.path.join(d, "same.wav")
+    p = t.run(["generate", "-m", model, "--steps", "8", "-o", same, "--codes-out", same, "-q", "x"], expect_ok=False)
+    t.check("both name" in p.stderr and not os.path.exists(same), f"-o = --codes-out: {p.stderr.strip()}")
+    names = os.path.join(d, "names")
+    t.run(["generate", "-m", model, "--seed", "5", "--steps", "8", "-o", names + "/", "-q", "日本の音楽", ""])
+    if os.path.isdir(names):
+        t.check(sorted(os.listdir(names)) == ["prompt-seed5.wav", "unconditional-seed6.wav"],
+                f"file names: {sorted(os.listdir(names))}")
     # Same seed, same codes; JSON summary.
     a, b = os.path.join(d, "s1.npy"), os.path.join(d, "s2.npy")
     t.run(["generate", "-m", model, "--seed", "42", "--steps", "12", "--codes-out", a, "-q", "x"])

@@ -101,7 +101,8 @@ int gen_validate(gen_options *o) {
 }
 
 /* "Lo-Fi hip hop, 90 BPM!" -> "lo-fi-hip-hop-90-bpm" (at most 48 characters). */
-static void slugify(const char *s, char *out, size_t cap) {
+static void slugify(const char *prompt, char *out, size_t cap) {
+    const char *s = prompt;
     size_t n = 0;
     int dash = 0;
     for (; *s && n + 1 < cap && n < 48; s++) {
@@ -121,8 +122,8 @@ static void slugify(const char *s, char *out, size_t cap) {
         }
     }
     out[n] = 0;
-    if (!n)
-        snprintf(out, cap, "%s", "unconditional");
+    if (!n) /* "" is the unconditional item; a prompt with no ASCII letter or digit is a prompt */
+        snprintf(out, cap, "%s", prompt[0] ? "prompt" : "unconditional");
 }
 
 /* Decide the audio file of each prompt. Returns 0 or an exit code. */
@@ -176,9 +177,20 @@ static int plan_outputs(gen_options *o) {
     return 0;
 }
 
+/* Do two output paths name one file (the same text, or one existing file)? */
+static int same_file(const char *a, const char *b) {
+    struct stat sa, sb;
+    if (!strcmp(a, b))
+        return 1;
+    return stat(a, &sa) == 0 && stat(b, &sb) == 0 && sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
 static int check_outputs(gen_options *o, const mg_model_info *info) {
     if (!o->out_paths)
         return 0;
+    for (int i = 0; o->codes_out && i < o->n_prompts; i++)
+        if (same_file(o->out_paths[i], o->codes_out))
+            return cli_error("generate", "-o and --codes-out both name %s; give the codes another file", o->codes_out);
     mg_audio_write_params wp = mg_audio_write_default_params();
     wp.format = o->sample_format;
     wp.overwrite = o->force;
