@@ -66,6 +66,10 @@ void cli_exit_cleanly_on_interrupt(const char *cmd);
  * files, print one line naming the cause, exit 1. Installed for every command. */
 void cli_exit_cleanly_on_bus_error(const char *cmd);
 
+/* "N samples of PATH were beyond +-1.0 and were clipped" with the remedy that fits the
+ * file (Ogg Vorbis cannot keep them in any sample format) and the command. */
+void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_normalize);
+
 /* Log callback that prints library warnings on stderr. */
 void cli_install_logger(int verbose);
 

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 int cli_quiet = 0;
@@ -204,4 +205,16 @@ void cli_exit_cleanly_on_bus_error(const char *cmd) {
     sa.sa_handler = on_bus_error;
     sigemptyset(&sa.sa_mask);
     sigaction(SIGBUS, &sa, NULL);
+}
+
+void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_normalize) {
+    size_t len = strlen(path);
+    int ogg = len >= 4 && !strcasecmp(path + len - 4, ".ogg"); /* Vorbis keeps at most +-1.0 */
+    const char *remedy = ogg ? (can_normalize ? "use --normalize or --loudness-normalize (Ogg Vorbis keeps at most +-1.0)"
+                                              : "write .wav with --sample-format f32 to keep them (Ogg Vorbis keeps at "
+                                                "most +-1.0)")
+                             : (can_normalize ? "use --normalize, --loudness-normalize or --sample-format f32"
+                                              : "use --sample-format f32 to keep them");
+    fprintf(stderr, "musicgen %s: warning: %lld samples of %s were beyond +-1.0 and were clipped; %s\n", cmd, n, path,
+            remedy);
 }

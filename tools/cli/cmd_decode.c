@@ -178,8 +178,7 @@ static int decode_all(const decode_opts *o, mg_npy *a) {
             break;
         }
         if (clipped)
-            fprintf(stderr, "musicgen decode: warning: %lld samples of %s were beyond +-1.0 and were clipped; "
-                    "use --sample-format f32 to keep them\n", (long long)clipped, paths[b]);
+            cli_warn_clipped("decode", (long long)clipped, paths[b], 0);
         printf("%s\n", paths[b]);
     }
     for (int b = 0; b < B; b++)

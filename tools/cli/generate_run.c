@@ -291,9 +291,7 @@ static int write_outputs(gen_options *o, const mg_result *r) {
     } else {
         for (int i = 0; o->out_paths && i < o->n_prompts; i++)
             if (clipped[i] > 0)
-                fprintf(stderr, "musicgen generate: warning: %lld samples of %s were beyond +-1.0 and were clipped; "
-                        "use --normalize, --loudness-normalize or --sample-format f32\n", (long long)clipped[i],
-                        o->out_paths[i]);
+                cli_warn_clipped("generate", (long long)clipped[i], o->out_paths[i], 1);
     }
     free(clipped);
     return rc;
