@@ -16,7 +16,11 @@ MG_API mg_status mg_write_codes(const char *path, const int64_t *codes, int batc
 }
 
 MG_API mg_status mg_read_codes(const char *path, int64_t **codes, int *batch, int *n_codebooks, int *n_frames) {
+    if (!codes || !batch || !n_codebooks || !n_frames)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_read_codes: NULL output pointer");
     *codes = NULL;
+    if (!path || !path[0])
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_read_codes: no file given");
     mg_npy a;
     MG_TRY(mg_npy_read_int(path, &a));
     int64_t B, K, T;

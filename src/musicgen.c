@@ -181,12 +181,16 @@ static void describe_weight_format(mg_model *m) {
 }
 
 MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, mg_model **out) {
+    if (!out)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_model_load: NULL output pointer");
     *out = NULL;
     if (!path || !path[0])
         return mg_fail(MG_ERR_INVALID_ARG, "no model given");
     mg_model_params p = params ? *params : mg_model_default_params();
     if (p.n_threads < 0 || p.n_threads > 1024)
         return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = all cores, at most 1024)", p.n_threads);
+    if ((int)p.weight_type < MG_WEIGHT_AUTO || (int)p.weight_type > MG_WEIGHT_Q4_0)
+        return mg_fail(MG_ERR_INVALID_ARG, "weight type %d is not one of mg_weight_type", (int)p.weight_type);
     mg_model *m = mg_calloc(1, sizeof *m, "the model");
     if (!m)
         return MG_ERR_NOMEM;
@@ -210,6 +214,7 @@ MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, 
     describe_weight_format(m);
     fill_info(m);
     *out = m;
+    mg_clear_error(); /* lookups that failed on the way (an absent index file) are not errors */
     return MG_OK;
 }
 
@@ -224,15 +229,24 @@ MG_API void mg_model_free(mg_model *m) {
     free(m);
 }
 
-MG_API void mg_model_get_info(const mg_model *m, mg_model_info *out) { *out = m->info; }
+MG_API void mg_model_get_info(const mg_model *m, mg_model_info *out) {
+    if (m && out)
+        *out = m->info;
+    else if (out)
+        memset(out, 0, sizeof *out);
+}
 
 MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params, mg_context **out) {
+    if (!out)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_context_new: NULL output pointer");
     *out = NULL;
     if (!model)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_context_new: no model");
     mg_context_params p = params ? *params : mg_context_default_params();
     if (p.n_threads < 0 || p.n_threads > 1024)
         return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = all cores, at most 1024)", p.n_threads);
+    if ((int)p.kv_type < MG_KV_F16 || (int)p.kv_type > MG_KV_Q8_0)
+        return mg_fail(MG_ERR_INVALID_ARG, "attention cache type %d is not one of mg_kv_type", (int)p.kv_type);
     mg_context *c = mg_calloc(1, sizeof *c, "a context");
     if (!c)
         return MG_ERR_NOMEM;

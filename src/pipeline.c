@@ -49,7 +49,19 @@ static mg_status tokenize_all(const mg_model *m, const char *const *texts, int n
     return MG_OK;
 }
 
-/* T5-encode the non-empty texts into rows of `states`/`mask` ([n][S][D], [n][S]). */
+/* Text indices sorted by token count (ties keep their order). */
+static const int *g_sort_lens;
+static int by_length(const void *a, const void *b) {
+    int i = *(const int *)a, j = *(const int *)b;
+    int d = g_sort_lens[i] - g_sort_lens[j];
+    return d ? d : i - j;
+}
+
+/* T5-encode the non-empty texts into rows of `states`/`mask` ([n][S][D], [n][S];
+ * rows of empty texts and positions past a text's end stay zero). Texts go through
+ * the encoder in groups of similar length, each padded only to its own longest: one
+ * long prompt in a big batch would otherwise pad every other prompt to its length
+ * (a text's states do not depend on the padding: test_t5 checks alone == padded). */
 static mg_status encode_texts(mg_context *ctx, int32_t **ids, const int *lens, int n, int S, float *states,
                               int32_t *mask) {
     const mg_model *m = ctx->model;
@@ -59,34 +71,45 @@ static mg_status encode_texts(mg_context *ctx, int32_t **ids, const int *lens, i
         n_real += lens[i] > 0;
     if (!n_real)
         return MG_OK;
+    int *order = malloc(sizeof(int) * (size_t)n_real);
     int32_t *batch_ids = calloc((size_t)n_real * S, sizeof(int32_t));
     int32_t *batch_mask = calloc((size_t)n_real * S, sizeof(int32_t));
     float *out = malloc(sizeof(float) * (size_t)n_real * S * D);
     mg_status st = MG_OK;
-    if (!batch_ids || !batch_mask || !out) {
+    if (!order || !batch_ids || !batch_mask || !out) {
         st = mg_fail(MG_ERR_NOMEM, "out of memory encoding the prompts");
         goto done;
     }
-    for (int i = 0, r = 0; i < n; i++) {
-        if (!lens[i])
-            continue;
-        memcpy(batch_ids + (size_t)r * S, ids[i], sizeof(int32_t) * (size_t)lens[i]);
-        for (int t = 0; t < lens[i]; t++)
-            batch_mask[(size_t)r * S + t] = 1;
-        r++;
+    for (int i = 0, r = 0; i < n; i++)
+        if (lens[i])
+            order[r++] = i;
+    g_sort_lens = lens;
+    qsort(order, (size_t)n_real, sizeof *order, by_length);
+    for (int g0 = 0; g0 < n_real && st == MG_OK;) {
+        /* A group: texts at most twice (+ 8 tokens) as long as its shortest. */
+        int g1 = g0 + 1;
+        while (g1 < n_real && lens[order[g1]] <= 2 * lens[order[g0]] + 8)
+            g1++;
+        int rows = g1 - g0, Sg = lens[order[g1 - 1]];
+        memset(batch_ids, 0, sizeof(int32_t) * (size_t)rows * Sg);
+        memset(batch_mask, 0, sizeof(int32_t) * (size_t)rows * Sg);
+        for (int r = 0; r < rows; r++) {
+            int i = order[g0 + r];
+            memcpy(batch_ids + (size_t)r * Sg, ids[i], sizeof(int32_t) * (size_t)lens[i]);
+            for (int t = 0; t < lens[i]; t++)
+                batch_mask[(size_t)r * Sg + t] = 1;
+        }
+        st = mg_t5_encode(m->t5, ctx->pool, batch_ids, batch_mask, rows, Sg, NULL, out);
+        for (int r = 0; r < rows && st == MG_OK; r++) {
+            int i = order[g0 + r];
+            memcpy(states + (size_t)i * S * D, out + (size_t)r * Sg * D, sizeof(float) * (size_t)Sg * D);
+            memcpy(mask + (size_t)i * S, batch_mask + (size_t)r * Sg, sizeof(int32_t) * (size_t)Sg);
+        }
+        g0 = g1;
     }
-    st = mg_t5_encode(m->t5, ctx->pool, batch_ids, batch_mask, n_real, S, NULL, out);
     mg_t5_release_pages(m->t5);
-    if (st != MG_OK)
-        goto done;
-    for (int i = 0, r = 0; i < n; i++) {
-        if (!lens[i])
-            continue;
-        memcpy(states + (size_t)i * S * D, out + (size_t)r * S * D, sizeof(float) * (size_t)S * D);
-        memcpy(mask + (size_t)i * S, batch_mask + (size_t)r * S, sizeof(int32_t) * (size_t)S);
-        r++;
-    }
 done:
+    free(order);
     free(batch_ids);
     free(batch_mask);
     free(out);
@@ -114,6 +137,18 @@ mg_status mg_condition_text(mg_context *ctx, const char *const *prompts, int B, 
     if (has_negative)
         texts[B] = negative;
     st = tokenize_all(m, texts, n_texts, ids, lens);
+    if (st != MG_OK)
+        goto done;
+    for (int i = 0; i < n_texts && st == MG_OK; i++)
+        if (lens[i] > MG_T5_MAX_TOKENS) {
+            char which[64] = "the prompt";
+            if (i == B)
+                snprintf(which, sizeof which, "the negative prompt");
+            else if (B > 1)
+                snprintf(which, sizeof which, "prompt %d", i + 1);
+            st = mg_fail(MG_ERR_INVALID_ARG, "%s is %d tokens long; at most %d are supported — shorten it (MusicGen "
+                         "was trained on short descriptions)", which, lens[i], MG_T5_MAX_TOKENS);
+        }
     if (st != MG_OK)
         goto done;
     int any_text = 0, S = 1;
@@ -174,7 +209,10 @@ done:
 
 /* Whole frames in `s` seconds; the float a caller passes (0.06f is 0.0599999...) must
  * not lose a frame to rounding. */
-static int seconds_to_frames(double s, double fr) { return (int)floor(s * fr + 1e-4); }
+static int seconds_to_frames(double s, double fr) {
+    double f = floor(s * fr + 1e-4);
+    return f > 1e9 ? 1000000000 : (int)f; /* beyond any window: the checks below say so */
+}
 
 mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t prompt_samples, int P, mg_plan *out) {
     const mg_config *c = &m->ck.cfg;
@@ -190,10 +228,13 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
         out->fixed_steps = 1;
         out->n_windows = 1;
         out->steps = gp->steps;
-        if (1 + P + gp->steps > max_pos)
-            return mg_fail(MG_ERR_INVALID_ARG, "%d steps%s need %d decoder positions but the model has %d; use at most %d steps "
-                           "(or --duration for long-form generation)", gp->steps, P ? " after the audio prompt" : "",
-                           1 + P + gp->steps, max_pos, max_pos - 1 - P);
+        if (1 + P >= max_pos)
+            return mg_fail(MG_ERR_INVALID_ARG, "the audio prompt (%d frames) fills all %d decoder positions of the model; "
+                           "use a shorter audio prompt", P, max_pos);
+        if ((int64_t)1 + P + gp->steps > max_pos)
+            return mg_fail(MG_ERR_INVALID_ARG, "%d steps%s need %lld decoder positions but the model has %d; use at most %d "
+                           "steps (or --duration for long-form generation)", gp->steps, P ? " after the audio prompt" : "",
+                           (long long)1 + P + gp->steps, max_pos, max_pos - 1 - P);
         if (1 + P + gp->steps < 2 * D - 1 || P + gp->steps < D)
             return mg_fail(MG_ERR_INVALID_ARG, "%d steps are too few for %d delayed codebooks: use at least %d",
                            gp->steps, c->dec.n_codebooks, (2 * D - 2 - P > D - P ? 2 * D - 2 - P : D - P));
@@ -204,6 +245,11 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     double dur = gp->duration_s;
     if (!(dur > 0) || !isfinite(dur))
         return mg_fail(MG_ERR_INVALID_ARG, "duration must be a positive number of seconds (got %g)", dur);
+    if (llround(dur * sr) < 1)
+        return mg_fail(MG_ERR_INVALID_ARG, "duration %g s is shorter than one sample at %d Hz", dur, sr);
+    if (isnan(gp->window_s) || isnan(gp->stride_s) || isinf(gp->window_s) || isinf(gp->stride_s))
+        return mg_fail(MG_ERR_INVALID_ARG, "window and stride must be numbers of seconds (got %g and %g; <= 0 for the "
+                       "defaults)", (double)gp->window_s, (double)gp->stride_s);
     if (dur > 3600.0)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %.0f s is more than an hour; generate at most 3600 s at once", dur);
     if (model_window < D - 1)
@@ -222,7 +268,7 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     if (gp->window_s > 0) {
         W = seconds_to_frames(gp->window_s, fr);
         if (W > model_window)
-            return mg_fail(MG_ERR_INVALID_ARG, "window %.3f s is longer than the model's %.3f s", (double)gp->window_s,
+            return mg_fail(MG_ERR_INVALID_ARG, "window %g s is longer than the model's %.3f s", (double)gp->window_s,
                            model_window / fr);
         int min_w = D - 1 > 2 ? D - 1 : 2; /* the delay pattern's minimum, and room for a stride */
         if (W < min_w)

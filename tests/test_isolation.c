@@ -13,6 +13,7 @@
  * with each other, bit for bit. */
 #include "test.h"
 
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -295,6 +296,26 @@ static void test_bad_params(mg_model *m) {
     expect_invalid(c, prompts, 1, &gp, "steps 2^30", "steps");
     gp = ok, gp.window_s = 1000.0f;
     expect_invalid(c, prompts, 1, &gp, "window 1000 s", "window");
+    gp = ok, gp.steps = INT_MAX;
+    expect_invalid(c, prompts, 1, &gp, "steps INT_MAX", "decoder positions");
+    gp = ok, gp.window_s = 1e30f;
+    expect_invalid(c, prompts, 1, &gp, "window 1e30 s", "longer than the model");
+    gp = ok, gp.stride_s = NAN;
+    expect_invalid(c, prompts, 1, &gp, "stride NaN", "stride");
+    gp = ok, gp.window_s = NAN;
+    expect_invalid(c, prompts, 1, &gp, "window NaN", "window");
+    gp = ok, gp.duration_s = 1e-6f;
+    expect_invalid(c, prompts, 1, &gp, "duration 1e-6 s (no sample)", "one sample");
+    const char *const long_second[] = {"rock", NULL};
+    char *long_prompt = malloc(30001);
+    for (int i = 0; i < 30000; i++)
+        long_prompt[i] = i % 2 ? ' ' : 'x';
+    long_prompt[30000] = 0;
+    const char *const two[] = {long_second[0], long_prompt};
+    expect_invalid(c, two, 2, &ok, "prompt 2 of 15000 tokens", "prompt 2 is");
+    gp = ok, gp.negative_prompt = long_prompt;
+    expect_invalid(c, prompts, 1, &gp, "negative prompt of 15000 tokens", "negative prompt is");
+    free(long_prompt);
     expect_invalid(c, prompts, 0, &ok, "n_prompts 0", NULL);
     expect_invalid(c, prompts, -1, &ok, "n_prompts -1", NULL);
     expect_invalid(c, NULL, 1, &ok, "prompts NULL", NULL);
@@ -325,6 +346,23 @@ static void test_bad_params(mg_model *m) {
     cp.n_threads = 100000;
     CHECK(mg_context_new(m, &cp, &bad) == MG_ERR_INVALID_ARG && bad == NULL, "n_threads 100000");
     CHECK(mg_context_new(NULL, NULL, &bad) == MG_ERR_INVALID_ARG, "no model");
+    cp.n_threads = 1, cp.kv_type = (mg_kv_type)9;
+    CHECK(mg_context_new(m, &cp, &bad) == MG_ERR_INVALID_ARG && bad == NULL, "kv_type 9");
+    /* NULL output pointers are refused, not written through. */
+    CHECK(mg_context_new(m, NULL, NULL) == MG_ERR_INVALID_ARG, "mg_context_new(.., NULL)");
+    CHECK(mg_model_load("x", NULL, NULL) == MG_ERR_INVALID_ARG, "mg_model_load(.., NULL)");
+    mg_model_params mp = mg_model_default_params();
+    mg_model *none = (mg_model *)&mp;
+    mp.weight_type = (mg_weight_type)77;
+    CHECK(mg_model_load("x", &mp, &none) == MG_ERR_INVALID_ARG && none == NULL, "weight_type 77");
+    int64_t *codes;
+    int bb, kk, ff;
+    CHECK(mg_read_codes("x.npy", NULL, &bb, &kk, &ff) == MG_ERR_INVALID_ARG, "mg_read_codes(NULL codes)");
+    CHECK(mg_read_codes(NULL, &codes, &bb, &kk, &ff) == MG_ERR_INVALID_ARG, "mg_read_codes(NULL path)");
+    mg_model_info info;
+    mg_model_get_info(NULL, &info); /* zeroed, no crash */
+    mg_model_get_info(m, NULL);
+    CHECK(info.sample_rate == 0, "info of no model is zeroed");
     mg_context_free(NULL);
     mg_result_free(NULL);
     mg_model_free(NULL);
