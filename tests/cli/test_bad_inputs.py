@@ -1127,7 +1127,7 @@ def print_table():
     import re
     print("\n| input | result | message |\n|---|---|---|")
     for name, res, msg in rows:
-        msg = re.sub(re.escape(ROOT) + r"/case-\d+/", "", msg).replace("|", "/")
+        msg = re.sub(re.escape(ROOT) + r"/(case-\d+/)?", "", msg).replace("|", "/")
         msg = msg.replace(t.REF + "/", "").replace(os.path.realpath(t.REF) + "/", "")
         print(f"| {name} | {res} | {msg} |")
 
