@@ -326,7 +326,8 @@ MG_API mg_status mg_normalize_audio_loudness(float *pcm, int64_t n_frames, int c
                                              double target_lufs, double peak_dbfs, double *measured_lufs);
 
 /* Peak normalization, in place: scale so the largest |sample| equals `peak` (e.g.
- * 0.99 or 10^(-1/20)); silence stays silence. */
+ * 0.99 or 10^(-1/20)); silence, audio holding a non-finite sample, and a `peak` that
+ * is not a positive number leave the audio unchanged. */
 MG_API void mg_normalize_audio_peak(float *pcm, int64_t n_frames, int channels, float peak);
 
 /* Streaming WAV to a pipe or file (e.g. stdout) when the length is not known up front:

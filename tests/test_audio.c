@@ -561,6 +561,25 @@ static float sample_peak(const float *x, int64_t n) {
     return m;
 }
 
+/* Peak normalization leaves audio alone for a peak that is not a positive number and
+ * for audio holding NaN or inf (instead of spreading NaN or zeroing everything). */
+static void test_peak_normalize_edges(void) {
+    float a[4] = {0.1f, -0.5f, 0.25f, 0.0f}, b[4];
+    memcpy(b, a, sizeof a);
+    mg_normalize_audio_peak(a, 4, 1, NAN);
+    mg_normalize_audio_peak(a, 4, 1, -1.0f);
+    mg_normalize_audio_peak(a, 4, 1, INFINITY);
+    CHECK(memcmp(a, b, sizeof a) == 0, "peak NaN / -1 / inf: audio unchanged");
+    a[3] = NAN;
+    mg_normalize_audio_peak(a, 4, 1, 0.9f);
+    CHECK(a[0] == b[0] && a[1] == b[1], "a NaN sample: audio unchanged");
+    a[3] = INFINITY;
+    mg_normalize_audio_peak(a, 4, 1, 0.9f);
+    CHECK(a[0] == b[0] && a[1] == b[1], "an inf sample: audio unchanged");
+    mg_normalize_audio_peak(b, 4, 1, 0.9f);
+    CHECK(fabsf(b[1] + 0.9f) < 1e-6f, "peak 0.9 reached: %g", b[1]);
+}
+
 static void test_loudness(void) {
     const int rate = 32000;
     const int64_t n = rate * 5;
@@ -834,6 +853,7 @@ int main(int argc, char **argv) {
     test_read_errors();
     test_resample();
     test_channels();
+    test_peak_normalize_edges();
     test_loudness();
     test_tags();
     test_wav_stream();

@@ -329,6 +329,9 @@ static void test_bad_params(mg_model *m) {
     expect_invalid(c, prompts, 1, &gp, "audio prompt of 0 channels", "audio prompt");
     gp.audio_prompt_channels = 1, gp.audio_prompt_rate = 1;
     expect_invalid(c, prompts, 1, &gp, "audio prompt at 1 Hz", "audio prompt");
+    gp.audio_prompt_rate = 32000, pcm[10] = NAN;
+    expect_invalid(c, prompts, 1, &gp, "audio prompt with a NaN sample", "non-finite");
+    pcm[10] = 0;
     mg_result *out = NULL;
     CHECK(mg_generate(c, prompts, 1, &ok, NULL) == MG_ERR_INVALID_ARG, "NULL result pointer");
     /* top-k 0 (off) and -1 (the model's default) are valid. */

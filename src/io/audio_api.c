@@ -3,6 +3,7 @@
  * parameter structs onto the internal audio module (audio.h). No processing here. */
 #include "io/audio.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -80,6 +81,7 @@ MG_API mg_status mg_normalize_audio_loudness(float *pcm, int64_t n_frames, int c
 }
 
 MG_API void mg_normalize_audio_peak(float *pcm, int64_t n_frames, int channels, float peak) {
-    if (pcm && n_frames > 0 && channels > 0)
+    /* A peak that is not a positive number leaves the audio as it is. */
+    if (pcm && n_frames > 0 && channels > 0 && peak > 0 && isfinite(peak))
         mg_audio_peak_normalize(pcm, n_frames * channels, peak);
 }

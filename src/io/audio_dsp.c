@@ -301,9 +301,12 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
 
 void mg_audio_peak_normalize(float *pcm, int64_t n_samples, float peak) {
     float m = 0;
-    for (int64_t i = 0; i < n_samples; i++)
+    int nan = 0;
+    for (int64_t i = 0; i < n_samples; i++) {
         m = fmaxf(m, fabsf(pcm[i]));
-    if (m <= 0 || !isfinite(m))
+        nan |= pcm[i] != pcm[i];
+    }
+    if (m <= 0 || !isfinite(m) || nan)
         return;
     float g = peak / m;
     for (int64_t i = 0; i < n_samples; i++)
