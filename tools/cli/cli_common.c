@@ -156,55 +156,52 @@ static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
 
 void cli_install_logger(int verbose) { mg_set_log_callback(log_to_stderr, (void *)(intptr_t)verbose); }
 
-static char g_interrupt_msg[160];
-static size_t g_interrupt_len;
+/* Signals that end a command at once: remove the temporary files of writes in
+ * progress, print the command's one line (prepared in advance) and exit. Slot 0 is
+ * SIGINT / SIGTERM, slot 1 SIGBUS. */
+static struct {
+    char msg[400];
+    size_t len;
+    int exit_code;
+} g_exit_on[2];
 
-static void on_interrupt(int sig) {
-    (void)sig;
+static void exit_on_signal(int sig) {
+    int i = sig == SIGBUS;
     mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
-    ssize_t w = write(2, g_interrupt_msg, g_interrupt_len);
+    ssize_t w = write(2, g_exit_on[i].msg, g_exit_on[i].len);
     (void)w;
-    _exit(130);
+    _exit(g_exit_on[i].exit_code);
+}
+
+static void install_exit(int slot, int exit_code, const int *sigs, int n_sigs) {
+    g_exit_on[slot].len = strlen(g_exit_on[slot].msg);
+    g_exit_on[slot].exit_code = exit_code;
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = exit_on_signal;
+    sigemptyset(&sa.sa_mask);
+    for (int i = 0; i < n_sigs; i++)
+        sigaction(sigs[i], &sa, NULL);
 }
 
 void cli_exit_cleanly_on_interrupt(const char *cmd) {
-    snprintf(g_interrupt_msg, sizeof g_interrupt_msg, "musicgen %s: interrupted; nothing was written\n", cmd);
-    g_interrupt_len = strlen(g_interrupt_msg);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "musicgen %s: interrupted; nothing was written\n", cmd);
+    const int sigs[] = {SIGINT, SIGTERM};
+    install_exit(0, 130, sigs, 2);
 }
 
 /* SIGBUS: a page of a memory-mapped model file could not be read, because the file
  * was truncated or rewritten in place while in use (or the disk failed). No status
  * can come back from a page fault, so the CLI says so in its one line and exits 1
- * instead of dying of the signal, removing its temporary files first. */
-static char g_bus_msg[400];
-static size_t g_bus_len;
-
-static void on_bus_error(int sig) {
-    (void)sig;
-    mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
-    ssize_t w = write(2, g_bus_msg, g_bus_len);
-    (void)w;
-    _exit(1);
-}
-
+ * instead of dying of the signal. */
 void cli_exit_cleanly_on_bus_error(const char *cmd) {
-    snprintf(g_bus_msg, sizeof g_bus_msg,
+    snprintf(g_exit_on[1].msg, sizeof g_exit_on[1].msg,
              "musicgen %s: a model file could not be read any more (truncated or rewritten in place while in use, "
              "or a disk error); stopped and removed unfinished output. Replace model files by renaming a new file over "
              "them, then run again\n",
              cmd);
-    g_bus_len = strlen(g_bus_msg);
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_bus_error;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGBUS, &sa, NULL);
+    const int sigs[] = {SIGBUS};
+    install_exit(1, 1, sigs, 1);
 }
 
 void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_normalize) {
