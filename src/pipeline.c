@@ -49,12 +49,14 @@ static mg_status tokenize_all(const mg_model *m, const char *const *texts, int n
     return MG_OK;
 }
 
-/* Text indices sorted by token count (ties keep their order). */
-static const int *g_sort_lens;
+/* A text's place in the length order: token count, then index (ties keep their order). */
+typedef struct {
+    int len, index;
+} text_order;
+
 static int by_length(const void *a, const void *b) {
-    int i = *(const int *)a, j = *(const int *)b;
-    int d = g_sort_lens[i] - g_sort_lens[j];
-    return d ? d : i - j;
+    const text_order *x = a, *y = b;
+    return x->len != y->len ? (x->len > y->len) - (x->len < y->len) : (x->index > y->index) - (x->index < y->index);
 }
 
 /* T5-encode the non-empty texts into rows of `states`/`mask` ([n][S][D], [n][S];
@@ -71,20 +73,24 @@ static mg_status encode_texts(mg_context *ctx, int32_t **ids, const int *lens, i
         n_real += lens[i] > 0;
     if (!n_real)
         return MG_OK;
+    text_order *sorted = malloc(sizeof *sorted * (size_t)n_real);
     int *order = malloc(sizeof(int) * (size_t)n_real);
     int32_t *batch_ids = calloc((size_t)n_real * S, sizeof(int32_t));
     int32_t *batch_mask = calloc((size_t)n_real * S, sizeof(int32_t));
     float *out = malloc(sizeof(float) * (size_t)n_real * S * D);
     mg_status st = MG_OK;
-    if (!order || !batch_ids || !batch_mask || !out) {
+    if (!sorted || !order || !batch_ids || !batch_mask || !out) {
         st = mg_fail(MG_ERR_NOMEM, "out of memory encoding the prompts");
         goto done;
     }
     for (int i = 0, r = 0; i < n; i++)
-        if (lens[i])
-            order[r++] = i;
-    g_sort_lens = lens;
-    qsort(order, (size_t)n_real, sizeof *order, by_length);
+        if (lens[i]) {
+            text_order e = {lens[i], i};
+            sorted[r++] = e;
+        }
+    qsort(sorted, (size_t)n_real, sizeof *sorted, by_length);
+    for (int r = 0; r < n_real; r++)
+        order[r] = sorted[r].index;
     for (int g0 = 0; g0 < n_real && st == MG_OK;) {
         /* A group: texts at most twice (+ 8 tokens) as long as its shortest. */
         int g1 = g0 + 1;
@@ -109,6 +115,7 @@ static mg_status encode_texts(mg_context *ctx, int32_t **ids, const int *lens, i
     }
     mg_t5_release_pages(m->t5);
 done:
+    free(sorted);
     free(order);
     free(batch_ids);
     free(batch_mask);
