@@ -18,7 +18,7 @@ JOBS="${JOBS:-$(nproc)}"
 command -v "$CC" >/dev/null || { echo "fuzz/build.sh: $CC not found (Debian: apt-get install clang)" >&2; exit 1; }
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
-CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -DMG_VERSION=\"fuzz\" -Iinclude -Isrc -Wall -Wextra -Wno-unused-parameter $SAN"
+CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Wall -Wextra -Wno-unused-parameter $SAN"
 LIBS="-lcjson -lsndfile -lsoxr -lebur128 -lcurl -lcrypto -lm -lpthread"
 
 mkdir -p "$OUT/obj"

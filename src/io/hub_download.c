@@ -32,6 +32,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#ifndef MG_VERSION /* set by the build (CMakeLists.txt); other builds, e.g. fuzz/, leave it out */
+#define MG_VERSION "unknown"
+#endif
+
 enum { MAX_ATTEMPTS = 6, MAX_REDIRECTS = 8 };
 
 /* ---- one HTTP response ------------------------------------------------------------ */
