@@ -561,8 +561,10 @@ static float sample_peak(const float *x, int64_t n) {
     return m;
 }
 
-/* Peak normalization leaves audio alone for a peak that is not a positive number and
- * for audio holding NaN or inf (instead of spreading NaN or zeroing everything). */
+/* Normalization and writing at the edges: peak normalization leaves audio alone for a
+ * peak that is not a positive number and for audio holding NaN or inf (instead of
+ * spreading NaN or zeroing everything); loudness normalization refuses NaN; Ogg
+ * Vorbis above 192 kHz is refused up front. */
 static void test_peak_normalize_edges(void) {
     float a[4] = {0.1f, -0.5f, 0.25f, 0.0f}, b[4];
     memcpy(b, a, sizeof a);
@@ -578,6 +580,16 @@ static void test_peak_normalize_edges(void) {
     CHECK(a[0] == b[0] && a[1] == b[1], "an inf sample: audio unchanged");
     mg_normalize_audio_peak(b, 4, 1, 0.9f);
     CHECK(fabsf(b[1] + 0.9f) < 1e-6f, "peak 0.9 reached: %g", b[1]);
+    /* Loudness normalization refuses audio holding NaN instead of "normalizing" it. */
+    float *n = sine(32000, 1, 32000, 440, 0.1);
+    n[100] = NAN;
+    CHECK(mg_normalize_audio_loudness(n, 32000, 1, 32000, -14.0, -1.0, NULL) == MG_ERR_INVALID_ARG,
+          "loudness of audio with a NaN sample refused");
+    free(n);
+    /* Ogg Vorbis above 192 kHz is refused before writing (libvorbis writes nothing there). */
+    mg_audio_write_params wp = mg_audio_write_default_params();
+    CHECK(mg_check_audio_output("/tmp/never-written.ogg", &wp, 1, 256000) == MG_ERR_UNSUPPORTED, "ogg at 256 kHz");
+    CHECK(mg_check_audio_output("/tmp/never-written.ogg", &wp, 1, 192000) == MG_OK, "ogg at 192 kHz");
 }
 
 static void test_loudness(void) {

@@ -686,9 +686,14 @@ int main(int argc, char **argv) {
     char spbuf[4096];
     if (!spiece)
         spiece = find_spiece(config_path, spbuf, sizeof spbuf);
-    if (!spiece || !mg_path_exists(spiece)) {
+    struct stat sp_st;
+    if (!spiece || stat(spiece, &sp_st) != 0 || !S_ISREG(sp_st.st_mode) || sp_st.st_size == 0) {
         free(text);
-        return fail("no tokenizer model: give --spiece FILE (e.g. ../shared/reference/tiny-mono/spiece.model)");
+        if (spiece && stat(spiece, &sp_st) == 0)
+            return fail("--spiece: the tokenizer model must be a non-empty file (e.g. "
+                        "../shared/reference/tiny-mono/spiece.model)");
+        return fail(spiece ? "--spiece: no such tokenizer model file" : "no tokenizer model: give --spiece FILE "
+                                                                         "(e.g. ../shared/reference/tiny-mono/spiece.model)");
     }
     if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "mg-random-checkpoint: cannot create %s: %s\n", out_dir, strerror(errno));

@@ -226,6 +226,10 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
                        target_lufs);
     if (!(peak_dbfs >= -20 && peak_dbfs <= 0))
         return mg_fail(MG_ERR_INVALID_ARG, "peak limit %g dBFS is out of range (-20 to 0; -1 is typical)", peak_dbfs);
+    for (int64_t i = 0; i < n_frames * channels; i++)
+        if (!isfinite(pcm[i]))
+            return mg_fail(MG_ERR_INVALID_ARG, "loudness normalization: the audio holds a non-finite sample (%g) at frame "
+                           "%lld", (double)pcm[i], (long long)(i / channels));
     double l0, tp0;
     MG_TRY(mg_audio_measure(pcm, n_frames, channels, rate, &l0, &tp0));
     if (measured_lufs)

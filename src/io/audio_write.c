@@ -117,6 +117,9 @@ static mg_status choose_format(const char *path, int fmt, int channels, int rate
         return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: FLAC stores at most 8 channels at up to 655350 Hz", path);
     if (c->major == SF_FORMAT_OGG && channels > 8)
         return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: Ogg Vorbis is limited to 8 channels here; use .wav", path);
+    if (c->major == SF_FORMAT_OGG && rate > 192000) /* libvorbis's encoder setup fails above */
+        return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: Ogg Vorbis takes at most 192000 Hz (got %d); use .wav or .flac",
+                       path, rate);
     if (out_c)
         *out_c = c;
     return MG_OK;

@@ -409,9 +409,12 @@ typedef struct source_meta {
     char *gen;
     size_t gen_len;
     uint32_t extra_ids;
+    char *name; /* a GGUF source's general.name, kept by GGUF -> GGUF conversion */
+    size_t name_len;
 } source_meta;
 
 static void source_meta_free(source_meta *m) {
+    free(m->name);
     free(m->config);
     free(m->gen);
     memset(m, 0, sizeof *m);
@@ -442,6 +445,12 @@ static mg_status meta_from_gguf(const mg_checkpoint *ck, source_meta *m) {
         if (!(m->gen = dup_bytes(s, len)))
             goto nomem;
         m->gen_len = len;
+    }
+    s = mg_gguf_get_str(&g, "general.name", &len);
+    if (s && len) {
+        if (!(m->name = dup_bytes(s, len)))
+            goto nomem;
+        m->name_len = len;
     }
     const mg_gguf_kv *e = mg_gguf_find(&g, "tokenizer.extra_ids");
     if (e && e->type == MG_GGUF_U32)
@@ -511,8 +520,8 @@ static const char *model_name(const mg_checkpoint *ck) {
 }
 
 static mg_status write_metadata(mg_gguf_writer *w, const mg_checkpoint *ck, const source_meta *m, mg_dtype type) {
-    const char *name = model_name(ck);
-    size_t name_len = strlen(name);
+    const char *name = m->name ? m->name : model_name(ck);
+    size_t name_len = m->name ? m->name_len : strlen(name);
     while (name_len > 1 && name[name_len - 1] == '/')
         name_len--;
     const char *tn = mg_dtype_name(type);
