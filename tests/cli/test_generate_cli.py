@@ -99,6 +99,17 @@ def contract_checks(d):
     if os.path.exists(pa) and os.path.exists(pb):
         t.check(np.array_equal(np.load(pa), np.load(pb)), "-p / --prompt give the batch positional prompts give")
     t.run(["generate", "-m", model, "-p"], expect_ok=False)
+    # --json stays valid JSON for paths holding quotes and backslashes.
+    odd = os.path.join(d, 'q"uo\\te')
+    os.makedirs(odd, exist_ok=True)
+    p = t.run(["generate", "-m", model, "--steps", "8", "-o", os.path.join(odd, "a.wav"), "--codes-out",
+               os.path.join(odd, "c.npy"), "--json", "-q", "x"])
+    try:
+        j = json.loads(p.stdout.strip().splitlines()[-1])
+        t.check(j["files"] == [os.path.join(odd, "a.wav")] and j["codes"] == os.path.join(odd, "c.npy"),
+                f"--json paths: {j}")
+    except (ValueError, IndexError) as e:
+        t.check(False, f"--json with a quote in the path is not JSON: {e}: {p.stdout.strip()[-300:]}")
     # -o and --codes-out on one file; names of prompts without ASCII letters.
     same = os.path.join(d, "same.wav")
     p = t.run(["generate", "-m", model, "--steps", "8", "-o", same, "--codes-out", same, "-q", "x"], expect_ok=False)

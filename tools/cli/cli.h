@@ -70,6 +70,10 @@ void cli_exit_cleanly_on_bus_error(const char *cmd);
  * file (Ogg Vorbis cannot keep them in any sample format) and the command. */
 void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_normalize);
 
+/* Print `s` on stdout as a JSON string literal (quotes, backslashes and control bytes
+ * escaped): paths and prompts may hold any of them. */
+void cli_json_string(const char *s);
+
 /* Log callback that prints library warnings on stderr. */
 void cli_install_logger(int verbose);
 

@@ -215,3 +215,16 @@ void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_no
     fprintf(stderr, "musicgen %s: warning: %lld samples of %s were beyond +-1.0 and were clipped; %s\n", cmd, n, path,
             remedy);
 }
+
+void cli_json_string(const char *s) {
+    putchar('"');
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            printf("\\%c", *p);
+        else if (*p < 0x20)
+            printf("\\u%04x", *p);
+        else
+            putchar(*p);
+    }
+    putchar('"');
+}

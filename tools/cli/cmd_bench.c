@@ -243,15 +243,18 @@ int cmd_bench(int argc, char **argv) {
         printf("                 weights + cache: limit %.2f ms/step; measured step = %.2fx\n", limit_kv_ms,
                limit_kv_ms > 0 ? med / limit_kv_ms : 0);
     }
-    if (json)
-        printf("{\"model\": \"%s\", \"threads\": %d, \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
+    if (json) {
+        printf("{\"model\": ");
+        cli_json_string(model);
+        printf(", \"threads\": %d, \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
                "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %.2f, \"limit_ms_per_step\": %.3f, "
                "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
                "\"audio_s\": %.3f, \"first_audio_ms\": %.1f, \"kv_bytes_per_step\": %.0f, "
                "\"limit_with_kv_ms_per_step\": %.3f, \"no_mmap\": %s}\n",
-               model, nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, read_gbs,
+               nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, read_gbs,
                limit_ms, rtf, (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes,
                limit_kv_ms, no_mmap ? "true" : "false");
+    }
     free(dt);
     free(times.t);
     mg_result_free(res);

@@ -45,26 +45,13 @@ static void on_finding(mg_finding kind, const char *msg, void *user) {
     f->is_error[f->n++] = kind == MG_FINDING_ERROR;
 }
 
-static void json_string(const char *s) {
-    putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
-    }
-    putchar('"');
-}
-
 static void print_json_findings(const findings *f, int errors) {
     printf("[");
     for (int i = 0, k = 0; i < f->n; i++) {
         if (f->is_error[i] != errors)
             continue;
         printf(k++ ? ", " : "");
-        json_string(f->msg[i]);
+        cli_json_string(f->msg[i]);
     }
     printf("]");
 }
@@ -126,7 +113,7 @@ int cmd_info(int argc, char **argv) {
         rc = cli_lib_error("info", vst);
         if (json) {
             printf("{\"model\": ");
-            json_string(model);
+            cli_json_string(model);
             printf(", ");
             print_validation_json(&rep, &f, vst);
             printf("}\n");
@@ -137,7 +124,7 @@ int cmd_info(int argc, char **argv) {
     mg_model_get_info(m, &in);
     if (json) {
         printf("{\"model\": ");
-        json_string(model); /* a path may hold quotes or backslashes */
+        cli_json_string(model); /* a path may hold quotes or backslashes */
         printf(", \"kind\": \"%s\", \"channels\": %d, \"sample_rate\": %d, \"frame_rate\": %g, "
                "\"hop_length\": %d, \"codebooks\": %d, \"codebook_size\": %d, \"codec_quantizers\": %d, "
                "\"max_steps\": %d, \"max_duration_s\": %g, "

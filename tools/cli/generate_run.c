@@ -299,16 +299,24 @@ static int write_outputs(gen_options *o, const mg_result *r) {
 
 static void print_json(const gen_options *o, const mg_result *r, const mg_model_info *info, double secs) {
     double audio_s = (double)r->n_samples / r->sample_rate;
-    printf("{\"model\": \"%s\", \"prompts\": %d, \"seed\": %llu, \"steps\": %d, \"frames\": %d, \"codebooks\": %d, "
+    printf("{\"model\": ");
+    cli_json_string(o->model);
+    printf(", \"prompts\": %d, \"seed\": %llu, \"steps\": %d, \"frames\": %d, \"codebooks\": %d, "
            "\"channels\": %d, \"sample_rate\": %d, \"samples\": %lld, \"duration_s\": %.4f, \"elapsed_s\": %.3f, "
            "\"rtf\": %.4f, \"greedy\": %s, \"stereo\": %s, \"files\": [",
-           o->model, r->batch, (unsigned long long)r->seed, r->steps, r->n_frames, r->n_codebooks, r->channels,
-           r->sample_rate, (long long)r->n_samples, audio_s, secs, audio_s > 0 ? secs / (audio_s * r->batch) : 0,
+           r->batch, (unsigned long long)r->seed, r->steps, r->n_frames, r->n_codebooks, r->channels, r->sample_rate,
+           (long long)r->n_samples, audio_s, secs, audio_s > 0 ? secs / (audio_s * r->batch) : 0,
            o->greedy ? "true" : "false", info->stereo ? "true" : "false");
-    for (int i = 0; o->out_paths && i < o->n_prompts; i++)
-        printf("%s\"%s\"", i ? ", " : "", o->out_paths[i]);
-    printf("], \"codes\": %s%s%s}\n", o->codes_out ? "\"" : "", o->codes_out ? o->codes_out : "null",
-           o->codes_out ? "\"" : "");
+    for (int i = 0; o->out_paths && i < o->n_prompts; i++) {
+        printf("%s", i ? ", " : "");
+        cli_json_string(o->out_paths[i]);
+    }
+    printf("], \"codes\": ");
+    if (o->codes_out)
+        cli_json_string(o->codes_out);
+    else
+        printf("null");
+    printf("}\n");
 }
 
 /* Callbacks of one run: progress goes to the bar, streamed audio to standard output. */
