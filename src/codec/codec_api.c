@@ -13,7 +13,6 @@
 #include "codec/encodec.h"
 #include "io/audio.h"
 
-#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -73,10 +72,10 @@ MG_API mg_status mg_encode_audio(mg_context *ctx, const float *pcm, int64_t n_fr
                        MG_AUDIO_MIN_RATE, MG_AUDIO_MAX_RATE);
     if (n_frames > MG_AUDIO_MAX_SAMPLES / channels)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_encode_audio: %lld frames is too long", (long long)n_frames);
-    for (int64_t i = 0; i < n_frames * channels; i++)
-        if (!isfinite(pcm[i]))
-            return mg_fail(MG_ERR_INVALID_ARG, "the audio holds a non-finite sample (%g) at frame %lld", (double)pcm[i],
-                           (long long)(i / channels));
+    int64_t bad = mg_audio_first_non_finite(pcm, n_frames * channels);
+    if (bad >= 0)
+        return mg_fail(MG_ERR_INVALID_ARG, "the audio holds a non-finite sample (%g) at frame %lld", (double)pcm[bad],
+                       (long long)(bad / channels));
     const mg_encodec *codec = ctx->model->codec;
     int ch, nq;
     code_layout(ctx->model, &ch, &nq);

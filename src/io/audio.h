@@ -83,6 +83,8 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
 
 /* Scale so the largest |sample| is `peak` (e.g. 0.99); silence stays silence. */
 void mg_audio_peak_normalize(float *pcm, int64_t n_samples, float peak);
+/* Index of the first NaN / Inf among n samples, or -1 if all are finite. */
+int64_t mg_audio_first_non_finite(const float *x, int64_t n);
 
 /* Integrated loudness (LUFS, -HUGE_VAL for silence or < 400 ms) and the largest true
  * peak over all channels (linear, 1.0 = full scale). Either pointer may be NULL. */

@@ -226,10 +226,10 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
                        target_lufs);
     if (!(peak_dbfs >= -20 && peak_dbfs <= 0))
         return mg_fail(MG_ERR_INVALID_ARG, "peak limit %g dBFS is out of range (-20 to 0; -1 is typical)", peak_dbfs);
-    for (int64_t i = 0; i < n_frames * channels; i++)
-        if (!isfinite(pcm[i]))
-            return mg_fail(MG_ERR_INVALID_ARG, "loudness normalization: the audio holds a non-finite sample (%g) at frame "
-                           "%lld", (double)pcm[i], (long long)(i / channels));
+    int64_t bad = mg_audio_first_non_finite(pcm, n_frames * channels);
+    if (bad >= 0)
+        return mg_fail(MG_ERR_INVALID_ARG, "loudness normalization: the audio holds a non-finite sample (%g) at frame "
+                       "%lld", (double)pcm[bad], (long long)(bad / channels));
     double l0, tp0;
     MG_TRY(mg_audio_measure(pcm, n_frames, channels, rate, &l0, &tp0));
     if (measured_lufs)
@@ -303,14 +303,20 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
     return st;
 }
 
+int64_t mg_audio_first_non_finite(const float *x, int64_t n) {
+    for (int64_t i = 0; i < n; i++)
+        if (!isfinite(x[i]))
+            return i;
+    return -1;
+}
+
 void mg_audio_peak_normalize(float *pcm, int64_t n_samples, float peak) {
+    if (mg_audio_first_non_finite(pcm, n_samples) >= 0)
+        return; /* NaN / Inf: no peak to scale to */
     float m = 0;
-    int nan = 0;
-    for (int64_t i = 0; i < n_samples; i++) {
+    for (int64_t i = 0; i < n_samples; i++)
         m = fmaxf(m, fabsf(pcm[i]));
-        nan |= pcm[i] != pcm[i];
-    }
-    if (m <= 0 || !isfinite(m) || nan)
+    if (m <= 0)
         return;
     float g = peak / m;
     for (int64_t i = 0; i < n_samples; i++)

@@ -15,7 +15,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <math.h>
 #include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
@@ -191,14 +190,6 @@ static mg_status too_long(const char *where, int64_t frames, int rate, int64_t m
                    secs, MG_AUDIO_MAX_SECONDS);
 }
 
-/* Find the first NaN/Inf sample; returns -1 if all are finite. */
-static int64_t first_non_finite(const float *x, int64_t n) {
-    for (int64_t i = 0; i < n; i++)
-        if (!isfinite(x[i]))
-            return i;
-    return -1;
-}
-
 /* Decode everything `sf` holds. Memory grows with what is actually decoded, so a header
  * announcing a huge length costs nothing. */
 static mg_status decode_all(SNDFILE *sf, const SF_INFO *info, const char *where, int64_t max_samples,
@@ -251,7 +242,7 @@ static mg_status decode_all(SNDFILE *sf, const SF_INFO *info, const char *where,
         free(pcm);
         return mg_fail(MG_ERR_FORMAT, "%s contains no audio (0 frames could be decoded)", where);
     }
-    int64_t bad = first_non_finite(pcm, total * ch);
+    int64_t bad = mg_audio_first_non_finite(pcm, total * ch);
     if (bad >= 0) {
         free(pcm);
         return mg_fail(MG_ERR_FORMAT, "%s holds a non-finite sample (NaN or Inf) at frame %lld", where,
