@@ -174,7 +174,9 @@ static mg_status read_stream(int fd, const char *path, char **data, size_t *size
     return mg_fail(MG_ERR_NOMEM, "out of memory reading %s", path);
 }
 
-mg_status mg_file_read_all(const char *path, char **data, size_t *size) {
+/* mg_file_read_all / mg_file_read_regular: a pipe or device is read through only when
+ * `streams` is set. */
+static mg_status read_file(const char *path, int streams, char **data, size_t *size) {
     *data = NULL;
     if (size)
         *size = 0;
@@ -182,9 +184,10 @@ mg_status mg_file_read_all(const char *path, char **data, size_t *size) {
     int fd;
     MG_TRY(open_for_reading(path, &st, &fd));
     size_t got = 0;
-    mg_status rs = MG_OK;
     if (!S_ISREG(st.st_mode)) {
-        rs = read_stream(fd, path, data, &got);
+        mg_status rs = streams ? read_stream(fd, path, data, &got)
+                               : mg_fail(MG_ERR_IO, "cannot read %s: not a regular file (a pipe, device or socket); a "
+                                         "model's files must be plain files", path);
         close(fd);
         if (rs == MG_OK && size)
             *size = got;
@@ -221,15 +224,9 @@ mg_status mg_file_read_all(const char *path, char **data, size_t *size) {
     return MG_OK;
 }
 
-mg_status mg_file_read_regular(const char *path, char **data, size_t *size) {
-    *data = NULL;
-    if (size)
-        *size = 0;
-    if (!mg_path_is_file_or_absent(path) && !mg_path_is_dir(path))
-        return mg_fail(MG_ERR_IO, "cannot read %s: not a regular file (a pipe, device or socket); a model's files must "
-                       "be plain files", path);
-    return mg_file_read_all(path, data, size);
-}
+mg_status mg_file_read_all(const char *path, char **data, size_t *size) { return read_file(path, 1, data, size); }
+
+mg_status mg_file_read_regular(const char *path, char **data, size_t *size) { return read_file(path, 0, data, size); }
 
 int mg_path_exists(const char *path) {
     struct stat st;
