@@ -74,12 +74,11 @@ static mg_status encode_texts(mg_context *ctx, int32_t **ids, const int *lens, i
     if (!n_real)
         return MG_OK;
     text_order *sorted = malloc(sizeof *sorted * (size_t)n_real);
-    int *order = malloc(sizeof(int) * (size_t)n_real);
     int32_t *batch_ids = calloc((size_t)n_real * S, sizeof(int32_t));
     int32_t *batch_mask = calloc((size_t)n_real * S, sizeof(int32_t));
     float *out = malloc(sizeof(float) * (size_t)n_real * S * D);
     mg_status st = MG_OK;
-    if (!sorted || !order || !batch_ids || !batch_mask || !out) {
+    if (!sorted || !batch_ids || !batch_mask || !out) {
         st = mg_fail(MG_ERR_NOMEM, "out of memory encoding the prompts");
         goto done;
     }
@@ -89,25 +88,23 @@ static mg_status encode_texts(mg_context *ctx, int32_t **ids, const int *lens, i
             sorted[r++] = e;
         }
     qsort(sorted, (size_t)n_real, sizeof *sorted, by_length);
-    for (int r = 0; r < n_real; r++)
-        order[r] = sorted[r].index;
     for (int g0 = 0; g0 < n_real && st == MG_OK;) {
         /* A group: texts at most twice (+ 8 tokens) as long as its shortest. */
         int g1 = g0 + 1;
-        while (g1 < n_real && lens[order[g1]] <= 2 * lens[order[g0]] + 8)
+        while (g1 < n_real && sorted[g1].len <= 2 * sorted[g0].len + 8)
             g1++;
-        int rows = g1 - g0, Sg = lens[order[g1 - 1]];
+        int rows = g1 - g0, Sg = sorted[g1 - 1].len;
         memset(batch_ids, 0, sizeof(int32_t) * (size_t)rows * Sg);
         memset(batch_mask, 0, sizeof(int32_t) * (size_t)rows * Sg);
         for (int r = 0; r < rows; r++) {
-            int i = order[g0 + r];
+            int i = sorted[g0 + r].index;
             memcpy(batch_ids + (size_t)r * Sg, ids[i], sizeof(int32_t) * (size_t)lens[i]);
             for (int t = 0; t < lens[i]; t++)
                 batch_mask[(size_t)r * Sg + t] = 1;
         }
         st = mg_t5_encode(m->t5, ctx->pool, batch_ids, batch_mask, rows, Sg, NULL, out);
         for (int r = 0; r < rows && st == MG_OK; r++) {
-            int i = order[g0 + r];
+            int i = sorted[g0 + r].index;
             memcpy(states + (size_t)i * S * D, out + (size_t)r * Sg * D, sizeof(float) * (size_t)Sg * D);
             memcpy(mask + (size_t)i * S, batch_mask + (size_t)r * Sg, sizeof(int32_t) * (size_t)Sg);
         }
@@ -116,7 +113,6 @@ static mg_status encode_texts(mg_context *ctx, int32_t **ids, const int *lens, i
     mg_t5_release_pages(m->t5);
 done:
     free(sorted);
-    free(order);
     free(batch_ids);
     free(batch_mask);
     free(out);
@@ -254,7 +250,7 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
         return mg_fail(MG_ERR_INVALID_ARG, "duration must be a positive number of seconds (got %g)", dur);
     if (llround(dur * sr) < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %g s is shorter than one sample at %d Hz", dur, sr);
-    if (isnan(gp->window_s) || isnan(gp->stride_s) || isinf(gp->window_s) || isinf(gp->stride_s))
+    if (!isfinite(gp->window_s) || !isfinite(gp->stride_s))
         return mg_fail(MG_ERR_INVALID_ARG, "window and stride must be numbers of seconds (got %g and %g; <= 0 for the "
                        "defaults)", (double)gp->window_s, (double)gp->stride_s);
     if (dur > 3600.0)

@@ -144,10 +144,8 @@ int cmd_quantize(int argc, char **argv) {
     /* The GGUF carries the tokenizer: refuse a broken one now instead of writing a
      * file that will not load. */
     if (ck.spiece && ck.spiece_size) {
-        char where[1100];
-        snprintf(where, sizeof where, ck.is_gguf ? "the tokenizer in %s" : "%s/spiece.model", ck.path);
         mg_tokenizer *tok = NULL;
-        st = mg_tokenizer_load(ck.spiece, ck.spiece_size, where, 100, &tok);
+        st = mg_tokenizer_load(ck.spiece, ck.spiece_size, ck.spiece_path, 100, &tok);
         mg_tokenizer_free(tok);
         if (st != MG_OK) {
             mg_checkpoint_close(&ck);

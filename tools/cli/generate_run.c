@@ -418,11 +418,8 @@ int gen_run(gen_options *o) {
             rc = 1;
             goto done;
         }
-        if (st == MG_OK)
-            st = st_end;
         if (clipped > 0 && st == MG_OK)
-            fprintf(stderr, "musicgen generate: warning: %lld streamed samples were beyond +-1.0 and were clipped; "
-                    "use --sample-format f32 to keep them\n", (long long)clipped);
+            cli_warn_clipped("generate", (long long)clipped, "the stream", 0);
     }
     if (st == MG_ERR_CANCELLED || (st == MG_OK && *o->interrupted)) {
         /* A progress bar leaves the cursor on its line: end it first. */
