@@ -113,6 +113,18 @@ static int progress(int step, int total, void *user) {
 #define MAX_FLAG_PROMPTS 256      /* -p/--prompt flags; more belong in a --prompts-file */
 #define MAX_PROMPT_LINE (1 << 20) /* bytes of one line; prompts are short descriptions */
 
+/* Appends a copy of `prompt` to the list; 1 if out of memory (the list stays valid). */
+static int append_prompt(char ***prompts, int *n, const char *prompt) {
+    char **np = realloc(*prompts, sizeof(char *) * (size_t)(*n + 1));
+    char *copy = np ? strdup(prompt) : NULL;
+    if (np)
+        *prompts = np;
+    if (!copy)
+        return 1;
+    (*prompts)[(*n)++] = copy;
+    return 0;
+}
+
 /* One prompt per line (blank lines skipped). Lines longer than MAX_PROMPT_LINE fail
  * instead of growing without bound (--prompts-file /dev/zero must not eat memory). */
 static int read_prompts_file(const char *path, char ***prompts, int *n) {
@@ -143,17 +155,10 @@ static int read_prompts_file(const char *path, char ***prompts, int *n) {
         while (len > 0 && line[len - 1] == '\r')
             len--;
         line[len] = 0;
-        if (len > 0) { /* blank lines are separators, not unconditional prompts */
-            char **np = realloc(*prompts, sizeof(char *) * (size_t)(*n + 1));
-            char *copy = strdup(line);
-            if (np)
-                *prompts = np;
-            if (!np || !copy) {
-                free(copy);
-                rc = cli_error("generate", "out of memory reading --prompts-file %s", path);
-                break;
-            }
-            (*prompts)[(*n)++] = copy;
+        /* blank lines are separators, not unconditional prompts */
+        if (len > 0 && append_prompt(prompts, n, line)) {
+            rc = cli_error("generate", "out of memory reading --prompts-file %s", path);
+            break;
         }
         if (ch == EOF)
             break;
@@ -161,20 +166,6 @@ static int read_prompts_file(const char *path, char ***prompts, int *n) {
     free(line);
     fclose(f);
     return rc;
-}
-
-/* Appends one prompt to the batch; on failure frees the options and returns 1. */
-static int add_prompt(gen_options *o, const char *prompt) {
-    char **np = realloc(o->prompts, sizeof(char *) * (size_t)(o->n_prompts + 1));
-    char *copy = np ? strdup(prompt) : NULL;
-    if (np)
-        o->prompts = np;
-    if (!copy) {
-        gen_options_free(o);
-        return cli_error("generate", "out of memory");
-    }
-    o->prompts[o->n_prompts++] = copy;
-    return 0;
 }
 
 int cmd_generate(int argc, char **argv) {
@@ -308,12 +299,15 @@ int cmd_generate(int argc, char **argv) {
         default: return cli_bad_option("generate", argv, optstring);
         }
     }
-    for (int i = 0; i < n_flag_prompts; i++)
-        if (add_prompt(&o, flag_prompts[i]))
-            return 1;
-    for (int i = optind; i < argc; i++)
-        if (add_prompt(&o, argv[i]))
-            return 1;
+    int oom = 0;
+    for (int i = 0; i < n_flag_prompts && !oom; i++)
+        oom = append_prompt(&o.prompts, &o.n_prompts, flag_prompts[i]);
+    for (int i = optind; i < argc && !oom; i++)
+        oom = append_prompt(&o.prompts, &o.n_prompts, argv[i]);
+    if (oom) {
+        gen_options_free(&o);
+        return cli_error("generate", "out of memory");
+    }
     if (o.prompts_file && read_prompts_file(o.prompts_file, &o.prompts, &o.n_prompts)) {
         gen_options_free(&o);
         return 1;
