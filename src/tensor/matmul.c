@@ -362,10 +362,16 @@ static void propagate_nonfinite(const float *X, int64_t ldx, int64_t cols, int64
                                 int64_t rows) {
     for (int64_t m = 0; m < M; m++) {
         const float *x = X + (size_t)m * (size_t)ldx;
-        float probe = 0.0f; /* finite * 0 is 0; inf * 0 and NaN * 0 are NaN */
-        for (int64_t i = 0; i < cols; i++)
-            probe += x[i] * 0.0f;
-        if (probe != probe)
+        /* NaN and inf are the values whose exponent bits are all ones. An OR over
+         * integer tests, so the compiler vectorizes it (it runs serially between the
+         * pool jobs of every decoder step). */
+        uint32_t nonfinite = 0;
+        for (int64_t i = 0; i < cols; i++) {
+            uint32_t bits;
+            memcpy(&bits, &x[i], sizeof bits);
+            nonfinite |= (bits & 0x7F800000u) == 0x7F800000u;
+        }
+        if (nonfinite)
             for (int64_t r = 0; r < rows; r++)
                 Y[(size_t)m * (size_t)ldy + (size_t)r] = NAN;
     }
@@ -443,6 +449,12 @@ static void group_one_by_one(mg_pool *pool, const mg_matmul_op *ops, int n, int6
     }
 }
 
+/* Do two products of a group take the same quantized activations? */
+static int same_activations(const matmul_job *a, const mg_matmul_op *oa, const matmul_job *b, const mg_matmul_op *ob) {
+    return oa->X == ob->X && oa->ldx == ob->ldx && a->W->cols == b->W->cols && a->k.quantize == b->k.quantize &&
+           a->k.corr_mult == b->k.corr_mult;
+}
+
 void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
     if (M <= 0 || n <= 0)
         return;
@@ -480,7 +492,9 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
         j->ldy = ops[i].ldy;
         j->bias = ops[i].bias;
         j->gelu = ops[i].gelu;
-        if (j->k.quantize) {
+        if (j->k.quantize && i > 0 && same_activations(&jobs[i - 1], &ops[i - 1], j, &ops[i])) {
+            j->X = jobs[i - 1].X; /* Q, K and V of one input: quantized once */
+        } else if (j->k.quantize) {
             for (int64_t m = 0; m < M; m++)
                 j->k.quantize(ops[i].X + (size_t)m * (size_t)ops[i].ldx, j->W->cols, q + (size_t)m * j->x_stride,
                               j->k.corr_mult);
