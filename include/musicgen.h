@@ -202,15 +202,20 @@ typedef int (*mg_progress_cb)(int step, int total_steps, void *user);
 typedef int (*mg_audio_cb)(int item, const float *pcm, int64_t n_frames, int channels,
                            int64_t position, void *user);
 
+/* mg_generate_params.seed: pick a random seed. */
+#define MG_SEED_RANDOM UINT64_MAX
+
 typedef struct mg_generate_params {
-    float duration_s;     /* audio length in seconds (incl. an audio prompt); default 10 */
+    double duration_s;    /* audio length in seconds (incl. an audio prompt); default 10 */
     int steps;            /* if > 0: exactly this many decoder steps (overrides duration_s) */
     int greedy;           /* argmax instead of sampling */
     int top_k;            /* default from generation_config (250); 0 = no top-k */
     float top_p;          /* 0 or 1 = off */
     float temperature;    /* default 1 */
     float guidance_scale; /* < 0: from generation_config (3.0); <= 1: no CFG */
-    uint64_t seed;
+    uint64_t seed;        /* MG_SEED_RANDOM (the default): one is picked and reported in
+                             mg_result.seed; any other value, 0 included, is used as is.
+                             Item b uses seed + b (modulo 2^64). */
     const char *negative_prompt; /* NULL/"": plain CFG; else uncond row uses this text */
 
     /* Audio prompt (continuation): interleaved float PCM at its own rate. */
@@ -220,8 +225,8 @@ typedef struct mg_generate_params {
     int audio_prompt_rate;
 
     /* Long-form generation beyond one window. */
-    float window_s;       /* <= 0: the model's window */
-    float stride_s;       /* <= 0: 18 s (audiocraft's extend_stride; 60 % of a window of
+    double window_s;      /* <= 0: the model's window */
+    double stride_s;      /* <= 0: 18 s (audiocraft's extend_stride; 60 % of a window of
                              18 s or less) */
 
     int decode_audio;     /* 0: codes only (no EnCodec decode) */

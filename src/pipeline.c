@@ -20,11 +20,12 @@
 MG_API mg_generate_params mg_generate_default_params(void) {
     mg_generate_params p;
     memset(&p, 0, sizeof p);
-    p.duration_s = 10.0f;
+    p.duration_s = 10.0;
     p.top_k = -1;          /* -1: from generation_config.json */
     p.top_p = 0.0f;
     p.temperature = 1.0f;
     p.guidance_scale = -1; /* < 0: from generation_config.json */
+    p.seed = MG_SEED_RANDOM;
     p.decode_audio = 1;
     return p;
 }
@@ -210,10 +211,18 @@ done:
     return st;
 }
 
-/* Whole frames in `s` seconds; the float a caller passes (0.06f is 0.0599999...) must
- * not lose a frame to rounding. */
+/* `s` seconds in frames, snapped to a whole frame when it is one but for rounding: a
+ * float a caller passes (0.8f is 0.80000001..., 0.06f is 0.0599999...) must neither
+ * gain nor lose a frame. The slack covers a float's relative error (6e-8) and 1e-4
+ * frame (2 us at 50 Hz). */
+static double seconds_in_frames(double s, double fr) {
+    double x = s * fr, whole = nearbyint(x);
+    return fabs(x - whole) <= 1e-4 + 1.2e-7 * fabs(x) ? whole : x;
+}
+
+/* Whole frames in `s` seconds. */
 static int seconds_to_frames(double s, double fr) {
-    double f = floor(s * fr + 1e-4);
+    double f = floor(seconds_in_frames(s, fr));
     return f > 1e9 ? 1000000000 : (int)f; /* beyond any window: the checks below say so */
 }
 
@@ -252,14 +261,14 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
         return mg_fail(MG_ERR_INVALID_ARG, "duration %g s is shorter than one sample at %d Hz", dur, sr);
     if (!isfinite(gp->window_s) || !isfinite(gp->stride_s))
         return mg_fail(MG_ERR_INVALID_ARG, "window and stride must be numbers of seconds (got %g and %g; <= 0 for the "
-                       "defaults)", (double)gp->window_s, (double)gp->stride_s);
+                       "defaults)", gp->window_s, gp->stride_s);
     if (dur > 3600.0)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %.0f s is more than an hour; generate at most 3600 s at once", dur);
     if (model_window < D - 1)
         return mg_fail(MG_ERR_UNSUPPORTED, "the model's %d decoder positions leave no room for its %d delayed codebooks",
                        window_cols, c->dec.n_codebooks);
     /* Enough frames for the whole duration, then trimmed to the exact sample count. */
-    int frames = (int)ceil(dur * fr - 1e-9);
+    int frames = (int)ceil(seconds_in_frames(dur, fr));
     int64_t samples = (int64_t)llround(dur * sr);
     if (P > 0 && frames <= P)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %.2f s must be longer than the audio prompt (%.2f s): it is the total "
@@ -271,11 +280,11 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     if (gp->window_s > 0) {
         W = seconds_to_frames(gp->window_s, fr);
         if (W > model_window)
-            return mg_fail(MG_ERR_INVALID_ARG, "window %g s is longer than the model's %.3f s", (double)gp->window_s,
+            return mg_fail(MG_ERR_INVALID_ARG, "window %g s is longer than the model's %.3f s", gp->window_s,
                            model_window / fr);
         int min_w = D - 1 > 2 ? D - 1 : 2; /* the delay pattern's minimum, and room for a stride */
         if (W < min_w)
-            return mg_fail(MG_ERR_INVALID_ARG, "window %.3f s is too short: use at least %.3f s", (double)gp->window_s,
+            return mg_fail(MG_ERR_INVALID_ARG, "window %.3f s is too short: use at least %.3f s", gp->window_s,
                            min_w / fr);
     }
     int stride = seconds_to_frames(gp->stride_s > 0 ? gp->stride_s : 18.0, fr);
@@ -286,7 +295,7 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
             return mg_fail(MG_ERR_INVALID_ARG, "the model's window holds %d frame%s (%.3f s), too few to continue from "
                            "itself: generate at most %.3f s", W, W == 1 ? "" : "s", W / fr, W / fr);
         if (stride < 1)
-            return mg_fail(MG_ERR_INVALID_ARG, "stride %g s is shorter than one codec frame (%.4f s)", (double)gp->stride_s,
+            return mg_fail(MG_ERR_INVALID_ARG, "stride %g s is shorter than one codec frame (%.4f s)", gp->stride_s,
                            1 / fr);
         if (stride >= W)
             return mg_fail(MG_ERR_INVALID_ARG, "stride %.3f s must be shorter than the window (%.3f s)", stride / fr,
@@ -373,8 +382,8 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     mg_generate_params gp = params ? *params : mg_generate_default_params();
     mg_sampler smp;
     MG_TRY(resolve_params(m, params ? params : &gp, &gp, &smp));
-    if (!gp.seed && !gp.greedy)
-        gp.seed = mg_rng_entropy_seed();
+    if (gp.seed == MG_SEED_RANDOM)
+        gp.seed = mg_rng_entropy_seed(); /* 32 bits: never MG_SEED_RANDOM */
 
     mg_status st;
     int64_t *prompt_codes = NULL, *codes_b = NULL, *codes = NULL, prompt_samples = 0;

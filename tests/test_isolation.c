@@ -99,6 +99,17 @@ static void test_thread_count(mg_model *m, const char *fx) {
             CHECK(d && a && memcmp(d->codes, a->codes, sizeof(int64_t) * (size_t)a->n_codebooks * a->n_frames),
                   "%s: seeds 1234 and 1235 give the same codes", fx);
             mg_result_free(d);
+            /* Seed 0 is a seed (reported, repeatable); MG_SEED_RANDOM, the default, draws one. */
+            const mg_generate_params zero = sampling(0), random = sampling(MG_SEED_RANDOM);
+            mg_result *z1 = generate(c1, &zero, 1), *z2 = generate(c1, &zero, 1);
+            CHECK(z1 && z2 && z1->seed == 0 && same_result(z1, z2), "%s: seed 0 is not repeatable", fx);
+            mg_result *r1 = generate(c1, &random, 1);
+            CHECK(mg_generate_default_params().seed == MG_SEED_RANDOM && r1 && r1->seed != MG_SEED_RANDOM &&
+                      r1->seed <= 0xFFFFFFFFu,
+                  "%s: MG_SEED_RANDOM gave seed %llu", fx, r1 ? (unsigned long long)r1->seed : 0ull);
+            mg_result_free(z1);
+            mg_result_free(z2);
+            mg_result_free(r1);
         }
         mg_result_free(a);
         mg_result_free(b);

@@ -90,6 +90,14 @@ def contract_checks(d):
     if os.path.exists(dur):
         audio, _ = t.read_wav(dur)
         t.check(audio.shape[1] == round(0.73 * 32000), f"0.73 s gives {audio.shape[1]} samples")
+    # ceil(D * 50) frames, also where D * 50 in floating point is a hair above a whole number.
+    for sec, want in (("0.1", 5), ("0.3", 15), ("0.6", 30), ("0.8", 40), ("1.13", 57)):
+        p = t.run(["generate", "-m", model, "--seed", "1", "-d", sec, "--codes-out", os.path.join(d, "f.npy"),
+                   "--force", "--json", "-q", "x"])
+        if p.returncode == 0:
+            j = json.loads(p.stdout.strip().splitlines()[-1])
+            t.check(j["frames"] == want and j["samples"] == round(float(sec) * 32000),
+                    f"-d {sec}: {j['frames']} frames, {j['samples']} samples (want {want} frames)")
     # -p/--prompt: the same batch item as a positional prompt; -p ones come first.
     pa, pb = os.path.join(d, "p1.npy"), os.path.join(d, "p2.npy")
     t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--codes-out", pa, "-o", d + "/p1/", "-q",
@@ -126,6 +134,19 @@ def contract_checks(d):
     if os.path.exists(a) and os.path.exists(b):
         t.check(np.array_equal(np.load(a), np.load(b)), "same seed (1 vs 2 threads) gives the same codes")
         t.check(json.loads(p.stdout.strip().splitlines()[-1])["seed"] == 42, "JSON summary has the seed")
+    # Seed 0 is a seed like any other (it once meant "random" in the library).
+    z1, z2 = os.path.join(d, "z1.npy"), os.path.join(d, "z2.npy")
+    t.run(["generate", "-m", model, "--seed", "0", "--steps", "12", "--codes-out", z1, "-q", "x"])
+    p = t.run(["generate", "-m", model, "--seed", "0", "--steps", "12", "--codes-out", z2, "--json", "-q", "x"])
+    if os.path.exists(z1) and os.path.exists(z2):
+        t.check(np.array_equal(np.load(z1), np.load(z2)), "--seed 0 twice gives the same codes")
+        t.check(json.loads(p.stdout.strip().splitlines()[-1])["seed"] == 0, "--seed 0 is reported as 0")
+    p = t.run(["generate", "-m", model, "--seed", "-1", "--steps", "8", "--codes-out", os.path.join(d, "r.npy"),
+               "--json", "-q", "x"])
+    if p.returncode == 0:
+        t.check(json.loads(p.stdout.strip().splitlines()[-1])["seed"] < 2**32, "--seed -1 draws a seed")
+    p = t.run(["generate", "-m", model, "--seed", str(2**64 - 1), "--steps", "8", "x"], expect_ok=False)
+    t.check("at most" in p.stderr, f"--seed 2^64-1: {p.stderr.strip()}")
 
 
 def short_window_checks(d):

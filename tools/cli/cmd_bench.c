@@ -184,7 +184,7 @@ int cmd_bench(int argc, char **argv) {
         return cli_lib_error("bench", st);
     }
     mg_generate_params gp = mg_generate_default_params();
-    gp.duration_s = (float)duration;
+    gp.duration_s = duration;
     gp.steps = steps;
     gp.seed = 1234;
     step_times times = {calloc(1 << 17, sizeof(double)), 0, 1 << 17};

@@ -34,7 +34,7 @@ static void help(void) {
            "      --greedy             argmax decoding (deterministic)\n"
            "      --top-k N  --top-p P --temperature T   sampling (top-k 0 = off)\n"
            "      --cfg S              guidance scale (<= 1: no guidance)\n"
-           "      --seed N             seed; item i uses N+i\n"
+           "      --seed N             seed; item i uses N+i (-1: random, the default)\n"
            "      --window SEC --stride SEC   long-form generation beyond one window\n"
            "      --stream [--raw]     write audio to -o as it is generated\n"
            "      --codes-out FILE.npy save the codes ([B, K, T] int64)\n"
@@ -249,8 +249,15 @@ int cmd_generate(int argc, char **argv) {
             o.cfg = dv;
             break;
         case OPT_SEED:
+            if (!strcmp(optarg, "-1")) { /* llama.cpp's spelling of "random" */
+                o.seed_set = 0;
+                break;
+            }
             if (!cli_parse_u64("generate", "--seed", optarg, &o.seed))
                 return 1;
+            if (o.seed == MG_SEED_RANDOM)
+                return cli_error("generate", "--seed is at most %llu (-1 picks a random seed)",
+                                 (unsigned long long)(MG_SEED_RANDOM - 1));
             o.seed_set = 1;
             break;
         case OPT_STEPS:

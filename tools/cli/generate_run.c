@@ -379,7 +379,7 @@ int gen_run(gen_options *o) {
     }
     if (rc)
         goto done;
-    gp.duration_s = (float)o->duration;
+    gp.duration_s = o->duration;
     gp.steps = o->steps;
     gp.greedy = o->greedy;
     gp.top_k = o->top_k;
@@ -388,8 +388,8 @@ int gen_run(gen_options *o) {
     gp.guidance_scale = (float)o->cfg;
     gp.seed = o->seed;
     gp.negative_prompt = o->negative;
-    gp.window_s = (float)o->window;
-    gp.stride_s = (float)o->stride;
+    gp.window_s = o->window;
+    gp.stride_s = o->stride;
     gp.decode_audio = o->out_paths != NULL || o->stream;
     stream_ctx sc = {o, NULL, ""};
     gp.progress = forward_progress;
