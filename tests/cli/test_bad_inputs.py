@@ -263,15 +263,19 @@ def as_nobody():
 
 
 def file_size_limit(n):
+    # SIGXFSZ keeps its default action (killing the process), as in a shell after
+    # `ulimit -f`: the CLI itself must ignore it so that write() fails with EFBIG.
     def limit():
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # write() then fails with EFBIG
+        signal.signal(signal.SIGXFSZ, signal.SIG_DFL)
         resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
     return limit
 
 
-def run(w, args, expect, env=None, preexec=None, sigint_after=None, sigints=1, during=None):
+def run(w, args, expect, env=None, preexec=None, sigint_after=None, sigints=1, during=None, sig=signal.SIGINT):
     """Run a case that must fail cleanly. `expect`: substrings (case-insensitive) the
-    one stderr line must contain. `during(p)`, if given, runs while the process does."""
+    one stderr line must contain. `during(p)`, if given, runs while the process does.
+    `sigint_after`: send `sig` (SIGINT: Ctrl-C) that many seconds after the start,
+    `sigints` times; the exit code must then be 128 + sig."""
     before_out, before_dir = snapshot(w.out), set(os.listdir(w.dir))
     cmd = [t.MUSICGEN] + args
     e = dict(os.environ, **(env or {}))
@@ -285,7 +289,7 @@ def run(w, args, expect, env=None, preexec=None, sigint_after=None, sigints=1, d
         for i in range(sigints):  # a second Ctrl-C leaves at once
             if i:
                 time.sleep(0.05)
-            p.send_signal(signal.SIGINT)
+            p.send_signal(sig)
     try:
         out, err = p.communicate(timeout=TIMEOUT)
     except subprocess.TimeoutExpired:
@@ -296,8 +300,8 @@ def run(w, args, expect, env=None, preexec=None, sigint_after=None, sigints=1, d
     rc = p.returncode
     lines = err.rstrip("\n").split("\n") if err else []  # strict: a blank line counts too
     line = lines[0] if len(lines) == 1 else " / ".join(lines)
-    want_rc = (130,) if sigint_after is not None else range(1, 128)
-    ok = t.check(rc in want_rc, f"{w.name}: exit code {rc} (want {'130' if sigint_after else '1..127'}); stderr: {err.strip()[:2000]}")
+    want_rc = (128 + sig,) if sigint_after is not None else range(1, 128)
+    ok = t.check(rc in want_rc, f"{w.name}: exit code {rc} (want {want_rc[0] if sigint_after else '1..127'}); stderr: {err.strip()[:2000]}")
     ok &= t.check(len(lines) == 1, f"{w.name}: {len(lines)} stderr lines: {lines[:6]}")
     for s in expect:
         ok &= t.check(s.lower() in err.lower(), f"{w.name}: message lacks \"{s}\": {line}")
@@ -671,6 +675,17 @@ def param_cases():
     w = Work("no prompt given")
     run(w, ["generate", "-m", m, "-o", w.path("out", "x.wav"), "-q"], ["prompt"])
 
+    for name, tail, expect in [
+        ("long option without its value (last argument)", ["rock", "--seed"], ["--seed", "needs a value"]),
+        ("a switch given a value (--greedy=1)", ["--greedy=1", "rock"], ["--greedy", "no value"]),
+        ("loudness target without '=' (--loudness-normalize 14)", ["--loudness-normalize", "14", "rock"],
+         ["--loudness-normalize=14"]),
+        ("negative number as an option (--loudness-normalize -14)", ["--loudness-normalize", "-14", "rock"],
+         ["--loudness-normalize=-14"]),
+    ]:
+        w = Work(name)
+        run(w, ["generate", "-m", m, "-t", "1", "-d", "0.5", "-o", w.path("out", "x.wav"), "-q"] + tail, expect)
+
     w = Work("100 KB prompt (more than 2048 tokens)")
     run(w, gen(m, w.path("out", "x.wav"), prompt="lo-fi hip hop with mellow piano " * 3200), ["2048", "prompt"])
 
@@ -798,6 +813,14 @@ def output_cases():
     w = Work("Ctrl-C during generation")
     run(w, ["generate", "-m", m, "-t", "1", "-d", "600", "-o", w.path("out", "x.wav"), "-q", "rock"], ["interrupted"],
         sigint_after=2.0)
+
+    w = Work("SIGTERM during generation")
+    run(w, ["generate", "-m", m, "-t", "1", "-d", "600", "-o", w.path("out", "x.wav"), "-q", "rock"], ["interrupted"],
+        sigint_after=2.0, sig=signal.SIGTERM)
+
+    w = Work("terminal closed (SIGHUP) during generation")
+    run(w, ["generate", "-m", m, "-t", "1", "-d", "600", "-o", w.path("out", "x.wav"), "-q", "rock"], ["interrupted"],
+        sigint_after=2.0, sig=signal.SIGHUP)
 
 
 def audio_prompt_cases():
@@ -948,6 +971,9 @@ def other_command_cases():
 
     w = Work("quantize: unknown --type")
     run(w, ["quantize", "-m", m, "-o", w.path("out", "m.gguf"), "-t", "q3_k"], ["--type"])
+
+    w = Work("quantize: -t 2 (meant as threads)")
+    run(w, ["quantize", "-m", m, "-o", w.path("out", "m.gguf"), "-t", "2"], ["--type", "--threads"])
 
     w = Work("quantize: disk full (file size limit)")
     run(w, ["quantize", "-m", m, "-o", w.path("out", "m.gguf"), "-q"], ["m.gguf"], preexec=file_size_limit(100000))

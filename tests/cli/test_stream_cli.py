@@ -35,6 +35,12 @@ def main():
         t.report(f"{fx}: raw f32 stream vs file", streamed, ref, 0.0)
         t.report(f"{fx}: s16 WAV stream vs file", pcm, np.clip(ref, -1, 1), 1.0 / 32767 + 1e-6)
     model = os.path.join(t.REF, "tiny-mono")
+    # With --codes-out, standard output still carries only the audio: the file list goes to stderr.
+    codes = os.path.join(d, "sc.npy")
+    p = subprocess.run([t.MUSICGEN, "generate", "-m", model, "-d", "1", "--seed", "1", "--stream", "--codes-out", codes,
+                        "-o", "-", "a"], capture_output=True)
+    t.check(p.returncode == 0 and len(p.stdout) == 44 + 32000 * 2 and codes in p.stderr.decode(),
+            f"--stream --codes-out: {len(p.stdout)} bytes on stdout (want {44 + 64000}); stderr {p.stderr.decode()!r}")
     t.run(["generate", "-m", model, "--stream", "-o", os.path.join(d, "x.wav"), "a"], expect_ok=False)
     t.run(["generate", "-m", model, "--stream", "-o", "-", "a", "b"], expect_ok=False)
     t.run(["generate", "-m", model, "--stream", "--json", "a"], expect_ok=False)

@@ -59,8 +59,9 @@ const char *cli_fmt_bytes(double n, char *buf, size_t size);
 const char *cli_fmt_time(double s, char *buf, size_t size);
 
 /* For commands that cannot stop part-way on their own (encode, decode, quantize):
- * on SIGINT / SIGTERM remove the temporary files of writes in progress, print
- * "musicgen CMD: interrupted; nothing was written" and exit with 130. */
+ * on SIGINT / SIGTERM / SIGHUP remove the temporary files of writes in progress, print
+ * "musicgen CMD: interrupted; nothing was written" and exit with 128 + the signal
+ * (130 for Ctrl-C). */
 void cli_exit_cleanly_on_interrupt(const char *cmd);
 /* On SIGBUS (a mapped model file truncated under the process): remove temporary
  * files, print one line naming the cause, exit 1. Installed for every command. */

@@ -34,16 +34,27 @@ int cli_lib_error(const char *cmd, mg_status st) {
 }
 
 int cli_bad_option(const char *cmd, char **argv, const char *optstring) {
-    (void)optstring;
-    const char *bad = argv[optind - 1];
-    if (optopt && optopt != '?') {
+    const char *bad = optind > 0 ? argv[optind - 1] : NULL;
+    if (bad && !strncmp(bad, "--", 2)) {
+        /* A long option: getopt sets optopt to its value when the value is missing
+         * or was given to an option that takes none (a number above 255 for long-only
+         * options), and to 0 for an unknown name. */
+        int len = (int)strcspn(bad, "=");
+        if (optopt && bad[len] == '=')
+            return cli_error(cmd, "option %.*s takes no value (see musicgen %s --help)", len, bad, cmd);
+        if (optopt)
+            return cli_error(cmd, "option %.*s needs a value (see musicgen %s --help)", len, bad, cmd);
+        return cli_error(cmd, "unknown option %.*s (see musicgen %s --help)", len, bad, cmd);
+    }
+    if (optopt > 0 && optopt < 256 && optopt != '?') {
         if (strchr(optstring, optopt))
             return cli_error(cmd, "option -%c needs a value (see musicgen %s --help)", optopt, cmd);
+        if (optopt >= '0' && optopt <= '9')
+            return cli_error(cmd, "unknown option -%c (a negative number? options with an optional value take it "
+                             "after '=', e.g. --loudness-normalize=-16; a prompt starting with '-' goes after --)",
+                             optopt);
         return cli_error(cmd, "unknown option -%c (see musicgen %s --help)", optopt, cmd);
     }
-    /* Long option: missing argument or unknown name. */
-    if (bad && !strncmp(bad, "--", 2) && !strchr(bad, '='))
-        return cli_error(cmd, "unknown option %s or missing value (see musicgen %s --help)", bad, cmd);
     return cli_error(cmd, "bad option %s (see musicgen %s --help)", bad ? bad : "?", cmd);
 }
 
@@ -96,11 +107,11 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, 
 }
 
 int cli_parse_sample_format(const char *cmd, const char *s, mg_sample_format *out) {
-    if (!strcmp(s, "s16"))
+    if (!strcasecmp(s, "s16"))
         *out = MG_SAMPLE_S16;
-    else if (!strcmp(s, "s24"))
+    else if (!strcasecmp(s, "s24"))
         *out = MG_SAMPLE_S24;
-    else if (!strcmp(s, "f32"))
+    else if (!strcasecmp(s, "f32"))
         *out = MG_SAMPLE_F32;
     else {
         cli_error(cmd, "--sample-format must be s16, s24 or f32 (got \"%s\")", s);
@@ -110,11 +121,11 @@ int cli_parse_sample_format(const char *cmd, const char *s, mg_sample_format *ou
 }
 
 int cli_parse_kv_type(const char *cmd, const char *s, mg_kv_type *out) {
-    if (!strcmp(s, "f16"))
+    if (!strcasecmp(s, "f16"))
         *out = MG_KV_F16;
-    else if (!strcmp(s, "f32"))
+    else if (!strcasecmp(s, "f32"))
         *out = MG_KV_F32;
-    else if (!strcmp(s, "q8_0"))
+    else if (!strcasecmp(s, "q8_0"))
         *out = MG_KV_Q8_0;
     else {
         cli_error(cmd, "--kv-type must be f16, f32 or q8_0 (got \"%s\")", s);
@@ -130,7 +141,7 @@ int cli_parse_weight_type(const char *cmd, const char *s, mg_weight_type *out) {
     } map[] = {{"f32", MG_WEIGHT_F32}, {"f16", MG_WEIGHT_F16}, {"bf16", MG_WEIGHT_BF16},
                {"q8_0", MG_WEIGHT_Q8_0}, {"q4_0", MG_WEIGHT_Q4_0}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcmp(s, map[i].name)) {
+        if (!strcasecmp(s, map[i].name)) {
             *out = map[i].t;
             return 1;
         }
@@ -158,11 +169,11 @@ void cli_install_logger(int verbose) { mg_set_log_callback(log_to_stderr, (void 
 
 /* Signals that end a command at once: remove the temporary files of writes in
  * progress, print the command's one line (prepared in advance) and exit. Slot 0 is
- * SIGINT / SIGTERM, slot 1 SIGBUS. */
+ * SIGINT / SIGTERM / SIGHUP (exit 128 + the signal's number, as shells report a
+ * process killed by it), slot 1 SIGBUS (exit 1). */
 static struct {
     char msg[400];
     size_t len;
-    int exit_code;
 } g_exit_on[2];
 
 static void exit_on_signal(int sig) {
@@ -170,12 +181,11 @@ static void exit_on_signal(int sig) {
     mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
     ssize_t w = write(2, g_exit_on[i].msg, g_exit_on[i].len);
     (void)w;
-    _exit(g_exit_on[i].exit_code);
+    _exit(i ? 1 : 128 + sig);
 }
 
-static void install_exit(int slot, int exit_code, const int *sigs, int n_sigs) {
+static void install_exit(int slot, const int *sigs, int n_sigs) {
     g_exit_on[slot].len = strlen(g_exit_on[slot].msg);
-    g_exit_on[slot].exit_code = exit_code;
     struct sigaction sa;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = exit_on_signal;
@@ -186,8 +196,8 @@ static void install_exit(int slot, int exit_code, const int *sigs, int n_sigs) {
 
 void cli_exit_cleanly_on_interrupt(const char *cmd) {
     snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "musicgen %s: interrupted; nothing was written\n", cmd);
-    const int sigs[] = {SIGINT, SIGTERM};
-    install_exit(0, 130, sigs, 2);
+    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    install_exit(0, sigs, 3);
 }
 
 /* SIGBUS: a page of a memory-mapped model file could not be read, because the file
@@ -201,7 +211,7 @@ void cli_exit_cleanly_on_bus_error(const char *cmd) {
              "them, then run again\n",
              cmd);
     const int sigs[] = {SIGBUS};
-    install_exit(1, 1, sigs, 1);
+    install_exit(1, sigs, 1);
 }
 
 void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_normalize) {

@@ -64,15 +64,14 @@ static volatile sig_atomic_t g_interrupted = 0;
  * SIGTERM after a SIGINT) while something else is still busy — loading, decoding
  * audio — leaves at once, removing any temporary output file first. */
 static void on_sigint(int sig) {
-    (void)sig;
     if (g_interrupted) {
         static const char msg[] = "musicgen generate: interrupted; nothing was written\n";
         mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;
-        _exit(130);
+        _exit(128 + sig);
     }
-    g_interrupted = 1;
+    g_interrupted = sig; /* the exit code is 128 + the first signal's number */
 }
 
 /* ---- progress ------------------------------------------------------------------------ */
@@ -274,11 +273,17 @@ int cmd_generate(int argc, char **argv) {
         case OPT_AUDIO_PROMPT: o.audio_prompt = optarg; break;
         case OPT_PROMPTS_FILE: o.prompts_file = optarg; break;
         case OPT_JSON: o.json = 1; break;
-        case OPT_LOUDNESS:
+        case OPT_LOUDNESS: {
             o.loudness = 1;
             if (optarg && !cli_parse_float("generate", "--loudness-normalize", optarg, -70, 0, &o.target_lufs))
                 return 1;
+            /* "--loudness-normalize 14" would make "14" a prompt: an optional value needs '='. */
+            char *end;
+            if (!optarg && optind < argc && (strtod(argv[optind], &end), end != argv[optind] && !*end))
+                return cli_error("generate", "give the loudness target as --loudness-normalize=%s (with '='; "
+                                 "a separate \"%s\" would be a prompt)", argv[optind], argv[optind]);
             break;
+        }
         case OPT_NORMALIZE: o.peak_normalize = 1; break;
         case OPT_NEGATIVE: o.negative = optarg; break;
         case OPT_WINDOW:
@@ -326,6 +331,7 @@ int cmd_generate(int argc, char **argv) {
         sa.sa_handler = on_sigint;
         sigaction(SIGINT, &sa, NULL);
         sigaction(SIGTERM, &sa, NULL);
+        sigaction(SIGHUP, &sa, NULL); /* the terminal closed (an ssh session dropped) */
         progress_state ps = {cli_now_s(), cli_stderr_is_tty() && !o.json, 50.0f, 4, 0};
         o.progress = progress;
         o.progress_user = &ps;

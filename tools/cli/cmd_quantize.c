@@ -13,6 +13,7 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 static void help(void) {
     printf("usage: musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--pure] [--force]\n\n"
@@ -39,11 +40,12 @@ static int parse_type(const char *s, mg_dtype *out) {
         mg_dtype t;
     } map[] = {{"f32", MG_DT_F32}, {"f16", MG_DT_F16}, {"bf16", MG_DT_BF16}, {"q8_0", MG_DT_Q8_0}, {"q4_0", MG_DT_Q4_0}};
     for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcmp(s, map[i].name)) {
+        if (!strcasecmp(s, map[i].name)) { /* Q8_0 as llama.cpp spells it, too */
             *out = map[i].t;
             return 1;
         }
-    cli_error("quantize", "--type must be q8_0, q4_0, f16, bf16 or f32 (got \"%s\")", s);
+    cli_error("quantize", "--type must be q8_0, q4_0, f16, bf16 or f32 (got \"%s\")%s", s,
+              s[0] >= '0' && s[0] <= '9' ? "; -t is --type here, threads are --threads" : "");
     return 0;
 }
 
@@ -128,6 +130,7 @@ int cmd_quantize(int argc, char **argv) {
     if (st != MG_OK)
         return cli_lib_error("quantize", st);
 
+    cli_exit_cleanly_on_interrupt("quantize");
     double t0 = mg_time_now();
     cli_hub_install_progress(cli_quiet);
     mg_model_params mp = mg_model_default_params();
@@ -153,7 +156,6 @@ int cmd_quantize(int argc, char **argv) {
         }
     }
 
-    cli_exit_cleanly_on_interrupt("quantize");
     progress_line line = {0, 0};
     mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line, threads, pure};
     int n_small = pure || !mg_dtype_is_block(type) ? 0 : count_small_matrices(&ck, type);

@@ -216,14 +216,18 @@ static int load_audio_prompt(gen_options *o, mg_generate_params *gp, float **pcm
 }
 
 /* Once the run is being cancelled, a further Ctrl-C must not print a second message:
- * keep SIGINT / SIGTERM pending until the process exits. */
+ * keep SIGINT / SIGTERM / SIGHUP pending until the process exits. */
 static void block_interrupts(void) {
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
     sigprocmask(SIG_BLOCK, &set, NULL);
 }
+
+/* 128 + the signal that interrupted the run (130 for Ctrl-C), as shells report it. */
+static int interrupted_exit_code(const gen_options *o) { return 128 + (*o->interrupted ? (int)*o->interrupted : SIGINT); }
 
 static void describe(const gen_options *o, const mg_result *r, int i, char *buf, size_t cap) {
     snprintf(buf, cap, "musicgen.c %s; model %s; seed %llu; steps %d; %s; guidance %s; prompt: %s", mg_version(),
@@ -268,7 +272,7 @@ static int write_outputs(gen_options *o, const mg_result *r) {
         rc = write_item(o, r, i, &clipped[i]);
         n_written += !rc;
         if (!rc && *o->interrupted)
-            rc = 130;
+            rc = interrupted_exit_code(o);
     }
     mg_status st;
     if (!rc && o->codes_out) {
@@ -278,8 +282,8 @@ static int write_outputs(gen_options *o, const mg_result *r) {
         codes_written = !rc;
     }
     if (!rc && *o->interrupted)
-        rc = 130;
-    if (rc == 130) {
+        rc = interrupted_exit_code(o);
+    if (rc && rc == interrupted_exit_code(o)) {
         block_interrupts();
         fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
     }
@@ -323,6 +327,7 @@ static void print_json(const gen_options *o, const mg_result *r, const mg_model_
 typedef struct {
     gen_options *o;
     mg_wav_stream *wav;
+    int64_t frames_streamed;
     char write_error[512]; /* why writing the stream failed ("" if it did not) */
 } stream_ctx;
 
@@ -342,7 +347,8 @@ static int stream_audio(int item, const float *pcm, int64_t n_frames, int channe
         snprintf(sc->write_error, sizeof sc->write_error, "%s", mg_last_error());
         return 1;
     }
-    return *sc->o->interrupted;
+    sc->frames_streamed += n_frames;
+    return *sc->o->interrupted != 0;
 }
 
 int gen_run(gen_options *o) {
@@ -375,7 +381,7 @@ int gen_run(gen_options *o) {
     if (!rc && *o->interrupted) { /* Ctrl-C while the model was loading */
         block_interrupts();
         fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
-        rc = 130;
+        rc = interrupted_exit_code(o);
     }
     if (rc)
         goto done;
@@ -391,7 +397,7 @@ int gen_run(gen_options *o) {
     gp.window_s = o->window;
     gp.stride_s = o->stride;
     gp.decode_audio = o->out_paths != NULL || o->stream;
-    stream_ctx sc = {o, NULL, ""};
+    stream_ctx sc = {o, NULL, 0, ""};
     gp.progress = forward_progress;
     gp.user = &sc;
     if (o->stream) {
@@ -424,9 +430,13 @@ int gen_run(gen_options *o) {
     if (st == MG_ERR_CANCELLED || (st == MG_OK && *o->interrupted)) {
         /* A progress bar leaves the cursor on its line: end it first. */
         block_interrupts();
-        fprintf(stderr, "%smusicgen generate: interrupted; nothing was written\n",
-                cli_stderr_is_tty() && !o->json ? "\n" : "");
-        rc = 130;
+        const char *nl = cli_stderr_is_tty() && !o->json ? "\n" : "";
+        if (sc.frames_streamed > 0)
+            fprintf(stderr, "%smusicgen generate: interrupted after streaming %.2f s of audio; nothing else was written\n",
+                    nl, (double)sc.frames_streamed / info.sample_rate);
+        else
+            fprintf(stderr, "%smusicgen generate: interrupted; nothing was written\n", nl);
+        rc = interrupted_exit_code(o);
         goto done;
     }
     if (st != MG_OK) {
@@ -443,10 +453,12 @@ int gen_run(gen_options *o) {
     if (o->json) {
         print_json(o, res, &info, secs);
     } else {
+        /* The files written, one per line; on stderr when stdout carries the stream. */
+        FILE *list = o->stream ? stderr : stdout;
         for (int i = 0; o->out_paths && i < o->n_prompts; i++)
-            printf("%s\n", o->out_paths[i]);
+            fprintf(list, "%s\n", o->out_paths[i]);
         if (o->codes_out)
-            printf("%s\n", o->codes_out);
+            fprintf(list, "%s\n", o->codes_out);
     }
 done:
     free(prompt_pcm);

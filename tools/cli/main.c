@@ -55,9 +55,11 @@ int main(int argc, char **argv) {
         if (!strcmp(cmd, commands[i].name)) {
             cli_install_logger(0);
             cli_exit_cleanly_on_bus_error(commands[i].name);
-            /* A reader that quits (| head) makes writes fail with EPIPE, reported like
-             * any write error, instead of killing the process. */
+            /* A reader that quits (| head) makes writes fail with EPIPE, and a file
+             * size limit (ulimit -f) with EFBIG, reported like any write error (the
+             * partial file removed) instead of killing the process. */
             signal(SIGPIPE, SIG_IGN);
+            signal(SIGXFSZ, SIG_IGN);
             return commands[i].run(argc - 1, argv + 1);
         }
     if (cmd[0] == '-')
