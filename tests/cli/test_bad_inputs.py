@@ -714,7 +714,18 @@ def param_cases():
 
     w = Work("--prompts-file empty and no prompt")
     open(w.path("empty.txt"), "w").close()
-    run(w, ["generate", "-m", m, "-o", w.path("out") + "/", "-q", "--prompts-file", w.path("empty.txt")], ["prompt"])
+    run(w, ["generate", "-m", m, "-o", w.path("out") + "/", "-q", "--prompts-file", w.path("empty.txt")],
+        ["empty.txt", "no prompts"])
+
+    w = Work("--prompts-file of blank lines (spaces, tabs)")
+    open(w.path("blank.txt"), "w").write("   \n\t\n\n")
+    run(w, ["generate", "-m", m, "-o", w.path("out") + "/", "-q", "--prompts-file", w.path("blank.txt")],
+        ["blank.txt", "no prompts"])
+
+    w = Work("--prompts-file is an audio file")
+    write_wav_s16(w.path("a.wav"), tone(1, 0.2))
+    run(w, ["generate", "-m", m, "-o", w.path("out") + "/", "-q", "--prompts-file", w.path("a.wav")],
+        ["a.wav", "not a text file", "--audio-prompt"])
 
 
 def output_cases():

@@ -4,6 +4,7 @@ reference on both fixtures: greedy codes (--codes-out), greedy audio
 output rules (file vs folder, --force, -d with --steps) and one-line errors; long-form on
 models whose window is only a few frames."""
 import json
+import subprocess
 import os
 import sys
 
@@ -107,6 +108,15 @@ def contract_checks(d):
     if os.path.exists(pa) and os.path.exists(pb):
         t.check(np.array_equal(np.load(pa), np.load(pb)), "-p / --prompt give the batch positional prompts give")
     t.run(["generate", "-m", model, "-p"], expect_ok=False)
+    # --prompts-file - reads standard input; lines of only blanks are skipped.
+    pc = os.path.join(d, "p3.npy")
+    p = subprocess.run([t.MUSICGEN, "generate", "-m", model, "--greedy", "--steps", "8", "--codes-out", pc, "-o",
+                        d + "/p3/", "-q", "--prompts-file", "-"], input="rock\n  \t\njazz\r\n\nfolk\n", text=True,
+                       capture_output=True)
+    if p.returncode == 0 and os.path.exists(pb):
+        t.check(np.array_equal(np.load(pc), np.load(pb)), "--prompts-file - gives the batch of the same prompts")
+    else:
+        t.check(False, f"--prompts-file -: {p.stderr.strip()}")
     # --json stays valid JSON for paths holding quotes and backslashes.
     odd = os.path.join(d, 'q"uo\\te')
     os.makedirs(odd, exist_ok=True)

@@ -28,7 +28,7 @@ static void help(void) {
            "  -d, --duration SEC       seconds of audio, incl. an audio prompt (default 10)\n"
            "      --steps N            exactly N decoder steps instead of a duration\n"
            "  -p, --prompt PROMPT      a prompt as an option (repeatable; before positional ones)\n"
-           "      --prompts-file FILE  more prompts, one per line\n"
+           "      --prompts-file FILE  more prompts, one per line (- : standard input)\n"
            "      --audio-prompt FILE  continue this audio (the output starts with it)\n"
            "      --negative-prompt T  steer away from T (the CFG unconditional row)\n"
            "      --greedy             argmax decoding (deterministic)\n"
@@ -126,21 +126,38 @@ static int append_prompt(char ***prompts, int *n, const char *prompt) {
 
 /* One prompt per line (blank lines skipped). Lines longer than MAX_PROMPT_LINE fail
  * instead of growing without bound (--prompts-file /dev/zero must not eat memory). */
+/* Is the line only spaces and tabs? */
+static int is_blank(const char *s) {
+    s += strspn(s, " \t\f\v");
+    return !*s;
+}
+
+/* One prompt per line ("-": standard input); blank lines are skipped. */
 static int read_prompts_file(const char *path, char ***prompts, int *n) {
     struct stat sb;
-    if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
+    int from_stdin = !strcmp(path, "-");
+    if (!from_stdin && stat(path, &sb) == 0 && S_ISDIR(sb.st_mode))
         return cli_error("generate", "--prompts-file %s is a folder; give a text file with one prompt per line", path);
-    FILE *f = fopen(path, "r");
+    FILE *f = from_stdin ? stdin : fopen(path, "r");
     if (!f)
         return cli_error("generate", "cannot read --prompts-file %s: %s", path, strerror(errno));
+    int n_before = *n;
     char *line = malloc(MAX_PROMPT_LINE + 1);
     int rc = line ? 0 : cli_error("generate", "out of memory");
     long lineno = 0;
     while (!rc) {
         size_t len = 0;
         int ch = 0;
-        while (len <= MAX_PROMPT_LINE && (ch = getc(f)) != EOF && ch != '\n')
+        while (len <= MAX_PROMPT_LINE && (ch = getc(f)) != EOF && ch != '\n') {
+            if (ch == 0)
+                break;
             line[len++] = (char)ch;
+        }
+        if (ch == 0) { /* an audio file or other binary given by mistake */
+            rc = cli_error("generate", "--prompts-file %s is not a text file (a NUL byte on line %ld); give one prompt "
+                           "per line (audio to continue goes to --audio-prompt)", path, lineno + 1);
+            break;
+        }
         if (len > MAX_PROMPT_LINE) {
             rc = cli_error("generate", "line %ld of --prompts-file %s is longer than %d bytes; give one short "
                            "description per line", lineno + 1, path, MAX_PROMPT_LINE);
@@ -155,7 +172,7 @@ static int read_prompts_file(const char *path, char ***prompts, int *n) {
             len--;
         line[len] = 0;
         /* blank lines are separators, not unconditional prompts */
-        if (len > 0 && append_prompt(prompts, n, line)) {
+        if (!is_blank(line) && append_prompt(prompts, n, line)) {
             rc = cli_error("generate", "out of memory reading --prompts-file %s", path);
             break;
         }
@@ -163,7 +180,11 @@ static int read_prompts_file(const char *path, char ***prompts, int *n) {
             break;
     }
     free(line);
-    fclose(f);
+    if (!from_stdin)
+        fclose(f);
+    if (!rc && *n == n_before && *n == 0)
+        rc = cli_error("generate", "--prompts-file %s holds no prompts (blank lines are skipped); write one prompt per "
+                       "line", path);
     return rc;
 }
 
