@@ -65,13 +65,13 @@ MG_API mg_status mg_encode_audio(mg_context *ctx, const float *pcm, int64_t n_fr
     if (!pcm || n_frames < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_encode_audio: no audio given");
     if (channels < 1 || channels > MG_AUDIO_MAX_CHANNELS)
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_encode_audio: %d channels (expected 1..%d)", channels,
+        return mg_fail(MG_ERR_INVALID_ARG, "%d channels (expected 1..%d)", channels,
                        MG_AUDIO_MAX_CHANNELS);
     if (rate < MG_AUDIO_MIN_RATE || rate > MG_AUDIO_MAX_RATE)
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_encode_audio: sample rate %d Hz (expected %d..%d)", rate,
+        return mg_fail(MG_ERR_INVALID_ARG, "sample rate %d Hz (expected %d..%d)", rate,
                        MG_AUDIO_MIN_RATE, MG_AUDIO_MAX_RATE);
     if (n_frames > MG_AUDIO_MAX_SAMPLES / channels)
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_encode_audio: %lld frames is too long", (long long)n_frames);
+        return mg_fail(MG_ERR_INVALID_ARG, "%lld audio frames is too long to encode at once", (long long)n_frames);
     int64_t bad = mg_audio_first_non_finite(pcm, n_frames * channels);
     if (bad >= 0)
         return mg_fail(MG_ERR_INVALID_ARG, "the audio holds a non-finite sample (%g) at frame %lld", (double)pcm[bad],
@@ -140,20 +140,20 @@ MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_co
     /* Fewer levels than the model generates are valid (a lower bandwidth); more than
      * the codec has are not. */
     if (n_codebooks < ch || n_codebooks % ch || n_codebooks / ch > cc->num_quantizers)
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_decode_codes: %d codebooks given; this %s model takes %d (1..%d per "
+        return mg_fail(MG_ERR_INVALID_ARG, "%d codebooks given; this %s model takes %d (1..%d per "
                        "channel%s)", n_codebooks, ch == 2 ? "stereo" : "mono", ch * per_channel, cc->num_quantizers,
                        ch == 2 ? ", an even number: levels interleaved left/right" : "");
     for (int k = 0; k < n_codebooks; k++)
         for (int t = 0; t < n_frames; t++) {
             int64_t v = codes[(int64_t)k * n_frames + t];
             if (v < 0 || v >= cc->codebook_size)
-                return mg_fail(MG_ERR_INVALID_ARG, "mg_decode_codes: code %lld at codebook %d, frame %d is outside "
+                return mg_fail(MG_ERR_INVALID_ARG, "code %lld at codebook %d, frame %d is outside "
                                "the codebook [0, %d)", (long long)v, k, t, cc->codebook_size);
         }
     const int nq = n_codebooks / ch;
     const int64_t hop = cc->hop_length, n = (int64_t)n_frames * hop;
     if (n > MG_AUDIO_MAX_SAMPLES / ch)
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_decode_codes: %d frames is too long", n_frames);
+        return mg_fail(MG_ERR_INVALID_ARG, "%d frames of codes is too long to decode at once", n_frames);
     int64_t *rows = mg_malloc((size_t)nq * (size_t)n_frames * sizeof(int64_t), "codes of one channel");
     float *out = mg_malloc((size_t)(n * ch) * sizeof(float), "decoded audio");
     /* mono: decoded straight into the output; stereo: per channel, then interleaved */

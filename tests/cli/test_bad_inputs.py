@@ -2,12 +2,14 @@
 CLI, on mutated copies of the tiny-mono fixture made in a temporary folder (the shared
 fixtures are never touched).
 
-Every failing case must: exit with a code in 1..127 (never a signal; Ctrl-C: 130),
+Every failing case must: exit with a code in 1..127 (never a signal; interrupted by a
+signal: 128 + its number, 130 for Ctrl-C),
 print exactly one line on stderr that names the thing at fault (checked by
 substrings), print nothing on stdout, leave nothing in its output folder (no file,
 no temporary/partial file; a pre-existing file stays byte-identical) and return
 within the timeout. Extreme-but-valid inputs must work as documented. The table of
-cases and their messages is printed (docs/hardening.md is made from it).
+cases and their messages is printed; `test_bad_inputs.py --update-docs` (run from the
+build folder) also writes it into README.md and docs/hardening.md.
 
 Environment: MUSICGEN (the CLI), MG_REFERENCE_DIR (fixtures), MG_BUILD_DIR."""
 import json
@@ -663,6 +665,9 @@ def param_cases():
         ("loudness target out of range", ["--loudness-normalize=5"], ["loudness"]),
         ("unknown option", ["--bogus"], ["--bogus"]),
         ("-o - without --stream", ["-o", "-"], ["--stream"]),
+        ("--codes-out with an audio name", ["--codes-out", "c.wav"], ["c.wav", ".npy"]),
+        ("--window with --steps", ["--steps", "20", "--window", "1"], ["--window", "--steps"]),
+        ("duration in hexadecimal", ["-d", "0x10"], ["--duration"]),
     ]:
         w = Work(name)
         full = ["generate", "-m", m, "-t", "1"]
@@ -1019,6 +1024,24 @@ def other_command_cases():
     w = Work("bench: --steps 0")
     run(w, ["bench", "-m", m, "--steps", "0"], ["--steps"])
 
+    w = Work("bench: --steps with --duration")
+    run(w, ["bench", "-m", m, "--steps", "10", "-d", "1"], ["--steps", "--duration"])
+
+    w = Work("info: the model as a positional argument")
+    run(w, ["info", m], ["-m " + m])
+
+    w = Work("encode: -o - (stdout)")
+    write_wav_s16(w.path("a.wav"), tone(1, 0.2))
+    run(w, ["encode", "-m", m, w.path("a.wav"), "-o", "-"], [".npy"])
+
+    w = Work("encode: -o with an audio name")
+    write_wav_s16(w.path("a.wav"), tone(1, 0.2))
+    run(w, ["encode", "-m", m, w.path("a.wav"), "-o", w.path("out", "c.wav")], ["c.wav", ".npy"])
+
+    w = Work("decode: -o - (stdout)")
+    codes_file(w.path("c.npy"), np.zeros((1, 4, 5), dtype=np.int64))
+    run(w, ["decode", "-m", m, w.path("c.npy"), "-o", "-"], ["standard output"])
+
     w = Work("download: not a repo id")
     run(w, ["download", "../../etc", "-q"], ["../../etc"])
 
@@ -1159,25 +1182,48 @@ def random_mutation_cases():
                 os.makedirs(w.out)
 
 
-def print_table():
-    """The table for docs/hardening.md (temporary folders shortened to their case folder)."""
+def table_lines():
+    """The table for the docs (temporary folders shortened to their case folder)."""
     import re
-    print("\n| input | result | message |\n|---|---|---|")
+    lines = ["| input | result | message (stderr) |", "|---|---|---|"]
     for name, res, msg in rows:
         msg = re.sub(re.escape(ROOT) + r"/(case-\d+/)?", "", msg).replace("|", "/")
         msg = msg.replace(t.REF + "/", "").replace(os.path.realpath(t.REF) + "/", "")
-        print(f"| {name} | {res} | {msg} |")
+        lines.append(f"| {name} | {res} | {msg} |")
+    return lines
+
+
+def update_docs(lines):
+    """--update-docs: replace the whole table in README.md and docs/hardening.md (and the
+    case count README's summary line gives) with this run's."""
+    import re
+    root = os.path.join(os.path.dirname(__file__), "..", "..")
+    for doc in ("README.md", os.path.join("docs", "hardening.md")):
+        path = os.path.join(root, doc)
+        text = open(path).read().split("\n")
+        start = text.index(lines[0])
+        end = start
+        while end < len(text) and text[end].startswith("|"):
+            end += 1
+        text[start:end] = lines
+        text = "\n".join(text)
+        text = re.sub(r"The whole bad-input table \(\d+ cases", f"The whole bad-input table ({len(rows)} cases", text)
+        open(path, "w").write(text)
+        print(f"updated the table in {doc}")
 
 
 if __name__ == "__main__":
-    only = sys.argv[1:]
+    update = "--update-docs" in sys.argv
+    only = [a for a in sys.argv[1:] if a != "--update-docs"]
     groups = [model_cases, sharded_cases, config_cases, hub_cases, param_cases, output_cases, audio_prompt_cases,
               codes_cases, other_command_cases, info_cases, random_mutation_cases]
     for g in groups:
         if not only or g.__name__ in only:
             g()
-    print_table()
+    print("\n" + "\n".join(table_lines()))
     print(f"{len(rows)} cases")
+    if update and not only and not t.failures:
+        update_docs(table_lines())
     if not t.failures:
         shutil.rmtree(ROOT, ignore_errors=True)
     t.finish("test_bad_inputs")

@@ -126,12 +126,28 @@ def contract_checks(d):
         j = json.loads(p.stdout.strip().splitlines()[-1])
         t.check(j["files"] == [os.path.join(odd, "a.wav")] and j["codes"] == os.path.join(odd, "c.npy"),
                 f"--json paths: {j}")
+        t.check(j["items"] == [{"prompt": "x", "seed": j["seed"], "file": os.path.join(odd, "a.wav")}],
+                f"--json items: {j['items']}")
     except (ValueError, IndexError) as e:
         t.check(False, f"--json with a quote in the path is not JSON: {e}: {p.stdout.strip()[-300:]}")
+    # --json is valid JSON (UTF-8) for prompts that are not: Latin-1 bytes become U+FFFD.
+    p = subprocess.run([t.MUSICGEN, "generate", "-m", model, "--steps", "8", "--seed", "2", "--codes-out",
+                        os.path.join(d, "l1.npy"), "--json", "-q", b"caf\xe9 \xc3\xa9 \"q\""], capture_output=True)
+    try:
+        j = json.loads(p.stdout.decode("utf-8").strip().splitlines()[-1])
+        t.check(j["items"] == [{"prompt": 'caf\ufffd \u00e9 "q"', "seed": 2, "file": None}], f"--json items: {j['items']}")
+    except (ValueError, IndexError) as e:
+        t.check(False, f"--json with a Latin-1 prompt is not UTF-8 JSON: {e}: {p.stdout[-300:]!r} {p.stderr[-300:]!r}")
     # -o and --codes-out on one file; names of prompts without ASCII letters.
     same = os.path.join(d, "same.wav")
     p = t.run(["generate", "-m", model, "--steps", "8", "-o", same, "--codes-out", same, "-q", "x"], expect_ok=False)
-    t.check("both name" in p.stderr and not os.path.exists(same), f"-o = --codes-out: {p.stderr.strip()}")
+    t.check("names an audio file" in p.stderr and not os.path.exists(same), f"--codes-out x.wav: {p.stderr.strip()}")
+    open(same, "wb").close()
+    link = os.path.join(d, "same-link.npy")  # the same file under a codes name
+    os.symlink(same, link)
+    p = t.run(["generate", "-m", model, "--steps", "8", "-o", same, "--codes-out", link, "--force", "-q", "x"],
+              expect_ok=False)
+    t.check("both name" in p.stderr and os.path.getsize(same) == 0, f"-o = --codes-out: {p.stderr.strip()}")
     names = os.path.join(d, "names")
     t.run(["generate", "-m", model, "--seed", "5", "--steps", "8", "-o", names + "/", "-q", "日本の音楽", ""])
     if os.path.isdir(names):

@@ -76,6 +76,15 @@ void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_no
 void cli_json_string(const char *s);
 
 /* Log callback that prints library warnings on stderr. */
-void cli_install_logger(int verbose);
+void cli_install_logger(const char *cmd, int verbose);
+
+/* Codes outputs (encode -o, --codes-out) are .npy files: refuses "-" (stdout) and
+ * names with an audio extension (a mix-up with the audio output). Returns 1 after
+ * printing the error, 0 when the path is fine. */
+int cli_check_codes_path(const char *cmd, const char *opt, const char *path);
+
+/* "unexpected argument X" for a positional argument a command does not take; when X
+ * looks like a model (a folder, a .gguf file) it says to give it with -m. Returns 1. */
+int cli_unexpected_argument(const char *cmd, const char *arg);
 
 #endif

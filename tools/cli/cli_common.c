@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 int cli_quiet = 0;
@@ -58,6 +59,27 @@ int cli_bad_option(const char *cmd, char **argv, const char *optstring) {
     return cli_error(cmd, "bad option %s (see musicgen %s --help)", bad ? bad : "?", cmd);
 }
 
+int cli_check_codes_path(const char *cmd, const char *opt, const char *path) {
+    static const char *const audio_ext[] = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aif", ".aiff"};
+    if (!strcmp(path, "-"))
+        return cli_error(cmd, "%s -: codes are written to a .npy file, not to standard output; give a file name such "
+                         "as codes.npy", opt);
+    const char *ext = strrchr(path, '.');
+    for (size_t i = 0; ext && i < sizeof audio_ext / sizeof *audio_ext; i++)
+        if (!strcasecmp(ext, audio_ext[i]))
+            return cli_error(cmd, "%s %s names an audio file, but codes are written as NumPy .npy; name it %.*s.npy",
+                             opt, path, (int)(ext - path), path);
+    return 0;
+}
+
+int cli_unexpected_argument(const char *cmd, const char *arg) {
+    struct stat sb;
+    size_t n = strlen(arg);
+    if ((stat(arg, &sb) == 0 && S_ISDIR(sb.st_mode)) || (n > 5 && !strcasecmp(arg + n - 5, ".gguf")))
+        return cli_error(cmd, "unexpected argument \"%s\": give the model with -m %s", arg, arg);
+    return cli_error(cmd, "unexpected argument \"%s\" (see musicgen %s --help)", arg, cmd);
+}
+
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out) {
     char *end;
     errno = 0;
@@ -94,7 +116,8 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, 
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    if (errno || end == s || *end || isnan(v)) {
+    /* Decimal only: strtod also reads hexadecimal ("0x10" would be 16). */
+    if (errno || end == s || *end || isnan(v) || strpbrk(s, "xX")) {
         cli_error(cmd, "%s expects a number, got \"%s\"", opt, s);
         return 0;
     }
@@ -159,13 +182,20 @@ int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp,
     return 0;
 }
 
+/* Library messages, prefixed like the command's own: "musicgen generate: warning: ...". */
+static const char *g_log_cmd;
+
 static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
     int verbose = (int)(intptr_t)user;
     if (level == MG_LOG_WARN || (level == MG_LOG_INFO && verbose >= 1) || verbose >= 2)
-        fprintf(stderr, "musicgen: %s%s\n", level == MG_LOG_WARN ? "warning: " : "", msg);
+        fprintf(stderr, "musicgen%s%s: %s%s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "",
+                level == MG_LOG_WARN ? "warning: " : "", msg);
 }
 
-void cli_install_logger(int verbose) { mg_set_log_callback(log_to_stderr, (void *)(intptr_t)verbose); }
+void cli_install_logger(const char *cmd, int verbose) {
+    g_log_cmd = cmd;
+    mg_set_log_callback(log_to_stderr, (void *)(intptr_t)verbose);
+}
 
 /* Signals that end a command at once: remove the temporary files of writes in
  * progress, print the command's one line (prepared in advance) and exit. Slot 0 is
@@ -215,26 +245,54 @@ void cli_exit_cleanly_on_bus_error(const char *cmd) {
 }
 
 void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_normalize) {
+    /* Ogg Vorbis and FLAC keep at most +-1.0 (no float samples): only .wav can keep them. */
     size_t len = strlen(path);
-    int ogg = len >= 4 && !strcasecmp(path + len - 4, ".ogg"); /* Vorbis keeps at most +-1.0 */
-    const char *remedy = ogg ? (can_normalize ? "use --normalize or --loudness-normalize (Ogg Vorbis keeps at most +-1.0)"
-                                              : "write .wav with --sample-format f32 to keep them (Ogg Vorbis keeps at "
-                                                "most +-1.0)")
-                             : (can_normalize ? "use --normalize, --loudness-normalize or --sample-format f32"
-                                              : "use --sample-format f32 to keep them");
+    const char *fmt = len >= 4 && !strcasecmp(path + len - 4, ".ogg")    ? "Ogg Vorbis"
+                      : len >= 5 && !strcasecmp(path + len - 5, ".flac") ? "FLAC"
+                                                                          : NULL;
+    char remedy[200];
+    if (fmt)
+        snprintf(remedy, sizeof remedy, "%s (%s keeps at most +-1.0)",
+                 can_normalize ? "use --normalize or --loudness-normalize" : "write .wav with --sample-format f32 to keep them",
+                 fmt);
+    else
+        snprintf(remedy, sizeof remedy, "%s",
+                 can_normalize ? "use --normalize, --loudness-normalize or --sample-format f32"
+                               : "use --sample-format f32 to keep them");
     fprintf(stderr, "musicgen %s: warning: %lld samples of %s were beyond +-1.0 and were clipped; %s\n", cmd, n, path,
             remedy);
 }
 
+/* Length of the valid UTF-8 sequence starting at p (1..4), or 0 if it is not one. */
+static int utf8_length(const unsigned char *p) {
+    int n = p[0] < 0x80 ? 1 : (p[0] & 0xE0) == 0xC0 ? 2 : (p[0] & 0xF0) == 0xE0 ? 3 : (p[0] & 0xF8) == 0xF0 ? 4 : 0;
+    if (n == 0 || (n == 2 && p[0] < 0xC2) || (n == 4 && p[0] > 0xF4))
+        return 0; /* stray continuation byte, overlong 2-byte form, beyond U+10FFFF */
+    for (int i = 1; i < n; i++)
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+    if ((n == 3 && p[0] == 0xE0 && p[1] < 0xA0) || (n == 3 && p[0] == 0xED && p[1] >= 0xA0) ||
+        (n == 4 && p[0] == 0xF0 && p[1] < 0x90) || (n == 4 && p[0] == 0xF4 && p[1] >= 0x90))
+        return 0; /* overlong, surrogate, beyond U+10FFFF */
+    return n;
+}
+
 void cli_json_string(const char *s) {
+    /* JSON text is UTF-8: bytes that are not (a prompt in Latin-1) become U+FFFD. */
     putchar('"');
-    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            printf("\\%c", *p);
-        else if (*p < 0x20)
-            printf("\\u%04x", *p);
-        else
-            putchar(*p);
+    for (const unsigned char *p = (const unsigned char *)s; *p;) {
+        int n = utf8_length(p);
+        if (n == 0) {
+            fputs("\\ufffd", stdout);
+            p++;
+        } else if (*p == '"' || *p == '\\') {
+            printf("\\%c", *p++);
+        } else if (*p < 0x20) {
+            printf("\\u%04x", *p++);
+        } else {
+            fwrite(p, 1, (size_t)n, stdout);
+            p += n;
+        }
     }
     putchar('"');
 }

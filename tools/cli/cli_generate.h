@@ -29,6 +29,9 @@ typedef struct gen_options {
     /* planned outputs */
     char **out_paths; /* one per prompt, NULL when no audio is written */
     char *created_dir; /* output folder this run created (removed again if left empty) */
+    /* the model's generation defaults (for the files' tags) */
+    double model_cfg;
+    int model_top_k;
 } gen_options;
 
 void gen_options_init(gen_options *o);

@@ -116,6 +116,7 @@ int cmd_bench(int argc, char **argv) {
     const char *model = MG_DEFAULT_MODEL;
     int threads = 0, steps = 0, json = 0, bandwidth = 1, no_mmap = 0;
     double duration = 10.0;
+    int duration_set = 0;
     mg_weight_type wt = MG_WEIGHT_AUTO;
     mg_kv_type kv = MG_KV_F16;
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},   {"threads", required_argument, 0, 't'},
@@ -138,8 +139,9 @@ int cmd_bench(int argc, char **argv) {
             threads = (int)lv;
             break;
         case 'd':
-            if (!cli_parse_float("bench", "--duration", optarg, 0.01, 1e5, &duration))
+            if (!cli_parse_float("bench", "--duration", optarg, 0.01, 3600, &duration))
                 return 1;
+            duration_set = 1;
             break;
         case OPT_STEPS:
             if (!cli_parse_int("bench", "--steps", optarg, 1, 1 << 20, &lv))
@@ -161,8 +163,10 @@ int cmd_bench(int argc, char **argv) {
         default: return cli_bad_option("bench", argv, optstring);
         }
     }
+    if (steps && duration_set)
+        return cli_error("bench", "give either --steps or --duration, not both");
     if (optind < argc)
-        return cli_error("bench", "unexpected argument \"%s\" (see musicgen bench --help)", argv[optind]);
+        return cli_unexpected_argument("bench", argv[optind]);
 
     double t0 = mg_time_now();
     mg_model_params mp = mg_model_default_params();
@@ -244,16 +248,23 @@ int cmd_bench(int argc, char **argv) {
                limit_kv_ms > 0 ? med / limit_kv_ms : 0);
     }
     if (json) {
+        /* Not measured (--no-bandwidth): null, not a zero that reads like a figure. */
+        char gbs[32] = "null", lim[32] = "null", lim_kv[32] = "null";
+        if (read_gbs > 0) {
+            snprintf(gbs, sizeof gbs, "%.2f", read_gbs);
+            snprintf(lim, sizeof lim, "%.3f", limit_ms);
+            snprintf(lim_kv, sizeof lim_kv, "%.3f", limit_kv_ms);
+        }
         printf("{\"model\": ");
         cli_json_string(model);
         printf(", \"threads\": %d, \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
-               "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %.2f, \"limit_ms_per_step\": %.3f, "
+               "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %s, \"limit_ms_per_step\": %s, "
                "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
                "\"audio_s\": %.3f, \"first_audio_ms\": %.1f, \"kv_bytes_per_step\": %.0f, "
-               "\"limit_with_kv_ms_per_step\": %.3f, \"no_mmap\": %s}\n",
-               nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, read_gbs,
-               limit_ms, rtf, (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes,
-               limit_kv_ms, no_mmap ? "true" : "false");
+               "\"limit_with_kv_ms_per_step\": %s, \"no_mmap\": %s}\n",
+               nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, gbs, lim, rtf,
+               (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes, lim_kv,
+               no_mmap ? "true" : "false");
     }
     free(dt);
     free(times.t);

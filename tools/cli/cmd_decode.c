@@ -89,6 +89,9 @@ static int parse(int argc, char **argv, decode_opts *o) {
         return cli_error("decode", "one codes file at a time (got \"%s\" too)", argv[optind + 1]);
     if (!o->out)
         return cli_error("decode", "no output given: add -o OUT.wav");
+    if (!strcmp(o->out, "-"))
+        return cli_error("decode", "-o -: decode writes an audio file, not to standard output; give a name such as "
+                         "out.wav (generate --stream writes a WAV to standard output)");
     o->in = argv[optind];
     return 0;
 }

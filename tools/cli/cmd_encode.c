@@ -61,6 +61,8 @@ int cmd_encode(int argc, char **argv) {
         return cli_error("encode", "one input file at a time (got \"%s\" too)", argv[optind + 1]);
     if (!out)
         return cli_error("encode", "no output given: add -o CODES.npy");
+    if (cli_check_codes_path("encode", "-o", out))
+        return 1;
     const char *in = argv[optind];
     /* Fail before any work on an output that cannot be written. */
     if (!force && access(out, F_OK) == 0)

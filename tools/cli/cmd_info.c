@@ -100,7 +100,7 @@ int cmd_info(int argc, char **argv) {
         }
     }
     if (optind < argc)
-        return cli_error("info", "unexpected argument \"%s\" (see musicgen info --help)", argv[optind]);
+        return cli_unexpected_argument("info", argv[optind]);
     mg_model_params mp = mg_model_default_params();
     mg_model *m;
     if (cli_load_model("info", model, &mp, &m))

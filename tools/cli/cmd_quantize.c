@@ -74,17 +74,20 @@ static int64_t stored_bytes(const mg_store *s) {
     return n;
 }
 
-/* Decoder matrices the small-matrix rule keeps in f16 (rows that block formats cannot
- * hold are f16 with or without --pure: not counted). */
-static int count_small_matrices(const mg_checkpoint *ck, mg_dtype type) {
-    int n = 0;
+/* Decoder matrices a block format leaves in f16: small ones (the small-matrix rule,
+ * unless --pure) and ones whose rows are not a multiple of the block size (always). */
+static void count_kept_matrices(const mg_checkpoint *ck, mg_dtype type, int *n_small, int *n_ragged) {
+    *n_small = *n_ragged = 0;
     for (int i = 0; i < ck->store.n_entries; i++) {
         const mg_store_entry *e = &ck->store.entries[i];
         if (strncmp(e->name, "decoder.", 8) || e->t.ndim != 2)
             continue;
-        n += mg_gguf_pick_type(e->name, 2, e->t.shape, type, 0) != mg_gguf_pick_type(e->name, 2, e->t.shape, type, 1);
+        mg_dtype pure = mg_gguf_pick_type(e->name, 2, e->t.shape, type, 1);
+        if (!mg_dtype_is_block(pure))
+            ++*n_ragged;
+        else
+            *n_small += mg_gguf_pick_type(e->name, 2, e->t.shape, type, 0) != pure;
     }
-    return n;
 }
 
 int cmd_quantize(int argc, char **argv) {
@@ -122,7 +125,7 @@ int cmd_quantize(int argc, char **argv) {
         }
     }
     if (optind < argc)
-        return cli_error("quantize", "unexpected argument \"%s\" (see musicgen quantize --help)", argv[optind]);
+        return cli_unexpected_argument("quantize", argv[optind]);
     if (!out)
         return cli_error("quantize", "no output file: give -o OUT.gguf (see musicgen quantize --help)");
     /* Refuse an existing output before reading gigabytes. */
@@ -158,7 +161,11 @@ int cmd_quantize(int argc, char **argv) {
 
     progress_line line = {0, 0};
     mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line, threads, pure};
-    int n_small = pure || !mg_dtype_is_block(type) ? 0 : count_small_matrices(&ck, type);
+    int n_small = 0, n_ragged = 0;
+    if (mg_dtype_is_block(type))
+        count_kept_matrices(&ck, type, &n_small, &n_ragged);
+    if (pure)
+        n_small = 0;
     int64_t in_bytes = stored_bytes(&ck.store), out_bytes = 0;
     st = mg_gguf_write_checkpoint(&ck, out, &p, &out_bytes);
     if (line.drawn)
@@ -172,6 +179,9 @@ int cmd_quantize(int argc, char **argv) {
         if (n_small)
             fprintf(stderr, "musicgen quantize: %d small decoder matrices (under %lld values) kept in f16; --pure "
                             "quantizes them too\n", n_small, (long long)MG_SMALL_MATRIX_VALUES);
+        if (n_ragged)
+            fprintf(stderr, "musicgen quantize: %d decoder matrices kept in f16: their rows are not a multiple of %d "
+                            "values (the %s block)\n", n_ragged, MG_QK, mg_dtype_name(type));
     }
     return 0;
 }

@@ -64,6 +64,12 @@ int gen_validate(gen_options *o) {
                          "(\"\" for unconditional; see --help)");
     if (o->duration_set && o->steps)
         return cli_error("generate", "give either --duration or --steps, not both");
+    if (o->steps && (o->window > 0 || o->stride > 0))
+        return cli_error("generate", "--window and --stride apply to --duration (long-form generation); --steps runs "
+                         "within one window");
+    if (o->greedy && (o->top_k >= 0 || o->top_p > 0 || o->temperature != 1.0))
+        fprintf(stderr, "musicgen generate: warning: --greedy takes the most likely code at every step; --top-k, "
+                        "--top-p and --temperature are ignored\n");
     if (o->raw && !o->stream)
         return cli_error("generate", "--raw only applies to --stream");
     if (o->stream) {
@@ -83,6 +89,8 @@ int gen_validate(gen_options *o) {
     if (o->loudness && o->peak_normalize)
         return cli_error("generate", "choose one of --loudness-normalize and --normalize");
     if (o->codes_out) {
+        if (cli_check_codes_path("generate", "--codes-out", o->codes_out))
+            return 1;
         if (file_exists(o->codes_out) && !o->force)
             return cli_error("generate", "--codes-out %s already exists; use --force to overwrite it", o->codes_out);
         if (is_dir(o->codes_out))
@@ -229,10 +237,16 @@ static void block_interrupts(void) {
 /* 128 + the signal that interrupted the run (130 for Ctrl-C), as shells report it. */
 static int interrupted_exit_code(const gen_options *o) { return 128 + (*o->interrupted ? (int)*o->interrupted : SIGINT); }
 
+/* The tag that lets a listener make the piece again: every setting that shaped it. */
 static void describe(const gen_options *o, const mg_result *r, int i, char *buf, size_t cap) {
-    snprintf(buf, cap, "musicgen.c %s; model %s; seed %llu; steps %d; %s; guidance %s; prompt: %s", mg_version(),
-             o->model, (unsigned long long)(r->seed + (uint64_t)i), r->steps, o->greedy ? "greedy" : "sampling",
-             o->cfg >= 0 ? "set" : "default", o->prompts[i]);
+    char sampling[160] = "greedy";
+    if (!o->greedy)
+        snprintf(sampling, sizeof sampling, "sampling (top-k %d, top-p %g, temperature %g)",
+                 o->top_k >= 0 ? o->top_k : o->model_top_k, o->top_p > 0 ? o->top_p : 1.0, o->temperature);
+    snprintf(buf, cap, "musicgen.c %s; model %s; seed %llu; steps %d; %s; guidance %g%s%s; prompt: %s", mg_version(),
+             o->model, (unsigned long long)(r->seed + (uint64_t)i), r->steps, sampling,
+             o->cfg >= 0 ? o->cfg : o->model_cfg, o->negative && o->negative[0] ? "; negative prompt: " : "",
+             o->negative && o->negative[0] ? o->negative : "", o->prompts[i]);
 }
 
 static int write_item(gen_options *o, const mg_result *r, int i, int64_t *n_clipped) {
@@ -320,7 +334,19 @@ static void print_json(const gen_options *o, const mg_result *r, const mg_model_
         cli_json_string(o->codes_out);
     else
         printf("null");
-    printf("}\n");
+    /* One entry per batch item: its prompt, seed and file (null when only codes were written). */
+    printf(", \"items\": [");
+    for (int i = 0; i < o->n_prompts; i++) {
+        printf("%s{\"prompt\": ", i ? ", " : "");
+        cli_json_string(o->prompts[i]);
+        printf(", \"seed\": %llu, \"file\": ", (unsigned long long)(r->seed + (uint64_t)i));
+        if (o->out_paths)
+            cli_json_string(o->out_paths[i]);
+        else
+            printf("null");
+        printf("}");
+    }
+    printf("]}\n");
 }
 
 /* Callbacks of one run: progress goes to the bar, streamed audio to standard output. */
@@ -366,6 +392,8 @@ int gen_run(gen_options *o) {
         return 1;
     mg_model_info info;
     mg_model_get_info(model, &info);
+    o->model_cfg = info.guidance_scale;
+    o->model_top_k = info.top_k;
     *o->progress_state_frame_rate = info.frame_rate;
     *o->progress_state_delays = info.stereo ? info.n_codebooks / 2 : info.n_codebooks;
     rc = check_outputs(o, &info);

@@ -19,7 +19,7 @@ static const cli_command commands[] = {
     {"generate", "make music from text prompts (and optionally an audio prompt)", cmd_generate},
     {"bench", "time a generation: ms/step, real-time factor, memory, bandwidth limit", cmd_bench},
     {"info", "show (and validate) a model: kind, sizes, codebooks, rates, parameters", cmd_info},
-    {"encode", "encode an audio file into EnCodec codes (.npy), e.g. for an audio prompt", cmd_encode},
+    {"encode", "encode an audio file into EnCodec codes (.npy)", cmd_encode},
     {"decode", "decode EnCodec codes (.npy) into an audio file", cmd_decode},
     {"tokenize", "print the T5 token ids of prompts (as the model sees them)", cmd_tokenize},
     {"download", "fetch a model from the Hugging Face hub into the shared cache", cmd_download},
@@ -32,7 +32,8 @@ static void usage(FILE *f) {
                "usage: musicgen <command> [options]\n\ncommands:\n", mg_version());
     for (int i = 0; i < n_commands; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'musicgen <command> --help' shows a command's options.\n"
+    fprintf(f, "\n'musicgen <command> --help' (or 'musicgen help <command>') shows a command's options;\n"
+               "'musicgen --version' the version.\n"
                "Models: -m takes a checkpoint folder, a .gguf file or a Hugging Face repo id\n"
                "(default %s).\n", MG_DEFAULT_MODEL);
 }
@@ -44,6 +45,12 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
+        if (argc > 2) /* musicgen help generate */
+            for (int i = 0; i < n_commands; i++)
+                if (!strcmp(argv[2], commands[i].name)) {
+                    char *help_argv[] = {argv[2], "--help", NULL};
+                    return commands[i].run(2, help_argv);
+                }
         usage(stdout);
         return 0;
     }
@@ -53,7 +60,7 @@ int main(int argc, char **argv) {
     }
     for (int i = 0; i < n_commands; i++)
         if (!strcmp(cmd, commands[i].name)) {
-            cli_install_logger(0);
+            cli_install_logger(commands[i].name, 0);
             cli_exit_cleanly_on_bus_error(commands[i].name);
             /* A reader that quits (| head) makes writes fail with EPIPE, and a file
              * size limit (ulimit -f) with EFBIG, reported like any write error (the
