@@ -72,6 +72,16 @@ def contract_checks(d):
     t.check(open(out, "rb").read() == before, "existing file untouched without --force")
     t.run(["generate", "-m", model, "--greedy", "--steps", "9", "-o", out, "--force", "-q", "x"])
     t.check(open(out, "rb").read() != before, "--force overwrites")
+    t.run(["generate", "-m", model, "--greedy", "--steps", "8", "-o", out, "-f", "-q", "x"])  # -f as in encode/decode
+    t.check(open(out, "rb").read() == before, "-f overwrites")
+    # Every help fits an 80-column terminal; `musicgen help CMD` is `CMD --help`.
+    for cmd in ("generate", "bench", "info", "encode", "decode", "tokenize", "download", "quantize", None):
+        h = subprocess.run([t.MUSICGEN] + ([cmd, "--help"] if cmd else ["--help"]), capture_output=True, text=True)
+        wide = [l for l in h.stdout.splitlines() if len(l) > 80]
+        t.check(h.returncode == 0 and h.stdout and not wide, f"{cmd or 'musicgen'} --help: lines over 80 columns: {wide}")
+        if cmd:
+            t.check(subprocess.run([t.MUSICGEN, "help", cmd], capture_output=True, text=True).stdout == h.stdout,
+                    f"musicgen help {cmd} differs from {cmd} --help")
     t.run(["generate", "-m", model, "-d", "1", "--steps", "8", "-o", os.path.join(d, "e.wav"), "x"], expect_ok=False)
     t.run(["generate", "-m", model, "-o", os.path.join(d, "two.wav"), "-d", "0.5", "a", "b"], expect_ok=False)
     t.run(["generate", "-m", model, "-d", "0", "x"], expect_ok=False)

@@ -15,13 +15,15 @@
 #include <sys/stat.h>
 
 static void help(void) {
-    printf("usage: musicgen decode [-m MODEL] CODES.npy -o OUT.wav [--sample-format s16|s24|f32] [--force]\n\n"
+    printf("usage: musicgen decode [-m MODEL] CODES.npy -o OUT.wav [--sample-format F]\n"
+           "                       [--force]\n\n"
            "Decode EnCodec codes into audio. CODES.npy holds integers of shape [1, K, T] or\n"
            "[K, T] (K codebooks, T frames; stereo models interleave left/right per level);\n"
            "[B, K, T] with B > 1 writes one file per row, CODES-0.wav, CODES-1.wav, ... into\n"
            "the directory given by -o (an existing directory or a path ending in '/').\n"
            "The container follows the extension (.wav .flac .ogg).\n\n"
-           "  -m, --model MODEL          folder, .gguf file or repo id (default %s)\n"
+           "  -m, --model MODEL          folder, .gguf file or repo id\n"
+           "                             (default %s)\n"
            "  -o, --output PATH          output file, or directory (required)\n"
            "  -s, --sample-format FMT    s16 (default), s24 or f32; s16/s24 clip beyond +-1\n"
            "  -f, --force                overwrite existing files\n"

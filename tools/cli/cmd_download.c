@@ -16,14 +16,23 @@ static void help(void) {
            "the sha256 of every weight file. Only the files the engine needs are\n"
            "fetched. Prints the snapshot folder. Afterwards `-m REPO_ID` works offline.\n\n"
            "  -r, --revision REV    branch, tag or commit hash (default main)\n"
-           "      --endpoint URL    hub server (default $HF_ENDPOINT or %s)\n"
+           "      --endpoint URL    hub server (default $HF_ENDPOINT or\n"
+           "                        %s)\n"
            "      --cache-dir DIR   cache folder (default $HF_HUB_CACHE, $HF_HOME/hub or\n"
            "                        ~/.cache/huggingface/hub)\n"
            "  -q, --quiet           no progress bar or summary\n"
            "  -h, --help            this help\n\n"
-           "Environment: HF_TOKEN (token for private/gated repos), HF_ENDPOINT, HF_HUB_CACHE,\n"
-           "HF_HOME, HF_HUB_OFFLINE=1 (never use the network; download then fails).\n"
-           "Known models: %s\n", MG_HUB_DEFAULT_ENDPOINT, MG_HUB_KNOWN_MODELS);
+           "Environment: HF_TOKEN (token for private/gated repos), HF_ENDPOINT,\n"
+           "HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE=1 (never use the network; download then\n"
+           "fails).\n"
+           "Known models:\n", MG_HUB_DEFAULT_ENDPOINT);
+    /* MG_HUB_KNOWN_MODELS is one comma-separated line: one repo id per line here. */
+    for (const char *p = MG_HUB_KNOWN_MODELS; *p;) {
+        size_t n = strcspn(p, ",");
+        printf("  %.*s\n", (int)n, p);
+        p += n;
+        p += strspn(p, ", ");
+    }
 }
 
 int cmd_download(int argc, char **argv) {

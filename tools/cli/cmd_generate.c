@@ -19,15 +19,16 @@
 
 static void help(void) {
     printf("usage: musicgen generate [options] PROMPT [PROMPT...]\n\n"
-           "Generate music from text. Each PROMPT (or -p PROMPT) is one item of the batch;\n"
-           "\"\" means unconditional. Defaults: %s, 10 s, sampling with top-k 250 and\n"
-           "guidance 3 (from the model's generation_config.json), random seed (printed).\n\n"
+           "Generate music from text. Each PROMPT (or -p PROMPT) is one item of the\n"
+           "batch; \"\" means unconditional. Defaults: %s, 10 s,\n"
+           "sampling with top-k 250 and guidance 3 (from the model's\n"
+           "generation_config.json), random seed (printed).\n\n"
            "  -m, --model MODEL        folder, .gguf file or repo id\n"
-           "  -o, --output OUT         file (one prompt) or folder (existing, or ending in '/');\n"
-           "                           default ./musicgen-output/ ('-' with --stream: stdout)\n"
+           "  -o, --output OUT         file (one prompt) or folder (existing, or ending\n"
+           "                           in '/'); default ./musicgen-output/ ('-': stdout)\n"
            "  -d, --duration SEC       seconds of audio, incl. an audio prompt (default 10)\n"
            "      --steps N            exactly N decoder steps instead of a duration\n"
-           "  -p, --prompt PROMPT      a prompt as an option (repeatable; before positional ones)\n"
+           "  -p, --prompt PROMPT      a prompt as an option (repeatable; first in batch)\n"
            "      --prompts-file FILE  more prompts, one per line (- : standard input)\n"
            "      --audio-prompt FILE  continue this audio (the output starts with it)\n"
            "      --negative-prompt T  steer away from T (the CFG unconditional row)\n"
@@ -41,12 +42,13 @@ static void help(void) {
            "      --sample-format F    s16 (default), s24, f32 (unchanged float samples)\n"
            "      --loudness-normalize[=LUFS]  EBU R128 loudness (default -14) + peak limit\n"
            "      --normalize          peak-normalize to -1 dBFS (s16/s24 never clip)\n"
-           "      --force              overwrite existing files\n"
+           "  -f, --force              overwrite existing files\n"
            "  -t, --threads N          threads (default: all cores)\n"
            "      --kv-type T          f16 (default), f32, q8_0 attention cache\n"
-           "      --weight-type T      convert decoder weights on load: f32 f16 bf16 q8_0 q4_0\n"
-           "      --no-mmap            read the weights a step uses into memory (~10%% faster\n"
-           "                           steps; a copy at load instead of using the mapped file)\n"
+           "      --weight-type T      convert decoder weights on load (f32 f16 bf16 q8_0\n"
+           "                           q4_0)\n"
+           "      --no-mmap            read the weights a step uses into memory (~10%%\n"
+           "                           faster steps; a copy at load, not the mapped file)\n"
            "      --json               print a JSON summary on stdout\n"
            "  -q, --quiet              no progress bar\n"
            "  -h, --help               this help\n",
@@ -54,7 +56,7 @@ static void help(void) {
 }
 
 enum {
-    OPT_GREEDY = 1000, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_CFG, OPT_SEED, OPT_STEPS, OPT_CODES_OUT, OPT_FORCE,
+    OPT_GREEDY = 1000, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_CFG, OPT_SEED, OPT_STEPS, OPT_CODES_OUT,
     OPT_SAMPLE_FORMAT, OPT_AUDIO_PROMPT, OPT_PROMPTS_FILE, OPT_JSON, OPT_LOUDNESS, OPT_NORMALIZE, OPT_NEGATIVE,
     OPT_WINDOW, OPT_STRIDE, OPT_STREAM, OPT_RAW, OPT_KV, OPT_WEIGHT_TYPE, OPT_NO_MMAP
 };
@@ -199,7 +201,7 @@ int cmd_generate(int argc, char **argv) {
         {"top-p", required_argument, 0, OPT_TOPP},  {"temperature", required_argument, 0, OPT_TEMP},
         {"cfg", required_argument, 0, OPT_CFG},     {"seed", required_argument, 0, OPT_SEED},
         {"steps", required_argument, 0, OPT_STEPS}, {"codes-out", required_argument, 0, OPT_CODES_OUT},
-        {"force", no_argument, 0, OPT_FORCE},       {"sample-format", required_argument, 0, OPT_SAMPLE_FORMAT},
+        {"force", no_argument, 0, 'f'},             {"sample-format", required_argument, 0, OPT_SAMPLE_FORMAT},
         {"audio-prompt", required_argument, 0, OPT_AUDIO_PROMPT},
         {"prompts-file", required_argument, 0, OPT_PROMPTS_FILE},
         {"json", no_argument, 0, OPT_JSON},         {"loudness-normalize", optional_argument, 0, OPT_LOUDNESS},
@@ -208,7 +210,7 @@ int cmd_generate(int argc, char **argv) {
         {"stream", no_argument, 0, OPT_STREAM},     {"raw", no_argument, 0, OPT_RAW},
         {"kv-type", required_argument, 0, OPT_KV},  {"weight-type", required_argument, 0, OPT_WEIGHT_TYPE},
         {"no-mmap", no_argument, 0, OPT_NO_MMAP},   {0, 0, 0, 0}};
-    const char *optstring = ":m:o:d:t:p:qh";
+    const char *optstring = ":m:o:d:t:p:fqh";
     opterr = 0;
     optind = 1;
     int c;
@@ -286,7 +288,7 @@ int cmd_generate(int argc, char **argv) {
             o.steps = (int)lv;
             break;
         case OPT_CODES_OUT: o.codes_out = optarg; break;
-        case OPT_FORCE: o.force = 1; break;
+        case 'f': o.force = 1; break;
         case OPT_SAMPLE_FORMAT:
             if (!cli_parse_sample_format("generate", optarg, &o.sample_format))
                 return 1;

@@ -239,12 +239,13 @@ static int interrupted_exit_code(const gen_options *o) { return 128 + (*o->inter
 
 /* The tag that lets a listener make the piece again: every setting that shaped it. */
 static void describe(const gen_options *o, const mg_result *r, int i, char *buf, size_t cap) {
-    char sampling[160] = "greedy";
+    char sampling[200] = "greedy"; /* no seed: greedy output does not depend on one */
     if (!o->greedy)
-        snprintf(sampling, sizeof sampling, "sampling (top-k %d, top-p %g, temperature %g)",
-                 o->top_k >= 0 ? o->top_k : o->model_top_k, o->top_p > 0 ? o->top_p : 1.0, o->temperature);
-    snprintf(buf, cap, "musicgen.c %s; model %s; seed %llu; steps %d; %s; guidance %g%s%s; prompt: %s", mg_version(),
-             o->model, (unsigned long long)(r->seed + (uint64_t)i), r->steps, sampling,
+        snprintf(sampling, sizeof sampling, "seed %llu; sampling (top-k %d, top-p %g, temperature %g)",
+                 (unsigned long long)(r->seed + (uint64_t)i), o->top_k >= 0 ? o->top_k : o->model_top_k,
+                 o->top_p > 0 ? o->top_p : 1.0, o->temperature);
+    snprintf(buf, cap, "musicgen.c %s; model %s; steps %d; %s; guidance %g%s%s; prompt: %s", mg_version(), o->model,
+             r->steps, sampling,
              o->cfg >= 0 ? o->cfg : o->model_cfg, o->negative && o->negative[0] ? "; negative prompt: " : "",
              o->negative && o->negative[0] ? o->negative : "", o->prompts[i]);
 }

@@ -17,8 +17,8 @@ int cmd_decode(int argc, char **argv);
 
 static const cli_command commands[] = {
     {"generate", "make music from text prompts (and optionally an audio prompt)", cmd_generate},
-    {"bench", "time a generation: ms/step, real-time factor, memory, bandwidth limit", cmd_bench},
-    {"info", "show (and validate) a model: kind, sizes, codebooks, rates, parameters", cmd_info},
+    {"bench", "time a generation: ms/step, real-time factor, memory, bandwidth", cmd_bench},
+    {"info", "show (and validate) a model: kind, sizes, codebooks, rates", cmd_info},
     {"encode", "encode an audio file into EnCodec codes (.npy)", cmd_encode},
     {"decode", "decode EnCodec codes (.npy) into an audio file", cmd_decode},
     {"tokenize", "print the T5 token ids of prompts (as the model sees them)", cmd_tokenize},
@@ -32,8 +32,8 @@ static void usage(FILE *f) {
                "usage: musicgen <command> [options]\n\ncommands:\n", mg_version());
     for (int i = 0; i < n_commands; i++)
         fprintf(f, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(f, "\n'musicgen <command> --help' (or 'musicgen help <command>') shows a command's options;\n"
-               "'musicgen --version' the version.\n"
+    fprintf(f, "\n'musicgen <command> --help' or 'musicgen help <command>' shows a command's\n"
+               "options; 'musicgen --version' the version.\n"
                "Models: -m takes a checkpoint folder, a .gguf file or a Hugging Face repo id\n"
                "(default %s).\n", MG_DEFAULT_MODEL);
 }
