@@ -119,6 +119,8 @@ static mg_status load_stages_on(mg_model *m, const mg_model_params *p) {
     MG_TRY(mg_decoder_load(cfg, s, dec_want, &m->dec));
     if (p->no_mmap)
         MG_TRY(mg_decoder_copy_step_weights(m->dec));
+    else
+        mg_decoder_map_step_weights_huge(m->dec);
     MG_TRY(mg_encodec_load(&cfg->codec, s, &m->codec));
     return MG_OK;
 }

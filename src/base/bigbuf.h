@@ -18,11 +18,12 @@
  * memory. Free with free(). */
 void *mg_bigbuf_alloc(size_t bytes);
 
-/* Small pages only for a mapped file, even where the page cache holds it in 2 MiB
- * folios (Linux >= 6.x file THP): a huge-page mapping maps whole 2 MiB around every
- * weight read, so released ranges (T5, cross-attention K/V projections) and unused
- * neighbours come back into the RSS (musicgen-small q8_0: 776 vs 728 MB peak) for a
- * ~3% faster step. Never fails. */
+/* Small pages for a mapped file, even where the page cache holds it in 2 MiB folios
+ * (Linux >= 6.x file THP): a huge-page mapping maps whole 2 MiB around every weight
+ * read, so released ranges (T5, cross-attention K/V projections) and unused neighbours
+ * would come back into the RSS (musicgen-small q8_0: 776 vs 728 MB peak). The one
+ * exception, the whole 2 MiB pages inside the matrices every decoder step streams, is
+ * made by mg_file_map_huge (base/file.h) after loading. Never fails. */
 void mg_bigbuf_no_huge_pages(const void *p, size_t bytes);
 
 #endif

@@ -116,6 +116,23 @@ void mg_file_release(const mg_mapped_file *f, const void *start, size_t len) {
         madvise((void *)s, e - s, MADV_DONTNEED);
 }
 
+void mg_file_map_huge(const mg_mapped_file *f, const void *start, size_t len) {
+#if defined(MADV_HUGEPAGE)
+    const uintptr_t huge = (uintptr_t)2 << 20;
+    if (!f->data || !len)
+        return;
+    /* Whole huge pages inside the range only: one that reaches past its ends would map
+     * its neighbours' 2 MiB as well (released weights back in the RSS). */
+    uintptr_t s = ((uintptr_t)start + huge - 1) & ~(huge - 1), e = ((uintptr_t)start + len) & ~(huge - 1);
+    if (e > s && madvise((void *)s, e - s, MADV_HUGEPAGE) == 0)
+        madvise((void *)s, e - s, MADV_DONTNEED); /* clean file pages: only the mappings go */
+#else
+    (void)f;
+    (void)start;
+    (void)len;
+#endif
+}
+
 void mg_file_copy_out(const mg_mapped_file *f, const void *start, size_t len, void *dst) {
     size_t done = 0;
     int fd = open(f->path, O_RDONLY | O_CLOEXEC);

@@ -21,6 +21,11 @@ void mg_file_unmap(mg_mapped_file *f);
 /* Tell the kernel a byte range of a mapping will not be needed soon (frees page cache
  * pages from our RSS). */
 void mg_file_release(const mg_mapped_file *f, const void *start, size_t len);
+/* Map the whole 2 MiB pages inside a byte range with huge pages where
+ * the page cache holds the file in 2 MiB folios: advises MADV_HUGEPAGE and drops the
+ * range's current small-page mappings, so the next reads map 2 MiB at a time. For
+ * weights every decoder step streams (see base/bigbuf.h). Best effort, never fails. */
+void mg_file_map_huge(const mg_mapped_file *f, const void *start, size_t len);
 /* Copy a byte range of a mapping into dst with read(2) rather than through the
  * mapping: no page faults, and the pages never enter this process's RSS. */
 void mg_file_copy_out(const mg_mapped_file *f, const void *start, size_t len, void *dst);

@@ -303,6 +303,12 @@ void mg_store_copy_out(const mg_store *s, const void *ptr, size_t len, void *dst
         memcpy(dst, ptr, len);
 }
 
+void mg_store_map_huge(const mg_store *s, const void *ptr, size_t len) {
+    const mg_mapped_file *f = file_holding(s, ptr, len);
+    if (f)
+        mg_file_map_huge(f, ptr, len);
+}
+
 void mg_store_release(const mg_store *s, const void *ptr, size_t len) {
     const mg_mapped_file *f = file_holding(s, ptr, len);
     if (f)

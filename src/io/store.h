@@ -65,6 +65,9 @@ mg_status mg_store_fold_weight_norm(mg_store *s, const char *prefix, int ndim, c
 void mg_store_release(const mg_store *s, const void *ptr, size_t len);
 /* 1 if [ptr, ptr + len) lies in one of the store's mapped files (0: a converted copy). */
 int mg_store_is_mapped(const mg_store *s, const void *ptr, size_t len);
+/* Huge-page mapping for [ptr, ptr + len) if it lies in one of the store's mapped files
+ * (mg_file_map_huge); converted copies are left alone. */
+void mg_store_map_huge(const mg_store *s, const void *ptr, size_t len);
 /* Copy [ptr, ptr + len) into dst; from a mapped file by reading the file (base/file.h). */
 void mg_store_copy_out(const mg_store *s, const void *ptr, size_t len, void *dst);
 

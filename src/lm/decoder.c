@@ -182,6 +182,46 @@ mg_status mg_decoder_copy_step_weights(mg_decoder *d) {
     return MG_OK;
 }
 
+typedef struct {
+    const uint8_t *start, *end;
+} byte_range;
+
+static int by_start(const void *a, const void *b) {
+    const uint8_t *x = ((const byte_range *)a)->start, *y = ((const byte_range *)b)->start;
+    return (x > y) - (x < y);
+}
+
+void mg_decoder_map_step_weights_huge(mg_decoder *d) {
+    const size_t huge = (size_t)2 << 20;
+    int n = 0, count = step_matrix_count(d);
+    byte_range *r = malloc(sizeof *r * (size_t)count);
+    if (!r)
+        return; /* an optimization only */
+    for (int i = 0; i < count; i++) {
+        const mg_matrix *m = step_matrix(d, i);
+        size_t bytes = matrix_bytes(m);
+        if (bytes && mg_store_is_mapped(d->store, m->data, bytes)) {
+            r[n].start = m->data;
+            r[n].end = (const uint8_t *)m->data + bytes;
+            n++;
+        }
+    }
+    /* Neighbouring matrices (within one huge page) become one range: a few madvise
+     * calls, and few splits of the mapping. Ranges never span two files: a gap between
+     * files is far larger. */
+    qsort(r, (size_t)n, sizeof *r, by_start);
+    for (int i = 0; i < n;) {
+        byte_range cur = r[i++];
+        while (i < n && r[i].start <= cur.end + huge && mg_store_is_mapped(d->store, cur.start, (size_t)(r[i].end - cur.start))) {
+            if (r[i].end > cur.end)
+                cur.end = r[i].end;
+            i++;
+        }
+        mg_store_map_huge(d->store, cur.start, (size_t)(cur.end - cur.start));
+    }
+    free(r);
+}
+
 /* ---- state ---------------------------------------------------------------------------- */
 
 struct mg_dec_state {
