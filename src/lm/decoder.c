@@ -212,7 +212,8 @@ void mg_decoder_map_step_weights_huge(mg_decoder *d) {
     qsort(r, (size_t)n, sizeof *r, by_start);
     for (int i = 0; i < n;) {
         byte_range cur = r[i++];
-        while (i < n && r[i].start <= cur.end + huge && mg_store_is_mapped(d->store, cur.start, (size_t)(r[i].end - cur.start))) {
+        while (i < n && r[i].start <= cur.end + huge &&
+               mg_store_is_mapped(d->store, cur.start, (size_t)(r[i].end - cur.start))) {
             if (r[i].end > cur.end)
                 cur.end = r[i].end;
             i++;
