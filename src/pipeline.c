@@ -211,18 +211,12 @@ done:
     return st;
 }
 
-/* `s` seconds in frames, snapped to a whole frame when it is one but for rounding: a
- * float a caller passes (0.8f is 0.80000001..., 0.06f is 0.0599999...) must neither
- * gain nor lose a frame. The slack covers a float's relative error (6e-8) and 1e-4
- * frame (2 us at 50 Hz). */
-static double seconds_in_frames(double s, double fr) {
-    double x = s * fr, whole = nearbyint(x);
-    return fabs(x - whole) <= 1e-4 + 1.2e-7 * fabs(x) ? whole : x;
-}
-
-/* Whole frames in `s` seconds. */
+/* Whole frames in `s` seconds (window, stride); the float a caller passes (0.06f is
+ * 0.0599999...) must not lose a frame to rounding: 1e-4 frame of slack (2 us at 50 Hz)
+ * plus a float's relative error. */
 static int seconds_to_frames(double s, double fr) {
-    double f = floor(seconds_in_frames(s, fr));
+    double x = s * fr;
+    double f = floor(x + 1e-4 + 1.2e-7 * fabs(x));
     return f > 1e9 ? 1000000000 : (int)f; /* beyond any window: the checks below say so */
 }
 
@@ -267,9 +261,12 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     if (model_window < D - 1)
         return mg_fail(MG_ERR_UNSUPPORTED, "the model's %d decoder positions leave no room for its %d delayed codebooks",
                        window_cols, c->dec.n_codebooks);
-    /* Enough frames for the whole duration, then trimmed to the exact sample count. */
-    int frames = (int)ceil(seconds_in_frames(dur, fr));
+    /* Enough frames for the whole duration, then trimmed to the exact sample count:
+     * ceil(D * frame rate), counted from the samples so that a float's rounding (0.8f
+     * is 0.80000001 s, 40.0000006 frames) cannot add a frame, and frames * hop always
+     * covers the samples. */
     int64_t samples = (int64_t)llround(dur * sr);
+    int frames = (int)((samples + hop - 1) / hop);
     if (P > 0 && frames <= P)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %.2f s must be longer than the audio prompt (%.2f s): it is the total "
                        "length, prompt included", dur, (double)prompt_samples / sr);
