@@ -666,7 +666,6 @@ def param_cases():
         ("unknown option", ["--bogus"], ["--bogus"]),
         ("-o - without --stream", ["-o", "-"], ["--stream"]),
         ("--codes-out with an audio name", ["--codes-out", "c.wav"], ["c.wav", ".npy"]),
-        ("--window with --steps", ["--steps", "20", "--window", "1"], ["--window", "--steps"]),
         ("duration in hexadecimal", ["-d", "0x10"], ["--duration"]),
     ]:
         w = Work(name)
@@ -698,6 +697,10 @@ def param_cases():
                         ("guidance 0 (valid: no CFG)", ["--cfg", "0"]), ("threads 1024 (valid)", ["-t", "1024"])]:
         w = Work(name)
         run_ok(w, gen(m, w.path("out", "x.wav"), *extra))
+
+    w = Work("--window with --steps (valid: ignored, with a warning)")
+    run_ok(w, ["generate", "-m", m, "-t", "1", "--steps", "20", "--window", "1", "-o", w.path("out", "x.wav"), "-q",
+               "rock"], ["--window and --stride apply to --duration"])
 
     w = Work("duration 0.01 s (valid: 320 samples)")
     run_ok(w, gen(m, w.path("out", "x.wav"), "-d", "0.01"))
@@ -1024,8 +1027,8 @@ def other_command_cases():
     w = Work("bench: --steps 0")
     run(w, ["bench", "-m", m, "--steps", "0"], ["--steps"])
 
-    w = Work("bench: --steps with --duration")
-    run(w, ["bench", "-m", m, "--steps", "10", "-d", "1"], ["--steps", "--duration"])
+    w = Work("bench: --steps with --duration (valid: --steps decides, with a warning)")
+    run_ok(w, ["bench", "-m", m, "--steps", "10", "-d", "1", "--no-bandwidth"], ["--duration is ignored"])
 
     w = Work("info: the model as a positional argument")
     run(w, ["info", m], ["-m " + m])

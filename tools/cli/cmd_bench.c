@@ -165,8 +165,8 @@ int cmd_bench(int argc, char **argv) {
         default: return cli_bad_option("bench", argv, optstring);
         }
     }
-    if (steps && duration_set)
-        return cli_error("bench", "give either --steps or --duration, not both");
+    if (steps && duration_set) /* both are in the documented synopsis: --steps wins, as it always did */
+        fprintf(stderr, "musicgen bench: warning: --steps %d decides the run; --duration is ignored\n", steps);
     if (optind < argc)
         return cli_unexpected_argument("bench", argv[optind]);
 

@@ -64,9 +64,9 @@ int gen_validate(gen_options *o) {
                          "(\"\" for unconditional; see --help)");
     if (o->duration_set && o->steps)
         return cli_error("generate", "give either --duration or --steps, not both");
-    if (o->steps && (o->window > 0 || o->stride > 0))
-        return cli_error("generate", "--window and --stride apply to --duration (long-form generation); --steps runs "
-                         "within one window");
+    if (o->steps && (o->window > 0 || o->stride > 0)) /* a warning: scripts may pass both */
+        fprintf(stderr, "musicgen generate: warning: --window and --stride apply to --duration (long-form "
+                        "generation); --steps runs within one window, so they are ignored\n");
     if (o->greedy && (o->top_k >= 0 || o->top_p > 0 || o->temperature != 1.0))
         fprintf(stderr, "musicgen generate: warning: --greedy takes the most likely code at every step; --top-k, "
                         "--top-p and --temperature are ignored\n");
