@@ -19,10 +19,9 @@
 
 static void help(void) {
     printf("usage: musicgen generate [options] PROMPT [PROMPT...]\n\n"
-           "Generate music from text. Each PROMPT (or -p PROMPT) is one item of the\n"
-           "batch; \"\" means unconditional. Defaults: %s, 10 s,\n"
-           "sampling with top-k 250 and guidance 3 (from the model's\n"
-           "generation_config.json), random seed (printed).\n\n"
+           "Generate music from text; each PROMPT (or -p PROMPT) is one item of the batch,\n"
+           "\"\" unconditional. Defaults: %s, 10 s, sampling as the\n"
+           "model's generation_config.json says (top-k 250, guidance 3), random seed.\n\n"
            "  -m, --model MODEL        folder, .gguf file or repo id\n"
            "  -o, --output OUT         file (one prompt) or folder (existing, or ending\n"
            "                           in '/'); default ./musicgen-output/ ('-': stdout)\n"
@@ -45,10 +44,8 @@ static void help(void) {
            "  -f, --force              overwrite existing files\n"
            "  -t, --threads N          threads (default: all cores)\n"
            "      --kv-type T          f16 (default), f32, q8_0 attention cache\n"
-           "      --weight-type T      convert decoder weights on load (f32 f16 bf16 q8_0\n"
-           "                           q4_0)\n"
-           "      --no-mmap            read the weights a step uses into memory (~10%%\n"
-           "                           faster steps; a copy at load, not the mapped file)\n"
+           "      --weight-type T      convert decoder weights on load (f32 ... q4_0)\n"
+           "      --no-mmap            copy the step's weights into memory (faster steps)\n"
            "      --json               print a JSON summary on stdout\n"
            "  -q, --quiet              no progress bar\n"
            "  -h, --help               this help\n",
