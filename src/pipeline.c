@@ -251,13 +251,13 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     double dur = gp->duration_s;
     if (!(dur > 0) || !isfinite(dur))
         return mg_fail(MG_ERR_INVALID_ARG, "duration must be a positive number of seconds (got %g)", dur);
-    if (llround(dur * sr) < 1)
-        return mg_fail(MG_ERR_INVALID_ARG, "duration %g s is shorter than one sample at %d Hz", dur, sr);
     if (!isfinite(gp->window_s) || !isfinite(gp->stride_s))
         return mg_fail(MG_ERR_INVALID_ARG, "window and stride must be numbers of seconds (got %g and %g; <= 0 for the "
                        "defaults)", gp->window_s, gp->stride_s);
-    if (dur > 3600.0)
-        return mg_fail(MG_ERR_INVALID_ARG, "duration %.0f s is more than an hour; generate at most 3600 s at once", dur);
+    if (dur > 3600.0) /* before any rounding: llround of 1e20 samples overflows */
+        return mg_fail(MG_ERR_INVALID_ARG, "duration %.10g s is more than an hour; generate at most 3600 s at once", dur);
+    if (llround(dur * sr) < 1)
+        return mg_fail(MG_ERR_INVALID_ARG, "duration %g s is shorter than one sample at %d Hz", dur, sr);
     if (model_window < D - 1)
         return mg_fail(MG_ERR_UNSUPPORTED, "the model's %d decoder positions leave no room for its %d delayed codebooks",
                        window_cols, c->dec.n_codebooks);
@@ -268,8 +268,9 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     int64_t samples = (int64_t)llround(dur * sr);
     int frames = (int)((samples + hop - 1) / hop);
     if (P > 0 && frames <= P)
-        return mg_fail(MG_ERR_INVALID_ARG, "duration %.2f s must be longer than the audio prompt (%.2f s): it is the total "
-                       "length, prompt included", dur, (double)prompt_samples / sr);
+        return mg_fail(MG_ERR_INVALID_ARG, "duration %.10g s (%d frames) must be longer than the audio prompt (%.4f s, "
+                       "%d frames): it is the total length, prompt included", dur, frames,
+                       (double)prompt_samples / sr, P);
     if (frames < D - 1)
         frames = D - 1; /* the delay pattern's minimum; trimmed below */
     /* Window and stride (audiocraft: 30 s windows moving by 18 s). */
@@ -281,7 +282,7 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
                            model_window / fr);
         int min_w = D - 1 > 2 ? D - 1 : 2; /* the delay pattern's minimum, and room for a stride */
         if (W < min_w)
-            return mg_fail(MG_ERR_INVALID_ARG, "window %.3f s is too short: use at least %.3f s", gp->window_s,
+            return mg_fail(MG_ERR_INVALID_ARG, "window %g s is too short: use at least %g s", gp->window_s,
                            min_w / fr);
     }
     int stride = seconds_to_frames(gp->stride_s > 0 ? gp->stride_s : 18.0, fr);

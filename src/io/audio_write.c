@@ -312,6 +312,9 @@ mg_status mg_audio_write(const char *path, const float *pcm, int64_t n_frames, i
         mg_atomic_abort(&af);
         return st;
     }
+    /* No PEAK chunk in float WAVs: it holds the time of writing, so the same samples
+     * would give different files (and players do not need it). */
+    sf_command(sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
     int64_t clipped = 0;
     mg_status st = set_tags(sf, opts, path);
     if (st == MG_OK)

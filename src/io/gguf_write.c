@@ -15,6 +15,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 /* ---- writer ----------------------------------------------------------------------- */
@@ -182,7 +183,7 @@ static uint64_t align_up(uint64_t x, uint64_t a) { return (x + a - 1) / a * a; }
 
 static mg_status file_put(mg_gguf_writer *w, const void *p, size_t n) {
     if (n && fwrite(p, 1, n, w->af.fp) != n)
-        return mg_fail(MG_ERR_IO, "cannot write %s (disk full?)", w->af.path);
+        return mg_fail(MG_ERR_IO, "cannot write %s: %s", w->af.path, strerror(errno ? errno : EIO));
     w->pos += n;
     return MG_OK;
 }

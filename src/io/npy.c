@@ -20,6 +20,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 #define NPY_MAGIC "\x93NUMPY"
@@ -115,7 +116,7 @@ mg_status mg_npy_write_i64(const char *path, const int64_t *data, int ndim, cons
         done += n;
     }
     if (!ok) {
-        mg_status st = mg_fail(MG_ERR_IO, "cannot write %s: write failed (disk full?)", path);
+        mg_status st = mg_fail(MG_ERR_IO, "cannot write %s: %s", path, strerror(errno ? errno : EIO));
         mg_atomic_abort(&af);
         return st;
     }

@@ -3,6 +3,7 @@
 
 #include <cjson/cJSON.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 static int dtype_from_string(const char *s, mg_dtype *out, size_t *elem) {
@@ -233,8 +234,9 @@ mg_status mg_safetensors_write(const char *path, int n, const char *const *names
     for (int i = 0; ok && i < n; i++)
         ok = tensors[i].nbytes == 0 || fwrite(tensors[i].data, 1, tensors[i].nbytes, af.fp) == tensors[i].nbytes;
     if (!ok) {
+        int e = errno ? errno : EIO; /* the failed write's (EFBIG, ENOSPC, ...) */
         mg_atomic_abort(&af);
-        return mg_fail(MG_ERR_IO, "cannot write %s (disk full?)", path);
+        return mg_fail(MG_ERR_IO, "cannot write %s: %s", path, strerror(e));
     }
     return mg_atomic_commit(&af, overwrite);
 }

@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
 
 typedef struct st_entry {
@@ -210,7 +211,7 @@ static char *build_header(const mg_st_writer *w, size_t *len) {
 
 static mg_status put(mg_st_writer *w, const void *p, size_t n) {
     if (n && fwrite(p, 1, n, w->af.fp) != n)
-        return mg_fail(MG_ERR_IO, "cannot write %s (disk full?)", w->af.path);
+        return mg_fail(MG_ERR_IO, "cannot write %s: %s", w->af.path, strerror(errno ? errno : EIO));
     return MG_OK;
 }
 

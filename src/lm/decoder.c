@@ -192,7 +192,10 @@ static int by_start(const void *a, const void *b) {
 }
 
 void mg_decoder_map_step_weights_huge(mg_decoder *d) {
-    const size_t huge = (size_t)2 << 20;
+    /* Matrices at most this far apart are taken together: the gap holds only layer
+     * norms and biases (read every step anyway), never a released matrix such as a
+     * 1 MiB cross-attention K/V projection, which a 2 MiB page would bring back. */
+    const size_t max_gap = (size_t)64 << 10;
     int n = 0, count = step_matrix_count(d);
     byte_range *r = malloc(sizeof *r * (size_t)count);
     if (!r)
@@ -206,13 +209,12 @@ void mg_decoder_map_step_weights_huge(mg_decoder *d) {
             n++;
         }
     }
-    /* Neighbouring matrices (within one huge page) become one range: a few madvise
-     * calls, and few splits of the mapping. Ranges never span two files: a gap between
-     * files is far larger. */
+    /* Neighbouring matrices become one range: fewer madvise calls and splits of the
+     * mapping. Ranges never span two files (the check below). */
     qsort(r, (size_t)n, sizeof *r, by_start);
     for (int i = 0; i < n;) {
         byte_range cur = r[i++];
-        while (i < n && r[i].start <= cur.end + huge &&
+        while (i < n && r[i].start <= cur.end + max_gap &&
                mg_store_is_mapped(d->store, cur.start, (size_t)(r[i].end - cur.start))) {
             if (r[i].end > cur.end)
                 cur.end = r[i].end;

@@ -52,7 +52,7 @@ mg_status mg_decoder_copy_step_weights(mg_decoder *d);
 /* The default instead of the copy: map the matrices a step uses, where they stay in the
  * mapped files, with 2 MiB pages (mg_store_map_huge). Measured on the 2-core VM:
  * musicgen-large steps 1.2-2.1x faster (q8_0, f16), -small unchanged. Only whole huge
- * pages inside the matrices (neighbours less than 2 MiB apart taken together) change,
+ * pages inside the matrices (neighbours at most 64 KiB apart taken together) change,
  * so released weights (T5, cross-attention K/V projections) stay out of the RSS. */
 void mg_decoder_map_step_weights_huge(mg_decoder *d);
 

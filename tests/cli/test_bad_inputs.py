@@ -667,6 +667,8 @@ def param_cases():
         ("-o - without --stream", ["-o", "-"], ["--stream"]),
         ("--codes-out with an audio name", ["--codes-out", "c.wav"], ["c.wav", ".npy"]),
         ("duration in hexadecimal", ["-d", "0x10"], ["--duration"]),
+        ("duration 1e20", ["-d", "1e20"], ["1e+20", "3600"]),
+        ("seed with a space and a minus (\" -5\")", ["--seed", " -5"], ["--seed", "non-negative"]),
     ]:
         w = Work(name)
         full = ["generate", "-m", m, "-t", "1"]
@@ -729,6 +731,15 @@ def param_cases():
     open(w.path("blank.txt"), "w").write("   \n\t\n\n")
     run(w, ["generate", "-m", m, "-o", w.path("out") + "/", "-q", "--prompts-file", w.path("blank.txt")],
         ["blank.txt", "no prompts"])
+
+    w = Work("--prompts-file given twice")
+    open(w.path("a.txt"), "w").write("rock\n")
+    run(w, gen(m, w.path("out") + "/", "--prompts-file", w.path("a.txt"), "--prompts-file", w.path("a.txt")),
+        ["--prompts-file", "twice"])
+
+    w = Work("batch whose seeds would pass 2^64 - 2")
+    run(w, ["generate", "-m", m, "-t", "1", "-d", "0.5", "-o", w.path("out") + "/", "-q", "--seed",
+            str(2**64 - 2), "a", "b"], ["--seed", str(2**64 - 3)])
 
     w = Work("--prompts-file is an audio file")
     write_wav_s16(w.path("a.wav"), tone(1, 0.2))
@@ -1029,6 +1040,9 @@ def other_command_cases():
 
     w = Work("bench: --steps with --duration (valid: --steps decides, with a warning)")
     run_ok(w, ["bench", "-m", m, "--steps", "10", "-d", "1", "--no-bandwidth"], ["--duration is ignored"])
+
+    w = Work("help for an unknown command")
+    run(w, ["help", "nonsense"], ["nonsense"])
 
     w = Work("info: the model as a positional argument")
     run(w, ["info", m], ["-m " + m])

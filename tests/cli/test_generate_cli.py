@@ -118,6 +118,22 @@ def contract_checks(d):
     if os.path.exists(pa) and os.path.exists(pb):
         t.check(np.array_equal(np.load(pa), np.load(pb)), "-p / --prompt give the batch positional prompts give")
     t.run(["generate", "-m", model, "-p"], expect_ok=False)
+    # A UTF-8 byte order mark at the start of a prompts file is not part of the first prompt.
+    bom = os.path.join(d, "bom.txt")
+    open(bom, "wb").write(b"\xef\xbb\xbfrock\njazz\nfolk\n")
+    pbom = os.path.join(d, "pbom.npy")
+    t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--codes-out", pbom, "-o", d + "/pbom/", "-q",
+           "--prompts-file", bom])
+    if os.path.exists(pbom) and os.path.exists(pb):
+        t.check(np.array_equal(np.load(pbom), np.load(pb)), "a BOM changes the first prompt")
+        t.check(os.path.exists(os.path.join(d, "pbom")) and any(f.startswith("rock-") for f in os.listdir(d + "/pbom")),
+                f"BOM in the file name: {os.listdir(d + '/pbom')}")
+    # Greedy float WAVs are byte-identical run to run (no PEAK chunk with a timestamp).
+    g1, g2 = os.path.join(d, "g1.wav"), os.path.join(d, "g2.wav")
+    for g in (g1, g2):
+        t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--sample-format", "f32", "-o", g, "-q", "x"])
+    if os.path.exists(g1) and os.path.exists(g2):
+        t.check(open(g1, "rb").read() == open(g2, "rb").read(), "greedy f32 WAVs differ between runs")
     # --prompts-file - reads standard input; lines of only blanks are skipped.
     pc = os.path.join(d, "p3.npy")
     p = subprocess.run([t.MUSICGEN, "generate", "-m", model, "--greedy", "--steps", "8", "--codes-out", pc, "-o",

@@ -60,7 +60,8 @@ int cli_bad_option(const char *cmd, char **argv, const char *optstring) {
 }
 
 int cli_check_codes_path(const char *cmd, const char *opt, const char *path) {
-    static const char *const audio_ext[] = {".wav", ".flac", ".ogg", ".mp3", ".opus", ".aif", ".aiff"};
+    static const char *const audio_ext[] = {".wav", ".flac", ".ogg", ".oga", ".mp3", ".opus", ".aif",
+                                            ".aiff", ".m4a", ".aac", ".wma", ".caf", ".w64"};
     if (!strcmp(path, "-"))
         return cli_error(cmd, "%s -: codes are written to a .npy file, not to standard output; give a file name such "
                          "as codes.npy", opt);
@@ -99,7 +100,7 @@ int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long
 int cli_parse_u64(const char *cmd, const char *opt, const char *s, uint64_t *out) {
     char *end;
     errno = 0;
-    if (s[0] == '-') {
+    if (s[0] < '0' || s[0] > '9') { /* strtoull would skip spaces and negate " -5" */
         cli_error(cmd, "%s expects a non-negative integer, got \"%s\"", opt, s);
         return 0;
     }

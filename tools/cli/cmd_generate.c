@@ -68,7 +68,7 @@ static void on_sigint(int sig) {
         mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
         ssize_t w = write(2, msg, sizeof msg - 1);
         (void)w;
-        _exit(128 + sig);
+        _exit(128 + g_interrupted); /* the first signal's code, as the comment below says */
     }
     g_interrupted = sig; /* the exit code is 128 + the first signal's number */
 }
@@ -170,8 +170,11 @@ static int read_prompts_file(const char *path, char ***prompts, int *n) {
         while (len > 0 && line[len - 1] == '\r')
             len--;
         line[len] = 0;
+        const char *text = line;
+        if (lineno == 1 && !strncmp(text, "\xEF\xBB\xBF", 3))
+            text += 3; /* a UTF-8 byte order mark, as some editors write */
         /* blank lines are separators, not unconditional prompts */
-        if (!is_blank(line) && append_prompt(prompts, n, line)) {
+        if (!is_blank(text) && append_prompt(prompts, n, text)) {
             rc = cli_error("generate", "out of memory reading --prompts-file %s", path);
             break;
         }
@@ -291,7 +294,12 @@ int cmd_generate(int argc, char **argv) {
                 return 1;
             break;
         case OPT_AUDIO_PROMPT: o.audio_prompt = optarg; break;
-        case OPT_PROMPTS_FILE: o.prompts_file = optarg; break;
+        case OPT_PROMPTS_FILE:
+            if (o.prompts_file)
+                return cli_error("generate", "--prompts-file given twice (%s and %s); put all prompts in one file",
+                                 o.prompts_file, optarg);
+            o.prompts_file = optarg;
+            break;
         case OPT_JSON: o.json = 1; break;
         case OPT_LOUDNESS: {
             o.loudness = 1;
@@ -310,7 +318,7 @@ int cmd_generate(int argc, char **argv) {
         case OPT_STRIDE: {
             /* Any positive length; the model's frame rate and window decide what fits. */
             const char *name = c == OPT_WINDOW ? "--window" : "--stride";
-            if (!cli_parse_float("generate", name, optarg, -INFINITY, 1e5, &dv))
+            if (!cli_parse_float("generate", name, optarg, 0, 1e5, &dv))
                 return 1;
             if (!(dv > 0))
                 return cli_error("generate", "%s must be a positive number of seconds (got %s)", name, optarg);

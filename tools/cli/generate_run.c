@@ -64,6 +64,11 @@ int gen_validate(gen_options *o) {
                          "(\"\" for unconditional; see --help)");
     if (o->duration_set && o->steps)
         return cli_error("generate", "give either --duration or --steps, not both");
+    /* Item i uses seed + i: every one must be a seed --seed accepts, to be made again. */
+    if (o->seed_set && o->seed > MG_SEED_RANDOM - (uint64_t)o->n_prompts)
+        return cli_error("generate", "--seed %llu with %d prompts would reach seed %llu, which --seed cannot take; use at "
+                         "most %llu", (unsigned long long)o->seed, o->n_prompts, (unsigned long long)MG_SEED_RANDOM,
+                         (unsigned long long)(MG_SEED_RANDOM - (uint64_t)o->n_prompts));
     if (o->steps && (o->window > 0 || o->stride > 0)) /* a warning: scripts may pass both */
         fprintf(stderr, "musicgen generate: warning: --window and --stride apply to --duration (long-form "
                         "generation); --steps runs within one window, so they are ignored\n");

@@ -45,12 +45,14 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1];
     if (!strcmp(cmd, "-h") || !strcmp(cmd, "--help") || !strcmp(cmd, "help")) {
-        if (argc > 2) /* musicgen help generate */
+        if (argc > 2) { /* musicgen help generate */
             for (int i = 0; i < n_commands; i++)
                 if (!strcmp(argv[2], commands[i].name)) {
                     char *help_argv[] = {argv[2], "--help", NULL};
                     return commands[i].run(2, help_argv);
                 }
+            return cli_error(NULL, "unknown command \"%s\" (see musicgen --help)", argv[2]);
+        }
         usage(stdout);
         return 0;
     }
