@@ -16,6 +16,7 @@
 #include <string.h>
 #include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 static void test_arena(void) {
@@ -272,6 +273,23 @@ static void test_atomic_file(void) {
     char *missing = mg_path_join(dir, "nope/out.bin");
     CHECK(mg_check_output_path(missing, 0) == MG_ERR_IO, "missing folder detected");
     CHECK(strstr(mg_last_error(), "does not exist") != NULL, "message: %s", mg_last_error());
+    /* An output that is a symbolic link: the file it points to is written, the link stays. */
+    char *link = mg_path_join(dir, "link.bin"), *dangling = mg_path_join(dir, "dangling.bin");
+    CHECK(symlink("out.bin", link) == 0 && symlink("gone.bin", dangling) == 0, "symlinks");
+    CHECK_OK(mg_atomic_open(&af, link, 1));
+    fputs("bye", af.fp);
+    CHECK_OK(mg_atomic_commit(&af, 1));
+    struct stat lst;
+    CHECK(lstat(link, &lst) == 0 && S_ISLNK(lst.st_mode), "the link was replaced by a file");
+    CHECK_OK(mg_file_read_all(path, &data, &n));
+    CHECK(n == 3 && !memcmp(data, "bye", 3), "the link's target was not written");
+    free(data);
+    CHECK(mg_atomic_open(&af, dangling, 1) == MG_ERR_INVALID_ARG && strstr(mg_last_error(), "leads nowhere"),
+          "a dangling link: %s", mg_last_error());
+    unlink(link);
+    unlink(dangling);
+    free(link);
+    free(dangling);
     unlink(path);
     rmdir(dir);
     free(path);

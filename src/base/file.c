@@ -345,8 +345,27 @@ void mg_atomic_remove_temps(void) {
 mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite) {
     memset(af, 0, sizeof *af);
     af->fd = -1;
-    MG_TRY(mg_check_output_path(path, overwrite));
+    /* An output that is a symbolic link: write the file it points to (renaming over the
+     * link would replace the link itself, /dev/stdout included). */
+    struct stat lst;
+    char *target = NULL;
+    if (lstat(path, &lst) == 0 && S_ISLNK(lst.st_mode) && !(target = realpath(path, NULL)))
+        return mg_fail(MG_ERR_INVALID_ARG, "output %s is a symbolic link that leads nowhere (%s); give a file name",
+                       path, strerror(errno));
+    if (target)
+        path = target;
+    mg_status checked = mg_check_output_path(path, overwrite);
+    if (checked != MG_OK) {
+        free(target);
+        return checked;
+    }
     af->path = mg_strdup(path);
+    free(target);
+    if (!af->path) {
+        mg_atomic_abort(af);
+        return MG_ERR_NOMEM;
+    }
+    path = af->path; /* target is gone: from here on, the resolved path */
     size_t n = strlen(path) + 32;
     af->tmp_path = mg_malloc(n, "a path");
     if (!af->path || !af->tmp_path) {
