@@ -282,14 +282,19 @@ static char *parent_dir(const char *path) {
     return d;
 }
 
+/* An output that exists and is neither a regular file nor a folder. */
+static mg_status not_a_file_output(const char *path) {
+    return mg_fail(MG_ERR_INVALID_ARG, "output %s is not a regular file (a device, pipe or socket); give a file name",
+                   path);
+}
+
 mg_status mg_check_output_path(const char *path, int overwrite) {
     if (!path || !path[0])
         return mg_fail(MG_ERR_INVALID_ARG, "empty output path");
     if (mg_path_is_dir(path))
         return mg_fail(MG_ERR_INVALID_ARG, "output %s is a folder; give a file name", path);
     if (!mg_path_is_file_or_absent(path))
-        return mg_fail(MG_ERR_INVALID_ARG, "output %s is not a regular file (a device, pipe or socket); give a file name",
-                       path);
+        return not_a_file_output(path);
     if (!overwrite && mg_path_exists(path))
         return mg_fail(MG_ERR_EXISTS, "output %s already exists; use --force to overwrite it or choose another name", path);
     char *dir = parent_dir(path);
@@ -438,8 +443,7 @@ mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite) {
             }
             unlink(af->tmp_path);
         } else if (!mg_path_is_file_or_absent(af->path)) { /* it changed since mg_atomic_open */
-            st = mg_fail(MG_ERR_INVALID_ARG, "output %s is not a regular file (a device, pipe or socket); give a file name",
-                         af->path);
+            st = not_a_file_output(af->path);
         } else if (rename(af->tmp_path, af->path) != 0) {
             st = mg_fail(MG_ERR_IO, "cannot create %s: %s", af->path, strerror(errno));
         }

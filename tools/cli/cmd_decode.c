@@ -5,6 +5,7 @@
  * before anything is decoded and written atomically; nothing is overwritten without
  * --force. s16/s24 clip samples beyond +-1 and say so; f32 keeps them. */
 #include "cli.h"
+#include "base/file.h"
 #include "io/audio.h"
 #include "io/npy.h"
 
@@ -31,11 +32,6 @@ static void help(void) {
            "  -h, --help                 this help\n\n"
            "example: musicgen decode -m facebook/musicgen-small riff.npy -o riff.wav\n",
            MG_DEFAULT_MODEL);
-}
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 /* "dir/x/codes.npy" -> "codes" */
@@ -101,7 +97,7 @@ static int parse(int argc, char **argv, decode_opts *o) {
 /* Output path of row b of B; a directory output gets STEM.wav / STEM-b.wav. */
 static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) {
     size_t len = strlen(o->out);
-    int dir = len > 0 && (o->out[len - 1] == '/' || is_dir(o->out));
+    int dir = len > 0 && (o->out[len - 1] == '/' || mg_path_is_dir(o->out));
     if (!dir) {
         if (B > 1)
             return cli_error("decode", "%s holds %d rows of codes: give a directory with -o (a path ending in '/')",
@@ -126,7 +122,7 @@ static int decode_all(const decode_opts *o, mg_npy *a) {
         return cli_error("decode", "%s: cannot decode codes of shape [%d, %lld, %lld]", o->in, B, (long long)K,
                          (long long)T);
     size_t len = strlen(o->out);
-    if (len > 1 && o->out[len - 1] == '/' && !is_dir(o->out) && mkdir(o->out, 0777) != 0 && errno != EEXIST)
+    if (len > 1 && o->out[len - 1] == '/' && !mg_path_is_dir(o->out) && mkdir(o->out, 0777) != 0 && errno != EEXIST)
         return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(errno));
     char(*paths)[4096] = calloc((size_t)B, sizeof *paths);
     float **pcm = calloc((size_t)B, sizeof *pcm);

@@ -2,6 +2,7 @@
  * request, plan output names, load the model, generate, post-process (loudness /
  * peak normalization), write audio with metadata tags and the codes file, report. */
 #include "cli_generate.h"
+#include "base/file.h"
 
 #include <errno.h>
 #include <libgen.h>
@@ -37,21 +38,11 @@ void gen_options_free(gen_options *o) {
     free(o->created_dir);
 }
 
-static int file_exists(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0;
-}
-
-static int is_dir(const char *p) {
-    struct stat st;
-    return stat(p, &st) == 0 && S_ISDIR(st.st_mode);
-}
-
 /* The folder part of a path must exist (we never create nested folders silently). */
 static int check_parent(const char *path, const char *what) {
     char *copy = strdup(path);
     const char *dir = dirname(copy);
-    int ok = is_dir(dir);
+    int ok = mg_path_is_dir(dir);
     if (!ok)
         cli_error("generate", "cannot write %s %s: folder %s does not exist; create it first", what, path, dir);
     free(copy);
@@ -96,9 +87,9 @@ int gen_validate(gen_options *o) {
     if (o->codes_out) {
         if (cli_check_codes_path("generate", "--codes-out", o->codes_out))
             return 1;
-        if (file_exists(o->codes_out) && !o->force)
+        if (mg_path_exists(o->codes_out) && !o->force)
             return cli_error("generate", "--codes-out %s already exists; use --force to overwrite it", o->codes_out);
-        if (is_dir(o->codes_out))
+        if (mg_path_is_dir(o->codes_out))
             return cli_error("generate", "--codes-out %s is a folder; give a file name such as codes.npy", o->codes_out);
         if (!check_parent(o->codes_out, "codes"))
             return 1;
@@ -148,7 +139,7 @@ static int plan_outputs(gen_options *o) {
         return 0;
     const char *out = o->output ? o->output : "musicgen-output/";
     size_t len = strlen(out);
-    int dir = is_dir(out) || (len && out[len - 1] == '/');
+    int dir = mg_path_is_dir(out) || (len && out[len - 1] == '/');
     if (!dir && o->n_prompts > 1)
         return cli_error("generate", "-o %s names one file but there are %d prompts; give a folder (an existing one, "
                          "or a path ending in '/')", out, o->n_prompts);
@@ -161,7 +152,7 @@ static int plan_outputs(gen_options *o) {
         o->out_paths[0] = strdup(out);
         return 0;
     }
-    if (!is_dir(out)) {
+    if (!mg_path_is_dir(out)) {
         if (mkdir(out, 0755) != 0)
             return cli_error("generate", "cannot create output folder %s: %s", out, strerror(errno));
         o->created_dir = strdup(out);
@@ -303,7 +294,7 @@ static int write_outputs(gen_options *o, const mg_result *r) {
     }
     if (!rc && *o->interrupted)
         rc = interrupted_exit_code(o);
-    if (rc && rc == interrupted_exit_code(o)) {
+    if (rc == interrupted_exit_code(o)) {
         block_interrupts();
         fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
     }
