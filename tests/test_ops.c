@@ -1,7 +1,8 @@
 /* test_ops.c — the vectorized GELU and softmax against the scalar references
  * (erff / expf) on random data of ragged lengths, and edge values (0, +-large,
  * -inf in softmax inputs); layer norm (f32 partial sums) against a double-precision
- * two-pass reference, including rows with a large mean. */
+ * two-pass reference, including rows with a large mean; the non-finite scan at every
+ * position of ragged lengths. */
 #include "test.h"
 #include "base/rng.h"
 #include "tensor/ops.h"
@@ -42,12 +43,39 @@ static double layer_norm_error(mg_rng *r) {
     return err;
 }
 
+/* mg_any_nonfinite: finite extremes (max, denormal, -0) pass; one NaN, +inf or -inf at
+ * any position of ragged lengths is found. Returns the number of wrong answers. */
+static int nonfinite_mistakes(mg_rng *r) {
+    const float bad[3] = {NAN, INFINITY, -INFINITY};
+    int wrong = 0;
+    for (int n = 1; n < 140; n += 3) {
+        float *x = malloc(sizeof(float) * (size_t)n);
+        for (int i = 0; i < n; i++)
+            x[i] = (float)(mg_rng_normal(r) * 1e3);
+        x[0] = 3.4028235e38f;
+        x[n / 2] = n % 2 ? 1e-45f : -0.0f;
+        wrong += mg_any_nonfinite(x, n) != 0;
+        for (int at = 0; at < n; at++)
+            for (int k = 0; k < 3; k++) {
+                float keep = x[at];
+                x[at] = bad[k];
+                wrong += mg_any_nonfinite(x, n) != 1;
+                x[at] = keep;
+            }
+        free(x);
+    }
+    return wrong;
+}
+
 int main(void) {
     mg_rng r;
     mg_rng_seed(&r, 5);
     double ln_err = layer_norm_error(&r);
     printf("  layer norm max err %.3e\n", ln_err);
     CHECK(ln_err < 1e-5, "layer norm error %g", ln_err);
+    int nf_wrong = nonfinite_mistakes(&r);
+    printf("  non-finite scan: %d wrong answers\n", nf_wrong);
+    CHECK(nf_wrong == 0, "mg_any_nonfinite answered wrongly %d times", nf_wrong);
     double gelu_err = 0, sm_err = 0;
     for (int n = 1; n < 300; n += 7) {
         float *a = malloc(sizeof(float) * (size_t)n), *b = malloc(sizeof(float) * (size_t)n);

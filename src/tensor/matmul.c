@@ -361,17 +361,7 @@ static void run_rows(mg_pool *pool, matmul_job *j) { mg_pool_run(pool, matmul_ta
 static void propagate_nonfinite(const float *X, int64_t ldx, int64_t cols, int64_t M, float *Y, int64_t ldy,
                                 int64_t rows) {
     for (int64_t m = 0; m < M; m++) {
-        const float *x = X + (size_t)m * (size_t)ldx;
-        /* NaN and inf are the values whose exponent bits are all ones. An OR over
-         * integer tests, so the compiler vectorizes it (it runs serially between the
-         * pool jobs of every decoder step). */
-        uint32_t nonfinite = 0;
-        for (int64_t i = 0; i < cols; i++) {
-            uint32_t bits;
-            memcpy(&bits, &x[i], sizeof bits);
-            nonfinite |= (bits & 0x7F800000u) == 0x7F800000u;
-        }
-        if (nonfinite)
+        if (mg_any_nonfinite(X + (size_t)m * (size_t)ldx, cols))
             for (int64_t r = 0; r < rows; r++)
                 Y[(size_t)m * (size_t)ldy + (size_t)r] = NAN;
     }
