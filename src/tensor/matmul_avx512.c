@@ -278,10 +278,12 @@ INLINE void group_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
         acc[m] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = g + (size_t)b * MG_Q8X16_BLOCK_BYTES;
-        /* Four blocks (~2 KiB) ahead: the group is one sequential stream. */
+        /* ~4 KiB ahead: the group is one sequential stream. Two KiB (four blocks) was
+         * less than a memory latency's worth of streaming; 4 KiB gave q8_0 / q4_0 steps
+         * 2-5 % faster in paired runs (8 to 64 blocks of q4_0x16 all did). */
 #pragma GCC unroll 9
         for (int l = 0; l < 9; l++)
-            mg_prefetch(blk + 4 * MG_Q8X16_BLOCK_BYTES + (size_t)l * 64);
+            mg_prefetch(blk + 8 * MG_Q8X16_BLOCK_BYTES + (size_t)l * 64);
         __m512i s[8];
 #pragma GCC unroll 8
         for (int m = 0; m < MB; m++)
@@ -325,8 +327,8 @@ INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = g + (size_t)b * MG_Q4X16_BLOCK_BYTES;
 #pragma GCC unroll 5
-        for (int l = 0; l < 5; l++)
-            mg_prefetch(blk + 4 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
+        for (int l = 0; l < 5; l++) /* ~4.5 KiB ahead, as above */
+            mg_prefetch(blk + 16 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
         __m512i s[8];
 #pragma GCC unroll 8
         for (int m = 0; m < MB; m++)
