@@ -265,8 +265,8 @@ INLINE void group_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = g + (size_t)b * MG_Q8X16_BLOCK_BYTES;
 #pragma GCC unroll 9
-        for (int l = 0; l < 9; l++)
-            mg_prefetch(blk + 4 * MG_Q8X16_BLOCK_BYTES + (size_t)l * 64);
+        for (int l = 0; l < 9; l++) /* ~4 KiB ahead (matmul_avx512.c) */
+            mg_prefetch(blk + 8 * MG_Q8X16_BLOCK_BYTES + (size_t)l * 64);
         __m256i s[4][2];
 #pragma GCC unroll 4
         for (int m = 0; m < MB; m++)
@@ -319,8 +319,8 @@ INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = g + (size_t)b * MG_Q4X16_BLOCK_BYTES;
 #pragma GCC unroll 5
-        for (int l = 0; l < 5; l++)
-            mg_prefetch(blk + 4 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
+        for (int l = 0; l < 5; l++) /* ~4.5 KiB ahead (matmul_avx512.c) */
+            mg_prefetch(blk + 16 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
         __m256 dw[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk)),
                         _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))};
 #pragma GCC unroll 2
