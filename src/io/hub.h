@@ -17,8 +17,9 @@
  *   .locks/models--ORG--NAME/<etag>.lock   flock()ed while a blob is written
  *
  * hub_cache.c: paths, environment, resolution of a repo id to a snapshot folder.
- * hub_download.c: libcurl downloads ({endpoint}/{repo}/resolve/{revision}/{file}),
- * resume with HTTP Range, retries, sha256 verification, atomic placement.
+ * hub_download.c: downloads (which files, retries, sha256 verification, atomic
+ * placement in the cache); hub_http.c: its libcurl side
+ * ({endpoint}/{repo}/resolve/{revision}/{file}, HEAD, GET resumed with HTTP Range).
  * sha256.c: sha256 of a file (OpenSSL libcrypto).
  *
  * Nothing here prints: download progress goes to a callback.
