@@ -226,7 +226,9 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     double fr = (double)sr / hop;
     int D = mg_config_delays(c);
     int max_pos = c->dec.max_position_embeddings;
-    int window_cols = c->gen.max_length < max_pos ? c->gen.max_length : max_pos;
+    /* Columns of one decoder run (start token included); the last one is never fed
+     * back, so max_pos positions hold max_pos + 1 columns. */
+    int window_cols = c->gen.max_length < max_pos + 1 ? c->gen.max_length : max_pos + 1;
     int model_window = window_cols - D; /* frames one decoder run can hold */
     memset(out, 0, sizeof *out);
     out->P = P;
@@ -234,13 +236,13 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
         out->fixed_steps = 1;
         out->n_windows = 1;
         out->steps = gp->steps;
-        if (1 + P >= max_pos)
+        if (P >= max_pos)
             return mg_fail(MG_ERR_INVALID_ARG, "the audio prompt (%d frames) fills all %d decoder positions of the model; "
                            "use a shorter audio prompt", P, max_pos);
-        if ((int64_t)1 + P + gp->steps > max_pos)
+        if ((int64_t)P + gp->steps > max_pos)
             return mg_fail(MG_ERR_INVALID_ARG, "%d steps%s need %lld decoder positions but the model has %d; use at most %d "
                            "steps (or --duration for long-form generation)", gp->steps, P ? " after the audio prompt" : "",
-                           (long long)1 + P + gp->steps, max_pos, max_pos - 1 - P);
+                           (long long)P + gp->steps, max_pos, max_pos - P);
         if (1 + P + gp->steps < 2 * D - 1 || P + gp->steps < D)
             return mg_fail(MG_ERR_INVALID_ARG, "%d steps are too few for %d delayed codebooks: use at least %d",
                            gp->steps, c->dec.n_codebooks, (2 * D - 2 - P > D - P ? 2 * D - 2 - P : D - P));

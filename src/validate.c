@@ -193,10 +193,11 @@ static void check_config(checker *c, const mg_model *m) {
         finding(c, MG_FINDING_ERROR, "%s: the generation window is empty (max_length %d, max_position_embeddings %d, "
                 "%d delayed codebooks); fix generation_config.json's max_length", where, cfg->gen.max_length,
                 cfg->dec.max_position_embeddings, mg_config_delays(cfg));
-    if (cfg->gen.max_length > cfg->dec.max_position_embeddings)
-        finding(c, MG_FINDING_WARNING, "%s: generation_config max_length %d exceeds decoder.max_position_embeddings %d; "
-                "one window is capped at %d steps", where, cfg->gen.max_length, cfg->dec.max_position_embeddings,
-                m->info.max_steps);
+    /* max_length counts the start token's column; the last column is never fed back. */
+    if (cfg->gen.max_length - 1 > cfg->dec.max_position_embeddings)
+        finding(c, MG_FINDING_WARNING, "%s: generation_config max_length %d needs %d decoder positions but "
+                "decoder.max_position_embeddings is %d; one window is capped at %d steps", where, cfg->gen.max_length,
+                cfg->gen.max_length - 1, cfg->dec.max_position_embeddings, m->info.max_steps);
     if (cfg->codec.sample_rate % cfg->codec.hop_length)
         finding(c, MG_FINDING_WARNING, "%s: audio_encoder.sampling_rate %d is not a multiple of the hop length %d; "
                 "durations are rounded to whole frames", where, cfg->codec.sample_rate, cfg->codec.hop_length);

@@ -8,8 +8,8 @@
  *                        [--init realistic|reference] [--force]
  *
  * Writes config.json (copied verbatim), generation_config.json (MusicGen's
- * defaults: sampling, guidance 3, top-k 250, max_length 1500 capped by the
- * position table, start/pad id = decoder vocab_size), spiece.model, and the
+ * defaults: sampling, guidance 3, top-k 250, max_length 1500 capped by what the
+ * position table allows, start/pad id = decoder vocab_size), spiece.model, and the
  * weights exactly as transformers' save_pretrained lays them out: every tensor
  * of MusicgenForConditionalGeneration (T5 encoder without the tied embed_tokens
  * copy, enc_to_dec_proj only when the hidden sizes differ, EnCodec with
@@ -728,7 +728,10 @@ int main(int argc, char **argv) {
     if (st == MG_OK)
         st = write_bytes_file(out_dir, "config.json", text, len, force);
     if (st == MG_OK) {
-        cfg.gen.max_length = cfg.dec.max_position_embeddings < 1500 ? cfg.dec.max_position_embeddings : 1500;
+        /* max_length counts columns, the start token's included; the last one is never
+         * fed back, so max_position_embeddings positions hold one column more. */
+        int longest = cfg.dec.max_position_embeddings + 1;
+        cfg.gen.max_length = longest < 1500 ? longest : 1500;
         char *gen = mg_generation_config_to_json(&cfg);
         st = gen ? write_bytes_file(out_dir, "generation_config.json", gen, strlen(gen), force)
                  : mg_fail(MG_ERR_NOMEM, "out of memory");

@@ -199,7 +199,7 @@ static void parse_decoder(parse_ctx *p, cJSON *s, mg_decoder_config *c) {
     c->ffn_dim = req_int(p, s, "ffn_dim", 1, 1 << 18);
     c->n_codebooks = req_int(p, s, "num_codebooks", 1, 64);
     c->audio_channels = opt_int(p, s, "audio_channels", 1, 1, 2);
-    c->max_position_embeddings = req_int(p, s, "max_position_embeddings", 2, 1 << 20);
+    c->max_position_embeddings = req_int(p, s, "max_position_embeddings", 1, 1 << 20);
     c->scale_embedding = opt_bool(p, s, "scale_embedding", 0);
     c->pad_token_id = opt_int(p, s, "pad_token_id", c->vocab_size, 0, 1 << 20);
     c->bos_token_id = opt_int(p, s, "bos_token_id", c->vocab_size, 0, 1 << 20);

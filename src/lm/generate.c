@@ -8,18 +8,11 @@
  */
 #include "lm/generate.h"
 #include "base/status.h"
+#include "tensor/ops.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-
-/* NaN/Inf logits mean corrupt weights (or an overflow); sampling them would emit garbage. */
-static int all_finite(const float *x, size_t n) {
-    float acc = 0;
-    for (size_t i = 0; i < n; i++)
-        acc += x[i] * 0.0f; /* stays 0 unless some x[i] is NaN or Inf */
-    return acc == 0.0f;
-}
 
 void mg_lm_output_free(mg_lm_output *o) {
     free(o->seq);
@@ -35,10 +28,13 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
     int P = job->prompt ? job->P : 0;
     if (B < 1 || job->steps < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "nothing to generate (%d items, %d steps)", B, job->steps);
-    int max_length = 1 + P + job->steps;
-    if (max_length > c->max_position_embeddings)
+    /* Columns: the start token, the prompt, the steps. The last column is never fed
+     * back, so the decoder sees positions 0 .. P + steps - 1 (as in the reference, whose
+     * position table has max_position_embeddings rows). */
+    int max_length = 1 + P + job->steps, positions = max_length - 1;
+    if (positions > c->max_position_embeddings)
         return mg_fail(MG_ERR_INVALID_ARG, "%d steps%s need %d positions but the model has %d; ask for fewer steps",
-                       job->steps, P ? " after the audio prompt" : "", max_length, c->max_position_embeddings);
+                       job->steps, P ? " after the audio prompt" : "", positions, c->max_position_embeddings);
 
     mg_pattern *pat = calloc((size_t)B, sizeof *pat);
     int32_t *seq = malloc(sizeof(int32_t) * (size_t)B * K * max_length);
@@ -68,7 +64,7 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
                 seq[((size_t)b * K + k) * max_length + t] = pat[b].mask[(size_t)k * max_length + t];
     }
     int start = pat[0].start;
-    st = mg_dec_state_new(d, pool, R, max_length, job->kv, job->enc, job->enc_mask, job->S, &state);
+    st = mg_dec_state_new(d, pool, R, positions, job->kv, job->enc, job->enc_mask, job->S, &state);
     if (st != MG_OK)
         goto done;
 
@@ -83,7 +79,8 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
         st = mg_dec_forward(state, pool, input, n, logits, 0, NULL, NULL);
         if (st != MG_OK)
             goto done;
-        if (!all_finite(logits, (size_t)R * K * V)) {
+        /* NaN/Inf logits mean corrupt weights (or an overflow); sampling them would emit garbage. */
+        if (mg_any_nonfinite(logits, (int64_t)R * K * V)) {
             st = mg_fail(MG_ERR_FORMAT, "the decoder produced non-finite values at step %d: the model weights are corrupt "
                          "(check them with musicgen info)", step + 1);
             goto done;

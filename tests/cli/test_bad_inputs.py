@@ -15,6 +15,7 @@ Environment: MUSICGEN (the CLI), MG_REFERENCE_DIR (fixtures), MG_BUILD_DIR."""
 import json
 import os
 import pwd
+import random
 import resource
 import shutil
 import signal
@@ -573,7 +574,7 @@ def config_cases():
     run(w, gen(w.model(trunc_spiece), w.path("out", "x.wav")), ["spiece.model"])
 
     w = Work("spiece.model is garbage")
-    run(w, gen(w.model(lambda m: open(os.path.join(m, "spiece.model"), "wb").write(os.urandom(5000))),
+    run(w, gen(w.model(lambda m: open(os.path.join(m, "spiece.model"), "wb").write(random.Random(5).randbytes(5000))),
                w.path("out", "x.wav")), ["spiece.model"])
 
     w = Work("spiece.model empty")

@@ -202,15 +202,17 @@ def contract_checks(d):
 
 
 def short_window_checks(d):
-    """Models whose whole window is a handful of frames (max_position_embeddings 16 with
-    8 codebooks; 2 positions with 1 codebook): every duration either works with exactly
-    round(D * rate) samples or says what the model can do."""
+    """Models whose whole window is a handful of frames (max_position_embeddings 15 with
+    8 codebooks; 1 position with 1 codebook; a window has one column more than the
+    positions, since its last column is never fed back, and mg-random-checkpoint sets
+    max_length to that): every duration either works with exactly round(D * rate)
+    samples or says what the model can do."""
     import subprocess
     tool = os.path.join(os.path.dirname(t.MUSICGEN), "mg-random-checkpoint")
     base = json.load(open(os.path.join(t.REF, "tiny-mono", "config.json")))
     spiece = os.path.join(t.REF, "tiny-mono", "spiece.model")
     models = {}
-    for name, K, pos, bw in (("k8p16", 8, 16, 4.25), ("k1p2", 1, 2, 0.5)):
+    for name, K, pos, bw in (("k8p15", 8, 15, 4.25), ("k1p1", 1, 1, 0.5)):
         cfg = json.loads(json.dumps(base))
         cfg["decoder"].update(num_codebooks=K, max_position_embeddings=pos)
         cfg["audio_encoder"]["target_bandwidths"] = [bw]
@@ -223,19 +225,58 @@ def short_window_checks(d):
     # last window shorter than the delay pattern's 7 frames is lengthened, then trimmed.
     for dur in (0.1, 0.3, 0.4, 0.5, 0.8, 0.9, 1.7):
         out = os.path.join(d, "short.wav")
-        t.run(["generate", "-m", models["k8p16"], "--seed", "1", "-d", str(dur), "-o", out, "--force", "-q", "x"])
+        t.run(["generate", "-m", models["k8p15"], "--seed", "1", "-d", str(dur), "-o", out, "--force", "-q", "x"])
         if os.path.exists(out):
             audio, _ = t.read_wav(out)
-            t.check(audio.shape[1] == round(dur * 32000), f"k8p16 -d {dur}: {audio.shape[1]} samples")
+            t.check(audio.shape[1] == round(dur * 32000), f"k8p15 -d {dur}: {audio.shape[1]} samples")
     # --window / --stride: any positive length; the model's frames decide.
-    t.run(["generate", "-m", models["k8p16"], "-d", "1", "--window", "0.16", "--stride", "0.06", "-o",
+    t.run(["generate", "-m", models["k8p15"], "-d", "1", "--window", "0.16", "--stride", "0.06", "-o",
            os.path.join(d, "ws.wav"), "--force", "-q", "x"])
-    p = t.run(["generate", "-m", models["k8p16"], "-d", "1", "--stride", "0.001", "-q", "x"], expect_ok=False)
+    p = t.run(["generate", "-m", models["k8p15"], "-d", "1", "--stride", "0.001", "-q", "x"], expect_ok=False)
     t.check("shorter than one codec frame" in p.stderr, f"sub-frame stride: {p.stderr.strip()}")
     # One frame per window: one window works, more cannot continue from itself.
-    t.run(["generate", "-m", models["k1p2"], "-d", "0.02", "-o", os.path.join(d, "one.wav"), "--force", "-q", "x"])
-    p = t.run(["generate", "-m", models["k1p2"], "-d", "1", "-q", "x"], expect_ok=False)
+    t.run(["generate", "-m", models["k1p1"], "-d", "0.02", "-o", os.path.join(d, "one.wav"), "--force", "-q", "x"])
+    p = t.run(["generate", "-m", models["k1p1"], "-d", "1", "-q", "x"], expect_ok=False)
     t.check("window holds 1 frame" in p.stderr and "at most 0.020 s" in p.stderr, f"1-frame window: {p.stderr.strip()}")
+
+
+def position_limit_checks(d):
+    """A window uses every position of the table, as the reference does: N steps after
+    a P-frame audio prompt feed positions 0 .. P + N - 1 (the last column is never fed
+    back). The same weights with a 12- and a 20-row table give the same greedy codes
+    for the 12 steps the small one allows; one step more is refused, naming the limit."""
+    tool = os.path.join(os.path.dirname(t.MUSICGEN), "mg-random-checkpoint")
+    base = json.load(open(os.path.join(t.REF, "tiny-mono", "config.json")))
+    spiece = os.path.join(t.REF, "tiny-mono", "spiece.model")
+    models = {}
+    for pos in (12, 20):
+        cfg = json.loads(json.dumps(base))
+        cfg["decoder"]["max_position_embeddings"] = pos
+        path = os.path.join(d, "pos%d.json" % pos)
+        json.dump(cfg, open(path, "w"))
+        models[pos] = os.path.join(d, "pos%d" % pos)
+        p = subprocess.run([tool, path, models[pos], "--spiece", spiece, "--seed", "3"], capture_output=True, text=True)
+        t.check(p.returncode == 0, f"mg-random-checkpoint pos{pos}: {p.stderr.strip()}")
+
+    def greedy(pos, steps, extra=(), name="c"):
+        out = os.path.join(d, "%s%d_%d.npy" % (name, pos, steps))
+        t.run(["generate", "-m", models[pos], "--greedy", "--steps", str(steps), "--codes-out", out, "-o",
+               os.path.join(d, "pl.wav"), "--force", "-q", *extra, "rock"])
+        return np.load(out) if os.path.exists(out) else None
+
+    a, b = greedy(12, 12), greedy(20, 12)
+    t.check(a is not None and b is not None and np.array_equal(a, b), "12 steps on a 12-position table == on a 20-row one")
+    p = t.run(["generate", "-m", models[12], "--greedy", "--steps", "13", "-q", "rock"], expect_ok=False)
+    t.check("13 decoder positions" in p.stderr and "at most 12 steps" in p.stderr, f"13 steps: {p.stderr.strip()}")
+    # A 5-frame audio prompt (0.1 s at 50 Hz) leaves 7 steps.
+    prompt = os.path.join(d, "pl_prompt.wav")
+    t.run(["generate", "-m", models[20], "--seed", "1", "-d", "0.1", "-o", prompt, "--force", "-q", "rock"])
+    a = greedy(12, 7, ("--audio-prompt", prompt), "p")
+    b = greedy(20, 7, ("--audio-prompt", prompt), "p")
+    t.check(a is not None and b is not None and np.array_equal(a, b), "audio prompt + 7 steps on 12 positions == on 20")
+    p = t.run(["generate", "-m", models[12], "--greedy", "--steps", "8", "--audio-prompt", prompt, "-q", "rock"],
+              expect_ok=False)
+    t.check("at most 7 steps" in p.stderr, f"audio prompt + 8 steps: {p.stderr.strip()}")
 
 
 if __name__ == "__main__":
@@ -243,4 +284,5 @@ if __name__ == "__main__":
         d = fixture_checks(fx)
     contract_checks(d)
     short_window_checks(d)
+    position_limit_checks(d)
     t.finish("test_generate_cli")

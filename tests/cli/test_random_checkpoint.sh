@@ -228,7 +228,8 @@ print(f"  --init reference: {n_cmp} decoder / T5 tensors scaled like the fixture
 check(n_cmp > 40, f"only {n_cmp} tensors compared")
 g = json.load(open(os.path.join(d, "mono/generation_config.json")))
 check(g.get("do_sample") is True and g.get("guidance_scale") == 3 and g.get("top_k") == 250, f"generation defaults {g}")
-check(g.get("decoder_start_token_id") == 64 and g.get("pad_token_id") == 64 and g.get("max_length") == 512,
+# max_length counts columns: 512 positions hold 513 (the last column is never fed back)
+check(g.get("decoder_start_token_id") == 64 and g.get("pad_token_id") == 64 and g.get("max_length") == 513,
       f"generation ids / max_length {g}")
 
 # 2. custom config: names, shapes, dtype, info
