@@ -1,18 +1,24 @@
 /* test_attention.c — the SIMD attention kernels (f32, f16, q8_0 caches) against the
  * scalar reference on random data, for head sizes the released models use (64) and
  * ragged ones; stored-and-read-back values must match the reference bit for bit in
- * f16/q8_0 storage, scores/accumulations within float rounding. */
+ * f16/q8_0 storage, scores/accumulations within float rounding. The kernels of the
+ * active ISA, and on an AVX-512 machine the AVX2 ones too (AVX2-only CPUs run them). */
 #include "test.h"
 #include "tensor/ops.h"
 #include "base/rng.h"
 #include "lm/attention.h"
+#include "tensor/isa.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void run(mg_kv_type kv, int hd, int n) {
-    const mg_kv_ops *ref = mg_kv_ops_get(kv, 1), *fast = mg_kv_ops_get(kv, 0);
+#if defined(__x86_64__)
+const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv);
+#endif
+
+static void run(const mg_kv_ops *fast, mg_kv_type kv, int hd, int n) {
+    const mg_kv_ops *ref = mg_kv_ops_get(kv, 1);
     size_t rb = ref->row_bytes(hd);
     CHECK(rb == fast->row_bytes(hd), "row bytes agree");
     mg_rng r;
@@ -65,8 +71,13 @@ int main(void) {
         for (size_t i = 0; i < sizeof hds / sizeof hds[0]; i++) {
             if (kv == MG_KV_Q8_0 && hds[i] % 32)
                 continue;
-            for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++)
-                run((mg_kv_type)kv, hds[i], ns[j]);
+            for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++) {
+                run(mg_kv_ops_get((mg_kv_type)kv, 0), (mg_kv_type)kv, hds[i], ns[j]);
+#if defined(__x86_64__)
+                if (mg_isa_active() == MG_ISA_AVX512)
+                    run(mg_kv_ops_avx2((mg_kv_type)kv), (mg_kv_type)kv, hds[i], ns[j]);
+#endif
+            }
         }
     CHECK(mg_kv_effective(MG_KV_Q8_0, 12) == MG_KV_F16, "q8_0 falls back to f16 for head_dim 12");
     CHECK(mg_kv_effective(MG_KV_Q8_0, 64) == MG_KV_Q8_0, "q8_0 for head_dim 64");
