@@ -162,10 +162,17 @@ mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_con
     float *tmp = mg_malloc((size_t)(K * sp->cout) * sizeof(float), "a convolution weight");
     mg_status st = (w && tmp) ? mg_store_fold_weight_norm(s, prefix, 3, wshape, w) : MG_ERR_NOMEM;
     if (st == MG_OK) {
-        for (int co = 0; co < sp->cout; co++)
+        /* 16 output channels at a time: 16 sequential read streams and 64-byte writes
+         * (one channel at a time wrote 4 bytes every cout floats: a quarter of load time). */
+        for (int co0 = 0; co0 < sp->cout; co0 += 16) {
+            int co1 = co0 + 16 < sp->cout ? co0 + 16 : sp->cout;
             for (int ci = 0; ci < sp->cin; ci++)
-                for (int i = 0; i < sp->k; i++)
-                    tmp[((int64_t)i * sp->cin + ci) * sp->cout + co] = w[((int64_t)co * sp->cin + ci) * sp->k + i];
+                for (int i = 0; i < sp->k; i++) {
+                    float *dst = tmp + ((int64_t)i * sp->cin + ci) * sp->cout;
+                    for (int co = co0; co < co1; co++)
+                        dst[co] = w[((int64_t)co * sp->cin + ci) * sp->k + i];
+                }
+        }
         st = mg_gemm_pack_b(&c->w, K, sp->cout, tmp, sp->cout, 1);
     }
     free(w);

@@ -129,11 +129,16 @@ int mg_any_nonfinite(const float *x, int64_t n) {
      * compares and adds, which the compiler vectorizes even for plain SSE2 (a flag OR-ed
      * per element stayed scalar, and this runs serially between the pool jobs of every
      * decoder step). */
-    uint32_t n_bad = 0;
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t bits;
-        memcpy(&bits, &x[i], sizeof bits);
-        n_bad += (bits & 0x7F800000u) == 0x7F800000u;
+    for (int64_t i0 = 0; i0 < n; i0 += (int64_t)1 << 20) { /* chunks: the count cannot wrap */
+        int64_t i1 = n - i0 < ((int64_t)1 << 20) ? n : i0 + ((int64_t)1 << 20);
+        uint32_t n_bad = 0;
+        for (int64_t i = i0; i < i1; i++) {
+            uint32_t bits;
+            memcpy(&bits, &x[i], sizeof bits);
+            n_bad += (bits & 0x7F800000u) == 0x7F800000u;
+        }
+        if (n_bad)
+            return 1;
     }
-    return n_bad != 0;
+    return 0;
 }
