@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
-# test_neon_qemu.sh — run the matmul kernel tests (tests/test_kernels.c) on the NEON
-# kernels from an x86-64 machine: cross-compiles test_kernels statically for AArch64,
-# once for baseline ARMv8-A (the widening-multiply fallbacks) and once with the
-# dotprod extension (SDOT), and runs both under qemu-aarch64 user emulation.
+# test_neon_qemu.sh — run the matmul and attention kernel tests (tests/test_kernels.c,
+# tests/test_attention.c) on the NEON kernels from an x86-64 machine: cross-compiles
+# them statically for AArch64, once for baseline ARMv8-A (the widening-multiply
+# fallbacks) and once with the dotprod extension (SDOT), and runs both under
+# qemu-aarch64 user emulation.
 #   scripts/test_neon_qemu.sh          (needs gcc-aarch64-linux-gnu and qemu-user)
 # Not part of CI (which builds for the machine it runs on). Every check should pass
 # except the one that re-runs the test in a child process with MG_ISA=scalar: that
@@ -29,5 +30,11 @@ for arch in armv8-a armv8.2-a+dotprod; do
   if [ "$fails" -gt 1 ] || ! grep -q "best ISA neon" "$out/log" || { [ "$fails" = 1 ] && ! grep -q "child with MG_ISA=scalar" "$out/log"; }; then
     status=1
   fi
+  "$cc" -std=c11 -D_GNU_SOURCE -O2 -march="$arch" -static -ffunction-sections -fdata-sections \
+    -Wl,--gc-sections -Isrc -Iinclude -Itests/support $(ls src/tensor/*.c | grep -v avx) $(ls src/base/*.c) \
+    src/lm/attention.c src/lm/attention_neon.c tests/test_attention.c tests/support/test.c -lm -lpthread \
+    -o "$out/test_attention" || exit 1
+  qemu-aarch64 "$out/test_attention" 2>&1 | tee "$out/log" | grep -E "FAIL|checks"
+  grep -q "test_attention: all .* checks passed" "$out/log" || status=1
 done
 exit $status

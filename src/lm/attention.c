@@ -85,6 +85,7 @@ static const mg_kv_ops scalar_ops[3] = {
 
 const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv);
 const mg_kv_ops *mg_kv_ops_avx512(mg_kv_type kv);
+const mg_kv_ops *mg_kv_ops_neon(mg_kv_type kv);
 
 const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int scalar) {
     if ((int)kv < 0 || kv > MG_KV_Q8_0)
@@ -97,6 +98,9 @@ const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int scalar) {
             ops = mg_kv_ops_avx512(kv);
         if (!ops && (isa == MG_ISA_AVX512 || isa == MG_ISA_AVX2))
             ops = mg_kv_ops_avx2(kv);
+#elif defined(__aarch64__)
+        if (mg_isa_active() == MG_ISA_NEON)
+            ops = mg_kv_ops_neon(kv);
 #endif
     }
     return ops ? ops : &scalar_ops[kv];

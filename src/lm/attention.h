@@ -1,5 +1,5 @@
 /* attention.h — the inner loops of attention over a KV cache, per cache format
- * (f32, f16, q8_0) and per ISA (scalar reference, AVX2+F16C, AVX-512):
+ * (f32, f16, q8_0) and per ISA (scalar reference, AVX2+F16C, AVX-512, NEON):
  *   scores[i] = q . K[i]            for the n cached positions of one head
  *   out      += sum_i p[i] * V[i]
  * K/V rows are head_dim values in the cache's format (q8_0: head_dim % 32 == 0).
