@@ -27,62 +27,76 @@ static inline void load_q8x16(const int8_t *p, float32x4_t out[4]) {
     out[3] = vcvtq_f32_s32(vmovl_s16(vget_high_s16(hi)));
 }
 
-/* ---- f32 ------------------------------------------------------------------------------ */
+/* ---- float caches (f32, f16): one body each for scores and the weighted sum ----------- */
 
-static size_t rb_f32(int hd) { return (size_t)hd * 4; }
+#define INLINE static inline __attribute__((always_inline))
 
-static void store_f32(void *dst, const float *src, int hd) { memcpy(dst, src, (size_t)hd * 4); }
+/* Four values of a float row at element e as f32, and one value (the tail). */
+INLINE float32x4_t f32_load4(const void *row, int e) { return vld1q_f32((const float *)row + e); }
+INLINE float f32_load1(const void *row, int e) { return ((const float *)row)[e]; }
+INLINE float32x4_t f16_load4(const void *row, int e) { return load_f16((const uint16_t *)row + e); }
+INLINE float f16_load1(const void *row, int e) { return mg_f16_to_f32(((const uint16_t *)row)[e]); }
 
-static void scores_f32(const float *q, const void *K, int n, int hd, float *out) {
-    const float *k = K;
-    for (int i = 0; i < n; i++, k += hd) {
-        mg_kv_prefetch(k, (size_t)hd * 4);
+typedef float32x4_t (*load4_fn)(const void *row, int e);
+typedef float (*load1_fn)(const void *row, int e);
+
+/* Always inlined with constant loaders, so each format gets its own straight code. */
+INLINE void scores_float(const float *q, const uint8_t *k, size_t rb, int n, int hd, float *out, load4_fn load4,
+                         load1_fn load1) {
+    for (int i = 0; i < n; i++, k += rb) {
+        mg_kv_prefetch(k, rb);
         float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
         int e = 0;
         for (; e + 8 <= hd; e += 8) {
-            a0 = vfmaq_f32(a0, vld1q_f32(q + e), vld1q_f32(k + e));
-            a1 = vfmaq_f32(a1, vld1q_f32(q + e + 4), vld1q_f32(k + e + 4));
+            a0 = vfmaq_f32(a0, vld1q_f32(q + e), load4(k, e));
+            a1 = vfmaq_f32(a1, vld1q_f32(q + e + 4), load4(k, e + 4));
         }
         for (; e + 4 <= hd; e += 4)
-            a0 = vfmaq_f32(a0, vld1q_f32(q + e), vld1q_f32(k + e));
+            a0 = vfmaq_f32(a0, vld1q_f32(q + e), load4(k, e));
         float s = vaddvq_f32(vaddq_f32(a0, a1));
         for (; e < hd; e++)
-            s += q[e] * k[e];
+            s += q[e] * load1(k, e);
         out[i] = s;
     }
 }
 
-static void accum_f32(float *o, const float *p, const void *V, int n, int hd) {
-    const float *v = V;
+INLINE void accum_float(float *o, const float *p, const uint8_t *v, size_t rb, int n, int hd, load4_fn load4,
+                        load1_fn load1) {
     if (hd == 64) {
         float32x4_t ov[16];
         for (int j = 0; j < 16; j++)
             ov[j] = vld1q_f32(o + 4 * j);
-        for (int i = 0; i < n; i++, v += 64) {
-            mg_kv_prefetch(v, 256);
+        for (int i = 0; i < n; i++, v += rb) {
+            mg_kv_prefetch(v, rb);
             float32x4_t a = vdupq_n_f32(p[i]);
             for (int j = 0; j < 16; j++)
-                ov[j] = vfmaq_f32(ov[j], a, vld1q_f32(v + 4 * j));
+                ov[j] = vfmaq_f32(ov[j], a, load4(v, 4 * j));
         }
         for (int j = 0; j < 16; j++)
             vst1q_f32(o + 4 * j, ov[j]);
         return;
     }
-    for (int i = 0; i < n; i++, v += hd) {
-        mg_kv_prefetch(v, (size_t)hd * 4);
+    for (int i = 0; i < n; i++, v += rb) {
+        mg_kv_prefetch(v, rb);
         float32x4_t a = vdupq_n_f32(p[i]);
         int e = 0;
         for (; e + 4 <= hd; e += 4)
-            vst1q_f32(o + e, vfmaq_f32(vld1q_f32(o + e), a, vld1q_f32(v + e)));
+            vst1q_f32(o + e, vfmaq_f32(vld1q_f32(o + e), a, load4(v, e)));
         for (; e < hd; e++)
-            o[e] += p[i] * v[e];
+            o[e] += p[i] * load1(v, e);
     }
 }
 
-/* ---- f16 ------------------------------------------------------------------------------ */
+static size_t rb_f32(int hd) { return (size_t)hd * 4; }
+static void store_f32(void *dst, const float *src, int hd) { memcpy(dst, src, (size_t)hd * 4); }
+static void scores_f32(const float *q, const void *K, int n, int hd, float *out) {
+    scores_float(q, K, rb_f32(hd), n, hd, out, f32_load4, f32_load1);
+}
+static void accum_f32(float *o, const float *p, const void *V, int n, int hd) {
+    accum_float(o, p, V, rb_f32(hd), n, hd, f32_load4, f32_load1);
+}
 
 static size_t rb_f16(int hd) { return (size_t)hd * 2; }
-
 static void store_f16(void *dst, const float *src, int hd) {
     uint16_t *d = dst;
     int e = 0;
@@ -91,51 +105,11 @@ static void store_f16(void *dst, const float *src, int hd) {
     for (; e < hd; e++)
         d[e] = mg_f32_to_f16(src[e]);
 }
-
 static void scores_f16(const float *q, const void *K, int n, int hd, float *out) {
-    const uint16_t *k = K;
-    for (int i = 0; i < n; i++, k += hd) {
-        mg_kv_prefetch(k, (size_t)hd * 2);
-        float32x4_t a0 = vdupq_n_f32(0), a1 = vdupq_n_f32(0);
-        int e = 0;
-        for (; e + 8 <= hd; e += 8) {
-            a0 = vfmaq_f32(a0, vld1q_f32(q + e), load_f16(k + e));
-            a1 = vfmaq_f32(a1, vld1q_f32(q + e + 4), load_f16(k + e + 4));
-        }
-        for (; e + 4 <= hd; e += 4)
-            a0 = vfmaq_f32(a0, vld1q_f32(q + e), load_f16(k + e));
-        float s = vaddvq_f32(vaddq_f32(a0, a1));
-        for (; e < hd; e++)
-            s += q[e] * mg_f16_to_f32(k[e]);
-        out[i] = s;
-    }
+    scores_float(q, K, rb_f16(hd), n, hd, out, f16_load4, f16_load1);
 }
-
 static void accum_f16(float *o, const float *p, const void *V, int n, int hd) {
-    const uint16_t *v = V;
-    if (hd == 64) {
-        float32x4_t ov[16];
-        for (int j = 0; j < 16; j++)
-            ov[j] = vld1q_f32(o + 4 * j);
-        for (int i = 0; i < n; i++, v += 64) {
-            mg_kv_prefetch(v, 128);
-            float32x4_t a = vdupq_n_f32(p[i]);
-            for (int j = 0; j < 16; j++)
-                ov[j] = vfmaq_f32(ov[j], a, load_f16(v + 4 * j));
-        }
-        for (int j = 0; j < 16; j++)
-            vst1q_f32(o + 4 * j, ov[j]);
-        return;
-    }
-    for (int i = 0; i < n; i++, v += hd) {
-        mg_kv_prefetch(v, (size_t)hd * 2);
-        float32x4_t a = vdupq_n_f32(p[i]);
-        int e = 0;
-        for (; e + 4 <= hd; e += 4)
-            vst1q_f32(o + e, vfmaq_f32(vld1q_f32(o + e), a, load_f16(v + e)));
-        for (; e < hd; e++)
-            o[e] += p[i] * mg_f16_to_f32(v[e]);
-    }
+    accum_float(o, p, V, rb_f16(hd), n, hd, f16_load4, f16_load1);
 }
 
 /* ---- q8_0: hd / 32 blocks per row ------------------------------------------------------ */
