@@ -6,7 +6,7 @@
 #   fuzz/build.sh npy gguf        only fuzz_npy and fuzz_gguf
 #
 # The parser sources (src/base, src/io, src/text and the tensor format code:
-# src/tensor/{dtype,convert,isa}.c) are compiled once with coverage instrumentation
+# src/tensor/{dtype,convert,isa,finite}.c) are compiled once with coverage instrumentation
 # into build-fuzz/libmgfuzz.a; each harness links the objects it needs from it. Objects are rebuilt when their source or any header
 # is newer. Environment: CC (default clang), MG_FUZZ_BUILD (default build-fuzz),
 # JOBS (default nproc).
@@ -23,7 +23,7 @@ LIBS="-lcjson -lsndfile -lsoxr -lebur128 -lcurl -lcrypto -lm -lpthread"
 
 mkdir -p "$OUT/obj"
 newest_header=$(find include src -name '*.h' -printf '%T@\n' | sort -n | tail -1)
-sources=$(ls src/base/*.c src/io/*.c src/text/*.c src/tensor/dtype.c src/tensor/convert.c src/tensor/isa.c)
+sources=$(ls src/base/*.c src/io/*.c src/text/*.c src/tensor/dtype.c src/tensor/convert.c src/tensor/isa.c src/tensor/finite.c)
 
 # Compile the library objects that are missing or out of date, in parallel.
 stale=()

@@ -5,6 +5,7 @@
  * position of ragged lengths. */
 #include "test.h"
 #include "base/rng.h"
+#include "tensor/finite.h"
 #include "tensor/ops.h"
 
 #include <math.h>

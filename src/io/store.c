@@ -1,7 +1,7 @@
 /* store.c — named tensor table with shape-checked, format-converting lookups (see store.h). */
 #include "io/store.h"
 #include "tensor/convert.h"
-#include "tensor/ops.h"
+#include "tensor/finite.h"
 
 #include <math.h>
 #include <stdio.h>

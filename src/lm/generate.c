@@ -8,7 +8,7 @@
  */
 #include "lm/generate.h"
 #include "base/status.h"
-#include "tensor/ops.h"
+#include "tensor/finite.h"
 
 #include <math.h>
 #include <stdlib.h>

@@ -7,6 +7,7 @@
  * q4_0x16, which `musicgen quantize` writes; chunks of their products are whole
  * groups). */
 #include "tensor/matmul.h"
+#include "tensor/finite.h"
 #include "tensor/ops.h"
 
 #include <math.h>

@@ -4,7 +4,6 @@
 #include "tensor/isa.h"
 
 #include <math.h>
-#include <string.h>
 
 void mg_gelu_avx2(float *x, int64_t n);
 void mg_gelu_avx512(float *x, int64_t n);
@@ -122,23 +121,4 @@ void mg_softmax_ref(float *x, int64_t n) {
 void mg_add(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         y[i] += x[i];
-}
-
-int mg_any_nonfinite(const float *x, int64_t n) {
-    /* NaN and inf are the values whose exponent bits are all ones. Counted with integer
-     * compares and adds, which the compiler vectorizes even for plain SSE2 (a flag OR-ed
-     * per element stayed scalar, and this runs serially between the pool jobs of every
-     * decoder step). */
-    for (int64_t i0 = 0; i0 < n; i0 += (int64_t)1 << 20) { /* chunks: the count cannot wrap */
-        int64_t i1 = n - i0 < ((int64_t)1 << 20) ? n : i0 + ((int64_t)1 << 20);
-        uint32_t n_bad = 0;
-        for (int64_t i = i0; i < i1; i++) {
-            uint32_t bits;
-            memcpy(&bits, &x[i], sizeof bits);
-            n_bad += (bits & 0x7F800000u) == 0x7F800000u;
-        }
-        if (n_bad)
-            return 1;
-    }
-    return 0;
 }

@@ -21,7 +21,5 @@ void mg_gelu_ref(float *x, int64_t n);
 void mg_softmax_ref(float *x, int64_t n);
 /* y += x */
 void mg_add(float *y, const float *x, int64_t n);
-/* Does x hold a NaN or an infinity? */
-int mg_any_nonfinite(const float *x, int64_t n);
 
 #endif
