@@ -59,9 +59,7 @@ static void fill_info(mg_model *m) {
     in->n_codebooks = c->dec.n_codebooks;
     in->codebook_size = c->dec.vocab_size;
     in->codec_codebooks = c->codec.num_quantizers;
-    int max_len = c->gen.max_length; /* columns of one window: the last one is never fed back */
-    if (max_len > c->dec.max_position_embeddings + 1)
-        max_len = c->dec.max_position_embeddings + 1;
+    int max_len = mg_config_window_columns(c);
     in->max_steps = max_len - 1;
     int frames = max_len - mg_config_delays(c);
     in->max_duration_s = frames > 0 ? (float)frames * (float)c->codec.hop_length / (float)c->codec.sample_rate : 0;

@@ -226,9 +226,7 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     double fr = (double)sr / hop;
     int D = mg_config_delays(c);
     int max_pos = c->dec.max_position_embeddings;
-    /* Columns of one decoder run (start token included); the last one is never fed
-     * back, so max_pos positions hold max_pos + 1 columns. */
-    int window_cols = c->gen.max_length < max_pos + 1 ? c->gen.max_length : max_pos + 1;
+    int window_cols = mg_config_window_columns(c);
     int model_window = window_cols - D; /* frames one decoder run can hold */
     memset(out, 0, sizeof *out);
     out->P = P;

@@ -193,8 +193,7 @@ static void check_config(checker *c, const mg_model *m) {
         finding(c, MG_FINDING_ERROR, "%s: the generation window is empty (max_length %d, max_position_embeddings %d, "
                 "%d delayed codebooks); fix generation_config.json's max_length", where, cfg->gen.max_length,
                 cfg->dec.max_position_embeddings, mg_config_delays(cfg));
-    /* max_length counts the start token's column; the last column is never fed back. */
-    if (cfg->gen.max_length - 1 > cfg->dec.max_position_embeddings)
+    if (mg_config_window_columns(cfg) < cfg->gen.max_length)
         finding(c, MG_FINDING_WARNING, "%s: generation_config max_length %d needs %d decoder positions but "
                 "decoder.max_position_embeddings is %d; one window is capped at %d steps", where, cfg->gen.max_length,
                 cfg->gen.max_length - 1, cfg->dec.max_position_embeddings, m->info.max_steps);

@@ -728,10 +728,8 @@ int main(int argc, char **argv) {
     if (st == MG_OK)
         st = write_bytes_file(out_dir, "config.json", text, len, force);
     if (st == MG_OK) {
-        /* max_length counts columns, the start token's included; the last one is never
-         * fed back, so max_position_embeddings positions hold one column more. */
-        int longest = cfg.dec.max_position_embeddings + 1;
-        cfg.gen.max_length = longest < 1500 ? longest : 1500;
+        cfg.gen.max_length = 1500; /* MusicGen's default, capped by the position table */
+        cfg.gen.max_length = mg_config_window_columns(&cfg);
         char *gen = mg_generation_config_to_json(&cfg);
         st = gen ? write_bytes_file(out_dir, "generation_config.json", gen, strlen(gen), force)
                  : mg_fail(MG_ERR_NOMEM, "out of memory");

@@ -296,6 +296,11 @@ int mg_config_delays(const mg_config *cfg) {
     return cfg->dec.audio_channels == 2 ? cfg->dec.n_codebooks / 2 : cfg->dec.n_codebooks;
 }
 
+int mg_config_window_columns(const mg_config *cfg) {
+    int longest = cfg->dec.max_position_embeddings + 1;
+    return cfg->gen.max_length < longest ? cfg->gen.max_length : longest;
+}
+
 char *mg_config_to_json(const mg_config *cfg) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model_type", "musicgen");

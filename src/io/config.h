@@ -93,4 +93,9 @@ char *mg_generation_config_to_json(const mg_config *cfg);
 /* Delay steps D: K for mono, K/2 for stereo. */
 int mg_config_delays(const mg_config *cfg);
 
+/* Columns of one decoder run, the start token's included: generation_config's
+ * max_length, capped by the position table. The last column is never fed back, so
+ * max_position_embeddings positions hold max_position_embeddings + 1 columns. */
+int mg_config_window_columns(const mg_config *cfg);
+
 #endif
