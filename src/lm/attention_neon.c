@@ -17,6 +17,11 @@
 
 static inline float32x4_t load_f16(const uint16_t *p) { return vcvt_f32_f16(vreinterpret_f16_u16(vld1_u16(p))); }
 
+/* One f16 value (a q8_0 block's scale) by the conversion instruction, not a call. */
+static inline float f16_value(uint16_t h) {
+    return vgetq_lane_f32(vcvt_f32_f16(vreinterpret_f16_u16(vdup_n_u16(h))), 0);
+}
+
 /* Sixteen int8 values as four f32 vectors. */
 static inline void load_q8x16(const int8_t *p, float32x4_t out[4]) {
     int8x16_t b = vld1q_s8(p);
@@ -136,7 +141,7 @@ static void scores_q8(const float *q, const void *K, int n, int hd, float *out) 
                 s0 = vfmaq_f32(s0, vld1q_f32(qb + 4 * j), w[j]);
                 s1 = vfmaq_f32(s1, vld1q_f32(qb + 4 * j + 4), w[j + 1]);
             }
-            acc = vfmaq_n_f32(acc, vaddq_f32(s0, s1), mg_f16_to_f32(k[b].d));
+            acc = vfmaq_n_f32(acc, vaddq_f32(s0, s1), f16_value(k[b].d));
         }
         out[i] = vaddvq_f32(acc);
     }
@@ -152,7 +157,7 @@ static void accum_q8(float *o, const float *p, const void *V, int n, int hd) {
         for (int i = 0; i < n; i++, v += 2) {
             mg_kv_prefetch(v, 2 * sizeof *v);
             for (int b = 0; b < 2; b++) {
-                float32x4_t a = vdupq_n_f32(p[i] * mg_f16_to_f32(v[b].d)), w[8];
+                float32x4_t a = vdupq_n_f32(p[i] * f16_value(v[b].d)), w[8];
                 load_q8x16(v[b].qs, w);
                 load_q8x16(v[b].qs + 16, w + 4);
                 for (int j = 0; j < 8; j++)
@@ -166,7 +171,7 @@ static void accum_q8(float *o, const float *p, const void *V, int n, int hd) {
     for (int i = 0; i < n; i++, v += nb) {
         mg_kv_prefetch(v, sizeof *v * (size_t)nb);
         for (int b = 0; b < nb; b++) {
-            float32x4_t a = vdupq_n_f32(p[i] * mg_f16_to_f32(v[b].d)), w[8];
+            float32x4_t a = vdupq_n_f32(p[i] * f16_value(v[b].d)), w[8];
             load_q8x16(v[b].qs, w);
             load_q8x16(v[b].qs + 16, w + 4);
             float *ob = o + b * MG_QK;
