@@ -46,7 +46,7 @@ static mg_encodec_config small_codec_config(void) {
     int r[4] = {8, 5, 4, 4};
     memcpy(c.upsampling_ratios, r, sizeof r);
     c.n_ratios = 4;
-    c.pad_mode_reflect = 1;
+    c.pad_mode = MG_PAD_REFLECT;
     c.weight_norm = 1;
     c.target_bandwidth = 2.2f;
     c.max_bandwidth = 2.2f;
@@ -109,7 +109,7 @@ int main(int argc, char **argv) {
     mg_store store;
     mg_store_init(&store);
     int64_t n_params = 0;
-    if (mg_encodec_random_store(&cfg, &store, 1234, 0, &n_params) != MG_OK) {
+    if (mg_encodec_random_store(&cfg, &store, 1234, &n_params) != MG_OK) {
         fprintf(stderr, "bench_codec: building the random codec failed: %s\n", mg_last_error());
         return 1;
     }

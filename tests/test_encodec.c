@@ -7,8 +7,9 @@
  * public mg_encode_audio / mg_decode_codes on the same goldens.
  *
  * Configs unlike the fixtures (no reference output exists for them here): random-weight
- * codecs with two residual layers (dilation 3 and 1), odd kernels and ratios, 1 or 3
- * LSTM layers, zero padding, 1x1 shortcuts, checked for the same invariants, and their
+ * codecs with two residual layers (dilation 3 and 1), odd kernels and ratios, 1 to 3
+ * LSTM layers, zero / replicate padding, causal convolutions (trim_right_ratio 1 and
+ * 0.5), 1x1 shortcuts, checked for the same invariants, and their
  * dilated / strided / transposed convolutions against a direct double-precision
  * evaluation of the reference's formulas (test-side, independent of seanet.c). */
 #include "test.h"
@@ -361,7 +362,13 @@ static void test_public_api(const char *fixture, test_golden *g) {
 
 /* ---- configs unlike the fixtures --------------------------------------------------------- */
 
-static mg_encodec_config synthetic_config(int lstm_layers, int reflect) {
+/* What a synthetic codec varies. */
+typedef struct synth_case {
+    int lstm_layers, pad_mode, shortcut, causal;
+    double trim_right_ratio;
+} synth_case;
+
+static mg_encodec_config synthetic_config(const synth_case *sc) {
     mg_encodec_config c;
     memset(&c, 0, sizeof c);
     c.audio_channels = 1;
@@ -375,12 +382,15 @@ static mg_encodec_config synthetic_config(int lstm_layers, int reflect) {
     c.residual_kernel_size = 5;
     c.dilation_growth_rate = 3;
     c.num_residual_layers = 2;
-    c.num_lstm_layers = lstm_layers;
+    c.num_lstm_layers = sc->lstm_layers;
     c.compress = 3;
     c.upsampling_ratios[0] = 3;
     c.upsampling_ratios[1] = 2;
     c.n_ratios = 2;
-    c.pad_mode_reflect = reflect;
+    c.pad_mode = sc->pad_mode;
+    c.use_causal_conv = sc->causal;
+    c.trim_right_ratio = sc->trim_right_ratio;
+    c.use_conv_shortcut = sc->shortcut;
     c.weight_norm = 1;
     c.num_quantizers = 3;
     c.n_codes = 2;
@@ -390,13 +400,15 @@ static mg_encodec_config synthetic_config(int lstm_layers, int reflect) {
 }
 
 /* EncodecConv1d as the reference computes it, in double: ELU (if elu), the extra
- * padding, _pad1d (zero append for short inputs, reflect or zeros), the conv. */
+ * padding, the causal or centred split of the padding, _pad1d (zero append for short
+ * inputs in reflect mode; reflect, zeros or replicate), the conv. */
 static int64_t naive_conv(const float *x, int64_t L, int cin, const float *W, const float *bias, int cout, int k,
-                          int stride, int dil, int reflect, int elu, double *y) {
+                          int stride, int dil, int pad_mode, int causal, int elu, double *y) {
     int keff = (k - 1) * dil + 1, pad_total = keff - stride;
+    int reflect = pad_mode == MG_PAD_REFLECT;
     double nf = ceil((double)(L - keff + pad_total) / stride + 1) - 1;
     int64_t extra = (int64_t)nf * stride + keff - pad_total - L;
-    int64_t pr = pad_total / 2, pl = pad_total - pr, right = pr + extra;
+    int64_t pr = causal ? 0 : pad_total / 2, pl = pad_total - pr, right = pr + extra;
     int64_t max_pad = pl > right ? pl : right, e = (reflect && L <= max_pad) ? max_pad - L + 1 : 0;
     int64_t Lz = L + e, P = pl + Lz + right - e;
     double *pad = calloc((size_t)(P * cin), sizeof(double));
@@ -408,6 +420,8 @@ static int64_t naive_conv(const float *x, int64_t L, int cin, const float *W, co
             if (j >= Lz)
                 j = 2 * (Lz - 1) - j;
         }
+        if (pad_mode == MG_PAD_REPLICATE)
+            j = j < 0 ? 0 : j >= L ? L - 1 : j;
         if (j < 0 || j >= L)
             continue;
         for (int c = 0; c < cin; c++) {
@@ -428,11 +442,12 @@ static int64_t naive_conv(const float *x, int64_t L, int cin, const float *W, co
     return out;
 }
 
-/* EncodecConvTranspose1d: full transposed conv, then trim (k - r) - (k - r)/2 at the
- * start and (k - r)/2 at the end. */
+/* EncodecConvTranspose1d: full transposed conv, then trim pt = k - r: (pt)/2 at the end
+ * (causal: ceil(pt * trim_right_ratio)), the rest at the start. */
 static int64_t naive_convt(const float *x, int64_t L, int cin, const float *W, const float *bias, int cout, int k,
-                           int r, double *y) {
-    int64_t full = (L - 1) * r + k, pt = k - r, trim_r = pt / 2, trim_l = pt - trim_r;
+                           int r, int causal, double trim_right_ratio, double *y) {
+    int64_t full = (L - 1) * r + k, pt = k - r;
+    int64_t trim_r = causal ? (int64_t)ceil((double)pt * trim_right_ratio) : pt / 2, trim_l = pt - trim_r;
     double *f = calloc((size_t)(full * cout), sizeof(double));
     for (int64_t t = 0; t < L; t++)
         for (int ci = 0; ci < cin; ci++) {
@@ -457,7 +472,7 @@ static mg_status sink_copy(void *user, const float *rows, int64_t t0, int64_t t1
 
 /* One layer through the chunked stack runner (chunks of `chunk` rows) vs the formulas. */
 static void check_layer(const char *what, ec_layer *l, mg_store *s, const char *prefix, int64_t L, int64_t chunk,
-                        mg_pool *pool) {
+                        const mg_encodec_config *cfg, mg_pool *pool) {
     mg_rng r;
     mg_rng_seed(&r, (uint64_t)L * 31 + (uint64_t)chunk);
     int cin = ec_layer_in_ch(l), cout = ec_layer_out_ch(l);
@@ -481,12 +496,14 @@ static void check_layer(const char *what, ec_layer *l, mg_store *s, const char *
         const ec_conv *c = &l->conv;
         wshape[0] = cout, wshape[1] = cin, wshape[2] = c->k;
         CHECK_OK(mg_store_get_weight_norm(s, prefix, 3, wshape, &W));
-        n_want = naive_conv(x, L, cin, W, bias, cout, c->k, c->stride, c->dilation, c->reflect, c->elu_in, want);
+        n_want = naive_conv(x, L, cin, W, bias, cout, c->k, c->stride, c->dilation, cfg->pad_mode,
+                            cfg->use_causal_conv, c->elu_in, want);
     } else {
         const ec_convt *c = &l->convt;
         wshape[0] = cin, wshape[1] = cout, wshape[2] = c->k;
         CHECK_OK(mg_store_get_weight_norm(s, prefix, 3, wshape, &W));
-        n_want = naive_convt(x, L, cin, W, bias, cout, c->k, c->stride, want);
+        n_want = naive_convt(x, L, cin, W, bias, cout, c->k, c->stride, cfg->use_causal_conv, cfg->trim_right_ratio,
+                             want);
     }
     CHECK(n_want == out, "%s L=%lld: %lld output rows, the formulas give %lld", what, (long long)L, (long long)out,
           (long long)n_want);
@@ -506,11 +523,12 @@ static void test_layers_vs_formulas(const mg_encodec_config *cfg, mg_store *s, m
     const char *dil_prefix = "audio_encoder.encoder.layers.2.block.1.conv";
     int F = cfg->num_filters;
     ec_conv_spec dil = {F, F / cfg->compress, cfg->residual_kernel_size, 1, cfg->dilation_growth_rate,
-                        cfg->pad_mode_reflect, 1};
+                        cfg->pad_mode, 1, cfg->use_causal_conv};
     /* encoder layer 4: the first downsampling conv (kernel 2r, stride r, r = last ratio) */
     const char *down_prefix = "audio_encoder.encoder.layers.4.conv";
     int r0 = cfg->upsampling_ratios[cfg->n_ratios - 1];
-    ec_conv_spec down = {F, 2 * F, 2 * r0, r0, 1, cfg->pad_mode_reflect, 1};
+    ec_conv_spec down = {F, 2 * F, 2 * r0, r0, 1, cfg->pad_mode, 1, cfg->use_causal_conv};
+    ec_trim_spec trim = {cfg->use_causal_conv, cfg->trim_right_ratio};
     /* decoder layer 3: the first transposed conv (ratio upsampling_ratios[0]) */
     const char *up_prefix = "audio_encoder.decoder.layers.3.conv";
     int C = F << cfg->n_ratios, r1 = cfg->upsampling_ratios[0];
@@ -521,29 +539,32 @@ static void test_layers_vs_formulas(const mg_encodec_config *cfg, mg_store *s, m
         memset(&l, 0, sizeof l);
         l.kind = EC_CONV;
         CHECK_OK(ec_conv_load(&l.conv, s, dil_prefix, &dil));
-        check_layer("dilated conv", &l, s, dil_prefix, lens[i], chunk, pool);
+        check_layer("dilated conv", &l, s, dil_prefix, lens[i], chunk, cfg, pool);
         ec_layer_free(&l);
         memset(&l, 0, sizeof l);
         l.kind = EC_CONV;
         CHECK_OK(ec_conv_load(&l.conv, s, down_prefix, &down));
-        check_layer("strided conv", &l, s, down_prefix, lens[i], chunk, pool);
+        check_layer("strided conv", &l, s, down_prefix, lens[i], chunk, cfg, pool);
         ec_layer_free(&l);
         memset(&l, 0, sizeof l);
         l.kind = EC_CONVT;
-        CHECK_OK(ec_convt_load(&l.convt, s, up_prefix, C, C / 2, 2 * r1, r1, 1));
-        check_layer("transposed conv", &l, s, up_prefix, lens[i], chunk, pool);
+        CHECK_OK(ec_convt_load(&l.convt, s, up_prefix, C, C / 2, 2 * r1, r1, 1, &trim));
+        check_layer("transposed conv", &l, s, up_prefix, lens[i], chunk, cfg, pool);
         ec_layer_free(&l);
     }
 }
 
-static void test_synthetic(int lstm_layers, int reflect, int shortcut, mg_pool *pool2, mg_pool *pool1) {
-    mg_encodec_config cfg = synthetic_config(lstm_layers, reflect);
-    printf("synthetic codec: %d LSTM layer%s, %s padding%s:\n", lstm_layers, lstm_layers > 1 ? "s" : "",
-           reflect ? "reflect" : "zero", shortcut ? ", conv shortcuts" : "");
+static void test_synthetic(const synth_case *sc, mg_pool *pool2, mg_pool *pool1) {
+    mg_encodec_config cfg = synthetic_config(sc);
+    printf("synthetic codec: %d LSTM layer%s, %s padding%s", sc->lstm_layers, sc->lstm_layers > 1 ? "s" : "",
+           mg_pad_mode_name(sc->pad_mode), sc->shortcut ? ", conv shortcuts" : "");
+    if (sc->causal)
+        printf(", causal (trim_right_ratio %g)", sc->trim_right_ratio);
+    printf(":\n");
     mg_store s;
     mg_store_init(&s);
     mg_encodec *c = NULL;
-    CHECK_OK(mg_encodec_random_store(&cfg, &s, 7 + (uint64_t)lstm_layers, shortcut, NULL));
+    CHECK_OK(mg_encodec_random_store(&cfg, &s, 7 + (uint64_t)sc->lstm_layers, NULL));
     CHECK_OK(mg_encodec_load(&cfg, &s, &c));
     if (!c) {
         mg_store_free(&s);
@@ -623,8 +644,12 @@ int main(void) {
     test_fixture("tiny-mono");
     test_fixture("tiny-stereo");
     mg_pool *pool2 = mg_pool_new(2), *pool1 = mg_pool_new(1);
-    test_synthetic(1, 1, 0, pool2, pool1);
-    test_synthetic(3, 0, 1, pool2, pool1);
+    static const synth_case cases[] = {
+        {1, MG_PAD_REFLECT, 0, 0, 1.0},   {3, MG_PAD_CONSTANT, 1, 0, 1.0},  {2, MG_PAD_REPLICATE, 0, 0, 1.0},
+        {1, MG_PAD_REFLECT, 0, 1, 1.0},   {2, MG_PAD_REPLICATE, 1, 1, 0.5}, {1, MG_PAD_CONSTANT, 0, 1, 0.0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
+        test_synthetic(&cases[i], pool2, pool1);
     mg_pool_free(pool1);
     mg_pool_free(pool2);
     return test_finish("test_encodec");

@@ -20,6 +20,7 @@
 #include "codec/encodec.h"
 #include "io/checkpoint.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -75,7 +76,7 @@ static int64_t stream_decode(const mg_encodec *c, mg_pool *pool, const int64_t *
     if (batch > 1)
         CHECK_OK(mg_encodec_stream_set_batch(s, batch));
     int D = mg_encodec_stream_lookahead(s);
-    CHECK(D0 >= 1 && D >= D0 && D <= D0 + batch - 1, "lookahead %d, %d with batches of %d", D0, D, batch);
+    CHECK(D0 >= 0 && D >= D0 && D <= D0 + batch - 1, "lookahead %d, %d with batches of %d", D0, D, batch);
     mg_rng r;
     mg_rng_seed(&r, seed);
     int64_t *part = malloc((size_t)nq * (size_t)(T + 1) * sizeof(int64_t));
@@ -246,25 +247,43 @@ static void check_api_edges(const mg_encodec *c, const code_seq *q, mg_pool *poo
     free(got);
 }
 
+/* Last input row read by output rows 0..u of a stride-1 conv of kernel k, dilation d:
+ * rows u - left .. u + right with left + right = (k - 1) d; non-causal convs put the
+ * larger half on the left, causal ones all of it. Reflect padding at the start reads
+ * rows up to `left` as well (the mirror image of the missing rows). */
+static int64_t conv_last_row(const mg_encodec_config *cfg, int k, int d, int64_t u) {
+    int total = (k - 1) * d, right = cfg->use_causal_conv ? 0 : total / 2, left = total - right;
+    int64_t last = u + right;
+    return cfg->pad_mode == MG_PAD_REFLECT && left > last ? left : last;
+}
+
 /* The look-ahead from the receptive field, worked out by hand from the config (not by
- * seanet.c's range propagation, which the stream uses): follow the last sample of a
- * frame f far from the edges back through the decoder to the last frame it reads.
- * A stride-1 conv of effective kernel k reads (k - 1) / 2 rows to the right; a
- * transposed conv (kernel 2r, stride r, trimmed r - r/2 on the left) computes output
- * row u from input rows up to (u + r - r/2) / r. */
+ * seanet.c's range propagation, which the stream uses): for each frame f, follow the
+ * samples up to the last one of f back through the decoder to the last frame they read;
+ * the look-ahead is the largest distance. A transposed conv (kernel 2r, stride r,
+ * trimmed r - r/2 on the left, or r - ceil(r * trim_right_ratio) when causal) computes
+ * output row u from input rows up to (u + trim_left) / r. */
 static int expected_lookahead(const mg_encodec_config *cfg) {
-    const int64_t f = 1000;
-    int64_t u = (f + 1) * cfg->hop_length - 1;
-    u += (cfg->last_kernel_size - 1) / 2;
-    for (int r = cfg->n_ratios - 1; r >= 0; r--) {
-        int d = 1;
-        for (int j = 0; j < cfg->num_residual_layers; j++, d *= cfg->dilation_growth_rate)
-            u += (int64_t)(cfg->residual_kernel_size - 1) * d / 2;
-        int ratio = cfg->upsampling_ratios[r];
-        u = (u + ratio - ratio / 2) / ratio;
+    int64_t D = 0;
+    for (int64_t f = 0; f < 64; f++) {
+        int64_t u = (f + 1) * cfg->hop_length - 1;
+        u = conv_last_row(cfg, cfg->last_kernel_size, 1, u);
+        for (int r = cfg->n_ratios - 1; r >= 0; r--) {
+            for (int j = cfg->num_residual_layers - 1; j >= 0; j--) {
+                int d = 1;
+                for (int e = 0; e < j; e++)
+                    d *= cfg->dilation_growth_rate;
+                u = conv_last_row(cfg, cfg->residual_kernel_size, d, u);
+            }
+            int ratio = cfg->upsampling_ratios[r];
+            int trim_left = cfg->use_causal_conv ? ratio - (int)ceil(ratio * cfg->trim_right_ratio) : ratio - ratio / 2;
+            u = (u + trim_left) / ratio;
+        }
+        u = conv_last_row(cfg, cfg->kernel_size, 1, u);
+        if (u - f > D)
+            D = u - f;
     }
-    u += (cfg->kernel_size - 1) / 2;
-    return (int)(u - f);
+    return (int)D;
 }
 
 /* Held memory after many single-frame pushes == after a few (it does not grow); the
@@ -459,7 +478,9 @@ static void test_fixture(const char *fixture) {
 typedef struct shape_case {
     const char *what;
     int ratios[4], n_ratios;
-    int kernel, last_kernel, res_kernel, dilation_growth, res_layers, lstm_layers, compress, reflect, shortcut;
+    int kernel, last_kernel, res_kernel, dilation_growth, res_layers, lstm_layers, compress, pad_mode, shortcut;
+    int causal;
+    double trim_right_ratio; /* causal only (0 = 1.0) */
 } shape_case;
 
 static mg_encodec_config case_config(const shape_case *sc) {
@@ -485,7 +506,10 @@ static mg_encodec_config case_config(const shape_case *sc) {
     }
     c.sample_rate = 100 * c.hop_length;
     c.frame_rate = 100;
-    c.pad_mode_reflect = sc->reflect;
+    c.pad_mode = sc->pad_mode;
+    c.use_causal_conv = sc->causal;
+    c.trim_right_ratio = sc->trim_right_ratio > 0 ? sc->trim_right_ratio : 1.0;
+    c.use_conv_shortcut = sc->shortcut;
     c.weight_norm = 1;
     c.num_quantizers = 3;
     c.n_codes = 2;
@@ -494,10 +518,13 @@ static mg_encodec_config case_config(const shape_case *sc) {
 
 static void test_shapes(mg_pool *pool2, mg_pool *pool1) {
     static const shape_case cases[] = {
-        {"ratios [3,2], kernel 5, dilations 1 and 3, 1 LSTM layer", {3, 2}, 2, 5, 3, 5, 3, 2, 1, 3, 1, 0},
+        {"ratios [3,2], kernel 5, dilations 1 and 3, 1 LSTM layer", {3, 2}, 2, 5, 3, 5, 3, 2, 1, 3, 1, 0, 0, 0},
         {"ratios [2,3,2], even kernels 4/6/4, 3 LSTM layers, zero pad, shortcuts", {2, 3, 2}, 3, 4, 6, 4, 2, 2, 3, 2,
-         0, 1},
-        {"ratios [5,4], kernel 9, last kernel 1, 2 LSTM layers", {5, 4}, 2, 9, 1, 3, 2, 1, 2, 2, 1, 0},
+         0, 1, 0, 0},
+        {"ratios [5,4], kernel 9, last kernel 1, 2 LSTM layers", {5, 4}, 2, 9, 1, 3, 2, 1, 2, 2, 1, 0, 0, 0},
+        {"ratios [4,3], causal, replicate pad, trim_right_ratio 0.5, shortcuts", {4, 3}, 2, 5, 4, 3, 2, 2, 1, 2,
+         MG_PAD_REPLICATE, 1, 1, 0.5},
+        {"ratios [3,2], causal, reflect pad, kernel 6", {3, 2}, 2, 6, 3, 3, 2, 1, 2, 2, MG_PAD_REFLECT, 0, 1, 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         mg_encodec_config cfg = case_config(&cases[i]);
@@ -505,7 +532,7 @@ static void test_shapes(mg_pool *pool2, mg_pool *pool1) {
         mg_store s;
         mg_store_init(&s);
         mg_encodec *c = NULL;
-        CHECK_OK(mg_encodec_random_store(&cfg, &s, 11 + i, cases[i].shortcut, NULL));
+        CHECK_OK(mg_encodec_random_store(&cfg, &s, 11 + i, NULL));
         CHECK_OK(mg_encodec_load(&cfg, &s, &c));
         if (!c) {
             mg_store_free(&s);

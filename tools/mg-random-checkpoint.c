@@ -165,7 +165,8 @@ static void list_lstm(tlist *l, const char *prefix, int64_t dim, int layers) {
     }
 }
 
-/* SEANet resnet block: ELU, conv(k = residual_kernel_size, dim -> dim/compress), ELU, conv(1, back). */
+/* SEANet resnet block: ELU, conv(k = residual_kernel_size, dim -> dim/compress), ELU, conv(1, back)
+ * (+ the shortcut conv). */
 static void list_resblock(tlist *l, const char *part, int idx, int64_t dim, const mg_encodec_config *c) {
     char p[192];
     int64_t hidden = dim / c->compress;
@@ -173,6 +174,10 @@ static void list_resblock(tlist *l, const char *part, int idx, int64_t dim, cons
     list_conv(l, p, dim, hidden, c->residual_kernel_size, 0, 1.0f);
     snprintf(p, sizeof p, "%s.layers.%d.block.3", part, idx);
     list_conv(l, p, hidden, dim, 1, 0, 1.0f);
+    if (c->use_conv_shortcut) { /* use_conv_shortcut: a 1x1 conv of x instead of x */
+        snprintf(p, sizeof p, "%s.layers.%d.shortcut", part, idx);
+        list_conv(l, p, dim, dim, 1, 0, 1.0f);
+    }
 }
 
 static void list_encodec(tlist *l, const mg_encodec_config *c) {

@@ -55,7 +55,7 @@ static mg_status load_conv_layer(ec_layer *l, mg_store *s, const mg_encodec_conf
                                  int cout, int k, int stride, int elu_in) {
     memset(l, 0, sizeof *l);
     l->kind = EC_CONV;
-    ec_conv_spec sp = {cin, cout, k, stride, 1, cfg->pad_mode_reflect, elu_in};
+    ec_conv_spec sp = {cin, cout, k, stride, 1, cfg->pad_mode, elu_in, cfg->use_causal_conv};
     return ec_conv_load(&l->conv, s, prefix, &sp);
 }
 
@@ -68,18 +68,15 @@ static mg_status load_resblock(ec_layer *l, mg_store *s, const mg_encodec_config
         return mg_fail(MG_ERR_FORMAT, "%s: %d channels / compress %d leaves no hidden channels", prefix, dim,
                        cfg->compress);
     char name[256];
-    ec_conv_spec a = {dim, hidden, cfg->residual_kernel_size, 1, dilation, cfg->pad_mode_reflect, 1};
+    ec_conv_spec a = {dim, hidden, cfg->residual_kernel_size, 1, dilation, cfg->pad_mode, 1, cfg->use_causal_conv};
     snprintf(name, sizeof name, "%s.block.1.conv", prefix);
     MG_TRY(ec_conv_load(&l->res.a, s, name, &a));
-    ec_conv_spec b = {hidden, dim, 1, 1, 1, cfg->pad_mode_reflect, 1};
+    ec_conv_spec b = {hidden, dim, 1, 1, 1, cfg->pad_mode, 1, cfg->use_causal_conv};
     snprintf(name, sizeof name, "%s.block.3.conv", prefix);
     MG_TRY(ec_conv_load(&l->res.b, s, name, &b));
-    /* use_conv_shortcut: MusicGen's codec has none; load one if the checkpoint has it. */
-    char g[300], w[300];
-    snprintf(g, sizeof g, "%s.shortcut.conv.weight_g", prefix);
-    snprintf(w, sizeof w, "%s.shortcut.conv.weight", prefix);
-    if (mg_store_has(s, g) || mg_store_has(s, w)) {
-        ec_conv_spec sc = {dim, dim, 1, 1, 1, cfg->pad_mode_reflect, 0};
+    /* use_conv_shortcut (MusicGen's codec has none): a 1x1 conv of x instead of x. */
+    if (cfg->use_conv_shortcut) {
+        ec_conv_spec sc = {dim, dim, 1, 1, 1, cfg->pad_mode, 0, cfg->use_causal_conv};
         snprintf(name, sizeof name, "%s.shortcut.conv", prefix);
         MG_TRY(ec_conv_load(&l->res.shortcut, s, name, &sc));
         l->res.has_shortcut = 1;
@@ -144,7 +141,8 @@ static mg_status load_decoder(mg_encodec *c, mg_store *s) {
         snprintf(name, sizeof name, EC_PREFIX ".decoder.layers.%d.conv", idx++);
         ec_layer *l = &c->dec_back[li++];
         l->kind = EC_CONVT;
-        MG_TRY(ec_convt_load(&l->convt, s, name, cur, cur / 2, 2 * ratio, ratio, 1));
+        ec_trim_spec trim = {cfg->use_causal_conv, cfg->trim_right_ratio};
+        MG_TRY(ec_convt_load(&l->convt, s, name, cur, cur / 2, 2 * ratio, ratio, 1, &trim));
         for (int j = 0; j < nres; j++) {
             snprintf(name, sizeof name, EC_PREFIX ".decoder.layers.%d", idx++);
             MG_TRY(load_resblock(&c->dec_back[li++], s, cfg, name, cur / 2, ipow(cfg->dilation_growth_rate, j)));

@@ -12,8 +12,11 @@
  * Long decodes (and mg_encodec_stream, for audio while codes are generated) go
  * through the streaming decoder of encodec_stream.c: same result, bounded memory.
  *
+ * Causal convolutions (use_causal_conv, trim_right_ratio), conv shortcuts and the
+ * reflect / constant / replicate pad modes follow the reference too.
+ *
  * Not here: resampling / channel mixing (io/audio.h), chunked (overlap-add) EnCodec,
- * causal convolutions, time_group_norm, input normalization (rejected by config.c).
+ * time_group_norm, input normalization (rejected by config.c).
  */
 #ifndef MG_CODEC_ENCODEC_H
 #define MG_CODEC_ENCODEC_H
@@ -95,11 +98,10 @@ int64_t mg_encodec_packed_bytes(const mg_encodec *c);
  * activation buffer). Results do not depend on it; tests use it to prove that. */
 void mg_encodec_set_chunk_frames(mg_encodec *c, int frames);
 
-/* Add to `s` every tensor mg_encodec_load needs for `cfg`, with seeded random values
- * (benchmarks and tests; encodec_random.c). conv_shortcut: also add the 1x1 shortcut
- * convs of use_conv_shortcut. *n_params (may be NULL) receives the values added. */
-mg_status mg_encodec_random_store(const mg_encodec_config *cfg, mg_store *s, uint64_t seed, int conv_shortcut,
-                                  int64_t *n_params);
+/* Add to `s` every tensor mg_encodec_load needs for `cfg` (with the 1x1 shortcut convs
+ * when cfg->use_conv_shortcut), with seeded random values (benchmarks and tests;
+ * encodec_random.c). *n_params (may be NULL) receives the values added. */
+mg_status mg_encodec_random_store(const mg_encodec_config *cfg, mg_store *s, uint64_t seed, int64_t *n_params);
 
 /* ---- intermediate stages (for golden tests and debugging) ----------------------------- */
 

@@ -79,8 +79,8 @@ static mg_status add_lstm(rand_ctx *r, const char *prefix, int64_t dim, int laye
     return MG_OK;
 }
 
-mg_status mg_encodec_random_store(const mg_encodec_config *c, mg_store *s, uint64_t seed, int conv_shortcut,
-                                  int64_t *n_params) {
+mg_status mg_encodec_random_store(const mg_encodec_config *c, mg_store *s, uint64_t seed, int64_t *n_params) {
+    const int conv_shortcut = c->use_conv_shortcut;
     rand_ctx r = {s, {{0}}, 0};
     mg_rng_seed(&r.rng, seed);
     char n[256];

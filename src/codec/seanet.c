@@ -3,20 +3,23 @@
  * EncodecResnetBlock of transformers' modeling_encodec.py:
  *
  *  - Conv1d: k_eff = (k-1)*dilation + 1, pad_total = k_eff - stride, extra padding so
- *    the last window is complete, pad (pad_total - pad_total/2, pad_total/2 + extra) by
- *    reflection; when the signal is not longer than the largest pad, zeros are appended
- *    first and cut from the end after reflecting (the reference's _pad1d).
+ *    the last window is complete, pad (pad_total - pad_total/2, pad_total/2 + extra), or
+ *    (pad_total, extra) when causal, by reflection, zeros or replication; in reflect
+ *    mode, when the signal is not longer than the largest pad, zeros are appended first
+ *    and cut from the end after reflecting (the reference's _pad1d).
  *  - ConvTranspose1d: full transposed convolution, then trim pad_total = k - stride
- *    (right = pad_total/2, left = the rest): exactly L * stride rows.
+ *    (right = pad_total/2, or ceil(pad_total * trim_right_ratio) when causal; left = the
+ *    rest): exactly L * stride rows.
  *  - Resnet block: x + conv1x1(ELU(conv_k(ELU(x)))) (or a 1x1 conv shortcut).
  * Each conv is one GEMM over an im2col matrix read in place from a gathered (padded,
  * ELU'd) copy of the input rows; weights are folded and packed at load, and neither
  * the folded copy nor the file's pages of the weight are kept. The stack runner evaluates layer after layer on a
  * chunk of output rows, having first worked out which rows each layer needs.
  *
- * Not here: causal padding, time_group_norm (rejected when the config is parsed).
+ * Not here: time_group_norm, circular padding (rejected when the config is parsed).
  */
 #include "codec/seanet.h"
+#include "io/config.h"
 #include "tensor/matmul.h"
 
 #include <math.h>
@@ -142,14 +145,14 @@ mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_con
     c->k = sp->k;
     c->stride = sp->stride;
     c->dilation = sp->dilation;
-    c->reflect = sp->reflect;
+    c->pad_mode = sp->pad_mode;
     c->elu_in = sp->elu_in;
     c->k_eff = (sp->k - 1) * sp->dilation + 1;
     c->pad_total = c->k_eff - sp->stride;
     if (c->pad_total < 0)
         return mg_fail(MG_ERR_UNSUPPORTED, "%s: stride %d larger than the kernel (%d) is not supported", prefix,
                        sp->stride, c->k_eff);
-    c->pad_right = c->pad_total / 2;
+    c->pad_right = sp->causal ? 0 : c->pad_total / 2;
     c->pad_left = c->pad_total - c->pad_right;
     char name[256];
     int64_t wshape[3] = {sp->cout, sp->cin, sp->k};
@@ -183,7 +186,7 @@ mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_con
 }
 
 mg_status ec_convt_load(ec_convt *c, mg_store *s, const char *prefix, int cin, int cout, int k, int stride,
-                        int elu_in) {
+                        int elu_in, const ec_trim_spec *trim) {
     memset(c, 0, sizeof *c);
     c->cin = cin;
     c->cout = cout;
@@ -195,7 +198,7 @@ mg_status ec_convt_load(ec_convt *c, mg_store *s, const char *prefix, int cin, i
                        stride);
     c->taps = (k + stride - 1) / stride;
     int pad_total = k - stride;
-    c->trim_right = pad_total / 2;
+    c->trim_right = trim->causal ? (int)ceil(pad_total * trim->trim_right_ratio) : pad_total / 2;
     c->trim_left = pad_total - c->trim_right;
     char name[256];
     int64_t wshape[3] = {cin, cout, k}; /* ConvTranspose1d weight [in, out, k]; weight_norm over dim 0 */
@@ -255,7 +258,7 @@ int64_t ec_layer_packed_bytes(const ec_layer *l) {
 typedef struct conv_geom {
     int64_t L;     /* input length */
     int64_t extra; /* extra right padding (last window complete) */
-    int64_t Lz;    /* length after the small-input zero append (reflect mode) */
+    int64_t Lz;    /* length after the small-input zero append (reflect mode; else L) */
     int64_t out;   /* output length */
 } conv_geom;
 
@@ -270,33 +273,42 @@ static conv_geom conv_geometry(const ec_conv *c, int64_t L) {
     int64_t padded = L + c->pad_total + g.extra;
     g.out = padded >= c->k_eff ? (padded - c->k_eff) / c->stride + 1 : 0;
     int64_t max_pad = max64(c->pad_left, c->pad_right + g.extra);
-    g.Lz = (c->reflect && L <= max_pad) ? max_pad + 1 : L;
+    g.Lz = (c->pad_mode == MG_PAD_REFLECT && L <= max_pad) ? max_pad + 1 : L;
     return g;
 }
 
 /* Source row of padded position p, or -1 for a zero. */
 static int64_t conv_src(const ec_conv *c, const conv_geom *g, int64_t p) {
     int64_t j = p - c->pad_left;
-    if (!c->reflect)
-        return (j >= 0 && j < g->L) ? j : -1;
-    if (j < 0)
-        j = -j;
-    else if (j >= g->Lz)
-        j = 2 * (g->Lz - 1) - j;
-    return j < g->L ? j : -1;
+    switch (c->pad_mode) {
+    case MG_PAD_REFLECT:
+        if (j < 0)
+            j = -j;
+        else if (j >= g->Lz)
+            j = 2 * (g->Lz - 1) - j;
+        return j < g->L ? j : -1;
+    case MG_PAD_REPLICATE: return j < 0 ? 0 : j >= g->L ? g->L - 1 : j;
+    default: return (j >= 0 && j < g->L) ? j : -1;
+    }
 }
 
 /* Hull of the source rows of padded positions [pa, pb]; empty (lo > hi) if all zero. */
 static void conv_src_hull(const ec_conv *c, const conv_geom *g, int64_t pa, int64_t pb, int64_t *lo, int64_t *hi) {
     int64_t ja = pa - c->pad_left, jb = pb - c->pad_left;
-    int64_t Lz = c->reflect ? g->Lz : g->L;
+    int reflect = c->pad_mode == MG_PAD_REFLECT, replicate = c->pad_mode == MG_PAD_REPLICATE;
+    int64_t Lz = reflect ? g->Lz : g->L;
     int64_t l = INT64_MAX, h = INT64_MIN;
-    /* piece 1 (j < 0) reflects to -j; piece 2 is the identity; piece 3 (j >= Lz) reflects to 2(Lz-1)-j */
+    /* piece 1 (j < 0) reflects to -j (replicates row 0); piece 2 is the identity; piece 3
+     * (j >= Lz) reflects to 2(Lz-1)-j (replicates row L-1); zeros read nothing */
     int64_t seg[3][2];
     int ns = 0;
-    if (c->reflect && ja <= -1) {
+    if (reflect && ja <= -1) {
         seg[ns][0] = -min64(jb, -1);
         seg[ns][1] = -ja;
+        ns++;
+    }
+    if (replicate && ja <= -1) {
+        seg[ns][0] = seg[ns][1] = 0;
         ns++;
     }
     if (max64(ja, 0) <= min64(jb, Lz - 1)) {
@@ -304,9 +316,13 @@ static void conv_src_hull(const ec_conv *c, const conv_geom *g, int64_t pa, int6
         seg[ns][1] = min64(jb, Lz - 1);
         ns++;
     }
-    if (c->reflect && jb >= Lz) {
+    if (reflect && jb >= Lz) {
         seg[ns][0] = 2 * (Lz - 1) - jb;
         seg[ns][1] = 2 * (Lz - 1) - max64(ja, Lz);
+        ns++;
+    }
+    if (replicate && jb >= Lz) {
+        seg[ns][0] = seg[ns][1] = g->L - 1;
         ns++;
     }
     for (int i = 0; i < ns; i++) {

@@ -25,18 +25,21 @@ typedef struct ec_view {
     int ch;
 } ec_view;
 
-/* EncodecConv1d (non-causal): pad (left, right + extra) by reflection (or zeros), conv. */
+/* EncodecConv1d: pad (left, right + extra) as pad_mode says, conv. Non-causal convs
+ * split pad_total = k_eff - stride (left = the larger half), causal ones pad it all on
+ * the left; `extra` makes the last window complete. */
 typedef struct ec_conv {
     int cin, cout, k, stride, dilation;
     int k_eff, pad_total, pad_left, pad_right;
-    int reflect;       /* pad_mode "reflect" (else zeros) */
+    int pad_mode;      /* MG_PAD_* (io/config.h) */
     int elu_in;        /* an ELU precedes this conv in the layer list: apply it to the input */
     mg_gemm_b w;       /* B[(i * cin + ci)][co] = W[co][ci][i] */
     const float *bias; /* [cout] */
 } ec_conv;
 
 /* EncodecConvTranspose1d: conv-transpose (kernel k, stride r), trim (left, right) so the
- * output has exactly L * r rows. Computed as a conv over blocks of r output rows:
+ * output has exactly L * r rows: pad_total = k - r, right = pad_total / 2 (non-causal)
+ * or ceil(pad_total * trim_right_ratio) (causal), left = the rest. Computed as a conv over blocks of r output rows:
  * block q = sum over taps m of x[q - m] * W[:, :, p + m r]. */
 typedef struct ec_convt {
     int cin, cout, k, stride, taps;
@@ -73,12 +76,19 @@ typedef struct ec_lstm {
 /* ---- loading -------------------------------------------------------------------------- */
 
 typedef struct ec_conv_spec {
-    int cin, cout, k, stride, dilation, reflect, elu_in;
+    int cin, cout, k, stride, dilation, pad_mode, elu_in, causal;
 } ec_conv_spec;
+
+/* Where a transposed conv's trim goes: causal (all but ceil((k - r) * trim_right_ratio)
+ * on the left) or not (the larger half on the left). */
+typedef struct ec_trim_spec {
+    int causal;
+    double trim_right_ratio;
+} ec_trim_spec;
 
 mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_conv_spec *spec);
 mg_status ec_convt_load(ec_convt *c, mg_store *s, const char *prefix, int cin, int cout, int k, int stride,
-                        int elu_in);
+                        int elu_in, const ec_trim_spec *trim);
 void ec_layer_free(ec_layer *l);
 mg_status ec_lstm_load(ec_lstm *l, mg_store *s, const char *prefix, int dim, int n_layers);
 void ec_lstm_free(ec_lstm *l);

@@ -109,6 +109,10 @@ static void parse_t5(parse_ctx *p, cJSON *s, mg_t5_config *c) {
                         p->where, ff);
 }
 
+const char *mg_pad_mode_name(int pad_mode) {
+    return pad_mode == MG_PAD_REFLECT ? "reflect" : pad_mode == MG_PAD_REPLICATE ? "replicate" : "constant";
+}
+
 static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
     c->audio_channels = opt_int(p, s, "audio_channels", 1, 1, 2);
     c->sample_rate = req_int(p, s, "sampling_rate", 1000, 384000);
@@ -170,25 +174,36 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
                         c->num_quantizers);
         return;
     }
+    c->trim_right_ratio = opt_num(p, s, "trim_right_ratio", 1.0, 0.0, 1.0);
+    c->use_conv_shortcut = opt_bool(p, s, "use_conv_shortcut", 1); /* EncodecConfig's default is true */
+    if (p->st != MG_OK)
+        return;
     const char *pm = opt_str(s, "pad_mode");
-    c->pad_mode_reflect = !pm || !strcmp(pm, "reflect");
+    c->pad_mode = !pm || !strcmp(pm, "reflect") ? MG_PAD_REFLECT
+                  : !strcmp(pm, "constant")     ? MG_PAD_CONSTANT
+                  : !strcmp(pm, "replicate")    ? MG_PAD_REPLICATE
+                                                : -1;
     const char *nt = opt_str(s, "norm_type");
     c->weight_norm = !nt || !strcmp(nt, "weight_norm");
     if (nt && strcmp(nt, "weight_norm"))
-        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.norm_type \"%s\" is not supported (MusicGen uses weight_norm)",
+        p->st = mg_fail(MG_ERR_UNSUPPORTED,
+                        "%s: audio_encoder.norm_type \"%s\" is not supported (MusicGen uses weight_norm; time_group_norm "
+                        "normalizes over the whole signal)",
                         p->where, nt);
-    else if (c->use_causal_conv)
-        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.use_causal_conv = true is not supported (MusicGen's EnCodec is non-causal)",
-                        p->where);
-    else if (opt_bool(p, s, "use_conv_shortcut", 1)) /* EncodecConfig's default is true */
-        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.use_conv_shortcut = true is not supported", p->where);
+    else if (!c->use_causal_conv && c->trim_right_ratio != 1.0)
+        p->st = mg_fail(MG_ERR_FORMAT,
+                        "%s: audio_encoder.trim_right_ratio = %g only makes sense with use_causal_conv = true (as in "
+                        "transformers); set it to 1.0",
+                        p->where, c->trim_right_ratio);
     else if (cJSON_IsNumber(get(s, "chunk_length_s")))
         p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.chunk_length_s is set; chunked EnCodec is not supported (MusicGen uses null)",
                         p->where);
     else if (c->normalize)
         p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.normalize = true is not supported (MusicGen uses false)", p->where);
-    else if (pm && strcmp(pm, "reflect") && strcmp(pm, "constant"))
-        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: audio_encoder.pad_mode \"%s\" is not supported", p->where, pm);
+    else if (c->pad_mode < 0)
+        p->st = mg_fail(MG_ERR_UNSUPPORTED,
+                        "%s: audio_encoder.pad_mode \"%s\" is not supported (reflect, constant and replicate are)",
+                        p->where, pm);
 }
 
 static void parse_decoder(parse_ctx *p, cJSON *s, mg_decoder_config *c) {
@@ -350,11 +365,12 @@ char *mg_config_to_json(const mg_config *cfg) {
     cJSON_AddItemToArray(tb, cJSON_CreateNumber(c->target_bandwidth));
     if (c->max_bandwidth != c->target_bandwidth)
         cJSON_AddItemToArray(tb, cJSON_CreateNumber(c->max_bandwidth));
-    cJSON_AddBoolToObject(a, "use_causal_conv", c->use_causal_conv);
     cJSON_AddBoolToObject(a, "normalize", c->normalize);
-    cJSON_AddStringToObject(a, "pad_mode", c->pad_mode_reflect ? "reflect" : "constant");
+    cJSON_AddBoolToObject(a, "use_causal_conv", c->use_causal_conv);
+    cJSON_AddNumberToObject(a, "trim_right_ratio", c->trim_right_ratio);
+    cJSON_AddStringToObject(a, "pad_mode", mg_pad_mode_name(c->pad_mode));
     cJSON_AddStringToObject(a, "norm_type", "weight_norm");
-    cJSON_AddBoolToObject(a, "use_conv_shortcut", 0);
+    cJSON_AddBoolToObject(a, "use_conv_shortcut", c->use_conv_shortcut);
     cJSON_AddNullToObject(a, "chunk_length_s");
 
     cJSON *d = cJSON_AddObjectToObject(root, "decoder");

@@ -20,6 +20,8 @@ typedef struct mg_t5_config {
 } mg_t5_config;
 
 #define MG_MAX_RATIOS 8
+/* audio_encoder.pad_mode (torch.nn.functional.pad modes EnCodec can use) */
+enum { MG_PAD_CONSTANT = 0, MG_PAD_REFLECT = 1, MG_PAD_REPLICATE = 2 };
 typedef struct mg_encodec_config {
     int audio_channels;       /* channels the codec itself encodes (1 for MusicGen) */
     int sample_rate;          /* 32000 */
@@ -34,8 +36,10 @@ typedef struct mg_encodec_config {
     int compress;             /* 2 */
     int upsampling_ratios[MG_MAX_RATIOS];
     int n_ratios;
-    int use_causal_conv;      /* 0 for MusicGen */
-    int pad_mode_reflect;     /* 1: reflect, 0: constant (zeros) */
+    int use_causal_conv;      /* 0 for MusicGen: pad/trim both sides, else all on the left */
+    double trim_right_ratio;  /* causal transposed convs trim ceil(ratio * pad) on the right */
+    int use_conv_shortcut;    /* resnet blocks add a 1x1 conv of x instead of x */
+    int pad_mode;             /* MG_PAD_*: how convolutions pad the signal's ends */
     int normalize;            /* 0 for MusicGen */
     int weight_norm;          /* norm_type == weight_norm */
     double target_bandwidth;  /* first of target_bandwidths (encode default) */
@@ -92,6 +96,8 @@ char *mg_generation_config_to_json(const mg_config *cfg);
 
 /* Delay steps D: K for mono, K/2 for stereo. */
 int mg_config_delays(const mg_config *cfg);
+/* "reflect", "constant" or "replicate" (config.json's spelling of MG_PAD_*). */
+const char *mg_pad_mode_name(int pad_mode);
 
 /* Columns of one decoder run, the start token's included: generation_config's
  * max_length, capped by the position table. The last column is never fed back, so
