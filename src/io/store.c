@@ -62,9 +62,31 @@ static mg_status rehash(mg_store *s, int cap) {
     return MG_OK;
 }
 
+/* Newer transformers save a weight-normed conv (torch.nn.utils.parametrizations.weight_norm)
+ * as X.parametrizations.weight.original0 / original1; older checkpoints (the hub's
+ * MusicGen files) as X.weight_g / X.weight_v: the same tensors. The store knows them by
+ * the older names, whichever way the file spells them. Returns `name` itself, or the
+ * renamed copy in buf. */
+static const char *canonical_name(const char *name, char *buf, size_t cap) {
+    static const char *const from[2] = {".parametrizations.weight.original0", ".parametrizations.weight.original1"};
+    static const char *const to[2] = {".weight_g", ".weight_v"};
+    for (int i = 0; i < 2; i++)
+        if (mg_str_ends_with(name, from[i])) {
+            size_t stem = strlen(name) - strlen(from[i]);
+            if (stem + strlen(to[i]) + 1 > cap)
+                return name;
+            memcpy(buf, name, stem);
+            strcpy(buf + stem, to[i]);
+            return buf;
+        }
+    return name;
+}
+
 mg_store_entry *mg_store_find(const mg_store *s, const char *name) {
     if (!s->hash_cap)
         return NULL;
+    char buf[512];
+    name = canonical_name(name, buf, sizeof buf);
     uint32_t k = hash_name(name) & (uint32_t)(s->hash_cap - 1);
     while (s->hash[k] >= 0) {
         mg_store_entry *e = &s->entries[s->hash[k]];
@@ -78,6 +100,8 @@ mg_store_entry *mg_store_find(const mg_store *s, const char *name) {
 int mg_store_has(const mg_store *s, const char *name) { return mg_store_find(s, name) != NULL; }
 
 mg_status mg_store_add(mg_store *s, const char *name, const mg_tensor *t, int file) {
+    char buf[512];
+    name = canonical_name(name, buf, sizeof buf);
     if (mg_store_find(s, name))
         return mg_fail(MG_ERR_FORMAT, "tensor %s appears twice (second time in %s); the weight files are corrupt or "
                        "overlap, download the model again", name,
@@ -242,8 +266,10 @@ mg_status mg_store_fold_weight_norm(mg_store *s, const char *prefix, int ndim, c
     snprintf(gname, sizeof gname, "%s.weight_g", prefix);
     snprintf(vname, sizeof vname, "%s.weight_v", prefix);
     if (!mg_store_has(s, gname) && !mg_store_has(s, vname))
-        return mg_fail(MG_ERR_FORMAT, "tensor %s.weight_g / %s.weight_v (or %s.weight) is missing from %s", prefix,
-                       prefix, prefix, first_file(s));
+        return mg_fail(MG_ERR_FORMAT,
+                       "tensor %s.weight_g / %s.weight_v (or %s.parametrizations.weight.original0 / original1, or "
+                       "%s.weight) is missing from %s",
+                       prefix, prefix, prefix, prefix, first_file(s));
     /* weight_norm(dim=0): g has shape [shape[0], 1, 1]; the norm of v runs over all
      * dims except dim 0. */
     int64_t gshape[MG_MAX_DIMS] = {shape[0], 1, 1, 1};

@@ -5,6 +5,8 @@
  * the expected shape, and get either a zero-copy view or a converted copy (kept in
  * the store's arena so it lives as long as the model). Every lookup failure names
  * the tensor, the file it should be in, and what was expected.
+ * Weight-normed convs saved by newer transformers (X.parametrizations.weight.original0
+ * / original1) are known by their older names X.weight_g / X.weight_v.
  */
 #ifndef MG_IO_STORE_H
 #define MG_IO_STORE_H

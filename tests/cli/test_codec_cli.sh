@@ -5,6 +5,8 @@
 #           twice, mono input duplicated), cont.input_values -> the prompt frames of
 #           cont.codes; decode: cont.codes -> cont.audio and the [B, K, T] generation
 #           codes -> one f32 file per row matching gen.audio; [K, T] input;
+#   the same through a checkpoint whose weight-normed convs use the names newer
+#   transformers save (parametrizations.weight.original0/1);
 #   plus --force, existing outputs left untouched, bad codes, missing input, s16
 #   clipping notice, --help size. Needs python3 with numpy (test-side only).
 set -u
@@ -102,6 +104,29 @@ elif cmd == 'check_encode':  # got.npy golden key [prefix frames] [duplicate lev
     bad = int((got != want).sum())
     print('  %-44s %d of %d codes differ' % (sys.argv[4] + ' via CLI', bad, want.size))
     sys.exit(1 if bad else 0)
+elif cmd == 'parametrized':  # model_dir out_dir: weight_g/_v saved as newer transformers names them
+    import os, shutil
+    src, dst = sys.argv[2], sys.argv[3]
+    os.makedirs(dst, exist_ok=True)
+    for f in os.listdir(src):
+        if f not in ('model.safetensors', 'golden.safetensors'):
+            shutil.copy(os.path.join(src, f), dst)
+    with open(os.path.join(src, 'model.safetensors'), 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        hdr = json.loads(f.read(n))
+        data = f.read()
+    ren = {'.weight_g': '.parametrizations.weight.original0', '.weight_v': '.parametrizations.weight.original1'}
+    out = {}
+    for k, v in hdr.items():
+        for a, b in ren.items():
+            if k.endswith(a):
+                k = k[:-len(a)] + b
+        out[k] = v
+    assert sum('.parametrizations.' in k for k in out) > 10
+    h = json.dumps(out).encode()
+    h += b' ' * (-len(h) % 8)
+    with open(os.path.join(dst, 'model.safetensors'), 'wb') as f:
+        f.write(struct.pack('<Q', len(h)) + h + data)
 elif cmd == 'check_wav':  # wav golden key row tol [expect_tag]
     g = golden(sys.argv[2]); x, rate, tag, bits = read_wav(sys.argv[3])
     want = g[sys.argv[4]][int(sys.argv[5])].astype(np.float64); tol = float(sys.argv[6])
@@ -144,6 +169,15 @@ for fx in tiny-stereo tiny-mono; do
     if "$MUSICGEN" decode -m "$model" "$d/cont_codes_2d.npy" -o "$d/cont2d.wav" --sample-format f32 >/dev/null &&
         "$PY" "$tmp/h.py" check_wav "$model/golden.safetensors" "$d/cont2d.wav" cont.audio 0 1e-4 3; then ok
     else fail "$fx: decoding [K, T] int32 codes"; fi
+
+    # the same checkpoint with its weight-normed convs named as newer transformers save
+    # them (X.parametrizations.weight.original0 / original1): same codes, same audio
+    if "$PY" "$tmp/h.py" parametrized "$model" "$d/param" &&
+        "$MUSICGEN" encode -m "$d/param" "$d/enc_input.wav" -o "$d/enc_param.npy" >/dev/null &&
+        cmp -s "$d/enc.npy" "$d/enc_param.npy" &&
+        "$MUSICGEN" decode -m "$d/param" "$d/cont_codes.npy" -o "$d/cont_param.wav" -s f32 >/dev/null &&
+        cmp -s "$d/cont.wav" "$d/cont_param.wav"; then ok
+    else fail "$fx: a checkpoint with parametrizations.weight.original0/1 names"; fi
 
     # decode: [B, K, T] into a directory, one file per row
     if "$MUSICGEN" decode -m "$model" "$d/gen_codes.npy" -o "$d/gen/" -s f32 >"$d/gen.out"; then ok
