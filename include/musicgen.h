@@ -139,7 +139,9 @@ typedef struct mg_model_info {
     int64_t step_weight_bytes; /* decoder weight bytes read per generation step */
     float guidance_scale;     /* defaults from generation_config.json */
     int top_k;
-    int do_sample;
+    int do_sample;            /* 0: greedy by default */
+    float top_p;              /* 1 = off */
+    float temperature;
 } mg_model_info;
 
 MG_API void mg_model_get_info(const mg_model *model, mg_model_info *out);
@@ -208,10 +210,11 @@ typedef int (*mg_audio_cb)(int item, const float *pcm, int64_t n_frames, int cha
 typedef struct mg_generate_params {
     double duration_s;    /* audio length in seconds (incl. an audio prompt); default 10 */
     int steps;            /* if > 0: exactly this many decoder steps (overrides duration_s) */
-    int greedy;           /* argmax instead of sampling */
-    int top_k;            /* default from generation_config (250); 0 = no top-k */
-    float top_p;          /* 0 or 1 = off */
-    float temperature;    /* default 1 */
+    /* -1 (the defaults): as the model's generation_config.json says */
+    int greedy;           /* 1: argmax; 0: sample; -1: do_sample (sampling, released models) */
+    int top_k;            /* -1: top_k (250); 0 = no top-k */
+    float top_p;          /* -1: top_p (off); 0 or 1 = off */
+    float temperature;    /* -1: temperature (1); otherwise > 0 */
     float guidance_scale; /* < 0: from generation_config (3.0); <= 1: no CFG */
     uint64_t seed;        /* MG_SEED_RANDOM (the default): one is picked and reported in
                              mg_result.seed; any other value, 0 included, is used as is.

@@ -80,6 +80,8 @@ static void fill_info(mg_model *m) {
     in->guidance_scale = c->gen.guidance_scale;
     in->top_k = c->gen.top_k;
     in->do_sample = c->gen.do_sample;
+    in->top_p = c->gen.top_p;
+    in->temperature = c->gen.temperature;
 }
 
 static mg_dtype dtype_of(mg_weight_type w) {

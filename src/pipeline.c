@@ -21,10 +21,12 @@ MG_API mg_generate_params mg_generate_default_params(void) {
     mg_generate_params p;
     memset(&p, 0, sizeof p);
     p.duration_s = 10.0;
-    p.top_k = -1;          /* -1: from generation_config.json */
-    p.top_p = 0.0f;
-    p.temperature = 1.0f;
-    p.guidance_scale = -1; /* < 0: from generation_config.json */
+    /* -1: as generation_config.json says */
+    p.greedy = -1;
+    p.top_k = -1;
+    p.top_p = -1.0f;
+    p.temperature = -1.0f;
+    p.guidance_scale = -1;
     p.seed = MG_SEED_RANDOM;
     p.decode_audio = 1;
     return p;
@@ -331,10 +333,17 @@ static mg_status resolve_params(const mg_model *m, const mg_generate_params *in,
                                 mg_sampler *smp) {
     const mg_generation_config *g = &m->ck.cfg.gen;
     *gp = *in;
+    /* Unset (negative) sampling settings come from generation_config.json. */
+    if (gp->greedy == -1)
+        gp->greedy = !g->do_sample;
     if (gp->top_k < -1)
         return mg_fail(MG_ERR_INVALID_ARG, "top-k must be >= 0 (0 disables it), got %d", gp->top_k);
     if (gp->top_k == -1)
         gp->top_k = g->top_k;
+    if (gp->top_p == -1.0f)
+        gp->top_p = g->top_p;
+    if (gp->temperature == -1.0f)
+        gp->temperature = g->temperature;
     if (isnan(gp->top_p) || gp->top_p < 0 || gp->top_p > 1)
         return mg_fail(MG_ERR_INVALID_ARG, "top-p must be in (0, 1] (got %g)", (double)gp->top_p);
     if (!(gp->temperature > 0) || !isfinite(gp->temperature))

@@ -4,6 +4,7 @@ reference on both fixtures: greedy codes (--codes-out), greedy audio
 output rules (file vs folder, --force, -d with --steps) and one-line errors; long-form on
 models whose window is only a few frames."""
 import json
+import shutil
 import subprocess
 import os
 import sys
@@ -279,9 +280,45 @@ def position_limit_checks(d):
     t.check("at most 7 steps" in p.stderr, f"audio prompt + 8 steps: {p.stderr.strip()}")
 
 
+def sampling_default_checks(d):
+    """What the options leave open comes from generation_config.json (do_sample, top_k,
+    top_p, temperature), and greedy runs use an f32 attention cache unless --kv-type says
+    otherwise: an f16 cache flips near-ties (on tiny-stereo from frame ~50 of these 120
+    steps), and the greedy codes must be the reference's."""
+    fx = os.path.join(t.REF, "tiny-stereo")
+    def codes(model, name, *args):
+        out = os.path.join(d, name + ".npy")
+        t.run(["generate", "-m", model, "--steps", "120", "--codes-out", out, "-q", "--force"] + list(args) +
+              ["lo-fi hip hop, mellow piano, 90 bpm"])
+        return np.load(out) if os.path.exists(out) else None
+    dflt, f32, f16 = (codes(fx, "g", "--greedy"), codes(fx, "g32", "--greedy", "--kv-type", "f32"),
+                      codes(fx, "g16", "--greedy", "--kv-type", "f16"))
+    if dflt is not None and f32 is not None and f16 is not None:
+        print(f"  greedy, 120 steps: default cache == f32 cache: {np.array_equal(dflt, f32)}; "
+              f"the f16 cache agrees on {np.mean(f16 == f32):.1%} of the codes")
+        t.check(np.array_equal(dflt, f32), "--greedy does not use the f32 cache by default")
+    # A copy of the fixture whose generation_config.json asks for greedy decoding, then for
+    # top-k 1 sampling at a low temperature: both must be what the options would give.
+    m = os.path.join(d, "gencfg")
+    shutil.copytree(fx, m, ignore=shutil.ignore_patterns("golden.safetensors"))
+    gc_path = os.path.join(m, "generation_config.json")
+    gc = json.load(open(gc_path))
+    json.dump(dict(gc, do_sample=False), open(gc_path, "w"))
+    t.check(np.array_equal(codes(m, "cfg_greedy"), f32), "do_sample false in generation_config.json is not greedy")
+    p = t.run(["info", "-m", m, "--json"])
+    info = json.loads(p.stdout) if p.returncode == 0 else {}
+    t.check(info.get("do_sample") is False, f"info --json do_sample: {info.get('do_sample')}")
+    json.dump(dict(gc, do_sample=True, top_p=0.5, temperature=0.25), open(gc_path, "w"))
+    a = codes(m, "cfg_sample", "--seed", "3")
+    b = codes(fx, "opt_sample", "--seed", "3", "--top-p", "0.5", "--temperature", "0.25")
+    t.check(a is not None and np.array_equal(a, b), "top_p / temperature of generation_config.json not applied")
+    t.check(not np.array_equal(a, codes(fx, "plain_sample", "--seed", "3")), "the sampling settings changed nothing")
+
+
 if __name__ == "__main__":
     for fx in ("tiny-mono", "tiny-stereo"):
         d = fixture_checks(fx)
+    sampling_default_checks(d)
     contract_checks(d)
     short_window_checks(d)
     position_limit_checks(d)

@@ -13,11 +13,15 @@ typedef struct gen_options {
     char **prompts;
     int n_prompts;
     double duration;
-    int duration_set, steps, threads, greedy, top_k, force, json, loudness, peak_normalize, stream, raw, seed_set;
+    int duration_set, steps, threads, top_k, force, json, loudness, peak_normalize, stream, raw, seed_set;
+    /* < 0 until set: greedy by --greedy (1), by a sampling option (0), else by the
+     * model's generation_config.json; top_p and temperature likewise from the model */
+    int greedy;
     double top_p, temperature, cfg, target_lufs, window, stride;
     uint64_t seed;
     mg_sample_format sample_format;
     mg_kv_type kv_type;
+    int kv_type_set; /* --kv-type given (else f16, or f32 for greedy runs) */
     mg_weight_type weight_type;
     int no_mmap; /* --no-mmap */
     /* progress wiring from cmd_generate.c */
@@ -28,6 +32,7 @@ typedef struct gen_options {
     volatile sig_atomic_t *interrupted;
     /* planned outputs */
     char **out_paths; /* one per prompt, NULL when no audio is written */
+    const char *out_dir; /* the output folder, when -o names one (or is absent) */
     char *created_dir; /* output folder this run created (removed again if left empty) */
     /* the model's generation defaults (for the files' tags) */
     double model_cfg;

@@ -31,7 +31,7 @@ static void help(void) {
            "      --prompts-file FILE  more prompts, one per line (- : standard input)\n"
            "      --audio-prompt FILE  continue this audio (the output starts with it)\n"
            "      --negative-prompt T  steer away from T (the CFG unconditional row)\n"
-           "      --greedy             argmax decoding (deterministic)\n"
+           "      --greedy             argmax decoding (deterministic; f32 attention cache)\n"
            "      --top-k N  --top-p P --temperature T   sampling (top-k 0 = off)\n"
            "      --cfg S              guidance scale (<= 1: no guidance)\n"
            "      --seed N             seed; item i uses N+i (-1: random, the default)\n"
@@ -43,7 +43,7 @@ static void help(void) {
            "      --normalize          peak-normalize to -1 dBFS (s16/s24 never clip)\n"
            "  -f, --force              overwrite existing files\n"
            "  -t, --threads N          threads (default: all cores)\n"
-           "      --kv-type T          f16 (default), f32, q8_0 attention cache\n"
+           "      --kv-type T          attention cache f16 (f32 when greedy), f32, q8_0\n"
            "      --weight-type T      convert decoder weights on load (f32 ... q4_0)\n"
            "      --no-mmap            copy the step's weights into memory (faster steps)\n"
            "      --json               print a JSON summary on stdout\n"
@@ -220,6 +220,7 @@ int cmd_generate(int argc, char **argv) {
      * then leaves nothing allocated. */
     const char *flag_prompts[MAX_FLAG_PROMPTS];
     int n_flag_prompts = 0;
+    int sampling_option = 0; /* --top-k, --top-p or --temperature: sample, whatever the model's default */
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;
@@ -249,6 +250,7 @@ int cmd_generate(int argc, char **argv) {
             if (!cli_parse_int("generate", "--top-k", optarg, 0, 1 << 30, &lv))
                 return 1;
             o.top_k = (int)lv;
+            sampling_option = 1;
             break;
         case OPT_TOPP:
             if (!cli_parse_float("generate", "--top-p", optarg, -INFINITY, INFINITY, &dv))
@@ -256,6 +258,7 @@ int cmd_generate(int argc, char **argv) {
             if (!(dv > 0 && dv <= 1))
                 return cli_error("generate", "--top-p must be in (0, 1] (got %s)", optarg);
             o.top_p = dv;
+            sampling_option = 1;
             break;
         case OPT_TEMP:
             if (!cli_parse_float("generate", "--temperature", optarg, -INFINITY, INFINITY, &dv))
@@ -264,6 +267,7 @@ int cmd_generate(int argc, char **argv) {
                 return cli_error("generate", "--temperature must be a positive number (got %s); use --greedy for argmax",
                                  optarg);
             o.temperature = dv;
+            sampling_option = 1;
             break;
         case OPT_CFG:
             if (!cli_parse_float("generate", "--cfg", optarg, 0, 1e6, &dv))
@@ -330,6 +334,7 @@ int cmd_generate(int argc, char **argv) {
         case OPT_KV:
             if (!cli_parse_kv_type("generate", optarg, &o.kv_type))
                 return 1;
+            o.kv_type_set = 1;
             break;
         case OPT_WEIGHT_TYPE:
             if (!cli_parse_weight_type("generate", optarg, &o.weight_type))
@@ -339,6 +344,8 @@ int cmd_generate(int argc, char **argv) {
         default: return cli_bad_option("generate", argv, optstring);
         }
     }
+    if (o.greedy < 0 && sampling_option)
+        o.greedy = 0;
     int oom = 0;
     for (int i = 0; i < n_flag_prompts && !oom; i++)
         oom = append_prompt(&o.prompts, &o.n_prompts, flag_prompts[i]);

@@ -132,13 +132,15 @@ int cmd_info(int argc, char **argv) {
                "\"decoder\": {\"layers\": %d, \"hidden\": %d, \"heads\": %d, \"ffn\": %d}, "
                "\"text_encoder\": {\"layers\": %d, \"hidden\": %d, \"heads\": %d, \"vocab\": %d}, "
                "\"params\": {\"text\": %lld, \"decoder\": %lld, \"codec\": %lld, \"total\": %lld}, "
-               "\"weight_type\": \"%s\", \"guidance_scale\": %g, \"top_k\": %d, ",
+               "\"weight_type\": \"%s\", \"guidance_scale\": %g, \"top_k\": %d, \"top_p\": %g, "
+               "\"temperature\": %g, \"do_sample\": %s, ",
                in.stereo ? "stereo" : "mono", in.channels, in.sample_rate, (double)in.frame_rate,
                in.hop_length, in.n_codebooks, in.codebook_size, in.codec_codebooks, in.max_steps,
                (double)in.max_duration_s, in.decoder_layers, in.decoder_hidden, in.decoder_heads, in.decoder_ffn,
                in.text_layers, in.text_hidden, in.text_heads, in.text_vocab, (long long)in.params_text,
                (long long)in.params_decoder, (long long)in.params_codec, (long long)in.params_total, in.weight_type,
-               (double)in.guidance_scale, in.top_k);
+               (double)in.guidance_scale, in.top_k, (double)in.top_p, (double)in.temperature,
+               in.do_sample ? "true" : "false");
         print_validation_json(&rep, &f, vst);
         printf("}\n");
     } else {
@@ -159,8 +161,12 @@ int cmd_info(int argc, char **argv) {
         print_params("params, codec", in.params_codec);
         print_params("params, total", in.params_total);
         printf("  weights                %s\n", in.weight_type);
-        printf("  defaults               guidance %g, top-k %d, %s\n", (double)in.guidance_scale, in.top_k,
-               in.do_sample ? "sampling" : "greedy");
+        printf("  defaults               guidance %g, top-k %d", (double)in.guidance_scale, in.top_k);
+        if (in.top_p > 0 && in.top_p < 1)
+            printf(", top-p %g", (double)in.top_p);
+        if (in.temperature != 1.0f)
+            printf(", temperature %g", (double)in.temperature);
+        printf(", %s\n", in.do_sample ? "sampling" : "greedy");
         printf("  validation             ok: %d tensors, %lld values checked, tokenizer ok%s\n", rep.n_tensors,
                (long long)rep.n_values, rep.n_warnings ? " (see the warnings above)" : "");
     }

@@ -18,8 +18,10 @@ void gen_options_init(gen_options *o) {
     memset(o, 0, sizeof *o);
     o->model = MG_DEFAULT_MODEL;
     o->duration = 10.0;
+    o->greedy = -1;
     o->top_k = -1;
-    o->temperature = 1.0;
+    o->top_p = -1;
+    o->temperature = -1;
     o->cfg = -1;
     o->sample_format = MG_SAMPLE_S16;
     o->kv_type = MG_KV_F16;
@@ -63,7 +65,7 @@ int gen_validate(gen_options *o) {
     if (o->steps && (o->window > 0 || o->stride > 0)) /* a warning: scripts may pass both */
         fprintf(stderr, "musicgen generate: warning: --window and --stride apply to --duration (long-form "
                         "generation); --steps runs within one window, so they are ignored\n");
-    if (o->greedy && (o->top_k >= 0 || o->top_p > 0 || o->temperature != 1.0))
+    if (o->greedy == 1 && (o->top_k >= 0 || o->top_p >= 0 || o->temperature >= 0))
         fprintf(stderr, "musicgen generate: warning: --greedy takes the most likely code at every step; --top-k, "
                         "--top-p and --temperature are ignored\n");
     if (o->raw && !o->stream)
@@ -157,6 +159,16 @@ static int plan_outputs(gen_options *o) {
             return cli_error("generate", "cannot create output folder %s: %s", out, strerror(errno));
         o->created_dir = strdup(out);
     }
+    o->out_dir = out; /* the names follow once greedy or sampling is known (name_outputs) */
+    return 0;
+}
+
+/* The file of each prompt in the output folder: PROMPT-seedN.wav, or PROMPT-greedy.wav. */
+static int name_outputs(gen_options *o) {
+    if (!o->out_dir)
+        return 0;
+    const char *out = o->out_dir;
+    size_t len = strlen(out);
     for (int i = 0; i < o->n_prompts; i++) {
         char slug[64], name[128];
         slugify(o->prompts[i], slug, sizeof slug);
@@ -176,6 +188,8 @@ static int plan_outputs(gen_options *o) {
         }
         size_t n = strlen(out) + strlen(final) + 2;
         o->out_paths[i] = malloc(n);
+        if (!o->out_paths[i])
+            return cli_error("generate", "out of memory");
         snprintf(o->out_paths[i], n, "%s%s%s", out, out[len - 1] == '/' ? "" : "/", final);
     }
     return 0;
@@ -391,12 +405,23 @@ int gen_run(gen_options *o) {
     mg_model_get_info(model, &info);
     o->model_cfg = info.guidance_scale;
     o->model_top_k = info.top_k;
+    /* What the options left open, the model's generation_config.json decides. */
+    if (o->greedy < 0)
+        o->greedy = !info.do_sample;
+    if (o->top_p < 0)
+        o->top_p = info.top_p;
+    if (o->temperature < 0)
+        o->temperature = info.temperature;
     *o->progress_state_frame_rate = info.frame_rate;
     *o->progress_state_delays = info.stereo ? info.n_codebooks / 2 : info.n_codebooks;
-    rc = check_outputs(o, &info);
+    rc = name_outputs(o);
+    if (!rc)
+        rc = check_outputs(o, &info);
     mg_context_params cp = mg_context_default_params();
     cp.n_threads = o->threads;
-    cp.kv_type = o->kv_type;
+    /* Greedy runs reproduce the reference's codes: an f32 cache unless told otherwise
+     * (an f16 cache can flip a near-tie between two codes, and every later frame). */
+    cp.kv_type = o->kv_type_set ? o->kv_type : o->greedy ? MG_KV_F32 : MG_KV_F16;
     mg_status st = MG_OK;
     if (!rc && (st = mg_context_new(model, &cp, &ctx)) != MG_OK)
         rc = cli_lib_error("generate", st);
