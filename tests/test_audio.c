@@ -655,7 +655,8 @@ static void test_loudness(void) {
     free(spiky);
     free(x);
 
-    /* (c) silence and (d) < 400 ms are left alone; (e) bad arguments. */
+    /* (c) silence and (d) < 400 ms are left alone unless they exceed the peak ceiling;
+     * (e) bad arguments. */
     x = calloc((size_t)n, sizeof *x);
     CHECK_OK(mg_audio_loudness_normalize(x, n, 1, rate, -14.0, -1.0, &before));
     CHECK(sample_peak(x, n) == 0 && isinf(before), "silence stays silence");
@@ -664,6 +665,12 @@ static void test_loudness(void) {
     float *copy = sine(3200, 1, rate, 440, 0.1);
     CHECK_OK(mg_audio_loudness_normalize(x, 3200, 1, rate, -14.0, -1.0, NULL));
     CHECK(memcmp(x, copy, 3200 * sizeof *x) == 0, "100 ms unchanged");
+    float *loud = sine(3200, 1, rate, 440, 2.5); /* 100 ms, far above full scale */
+    CHECK_OK(mg_audio_loudness_normalize(loud, 3200, 1, rate, -14.0, -1.0, NULL));
+    ebur128_measure(loud, 3200, 1, rate, &lufs, &tp);
+    CHECK(tp <= pow(10.0, -1.0 / 20) * 1.0001 && sample_peak(loud, 3200) > 0.5f,
+          "100 ms at peak 2.5: brought under -1 dBFS (true peak %.3f)", tp);
+    free(loud);
     CHECK(mg_audio_loudness_normalize(x, 3200, 1, rate, 5.0, -1.0, NULL) == MG_ERR_INVALID_ARG, "+5 LUFS refused");
     CHECK(mg_audio_loudness_normalize(x, 3200, 1, rate, -14.0, 3.0, NULL) == MG_ERR_INVALID_ARG, "+3 dBFS refused");
     free(x);

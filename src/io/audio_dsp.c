@@ -235,11 +235,14 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
     if (measured_lufs)
         *measured_lufs = l0;
     const int64_t ns = n_frames * channels;
+    const double limit = pow(10.0, peak_dbfs / 20);
     if (!isfinite(l0) || rms_of(pcm, ns) < LOUDNESS_ENERGY_FLOOR) {
+        /* No loudness to aim at; the peak ceiling still holds (nothing may clip). */
         mg_log_debug("loudness normalization skipped: audio is near silent or shorter than 400 ms");
+        if (isfinite(tp0) && tp0 > limit)
+            scaled_copy(pcm, pcm, ns, limit / tp0);
         return MG_OK;
     }
-    const double limit = pow(10.0, peak_dbfs / 20);
     double gain = pow(10.0, (target_lufs - l0) / 20);
     if (tp0 * gain <= limit) { /* plain gain reaches the target: no limiting needed */
         scaled_copy(pcm, pcm, ns, gain);

@@ -75,6 +75,12 @@ def contract_checks(d):
     t.check(open(out, "rb").read() != before, "--force overwrites")
     t.run(["generate", "-m", model, "--greedy", "--steps", "8", "-o", out, "-f", "-q", "x"])  # -f as in encode/decode
     t.check(open(out, "rb").read() == before, "-f overwrites")
+    # `--audio-prompt FILE` without a text prompt continues unconditionally, as with "".
+    ap = [os.path.join(d, n) for n in ("ap_none.npy", "ap_empty.npy")]
+    t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--audio-prompt", out, "--codes-out", ap[0], "-q"])
+    t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--audio-prompt", out, "--codes-out", ap[1], "-q", ""])
+    t.check(all(map(os.path.exists, ap)) and np.array_equal(np.load(ap[0]), np.load(ap[1])),
+            "--audio-prompt without a prompt differs from the unconditional prompt \"\"")
     # Every help fits an 80-column terminal; `musicgen help CMD` is `CMD --help`.
     for cmd in ("generate", "bench", "info", "encode", "decode", "tokenize", "download", "quantize", None):
         h = subprocess.run([t.MUSICGEN] + ([cmd, "--help"] if cmd else ["--help"]), capture_output=True, text=True)

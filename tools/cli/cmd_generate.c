@@ -24,12 +24,14 @@ static void help(void) {
            "model's generation_config.json says (top-k 250, guidance 3), random seed.\n\n"
            "  -m, --model MODEL        folder, .gguf file or repo id\n"
            "  -o, --output OUT         file (one prompt) or folder (existing, or ending\n"
-           "                           in '/'); default ./musicgen-output/ ('-': stdout)\n"
+           "                           in '/'); default ./musicgen-output/ ('-': stdout,\n"
+           "                           with --stream)\n"
            "  -d, --duration SEC       seconds of audio, incl. an audio prompt (default 10)\n"
            "      --steps N            exactly N decoder steps instead of a duration\n"
            "  -p, --prompt PROMPT      a prompt as an option (repeatable; first in batch)\n"
            "      --prompts-file FILE  more prompts, one per line (- : standard input)\n"
-           "      --audio-prompt FILE  continue this audio (the output starts with it)\n"
+           "      --audio-prompt FILE  continue this audio (the output starts with it;\n"
+           "                           without a PROMPT: no text condition)\n"
            "      --negative-prompt T  steer away from T (the CFG unconditional row)\n"
            "      --greedy             argmax decoding (deterministic; f32 attention cache)\n"
            "      --top-k N  --top-p P --temperature T   sampling (top-k 0 = off)\n"
@@ -358,6 +360,11 @@ int cmd_generate(int argc, char **argv) {
     if (o.prompts_file && read_prompts_file(o.prompts_file, &o.prompts, &o.n_prompts)) {
         gen_options_free(&o);
         return 1;
+    }
+    /* `--audio-prompt FILE` alone continues the audio without text (unconditionally). */
+    if (o.n_prompts == 0 && o.audio_prompt && append_prompt(&o.prompts, &o.n_prompts, "")) {
+        gen_options_free(&o);
+        return cli_error("generate", "out of memory");
     }
     int rc = gen_validate(&o);
     if (rc == 0) {
