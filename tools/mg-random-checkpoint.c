@@ -597,9 +597,14 @@ static int parse_size(const char *s, uint64_t *out) {
 }
 
 static const char *find_spiece(const char *config_path, char *buf, size_t n) {
-    char *copy = mg_strdup(config_path);
-    if (copy) {
-        snprintf(buf, n, "%s/spiece.model", dirname(copy));
+    /* Beside the config, or the fixtures' one when the config is one of
+     * shared/reference/configs/ (its tiny-mono folder is a sibling). */
+    static const char *const beside[2] = {"%s/spiece.model", "%s/../tiny-mono/spiece.model"};
+    for (int i = 0; i < 2; i++) {
+        char *copy = mg_strdup(config_path);
+        if (!copy)
+            break;
+        snprintf(buf, n, beside[i], dirname(copy));
         free(copy);
         if (mg_path_exists(buf))
             return buf;
@@ -611,7 +616,7 @@ static const char *find_spiece(const char *config_path, char *buf, size_t n) {
             return buf;
     }
     /* The source tree: tools/ -> ../../shared/reference (CMake passes absolute paths). */
-    copy = mg_strdup(__FILE__);
+    char *copy = mg_strdup(__FILE__);
     if (copy) {
         snprintf(buf, n, "%s/../../shared/reference/tiny-mono/spiece.model", dirname(copy));
         free(copy);

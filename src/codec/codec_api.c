@@ -46,6 +46,8 @@ static mg_status prepare_audio(const float *pcm, int64_t n_frames, int in_ch, in
         mg_log_warn("%d-channel audio averaged to mono for this mono model", in_ch);
     else if (in_ch > 2 && channels == 2)
         mg_log_warn("%d-channel audio: only the first two channels are used", in_ch);
+    else if (in_ch == 1 && channels == 2)
+        mg_log_warn("mono audio copied to both channels for this stereo model");
     mg_status st = mg_audio_convert_channels(a, channels);
     if (st == MG_OK)
         st = mg_audio_resample(a, rate);

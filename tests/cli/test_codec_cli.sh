@@ -151,7 +151,12 @@ for fx in tiny-stereo tiny-mono; do
     "$PY" "$tmp/h.py" prep "$model/golden.safetensors" "$d" "$rate" "$vocab" || { fail "$fx: preparing inputs"; continue; }
 
     # encode: encodec.input (mono) -> encodec.codes; a stereo model duplicates mono input
-    if "$MUSICGEN" encode -m "$model" "$d/enc_input.wav" -o "$d/enc.npy" >/dev/null; then ok; else fail "$fx: encode"; fi
+    if "$MUSICGEN" encode -m "$model" "$d/enc_input.wav" -o "$d/enc.npy" >/dev/null 2>"$d/enc.err"; then ok
+    else fail "$fx: encode"; fi
+    # mono input to a stereo model is copied to both channels, and the user is told
+    if [ "$stereo" = 1 ] && ! grep -q "both channels" "$d/enc.err"; then fail "$fx: mono to stereo said nothing"
+    elif [ "$stereo" = 0 ] && [ -s "$d/enc.err" ]; then fail "$fx: encode printed $(cat "$d/enc.err")"
+    else ok; fi
     if "$PY" "$tmp/h.py" check_encode "$model/golden.safetensors" "$d/enc.npy" encodec.codes 0 $((stereo + 1)); then ok
     else fail "$fx: encoded codes differ from encodec.codes"; fi
 
