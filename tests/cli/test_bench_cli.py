@@ -19,7 +19,8 @@ import mgtest as t
 
 KEYS = ["model", "threads", "weight_type", "steps", "ms_per_step", "ms_per_step_p90", "weight_bytes_per_step",
         "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
-        "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "no_mmap"]
+        "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "step_over_limit",
+        "step_over_limit_with_kv", "no_mmap"]
 DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
 STEP_MATRIX = re.compile(r"^decoder\.(model\.decoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|"
                          r"encoder_attn\.(q|out)_proj|fc1|fc2)|lm_heads\.\d+)\.weight$")
@@ -76,8 +77,14 @@ def main():
             t.check(abs(r["limit_ms_per_step"] - lim) <= 1e-3 + 1e-2 * lim, f"{fx}: limit {r['limit_ms_per_step']} != {lim}")
             t.check(abs(r["limit_with_kv_ms_per_step"] - lim_kv) <= 1e-3 + 1e-2 * lim_kv,
                     f"{fx}: limit with cache {r['limit_with_kv_ms_per_step']} != {lim_kv}")
+            for key, limit in (("step_over_limit", "limit_ms_per_step"),
+                               ("step_over_limit_with_kv", "limit_with_kv_ms_per_step")):
+                want = r["ms_per_step"] / r[limit]  # both printed to 3 decimals: allow for that rounding
+                tol = 2e-3 + want * (6e-4 / r["ms_per_step"] + 6e-4 / r[limit])
+                t.check(abs(r[key] - want) <= tol, f"{fx}: {key} {r[key]} != {want}")
         else:
-            t.check(r["read_gbs"] is None and r["limit_ms_per_step"] is None and r["limit_with_kv_ms_per_step"] is None,
+            t.check(r["read_gbs"] is None and r["limit_ms_per_step"] is None and r["limit_with_kv_ms_per_step"] is None
+                    and r["step_over_limit"] is None,
                     f"{fx}: --no-bandwidth gives figures {r['read_gbs']}, {r['limit_ms_per_step']} (want null)")
         print(f"  {fx}: {r['steps']} steps, {r['ms_per_step']:.2f} ms/step, weights {r['weight_bytes_per_step']} B, "
               f"cache {r['kv_bytes_per_step']:.0f} B per step, read {r['read_gbs']} GB/s")

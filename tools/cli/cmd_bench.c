@@ -251,11 +251,13 @@ int cmd_bench(int argc, char **argv) {
     }
     if (json) {
         /* Not measured (--no-bandwidth): null, not a zero that reads like a figure. */
-        char gbs[32] = "null", lim[32] = "null", lim_kv[32] = "null";
+        char gbs[32] = "null", lim[32] = "null", lim_kv[32] = "null", frac[32] = "null", frac_kv[32] = "null";
         if (read_gbs > 0) {
             snprintf(gbs, sizeof gbs, "%.2f", read_gbs);
             snprintf(lim, sizeof lim, "%.3f", limit_ms);
             snprintf(lim_kv, sizeof lim_kv, "%.3f", limit_kv_ms);
+            snprintf(frac, sizeof frac, "%.3f", limit_ms > 0 ? med / limit_ms : 0);
+            snprintf(frac_kv, sizeof frac_kv, "%.3f", limit_kv_ms > 0 ? med / limit_kv_ms : 0);
         }
         printf("{\"model\": ");
         cli_json_string(model);
@@ -263,10 +265,11 @@ int cmd_bench(int argc, char **argv) {
                "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %s, \"limit_ms_per_step\": %s, "
                "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
                "\"audio_s\": %.3f, \"first_audio_ms\": %.1f, \"kv_bytes_per_step\": %.0f, "
-               "\"limit_with_kv_ms_per_step\": %s, \"no_mmap\": %s}\n",
+               "\"limit_with_kv_ms_per_step\": %s, \"step_over_limit\": %s, \"step_over_limit_with_kv\": %s, "
+               "\"no_mmap\": %s}\n",
                nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, gbs, lim, rtf,
-               (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes, lim_kv,
-               no_mmap ? "true" : "false");
+               (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes, lim_kv, frac,
+               frac_kv, no_mmap ? "true" : "false");
     }
     free(dt);
     free(times.t);
