@@ -311,7 +311,8 @@ static void test_group(mg_dtype t, mg_rng *rng) {
             mg_pool *pool = mg_pool_new(threads);
             mg_matmul_op ops[3];
             for (int i = 0; i < 3; i++) {
-                mg_matmul_op op = {&W[i], Xs[i], n, got[i], rows[i], i == 2 ? bias : NULL, i == 1};
+                mg_matmul_op op = {&W[i], Xs[i], n, got[i], rows[i], i == 2 ? bias : NULL,
+                                   i == 1 ? MG_ACT_GELU : MG_ACT_NONE};
                 ops[i] = op;
                 memset(got[i], 0, sizeof(float) * (size_t)(M * rows[i]));
             }
@@ -347,7 +348,7 @@ static void test_nonfinite(mg_dtype t, mg_rng *rng) {
         fill_random(rng, X, M * n, 1.0f);
         X[1 * n + 37] = bad[b];
         mg_matmul(NULL, &W, X, M, n, Y, rows, NULL);
-        mg_matmul_op op = {&W, X, n, Z, rows, NULL, 0};
+        mg_matmul_op op = {&W, X, n, Z, rows, NULL, MG_ACT_NONE};
         mg_matmul_group(NULL, &op, 1, M);
         int nan_row = 1, clean_rows = 1;
         for (int64_t r = 0; r < rows; r++) {

@@ -2,15 +2,54 @@
  * (erff / expf) on random data of ragged lengths, and edge values (0, +-large,
  * -inf in softmax inputs); layer norm (f32 partial sums) against a double-precision
  * two-pass reference, including rows with a large mean; the non-finite scan at every
- * position of ragged lengths. */
+ * position of ragged lengths; every feed-forward activation a config can name
+ * (activation.h) against its transformers formula in double. */
 #include "test.h"
 #include "base/rng.h"
+#include "tensor/activation.h"
 #include "tensor/finite.h"
 #include "tensor/ops.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* transformers' activations.py formulas, in double. */
+static double act_ref(const char *name, double x) {
+    if (!strcmp(name, "gelu"))
+        return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    if (!strcmp(name, "gelu_new") || !strcmp(name, "gelu_pytorch_tanh") || !strcmp(name, "gelu_fast"))
+        return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    if (!strcmp(name, "relu"))
+        return x > 0 ? x : 0;
+    if (!strcmp(name, "silu") || !strcmp(name, "swish"))
+        return x / (1 + exp(-x));
+    return x / (1 + exp(-1.702 * x)); /* quick_gelu */
+}
+
+/* Every name mg_act_from_name takes, on values from -12 to 12: |error| <= 1e-6 (|y| + 1). */
+static void check_activations(void) {
+    static const char *const names[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast",
+                                        "relu", "silu",     "swish",             "quick_gelu"};
+    enum { N = 2401 };
+    static float x[N];
+    for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
+        mg_act act = mg_act_from_name(names[k]);
+        CHECK(act != MG_ACT_NONE, "%s not recognised", names[k]);
+        for (int i = 0; i < N; i++)
+            x[i] = -12.0f + 0.01f * (float)i;
+        mg_activate(act, x, N);
+        double err = 0;
+        for (int i = 0; i < N; i++) {
+            double want = act_ref(names[k], -12.0f + 0.01f * (float)i);
+            err = fmax(err, fabs(x[i] - want) / (fabs(want) + 1));
+        }
+        printf("  %-18s max err %.3e (as %s)\n", names[k], err, mg_act_name(act));
+        CHECK(err < 1e-6, "%s: error %g", names[k], err);
+    }
+    CHECK(mg_act_from_name("gelu_10") == MG_ACT_NONE && mg_act_from_name(NULL) == MG_ACT_NONE,
+          "unknown activations are refused");
+}
 
 /* max |mg_layer_norm - double reference| over ragged lengths, relative to |y| + 1. */
 static double layer_norm_error(mg_rng *r) {
@@ -107,5 +146,6 @@ int main(void) {
     printf("  gelu max err %.3e, softmax max abs err %.3e\n", gelu_err, sm_err);
     CHECK(gelu_err < 1e-6, "gelu error %g", gelu_err);
     CHECK(sm_err < 1e-6, "softmax error %g", sm_err);
+    check_activations();
     return test_finish("test_ops");
 }

@@ -129,8 +129,13 @@ static void list_t5(tlist *l, const mg_t5_config *c) {
         }
         snprintf(full, sizeof full, "encoder.block.%d.layer.0.layer_norm.weight", b);
         add(l, p, full, 1, d, 0, 0, INIT_LN, 0, 0);
-        snprintf(full, sizeof full, "encoder.block.%d.layer.1.DenseReluDense.wi.weight", b);
-        add(l, p, full, 2, c->d_ff, d, 0, INIT_NORMAL, inv_sqrt((double)d), 0);
+        for (int w = 0; w < (c->gated ? 2 : 1); w++) { /* wi, or wi_0 and wi_1 when gated */
+            if (c->gated)
+                snprintf(full, sizeof full, "encoder.block.%d.layer.1.DenseReluDense.wi_%d.weight", b, w);
+            else
+                snprintf(full, sizeof full, "encoder.block.%d.layer.1.DenseReluDense.wi.weight", b);
+            add(l, p, full, 2, c->d_ff, d, 0, INIT_NORMAL, inv_sqrt((double)d), 0);
+        }
         snprintf(full, sizeof full, "encoder.block.%d.layer.1.DenseReluDense.wo.weight", b);
         add(l, p, full, 2, d, c->d_ff, 0, INIT_NORMAL, inv_sqrt((double)c->d_ff), 0);
         snprintf(full, sizeof full, "encoder.block.%d.layer.1.layer_norm.weight", b);

@@ -103,10 +103,27 @@ static void parse_t5(parse_ctx *p, cJSON *s, mg_t5_config *c) {
     c->eps = (float)opt_num(p, s, "layer_norm_epsilon", 1e-6, 0, 1);
     if (p->st != MG_OK)
         return;
+    /* T5Config: feed_forward_proj "ACT" or "gated-ACT" ("gated-gelu" means gelu_new);
+     * dense_act_fn / is_gated_act, when config.json has them, win (they are kwargs). */
     const char *ff = opt_str(s, "feed_forward_proj");
-    if (ff && strcmp(ff, "relu"))
-        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: text_encoder.feed_forward_proj \"%s\" is not supported (MusicGen's T5 uses \"relu\")",
-                        p->where, ff);
+    if (!ff)
+        ff = "relu";
+    int gated = !strncmp(ff, "gated-", 6);
+    const char *act = gated ? ff + 6 : ff;
+    if (!strcmp(ff, "gated-gelu"))
+        act = "gelu_new";
+    if (strchr(act, '-')) {
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: text_encoder.feed_forward_proj \"%s\" is not ACT or gated-ACT", p->where, ff);
+        return;
+    }
+    const char *dense = opt_str(s, "dense_act_fn");
+    if (dense)
+        act = dense;
+    c->gated = opt_bool(p, s, "is_gated_act", gated);
+    c->ff_act = mg_act_from_name(act);
+    if (p->st == MG_OK && c->ff_act == MG_ACT_NONE)
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: text_encoder activation \"%s\" (feed_forward_proj \"%s\") is not supported "
+                        "(supported: " MG_ACT_NAMES ")", p->where, act, ff);
 }
 
 const char *mg_pad_mode_name(int pad_mode) {
@@ -220,10 +237,11 @@ static void parse_decoder(parse_ctx *p, cJSON *s, mg_decoder_config *c) {
     c->bos_token_id = opt_int(p, s, "bos_token_id", c->vocab_size, 0, 1 << 20);
     if (p->st != MG_OK)
         return;
-    const char *act = opt_str(s, "activation_function");
-    if (act && strcmp(act, "gelu"))
-        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: decoder.activation_function \"%s\" is not supported (MusicGen uses \"gelu\")",
-                        p->where, act);
+    const char *act = opt_str(s, "activation_function"); /* MusicgenDecoderConfig's default: gelu */
+    c->act = mg_act_from_name(act ? act : "gelu");
+    if (c->act == MG_ACT_NONE)
+        p->st = mg_fail(MG_ERR_UNSUPPORTED, "%s: decoder.activation_function \"%s\" is not supported (supported: " MG_ACT_NAMES
+                        ")", p->where, act);
     else if (c->hidden_size % c->n_heads)
         p->st = mg_fail(MG_ERR_FORMAT, "%s: decoder.hidden_size %d is not divisible by num_attention_heads %d", p->where,
                         c->hidden_size, c->n_heads);
@@ -336,9 +354,11 @@ char *mg_config_to_json(const mg_config *cfg) {
     cJSON_AddNumberToObject(t, "relative_attention_num_buckets", t5->num_buckets);
     cJSON_AddNumberToObject(t, "relative_attention_max_distance", t5->max_distance);
     cJSON_AddNumberToObject(t, "layer_norm_epsilon", t5->eps);
-    cJSON_AddStringToObject(t, "feed_forward_proj", "relu");
-    cJSON_AddStringToObject(t, "dense_act_fn", "relu");
-    cJSON_AddBoolToObject(t, "is_gated_act", 0);
+    char ff[64];
+    snprintf(ff, sizeof ff, "%s%s", t5->gated ? "gated-" : "", mg_act_name(t5->ff_act));
+    cJSON_AddStringToObject(t, "feed_forward_proj", ff);
+    cJSON_AddStringToObject(t, "dense_act_fn", mg_act_name(t5->ff_act));
+    cJSON_AddBoolToObject(t, "is_gated_act", t5->gated);
     cJSON_AddNumberToObject(t, "pad_token_id", 0);
     cJSON_AddNumberToObject(t, "eos_token_id", 1);
 
@@ -387,7 +407,7 @@ char *mg_config_to_json(const mg_config *cfg) {
     cJSON_AddBoolToObject(d, "scale_embedding", dc->scale_embedding);
     cJSON_AddNumberToObject(d, "pad_token_id", dc->pad_token_id);
     cJSON_AddNumberToObject(d, "bos_token_id", dc->bos_token_id);
-    cJSON_AddStringToObject(d, "activation_function", "gelu");
+    cJSON_AddStringToObject(d, "activation_function", mg_act_name(dc->act));
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     return s;

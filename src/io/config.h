@@ -6,6 +6,7 @@
 #define MG_IO_CONFIG_H
 
 #include "base/status.h"
+#include "tensor/activation.h"
 
 typedef struct mg_t5_config {
     int vocab_size;   /* 32128 */
@@ -17,6 +18,8 @@ typedef struct mg_t5_config {
     int num_buckets;  /* 32 */
     int max_distance; /* 128 */
     float eps;        /* 1e-6 */
+    mg_act ff_act;    /* feed-forward activation: relu (MusicGen) */
+    int gated;        /* gated feed-forward (wi_0, wi_1): act(wi_0 x) * wi_1 x */
 } mg_t5_config;
 
 #define MG_MAX_RATIOS 8
@@ -62,6 +65,7 @@ typedef struct mg_decoder_config {
     int max_position_embeddings;
     int scale_embedding;      /* 0 */
     int pad_token_id, bos_token_id;
+    mg_act act;               /* fc1's activation: gelu (MusicGen) */
 } mg_decoder_config;
 
 typedef struct mg_generation_config {

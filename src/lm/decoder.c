@@ -5,7 +5,7 @@
  *   h = sum_k embed_k[tokens_k] + pos[t]
  *   per layer:  h += out(SelfAttn(LN(h)))          causal, keys = cache + new columns
  *               h += out(CrossAttn(LN(h), text))   text K/V cached at state creation
- *               h += fc2(gelu(fc1(LN(h))))
+ *               h += fc2(gelu(fc1(LN(h))))   (or the config's activation_function)
  *   logits_k = lm_head_k(LN_final(h))
  * All buffers are allocated when the state is created: no malloc per step.
  */
@@ -444,7 +444,8 @@ static void lm_heads(const mg_decoder *d, mg_pool *pool, const float *x, int64_t
     for (int k0 = 0; k0 < K; k0 += MG_MATMUL_GROUP_MAX) {
         int n = K - k0 < MG_MATMUL_GROUP_MAX ? K - k0 : MG_MATMUL_GROUP_MAX;
         for (int i = 0; i < n; i++) {
-            mg_matmul_op op = {&d->lm_heads[k0 + i], x, D, logits + (size_t)(k0 + i) * V, (int64_t)K * V, NULL, 0};
+            mg_matmul_op op = {&d->lm_heads[k0 + i], x, D, logits + (size_t)(k0 + i) * V, (int64_t)K * V, NULL,
+                               MG_ACT_NONE};
             ops[i] = op;
         }
         mg_matmul_group(pool, ops, n, M);
@@ -482,9 +483,9 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         const mg_dec_layer *Ly = &d->layers[l];
         /* Self-attention (causal, cached): h += out_proj(attn(LN(h))). */
         layer_norm_rows(s->h, s->x, M, D, Ly->ln_self_w, Ly->ln_self_b);
-        const mg_matmul_op qkv[3] = {{&Ly->sq, s->x, D, s->q, D, NULL, 0},
-                                     {&Ly->sk, s->x, D, s->k, D, NULL, 0},
-                                     {&Ly->sv, s->x, D, s->v, D, NULL, 0}};
+        const mg_matmul_op qkv[3] = {{&Ly->sq, s->x, D, s->q, D, NULL, MG_ACT_NONE},
+                                     {&Ly->sk, s->x, D, s->k, D, NULL, MG_ACT_NONE},
+                                     {&Ly->sv, s->x, D, s->v, D, NULL, MG_ACT_NONE}};
         mg_matmul_group(pool, qkv, 3, M);
         scale(s->q, M * D, qscale);
         attn_job job = {s, l, n, pos0, s->q, s->att};
@@ -500,9 +501,9 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         mg_matmul(pool, &Ly->co, s->att, M, D, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
 
-        /* Feed-forward: h += fc2(gelu(fc1(LN(h)))). */
+        /* Feed-forward: h += fc2(act(fc1(LN(h)))), act = gelu for MusicGen. */
         layer_norm_rows(s->h, s->x, M, D, Ly->ln_ff_w, Ly->ln_ff_b);
-        const mg_matmul_op fc1 = {&Ly->fc1, s->x, D, s->ff, F, NULL, 1}; /* GELU fused in */
+        const mg_matmul_op fc1 = {&Ly->fc1, s->x, D, s->ff, F, NULL, d->cfg.act}; /* activation fused in */
         mg_matmul_group(pool, &fc1, 1, M);
         mg_matmul(pool, &Ly->fc2, s->ff, M, F, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);

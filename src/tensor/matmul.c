@@ -267,7 +267,7 @@ typedef struct {
     int64_t M, ldy;
     float *Y;
     const float *bias;
-    int gelu;        /* GELU on the outputs (mg_matmul_group) */
+    mg_act act;      /* activation of the outputs (mg_matmul_group) */
     int first_task;  /* this product's first task in its group's task list */
     int64_t rows_per_task, m_block;
     /* quantization job */
@@ -291,9 +291,9 @@ static void matmul_rows(const matmul_job *j, int task) {
         for (int64_t m = 0; m < j->M; m++)
             for (int64_t r = r0; r < r1; r++)
                 j->Y[m * j->ldy + r] += j->bias[r];
-    if (j->gelu) /* elementwise, so the same values as one mg_gelu over whole rows */
+    if (j->act) /* elementwise, so the same values as one mg_activate over whole rows */
         for (int64_t m = 0; m < j->M; m++)
-            mg_gelu(j->Y + m * j->ldy + r0, r1 - r0);
+            mg_activate(j->act, j->Y + m * j->ldy + r0, r1 - r0);
 }
 
 static void matmul_task(void *arg, int task) { matmul_rows(arg, task); }
@@ -434,9 +434,9 @@ static void group_task(void *arg, int task) {
 static void group_one_by_one(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
     for (int i = 0; i < n; i++) {
         mg_matmul(pool, ops[i].W, ops[i].X, M, ops[i].ldx, ops[i].Y, ops[i].ldy, ops[i].bias);
-        if (ops[i].gelu)
+        if (ops[i].act)
             for (int64_t m = 0; m < M; m++)
-                mg_gelu(ops[i].Y + m * ops[i].ldy, ops[i].W->rows);
+                mg_activate(ops[i].act, ops[i].Y + m * ops[i].ldy, ops[i].W->rows);
     }
 }
 
@@ -482,7 +482,7 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
         j->Y = ops[i].Y;
         j->ldy = ops[i].ldy;
         j->bias = ops[i].bias;
-        j->gelu = ops[i].gelu;
+        j->act = ops[i].act;
         if (j->k.quantize && i > 0 && same_activations(&jobs[i - 1], &ops[i - 1], j, &ops[i])) {
             j->X = jobs[i - 1].X; /* Q, K and V of one input: quantized once */
         } else if (j->k.quantize) {

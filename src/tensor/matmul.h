@@ -27,13 +27,15 @@
 #define MG_TENSOR_MATMUL_H
 
 #include "base/pool.h"
+#include "tensor/activation.h"
 #include "tensor/isa.h"
 #include "tensor/tensor.h"
 
 void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int64_t ldx,
                float *Y, int64_t ldy, const float *bias);
 
-/* One product of a group: Y = X W^T (+ bias), then GELU on Y when `gelu` is set. */
+/* One product of a group: Y = X W^T (+ bias), then the activation `act` on Y (0 =
+ * MG_ACT_NONE: none). */
 typedef struct mg_matmul_op {
     const mg_matrix *W;
     const float *X;
@@ -41,7 +43,7 @@ typedef struct mg_matmul_op {
     float *Y;
     int64_t ldy;
     const float *bias;
-    int gelu;
+    mg_act act;
 } mg_matmul_op;
 
 #define MG_MATMUL_GROUP_MAX 8
@@ -49,7 +51,7 @@ typedef struct mg_matmul_op {
 /* n products over the same number M of activation rows, as one job of the pool: a
  * decoder step's Q/K/V projections or its lm heads pay for one fork-join instead of
  * one each, and the threads' finishing times even out over the whole group. Results
- * are bit-identical to mg_matmul for each product (then mg_gelu over its rows); many
+ * are bit-identical to mg_matmul for each product (then mg_activate over its rows); many
  * activation rows simply run the products one after the other. */
 void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M);
 

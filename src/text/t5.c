@@ -52,7 +52,12 @@ static mg_status load_layer(mg_t5 *t, mg_store *s, int i, mg_dtype want) {
     MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.0.SelfAttention.v.weight"), inner, d, want, &L->v));
     MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.0.SelfAttention.o.weight"), d, inner, want, &L->o));
     MG_TRY(mg_store_get_f32(s, T5_NAME("layer.1.layer_norm.weight"), 1, shape_d, &L->ln_ff));
-    MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi.weight"), c->d_ff, d, want, &L->wi));
+    if (c->gated) { /* T5DenseGatedActDense */
+        MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi_0.weight"), c->d_ff, d, want, &L->wi));
+        MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi_1.weight"), c->d_ff, d, want, &L->wi_1));
+    } else {
+        MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi.weight"), c->d_ff, d, want, &L->wi));
+    }
     MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wo.weight"), d, c->d_ff, want, &L->wo));
 #undef T5_NAME
     return MG_OK;
@@ -116,6 +121,8 @@ void mg_t5_release_pages(const mg_t5 *t) {
         release_matrix(s, &L->v);
         release_matrix(s, &L->o);
         release_matrix(s, &L->wi);
+        if (t->cfg.gated)
+            release_matrix(s, &L->wi_1);
         release_matrix(s, &L->wo);
     }
     if (t->has_proj)
@@ -188,10 +195,11 @@ mg_status mg_t5_encode_debug(const mg_t5 *t, mg_pool *pool, const int32_t *ids, 
     float *k = malloc(sizeof(float) * (size_t)N * (size_t)inner);
     float *v = malloc(sizeof(float) * (size_t)N * (size_t)inner);
     float *a = malloc(sizeof(float) * (size_t)N * big);
+    float *gate = c->gated ? malloc(sizeof(float) * (size_t)N * (size_t)c->d_ff) : NULL;
     float *bias = malloc(sizeof(float) * (size_t)c->n_heads * (size_t)T * (size_t)T);
     float *scratch = malloc(sizeof(float) * (size_t)B * (size_t)c->n_heads * (size_t)T);
     mg_status st = MG_OK;
-    if (!h || !x || !q || !k || !v || !a || !bias || !scratch) {
+    if (!h || !x || !q || !k || !v || !a || !bias || !scratch || (c->gated && !gate)) {
         st = mg_fail(MG_ERR_NOMEM, "out of memory encoding a %d-token prompt", T);
         goto done;
     }
@@ -230,11 +238,16 @@ mg_status mg_t5_encode_debug(const mg_t5 *t, mg_pool *pool, const int32_t *ids, 
         mg_pool_run(pool, t5_attn_task, &job, B * c->n_heads);
         mg_matmul(pool, &L->o, a, N, inner, x, d, NULL);
         mg_add(h, x, N * d);
-        /* h += Wo(relu(Wi(RMS(h)))) */
+        /* h += Wo(relu(Wi(RMS(h)))), or Wo(act(Wi_0 y) * Wi_1 y) with y = RMS(h) */
         for (int64_t i = 0; i < N; i++)
             mg_rms_norm(h + i * d, x + i * d, d, L->ln_ff, c->eps);
         mg_matmul(pool, &L->wi, x, N, d, a, c->d_ff, NULL);
-        mg_relu(a, N * c->d_ff);
+        mg_activate(c->ff_act, a, N * c->d_ff);
+        if (c->gated) {
+            mg_matmul(pool, &L->wi_1, x, N, d, gate, c->d_ff, NULL);
+            for (int64_t i = 0; i < N * c->d_ff; i++)
+                a[i] *= gate[i];
+        }
         mg_matmul(pool, &L->wo, a, N, c->d_ff, x, d, NULL);
         mg_add(h, x, N * d);
         if (l == 0 && dbg && dbg->layer0_out)
@@ -262,6 +275,7 @@ done:
     free(k);
     free(v);
     free(a);
+    free(gate);
     free(bias);
     free(scratch);
     return st;

@@ -2,7 +2,8 @@
  *
  * Follows transformers' T5EncoderModel (modeling_t5.py): token embedding (no scale),
  * pre-norm blocks with T5 RMS layer norm, unscaled self-attention with a relative
- * position bias computed once by block 0 and shared by all blocks, ReLU feed-forward,
+ * position bias computed once by block 0 and shared by all blocks, ReLU feed-forward
+ * (or the config's activation, optionally gated: act(wi_0 x) * wi_1 x, as T5 v1.1),
  * final RMS norm; then MusicGen's enc_to_dec_proj (Linear with bias, identity when the
  * checkpoint has none) and the attention-mask multiply, which yields the states the
  * decoder cross-attends to. Padded batches are right-padded; pad keys are masked.
@@ -17,7 +18,8 @@
 typedef struct mg_t5_layer {
     const float *ln_attn, *ln_ff; /* RMS norm weights [d_model] */
     mg_matrix q, k, v, o;         /* [inner, d], [d, inner] with inner = heads * d_kv */
-    mg_matrix wi, wo;             /* [d_ff, d], [d, d_ff] */
+    mg_matrix wi, wo;             /* [d_ff, d], [d, d_ff]; wi is wi_0 when gated */
+    mg_matrix wi_1;               /* [d_ff, d], gated feed-forward only */
 } mg_t5_layer;
 
 typedef struct mg_t5 {
