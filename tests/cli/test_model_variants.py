@@ -1,0 +1,138 @@
+"""test_model_variants.py — greedy codes of `musicgen generate --greedy --codes-out` on
+random checkpoints of shapes and settings the golden fixtures do not have, against
+musicgen_ref.py (a float64 numpy transcription of transformers' MusicGen greedy
+generation): decoder widths / heads / layers / codebooks, mono and stereo, T5 sizes
+(inner != d_model, no enc_to_dec_proj, position buckets), bf16 / f16 / sharded files,
+unconditional rows, and every feed-forward activation a config can name (T5 plain and
+gated, the decoder's activation_function). The reference is first checked against
+both fixtures' golden tensors (T5 states, logits, scores, delay pattern, codes), so a
+wrong reference fails here as well. Needs python3 with numpy (test-side only)."""
+import copy
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import mgtest as t  # noqa: E402
+import musicgen_ref as mr  # noqa: E402
+
+BUILD = os.environ.get("MG_BUILD_DIR", os.path.join(os.path.dirname(__file__), "../../build"))
+MAKER = os.path.join(BUILD, "mg-random-checkpoint")
+PROMPTS = ["80s pop track with bassy drums and synth", "lo-fi hip hop, mellow piano, 90 bpm"]
+LONG_PROMPT = ("a very long prompt about a slow ambient piece with many layers of synth pads, soft strings, field "
+               "recordings of rain, distant thunder, a mellow electric piano and a deep sub bass drone")
+STEPS = 30
+
+
+def close(name, ours, ref, tol=1e-4):
+    """max |ours - ref| relative to max |ref| (float32 HF vs float64 here)."""
+    err = float(np.abs(ours - ref).max()) if ours.shape == ref.shape else float("inf")
+    rel = err / max(float(np.abs(ref).max()), 1e-30)
+    print(f"  {name:30s} max abs err {err:.3g} (relative {rel:.3g})")
+    t.check(rel <= tol, f"reference: {name} relative error {rel:.3g}")
+
+
+def equal(name, ours, ref):
+    ok = ours.shape == ref.shape and np.array_equal(ours, ref)
+    print(f"  {name:30s} {'identical' if ok else 'DIFFERENT'}")
+    t.check(ok, f"reference: {name} differs from the golden tensor")
+
+
+def check_reference(fixture):
+    """musicgen_ref.py against the fixture's golden tensors."""
+    model = os.path.join(t.REF, fixture)
+    print(f"{fixture} (the reference itself):")
+    g = mr.read_safetensors(os.path.join(model, "golden.safetensors"))
+    _, meta = t.golden(fixture)
+    prompts = json.loads(meta["prompts"])
+    W, cfg, gen = mr.load_model(model)
+    te, de = cfg["text_encoder"], cfg["decoder"]
+    B, K, V = len(prompts), de["num_codebooks"], de["vocab_size"]
+    ids_list = mr.tokenize(model, prompts, t.MUSICGEN)
+    ids, mask = g["text.input_ids"], g["text.attention_mask"]
+    last, _ = mr.t5_encode(W, te, ids, mask.astype(np.float64))
+    close("t5.last_hidden_state", last, g["t5.last_hidden_state"])
+    enc, emask = mr.encoder_states(W, cfg, ids_list)
+    close("enc_to_dec_proj.out_masked", enc, g["enc_to_dec_proj.out_masked"])
+    dec_ids = g["tf.decoder_input_ids"].reshape(B, K, -1)
+    state = mr.decoder_start(W, de, enc, emask)
+    logits = np.stack([mr.decoder_step(W, de, state, dec_ids[:, :, i]) for i in range(dec_ids.shape[2])], 2)
+    close("tf.logits", logits.reshape(B * K, -1, V), g["tf.logits"])
+    steps = g["gen.scores"].shape[0]
+    seq, scores, _ = mr.generate(W, cfg, ids_list, steps, gen["guidance_scale"])
+    close("gen.scores", scores.reshape(steps, B * K, V), g["gen.scores"])
+    codes, _ = mr.greedy_codes(model, prompts, steps, t.MUSICGEN)
+    equal("gen.codes_interleaved", codes, g["gen.codes_interleaved"])
+    codes, _ = mr.greedy_codes(model, [""], g["uncond.scores"].shape[0], t.MUSICGEN)
+    equal("uncond.codes", codes, g["uncond.codes"])
+
+
+def t5_ff(proj):
+    """text_encoder keys as save_pretrained writes them for feed_forward_proj `proj`."""
+    act = "gelu_new" if proj == "gated-gelu" else proj.split("-")[-1]
+    return {"feed_forward_proj": proj, "dense_act_fn": act, "is_gated_act": proj.startswith("gated-")}
+
+
+# name, fixture whose config is changed, text_encoder changes, decoder changes, maker args, prompts
+CASES = [
+    ("dec-h64-heads8", "tiny-mono", {}, {"hidden_size": 64, "num_attention_heads": 8}, [], PROMPTS),
+    ("dec-h40-heads5-ffn96-l3", "tiny-mono", {},
+     {"hidden_size": 40, "num_attention_heads": 5, "ffn_dim": 96, "num_hidden_layers": 3}, [], PROMPTS),
+    ("dec-k3", "tiny-mono", {}, {"num_codebooks": 3}, [], PROMPTS),
+    ("t5-d48-no-proj", "tiny-mono", {"d_model": 48, "d_kv": 16, "num_heads": 3, "d_ff": 128}, {}, [], PROMPTS),
+    ("t5-inner48-dff96-l3", "tiny-mono", {"d_kv": 12, "num_heads": 4, "d_ff": 96, "num_layers": 3}, {}, [],
+     PROMPTS),
+    ("t5-buckets16-dist20", "tiny-mono",
+     {"relative_attention_num_buckets": 16, "relative_attention_max_distance": 20}, {}, [], [LONG_PROMPT, "rock"]),
+    ("stereo-h64-k4", "tiny-stereo", {}, {"hidden_size": 64, "num_attention_heads": 4, "num_codebooks": 4}, [],
+     PROMPTS),
+    ("mixed-unconditional-row", "tiny-mono", {}, {}, [], ["", PROMPTS[1]]),
+    ("bf16-sharded", "tiny-mono", {}, {}, ["--dtype", "bf16", "--max-shard-size", "400KB"], PROMPTS),
+    ("f16-stereo", "tiny-stereo", {}, {}, ["--dtype", "f16"], PROMPTS),
+    ("t5-gated-gelu", "tiny-mono", t5_ff("gated-gelu"), {}, [], PROMPTS),
+    ("t5-gelu", "tiny-mono", t5_ff("gelu"), {}, [], PROMPTS),
+    ("t5-gated-silu", "tiny-mono", t5_ff("gated-silu"), {}, [], PROMPTS),
+    ("t5-gated-relu", "tiny-mono", t5_ff("gated-relu"), {}, [], PROMPTS),
+    # feed_forward_proj changed but dense_act_fn / is_gated_act left as relu / false: HF's
+    # kwargs win, so this is a plain relu T5 (and its checkpoint has wi, not wi_0 / wi_1)
+    ("t5-stale-keys", "tiny-mono", {"feed_forward_proj": "gated-gelu"}, {}, [], PROMPTS),
+    ("dec-silu", "tiny-mono", {}, {"activation_function": "silu"}, [], PROMPTS),
+    ("dec-gelu_new", "tiny-mono", {}, {"activation_function": "gelu_new"}, [], PROMPTS),
+    ("dec-relu", "tiny-mono", {}, {"activation_function": "relu"}, [], PROMPTS),
+    ("dec-quick_gelu", "tiny-mono", {}, {"activation_function": "quick_gelu"}, [], PROMPTS),
+]
+
+
+def check_case(work, seed, name, fixture, te_changes, dec_changes, maker_args, prompts):
+    cfg = copy.deepcopy(json.load(open(os.path.join(t.REF, fixture, "config.json"))))
+    cfg["text_encoder"].update(te_changes)
+    cfg["decoder"].update(dec_changes)
+    model = os.path.join(work, name)
+    with open(model + ".json", "w") as f:
+        json.dump(cfg, f)
+    p = subprocess.run([MAKER, model + ".json", model, "--seed", str(seed), "--spiece",
+                        os.path.join(t.REF, "tiny-mono", "spiece.model")] + maker_args, capture_output=True, text=True)
+    if not t.check(p.returncode == 0, f"{name}: mg-random-checkpoint failed: {p.stderr.strip()}"):
+        return
+    codes = model + ".npy"
+    if not t.run(["generate", "-m", model, "--greedy", "--steps", str(STEPS), "--codes-out", codes, "-q", "--"] +
+                 prompts).returncode == 0:
+        return
+    got = np.load(codes)
+    want, gap = mr.greedy_codes(model, prompts, STEPS, t.MUSICGEN)
+    bad = int((got != want).sum()) if got.shape == want.shape else -1
+    print(f"  {name:30s} {'identical' if bad == 0 else f'{bad} codes differ'} {tuple(want.shape)}, "
+          f"smallest top-2 gap {gap:.2g}")
+    t.check(bad == 0, f"{name}: greedy codes differ from the reference ({bad})")
+
+
+for fx in ("tiny-mono", "tiny-stereo"):
+    check_reference(fx)
+print(f"random checkpoints, {STEPS} greedy steps, engine vs reference:")
+work = t.tmpdir()
+for i, case in enumerate(CASES):
+    check_case(work, 100 + i, *case)
+t.finish("test_model_variants")
