@@ -31,6 +31,7 @@ typedef struct mg_plan {
     int frames;         /* output frames (prompt included) */
     int64_t n_samples;  /* output samples per channel after trimming */
     int fixed_steps;    /* 1: --steps mode (one run) */
+    int flat;           /* fixed steps too few for the delay pattern: none is applied */
     int window_frames, stride_frames, n_windows;
 } mg_plan;
 

@@ -22,7 +22,8 @@ typedef struct {
     void *user;
     mg_streamer *streamer;
     int64_t *all;          /* [B][K][total] codes of the whole piece */
-    int B, K, D, stereo, total;
+    int B, K, D, stereo, total; /* D = 1 and no delays for a flat pattern (pattern.h) */
+    int flat;
     int offset, plen, chunk; /* the current window: starts at frame offset, prompt plen */
     int max_length;        /* columns of the current window */
     int done;              /* window frames already in `all` */
@@ -38,7 +39,7 @@ static void collect_frames(window_state *w, const int32_t *seq, int column) {
     for (int f = w->done > w->plen ? w->done : w->plen; f < ready; f++)
         for (int b = 0; b < w->B; b++)
             for (int k = 0; k < w->K; k++) {
-                int col = f + (w->stereo ? k / 2 : k) + 1;
+                int col = f + (w->flat ? 0 : w->stereo ? k / 2 : k) + 1;
                 w->all[((size_t)b * w->K + k) * w->total + w->offset + f] =
                     seq[((size_t)b * w->K + k) * w->max_length + col];
             }
@@ -93,6 +94,10 @@ mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const 
         ws.plen = ws.done = plan->P;
         ws.chunk = total;
         ws.max_length = 1 + plan->P + plan->steps;
+        if (plan->flat) {
+            ws.flat = 1;
+            ws.D = 1;
+        }
         job.prompt = prompt;
         job.P = plan->P;
         job.steps = plan->steps;

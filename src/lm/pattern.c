@@ -1,5 +1,6 @@
 /* pattern.c — the delay pattern (see pattern.h), mirroring build_delay_pattern_mask:
- * shifted prompt placement, lower triangle (start pads) and upper triangle (end pads). */
+ * shifted prompt placement, lower triangle (start pads) and upper triangle (end pads);
+ * none of it for windows shorter than 2D - 1 columns. */
 #include "lm/pattern.h"
 
 #include <stdlib.h>
@@ -15,20 +16,21 @@ int mg_pattern_min_length(int K, int stereo) {
 mg_status mg_pattern_build(mg_pattern *p, int K, int stereo, int max_length, int pad_id, const int64_t *prompt, int P) {
     memset(p, 0, sizeof *p);
     int D = stereo ? K / 2 : K;
-    if (max_length < 2 * D - 1)
-        return mg_fail(MG_ERR_INVALID_ARG, "%d columns are too few for the delay pattern of %d codebooks: the reference "
-                       "skips the pattern below %d; generate at least %d steps", max_length, K, 2 * D - 1, 2 * D - 2 - P);
+    int flat = max_length < 2 * D - 1; /* the reference applies no pattern */
+    if (flat)
+        D = 1;
     if (P < 0 || P + 1 > max_length)
         return mg_fail(MG_ERR_INVALID_ARG, "audio prompt of %d frames does not fit in %d columns", P, max_length);
     p->K = K;
     p->stereo = stereo;
     p->n_delays = D;
+    p->flat = flat;
     p->max_length = max_length;
     p->mask = malloc(sizeof(int32_t) * (size_t)K * (size_t)max_length);
     if (!p->mask)
         return mg_fail(MG_ERR_NOMEM, "out of memory for the delay pattern");
     for (int k = 0; k < K; k++) {
-        int dk = mg_pattern_delay(k, stereo);
+        int dk = mg_pattern_k_delay(p, k);
         int32_t *row = p->mask + (size_t)k * max_length;
         for (int t = 0; t < max_length; t++) {
             int start_pad = t <= dk;                       /* lower triangle incl. the start column */
@@ -56,12 +58,14 @@ void mg_pattern_free(mg_pattern *p) {
     memset(p, 0, sizeof *p);
 }
 
+int mg_pattern_k_delay(const mg_pattern *p, int k) { return p->flat ? 0 : mg_pattern_delay(k, p->stereo); }
+
 int mg_pattern_frames(const mg_pattern *p) { return p->max_length - p->n_delays; }
 
 void mg_pattern_undo(const mg_pattern *p, const int32_t *seq, int64_t *codes) {
     int F = mg_pattern_frames(p);
     for (int k = 0; k < p->K; k++) {
-        int dk = mg_pattern_delay(k, p->stereo);
+        int dk = mg_pattern_k_delay(p, k);
         for (int f = 0; f < F; f++)
             codes[(size_t)k * F + f] = seq[(size_t)k * p->max_length + f + dk + 1];
     }

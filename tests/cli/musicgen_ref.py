@@ -207,12 +207,17 @@ def codebook_delays(de):
     """Delay of each codebook: k (mono) or k // 2 (stereo: rows 2j / 2j+1 = left / right level j)."""
     return np.arange(de['num_codebooks']) // (2 if de.get('audio_channels', 1) == 2 else 1)
 
+def is_flat(de, max_length):
+    """Fewer than 2D - 1 columns: build_delay_pattern_mask returns the ids as they are (no pattern)."""
+    return max_length < 2 * (codebook_delays(de).max() + 1) - 1
+
 def delay_pattern(de, max_length):
-    """build_delay_pattern_mask without audio prompt -> [K, max_length]: -1 = predicted, else pad id V."""
+    """build_delay_pattern_mask without audio prompt -> [K, max_length]: -1 = predicted, else pad id V
+    (only the start column when the window is too short for the pattern)."""
     delays = codebook_delays(de)[:, None]
     D, col = delays.max() + 1, np.arange(max_length)[None, :]
-    if max_length < 2 * D - 1:
-        raise ValueError('%d columns < %d: HF applies no delay pattern at all' % (max_length, 2 * D - 1))
+    if is_flat(de, max_length):
+        return np.where(col + 0 * delays == 0, de['vocab_size'], -1)
     return np.where((col <= delays) | (col >= max_length - D + 1 + delays), de['vocab_size'], -1)
 
 def generate(W, cfg, ids_list, steps, guidance_scale):
@@ -238,7 +243,10 @@ def generate(W, cfg, ids_list, steps, guidance_scale):
     return seq, np.array(scores), pattern
 
 def undelay(de, seq):
-    """Remove the pattern: codes[b, k, f] = seq[b, k, f + delay(k) + 1] -> [B, K, columns - D] int64."""
+    """Remove the pattern: codes[b, k, f] = seq[b, k, f + delay(k) + 1] -> [B, K, columns - D] int64
+    (every column after the start one when there was no pattern)."""
+    if is_flat(de, seq.shape[2]):
+        return seq[:, :, 1:].astype(np.int64)
     delays = codebook_delays(de)
     frames = seq.shape[2] - 1 - delays.max()  # = 1 + steps - D
     return np.stack([seq[:, k, d + 1:d + 1 + frames] for k, d in enumerate(delays)], 1).astype(np.int64)
@@ -246,7 +254,8 @@ def undelay(de, seq):
 def greedy_codes(model_dir, prompts, steps, musicgen_bin=None, guidance_scale=None):
     """Greedy codes for prompts ("" = null condition; all "" = unconditional, no guidance) after `steps`
     decoder steps; guidance_scale defaults to generation_config.json's. Returns
-    (codes [B, K, steps + 1 - D] int64, smallest top-1/top-2 gap of the guided scores)."""
+    (codes [B, K, steps + 1 - D] int64 (steps when too few for the pattern), smallest top-1/top-2 gap of
+    the guided scores)."""
     W, cfg, gen = load_model(model_dir)
     if guidance_scale is None:
         guidance_scale = gen.get('guidance_scale') or 1.0

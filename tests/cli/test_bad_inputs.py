@@ -654,7 +654,6 @@ def param_cases():
         ("temperature 0", ["--temperature", "0"], ["temperature"]),
         ("threads 0", ["-t", "0"], ["threads"]),
         ("threads 10000", ["-t", "10000"], ["threads"]),
-        ("--steps 1 (too few for the delay pattern)", ["--steps", "1"], ["steps"]),
         ("--steps beyond the position table", ["--steps", "100000"], ["steps"]),
         ("--steps with --duration", ["--steps", "20", "-d", "1"], ["--steps"]),
         ("unknown --sample-format", ["--sample-format", "s8"], ["sample-format"]),

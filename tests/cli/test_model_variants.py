@@ -129,10 +129,38 @@ def check_case(work, seed, name, fixture, te_changes, dec_changes, maker_args, p
     t.check(bad == 0, f"{name}: greedy codes differ from the reference ({bad})")
 
 
+def check_few_steps(work):
+    """Fewer steps than the delay pattern needs (1 + steps < 2D - 1 columns): the reference
+    generates every codebook from the first column on, with no delays, and so must the engine."""
+    models = {"tiny-mono": os.path.join(t.REF, "tiny-mono"), "tiny-stereo": os.path.join(t.REF, "tiny-stereo")}
+    cfg = json.load(open(os.path.join(t.REF, "tiny-mono", "config.json")))
+    cfg["decoder"]["num_codebooks"] = 8
+    cfg["audio_encoder"]["target_bandwidths"] = [4.0]  # 8 quantizers at 50 Hz
+    with open(os.path.join(work, "k8.json"), "w") as f:
+        json.dump(cfg, f)
+    p = subprocess.run([MAKER, os.path.join(work, "k8.json"), os.path.join(work, "k8"), "--seed", "7", "--spiece",
+                        os.path.join(t.REF, "tiny-mono", "spiece.model")], capture_output=True, text=True)
+    t.check(p.returncode == 0, f"mono K=8 checkpoint: {p.stderr.strip()}")
+    models["mono K=8"] = os.path.join(work, "k8")
+    for name, steps in (("tiny-mono", 1), ("tiny-mono", 5), ("tiny-mono", 6), ("tiny-stereo", 3),
+                        ("mono K=8", 10), ("mono K=8", 14)):
+        codes = os.path.join(work, f"few-{steps}.npy")
+        if t.run(["generate", "-m", models[name], "--greedy", "--steps", str(steps), "--codes-out", codes, "-q",
+                  "--force", "--"] + PROMPTS).returncode != 0:
+            continue
+        got = np.load(codes)
+        want, _ = mr.greedy_codes(models[name], PROMPTS, steps, t.MUSICGEN)
+        ok = got.shape == want.shape and np.array_equal(got, want)
+        print(f"  {name}, {steps:2d} steps: {'identical' if ok else 'DIFFERENT'} {tuple(want.shape)}")
+        t.check(ok, f"{name}, {steps} steps: codes {got.shape} differ from the reference's {want.shape}")
+
+
 for fx in ("tiny-mono", "tiny-stereo"):
     check_reference(fx)
 print(f"random checkpoints, {STEPS} greedy steps, engine vs reference:")
 work = t.tmpdir()
 for i, case in enumerate(CASES):
     check_case(work, 100 + i, *case)
+print("fewer steps than the delay pattern needs:")
+check_few_steps(work)
 t.finish("test_model_variants")
