@@ -246,6 +246,12 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
         /* Fewer than 2D - 1 columns: the reference skips the delay pattern (every
          * column after the start one is a frame); so does the engine (pattern.h). */
         out->flat = 1 + P + gp->steps < 2 * D - 1;
+        /* With the pattern, codebook 0's first free column (P + 1) must come before its
+         * end pads (the last D - 1 columns), or nothing new is generated and the prompt's
+         * last frames fall in the pads. */
+        if (!out->flat && P > 0 && gp->steps < D)
+            return mg_fail(MG_ERR_INVALID_ARG, "%d steps after an audio prompt are too few for %d delayed codebooks: use "
+                           "at least %d", gp->steps, c->dec.n_codebooks, D);
         out->frames = out->flat ? P + gp->steps : 1 + P + gp->steps - D;
         out->n_samples = (int64_t)out->frames * hop;
         return MG_OK;

@@ -898,6 +898,13 @@ def audio_prompt_cases():
     write_wav_s16(w.path("long.wav"), tone(1, 1.0))
     run(w, ap(w, w.path("long.wav")), ["duration", "prompt"])
 
+    # Found by a review: fewer steps than the delays after a prompt used to overflow the
+    # code buffer (the prompt's frames did not fit in the output).
+    w = Work("--steps 3 after an audio prompt (4 codebooks need 4)")
+    write_wav_s16(w.path("p.wav"), tone(1, 0.3))
+    run(w, ["generate", "-m", m, "--steps", "3", "--audio-prompt", w.path("p.wav"), "-o", w.path("out", "x.wav"),
+            "-q", "-t", "1", "rock"], ["steps", "at least 4"])
+
     w = Work("audio prompt longer than the model's window (-d 20)")
     write_wav_s16(w.path("long.wav"), tone(1, 11.0, rate=8000), rate=8000)
     run(w, ap(w, w.path("long.wav"), "-d", "20"), ["audio prompt", "window"])
