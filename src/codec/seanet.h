@@ -39,7 +39,8 @@ typedef struct ec_conv {
 
 /* EncodecConvTranspose1d: conv-transpose (kernel k, stride r), trim (left, right) so the
  * output has exactly L * r rows: pad_total = k - r, right = pad_total / 2 (non-causal)
- * or ceil(pad_total * trim_right_ratio) (causal), left = the rest. Computed as a conv over blocks of r output rows:
+ * or ceil(pad_total * trim_right_ratio) (causal), left = the rest. Computed as a conv
+ * over blocks of r output rows:
  * block q = sum over taps m of x[q - m] * W[:, :, p + m r]. */
 typedef struct ec_convt {
     int cin, cout, k, stride, taps;
