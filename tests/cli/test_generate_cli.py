@@ -81,11 +81,13 @@ def contract_checks(d):
     t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--audio-prompt", out, "--codes-out", ap[1], "-q", ""])
     t.check(all(map(os.path.exists, ap)) and np.array_equal(np.load(ap[0]), np.load(ap[1])),
             "--audio-prompt without a prompt differs from the unconditional prompt \"\"")
-    # Every help fits an 80-column terminal; `musicgen help CMD` is `CMD --help`.
+    # Every help fits one 80 x 24 terminal screen; `musicgen help CMD` is `CMD --help`.
     for cmd in ("generate", "bench", "info", "encode", "decode", "tokenize", "download", "quantize", None):
         h = subprocess.run([t.MUSICGEN] + ([cmd, "--help"] if cmd else ["--help"]), capture_output=True, text=True)
         wide = [l for l in h.stdout.splitlines() if len(l) > 80]
         t.check(h.returncode == 0 and h.stdout and not wide, f"{cmd or 'musicgen'} --help: lines over 80 columns: {wide}")
+        n = len(h.stdout.splitlines())
+        t.check(n <= 24, f"{cmd or 'musicgen'} --help: {n} lines, more than a 24-line screen")
         if cmd:
             t.check(subprocess.run([t.MUSICGEN, "help", cmd], capture_output=True, text=True).stdout == h.stdout,
                     f"musicgen help {cmd} differs from {cmd} --help")

@@ -25,14 +25,21 @@ static void help(void) {
            "Environment: HF_TOKEN (token for private/gated repos), HF_ENDPOINT,\n"
            "HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE=1 (never use the network; download then\n"
            "fails).\n"
-           "Known models:\n", MG_HUB_DEFAULT_ENDPOINT);
-    /* MG_HUB_KNOWN_MODELS is one comma-separated line: one repo id per line here. */
+           "Known models:", MG_HUB_DEFAULT_ENDPOINT);
+    /* MG_HUB_KNOWN_MODELS is one comma-separated line: wrapped at 80 columns here. */
+    int col = 13;
     for (const char *p = MG_HUB_KNOWN_MODELS; *p;) {
         size_t n = strcspn(p, ",");
-        printf("  %.*s\n", (int)n, p);
+        if (col + 1 + (int)n + 1 > 80) {
+            printf("\n ");
+            col = 1;
+        }
+        printf(" %.*s%s", (int)n, p, p[n] ? "," : "");
+        col += 1 + (int)n + 1;
         p += n;
         p += strspn(p, ", ");
     }
+    printf("\n");
 }
 
 int cmd_download(int argc, char **argv) {
