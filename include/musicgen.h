@@ -131,7 +131,14 @@ typedef struct mg_model_info {
     int max_steps;            /* decoder steps of one generation window */
     float max_duration_s;     /* audio seconds of one window */
     int decoder_layers, decoder_hidden, decoder_heads, decoder_ffn;
+    const char *decoder_activation; /* "gelu" (transformers' name) */
     int text_layers, text_hidden, text_heads, text_vocab;
+    int text_head_dim, text_ffn;    /* d_kv, d_ff */
+    const char *text_activation;    /* "relu"; text_gated: act(wi_0 x) * wi_1 x (T5 v1.1) */
+    int text_gated;
+    int codec_filters, codec_hidden, codec_lstm_layers, codec_residual_layers;
+    int codec_ratios[8], codec_n_ratios; /* upsampling_ratios (decoder order) */
+    int codec_causal;               /* use_causal_conv */
     int64_t params_text, params_decoder, params_codec, params_total;
     const char *weight_type;  /* storage of the decoder weights: "f32", "q8_0", "q8_0 (+ f16
                                * for 22 matrices)"; its first word is the format (q8_0 / q4_0

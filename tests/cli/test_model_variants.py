@@ -122,6 +122,15 @@ def check_case(work, seed, name, fixture, te_changes, dec_changes, maker_args, p
                  prompts).returncode == 0:
         return
     got = np.load(codes)
+    # `info --json` reports the shapes and activations the engine took from the config
+    info = json.loads(t.run(["info", "-m", model, "--json"]).stdout or "{}")
+    act, gated = mr.t5_ffn_activation(cfg["text_encoder"])
+    seen = (info.get("decoder", {}).get("hidden"), info.get("decoder", {}).get("activation"),
+            info.get("text_encoder", {}).get("head_dim"), info.get("text_encoder", {}).get("activation"),
+            info.get("text_encoder", {}).get("gated"))
+    expect = (cfg["decoder"]["hidden_size"], cfg["decoder"].get("activation_function", "gelu"),
+              cfg["text_encoder"]["d_kv"], act, gated)
+    t.check(seen == expect, f"{name}: info --json says {seen}, the config {expect}")
     want, gap = mr.greedy_codes(model, prompts, STEPS, t.MUSICGEN)
     bad = int((got != want).sum()) if got.shape == want.shape else -1
     print(f"  {name:30s} {'identical' if bad == 0 else f'{bad} codes differ'} {tuple(want.shape)}, "

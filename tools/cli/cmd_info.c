@@ -123,21 +123,32 @@ int cmd_info(int argc, char **argv) {
     }
     mg_model_info in;
     mg_model_get_info(m, &in);
+    char ratios_json[64] = "", ratios_text[64] = "";
+    for (int i = 0, nj = 0, nt = 0; i < in.codec_n_ratios; i++) {
+        nj += snprintf(ratios_json + nj, sizeof ratios_json - (size_t)nj, "%s%d", i ? ", " : "", in.codec_ratios[i]);
+        nt += snprintf(ratios_text + nt, sizeof ratios_text - (size_t)nt, "%s%d", i ? " x " : "", in.codec_ratios[i]);
+    }
     if (json) {
         printf("{\"model\": ");
         cli_json_string(model); /* a path may hold quotes or backslashes */
         printf(", \"kind\": \"%s\", \"channels\": %d, \"sample_rate\": %d, \"frame_rate\": %g, "
                "\"hop_length\": %d, \"codebooks\": %d, \"codebook_size\": %d, \"codec_quantizers\": %d, "
                "\"max_steps\": %d, \"max_duration_s\": %g, "
-               "\"decoder\": {\"layers\": %d, \"hidden\": %d, \"heads\": %d, \"ffn\": %d}, "
-               "\"text_encoder\": {\"layers\": %d, \"hidden\": %d, \"heads\": %d, \"vocab\": %d}, "
+               "\"decoder\": {\"layers\": %d, \"hidden\": %d, \"heads\": %d, \"ffn\": %d, \"activation\": \"%s\"}, "
+               "\"text_encoder\": {\"layers\": %d, \"hidden\": %d, \"heads\": %d, \"vocab\": %d, \"head_dim\": %d, "
+               "\"ffn\": %d, \"activation\": \"%s\", \"gated\": %s}, "
+               "\"codec\": {\"filters\": %d, \"hidden\": %d, \"ratios\": [%s], \"residual_layers\": %d, "
+               "\"lstm_layers\": %d, \"causal\": %s}, "
                "\"params\": {\"text\": %lld, \"decoder\": %lld, \"codec\": %lld, \"total\": %lld}, "
                "\"weight_type\": \"%s\", \"guidance_scale\": %g, \"top_k\": %d, \"top_p\": %g, "
                "\"temperature\": %g, \"do_sample\": %s, ",
                in.stereo ? "stereo" : "mono", in.channels, in.sample_rate, (double)in.frame_rate,
                in.hop_length, in.n_codebooks, in.codebook_size, in.codec_codebooks, in.max_steps,
                (double)in.max_duration_s, in.decoder_layers, in.decoder_hidden, in.decoder_heads, in.decoder_ffn,
-               in.text_layers, in.text_hidden, in.text_heads, in.text_vocab, (long long)in.params_text,
+               in.decoder_activation, in.text_layers, in.text_hidden, in.text_heads, in.text_vocab, in.text_head_dim,
+               in.text_ffn, in.text_activation, in.text_gated ? "true" : "false", in.codec_filters, in.codec_hidden,
+               ratios_json, in.codec_residual_layers, in.codec_lstm_layers, in.codec_causal ? "true" : "false",
+               (long long)in.params_text,
                (long long)in.params_decoder, (long long)in.params_codec, (long long)in.params_total, in.weight_type,
                (double)in.guidance_scale, in.top_k, (double)in.top_p, (double)in.temperature,
                in.do_sample ? "true" : "false");
@@ -152,10 +163,14 @@ int cmd_info(int argc, char **argv) {
         printf("  codebooks              %d x %d entries (EnCodec quantizers: %d)\n", in.n_codebooks,
                in.codebook_size, in.codec_codebooks);
         printf("  window                 %d steps = %.2f s\n", in.max_steps, (double)in.max_duration_s);
-        printf("  decoder                %d layers, hidden %d, %d heads, ffn %d\n", in.decoder_layers,
-               in.decoder_hidden, in.decoder_heads, in.decoder_ffn);
-        printf("  text encoder (T5)      %d layers, hidden %d, %d heads, vocab %d\n", in.text_layers,
-               in.text_hidden, in.text_heads, in.text_vocab);
+        printf("  decoder                %d layers, hidden %d, %d heads, ffn %d (%s)\n", in.decoder_layers,
+               in.decoder_hidden, in.decoder_heads, in.decoder_ffn, in.decoder_activation);
+        printf("  text encoder (T5)      %d layers, hidden %d, %d heads x %d, ffn %d (%s%s), vocab %d\n",
+               in.text_layers, in.text_hidden, in.text_heads, in.text_head_dim, in.text_ffn,
+               in.text_gated ? "gated " : "", in.text_activation, in.text_vocab);
+        printf("  codec (EnCodec)        %d filters, hidden %d, ratios %s, %d residual / %d LSTM layers%s\n",
+               in.codec_filters, in.codec_hidden, ratios_text, in.codec_residual_layers, in.codec_lstm_layers,
+               in.codec_causal ? ", causal" : "");
         print_params("params, text encoder", in.params_text);
         print_params("params, decoder", in.params_decoder);
         print_params("params, codec", in.params_codec);
