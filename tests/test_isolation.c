@@ -243,6 +243,9 @@ static void test_cancel(mg_model *m, const char *fx) {
     mg_result *out = NULL;
     CHECK(mg_generate(c, prompts, 1, &lf, &out) == MG_ERR_CANCELLED && s2.calls == lsteps - 2 && !out,
           "%s: long-form cancel at step %d of %d: %d calls", fx, lsteps - 2, lsteps, s2.calls);
+    char want[64]; /* counted over the whole piece, not the window */
+    snprintf(want, sizeof want, "at step %d of %d", lsteps - 2, lsteps);
+    CHECK(strstr(mg_last_error(), want), "%s: long-form cancel says \"%s\", want \"%s\"", fx, mg_last_error(), want);
     /* The context still works after a cancel and gives the same result as before. */
     gp.progress = NULL;
     mg_result *a = generate(c, &gp, 2);

@@ -98,7 +98,10 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
             /* Report the scores before sampling modifies them. */
             int total = job->total_steps > 0 ? job->total_steps : job->steps;
             if (job->on_step(job->user, job->step_offset + step, total, col, logits, scores, seq)) {
-                st = mg_fail(MG_ERR_CANCELLED, "generation cancelled at step %d of %d", step + 1, job->steps);
+                /* Counted over the whole piece, as the progress callback saw it (long-form
+                 * runs several windows, each a job of its own). */
+                st = mg_fail(MG_ERR_CANCELLED, "generation cancelled at step %d of %d", job->step_offset + step + 1,
+                             total);
                 goto done;
             }
         }
