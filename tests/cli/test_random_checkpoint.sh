@@ -253,8 +253,10 @@ info = json.load(open(os.path.join(d, "custom_info.json")))
 dc, t = cfg["decoder"], cfg["text_encoder"]
 check(info["kind"] == "stereo" and info["channels"] == 2 and info["codebooks"] == 8 and info["codebook_size"] == 128,
       f"custom info kind {info}")
-check(info["decoder"] == {"layers": 3, "hidden": 64, "heads": 4, "ffn": 96}, f"custom decoder {info['decoder']}")
-check(info["text_encoder"] == {"layers": 3, "hidden": 64, "heads": 4, "vocab": t["vocab_size"]}, f"custom t5 {info['text_encoder']}")
+check(info["decoder"] == {"layers": 3, "hidden": 64, "heads": 4, "ffn": 96, "activation": "gelu"},
+      f"custom decoder {info['decoder']}")
+check(info["text_encoder"] == {"layers": 3, "hidden": 64, "heads": 4, "vocab": t["vocab_size"], "head_dim": t["d_kv"],
+                               "ffn": t["d_ff"], "activation": "relu", "gated": False}, f"custom t5 {info['text_encoder']}")
 check(info["hop_length"] == 160 and info["codec_quantizers"] == 4, f"custom codec {info}")
 def count(prefixes, skip=()):
     return sum(numel(s) for n, s in exp if n.startswith(prefixes) and not n.endswith(skip))
