@@ -139,7 +139,8 @@ typedef struct mg_model_info {
     int codec_filters, codec_hidden, codec_lstm_layers, codec_residual_layers;
     int codec_ratios[8], codec_n_ratios; /* upsampling_ratios (decoder order) */
     int codec_causal;               /* use_causal_conv */
-    int64_t params_text, params_decoder, params_codec, params_total;
+    int64_t params_text, params_decoder, params_codec, params_total; /* as transformers'
+                               * num_parameters() counts them (EnCodec's codebooks are buffers) */
     const char *weight_type;  /* storage of the decoder weights: "f32", "q8_0", "q8_0 (+ f16
                                * for 22 matrices)"; its first word is the format (q8_0 / q4_0
                                * also for a toy model whose matrices all stayed f16) */

@@ -38,9 +38,11 @@ static int64_t count_params(const mg_store *s, const char *prefix) {
         const char *name = s->entries[i].name;
         if (strncmp(name, prefix, pl))
             continue;
-        /* EnCodec training buffers are not parameters. */
+        /* EnCodec's quantizer state (codebooks and their training statistics) is made of
+         * buffers in the reference, not parameters: counted as num_parameters() does. */
         const char *dot = strrchr(name, '.');
-        if (dot && (!strcmp(dot, ".embed_avg") || !strcmp(dot, ".cluster_size") || !strcmp(dot, ".inited")))
+        if (dot && (!strcmp(dot, ".embed_avg") || !strcmp(dot, ".cluster_size") || !strcmp(dot, ".inited") ||
+                    mg_str_ends_with(name, ".codebook.embed")))
             continue;
         n += mg_tensor_numel(&s->entries[i].t);
     }
