@@ -152,6 +152,11 @@ def contract_checks(d):
         t.check(np.array_equal(np.load(pc), np.load(pb)), "--prompts-file - gives the batch of the same prompts")
     else:
         t.check(False, f"--prompts-file -: {p.stderr.strip()}")
+    # Lines ending in a lone \r (classic Mac files) are lines too.
+    mac, pm = os.path.join(d, "mac.txt"), os.path.join(d, "pmac.npy")
+    open(mac, "wb").write(b"rock\r\rjazz\rfolk")
+    t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--codes-out", pm, "-q", "--prompts-file", mac])
+    t.check(os.path.exists(pm) and np.array_equal(np.load(pm), np.load(pb)), "a file with \\r line ends was not read as three prompts")
     # --json stays valid JSON for paths holding quotes and backslashes.
     odd = os.path.join(d, 'q"uo\\te')
     os.makedirs(odd, exist_ok=True)

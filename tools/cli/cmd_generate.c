@@ -123,7 +123,8 @@ static int is_blank(const char *s) {
     return !*s;
 }
 
-/* One prompt per line ("-": standard input); blank lines are skipped. */
+/* One prompt per line ("-": standard input); lines end in \n, \r\n or a lone \r (classic
+ * Mac files); blank lines are skipped. */
 static int read_prompts_file(const char *path, char ***prompts, int *n) {
     struct stat sb;
     int from_stdin = !strcmp(path, "-");
@@ -142,6 +143,13 @@ static int read_prompts_file(const char *path, char ***prompts, int *n) {
         while (len <= MAX_PROMPT_LINE && (ch = getc(f)) != EOF && ch != '\n') {
             if (ch == 0)
                 break;
+            if (ch == '\r') { /* \r\n or a lone \r: the end of the line */
+                int next = getc(f);
+                if (next != '\n' && next != EOF)
+                    ungetc(next, f);
+                ch = '\n';
+                break;
+            }
             line[len++] = (char)ch;
         }
         if (ch == 0) { /* an audio file or other binary given by mistake */
@@ -159,8 +167,6 @@ static int read_prompts_file(const char *path, char ***prompts, int *n) {
             break;
         }
         lineno++;
-        while (len > 0 && line[len - 1] == '\r')
-            len--;
         line[len] = 0;
         const char *text = line;
         if (lineno == 1 && !strncmp(text, "\xEF\xBB\xBF", 3))
