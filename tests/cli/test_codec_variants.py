@@ -85,4 +85,12 @@ check_variant("causal_trim0_constant_even_kernels",
                "last_kernel_size": 4, "residual_kernel_size": 2}, 9, 3)
 check_variant("replicate_shortcut", {"pad_mode": "replicate", "use_conv_shortcut": True}, 9, 4)
 check_variant("causal_one_frame", {"use_causal_conv": True, "upsampling_ratios": [8, 8, 10]}, 1, 5)
+# The settings travel in GGUF files too: decoding through an f32 GGUF gives the same audio.
+d = os.path.join(tmp, "causal_trim05_replicate_shortcut")
+t.run(["quantize", "-m", os.path.join(d, "model"), "-o", os.path.join(d, "m.gguf"), "--type", "f32", "-q"])
+t.run(["decode", "-m", os.path.join(d, "m.gguf"), os.path.join(d, "codes.npy"), "-o", os.path.join(d, "g.wav"),
+       "-s", "f32"])
+if os.path.exists(os.path.join(d, "g.wav")):
+    t.report("GGUF decode vs folder decode", t.read_wav(os.path.join(d, "g.wav"))[0],
+             t.read_wav(os.path.join(d, "dec.wav"))[0], 0.0)
 t.finish("test_codec_variants")

@@ -172,4 +172,15 @@ for i, case in enumerate(CASES):
     check_case(work, 100 + i, *case)
 print("fewer steps than the delay pattern needs:")
 check_few_steps(work)
+# The settings travel in GGUF files too: an f32 GGUF of the gated T5 / SiLU-decoder
+# checkpoints gives the folder's codes.
+print("as GGUF:")
+for name in ("t5-gated-silu", "dec-silu"):
+    model, gguf, a, b = (os.path.join(work, name + ext) for ext in ("", ".gguf", ".a.npy", ".b.npy"))
+    t.run(["quantize", "-m", model, "-o", gguf, "--type", "f32", "-q"])
+    for m, out in ((model, a), (gguf, b)):
+        t.run(["generate", "-m", m, "--greedy", "--steps", "12", "--codes-out", out, "-q", "rock"])
+    same = os.path.exists(a) and os.path.exists(b) and np.array_equal(np.load(a), np.load(b))
+    print(f"  {name:30s} {'identical' if same else 'DIFFERENT'}")
+    t.check(same, f"{name}: the f32 GGUF gives other codes than the folder")
 t.finish("test_model_variants")
