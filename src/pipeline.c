@@ -245,7 +245,7 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
                            (long long)P + gp->steps, max_pos, max_pos - P);
         /* Fewer than 2D - 1 columns: the reference skips the delay pattern (every
          * column after the start one is a frame); so does the engine (pattern.h). */
-        out->flat = 1 + P + gp->steps < 2 * D - 1;
+        out->flat = 1 + P + gp->steps < mg_pattern_min_length(c->dec.n_codebooks, c->dec.audio_channels == 2);
         /* With the pattern, codebook 0's first free column (P + 1) must come before its
          * end pads (the last D - 1 columns), or nothing new is generated and the prompt's
          * last frames fall in the pads. */

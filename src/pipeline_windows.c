@@ -39,7 +39,7 @@ static void collect_frames(window_state *w, const int32_t *seq, int column) {
     for (int f = w->done > w->plen ? w->done : w->plen; f < ready; f++)
         for (int b = 0; b < w->B; b++)
             for (int k = 0; k < w->K; k++) {
-                int col = f + (w->flat ? 0 : w->stereo ? k / 2 : k) + 1;
+                int col = f + (w->flat ? 0 : mg_pattern_delay(k, w->stereo)) + 1;
                 w->all[((size_t)b * w->K + k) * w->total + w->offset + f] =
                     seq[((size_t)b * w->K + k) * w->max_length + col];
             }

@@ -15,10 +15,8 @@ int mg_pattern_min_length(int K, int stereo) {
 
 mg_status mg_pattern_build(mg_pattern *p, int K, int stereo, int max_length, int pad_id, const int64_t *prompt, int P) {
     memset(p, 0, sizeof *p);
-    int D = stereo ? K / 2 : K;
-    int flat = max_length < 2 * D - 1; /* the reference applies no pattern */
-    if (flat)
-        D = 1;
+    int flat = max_length < mg_pattern_min_length(K, stereo); /* the reference applies no pattern */
+    int D = flat ? 1 : stereo ? K / 2 : K;
     if (P < 0 || P + 1 > max_length)
         return mg_fail(MG_ERR_INVALID_ARG, "audio prompt of %d frames does not fit in %d columns", P, max_length);
     p->K = K;

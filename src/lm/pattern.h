@@ -33,7 +33,8 @@ typedef struct mg_pattern {
 int mg_pattern_delay(int k, int stereo);
 /* The delay of codebook k in this pattern (0 when flat). */
 int mg_pattern_k_delay(const mg_pattern *p, int k);
-/* Minimum max_length for which the reference applies the pattern (2D - 1). */
+/* Minimum max_length for which the reference applies the pattern (2D - 1); shorter
+ * windows are flat. */
 int mg_pattern_min_length(int K, int stereo);
 
 /* prompt: [K][P] codes of an audio prompt (NULL if P == 0). */
