@@ -5,9 +5,10 @@
 # with the reference fixtures' recipe, --init reference, unless INIT says otherwise),
 # musicgen quantize --type TYPE as users run it and with --pure, then STEPS greedy steps
 # for 3 prompts from the f32 folder and from both GGUFs; prints each run's agreement and
-# a summary per file. On toy configs every matrix is under MG_SMALL_MATRIX_VALUES, so
-# the default file keeps them f16 (its column measures f16 on the decoder) and --pure
-# measures TYPE itself. Needs python3-numpy.
+# a summary per file. On toy configs every matrix and embedding table is under
+# MG_SMALL_MATRIX_VALUES (or is T5's table), so the default file keeps them f32 (it is
+# the f32 model: its column should read 100 %) and --pure measures TYPE itself (T5
+# f16). Needs python3-numpy.
 #   bench/quant_agreement.sh [CONFIG_JSON] [TYPE] [SEEDS] [STEPS] [INIT]
 #   (defaults: ../shared/reference/tiny-mono/config.json, q8_0, 12, 100, reference)
 set -euo pipefail

@@ -143,7 +143,7 @@ typedef struct mg_model_info {
                                * num_parameters() counts them (EnCodec's codebooks are buffers) */
     const char *weight_type;  /* storage of the decoder weights: "f32", "q8_0", "q8_0 (+ f16
                                * for 22 matrices)"; its first word is the format (q8_0 / q4_0
-                               * also for a toy model whose matrices all stayed f16) */
+                               * also for a toy model none of whose matrices was quantized) */
     int64_t step_weight_bytes; /* decoder weight bytes read per generation step */
     float guidance_scale;     /* defaults from generation_config.json */
     int top_k;

@@ -122,15 +122,14 @@ static mg_status load_tokenizer(mg_model *m) {
 
 /* Every stage reads and checks its tensors here, so a bad checkpoint fails at load
  * time, naming the tensor. The decoder's matrices are converted to the requested
- * format; the T5 becomes f16 at most (as `musicgen quantize` stores it): its error
- * reaches every decoder step, and it runs only once per generation. */
+ * format; the T5 becomes f16 at most (mg_text_matrix_format, as `musicgen quantize`
+ * stores it): its error reaches every decoder step, and it runs once per generation. */
 static mg_status load_stages_on(mg_model *m, const mg_model_params *p) {
     mg_config *cfg = &m->ck.cfg;
     mg_store *s = &m->ck.store;
     mg_dtype dec_want = dtype_of(p->weight_type);
-    mg_dtype t5_want = dec_want == MG_DT_COUNT || dec_want == MG_DT_F32 ? dec_want : MG_DT_F16;
     MG_TRY(load_tokenizer(m));
-    MG_TRY(mg_t5_load(cfg, s, t5_want, &m->t5));
+    MG_TRY(mg_t5_load(cfg, s, dec_want, &m->t5));
     MG_TRY(mg_decoder_load(cfg, s, dec_want, &m->dec));
     if (p->no_mmap)
         MG_TRY(mg_decoder_copy_step_weights(m->dec));
@@ -154,9 +153,9 @@ static mg_status load_stages(mg_model *m, const mg_model_params *p) {
 static mg_dtype format_of(mg_dtype t) { return mg_dtype_x16_base(t); }
 
 /* "q8_0", or "q8_0 (+ f16 for 148 matrices)" when block formats had to fall back for
- * matrices whose rows are not a multiple of 32 or that are small (mg_matrix_format):
- * the decoder's matrices as loaded. A toy model asked to be q8_0 whose matrices all
- * stayed f16 says so rather than just "f16". */
+ * matrices whose rows are not a multiple of 32 (f16) or that are small (f32; see
+ * mg_matrix_format): the decoder's matrices as loaded. A toy model asked to be q8_0
+ * none of whose matrices was quantized says so rather than just "f32". */
 static void describe_weight_format(mg_model *m) {
     const mg_decoder *d = m->dec;
     int count[MG_DT_COUNT] = {0};
@@ -180,14 +179,17 @@ static void describe_weight_format(mg_model *m) {
     for (int t = 0; t < MG_DT_COUNT; t++)
         if (mg_dtype_is_block((mg_dtype)t) && count[t])
             main_t = t;
-    /* A q8_0 / q4_0 file of a toy model whose matrices all stayed f16 (mg_matrix_format). */
+    /* A q8_0 / q4_0 file of a toy model none of whose matrices could be quantized. */
     mg_dtype asked = m->weight_type != MG_WEIGHT_AUTO ? dtype_of(m->weight_type) : m->ck.file_type;
-    int n_matrices = 0;
-    for (int t = 0; t < MG_DT_COUNT; t++)
+    int n_matrices = 0, n_block = 0;
+    for (int t = 0; t < MG_DT_COUNT; t++) {
         n_matrices += count[t];
-    if (mg_dtype_is_block(asked) && count[MG_DT_F16] == n_matrices) {
+        n_block += mg_dtype_is_block((mg_dtype)t) ? count[t] : 0;
+    }
+    if (mg_dtype_is_block(asked) && n_block == 0) {
         snprintf(m->weight_type_name, sizeof m->weight_type_name,
-                 "%s (all %d matrices f16: small, or rows not a multiple of 32)", mg_dtype_name(asked), count[MG_DT_F16]);
+                 "%s (none of %d matrices quantized: small, or rows not a multiple of 32)", mg_dtype_name(asked),
+                 n_matrices);
         return;
     }
     size_t o = (size_t)snprintf(m->weight_type_name, sizeof m->weight_type_name, "%s", mg_dtype_name((mg_dtype)main_t));

@@ -9,8 +9,9 @@
  *    norms folded (checked against the golden encodec.enc_conv0_weight_folded);
  *    config, generation config and tokenizer bytes carried over;
  *  - GGUF -> GGUF conversion (same type: identical tensors; q8_0 -> f32);
- *  - the small-matrix rule (mg_matrix_format): without --pure a fixture's decoder
- *    matrices, all small, stay f16 in a q8_0 / q4_0 file, bytes as f16 makes them;
+ *  - the small-matrix rule (mg_matrix_format, mg_text_matrix_format) and the
+ *    embedding rule: without --pure every tensor of a fixture (all small, all f32)
+ *    stays f32 in a q8_0 / q4_0 file, bytes identical to the source's;
  *  - tensor-name abbreviation round trips;
  *  - malformed files fail cleanly with a message naming the file: a hand-built
  *    GGUF with one defect at a time (bad magic / version, absurd counts, oversized
@@ -101,7 +102,7 @@ static void compare_plain(mg_checkpoint *src, mg_checkpoint *gg, const mg_store_
     CHECK(g != NULL, "tensor %s missing from the GGUF", e->name);
     if (!g)
         return;
-    mg_dtype dt = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, want, 1);
+    mg_dtype dt = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, e->t.dtype, want, 1);
     CHECK(g->t.dtype == dt, "%s: stored as %s, expected %s", e->name, mg_dtype_name(g->t.dtype), mg_dtype_name(dt));
     CHECK(shape_equal(&g->t, &e->t), "%s: shape differs", e->name);
     CHECK(inside_mapping(&gg->store, g->t.data, g->t.nbytes) && ((uintptr_t)g->t.data % 32) == 0,
@@ -185,20 +186,41 @@ static void check_thread_count_invariance(mg_checkpoint *src, const char *path, 
     unlink(tmp_path(name));
 }
 
-/* Without --pure, matrices under MG_SMALL_MATRIX_VALUES stay f16 in a q8_0 / q4_0
- * file: on a fixture that is every decoder matrix (checked against the rule's own
- * cases first, so a change of the threshold shows here). */
+/* Without --pure, matrices under MG_SMALL_MATRIX_VALUES and the embedding tables stay
+ * f32 in a q8_0 / q4_0 file: on a fixture that is every tensor, so its default q8_0
+ * file holds its f32 model (the rules' own cases are checked first, so a change of
+ * the threshold shows here). */
 static void check_small_matrix_rule(mg_checkpoint *src, const char *fixture) {
     CHECK(mg_matrix_format(MG_DT_Q8_0, 1024, 1024, 0) == MG_DT_Q8_0X16, "musicgen-small's smallest matrix is quantized");
     CHECK(mg_matrix_format(MG_DT_Q4_0, 2048, 1536, 0) == MG_DT_Q4_0X16, "a medium lm_head is quantized");
     CHECK(mg_matrix_format(MG_DT_Q8_0, 256, 1024, 0) == MG_DT_Q8_0X16, "2^18 values: quantized");
-    CHECK(mg_matrix_format(MG_DT_Q8_0, 255, 1024, 0) == MG_DT_F16, "under 2^18 values: f16");
+    CHECK(mg_matrix_format(MG_DT_Q8_0, 255, 1024, 0) == MG_DT_F32, "under 2^18 values: f32");
     CHECK(mg_matrix_format(MG_DT_Q8_0, 255, 1024, 1) == MG_DT_Q8_0, "--pure: quantized (255 rows: no 16-row groups)");
     CHECK(mg_matrix_format(MG_DT_Q4_0, 64, 64, 1) == MG_DT_Q4_0X16, "--pure: small q4_0 in groups");
     CHECK(mg_matrix_format(MG_DT_Q8_0, 4096, 48, 1) == MG_DT_F16, "rows of 48: f16 even with --pure");
-    CHECK(mg_matrix_format(MG_DT_Q8_0X16, 64, 64, 0) == MG_DT_F16, "a grouped format asked for: same rule");
+    CHECK(mg_matrix_format(MG_DT_Q8_0, 48, 48, 0) == MG_DT_F32, "small rows of 48: f32");
+    CHECK(mg_matrix_format(MG_DT_Q8_0X16, 64, 64, 0) == MG_DT_F32, "a grouped format asked for: same rule");
     CHECK(mg_matrix_format(MG_DT_BF16, 8, 8, 0) == MG_DT_BF16 && mg_matrix_format(MG_DT_F32, 8, 8, 0) == MG_DT_F32,
           "float formats are kept");
+    CHECK(mg_text_matrix_format(MG_DT_Q8_0, 768, 768, 0) == MG_DT_F16, "T5-base's matrices: f16 in q8_0");
+    CHECK(mg_text_matrix_format(MG_DT_Q4_0, 32, 64, 0) == MG_DT_F32, "small T5 matrices: f32 in q4_0");
+    CHECK(mg_text_matrix_format(MG_DT_Q4_0, 32, 64, 1) == MG_DT_F16, "small T5 matrices, --pure: f16");
+    CHECK(mg_text_matrix_format(MG_DT_F16, 32, 64, 0) == MG_DT_F16 &&
+              mg_text_matrix_format(MG_DT_BF16, 768, 768, 0) == MG_DT_F16 &&
+              mg_text_matrix_format(MG_DT_F32, 768, 768, 0) == MG_DT_F32 &&
+              mg_text_matrix_format(MG_DT_COUNT, 8, 8, 0) == MG_DT_COUNT,
+          "T5 in float formats: f32 for f32, else f16; 'as stored' passes");
+    int64_t emb[2] = {32128, 768}, dec_emb[2] = {2049, 1024}, small_emb[2] = {65, 48};
+    const char *dec_name = "decoder.model.decoder.embed_tokens.0.weight";
+    CHECK(mg_gguf_pick_type("text_encoder.shared.weight", 2, emb, MG_DT_F32, MG_DT_Q8_0, 0) == MG_DT_F32 &&
+              mg_gguf_pick_type("text_encoder.shared.weight", 2, emb, MG_DT_BF16, MG_DT_Q4_0, 1) == MG_DT_BF16 &&
+              mg_gguf_pick_type("text_encoder.shared.weight", 2, emb, MG_DT_F32, MG_DT_F16, 0) == MG_DT_F16,
+          "T5's embeddings: stored float format in block formats, the format asked for otherwise");
+    CHECK(mg_gguf_pick_type(dec_name, 2, dec_emb, MG_DT_F32, MG_DT_Q8_0, 0) == MG_DT_F16 &&
+              mg_gguf_pick_type(dec_name, 2, small_emb, MG_DT_F32, MG_DT_Q8_0, 0) == MG_DT_F32 &&
+              mg_gguf_pick_type(dec_name, 2, small_emb, MG_DT_F32, MG_DT_Q8_0, 1) == MG_DT_F16 &&
+              mg_gguf_pick_type(dec_name, 2, small_emb, MG_DT_F32, MG_DT_BF16, 0) == MG_DT_BF16,
+          "decoder embeddings: f16 in block formats unless small");
     const mg_dtype types[] = {MG_DT_Q8_0, MG_DT_Q4_0};
     for (int ti = 0; ti < 2; ti++) {
         char name[96];
@@ -211,27 +233,24 @@ static void check_small_matrix_rule(mg_checkpoint *src, const char *fixture) {
             CHECK(0, "reopen %s: %s", name, mg_last_error());
             continue;
         }
-        int n_dec = 0, n_f16 = 0, n_ok = 0, n_found = 0;
+        int n_dec = 0, n_same = 0, n_ok = 0, n_found = 0;
         for (int i = 0; i < src->store.n_entries; i++) {
             const mg_store_entry *e = &src->store.entries[i];
             mg_store_entry *g = mg_store_find(&gg.store, e->name);
             if (!g) /* weight_g / weight_v: folded (checked above) */
                 continue;
             n_found++;
-            mg_dtype dt = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, types[ti], 0);
+            mg_dtype dt = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, e->t.dtype, types[ti], 0);
             n_ok += g->t.dtype == dt;
-            if (e->t.ndim == 2 && (!strncmp(e->name, "decoder.lm_heads.", 17) || strstr(e->name, "_proj.weight") ||
-                                   strstr(e->name, ".fc1.weight") || strstr(e->name, ".fc2.weight"))) {
-                n_dec++;
-                n_f16 += g->t.dtype == MG_DT_F16 && mg_tensor_numel(&e->t) < MG_SMALL_MATRIX_VALUES;
-                size_t n;
-                uint8_t *want = expected_bytes(&e->t, MG_DT_F16, &n);
-                CHECK(n == g->t.nbytes && !memcmp(want, g->t.data, n), "%s: not the f16 of the source", e->name);
-                free(want);
-            }
+            n_dec += mg_gguf_is_weight_matrix(e->name) && !strncmp(e->name, "decoder.", 8);
+            n_same += e->t.dtype == MG_DT_F32 && g->t.dtype == MG_DT_F32 && g->t.nbytes == e->t.nbytes &&
+                      !memcmp(g->t.data, e->t.data, e->t.nbytes);
+            CHECK(g->t.dtype == MG_DT_F32, "%s: %s in a fixture's default %s file, expected f32", e->name,
+                  mg_dtype_name(g->t.dtype), mg_dtype_name(types[ti]));
         }
         CHECK(n_found > 0 && n_ok == n_found, "%s: %d of %d tensors in mg_gguf_pick_type's format", name, n_ok, n_found);
-        CHECK(n_dec > 0 && n_f16 == n_dec, "%s: %d of %d decoder matrices small and f16", name, n_f16, n_dec);
+        CHECK(n_dec > 0 && n_same == n_found, "%s: %d of %d tensors f32 and identical to the source", name, n_same,
+              n_found);
         mg_checkpoint_close(&gg);
         unlink(tmp_path(name));
     }

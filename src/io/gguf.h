@@ -159,15 +159,22 @@ mg_status mg_gguf_writer_finish(mg_gguf_writer *w, int64_t *file_bytes);
 
 /* ---- converting a checkpoint (musicgen quantize) ------------------------------- */
 
-/* Format a tensor gets when a model is converted to `want` (f32, f16, bf16, q8_0,
- * q4_0): the decoder's attention / feed-forward / lm_head matrices get
- * mg_matrix_format(want, ...) (a block format, in 16-row groups where the rows allow;
- * f16 where rows are not a multiple of 32 long, and for matrices under
- * MG_SMALL_MATRIX_VALUES values unless quantize_small); the T5 matrices and
- * enc_to_dec_proj get f32 for f32, else f16; the embedding tables (T5 shared, decoder
- * embed_tokens) get f32 for f32, bf16 for bf16, else f16; everything else (norms,
- * biases, the position table, T5 relative bias, all of EnCodec) stays f32. */
-mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype want, int quantize_small);
+/* Format a tensor stored as `stored` gets when a model is converted to `want` (f32,
+ * f16, bf16, q8_0, q4_0): the decoder's attention / feed-forward / lm_head matrices
+ * get mg_matrix_format(want, ...) (a block format, in 16-row groups where the rows
+ * allow; f32 for matrices under MG_SMALL_MATRIX_VALUES values unless quantize_small,
+ * f16 where rows are not a multiple of 32 long); the T5 matrices and enc_to_dec_proj
+ * get mg_text_matrix_format(want, ...) (f32 for f32 and for small ones in block
+ * formats, else f16); the embedding tables (T5 shared, decoder embed_tokens) get f32
+ * for f32, bf16 for bf16, f16 for f16 and, in block formats, their stored float
+ * format (f32 for an integer or block one) if they are T5's or small (as matrices),
+ * else f16; everything else (norms, biases, the position table, T5 relative bias,
+ * all of EnCodec) stays f32. */
+mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype stored, mg_dtype want,
+                           int quantize_small);
+/* 1 for the decoder's and T5's weight matrices (the tensors mg_matrix_format /
+ * mg_text_matrix_format decide), 0 for embeddings, norms, biases and the codec. */
+int mg_gguf_is_weight_matrix(const char *name);
 
 typedef void (*mg_gguf_progress_fn)(void *user, int64_t done_bytes, int64_t total_bytes, const char *tensor);
 

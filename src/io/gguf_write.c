@@ -280,7 +280,7 @@ mg_status mg_gguf_writer_finish(mg_gguf_writer *w, int64_t *file_bytes) {
 
 static int starts_with(const char *s, const char *p) { return !strncmp(s, p, strlen(p)); }
 
-static int is_big_matrix(const char *name) {
+int mg_gguf_is_weight_matrix(const char *name) {
     if (!strcmp(name, "enc_to_dec_proj.weight"))
         return 1;
     if (starts_with(name, "decoder.lm_heads."))
@@ -304,19 +304,30 @@ static int is_embedding(const char *name) {
            (starts_with(name, "decoder.model.decoder.embed_tokens.") && mg_str_ends_with(name, ".weight"));
 }
 
-mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype want, int quantize_small) {
+mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_dtype stored, mg_dtype want,
+                           int quantize_small) {
     if (ndim != 2 || starts_with(name, "audio_encoder."))
         return MG_DT_F32;
-    if (is_big_matrix(name)) {
+    if (mg_gguf_is_weight_matrix(name)) {
         /* The text encoder runs once per generation but its error reaches every decoder
          * step through cross-attention: quantizing it multiplies the logit error ~20x
          * (tests/test_quant_quality.c), so it stays f16 in every reduced format. */
-        if (want != MG_DT_F32 && (starts_with(name, "text_encoder.") || starts_with(name, "enc_to_dec_proj.")))
-            return MG_DT_F16;
-        /* Small matrices stay f16, q8_0 and q4_0 go in 16-row groups wherever the rows
+        if (starts_with(name, "text_encoder.") || starts_with(name, "enc_to_dec_proj."))
+            return mg_text_matrix_format(want, shape[0], shape[1], quantize_small);
+        /* Small matrices stay f32, q8_0 and q4_0 go in 16-row groups wherever the rows
          * allow (tensor.h): the same bytes, read by kernels doing less arithmetic. */
         return mg_matrix_format(want, shape[0], shape[1], quantize_small);
     }
+    /* An embedding table is read one row per token, so the block formats keep T5's as
+     * the checkpoint stores it (f32 for the hub's): it costs file size only, as the
+     * prompt's rows are read once and released. The decoder's tables are read at every
+     * step and end up resident (page fault-around), so they become f16 unless small,
+     * as the matrices (f32 doubles musicgen-small's 17 MB). Any rounding of either
+     * input flips a toy model's greedy codes. f16 / bf16 files reduce all of them. */
+    int keep_stored = !strcmp(name, "text_encoder.shared.weight") ||
+                      (!quantize_small && shape[0] * shape[1] < MG_SMALL_MATRIX_VALUES);
+    if (is_embedding(name) && mg_dtype_is_block(want) && keep_stored)
+        return stored == MG_DT_F16 || stored == MG_DT_BF16 ? stored : MG_DT_F32;
     if (is_embedding(name))
         return want == MG_DT_F32 ? MG_DT_F32 : want == MG_DT_BF16 ? MG_DT_BF16 : MG_DT_F16;
     return MG_DT_F32;
@@ -373,7 +384,7 @@ static mg_status build_plan(const mg_checkpoint *ck, mg_dtype want, int quantize
             p[n].dtype = MG_DT_F32;
         } else {
             memcpy(p[n].name, e->name, len + 1);
-            p[n].dtype = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, want, quantize_small);
+            p[n].dtype = mg_gguf_pick_type(e->name, e->t.ndim, e->t.shape, e->t.dtype, want, quantize_small);
         }
         if (!mg_dtype_is_weight(e->t.dtype))
             st = mg_fail(MG_ERR_UNSUPPORTED, "tensor %s in %s has dtype %s; model weights must be floating point", e->name,

@@ -35,9 +35,19 @@ mg_dtype mg_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantiz
     want = mg_dtype_x16_base(want);
     if (!mg_dtype_is_block(want))
         return want;
-    if (cols % MG_QK || (!quantize_small && rows * cols < MG_SMALL_MATRIX_VALUES))
+    if (!quantize_small && rows * cols < MG_SMALL_MATRIX_VALUES)
+        return MG_DT_F32;
+    if (cols % MG_QK)
         return MG_DT_F16;
     return rows % MG_X16_ROWS == 0 ? mg_dtype_x16_of(want) : want;
+}
+
+mg_dtype mg_text_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantize_small) {
+    if (want == MG_DT_COUNT || want == MG_DT_F32)
+        return want;
+    if (mg_dtype_is_block(want) && !quantize_small && rows * cols < MG_SMALL_MATRIX_VALUES)
+        return MG_DT_F32;
+    return MG_DT_F16;
 }
 
 int mg_dtype_is_weight(mg_dtype t) { return t == MG_DT_F32 || t == MG_DT_F16 || t == MG_DT_BF16 || mg_dtype_is_block(t); }

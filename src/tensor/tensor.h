@@ -72,18 +72,23 @@ mg_dtype mg_dtype_x16_of(mg_dtype t);
 /* Bytes of one block of a 16-row group of x16 format t (16 blocks of its block format). */
 size_t mg_x16_block_bytes(mg_dtype t);
 
-/* Matrices of fewer values than this stay f16 when a block format is asked for: the
- * bytes quantizing one would save (< 240 KiB) are not worth its rounding (the issue
- * allows "small tensors may stay f16", as llama.cpp keeps small 2-D weights). Every
- * matrix of the released MusicGen checkpoints has >= 1024 x 1024 values, so this
- * only concerns toy models (the test fixtures), where q8_0 would otherwise flip a
- * greedy code in about every second run. `musicgen quantize --pure` turns it off. */
+/* Matrices of fewer values than this stay f32 when a block format is asked for: the
+ * bytes quantizing one would save (< 1 MiB) are not worth its rounding (the issue
+ * allows "small tensors may stay f16", as llama.cpp keeps small 2-D weights f32).
+ * Every matrix of the released MusicGen checkpoints has >= 1024 x 1024 values, so
+ * this only concerns toy models (the test fixtures), whose greedy codes are a lottery
+ * under any rounding, f16's included. `musicgen quantize --pure` turns it off. */
 #define MG_SMALL_MATRIX_VALUES ((int64_t)1 << 18)
-/* The format a [rows, cols] matrix gets when it is converted and `want` is asked for:
- * a block format falls back to f16 when its rows are not a multiple of MG_QK long or
- * (unless quantize_small) the matrix is small (above); block formats are stored in
+/* The format a decoder [rows, cols] matrix gets when it is converted and `want` is
+ * asked for: a block format keeps small matrices (above, unless quantize_small) f32,
+ * falls back to f16 when rows are not a multiple of MG_QK long, and is stored in
  * 16-row groups (q8_0x16 / q4_0x16) when rows % 16 == 0. Other formats: `want`. */
 mg_dtype mg_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantize_small);
+/* The same for the text side (T5, enc_to_dec_proj), which is never quantized: its
+ * error reaches every decoder step through cross-attention. f32 stays f32, every
+ * other format gives f16, except that a block format keeps small matrices f32 as the
+ * decoder's. MG_DT_COUNT (keep the stored format) passes through. */
+mg_dtype mg_text_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantize_small);
 
 #define MG_MAX_DIMS 4
 typedef struct mg_tensor {

@@ -39,6 +39,12 @@ int mg_t5_bucket(int rel, int num_buckets, int max_distance) {
     return bucket + large >= 0 ? bucket + large : -1;
 }
 
+/* A matrix in the format mg_text_matrix_format gives for `want` (the model's weight
+ * format; MG_DT_COUNT keeps the stored one). */
+static mg_status get_matrix(mg_store *s, const char *name, int64_t rows, int64_t cols, mg_dtype want, mg_matrix *out) {
+    return mg_store_get_matrix(s, name, rows, cols, mg_text_matrix_format(want, rows, cols, s->quantize_small), out);
+}
+
 static mg_status load_layer(mg_t5 *t, mg_store *s, int i, mg_dtype want) {
     const mg_t5_config *c = &t->cfg;
     mg_t5_layer *L = &t->layers[i];
@@ -47,18 +53,18 @@ static mg_status load_layer(mg_t5 *t, mg_store *s, int i, mg_dtype want) {
 #define T5_NAME(fmt) (snprintf(n, sizeof n, "text_encoder.encoder.block.%d." fmt, i), n)
     int64_t shape_d[1] = {d};
     MG_TRY(mg_store_get_f32(s, T5_NAME("layer.0.layer_norm.weight"), 1, shape_d, &L->ln_attn));
-    MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.0.SelfAttention.q.weight"), inner, d, want, &L->q));
-    MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.0.SelfAttention.k.weight"), inner, d, want, &L->k));
-    MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.0.SelfAttention.v.weight"), inner, d, want, &L->v));
-    MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.0.SelfAttention.o.weight"), d, inner, want, &L->o));
+    MG_TRY(get_matrix(s, T5_NAME("layer.0.SelfAttention.q.weight"), inner, d, want, &L->q));
+    MG_TRY(get_matrix(s, T5_NAME("layer.0.SelfAttention.k.weight"), inner, d, want, &L->k));
+    MG_TRY(get_matrix(s, T5_NAME("layer.0.SelfAttention.v.weight"), inner, d, want, &L->v));
+    MG_TRY(get_matrix(s, T5_NAME("layer.0.SelfAttention.o.weight"), d, inner, want, &L->o));
     MG_TRY(mg_store_get_f32(s, T5_NAME("layer.1.layer_norm.weight"), 1, shape_d, &L->ln_ff));
     if (c->gated) { /* T5DenseGatedActDense */
-        MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi_0.weight"), c->d_ff, d, want, &L->wi));
-        MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi_1.weight"), c->d_ff, d, want, &L->wi_1));
+        MG_TRY(get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi_0.weight"), c->d_ff, d, want, &L->wi));
+        MG_TRY(get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi_1.weight"), c->d_ff, d, want, &L->wi_1));
     } else {
-        MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi.weight"), c->d_ff, d, want, &L->wi));
+        MG_TRY(get_matrix(s, T5_NAME("layer.1.DenseReluDense.wi.weight"), c->d_ff, d, want, &L->wi));
     }
-    MG_TRY(mg_store_get_matrix(s, T5_NAME("layer.1.DenseReluDense.wo.weight"), d, c->d_ff, want, &L->wo));
+    MG_TRY(get_matrix(s, T5_NAME("layer.1.DenseReluDense.wo.weight"), d, c->d_ff, want, &L->wo));
 #undef T5_NAME
     return MG_OK;
 }
@@ -95,7 +101,7 @@ mg_status mg_t5_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_t5 **o
                      "the decoder width %d, so the checkpoint must have the projection", c->d_model, t->out_dim);
     if (st == MG_OK && t->has_proj) {
         int64_t b_shape[1] = {t->out_dim};
-        st = mg_store_get_matrix(s, "enc_to_dec_proj.weight", t->out_dim, c->d_model, want, &t->proj);
+        st = get_matrix(s, "enc_to_dec_proj.weight", t->out_dim, c->d_model, want, &t->proj);
         if (st == MG_OK)
             st = mg_store_get_f32(s, "enc_to_dec_proj.bias", 1, b_shape, &t->proj_bias);
     }

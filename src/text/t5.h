@@ -39,6 +39,8 @@ typedef struct mg_t5 {
 /* The longest prompt (in tokens) encode accepts; longer prompts are an error. */
 #define MG_T5_MAX_TOKENS 2048
 
+/* `want` is the model's weight format (MG_DT_COUNT: as stored); the matrices get
+ * mg_text_matrix_format's format for it (f16 at most unless f32 or small). */
 mg_status mg_t5_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_t5 **out);
 void mg_t5_free(mg_t5 *t);
 

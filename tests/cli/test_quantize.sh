@@ -9,7 +9,7 @@
 #     tensor in the documented format, and `musicgen info -m x.gguf` loads it and
 #     reports the same model with the right weight type;
 #  2. a random checkpoint whose sizes are multiples of 32 reports q8_0 / q4_0 with
-#     --pure (without it: its small matrices stay f16, and info says so), and
+#     --pure (without it: its small matrices stay f32, and info says so), and
 #     --no-mmap gives the same greedy codes as the mapped weights;
 #  3. GGUF -> GGUF works; an existing output is refused without --force and left
 #     untouched; bad options and inputs fail with a message.
@@ -33,7 +33,7 @@ import json, struct, sys
 
 path, model_dir, want_type, info_path, src_info_path, pure = sys.argv[1:7]
 pure = pure == "1"
-SMALL = 1 << 18  # MG_SMALL_MATRIX_VALUES: smaller matrices stay f16 in q8_0 / q4_0 unless --pure
+SMALL = 1 << 18  # MG_SMALL_MATRIX_VALUES: smaller matrices stay f32 in q8_0 / q4_0 unless --pure
 bad = 0
 def check(cond, msg):
     global bad
@@ -132,14 +132,18 @@ for n, e in src.items():
         want[n[:-2]] = (e["shape"], "f32")
         continue
     s = e["shape"]
+    block = want_type in ("q8_0", "q4_0")
+    small = block and not pure and len(s) == 2 and s[0] * s[1] < SMALL  # kept f32, text encoder or decoder
+    stored = {"F32": "f32", "F16": "f16", "BF16": "bf16"}.get(e["dtype"], "f32")
     if big.match(n) and want_type != "f32" and (n.startswith("text_encoder.") or n.startswith("enc_to_dec_proj.")):
-        t = "f16"  # the text encoder stays f16 in every reduced format
+        t = "f32" if small else "f16"  # the text encoder stays f16 in every reduced format
     elif big.match(n):
-        t = "f16" if want_type in ("q8_0", "q4_0") and (s[1] % 32 or (not pure and s[0] * s[1] < SMALL)) else want_type
+        t = "f32" if small else "f16" if block and s[1] % 32 else want_type
         if t in ("q8_0", "q4_0") and s[0] % 16 == 0:
             t += "x16"  # whole 16-row groups are stored grouped
-    elif emb.match(n):
-        t = {"f32": "f32", "bf16": "bf16"}.get(want_type, "f16")
+    elif emb.match(n):  # block formats keep T5's or a small table's stored float format
+        keep = n == "text_encoder.shared.weight" or small
+        t = (stored if keep else "f16") if block else {"f32": "f32", "bf16": "bf16"}.get(want_type, "f16")
     else:
         t = "f32"
     want[n] = (s, t)
@@ -147,12 +151,12 @@ check(got == want, "tensors/formats differ: " + str(sorted((k, got.get(k), want.
                                                             if got.get(k) != want.get(k))[:4]))
 
 info, src_info = json.load(open(info_path)), json.load(open(src_info_path))
-# info names the format asked for first ("q8_0 (all 24 matrices f16: ...)" when every
-# matrix stayed f16; "q8_0 (+ f16 for 22 matrices)" when some did)
+# info names the format asked for first ("q8_0 (none of 24 matrices quantized: ...)"
+# when no matrix is; "q8_0 (+ f16 for 22 matrices)" when some stayed float)
 check(info["weight_type"].split()[0] == want_type, f"info weight_type {info['weight_type']} does not start with {want_type}")
 dec = [n for n in src if big.match(n) and n.startswith("decoder.")]
-if want_type in ("q8_0", "q4_0") and all(got[n][1] == "f16" for n in dec):
-    check("all %d matrices f16" % len(dec) in info["weight_type"], f"info weight_type {info['weight_type']}")
+if want_type in ("q8_0", "q4_0") and all(got[n][1] in ("f16", "f32") for n in dec):
+    check("none of %d matrices quantized" % len(dec) in info["weight_type"], f"info weight_type {info['weight_type']}")
 for k in ("kind", "channels", "codebooks", "codebook_size", "decoder", "text_encoder", "max_steps", "sample_rate"):
     check(info[k] == src_info[k], f"info {k}: {info[k]} != {src_info[k]}")
 g_params = sum(__import__("math").prod(e["shape"]) for n, e in src.items() if n.endswith(".weight_g"))
@@ -173,13 +177,17 @@ for fx in tiny-mono tiny-stereo; do
             continue
         fi
         grep -q "wrote $out ($t" "$DIR/log" || fail "no summary line: $(cat "$DIR/log")"
-        if [ "$t" = q8_0 ] || [ "$t" = q4_0 ]; then  # the fixtures' fc2 (48 x 64) is small
-            if [ $pure = 1 ]; then ! grep -q "small decoder matrices.*kept in f16" "$DIR/log" || fail "--pure kept matrices: $(cat "$DIR/log")"
-            else grep -q "small decoder matrices .* kept in f16; --pure" "$DIR/log" || fail "no note on small matrices: $(cat "$DIR/log")"
+        if [ "$t" = q8_0 ] || [ "$t" = q4_0 ]; then  # every fixture matrix is small
+            if [ $pure = 1 ]; then
+                ! grep -q "small decoder matrices.*kept in f32" "$DIR/log" || fail "--pure kept matrices: $(cat "$DIR/log")"
+                # hidden 48: rows of 48 values cannot be 32-value blocks, --pure or not
+                grep -q "decoder matrices kept in f16: their rows are not a multiple of 32" "$DIR/log" ||
+                    fail "no note on matrices with rows not a multiple of 32: $(cat "$DIR/log")"
+            else
+                grep -q "small decoder matrices .* kept in f32; --pure" "$DIR/log" ||
+                    fail "no note on small matrices: $(cat "$DIR/log")"
+                ! grep -q "kept in f16" "$DIR/log" || fail "small matrices counted as f16: $(cat "$DIR/log")"
             fi
-            # hidden 48: rows of 48 values cannot be 32-value blocks, --pure or not
-            grep -q "decoder matrices kept in f16: their rows are not a multiple of 32" "$DIR/log" ||
-                fail "no note on matrices with rows not a multiple of 32: $(cat "$DIR/log")"
         fi
         "$MUSICGEN" info -m "$out" --json > "$DIR/$fx-$t$flag.json" || { fail "info on $out"; continue; }
         "$PY" "$DIR/check_gguf.py" "$out" "$REF/$fx" "$t" "$DIR/$fx-$t$flag.json" "$DIR/$fx.src.json" $pure \
@@ -204,7 +212,7 @@ PYEOF
             || fail "check c32 $t"
         grep -q "\"weight_type\": \"$t\"" "$DIR/c32-$t.json" || fail "info does not report $t"
     done
-    # without --pure its matrices (64 x 64 .. 128 x 64) are small: f16, and info says so
+    # without --pure its matrices (64 x 64 .. 128 x 64) are small: f32, and info says so
     "$MUSICGEN" quantize -q -m "$DIR/c32" -o "$DIR/c32-small.gguf" -t q8_0 || fail "quantize c32 q8_0"
     "$MUSICGEN" info -m "$DIR/c32-small.gguf" --json > "$DIR/c32-small.json" || fail "info c32 q8_0"
     "$PY" "$DIR/check_gguf.py" "$DIR/c32-small.gguf" "$DIR/c32" q8_0 "$DIR/c32-small.json" "$DIR/c32.src.json" 0 \

@@ -19,11 +19,11 @@ static void help(void) {
     printf("usage: musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--pure] [--force]\n\n"
            "Convert a model into one GGUF file that loads without conversion (mmap).\n"
            "The decoder matrices get TYPE (q8_0 / q4_0 with 16 rows stored together where\n"
-           "a matrix allows: the faster q8_0x16 / q4_0x16 layouts; f16 for matrices of\n"
-           "fewer than 262144 values, which only toy models have, and for rows not a\n"
-           "multiple of 32 long); T5's matrices stay f32 for f32 and are f16 for every\n"
-           "other TYPE; embeddings f16 (bf16 for bf16, f32 for f32); norms, biases, the\n"
-           "position table and EnCodec stay f32.\n\n"
+           "a matrix allows: the faster q8_0x16 / q4_0x16 layouts; f32 for matrices of\n"
+           "fewer than 262144 values, which only toy models have, f16 for rows not a\n"
+           "multiple of 32 long); T5's matrices are f16 unless f32 (or small); T5's\n"
+           "embeddings stay as stored in q8_0 / q4_0, the decoder's become f16 unless\n"
+           "small (TYPE for f16 / bf16); norms, biases, positions, EnCodec stay f32.\n\n"
            "  -m, --model MODEL   folder, .gguf file or repo id\n"
            "                      (default %s)\n"
            "  -o, --output FILE   the GGUF file to write\n"
@@ -75,19 +75,20 @@ static int64_t stored_bytes(const mg_store *s) {
     return n;
 }
 
-/* Decoder matrices a block format leaves in f16: small ones (the small-matrix rule,
- * unless --pure) and ones whose rows are not a multiple of the block size (always). */
-static void count_kept_matrices(const mg_checkpoint *ck, mg_dtype type, int *n_small, int *n_ragged) {
+/* Decoder matrices a block format leaves in a float format: small ones stay f32 (the
+ * small-matrix rule, unless --pure), ones whose rows are not a multiple of the block
+ * size become f16. */
+static void count_kept_matrices(const mg_checkpoint *ck, mg_dtype type, int pure, int *n_small, int *n_ragged) {
     *n_small = *n_ragged = 0;
     for (int i = 0; i < ck->store.n_entries; i++) {
         const mg_store_entry *e = &ck->store.entries[i];
-        if (strncmp(e->name, "decoder.", 8) || e->t.ndim != 2)
+        if (strncmp(e->name, "decoder.", 8) || e->t.ndim != 2 || !mg_gguf_is_weight_matrix(e->name))
             continue;
-        mg_dtype pure = mg_gguf_pick_type(e->name, 2, e->t.shape, type, 1);
-        if (!mg_dtype_is_block(pure))
+        mg_dtype got = mg_gguf_pick_type(e->name, 2, e->t.shape, e->t.dtype, type, pure);
+        if (got == MG_DT_F32)
+            ++*n_small;
+        else if (!mg_dtype_is_block(got))
             ++*n_ragged;
-        else
-            *n_small += mg_gguf_pick_type(e->name, 2, e->t.shape, type, 0) != pure;
     }
 }
 
@@ -164,9 +165,7 @@ int cmd_quantize(int argc, char **argv) {
     mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line, threads, pure};
     int n_small = 0, n_ragged = 0;
     if (mg_dtype_is_block(type))
-        count_kept_matrices(&ck, type, &n_small, &n_ragged);
-    if (pure)
-        n_small = 0;
+        count_kept_matrices(&ck, type, pure, &n_small, &n_ragged);
     int64_t in_bytes = stored_bytes(&ck.store), out_bytes = 0;
     st = mg_gguf_write_checkpoint(&ck, out, &p, &out_bytes);
     if (line.drawn)
@@ -178,7 +177,7 @@ int cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "musicgen quantize: wrote %s (%s, %.1f MB from %.1f MB of weights) in %.1f s\n", out,
                 mg_dtype_name(type), (double)out_bytes / 1e6, (double)in_bytes / 1e6, mg_time_now() - t0);
         if (n_small)
-            fprintf(stderr, "musicgen quantize: %d small decoder matrices (under %lld values) kept in f16; --pure "
+            fprintf(stderr, "musicgen quantize: %d small decoder matrices (under %lld values) kept in f32; --pure "
                             "quantizes them too\n", n_small, (long long)MG_SMALL_MATRIX_VALUES);
         if (n_ragged)
             fprintf(stderr, "musicgen quantize: %d decoder matrices kept in f16: their rows are not a multiple of %d "
