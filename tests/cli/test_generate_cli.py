@@ -246,6 +246,16 @@ def short_window_checks(d):
     # --window / --stride: any positive length; the model's frames decide.
     t.run(["generate", "-m", models["k8p15"], "-d", "1", "--window", "0.16", "--stride", "0.06", "-o",
            os.path.join(d, "ws.wav"), "--force", "-q", "x"])
+    # A stride far below the window works but is slow: the CLI says so (22 windows of
+    # ~10 s for 14 s of tiny-mono with a 0.2 s stride); a usual stride says nothing.
+    fx = os.path.join(t.REF, "tiny-mono")
+    p = t.run(["generate", "-m", fx, "-d", "14", "--stride", "0.2", "--sample-format", "f32", "-o",
+               os.path.join(d, "slow.wav"), "--force", "-q", "x"])
+    t.check("makes about 22 windows" in p.stderr and "expect it to be slow" in p.stderr,
+            f"no warning on a tiny stride: {p.stderr.strip()}")
+    p = t.run(["generate", "-m", fx, "-d", "14", "--stride", "6", "--sample-format", "f32", "-o",
+               os.path.join(d, "slow.wav"), "--force", "-q", "x"])
+    t.check("windows" not in p.stderr, f"warning on a usual stride: {p.stderr.strip()}")
     p = t.run(["generate", "-m", models["k8p15"], "-d", "1", "--stride", "0.001", "-q", "x"], expect_ok=False)
     t.check("shorter than one codec frame" in p.stderr, f"sub-frame stride: {p.stderr.strip()}")
     # One frame per window: one window works, more cannot continue from itself.

@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <libgen.h>
+#include <math.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -49,6 +50,22 @@ static int check_parent(const char *path, const char *what) {
         cli_error("generate", "cannot write %s %s: folder %s does not exist; create it first", what, path, dir);
     free(copy);
     return ok;
+}
+
+/* A long piece with a stride far below the window re-generates almost a whole window
+ * of context for every stride of new audio: legal, but it can take many times the
+ * default's time (audiocraft moves 30 s windows by 18 s), so say so up front. */
+static void warn_short_stride(const gen_options *o, const mg_model_info *info) {
+    int delays = info->stereo ? info->n_codebooks / 2 : info->n_codebooks;
+    double window = o->window > 0 ? o->window : (info->max_steps - delays) / info->frame_rate;
+    /* A stride under one frame is an error the library reports. */
+    if (o->steps || o->stride * info->frame_rate < 1 || o->duration <= window || o->stride >= window / 10)
+        return;
+    double windows = ceil((o->duration - window) / o->stride) + 1;
+    if (windows >= 20)
+        fprintf(stderr, "musicgen generate: warning: --stride %g s makes about %.0f windows of %.3g s, each re-reading "
+                        "%.3g s of context for %g s of new audio; expect it to be slow (a stride of about 60 %% of "
+                        "the window is usual)\n", o->stride, windows, window, window - o->stride, o->stride);
 }
 
 int gen_validate(gen_options *o) {
@@ -412,6 +429,7 @@ int gen_run(gen_options *o) {
         o->top_p = info.top_p;
     if (o->temperature < 0)
         o->temperature = info.temperature;
+    warn_short_stride(o, &info);
     *o->progress_state_frame_rate = info.frame_rate;
     *o->progress_state_delays = info.stereo ? info.n_codebooks / 2 : info.n_codebooks;
     rc = name_outputs(o);
