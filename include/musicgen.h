@@ -327,7 +327,9 @@ MG_API mg_status mg_check_audio_output(const char *path, const mg_audio_write_pa
 
 /* Read an audio file (WAV, FLAC, Ogg, MP3, ... whatever libsndfile decodes) as
  * interleaved float PCM (*pcm malloc'ed, mg_free). Files longer than 1 hour, with
- * rates outside 1000..768000 Hz or without any samples are rejected. */
+ * rates outside 1000..768000 Hz or without any samples are rejected, and so are pipes
+ * and devices (one nobody writes to would block forever). libsndfile's MP3 decoder
+ * (libmpg123) may print its own diagnostics on stderr. */
 MG_API mg_status mg_read_audio(const char *path, float **pcm, int64_t *n_frames, int *channels,
                                int *sample_rate);
 

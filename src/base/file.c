@@ -211,6 +211,14 @@ static mg_status read_file(const char *path, int streams, char **data, size_t *s
         return rs;
     }
     size_t n = (size_t)st.st_size;
+    /* A model's own files are a few KB (config) to a few MB (tokenizer); a huge one is
+     * damage (or padding), and reading it whole could exhaust the memory. */
+    if (!streams && n > MG_STREAM_READ_MAX) {
+        close(fd);
+        return mg_fail(MG_ERR_FORMAT, "%s is %.1f GB; a model's config, index or tokenizer file is at most %zu MiB, so "
+                       "it is damaged: download or convert the model again", path, (double)n / 1e9,
+                       MG_STREAM_READ_MAX >> 20);
+    }
     char *buf = mg_malloc(n + 1, path);
     if (!buf) {
         close(fd);

@@ -34,7 +34,7 @@ void mg_file_copy_out(const mg_mapped_file *f, const void *start, size_t len, vo
  * until end of file (at most 64 MiB), a FIFO without a writer reads as empty. */
 mg_status mg_file_read_all(const char *path, char **data, size_t *size);
 /* The same for a model's own files (config, index, tokenizer): pipes and devices are
- * refused instead of read through. */
+ * refused instead of read through, and so are files over 64 MiB (damaged). */
 mg_status mg_file_read_regular(const char *path, char **data, size_t *size);
 
 int mg_path_exists(const char *path);

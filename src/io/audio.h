@@ -36,8 +36,8 @@ typedef struct mg_audio {
 
 void mg_audio_free(mg_audio *a);
 
-/* Read a whole audio file. Errors name the file and say what is wrong (not audio,
- * empty, unreadable). */
+/* Read a whole audio file (a regular file: pipes and devices are refused). Errors
+ * name the file and say what is wrong (not audio, empty, unreadable). */
 mg_status mg_audio_read(const char *path, mg_audio *out);
 
 /* Read an audio file held in memory (`where` names it in errors). `max_samples` caps

@@ -156,6 +156,10 @@ static mg_status check_riff(byte_source *b, const char *where) {
 static mg_status open_error(const char *where) {
     int err = sf_error(NULL);
     const char *msg = sf_strerror(NULL);
+    /* libsndfile says this of regular files whose decoder gave up (a broken MP3, say);
+     * mg_audio_read only opens regular files, so it would mislead. */
+    if (strstr(msg, "does not exist or is not a regular file"))
+        msg = "its decoder could not make sense of the data";
     switch (err) {
     case SF_ERR_UNRECOGNISED_FORMAT:
         return mg_fail(MG_ERR_FORMAT,
@@ -273,17 +277,18 @@ mg_status mg_audio_read(const char *path, mg_audio *out) {
                        strerror(errno));
     if (S_ISDIR(st.st_mode))
         return mg_fail(MG_ERR_IO, "%s is a folder, expected an audio file", path);
-    if (S_ISREG(st.st_mode) && st.st_size == 0)
+    /* A FIFO or device could block forever (nobody writing) or never end. */
+    if (!S_ISREG(st.st_mode))
+        return mg_fail(MG_ERR_IO, "%s is not a regular file (a pipe or a device?); save the audio to a file first", path);
+    if (st.st_size == 0)
         return mg_fail(MG_ERR_FORMAT, "audio file %s is empty (0 bytes)", path);
-    if (S_ISREG(st.st_mode)) {
-        int fd = open(path, O_RDONLY | O_CLOEXEC);
-        if (fd >= 0) {
-            byte_source src = {NULL, fd, (int64_t)st.st_size, 0};
-            mg_status cs = check_riff(&src, path);
-            close(fd);
-            if (cs != MG_OK)
-                return cs;
-        }
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        byte_source src = {NULL, fd, (int64_t)st.st_size, 0};
+        mg_status cs = check_riff(&src, path);
+        close(fd);
+        if (cs != MG_OK)
+            return cs;
     }
     SF_INFO info;
     memset(&info, 0, sizeof info);

@@ -165,6 +165,12 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
         }
         c->upsampling_ratios[i] = (int)v->valuedouble;
         hop *= c->upsampling_ratios[i];
+        /* 8 ratios of up to 64 multiply to 2^48: bound the product, not just each one. */
+        if (hop > MG_MAX_HOP) {
+            p->st = mg_fail(MG_ERR_FORMAT, "%s: audio_encoder.upsampling_ratios multiply to more than %d samples per "
+                            "codec frame (EnCodec 32 kHz: 640); the config is corrupt", p->where, MG_MAX_HOP);
+            return;
+        }
     }
     c->hop_length = (int)hop;
     c->frame_rate = (c->sample_rate + c->hop_length - 1) / c->hop_length;

@@ -318,7 +318,10 @@ static int cmp_span(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
-/* Offsets: aligned, inside the data section, not overlapping. */
+/* Offsets: aligned, inside the data section, not overlapping, and covering it: GGUF
+ * writers place tensors back to back with at most alignment - 1 bytes of padding, so
+ * a larger hole means a tensor's type or shape was changed to one of fewer bytes (its
+ * data would be misread without any other sign). */
 static mg_status check_tensor_placement(const mg_gguf *g, const char *where) {
     uint64_t data_size = (uint64_t)g->file_size - g->data_offset;
     for (int64_t i = 0; i < g->n_tensors; i++) {
@@ -331,7 +334,7 @@ static mg_status check_tensor_placement(const mg_gguf *g, const char *where) {
                            "download or convert the model again", where, t->name, (unsigned long long)t->offset,
                            (unsigned long long)(t->offset + t->nbytes), (unsigned long long)data_size);
     }
-    if (g->n_tensors < 2)
+    if (g->n_tensors < 1)
         return MG_OK;
     span *s = malloc((size_t)g->n_tensors * sizeof *s);
     if (!s)
@@ -347,6 +350,13 @@ static mg_status check_tensor_placement(const mg_gguf *g, const char *where) {
         if (s[i].begin < s[i - 1].end)
             st = mg_fail(MG_ERR_FORMAT, "%s: tensors %s and %s overlap in the data section; the file is corrupt", where,
                          s[i - 1].name, s[i].name);
+    for (int64_t i = 0; i <= g->n_tensors && st == MG_OK; i++) {
+        uint64_t from = i ? s[i - 1].end : 0, to = i < g->n_tensors ? s[i].begin : data_size;
+        if (to - from >= g->alignment)
+            st = mg_fail(MG_ERR_FORMAT, "%s: %llu bytes %s%s belong to no tensor (a tensor's type or shape does not "
+                         "match its data?); the file is corrupt", where, (unsigned long long)(to - from),
+                         i ? "after tensor " : "before the first tensor", i ? s[i - 1].name : "");
+    }
     free(s);
     return st;
 }

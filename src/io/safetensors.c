@@ -2,6 +2,7 @@
 #include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
+#include <math.h>
 #include <stdlib.h>
 #include <errno.h>
 #include <string.h>
@@ -120,7 +121,8 @@ mg_status mg_safetensors_parse(mg_store *s, const char *path, const uint8_t *fil
             break;
         cJSON *b = cJSON_GetArrayItem(jo, 0), *e = cJSON_GetArrayItem(jo, 1);
         if (!cJSON_IsNumber(b) || !cJSON_IsNumber(e) || b->valuedouble < 0 || e->valuedouble < b->valuedouble ||
-            e->valuedouble > 1.8e19) {
+            e->valuedouble > 1.8e19 || b->valuedouble != floor(b->valuedouble) ||
+            e->valuedouble != floor(e->valuedouble)) {
             st = mg_fail(MG_ERR_FORMAT, "%s: tensor %s has invalid data_offsets", path, name);
             break;
         }

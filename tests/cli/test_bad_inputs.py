@@ -554,6 +554,16 @@ def config_cases():
     run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(num_hidden_layers=3))),
                w.path("out", "x.wav")), ["layers.2", "missing"])
 
+    # Found by a mutation sweep: each ratio was checked, their product wrapped an int to 0
+    # and the frame rate divided by it (SIGFPE).
+    w = Work("codec upsampling_ratios multiplying past 2^32 (64 x 6)")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["audio_encoder"].update(
+        upsampling_ratios=[64] * 6))), w.path("out", "x.wav")), ["upsampling_ratios", "samples per codec frame"])
+
+    w = Work("generation_config.json of 3 GB (zeros after the JSON)")
+    run(w, gen(w.model(lambda m: os.truncate(os.path.join(m, "generation_config.json"), 3 << 30)),
+               w.path("out", "x.wav")), ["generation_config.json", "damaged"])
+
     w = Work("config with huge sizes (hidden 65536)")
     run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(hidden_size=65536, num_attention_heads=4))),
                w.path("out", "x.wav")), ["shape"])
@@ -614,6 +624,24 @@ def config_cases():
         open(g, "wb").write(data)
         run(w, ["info", "-m", g], [name, "NaN"])
 
+    # Found by a mutation sweep: a tensor relabelled to a type of fewer bytes (f32 as f16)
+    # left a hole in the data section and was read as other values, without a word.
+    w = Work("GGUF tensor relabelled to a smaller type (f32 as f16)")
+    g = w.path("m.gguf")
+    subprocess.run([t.MUSICGEN, "quantize", "-m", FIXTURE, "-o", g, "-q", "-t", "f32"], check=True, timeout=TIMEOUT)
+    data = bytearray(open(g, "rb").read())
+    name = next(n for n, ne, tp, _ in gguf_tensors(data)
+                if struct.unpack("<I", data[tp:tp + 4])[0] == 0 and int(np.prod(ne)) >= 64)
+    tp = next(tp for n, ne, tp, _ in gguf_tensors(data) if n == name)
+    data[tp:tp + 4] = struct.pack("<I", 1)
+    open(g, "wb").write(data)
+    run(w, gen(g, w.path("out", "x.wav")), ["m.gguf", name, "belong to no tensor"])
+
+    w = Work("safetensors data_offsets that are not whole numbers")
+    def half_offset(h):
+        h[FC1]["data_offsets"][0] += 0.5
+    run(w, gen(w.model(lambda d: edit_header(d, half_offset)), w.path("out", "x.wav")), [FC1, "data_offsets"])
+
     w = Work("a file that is not a model")
     open(w.path("notes.txt"), "w").write("hello\n")
     run(w, gen(w.path("notes.txt"), w.path("out", "x.wav")), ["notes.txt"])
@@ -645,6 +673,7 @@ def param_cases():
         ("duration NaN", ["-d", "nan"], ["duration"]),
         ("duration inf", ["-d", "inf"], ["duration"]),
         ("duration 1e9", ["-d", "1e9"], ["duration", "3600"]),
+        ("duration 5e-324 (below double's normal range)", ["-d", "5e-324"], ["duration", "shorter than one sample"]),
         ("top-k -1", ["--top-k", "-1"], ["top-k"]),
         ("top-k not a number", ["--top-k", "ten"], ["top-k"]),
         ("top-p 0", ["--top-p", "0"], ["top-p"]),
@@ -886,6 +915,15 @@ def audio_prompt_cases():
         open(w.path("list.wav"), "wb").write(bytes.fromhex(data))
         run(w, ap(w, w.path("list.wav")), ["list.wav", "LIST"])
 
+    w = Work("audio prompt is a FIFO (nobody writes to it)")
+    os.mkfifo(w.path("p.wav"))
+    run(w, ap(w, w.path("p.wav")), ["p.wav", "not a regular file"])
+
+    # libmpg123 (inside libsndfile) prints its own notes on stderr: six lines before ours.
+    w = Work("audio prompt: a broken MP3")
+    open(w.path("bad.mp3"), "wb").write(b"ID3" + bytes(100))
+    run(w, ap(w, w.path("bad.mp3")), ["bad.mp3", "audio file"])
+
     w = Work("audio prompt at 1 Hz")
     write_wav_s16(w.path("1hz.wav"), tone(1, 0.25)[:, :100], rate=1)
     run(w, ap(w, w.path("1hz.wav")), ["1hz.wav", "1 Hz"])
@@ -989,6 +1027,10 @@ def codes_cases():
         audio, rate = t.read_wav(w.path("out", "one.wav"))
         t.check(audio.shape == (1, 640), f"1 frame = 640 samples, got {audio.shape}")
 
+    w = Work("codes with 3 of the model's 4 codebooks (valid: a lower bandwidth, with a warning)")
+    codes_file(w.path("c.npy"), good[:, :3, :])
+    run_ok(w, dec(w, w.path("c.npy"), "three.wav"), ["3 codebooks", "lower bandwidth"])
+
     print("encode:")
     w = Work("encode an empty audio file")
     open(w.path("empty.wav"), "wb").close()
@@ -1018,6 +1060,18 @@ def other_command_cases():
     w = Work("quantize: malformed checkpoint")
     run(w, ["quantize", "-m", w.model(lambda d: edit_header(d, lambda h: h[FC1].update(dtype="F16"))), "-o",
             w.path("out", "m.gguf"), "-q"], [FC1])
+
+    w = Work("quantize: a checkpoint generation cannot use (a tensor missing)")
+    run(w, ["quantize", "-m", w.model(lambda d: edit_tensors(d, lambda ts: ts.pop(FC1))), "-o",
+            w.path("out", "m.gguf"), "-q"], [FC1, "missing"])
+
+    w = Work("quantize: NaN weights")
+    run(w, ["quantize", "-m", w.model(lambda d: edit_tensors(d, lambda ts: set_values(ts, FC1, [float("nan")]))), "-o",
+            w.path("out", "m.gguf"), "-q"], [FC1, "NaN"])
+
+    w = Work("decode: --threads 0")
+    codes_file(w.path("c.npy"), np.random.default_rng(1).integers(0, 64, size=(1, 4, 20)))
+    run(w, ["decode", "-m", m, "-t", "0", w.path("c.npy"), "-o", w.path("out", "x.wav")], ["--threads"])
 
     w = Work("encode: disk full (file size limit)")
     write_wav_s16(w.path("a.wav"), tone(1, 2.0))

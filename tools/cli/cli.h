@@ -77,6 +77,10 @@ void cli_json_string(const char *s);
 
 /* Log callback that prints library warnings on stderr. */
 void cli_install_logger(const char *cmd, int verbose);
+/* Around reading audio: keeps the chatter of libsndfile's decoders off stderr (our own
+ * messages still appear). off returns what on needs (-1: nothing was changed). */
+int cli_foreign_stderr_off(void);
+void cli_foreign_stderr_on(int saved);
 
 /* Codes outputs (encode -o, --codes-out) are .npy files: refuses "-" (stdout) and
  * names with an audio extension (a mix-up with the audio output). Returns 1 after

@@ -4,6 +4,7 @@
 #include "base/file.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <math.h>
 #include <stdarg.h>
@@ -117,8 +118,9 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, 
     char *end;
     errno = 0;
     double v = strtod(s, &end);
-    /* Decimal only: strtod also reads hexadecimal ("0x10" would be 16). */
-    if (errno || end == s || *end || isnan(v) || strpbrk(s, "xX")) {
+    /* Decimal only: strtod also reads hexadecimal ("0x10" would be 16). Out of double's
+     * range (ERANGE: 1e999, 5e-324) is still a number, which the bounds then judge. */
+    if ((errno && errno != ERANGE) || end == s || *end || isnan(v) || strpbrk(s, "xX")) {
         cli_error(cmd, "%s expects a number, got \"%s\"", opt, s);
         return 0;
     }
@@ -185,12 +187,41 @@ int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp,
 
 /* Library messages, prefixed like the command's own: "musicgen generate: warning: ...". */
 static const char *g_log_cmd;
+/* While cli_read_audio runs: the real stderr (descriptor 2 then points at /dev/null). */
+static volatile int g_stderr_fd = 2;
 
 static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
     int verbose = (int)(intptr_t)user;
     if (level == MG_LOG_WARN || (level == MG_LOG_INFO && verbose >= 1) || verbose >= 2)
-        fprintf(stderr, "musicgen%s%s: %s%s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "",
+        dprintf(g_stderr_fd, "musicgen%s%s: %s%s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "",
                 level == MG_LOG_WARN ? "warning: " : "", msg);
+}
+
+/* libsndfile's MP3 decoder (libmpg123) prints its own notes straight to descriptor 2
+ * ("Note: Illegal Audio-MPEG-Header ... Trying to resync"): six lines for one broken
+ * file, before our one-line error. The process is ours and does nothing else while it
+ * reads audio, so descriptor 2 goes to /dev/null meanwhile; the library's own messages
+ * (log callback) and the interrupt message still reach the real stderr. */
+int cli_foreign_stderr_off(void) {
+    fflush(stderr);
+    int saved = dup(2), null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    if (saved >= 0 && null_fd >= 0 && dup2(null_fd, 2) >= 0) {
+        g_stderr_fd = saved;
+    } else if (saved >= 0) {
+        close(saved);
+        saved = -1;
+    }
+    if (null_fd >= 0)
+        close(null_fd);
+    return saved;
+}
+
+void cli_foreign_stderr_on(int saved) {
+    if (saved < 0)
+        return;
+    dup2(saved, 2);
+    g_stderr_fd = 2;
+    close(saved);
 }
 
 void cli_install_logger(const char *cmd, int verbose) {
@@ -210,7 +241,7 @@ static struct {
 static void exit_on_signal(int sig) {
     int i = sig == SIGBUS;
     mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
-    ssize_t w = write(2, g_exit_on[i].msg, g_exit_on[i].len);
+    ssize_t w = write(g_stderr_fd, g_exit_on[i].msg, g_exit_on[i].len);
     (void)w;
     _exit(i ? 1 : 128 + sig);
 }

@@ -49,7 +49,7 @@ int cmd_encode(int argc, char **argv) {
         case 'o': out = optarg; break;
         case 'f': force = 1; break;
         case 't':
-            if (!cli_parse_int("encode", "--threads", optarg, 0, 1024, &threads))
+            if (!cli_parse_int("encode", "--threads", optarg, 1, 1024, &threads))
                 return 1;
             break;
         case 'h': help(); return 0;
@@ -78,7 +78,9 @@ int cmd_encode(int argc, char **argv) {
                          slash ? dir : ".");
     cli_exit_cleanly_on_interrupt("encode");
     mg_audio a;
+    int saved_stderr = cli_foreign_stderr_off();
     mg_status st = mg_audio_read(in, &a);
+    cli_foreign_stderr_on(saved_stderr);
     if (st != MG_OK)
         return cli_lib_error("encode", st);
     mg_model_params mp = mg_model_default_params();

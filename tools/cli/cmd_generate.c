@@ -33,7 +33,7 @@ static void help(void) {
            "  --greedy               argmax, f32 attention cache (the reference's codes)\n"
            "  --top-k N --top-p P --temperature T   sampling (top-k 0 = off)\n"
            "  --cfg S --seed N       guidance (<= 1: none); item i uses N+i (-1: random)\n"
-           "  --window S --stride S  long-form beyond one window; --stream [--raw]: to -o\n"
+           "  --window S --stride S  long-form beyond one window; --stream [--raw]: stdout\n"
            "  --codes-out FILE.npy   save the codes ([B, K, T] int64)\n"
            "  --sample-format F      s16 (default), s24, f32 (the float samples unchanged)\n"
            "  --loudness-normalize[=LUFS]  EBU R128 (-14) + peak limit; --normalize: peak\n"

@@ -92,6 +92,27 @@ static void count_kept_matrices(const mg_checkpoint *ck, mg_dtype type, int pure
     }
 }
 
+static void on_finding(mg_finding kind, const char *msg, void *user) {
+    (void)user;
+    if (kind == MG_FINDING_WARNING)
+        fprintf(stderr, "musicgen quantize: warning: %s\n", msg);
+}
+
+/* Refuse what `musicgen info` refuses (a missing tensor, a wrong shape, a config the
+ * weights do not fit, NaN weights, a broken tokenizer), before writing a GGUF that
+ * would not load or generate: the model is loaded (mapped, not converted) and every
+ * value read, as info does; pages are handed back as they are scanned. */
+static int check_model_usable(const char *path) {
+    mg_model_params mp = mg_model_default_params();
+    mg_model *m;
+    if (cli_load_model("quantize", path, &mp, &m))
+        return 1;
+    mg_validate_report rep;
+    mg_status st = mg_model_validate(m, on_finding, NULL, &rep);
+    mg_model_free(m);
+    return st != MG_OK ? cli_lib_error("quantize", st) : 0;
+}
+
 int cmd_quantize(int argc, char **argv) {
     const char *model = MG_DEFAULT_MODEL, *out = NULL;
     mg_dtype type = MG_DT_Q8_0;
@@ -143,6 +164,10 @@ int cmd_quantize(int argc, char **argv) {
     st = mg_hub_resolve_model(model, &mp, &resolved);
     if (st != MG_OK)
         return cli_lib_error("quantize", st);
+    if (check_model_usable(resolved ? resolved : model)) {
+        mg_free(resolved);
+        return 1;
+    }
     mg_checkpoint ck;
     st = mg_checkpoint_open(resolved ? resolved : model, &ck);
     mg_free(resolved);

@@ -240,7 +240,9 @@ static int check_outputs(gen_options *o, const mg_model_info *info) {
 static int load_audio_prompt(gen_options *o, mg_generate_params *gp, float **pcm) {
     int64_t frames;
     int ch, rate;
+    int saved_stderr = cli_foreign_stderr_off();
     mg_status st = mg_read_audio(o->audio_prompt, pcm, &frames, &ch, &rate);
+    cli_foreign_stderr_on(saved_stderr);
     if (st != MG_OK)
         return cli_lib_error("generate", st);
     gp->audio_prompt = *pcm;
