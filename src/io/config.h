@@ -64,7 +64,8 @@ typedef struct mg_decoder_config {
     int n_codebooks;          /* K: 4 mono, 8 stereo */
     int audio_channels;       /* 1 or 2 */
     int max_position_embeddings;
-    int scale_embedding;      /* 0 */
+    int scale_embedding;      /* kept for the GGUF copy of the config only: transformers
+                               * computes embed_scale from it but never applies it */
     int pad_token_id, bos_token_id;
     mg_act act;               /* fc1's activation: gelu (MusicGen) */
 } mg_decoder_config;
