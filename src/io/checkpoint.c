@@ -2,6 +2,7 @@
  * weight files (single or sharded via the index JSON), maps them, and checks that
  * the index and the shards agree. Shape checks happen when stages look tensors up. */
 #include "io/checkpoint.h"
+#include "io/json.h"
 #include "io/safetensors.h"
 
 #include <cjson/cJSON.h>
@@ -58,10 +59,11 @@ static int shard_id(mg_shard_index *ix, const char *name) {
 
 mg_status mg_shard_index_parse(const char *text, size_t len, const char *where, mg_shard_index *ix) {
     memset(ix, 0, sizeof *ix);
-    cJSON *root = cJSON_ParseWithLength(text, len);
+    size_t off = 0;
+    cJSON *root = mg_json_parse(text, len, &off);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return mg_fail(MG_ERR_FORMAT, "%s is not valid JSON; download the model again", where);
+        return mg_fail(MG_ERR_FORMAT, "%s is not valid JSON (near byte %zu); download the model again", where, off);
     }
     cJSON *wm = cJSON_GetObjectItemCaseSensitive(root, "weight_map");
     int n = cJSON_IsObject(wm) ? cJSON_GetArraySize(wm) : 0;

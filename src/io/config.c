@@ -2,6 +2,7 @@
  * Every field that shapes the model is required to be present and sane; a missing
  * or impossible value is reported with the sub-config and key at fault. */
 #include "io/config.h"
+#include "io/json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -269,10 +270,9 @@ void mg_generation_config_defaults(mg_config *cfg) {
 
 mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_config *cfg) {
     memset(cfg, 0, sizeof *cfg);
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    size_t off = 0;
+    cJSON *root = mg_json_parse(json, len, &off);
     if (!root || !cJSON_IsObject(root)) {
-        const char *e = cJSON_GetErrorPtr();
-        size_t off = e && root == NULL && e >= json && e <= json + len ? (size_t)(e - json) : 0;
         cJSON_Delete(root);
         return mg_fail(MG_ERR_FORMAT, "%s is not valid JSON (near byte %zu); restore it from the model's original files",
                        where, off);
@@ -309,10 +309,12 @@ mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_co
 
 mg_status mg_generation_config_parse(const char *json, size_t len, const char *where, mg_config *cfg) {
     mg_generation_config_defaults(cfg);
-    cJSON *root = cJSON_ParseWithLength(json, len);
+    size_t off = 0;
+    cJSON *root = mg_json_parse(json, len, &off);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return mg_fail(MG_ERR_FORMAT, "%s is not valid JSON; restore it from the model's original files", where);
+        return mg_fail(MG_ERR_FORMAT, "%s is not valid JSON (near byte %zu); restore it from the model's original files",
+                       where, off);
     }
     parse_ctx p = {where, "generation_config", MG_OK};
     mg_generation_config *g = &cfg->gen;

@@ -10,6 +10,7 @@
  * through a callback).
  */
 #include "io/gguf.h"
+#include "io/json.h"
 #include "base/pool.h"
 #include "tensor/convert.h"
 
@@ -492,7 +493,7 @@ static mg_status meta_from_folder(const mg_checkpoint *ck, source_meta *m) {
     char *text = NULL;
     size_t len = 0;
     if (mg_file_read_regular(p, &text, &len) == MG_OK) {
-        cJSON *root = cJSON_ParseWithLength(text, len);
+        cJSON *root = mg_json_parse(text, len, NULL);
         cJSON *e = cJSON_GetObjectItemCaseSensitive(root, "extra_ids");
         if (cJSON_IsNumber(e) && e->valuedouble >= 0 && e->valuedouble <= 100000)
             m->extra_ids = (uint32_t)e->valuedouble;

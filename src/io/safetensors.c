@@ -1,5 +1,6 @@
 /* safetensors.c — safetensors reader (cJSON for the header) and writer (see safetensors.h). */
 #include "io/safetensors.h"
+#include "io/json.h"
 
 #include <cjson/cJSON.h>
 #include <math.h>
@@ -59,10 +60,12 @@ mg_status mg_safetensors_parse(mg_store *s, const char *path, const uint8_t *fil
                        (unsigned long long)hlen);
     const uint8_t *data = file + 8 + hlen;
     uint64_t data_size = file_size - 8 - hlen;
-    cJSON *root = cJSON_ParseWithLength((const char *)file + 8, (size_t)hlen);
+    size_t off = 0;
+    cJSON *root = mg_json_parse((const char *)file + 8, (size_t)hlen, &off);
     if (!root || !cJSON_IsObject(root)) {
         cJSON_Delete(root);
-        return mg_fail(MG_ERR_FORMAT, "%s: the safetensors header is not valid JSON; the file is corrupt", path);
+        return mg_fail(MG_ERR_FORMAT, "%s: the safetensors header is not valid JSON (near byte %zu of it); the file is "
+                       "corrupt", path, off);
     }
     int n = cJSON_GetArraySize(root);
     span *spans = calloc((size_t)(n > 0 ? n : 1), sizeof *spans);

@@ -14,6 +14,7 @@
  * It does not decode ids to text and does not sample segmentations.
  */
 #include "text/spm_internal.h"
+#include "io/json.h"
 
 #include <cjson/cJSON.h>
 #include <float.h>
@@ -368,7 +369,7 @@ mg_status mg_tokenizer_read_extra_ids(const char *folder, int *extra_ids) {
         free(path);
         return st;
     }
-    cJSON *root = cJSON_ParseWithLength(text, size);
+    cJSON *root = mg_json_parse(text, size, NULL);
     free(text);
     if (!root) {
         st = mg_fail(MG_ERR_FORMAT, "%s is not valid JSON; fix or delete it (the tokenizer then uses 100 extra ids)",

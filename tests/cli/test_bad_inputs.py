@@ -508,6 +508,24 @@ def config_cases():
     run(w, gen(w.model(lambda m: open(os.path.join(m, "config.json"), "w").write("{\"decoder\": [1, 2")),
                w.path("out", "x.wav")), ["config.json", "not valid JSON"])
 
+    # Python's json (transformers) refuses bytes after the value; cJSON alone ignored them.
+    w = Work("config.json with a second object after the first")
+    run(w, gen(w.model(lambda m: open(os.path.join(m, "config.json"), "a").write("\n{\"decoder\": {}}\n")),
+               w.path("out", "x.wav")), ["config.json", "not valid JSON"])
+
+    w = Work("generation_config.json followed by NUL bytes")
+    run(w, gen(w.model(lambda m: open(os.path.join(m, "generation_config.json"), "ab").write(bytes(4096))),
+               w.path("out", "x.wav")), ["generation_config.json", "not valid JSON"])
+
+    w = Work("safetensors header with garbage after its JSON")
+    def header_garbage(m):
+        p = os.path.join(m, "model.safetensors")
+        data = bytearray(open(p, "rb").read())
+        n = struct.unpack("<Q", data[:8])[0]
+        data[8 + n - 1:8 + n] = b"x"  # the last padding space
+        open(p, "wb").write(data)
+    run(w, gen(w.model(header_garbage), w.path("out", "x.wav")), ["model.safetensors", "not valid JSON"])
+
     w = Work("config.json is a FIFO (nobody writes to it)")
     run(w, gen(w.model(lambda m: (os.remove(os.path.join(m, "config.json")), os.mkfifo(os.path.join(m, "config.json")))),
                w.path("out", "x.wav")), ["config.json", "not a regular file"])
