@@ -149,6 +149,11 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
     c->normalize = opt_bool(p, s, "normalize", 0);
     if (p->st != MG_OK)
         return;
+    if (c->codebook_size & (c->codebook_size - 1)) { /* EncodecModel raises the same */
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: audio_encoder.codebook_size %d is not a power of 2, which EnCodec requires",
+                        p->where, c->codebook_size);
+        return;
+    }
     cJSON *r = get(s, "upsampling_ratios");
     int n = cJSON_IsArray(r) ? cJSON_GetArraySize(r) : -1;
     if (n < 1 || n > MG_MAX_RATIOS) {

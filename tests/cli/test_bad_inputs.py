@@ -582,6 +582,10 @@ def config_cases():
     run(w, gen(w.model(lambda m: os.truncate(os.path.join(m, "generation_config.json"), 3 << 30)),
                w.path("out", "x.wav")), ["generation_config.json", "damaged"])
 
+    w = Work("codec codebook_size not a power of 2 (transformers' EncodecModel refuses it)")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["audio_encoder"].update(codebook_size=48))),
+               w.path("out", "x.wav")), ["codebook_size 48", "power of 2"])
+
     w = Work("config with huge sizes (hidden 65536)")
     run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(hidden_size=65536, num_attention_heads=4))),
                w.path("out", "x.wav")), ["shape"])
