@@ -697,6 +697,7 @@ def param_cases():
         ("duration 1e9", ["-d", "1e9"], ["duration", "3600"]),
         ("duration 5e-324 (below double's normal range)", ["-d", "5e-324"], ["duration", "shorter than one sample"]),
         ("top-k -1", ["--top-k", "-1"], ["top-k"]),
+        ("ambiguous abbreviation --st", ["--st", "5"], ["ambiguous", "--steps", "--stride", "--stream"]),
         ("top-k not a number", ["--top-k", "ten"], ["top-k"]),
         ("top-p 0", ["--top-p", "0"], ["top-p"]),
         ("top-p 1.5", ["--top-p", "1.5"], ["top-p"]),

@@ -21,8 +21,9 @@ typedef struct cli_command {
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The library's last error as one line, with the status name when useful. */
 int cli_lib_error(const char *cmd, mg_status st);
-/* Report an option getopt_long rejected (call when it returns '?' or ':'). */
-int cli_bad_option(const char *cmd, char **argv, const char *optstring);
+/* Report an option getopt_long rejected (call when it returns '?' or ':'); `opts` is
+ * its long option table, to name the candidates of an ambiguous abbreviation. */
+int cli_bad_option(const char *cmd, char **argv, const char *optstring, const struct option *opts);
 
 /* Strict parsers: the whole string must be a number in [lo, hi]. */
 int cli_parse_int(const char *cmd, const char *opt, const char *s, long lo, long hi, long *out);

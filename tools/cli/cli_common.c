@@ -5,6 +5,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <getopt.h>
 #include <signal.h>
 #include <math.h>
 #include <stdarg.h>
@@ -35,7 +36,20 @@ int cli_lib_error(const char *cmd, mg_status st) {
     return cli_error(cmd, "%s", mg_last_error());
 }
 
-int cli_bad_option(const char *cmd, char **argv, const char *optstring) {
+/* "--steps, --stride, --stream" when `name` (len bytes) abbreviates several options. */
+static int ambiguous_candidates(const struct option *opts, const char *name, int len, char *buf, size_t cap) {
+    int n = 0;
+    size_t used = 0;
+    buf[0] = 0;
+    for (const struct option *o = opts; o && o->name; o++)
+        if (!strncmp(o->name, name, (size_t)len) && used < cap) {
+            used += (size_t)snprintf(buf + used, cap - used, "%s--%s", n ? ", " : "", o->name);
+            n++;
+        }
+    return n;
+}
+
+int cli_bad_option(const char *cmd, char **argv, const char *optstring, const struct option *opts) {
     const char *bad = optind > 0 ? argv[optind - 1] : NULL;
     if (bad && !strncmp(bad, "--", 2)) {
         /* A long option: getopt sets optopt to its value when the value is missing
@@ -46,6 +60,9 @@ int cli_bad_option(const char *cmd, char **argv, const char *optstring) {
             return cli_error(cmd, "option %.*s takes no value (see musicgen %s --help)", len, bad, cmd);
         if (optopt)
             return cli_error(cmd, "option %.*s needs a value (see musicgen %s --help)", len, bad, cmd);
+        char cands[400];
+        if (len > 2 && ambiguous_candidates(opts, bad + 2, len - 2, cands, sizeof cands) > 1)
+            return cli_error(cmd, "option %.*s is ambiguous: %s (write it out)", len, bad, cands);
         return cli_error(cmd, "unknown option %.*s (see musicgen %s --help)", len, bad, cmd);
     }
     if (optopt > 0 && optopt < 256 && optopt != '?') {

@@ -162,7 +162,7 @@ int cmd_bench(int argc, char **argv) {
         case OPT_NO_BW: bandwidth = 0; break;
         case OPT_NO_MMAP: no_mmap = 1; break;
         case 'h': help(); return 0;
-        default: return cli_bad_option("bench", argv, optstring);
+        default: return cli_bad_option("bench", argv, optstring, opts);
         }
     }
     if (steps && duration_set) /* both are in the documented synopsis: --steps wins, as it always did */

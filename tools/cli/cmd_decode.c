@@ -78,7 +78,7 @@ static int parse(int argc, char **argv, decode_opts *o) {
                 return 1;
             break;
         case 'h': help(); return -1;
-        default: return cli_bad_option("decode", argv, optstring);
+        default: return cli_bad_option("decode", argv, optstring, opts);
         }
     }
     if (optind >= argc)

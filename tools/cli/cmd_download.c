@@ -62,7 +62,7 @@ int cmd_download(int argc, char **argv) {
         case 'c': opt.cache_dir = optarg; break;
         case 'q': quiet = 1; break;
         case 'h': help(); return 0;
-        default: return cli_bad_option("download", argv, optstring);
+        default: return cli_bad_option("download", argv, optstring, opts);
         }
     }
     if (optind >= argc)

@@ -53,7 +53,7 @@ int cmd_encode(int argc, char **argv) {
                 return 1;
             break;
         case 'h': help(); return 0;
-        default: return cli_bad_option("encode", argv, optstring);
+        default: return cli_bad_option("encode", argv, optstring, opts);
         }
     }
     if (optind >= argc)

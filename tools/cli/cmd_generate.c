@@ -339,7 +339,7 @@ int cmd_generate(int argc, char **argv) {
                 return 1;
             break;
         case OPT_NO_MMAP: o.no_mmap = 1; break;
-        default: return cli_bad_option("generate", argv, optstring);
+        default: return cli_bad_option("generate", argv, optstring, opts);
         }
     }
     if (o.greedy < 0 && sampling_option)

@@ -97,7 +97,7 @@ int cmd_info(int argc, char **argv) {
         case 'm': model = optarg; break;
         case 'j': json = 1; break;
         case 'h': help(); return 0;
-        default: return cli_bad_option("info", argv, optstring);
+        default: return cli_bad_option("info", argv, optstring, opts);
         }
     }
     if (optind < argc)

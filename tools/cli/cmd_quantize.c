@@ -144,7 +144,7 @@ int cmd_quantize(int argc, char **argv) {
         case 'f': force = 1; break;
         case 'q': cli_quiet = 1; break;
         case 'h': help(); return 0;
-        default: return cli_bad_option("quantize", argv, optstring);
+        default: return cli_bad_option("quantize", argv, optstring, opts);
         }
     }
     if (optind < argc)

@@ -57,7 +57,7 @@ int cmd_tokenize(int argc, char **argv) {
         case 'm': model = optarg; break;
         case 'p': pieces = 1; break;
         case 'h': help(); return 0;
-        default: return cli_bad_option("tokenize", argv, optstring);
+        default: return cli_bad_option("tokenize", argv, optstring, opts);
         }
     }
     if (optind >= argc)
