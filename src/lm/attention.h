@@ -18,15 +18,20 @@ typedef struct mg_kv_ops {
     void (*accum)(float *out, const float *p, const void *V, int n, int hd);
 } mg_kv_ops;
 
-/* The SIMD loops ask for the cache row MG_KV_AHEAD rows ahead: a head's K (or V) rows
- * are one contiguous run, but the hardware prefetcher alone streamed them at ~15-17
- * GB/s on the 2-core VM where a read loop does 20-24; 8 rows ahead (1 KiB of f16):
- * 20 GB/s (4 and 16 were slower). Prefetches never fault, so running past the end is
- * harmless. */
-#define MG_KV_AHEAD 8
+/* The SIMD loops ask for the cache bytes MG_KV_AHEAD_BYTES ahead of the row they
+ * read: a head's K (or V) rows are one contiguous run, but the hardware prefetcher
+ * alone streamed them at ~15-17 GB/s on the 2-core VM where a read loop does 20-24.
+ * A distance in bytes treats the formats alike (it was 8 rows: 1 KiB of f16, 2 KiB of
+ * f32, 544 B of q8_0). bench_attention at 1500 positions (a 30 s window's end), 5
+ * alternating runs each, median ms per step for 1 / 2 / 3 KiB: f16 13.0 / 12.2 / 12.5,
+ * f32 26.9 / 24.4 / 23.8, q8_0 8.6 / 7.6 / 6.9 (8 rows of q8_0: slower than 1 KiB).
+ * Prefetches never fault, so running past the end is harmless. */
+#ifndef MG_KV_AHEAD_BYTES
+#define MG_KV_AHEAD_BYTES 3072
+#endif
 static inline void mg_kv_prefetch(const void *row, size_t row_bytes) {
     for (size_t off = 0; off < row_bytes; off += 64)
-        __builtin_prefetch((const char *)row + MG_KV_AHEAD * row_bytes + off);
+        __builtin_prefetch((const char *)row + MG_KV_AHEAD_BYTES + off);
 }
 
 /* Kernels for `kv` on the active ISA (mg_isa_active); `scalar` forces the reference. */
