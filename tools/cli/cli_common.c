@@ -204,7 +204,8 @@ int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp,
 
 /* Library messages, prefixed like the command's own: "musicgen generate: warning: ...". */
 static const char *g_log_cmd;
-/* While cli_read_audio runs: the real stderr (descriptor 2 then points at /dev/null). */
+/* Between cli_foreign_stderr_off and _on: the real stderr (descriptor 2 then points at
+ * /dev/null). */
 static volatile int g_stderr_fd = 2;
 
 static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
@@ -221,7 +222,7 @@ static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
  * (log callback) and the interrupt message still reach the real stderr. */
 int cli_foreign_stderr_off(void) {
     fflush(stderr);
-    int saved = dup(2), null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
+    int saved = fcntl(2, F_DUPFD_CLOEXEC, 3), null_fd = open("/dev/null", O_WRONLY | O_CLOEXEC);
     if (saved >= 0 && null_fd >= 0 && dup2(null_fd, 2) >= 0) {
         g_stderr_fd = saved;
     } else if (saved >= 0) {
