@@ -17,7 +17,8 @@
  *    GGUF with one defect at a time (bad magic / version, absurd counts, oversized
  *    strings and arrays, nested arrays, duplicate keys, bad alignment, n_dims, zero
  *    dims, unknown and unsupported type ids, ragged block rows, misaligned /
- *    overlapping / out-of-range offsets, NUL in names, truncation at every byte),
+ *    overlapping / out-of-range offsets, a hole left by a tensor retyped to a smaller
+ *    type, NUL in names, truncation at every byte),
  *    truncations and random byte flips of a real converted model (run under ASan in
  *    the sanitizer build), and missing MusicGen keys;
  *  - the writer refuses to overwrite and leaves no partial file.
@@ -423,7 +424,7 @@ typedef struct spec {
     int dup_key, nested_array, huge_string, huge_array, bad_value_type;
     uint32_t n_dims_a;
     int64_t dim_a;
-    uint32_t type_b;
+    uint32_t type_a, type_b;
     int b_ragged;       /* q8_0 row of 48 values */
     uint64_t off_b;     /* override offset of b */
     int nul_in_name, dup_tensor_name, zero_dim;
@@ -473,7 +474,7 @@ static buf build(const spec *s) {
     put_le(&b, nd, 4);
     for (uint32_t d = 0; d < nd && d < 8; d++) /* the reader must reject absurd counts before reading dims */
         put_le(&b, (uint64_t)(d == 0 ? (s->dim_a ? s->dim_a : 32) : d == 1 ? (s->zero_dim ? 0 : 2) : 1), 8);
-    put_le(&b, MG_GGML_TYPE_F32, 4);
+    put_le(&b, s->type_a ? s->type_a : MG_GGML_TYPE_F32, 4); /* f16: half its bytes, a hole after it */
     put_le(&b, 0, 8);
     /* tensor b */
     put_str(&b, s->dup_tensor_name ? "a" : "b");
@@ -571,6 +572,7 @@ static void check_synthetic(void) {
     FAULT("offset past the end", off_b, 4096);
     FAULT("offset overflow", off_b, 0xFFFFFFFFFFFFFFE0ull);
     FAULT("NUL in a name", nul_in_name, 1);
+    FAULT("hole after a tensor (f32 -> f16)", type_a, MG_GGML_TYPE_F16);
 #undef FAULT
     /* alignment 0 needs an explicit spec (0 means "default" in the builder) */
     buf z = build(&ok);
