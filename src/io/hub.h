@@ -92,6 +92,9 @@ int mg_hub_is_repo_id(const char *s);
 int mg_hub_is_commit_hash(const char *s);
 /* 1 if $HF_HUB_OFFLINE (or the older $TRANSFORMERS_OFFLINE) is 1/ON/YES/TRUE. */
 int mg_hub_env_offline(void);
+/* The variable that turned offline mode on ("HF_HUB_OFFLINE" or
+ * "TRANSFORMERS_OFFLINE"), or NULL. */
+const char *mg_hub_env_offline_var(void);
 
 /* The cache root (malloc'ed) from `override` or the environment. */
 mg_status mg_hub_cache_dir(const char *override, char **out);

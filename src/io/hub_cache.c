@@ -86,12 +86,14 @@ static int env_true(const char *name) {
     return !strcasecmp(v, "1") || !strcasecmp(v, "on") || !strcasecmp(v, "yes") || !strcasecmp(v, "true");
 }
 
-int mg_hub_env_offline(void) {
+const char *mg_hub_env_offline_var(void) {
     const char *v = getenv("HF_HUB_OFFLINE");
     if (v && v[0])
-        return env_true("HF_HUB_OFFLINE");
-    return env_true("TRANSFORMERS_OFFLINE");
+        return env_true("HF_HUB_OFFLINE") ? "HF_HUB_OFFLINE" : NULL;
+    return env_true("TRANSFORMERS_OFFLINE") ? "TRANSFORMERS_OFFLINE" : NULL;
 }
+
+int mg_hub_env_offline(void) { return mg_hub_env_offline_var() != NULL; }
 
 /* ---- where the cache is ------------------------------------------------------- */
 
@@ -426,7 +428,8 @@ mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, 
     memset(&opt, 0, sizeof opt);
     opt.endpoint = params ? params->hub_endpoint : NULL;
     opt.revision = params && params->revision && params->revision[0] ? params->revision : "main";
-    int env_offline = mg_hub_env_offline();
+    const char *offline_var = mg_hub_env_offline_var();
+    int env_offline = offline_var != NULL;
     opt.offline = (params && params->offline) || env_offline;
     mg_hub_get_progress_hook(&opt.progress, &opt.user);
 
@@ -440,13 +443,16 @@ mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, 
     if (st != MG_OK && st != MG_ERR_NOT_FOUND)
         return st;
     if (opt.offline) {
-        char why[600];
+        char why[600], how[120] = "offline was requested", unset[120] = "";
         snprintf(why, sizeof why, "%s", mg_last_error());
+        if (env_offline) {
+            snprintf(how, sizeof how, "%s is set", offline_var);
+            snprintf(unset, sizeof unset, " (unset %s to let musicgen download it)", offline_var);
+        }
         return mg_fail(MG_ERR_NOT_FOUND,
                        "model %s (revision %s) is not cached and offline mode is on (%s): %s. Download it first with "
                        "`musicgen download %s`%s, or pass a local checkpoint folder to -m",
-                       path, opt.revision, env_offline ? "HF_HUB_OFFLINE is set" : "offline was requested", why, path,
-                       env_offline ? " (unset HF_HUB_OFFLINE to let musicgen download it)" : "");
+                       path, opt.revision, how, why, path, unset);
     }
     mg_log_info("%s is not cached; downloading it from the Hugging Face hub", path);
     mg_hub_result r;

@@ -393,9 +393,12 @@ mg_status mg_hub_download(const char *repo_id, const mg_hub_options *opt, mg_hub
     if (!repo_id || !mg_hub_is_repo_id(repo_id))
         return mg_fail(MG_ERR_INVALID_ARG, "\"%s\" is not a Hugging Face repo id (expected ORG/NAME, such as "
                        "facebook/musicgen-small)", repo_id ? repo_id : "");
-    if (opt->offline || mg_hub_env_offline())
-        return mg_fail(MG_ERR_NETWORK, "cannot download %s: offline mode is on (%s); unset HF_HUB_OFFLINE to allow "
-                       "downloads", repo_id, opt->offline ? "offline was requested" : "HF_HUB_OFFLINE is set");
+    const char *offline_var = mg_hub_env_offline_var();
+    if (offline_var)
+        return mg_fail(MG_ERR_NETWORK, "cannot download %s: offline mode is on (%s is set); unset it to allow downloads",
+                       repo_id, offline_var);
+    if (opt->offline)
+        return mg_fail(MG_ERR_NETWORK, "cannot download %s: offline mode was requested", repo_id);
     hub_session s;
     mg_status st = mg_hub_session_init(&s, repo_id, opt);
     if (st == MG_OK)
