@@ -111,7 +111,9 @@ typedef struct mg_model_params {
 MG_API mg_model_params mg_model_default_params(void);
 
 /* `path` is a Hugging Face checkpoint folder, a .gguf file made by `musicgen quantize`,
- * or a hub repo id ("facebook/musicgen-small") resolved through the hub cache.
+ * or a hub repo id ("facebook/musicgen-small") resolved through the hub cache, at
+ * params->revision or at the revision written after '@' ("facebook/musicgen-small@v1",
+ * as huggingface_hub's file-system paths write it).
  * Weight files stay memory-mapped while the model lives: replace one by writing a new
  * file and renaming it over the old (as `musicgen quantize` and `download` do; the
  * loaded model keeps the old bytes). Truncating or rewriting it in place (`cp` over it)

@@ -114,7 +114,8 @@ int mg_hub_snapshot_missing(const char *snapshot, char *missing, size_t missing_
 mg_status mg_hub_find_cached(const char *repo_id, const mg_hub_options *opt, char **snapshot);
 
 /* The one call mg_model_load makes: if `path` is an existing file/folder or not a
- * repo id, sets *resolved = NULL and returns MG_OK (open `path` as given).
+ * repo id (ORG/NAME, or ORG/NAME@REVISION, which overrides params->revision), sets
+ * *resolved = NULL and returns MG_OK (open `path` as given).
  * Otherwise resolves the repo id to a snapshot folder in the cache (*resolved,
  * malloc'ed), downloading it first unless offline (params->offline or
  * $HF_HUB_OFFLINE). Errors say how to get the model. */

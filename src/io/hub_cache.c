@@ -420,14 +420,15 @@ void mg_hub_result_free(mg_hub_result *r) {
     memset(r, 0, sizeof *r);
 }
 
-mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, char **resolved) {
-    *resolved = NULL;
-    if (!path || mg_path_exists(path) || !mg_hub_is_repo_id(path))
-        return MG_OK;
+/* The cached (or downloaded) snapshot of repo id `path` at `revision` (NULL: the
+ * params' revision, else main). */
+static mg_status resolve_repo(const char *path, const char *revision, const mg_model_params *params, char **resolved) {
     mg_hub_options opt;
     memset(&opt, 0, sizeof opt);
     opt.endpoint = params ? params->hub_endpoint : NULL;
-    opt.revision = params && params->revision && params->revision[0] ? params->revision : "main";
+    opt.revision = revision                                            ? revision
+                   : params && params->revision && params->revision[0] ? params->revision
+                                                                       : "main";
     const char *offline_var = mg_hub_env_offline_var();
     int env_offline = offline_var != NULL;
     opt.offline = (params && params->offline) || env_offline;
@@ -451,8 +452,9 @@ mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, 
         }
         return mg_fail(MG_ERR_NOT_FOUND,
                        "model %s (revision %s) is not cached and offline mode is on (%s): %s. Download it first with "
-                       "`musicgen download %s`%s, or pass a local checkpoint folder to -m",
-                       path, opt.revision, how, why, path, unset);
+                       "`musicgen download %s%s%s`%s, or pass a local checkpoint folder to -m",
+                       path, opt.revision, how, why, path, strcmp(opt.revision, "main") ? " -r " : "",
+                       strcmp(opt.revision, "main") ? opt.revision : "", unset);
     }
     mg_log_info("%s is not cached; downloading it from the Hugging Face hub", path);
     mg_hub_result r;
@@ -467,4 +469,25 @@ mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, 
     r.snapshot = NULL;
     mg_hub_result_free(&r);
     return MG_OK;
+}
+
+mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, char **resolved) {
+    *resolved = NULL;
+    if (!path || mg_path_exists(path))
+        return MG_OK;
+    if (mg_hub_is_repo_id(path))
+        return resolve_repo(path, NULL, params, resolved);
+    /* ORG/NAME@REVISION, as huggingface_hub's file system paths write it: a branch,
+     * tag or commit (what `musicgen download -r` fetched). */
+    const char *at = strchr(path, '@');
+    if (!at || !mg_hub_valid_revision(at + 1))
+        return MG_OK;
+    char *repo = mg_malloc((size_t)(at - path) + 1, "a repo id");
+    if (!repo)
+        return MG_ERR_NOMEM;
+    memcpy(repo, path, (size_t)(at - path));
+    repo[at - path] = 0;
+    mg_status st = mg_hub_is_repo_id(repo) ? resolve_repo(repo, at + 1, params, resolved) : MG_OK;
+    free(repo);
+    return st;
 }

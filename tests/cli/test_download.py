@@ -467,6 +467,14 @@ def main():
         rc, out, err = run(["download", "test-org/tiny-sharded", "--revision", sharded.commit], env)
         check(rc == 0 and not os.path.exists(os.path.join(ds, "refs", sharded.commit)),
               "a commit-hash revision writes no ref (as huggingface_hub)")
+        # -m ORG/NAME@REV uses that revision offline: the tag, the commit, and an unknown
+        # one fails naming it.
+        offline = {"HF_HUB_CACHE": cache, "HF_HUB_OFFLINE": "1", "HF_ENDPOINT": dead}
+        for rev in ("v1", sharded.commit):
+            got = info_json(["-m", "test-org/tiny-sharded@" + rev], offline)
+            check(want is not None and got == want, "info -m test-org/tiny-sharded@%s offline" % rev[:8])
+        rc, out, err = run(["info", "-m", "test-org/tiny-sharded@nope"], offline)
+        check(rc != 0 and "revision nope" in err and "-r nope" in err, "unknown @revision offline: %r" % err)
 
         # 10. `-m ORG/NAME` online with an empty cache downloads, then loads.
         cache3 = os.path.join(tmp, "cache3")

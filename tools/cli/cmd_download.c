@@ -15,7 +15,7 @@ static void help(void) {
            "shared with Python tools, resuming an interrupted download and checking\n"
            "the sha256 of every weight file. Only the files the engine needs are\n"
            "fetched. Prints the snapshot folder. Afterwards `-m REPO_ID` works offline\n"
-           "(for a revision other than main, pass the printed folder to -m).\n\n"
+           "(`-m REPO_ID@REV` for a revision other than main).\n\n"
            "  -r, --revision REV    branch, tag or commit hash (default main)\n"
            "      --endpoint URL    hub server (default $HF_ENDPOINT or\n"
            "                        %s)\n"
