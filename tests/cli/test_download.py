@@ -461,6 +461,7 @@ def main():
         check(want is not None and got == want, "info -m on the sharded snapshot matches the single-file fixture")
         n_before = len(hub.requests())
         rc, out, err = run(["download", "test-org/tiny-sharded", "--revision", "v1"], env)
+        snap_v1 = out.strip()
         check(rc == 0 and not gets(hub.requests()[n_before:]), "download --revision v1 (a tag) reuses the blobs")
         check(os.path.isfile(os.path.join(ds, "refs", "v1")) and read(os.path.join(ds, "refs", "v1")).decode()
               == sharded.commit, "refs/v1 holds the commit")
@@ -473,6 +474,8 @@ def main():
         for rev in ("v1", sharded.commit):
             got = info_json(["-m", "test-org/tiny-sharded@" + rev], offline)
             check(want is not None and got == want, "info -m test-org/tiny-sharded@%s offline" % rev[:8])
+        rc, out, err = run(["download", "test-org/tiny-sharded@v1"], env)
+        check(rc == 0 and out.strip() == snap_v1, "download ORG/NAME@REV is download -r REV (%r)" % err)
         rc, out, err = run(["info", "-m", "test-org/tiny-sharded@nope"], offline)
         check(rc != 0 and "revision nope" in err and "-r nope" in err, "unknown @revision offline: %r" % err)
 

@@ -10,7 +10,7 @@
 #include <string.h>
 
 static void help(void) {
-    printf("usage: musicgen download REPO_ID [options]\n\n"
+    printf("usage: musicgen download REPO_ID[@REV] [options]\n\n"
            "Download a MusicGen checkpoint from the Hugging Face hub into the hub cache\n"
            "shared with Python tools, resuming an interrupted download and checking\n"
            "the sha256 of every weight file. Only the files the engine needs are\n"
@@ -69,13 +69,22 @@ int cmd_download(int argc, char **argv) {
     if (optind >= argc)
         return cli_error("download", "give the repo id to download, e.g. musicgen download %s (see musicgen download "
                          "--help)", MG_DEFAULT_MODEL);
-    const char *repo = argv[optind];
     if (optind + 1 < argc)
         return cli_error("download", "unexpected argument \"%s\" (one repo id per call; see musicgen download --help)",
                          argv[optind + 1]);
+    /* ORG/NAME@REV, as -m takes it, is ORG/NAME -r REV. */
+    char repo[128];
+    snprintf(repo, sizeof repo, "%s", argv[optind]);
+    char *at = strchr(repo, '@');
+    if (at && strlen(argv[optind]) < sizeof repo) {
+        if (opt.revision)
+            return cli_error("download", "give the revision once: %s or -r %s", argv[optind], opt.revision);
+        *at = 0;
+        opt.revision = argv[optind] + (at - repo) + 1;
+    }
     if (!mg_hub_is_repo_id(repo))
-        return cli_error("download", "\"%s\" is not a Hugging Face repo id: expected ORG/NAME such as %s", repo,
-                         MG_DEFAULT_MODEL);
+        return cli_error("download", "\"%s\" is not a Hugging Face repo id: expected ORG/NAME such as %s",
+                         argv[optind], MG_DEFAULT_MODEL);
     if (opt.revision && !opt.revision[0])
         return cli_error("download", "--revision needs a branch, tag or commit hash");
 
