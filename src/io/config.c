@@ -16,7 +16,15 @@ typedef struct {
     mg_status st;
 } parse_ctx;
 
-static cJSON *get(cJSON *obj, const char *key) { return cJSON_GetObjectItemCaseSensitive(obj, key); }
+/* The value of `key`; of a key given twice, the last, as Python's json (transformers)
+ * reads it (cJSON's own lookup returns the first). */
+static cJSON *get(cJSON *obj, const char *key) {
+    cJSON *found = NULL;
+    for (cJSON *c = cJSON_IsObject(obj) ? obj->child : NULL; c; c = c->next)
+        if (c->string && !strcmp(c->string, key))
+            found = c;
+    return found;
+}
 
 /* Integer field, required; must lie in [lo, hi]. */
 static int req_int(parse_ctx *p, cJSON *obj, const char *key, int lo, int hi) {

@@ -318,10 +318,11 @@ static int cmp_span(const void *a, const void *b) {
     return x->begin < y->begin ? -1 : x->begin > y->begin;
 }
 
-/* Offsets: aligned, inside the data section, not overlapping, and covering it: GGUF
+/* Offsets: aligned, inside the data section, not overlapping, and without holes: GGUF
  * writers place tensors back to back with at most alignment - 1 bytes of padding, so
  * a larger hole means a tensor's type or shape was changed to one of fewer bytes (its
- * data would be misread without any other sign). */
+ * data would be misread without any other sign). Bytes after the last tensor are
+ * ignored, as ggml ignores them. */
 static mg_status check_tensor_placement(const mg_gguf *g, const char *where) {
     uint64_t data_size = (uint64_t)g->file_size - g->data_offset;
     for (int64_t i = 0; i < g->n_tensors; i++) {
@@ -350,8 +351,8 @@ static mg_status check_tensor_placement(const mg_gguf *g, const char *where) {
         if (s[i].begin < s[i - 1].end)
             st = mg_fail(MG_ERR_FORMAT, "%s: tensors %s and %s overlap in the data section; the file is corrupt", where,
                          s[i - 1].name, s[i].name);
-    for (int64_t i = 0; i <= g->n_tensors && st == MG_OK; i++) {
-        uint64_t from = i ? s[i - 1].end : 0, to = i < g->n_tensors ? s[i].begin : data_size;
+    for (int64_t i = 0; i < g->n_tensors && st == MG_OK; i++) {
+        uint64_t from = i ? s[i - 1].end : 0, to = s[i].begin;
         if (to - from >= g->alignment)
             st = mg_fail(MG_ERR_FORMAT, "%s: %llu bytes %s%s belong to no tensor (a tensor's type or shape does not "
                          "match its data?); the file is corrupt", where, (unsigned long long)(to - from),

@@ -938,6 +938,12 @@ def audio_prompt_cases():
         open(w.path("list.wav"), "wb").write(bytes.fromhex(data))
         run(w, ap(w, w.path("list.wav")), ["list.wav", "LIST"])
 
+    # A warning (stereo audio averaged for a mono model) then a failure: only the error
+    # line, the warnings of a failing command are held back.
+    w = Work("stereo audio prompt longer than the duration (a warning, then the error)")
+    write_wav_s16(w.path("st.wav"), tone(2, 1.0))
+    run(w, ap(w, w.path("st.wav"), "-d", "0.5"), ["duration", "prompt"])
+
     w = Work("audio prompt is a FIFO (nobody writes to it)")
     os.mkfifo(w.path("p.wav"))
     run(w, ap(w, w.path("p.wav")), ["p.wav", "not a regular file"])
@@ -1091,6 +1097,12 @@ def other_command_cases():
     w = Work("quantize: NaN weights")
     run(w, ["quantize", "-m", w.model(lambda d: edit_tensors(d, lambda ts: set_values(ts, FC1, [float("nan")]))), "-o",
             w.path("out", "m.gguf"), "-q"], [FC1, "NaN"])
+
+    w = Work("decode: 3 of 4 codebooks (a warning) with a code out of range")
+    bad3 = np.random.default_rng(2).integers(0, 64, size=(1, 3, 20))
+    bad3[0, 1, 5] = 64
+    codes_file(w.path("c.npy"), bad3)
+    run(w, ["decode", "-m", m, w.path("c.npy"), "-o", w.path("out", "x.wav")], ["outside the codebook"])
 
     w = Work("decode: --threads 0")
     codes_file(w.path("c.npy"), np.random.default_rng(1).integers(0, 64, size=(1, 4, 20)))

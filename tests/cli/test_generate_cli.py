@@ -336,6 +336,12 @@ def sampling_default_checks(d):
     b = codes(fx, "opt_sample", "--seed", "3", "--top-p", "0.5", "--temperature", "0.25")
     t.check(a is not None and np.array_equal(a, b), "top_p / temperature of generation_config.json not applied")
     t.check(not np.array_equal(a, codes(fx, "plain_sample", "--seed", "3")), "the sampling settings changed nothing")
+    # A key given twice: Python's json (transformers) keeps the last value, so must we.
+    text = json.dumps(dict(gc, top_k=7))
+    open(gc_path, "w").write(text[:-1] + ', "top_k": 11}')
+    p = t.run(["info", "-m", m, "--json"])
+    info = json.loads(p.stdout) if p.returncode == 0 else {}
+    t.check(info.get("top_k") == 11, f"a key given twice: the last value counts (top_k {info.get('top_k')})")
 
 
 if __name__ == "__main__":

@@ -78,6 +78,14 @@ void cli_json_string(const char *s);
 
 /* Log callback that prints library warnings on stderr. */
 void cli_install_logger(const char *cmd, int verbose);
+/* "musicgen CMD: warning: ..." on stderr. Warnings are held back while a command may
+ * still fail, so that a failing command prints only its one-line error: main() holds
+ * them before a command runs and prints them if it succeeds; a long command prints
+ * them as soon as it is past its checks (cli_release_warnings(1)). Library warnings
+ * (the log callback) take the same way. */
+void cli_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void cli_hold_warnings(void);
+void cli_release_warnings(int print);
 /* Around reading audio: keeps the chatter of libsndfile's decoders off stderr (our own
  * messages still appear). off returns what on needs (-1: nothing was changed). */
 int cli_foreign_stderr_off(void);

@@ -208,11 +208,55 @@ static const char *g_log_cmd;
  * /dev/null). */
 static volatile int g_stderr_fd = 2;
 
+/* Warnings held back while the command may still fail (cli_hold_warnings). */
+#define MAX_HELD 16
+static struct {
+    int holding, n, dropped;
+    char msg[MAX_HELD][640];
+} g_held;
+
+static void print_warning(const char *msg) {
+    dprintf(g_stderr_fd, "musicgen%s%s: warning: %s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "", msg);
+}
+
+static void warning(const char *msg) {
+    if (!g_held.holding)
+        print_warning(msg);
+    else if (g_held.n < MAX_HELD)
+        snprintf(g_held.msg[g_held.n++], sizeof g_held.msg[0], "%s", msg);
+    else
+        g_held.dropped++;
+}
+
+void cli_warn(const char *fmt, ...) {
+    char msg[640];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    warning(msg);
+}
+
+void cli_hold_warnings(void) { g_held.holding = 1; }
+
+void cli_release_warnings(int print) {
+    if (!g_held.holding)
+        return;
+    g_held.holding = 0;
+    for (int i = 0; print && i < g_held.n; i++)
+        print_warning(g_held.msg[i]);
+    if (print && g_held.dropped)
+        dprintf(g_stderr_fd, "musicgen%s%s: warning: %d more warnings\n", g_log_cmd ? " " : "",
+                g_log_cmd ? g_log_cmd : "", g_held.dropped);
+    g_held.n = g_held.dropped = 0;
+}
+
 static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
     int verbose = (int)(intptr_t)user;
-    if (level == MG_LOG_WARN || (level == MG_LOG_INFO && verbose >= 1) || verbose >= 2)
-        dprintf(g_stderr_fd, "musicgen%s%s: %s%s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "",
-                level == MG_LOG_WARN ? "warning: " : "", msg);
+    if (level == MG_LOG_WARN)
+        warning(msg);
+    else if ((level == MG_LOG_INFO && verbose >= 1) || verbose >= 2)
+        dprintf(g_stderr_fd, "musicgen%s%s: %s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "", msg);
 }
 
 /* libsndfile's MP3 decoder (libmpg123) prints its own notes straight to descriptor 2
@@ -309,8 +353,8 @@ void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_no
         snprintf(remedy, sizeof remedy, "%s",
                  can_normalize ? "use --normalize, --loudness-normalize or --sample-format f32"
                                : "use --sample-format f32 to keep them");
-    fprintf(stderr, "musicgen %s: warning: %lld samples of %s were beyond +-1.0 and were clipped; %s\n", cmd, n, path,
-            remedy);
+    (void)cmd; /* the prefix is the running command's */
+    cli_warn("%lld samples of %s were beyond +-1.0 and were clipped; %s", n, path, remedy);
 }
 
 /* Length of the valid UTF-8 sequence starting at p (1..4), or 0 if it is not one. */

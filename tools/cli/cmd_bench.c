@@ -166,7 +166,7 @@ int cmd_bench(int argc, char **argv) {
         }
     }
     if (steps && duration_set) /* both are in the documented synopsis: --steps wins, as it always did */
-        fprintf(stderr, "musicgen bench: warning: --steps %d decides the run; --duration is ignored\n", steps);
+        cli_warn("--steps %d decides the run; --duration is ignored", steps);
     if (optind < argc)
         return cli_unexpected_argument("bench", argv[optind]);
 

@@ -95,7 +95,7 @@ static void count_kept_matrices(const mg_checkpoint *ck, mg_dtype type, int pure
 static void on_finding(mg_finding kind, const char *msg, void *user) {
     (void)user;
     if (kind == MG_FINDING_WARNING)
-        fprintf(stderr, "musicgen quantize: warning: %s\n", msg);
+        cli_warn("%s", msg);
 }
 
 /* Refuse what `musicgen info` refuses (a missing tensor, a wrong shape, a config the
@@ -168,6 +168,7 @@ int cmd_quantize(int argc, char **argv) {
         mg_free(resolved);
         return 1;
     }
+    cli_release_warnings(1); /* unknown tensors: say so before the long part */
     mg_checkpoint ck;
     st = mg_checkpoint_open(resolved ? resolved : model, &ck);
     mg_free(resolved);

@@ -63,9 +63,9 @@ static void warn_short_stride(const gen_options *o, const mg_model_info *info) {
         return;
     double windows = ceil((o->duration - window) / o->stride) + 1;
     if (windows >= 20)
-        fprintf(stderr, "musicgen generate: warning: --stride %g s makes about %.0f windows of %.3g s, each re-reading "
+        cli_warn("--stride %g s makes about %.0f windows of %.3g s, each re-reading "
                         "%.3g s of context for %g s of new audio; expect it to be slow (a stride of about 60 %% of "
-                        "the window is usual)\n", o->stride, windows, window, window - o->stride, o->stride);
+                        "the window is usual)", o->stride, windows, window, window - o->stride, o->stride);
 }
 
 int gen_validate(gen_options *o) {
@@ -80,11 +80,11 @@ int gen_validate(gen_options *o) {
                          "most %llu", (unsigned long long)o->seed, o->n_prompts, (unsigned long long)MG_SEED_RANDOM,
                          (unsigned long long)(MG_SEED_RANDOM - (uint64_t)o->n_prompts));
     if (o->steps && (o->window > 0 || o->stride > 0)) /* a warning: scripts may pass both */
-        fprintf(stderr, "musicgen generate: warning: --window and --stride apply to --duration (long-form "
-                        "generation); --steps runs within one window, so they are ignored\n");
+        cli_warn("--window and --stride apply to --duration (long-form "
+                        "generation); --steps runs within one window, so they are ignored");
     if (o->greedy == 1 && (o->top_k >= 0 || o->top_p >= 0 || o->temperature >= 0))
-        fprintf(stderr, "musicgen generate: warning: --greedy takes the most likely code at every step; --top-k, "
-                        "--top-p and --temperature are ignored\n");
+        cli_warn("--greedy takes the most likely code at every step; --top-k, --top-p and --temperature are "
+                 "ignored");
     if (o->raw && !o->stream)
         return cli_error("generate", "--raw only applies to --stream");
     if (o->stream) {
@@ -389,6 +389,7 @@ typedef struct {
 
 static int forward_progress(int step, int total, void *user) {
     stream_ctx *sc = user;
+    cli_release_warnings(1); /* past every check: the run goes on */
     return sc->o->progress ? sc->o->progress(step, total, sc->o->progress_user) : 0;
 }
 

@@ -69,7 +69,10 @@ int main(int argc, char **argv) {
              * partial file removed) instead of killing the process. */
             signal(SIGPIPE, SIG_IGN);
             signal(SIGXFSZ, SIG_IGN);
-            return commands[i].run(argc - 1, argv + 1);
+            cli_hold_warnings();
+            int rc = commands[i].run(argc - 1, argv + 1);
+            cli_release_warnings(rc == 0);
+            return rc;
         }
     if (cmd[0] == '-')
         return cli_error(NULL, "unknown option %s (see musicgen --help)", cmd);
