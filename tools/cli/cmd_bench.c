@@ -27,7 +27,7 @@ static void help(void) {
            "decoder ms/step (median, p90), EnCodec ms per audio second, real-time factor,\n"
            "peak RSS, weight and attention-cache bytes per step, the measured memory read\n"
            "bandwidth and the step time against what those bytes take to read at it.\n\n"
-           "  -m, --model MODEL      folder, .gguf file or repo id\n"
+           "  -m, --model MODEL      folder, .gguf file or repo id[@REVISION]\n"
            "                         (default %s)\n"
            "  -t, --threads N        threads (default: all cores)\n"
            "      --steps N          decoder steps (default: enough for --duration)\n"

@@ -23,7 +23,7 @@ static void help(void) {
            "[B, K, T] with B > 1 writes one file per row, CODES-0.wav, CODES-1.wav, ... into\n"
            "the directory given by -o (an existing directory or a path ending in '/').\n"
            "The container follows the extension (.wav .flac .ogg).\n\n"
-           "  -m, --model MODEL          folder, .gguf file or repo id\n"
+           "  -m, --model MODEL          folder, .gguf file or repo id[@REVISION]\n"
            "                             (default %s)\n"
            "  -o, --output PATH          output file, or directory (required)\n"
            "  -s, --sample-format FMT    s16 (default), s24 or f32; s16/s24 clip beyond +-1\n"

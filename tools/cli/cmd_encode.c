@@ -20,7 +20,7 @@ static void help(void) {
            "K = 2 x levels, interleaved left/right per level. The audio is resampled to the\n"
            "codec's rate; several channels are averaged for a mono model, mono is duplicated\n"
            "for a stereo one. `musicgen decode` turns the codes back into audio.\n\n"
-           "  -m, --model MODEL    folder, .gguf file or repo id\n"
+           "  -m, --model MODEL    folder, .gguf file or repo id[@REVISION]\n"
            "                       (default %s)\n"
            "  -o, --output FILE    the .npy file to write (required)\n"
            "  -f, --force          overwrite FILE if it exists\n"

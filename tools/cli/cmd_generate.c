@@ -22,7 +22,7 @@ static void help(void) {
            "Each PROMPT (or -p) is one item of the batch, \"\" unconditional. Defaults:\n"
            "%s, 10 s, sampling as the model's generation_config.json\n"
            "says (top-k 250, guidance 3), random seed.\n\n"
-           "  -m, --model MODEL      folder, .gguf file or repo id\n"
+           "  -m, --model MODEL      folder, .gguf file or repo id[@REVISION]\n"
            "  -o, --output OUT       file (one prompt) or folder (existing, or ending in\n"
            "                         '/'); default ./musicgen-output/; '-' with --stream\n"
            "  -d, --duration SEC     seconds incl. an audio prompt (10); --steps N: N steps\n"

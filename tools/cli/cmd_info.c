@@ -17,7 +17,7 @@ static void help(void) {
            "everything generation needs: every file, tensor name, dtype, shape and byte\n"
            "range, every weight value (NaN / Inf), unknown tensors (a warning), config\n"
            "consistency and the tokenizer. Use it to check a download: exit 0 = usable.\n\n"
-           "  -m, --model MODEL   folder, .gguf file or repo id\n"
+           "  -m, --model MODEL   folder, .gguf file or repo id[@REVISION]\n"
            "                      (default %s)\n"
            "      --json          machine-readable output\n"
            "  -h, --help          this help\n", MG_DEFAULT_MODEL);

@@ -24,7 +24,7 @@ static void help(void) {
            "multiple of 32 long); T5's matrices are f16 unless f32 (or small); T5's\n"
            "embeddings stay as stored in q8_0 / q4_0, the decoder's become f16 unless\n"
            "small (TYPE for f16 / bf16); norms, biases, positions, EnCodec stay f32.\n\n"
-           "  -m, --model MODEL   folder, .gguf file or repo id\n"
+           "  -m, --model MODEL   folder, .gguf file or repo id[@REVISION]\n"
            "                      (default %s)\n"
            "  -o, --output FILE   the GGUF file to write\n"
            "  -t, --type TYPE     q8_0 (default), q4_0, f16, bf16 or f32\n"

@@ -14,7 +14,7 @@ static void help(void) {
            "with </s> (1) — exactly what the text encoder receives (transformers'\n"
            "T5Tokenizer). Literal <extra_id_N>, </s>, <pad>, <unk> in TEXT are special\n"
            "tokens. Use -- before a TEXT that starts with '-'.\n\n"
-           "  -m, --model MODEL   folder, .gguf file or repo id\n"
+           "  -m, --model MODEL   folder, .gguf file or repo id[@REVISION]\n"
            "                      (default %s)\n"
            "  -p, --pieces        after each ids line, print a line with the pieces\n"
            "  -h, --help          this help\n\n"
