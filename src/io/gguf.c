@@ -347,13 +347,12 @@ static mg_status check_tensor_placement(const mg_gguf *g, const char *where) {
     }
     qsort(s, (size_t)g->n_tensors, sizeof *s, cmp_span);
     mg_status st = MG_OK;
-    for (int64_t i = 1; i < g->n_tensors && st == MG_OK; i++)
-        if (s[i].begin < s[i - 1].end)
-            st = mg_fail(MG_ERR_FORMAT, "%s: tensors %s and %s overlap in the data section; the file is corrupt", where,
-                         s[i - 1].name, s[i].name);
     for (int64_t i = 0; i < g->n_tensors && st == MG_OK; i++) {
         uint64_t from = i ? s[i - 1].end : 0, to = s[i].begin;
-        if (to - from >= g->alignment)
+        if (to < from)
+            st = mg_fail(MG_ERR_FORMAT, "%s: tensors %s and %s overlap in the data section; the file is corrupt", where,
+                         s[i - 1].name, s[i].name);
+        else if (to - from >= g->alignment)
             st = mg_fail(MG_ERR_FORMAT, "%s: %llu bytes %s%s belong to no tensor (a tensor's type or shape does not "
                          "match its data?); the file is corrupt", where, (unsigned long long)(to - from),
                          i ? "after tensor " : "before the first tensor", i ? s[i - 1].name : "");

@@ -35,7 +35,7 @@ mg_dtype mg_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantiz
     want = mg_dtype_x16_base(want);
     if (!mg_dtype_is_block(want))
         return want;
-    if (!quantize_small && rows * cols < MG_SMALL_MATRIX_VALUES)
+    if (mg_matrix_stays_whole(rows, cols, quantize_small))
         return MG_DT_F32;
     if (cols % MG_QK)
         return MG_DT_F16;
@@ -45,7 +45,7 @@ mg_dtype mg_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantiz
 mg_dtype mg_text_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantize_small) {
     if (want == MG_DT_COUNT || want == MG_DT_F32)
         return want;
-    if (mg_dtype_is_block(want) && !quantize_small && rows * cols < MG_SMALL_MATRIX_VALUES)
+    if (mg_dtype_is_block(want) && mg_matrix_stays_whole(rows, cols, quantize_small))
         return MG_DT_F32;
     return MG_DT_F16;
 }

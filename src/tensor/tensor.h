@@ -79,6 +79,11 @@ size_t mg_x16_block_bytes(mg_dtype t);
  * this only concerns toy models (the test fixtures), whose greedy codes are a lottery
  * under any rounding, f16's included. `musicgen quantize --pure` turns it off. */
 #define MG_SMALL_MATRIX_VALUES ((int64_t)1 << 18)
+/* 1 if a [rows, cols] table stays in full precision when a block format is asked for:
+ * it is small (above) and quantize_small (`quantize --pure`) is not set. */
+static inline int mg_matrix_stays_whole(int64_t rows, int64_t cols, int quantize_small) {
+    return !quantize_small && rows * cols < MG_SMALL_MATRIX_VALUES;
+}
 /* The format a decoder [rows, cols] matrix gets when it is converted and `want` is
  * asked for: a block format keeps small matrices (above, unless quantize_small) f32,
  * falls back to f16 when rows are not a multiple of MG_QK long, and is stored in
