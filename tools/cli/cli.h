@@ -70,7 +70,7 @@ void cli_exit_cleanly_on_bus_error(const char *cmd);
 
 /* "N samples of PATH were beyond +-1.0 and were clipped" with the remedy that fits the
  * file (Ogg Vorbis cannot keep them in any sample format) and the command. */
-void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_normalize);
+void cli_warn_clipped(long long n, const char *path, int can_normalize);
 
 /* Print `s` on stdout as a JSON string literal (quotes, backslashes and control bytes
  * escaped): paths and prompts may hold any of them. */

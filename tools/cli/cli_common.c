@@ -215,9 +215,12 @@ static struct {
     char msg[MAX_HELD][640];
 } g_held;
 
-static void print_warning(const char *msg) {
-    dprintf(g_stderr_fd, "musicgen%s%s: warning: %s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "", msg);
+/* "musicgen CMD: KINDMSG" on the real stderr. */
+static void print_line(const char *kind, const char *msg) {
+    dprintf(g_stderr_fd, "musicgen%s%s: %s%s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "", kind, msg);
 }
+
+static void print_warning(const char *msg) { print_line("warning: ", msg); }
 
 static void warning(const char *msg) {
     if (!g_held.holding)
@@ -245,9 +248,11 @@ void cli_release_warnings(int print) {
     g_held.holding = 0;
     for (int i = 0; print && i < g_held.n; i++)
         print_warning(g_held.msg[i]);
-    if (print && g_held.dropped)
-        dprintf(g_stderr_fd, "musicgen%s%s: warning: %d more warnings\n", g_log_cmd ? " " : "",
-                g_log_cmd ? g_log_cmd : "", g_held.dropped);
+    if (print && g_held.dropped) {
+        char more[64];
+        snprintf(more, sizeof more, "%d more warnings", g_held.dropped);
+        print_warning(more);
+    }
     g_held.n = g_held.dropped = 0;
 }
 
@@ -256,7 +261,7 @@ static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
     if (level == MG_LOG_WARN)
         warning(msg);
     else if ((level == MG_LOG_INFO && verbose >= 1) || verbose >= 2)
-        dprintf(g_stderr_fd, "musicgen%s%s: %s\n", g_log_cmd ? " " : "", g_log_cmd ? g_log_cmd : "", msg);
+        print_line("", msg);
 }
 
 /* libsndfile's MP3 decoder (libmpg123) prints its own notes straight to descriptor 2
@@ -338,7 +343,7 @@ void cli_exit_cleanly_on_bus_error(const char *cmd) {
     install_exit(1, sigs, 1);
 }
 
-void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_normalize) {
+void cli_warn_clipped(long long n, const char *path, int can_normalize) {
     /* Ogg Vorbis and FLAC keep at most +-1.0 (no float samples): only .wav can keep them. */
     size_t len = strlen(path);
     const char *fmt = len >= 4 && !strcasecmp(path + len - 4, ".ogg")    ? "Ogg Vorbis"
@@ -353,7 +358,6 @@ void cli_warn_clipped(const char *cmd, long long n, const char *path, int can_no
         snprintf(remedy, sizeof remedy, "%s",
                  can_normalize ? "use --normalize, --loudness-normalize or --sample-format f32"
                                : "use --sample-format f32 to keep them");
-    (void)cmd; /* the prefix is the running command's */
     cli_warn("%lld samples of %s were beyond +-1.0 and were clipped; %s", n, path, remedy);
 }
 

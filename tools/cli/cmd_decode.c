@@ -149,8 +149,8 @@ static int decode_all(const decode_opts *o, mg_npy *a) {
         mg_model_get_info(m, &info);
         /* Valid (EnCodec decodes any number of levels) but rarely meant: say so. */
         if (K < info.n_codebooks && K >= info.channels && K % info.channels == 0)
-            cli_warn("%s has %lld codebooks and the model generates %d: decoding "
-                            "with those only (a lower bandwidth)", o->in, (long long)K, info.n_codebooks);
+            cli_warn("%s has %lld codebooks and the model generates %d: decoding with those only (a lower "
+                     "bandwidth)", o->in, (long long)K, info.n_codebooks);
         for (int b = 0; b < B && !rc; b++) {
             mg_status st = mg_audio_check_output(paths[b], &wo, info.channels, info.sample_rate);
             if (st == MG_ERR_EXISTS)
@@ -183,7 +183,7 @@ static int decode_all(const decode_opts *o, mg_npy *a) {
             break;
         }
         if (clipped)
-            cli_warn_clipped("decode", (long long)clipped, paths[b], 0);
+            cli_warn_clipped((long long)clipped, paths[b], 0);
         printf("%s\n", paths[b]);
     }
     for (int b = 0; b < B; b++)

@@ -9,7 +9,6 @@
 #include "io/checkpoint.h"
 #include "io/gguf.h"
 #include "io/hub.h"
-#include "text/spm.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -174,18 +173,6 @@ int cmd_quantize(int argc, char **argv) {
     mg_free(resolved);
     if (st != MG_OK)
         return cli_lib_error("quantize", st);
-
-    /* The GGUF carries the tokenizer: refuse a broken one now instead of writing a
-     * file that will not load. */
-    if (ck.spiece && ck.spiece_size) {
-        mg_tokenizer *tok = NULL;
-        st = mg_tokenizer_load(ck.spiece, ck.spiece_size, ck.spiece_path, 100, &tok);
-        mg_tokenizer_free(tok);
-        if (st != MG_OK) {
-            mg_checkpoint_close(&ck);
-            return cli_lib_error("quantize", st);
-        }
-    }
 
     progress_line line = {0, 0};
     mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line, threads, pure};

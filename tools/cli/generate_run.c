@@ -56,16 +56,15 @@ static int check_parent(const char *path, const char *what) {
  * of context for every stride of new audio: legal, but it can take many times the
  * default's time (audiocraft moves 30 s windows by 18 s), so say so up front. */
 static void warn_short_stride(const gen_options *o, const mg_model_info *info) {
-    int delays = info->stereo ? info->n_codebooks / 2 : info->n_codebooks;
-    double window = o->window > 0 ? o->window : (info->max_steps - delays) / info->frame_rate;
+    double window = o->window > 0 ? o->window : info->max_duration_s; /* the model's window */
     /* A stride under one frame is an error the library reports. */
     if (o->steps || o->stride * info->frame_rate < 1 || o->duration <= window || o->stride >= window / 10)
         return;
     double windows = ceil((o->duration - window) / o->stride) + 1;
     if (windows >= 20)
-        cli_warn("--stride %g s makes about %.0f windows of %.3g s, each re-reading "
-                        "%.3g s of context for %g s of new audio; expect it to be slow (a stride of about 60 %% of "
-                        "the window is usual)", o->stride, windows, window, window - o->stride, o->stride);
+        cli_warn("--stride %g s makes about %.0f windows of %.3g s, each re-reading %.3g s of context for %g s of "
+                 "new audio; expect it to be slow (a stride of about 60 %% of the window is usual)",
+                 o->stride, windows, window, window - o->stride, o->stride);
 }
 
 int gen_validate(gen_options *o) {
@@ -80,8 +79,8 @@ int gen_validate(gen_options *o) {
                          "most %llu", (unsigned long long)o->seed, o->n_prompts, (unsigned long long)MG_SEED_RANDOM,
                          (unsigned long long)(MG_SEED_RANDOM - (uint64_t)o->n_prompts));
     if (o->steps && (o->window > 0 || o->stride > 0)) /* a warning: scripts may pass both */
-        cli_warn("--window and --stride apply to --duration (long-form "
-                        "generation); --steps runs within one window, so they are ignored");
+        cli_warn("--window and --stride apply to --duration (long-form generation); --steps runs within one "
+                 "window, so they are ignored");
     if (o->greedy == 1 && (o->top_k >= 0 || o->top_p >= 0 || o->temperature >= 0))
         cli_warn("--greedy takes the most likely code at every step; --top-k, --top-p and --temperature are "
                  "ignored");
@@ -339,7 +338,7 @@ static int write_outputs(gen_options *o, const mg_result *r) {
     } else {
         for (int i = 0; o->out_paths && i < o->n_prompts; i++)
             if (clipped[i] > 0)
-                cli_warn_clipped("generate", (long long)clipped[i], o->out_paths[i], 1);
+                cli_warn_clipped((long long)clipped[i], o->out_paths[i], 1);
     }
     free(clipped);
     return rc;
@@ -496,7 +495,7 @@ int gen_run(gen_options *o) {
             goto done;
         }
         if (clipped > 0 && st == MG_OK)
-            cli_warn_clipped("generate", (long long)clipped, "the stream", 0);
+            cli_warn_clipped((long long)clipped, "the stream", 0);
     }
     if (st == MG_ERR_CANCELLED || (st == MG_OK && *o->interrupted)) {
         /* A progress bar leaves the cursor on its line: end it first. */
