@@ -8,7 +8,9 @@
  * bandwidth limit. Weights are spread over a buffer as big as one step's weights and
  * cycled through, so they come from memory, not cache, as in real decoding.
  *
- *   bench_matmul [--quick] [--cached] [--mapped] [--threads 1,2] [--formats f32,q8_0] [--seconds S]
+ *   bench_matmul [--quick] [--cached] [--mapped] [--threads 1,2] [--rows 2,8] [--formats f32,q8_0] [--seconds S]
+ *
+ * --rows sets the activation row counts M (default 2 and 8; at most 8).
  *
  * --mapped writes the weights to a temporary file and reads them through a mapping of
  * it, as the model reads a GGUF: page-cache pages of 4 KiB instead of huge pages.
@@ -163,7 +165,7 @@ int main(int argc, char **argv) {
     int threads[8] = {1, 2}, n_threads = mg_cpu_count() > 1 ? 2 : 1;
     double seconds = 0.2;
     const char *formats = NULL;
-    int cached = 0, mapped = 0;
+    int cached = 0, mapped = 0, ms[8] = {2, 8}, n_ms = 2;
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--quick")) {
             seconds = 0.05;
@@ -175,12 +177,20 @@ int main(int argc, char **argv) {
             mapped = 1;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             n_threads = bench_parse_int_list(argv[++i], threads, 8);
+        } else if (!strcmp(argv[i], "--rows") && i + 1 < argc) {
+            n_ms = bench_parse_int_list(argv[++i], ms, 8);
+            for (int m = 0; m < n_ms; m++)
+                if (ms[m] < 1 || ms[m] > 8) {
+                    fprintf(stderr, "--rows: each M must be 1..8\n");
+                    return 2;
+                }
         } else if (!strcmp(argv[i], "--formats") && i + 1 < argc) {
             formats = argv[++i];
         } else if (!strcmp(argv[i], "--seconds") && i + 1 < argc) {
             seconds = atof(argv[++i]);
         } else {
-            fprintf(stderr, "usage: %s [--quick] [--cached] [--mapped] [--threads 1,2] [--formats f32,q8_0] [--seconds S]\n", argv[0]);
+            fprintf(stderr, "usage: %s [--quick] [--cached] [--mapped] [--threads 1,2] [--rows 2,8] [--formats f32,q8_0] "
+                            "[--seconds S]\n", argv[0]);
             return 2;
         }
     }
@@ -216,8 +226,9 @@ int main(int argc, char **argv) {
             return 1;
         }
         for (int s = 0; s < 4; s++)
-            for (int M = 2; M <= 8; M += 6)
+            for (int mi = 0; mi < n_ms; mi++)
                 for (int ti = 0; ti < n_threads; ti++) {
+                    const int M = ms[mi];
                     size_t off = 0, bytes = matrix_bytes(t, k_shapes[s].rows, k_shapes[s].cols);
                     mg_matrix W = matrix_at(&a, t, k_shapes[s].rows, k_shapes[s].cols, &off);
                     mg_matmul(pools[ti], &W, X, M, W.cols, Y, W.rows, NULL); /* warm-up */
@@ -241,8 +252,9 @@ int main(int argc, char **argv) {
                     printf("%-7s %-15s %2d %3d %10.1f %8.1f %6.0f%%\n", mg_dtype_name(t), k_shapes[s].name, M,
                            threads[ti], best * 1e6, gbs, 100 * gbs / bw[ti]);
                 }
-        for (int M = 2; M <= 8 && !cached; M += 6)
+        for (int mi = 0; mi < n_ms && !cached; mi++)
             for (int ti = 0; ti < n_threads; ti++) {
+                const int M = ms[mi];
                 run_step(pools[ti], &a, t, X, Y, M);
                 double times[MAX_STEPS], total = 0;
                 int n = 0;

@@ -173,10 +173,14 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
 
 /* Tiles (see matmul_tiling.h): up to 4 activation rows, 2 weight rows: as in
  * matmul_avx512.c, two weight streams per core stream faster than four (f32 step
- * 74-83 -> 63-65 ms on this VM; f16 / bf16 unchanged). */
+ * 74-83 -> 63-65 ms on this VM; f16 / bf16 unchanged), and for a decoder step (M <= 2)
+ * one stream faster than two (bench_matmul, step against the measured bandwidth: f32
+ * 82-87 -> 103-107 %, q8_0 67-70 -> 78-82 %, q4_0 39-40 -> 45-48 %). Not f16 / bf16:
+ * with one weight row, an 8-lane FMA chain per output converts too few values per
+ * cycle to keep up (84-87 -> 50-54 %). */
 #define MG_TILE_MAX_MB 4
 #define MG_TILE_MAX_R 2
-#define MG_TILE_ROWS(fmt) 2
+#define MG_TILE_ROWS(fmt, M) ((M) <= 2 && (fmt) != FMT_F16 && (fmt) != FMT_BF16 ? 1 : 2)
 #include "tensor/matmul_tiling.h"
 
 /* ---- activation quantizer (bit-identical to mg_act_q8_quantize_ref) ------------ */

@@ -257,10 +257,16 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
  * accumulators). Tiles of 4 rows share each activation load between more rows, but
  * four concurrent weight streams per core stream slower than two on this kind of
  * machine (measured, decoder step of musicgen-small: f32 91 -> 80 ms, bf16 50 -> 45,
- * q8_0 kernel 15 -> 18 GB/s). */
+ * q8_0 kernel 15 -> 18 GB/s). A decoder step (M <= 2 activation rows) reads each
+ * weight once and is pure streaming: there one weight row per tile, a single sequential
+ * stream per core, beats two (bench_matmul, step against the measured bandwidth, 2
+ * threads, 44-48 GB/s: f32 80-84 -> 94-104 %, f16 75-89 -> 94-111 %, plain q8_0 83-91
+ * -> 89-98 %, plain q4_0 49-69 -> 58-99 %). From M = 3 on, the kernels are compute-bound
+ * and sharing each activation load between two rows wins (f16 at M = 4: 76-83 % with
+ * two rows, 57-92 % with one; M = 8: 52-70 % against 29-49 %). */
 #define MG_TILE_MAX_MB 8
 #define MG_TILE_MAX_R 2
-#define MG_TILE_ROWS(fmt) 2
+#define MG_TILE_ROWS(fmt, M) ((M) <= 2 ? 1 : 2)
 #include "tensor/matmul_tiling.h"
 
 /* ---- x16 formats: 16-row groups (tensor.h) ------------------------------------------ */

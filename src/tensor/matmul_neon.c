@@ -166,7 +166,7 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
  * (16 accumulators), quantized 2. */
 #define MG_TILE_MAX_MB 4
 #define MG_TILE_MAX_R 4
-#define MG_TILE_ROWS(fmt) ((fmt) == FMT_Q8 || (fmt) == FMT_Q4 ? 2 : 4)
+#define MG_TILE_ROWS(fmt, M) ((fmt) == FMT_Q8 || (fmt) == FMT_Q4 ? 2 : 4)
 #include "tensor/matmul_tiling.h"
 
 /* ---- activation quantizer (bit-identical to mg_act_q8_quantize_ref) ------------ */

@@ -7,7 +7,8 @@
  *                    int64_t n, float *y, int64_t ldy, const int R, const int MB);
  *   MG_TILE_MAX_MB       activation rows per tile: 4 or 8
  *   MG_TILE_MAX_R        the most weight rows any tile takes: 2 or 4
- *   MG_TILE_ROWS(fmt)    weight rows per tile for a format (1, 2 or 4, at most MAX_R)
+ *   MG_TILE_ROWS(fmt, M) weight rows per tile for a format and M activation rows
+ *                        (1, 2 or 4, at most MAX_R)
  * and the FMT_* format enum. The last rows of a matrix take smaller tiles. Every
  * output is computed by the same operations in any tile shape, so none of this changes
  * results. */
@@ -55,7 +56,7 @@ INLINE void tile_rmb(int fmt, const uint8_t *w, size_t ws, int R, const uint8_t 
 INLINE void gemm_fmt(int fmt, const uint8_t *w, size_t ws, int64_t rows, const void *xv, size_t xs, int64_t M,
                      int64_t n, float *y, int64_t ldy) {
     const uint8_t *x = xv;
-    const int tile_rows = MG_TILE_ROWS(fmt);
+    const int tile_rows = MG_TILE_ROWS(fmt, M);
     int64_t r = 0;
     while (r < rows) {
         int R = rows - r >= tile_rows ? tile_rows : rows - r >= 2 ? 2 : 1;
