@@ -378,6 +378,7 @@ static void self_attn_task(void *arg, int task) {
     size_t head_row = (((size_t)j->layer * s->rows + r) * (size_t)H + (size_t)h) * (size_t)s->max_len;
     uint8_t *kc = s->kcache + head_row * s->kv_row;
     uint8_t *vc = s->vcache + head_row * s->kv_row;
+    mg_kv_prefetch_head(kc, vc, (size_t)(j->pos0 + j->n) * s->kv_row);
     /* This head's new keys and values into its cache rows (here rather than before the
      * job: the writes miss the cache, and both threads then wait on them at once). */
     for (int t = 0; t < j->n; t++) {
