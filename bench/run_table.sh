@@ -41,12 +41,17 @@ run "f32, 1 thread" "$ck" -t 1 --no-bandwidth
 /usr/bin/python3 - "$out" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1])]
-print("| run | ms/step (median) | p90 | weights/step | limit at measured bandwidth | cache/step | limit with cache | RTF | first audio | T5 | codec ms per audio s | peak RSS |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| run | ms/step (median) | p90 | weights/step | limit at measured bandwidth | cache/step | limit with cache | "
+      "mean step: weights (GB/s) + self-attn (GB/s) + cross-attn + rest | RTF | first audio | T5 | codec ms per audio s | peak RSS |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     lim = f"{r['limit_ms_per_step']:.1f} ms ({r['read_gbs']:.1f} GB/s)" if r["read_gbs"] else "-"
     lim_kv = f"{r['limit_with_kv_ms_per_step']:.1f} ms" if r["read_gbs"] else "-"
+    mm, sa, ca = r["matmul_ms_per_step"], r["self_attn_ms_per_step"], r["cross_attn_ms_per_step"]
+    rest = r["mean_ms_per_step"] - mm - sa - ca
+    parts = (f"{mm:.1f} ({r['weight_bytes_per_step'] / mm / 1e6:.0f}) + {sa:.1f} ({r['kv_bytes_per_step'] / sa / 1e6:.0f})"
+             f" + {ca:.2f} + {rest:.2f}")
     print(f"| {r['label']} | {r['ms_per_step']:.1f} | {r['ms_per_step_p90']:.1f} | {r['weight_bytes_per_step']/1e6:.0f} MB | {lim} | "
-          f"{r['kv_bytes_per_step']/1e6:.0f} MB | {lim_kv} | "
+          f"{r['kv_bytes_per_step']/1e6:.0f} MB | {lim_kv} | {parts} | "
           f"{r['rtf']:.2f} | {r['first_audio_ms']:.0f} ms | {r['t5_ms']:.0f} ms | {r['codec_ms_per_audio_s']:.0f} | {r['peak_rss_mb']:.0f} MB |")
 PY

@@ -268,6 +268,12 @@ typedef struct mg_result {
     double prompt_ms;   /* audio prompt encoding */
     double decoder_ms;  /* all decoder steps */
     double codec_ms;    /* EnCodec decoding */
+    /* Parts of decoder_ms (the rest: token embedding, guidance, sampling, callbacks,
+     * and with streaming the audio decoded meanwhile). */
+    double matmul_ms;     /* weight matrices: projections, feed-forward, lm heads, with
+                             the layer norms and residual adds between them */
+    double self_attn_ms;  /* self-attention over the KV cache */
+    double cross_attn_ms; /* cross-attention over the text */
 } mg_result;
 
 MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_prompts,

@@ -405,6 +405,7 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     mg_conditioning cond = {0};
     mg_result *res = NULL;
     double t0 = mg_time_now(), t_prompt = 0, t_text = 0, t_dec = 0, t_codec = 0;
+    mg_dec_times dec_times = {0};
     if (gp.audio_prompt) {
         st = mg_audio_prompt_codes(ctx, &gp, &prompt_codes, &P, &prompt_samples);
         if (st != MG_OK)
@@ -436,7 +437,8 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
         if (st != MG_OK)
             goto done;
     }
-    st = mg_generate_codes(ctx, &cond, codes_b, &plan, &smp, gp.seed, gp.progress, gp.user, streamer, &codes);
+    st = mg_generate_codes(ctx, &cond, codes_b, &plan, &smp, gp.seed, gp.progress, gp.user, streamer, &codes,
+                           &dec_times);
     if (st != MG_OK)
         goto done;
     t_dec = mg_time_now() - t0;
@@ -479,6 +481,9 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     res->text_ms = t_text * 1e3;
     res->decoder_ms = t_dec * 1e3;
     res->codec_ms = t_codec * 1e3;
+    res->matmul_ms = dec_times.matmul_s * 1e3;
+    res->self_attn_ms = dec_times.self_attn_s * 1e3;
+    res->cross_attn_ms = dec_times.cross_attn_s * 1e3;
 done:
     free(codes);
     mg_streamer_free(streamer);

@@ -6,6 +6,7 @@
 #define MG_PIPELINE_H
 
 #include "model.h"
+#include "lm/decoder.h"
 #include "lm/sampler.h"
 
 /* Decoder cross-attention inputs for B items: rows [cond; uncond] when use_cfg. */
@@ -50,10 +51,11 @@ float **mg_streamer_take_audio(mg_streamer *s);
 void mg_streamer_free(mg_streamer *s);
 
 /* Codes [B][K][plan->frames] for the conditioning, window by window (see mg_plan).
- * With a streamer, frames are pushed to it as soon as they are final. */
+ * With a streamer, frames are pushed to it as soon as they are final. The decoder's
+ * time per part (all windows) is added to *times. */
 mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const int64_t *prompt, const mg_plan *plan,
                             const mg_sampler *smp, uint64_t seed, mg_progress_cb progress, void *user,
-                            mg_streamer *streamer, int64_t **codes);
+                            mg_streamer *streamer, int64_t **codes, mg_dec_times *times);
 
 /* Audio prompt -> codes [K][*P] in the decoder's order (stereo interleaved). */
 mg_status mg_audio_prompt_codes(mg_context *ctx, const mg_generate_params *gp, int64_t **codes, int *P,

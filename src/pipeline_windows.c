@@ -75,7 +75,7 @@ static mg_status step_failure(const window_state *w, mg_status st) {
 
 mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const int64_t *prompt, const mg_plan *plan,
                             const mg_sampler *smp, uint64_t seed, mg_progress_cb progress, void *user,
-                            mg_streamer *streamer, int64_t **codes) {
+                            mg_streamer *streamer, int64_t **codes, mg_dec_times *times) {
     const mg_model *m = ctx->model;
     int B = cond->B, K = m->dec->cfg.n_codebooks, D = mg_config_delays(&m->ck.cfg);
     int total = plan->frames;
@@ -108,6 +108,7 @@ mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const 
         free(ws.all);
         if (st != MG_OK)
             return st;
+        mg_dec_times_add(times, &out.times);
         *codes = out.codes;
         out.codes = NULL;
         mg_lm_output_free(&out);
@@ -150,6 +151,7 @@ mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const 
         st = step_failure(&ws, mg_lm_generate(m->dec, ctx->pool, &job, &out));
         if (st != MG_OK)
             break;
+        mg_dec_times_add(times, &out.times);
         /* out.frames == chunk: the window's prompt followed by its new frames */
         copy_frames(all, total, offset + plen, out.codes, out.frames, plen, chunk - plen, B, K);
         if (streamer && (st = mg_streamer_push(streamer, all, total, offset + chunk)) != MG_OK) {

@@ -11,8 +11,9 @@
  */
 #include "lm/decoder.h"
 #include "base/bigbuf.h"
-#include "lm/attention.h"
 #include "base/status.h"
+#include "base/timing.h"
+#include "lm/attention.h"
 #include "tensor/matmul.h"
 #include "tensor/ops.h"
 
@@ -239,9 +240,26 @@ struct mg_dec_state {
     uint8_t *row_has_text;    /* [row] */
     /* scratch for one chunk of columns */
     float *h, *x, *q, *k, *v, *att, *ff, *scores, *logit_tmp;
+    mg_dec_times times;
 };
 
 int mg_dec_state_len(const mg_dec_state *s) { return s->len; }
+
+void mg_dec_times_add(mg_dec_times *acc, const mg_dec_times *t) {
+    acc->matmul_s += t->matmul_s;
+    acc->self_attn_s += t->self_attn_s;
+    acc->cross_attn_s += t->cross_attn_s;
+}
+
+void mg_dec_state_add_times(const mg_dec_state *s, mg_dec_times *acc) { mg_dec_times_add(acc, &s->times); }
+
+/* Adds the time since *last to *into and moves *last to now (five clock reads per
+ * layer: ~3 us of a step). */
+static void lap(double *last, double *into) {
+    double now = mg_time_now();
+    *into += now - *last;
+    *last = now;
+}
 
 void mg_dec_state_free(mg_dec_state *s) {
     if (!s)
@@ -480,6 +498,8 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
             mg_add(h, d->pos + (size_t)(pos0 + t) * D, D);
         }
 
+    mg_dec_times *tm = &s->times;
+    double t_last = mg_time_now();
     for (int l = 0; l < c->n_layers; l++) {
         const mg_dec_layer *Ly = &d->layers[l];
         /* Self-attention (causal, cached): h += out_proj(attn(LN(h))). */
@@ -489,8 +509,10 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
                                      {&Ly->sv, s->x, D, s->v, D, NULL, MG_ACT_NONE}};
         mg_matmul_group(pool, qkv, 3, M);
         scale(s->q, M * D, qscale);
+        lap(&t_last, &tm->matmul_s);
         attn_job job = {s, l, n, pos0, s->q, s->att};
         mg_pool_run(pool, self_attn_task, &job, R * H);
+        lap(&t_last, &tm->self_attn_s);
         mg_matmul(pool, &Ly->so, s->att, M, D, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
 
@@ -498,7 +520,9 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         layer_norm_rows(s->h, s->x, M, D, Ly->ln_cross_w, Ly->ln_cross_b);
         mg_matmul(pool, &Ly->cq, s->x, M, D, s->q, D, NULL);
         scale(s->q, M * D, qscale);
+        lap(&t_last, &tm->matmul_s);
         mg_pool_run(pool, cross_attn_task, &job, R * H);
+        lap(&t_last, &tm->cross_attn_s);
         mg_matmul(pool, &Ly->co, s->att, M, D, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
 
@@ -508,6 +532,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         mg_matmul_group(pool, &fc1, 1, M);
         mg_matmul(pool, &Ly->fc2, s->ff, M, F, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
+        lap(&t_last, &tm->matmul_s);
 
         if (l == 0 && dbg_layer0)
             for (int r = 0; r < R; r++)
@@ -534,6 +559,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
             memcpy(s->q + (size_t)r * D, s->x + ((size_t)r * n + n - 1) * D, sizeof(float) * (size_t)D);
         lm_heads(d, pool, s->q, R, logits);
     }
+    lap(&t_last, &tm->matmul_s);
     return MG_OK;
 }
 

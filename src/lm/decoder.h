@@ -71,6 +71,17 @@ void mg_dec_state_free(mg_dec_state *s);
 /* Columns already in the cache. */
 int mg_dec_state_len(const mg_dec_state *s);
 
+/* Where a state's forward passes spent their wall time, in seconds: the weight
+ * matrices (projections, feed-forward and lm heads, with the layer norms and residual
+ * adds between them), self-attention over the KV cache, cross-attention over the text.
+ * The token embedding and everything outside mg_dec_forward are in none of them. */
+typedef struct mg_dec_times {
+    double matmul_s, self_attn_s, cross_attn_s;
+} mg_dec_times;
+/* *acc += *t; and *acc += the state's times so far. */
+void mg_dec_times_add(mg_dec_times *acc, const mg_dec_times *t);
+void mg_dec_state_add_times(const mg_dec_state *s, mg_dec_times *acc);
+
 /* Run n new columns per row: tokens[r][k][n] (ids 0..V, V = pad/start).
  * If all_logits: logits [rows][n][K][V]; else logits of the last column [rows][K][V].
  * Optional debug outputs (may be NULL): layer0 / final-LN hidden states [rows][n][d]. */

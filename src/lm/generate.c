@@ -132,6 +132,8 @@ mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *jo
 done:
     if (st != MG_OK)
         mg_lm_output_free(out);
+    else
+        mg_dec_state_add_times(state, &out->times);
     mg_dec_state_free(state);
     if (pat)
         for (int b = 0; b < B; b++)

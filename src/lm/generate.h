@@ -42,6 +42,7 @@ typedef struct mg_lm_output {
     int B, K, max_length, frames;
     int32_t *seq;   /* [B][K][max_length], pattern applied */
     int64_t *codes; /* [B][K][frames], pattern undone */
+    mg_dec_times times; /* where the decoder's passes spent their time */
 } mg_lm_output;
 
 mg_status mg_lm_generate(const mg_decoder *d, mg_pool *pool, const mg_lm_job *job, mg_lm_output *out);

@@ -20,7 +20,8 @@ import mgtest as t
 KEYS = ["model", "threads", "weight_type", "steps", "ms_per_step", "ms_per_step_p90", "weight_bytes_per_step",
         "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
         "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "step_over_limit",
-        "step_over_limit_with_kv", "no_mmap"]
+        "step_over_limit_with_kv", "mean_ms_per_step", "matmul_ms_per_step", "self_attn_ms_per_step", "cross_attn_ms_per_step",
+        "no_mmap"]
 DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
 STEP_MATRIX = re.compile(r"^decoder\.(model\.decoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|"
                          r"encoder_attn\.(q|out)_proj|fc1|fc2)|lm_heads\.\d+)\.weight$")
@@ -61,6 +62,14 @@ def main():
         t.check(r["ms_per_step"] > 0 and r["ms_per_step_p90"] >= r["ms_per_step"], f"{fx}: median / p90 {r}")
         t.check(r["rtf"] > 0 and r["peak_rss_mb"] > 0 and r["load_s"] >= 0 and r["first_audio_ms"] > 0,
                 f"{fx}: rtf / rss / load / first audio {r}")
+        # The step's parts: the weight matrices take time on any model (the attention
+        # parts of a toy model may print as 0 at 4 decimals), and together they are no
+        # more than the whole run.
+        parts = [r["matmul_ms_per_step"], r["self_attn_ms_per_step"], r["cross_attn_ms_per_step"]]
+        t.check(parts[0] > 0 and all(p >= 0 for p in parts) and sum(parts) <= r["mean_ms_per_step"] + 2e-4,
+                f"{fx}: step parts {parts} against a mean step of {r['mean_ms_per_step']} ms")
+        t.check(any(l.strip().startswith("per step") and "weights" in l and "self-attention" in l for l in lines),
+                f"{fx}: no per-step parts line in the report")
         t.check(r["weight_type"] == "f32", f"{fx}: weight type {r['weight_type']}")
         want_w = step_weight_bytes(model)
         t.check(r["weight_bytes_per_step"] == want_w, f"{fx}: weight bytes {r['weight_bytes_per_step']} != {want_w}")

@@ -230,6 +230,12 @@ int cmd_bench(int argc, char **argv) {
     double kv_bytes = kv_bytes_per_step(&info, kv, guidance > 1.0f ? 2 : 1, res->steps);
     double limit_kv_ms = read_gbs > 0 ? ((double)info.step_weight_bytes + kv_bytes) / (read_gbs * 1e9) * 1e3 : 0;
     int nthreads = threads ? threads : (int)mg_cpu_count();
+    /* The step's parts, per step: weight matrices and self-attention as GB/s of what
+     * they read, next to the probe's figure. */
+    double per_step = res->steps > 0 ? 1.0 / res->steps : 0;
+    double mm_ms = res->matmul_ms * per_step, sa_ms = res->self_attn_ms * per_step, ca_ms = res->cross_attn_ms * per_step;
+    double mm_gbs = mm_ms > 0 ? (double)info.step_weight_bytes / (mm_ms * 1e6) : 0;
+    double sa_gbs = sa_ms > 0 ? kv_bytes / (sa_ms * 1e6) : 0;
 
     printf("model            %s (%s, decoder %d layers x %d, weights %s%s)\n", model, info.stereo ? "stereo" : "mono",
            info.decoder_layers, info.decoder_hidden, info.weight_type, no_mmap ? ", read into memory" : "");
@@ -237,6 +243,9 @@ int cmd_bench(int argc, char **argv) {
     printf("load             %.2f s\n", load_s);
     printf("T5 + tokenizer   %.1f ms\n", res->text_ms);
     printf("decoder          %d steps, %.2f ms/step median, %.2f p90\n", res->steps, med, p90);
+    printf("  per step       weights %.2f ms (%.1f GB/s), self-attention %.2f ms (%.1f GB/s of cache), "
+           "cross-attention %.2f ms, rest %.2f ms (means)\n",
+           mm_ms, mm_gbs, sa_ms, sa_gbs, ca_ms, res->decoder_ms * per_step - mm_ms - sa_ms - ca_ms);
     printf("EnCodec decode   %.1f ms per audio second (%.2f s audio)\n", codec_per_s, audio_s);
     printf("end to end       %.2f s, real-time factor %.3f\n", gen_s, rtf);
     printf("first audio      %.0f ms after the call (streaming, incl. T5)\n", first_ms);
@@ -266,10 +275,12 @@ int cmd_bench(int argc, char **argv) {
                "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
                "\"audio_s\": %.3f, \"first_audio_ms\": %.1f, \"kv_bytes_per_step\": %.0f, "
                "\"limit_with_kv_ms_per_step\": %s, \"step_over_limit\": %s, \"step_over_limit_with_kv\": %s, "
+               "\"mean_ms_per_step\": %.4f, \"matmul_ms_per_step\": %.4f, \"self_attn_ms_per_step\": %.4f, "
+               "\"cross_attn_ms_per_step\": %.4f, "
                "\"no_mmap\": %s}\n",
                nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, gbs, lim, rtf,
                (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes, lim_kv, frac,
-               frac_kv, no_mmap ? "true" : "false");
+               frac_kv, res->decoder_ms * per_step, mm_ms, sa_ms, ca_ms, no_mmap ? "true" : "false");
     }
     free(dt);
     free(times.t);
