@@ -384,6 +384,7 @@ typedef struct {
     int layer, n, pos0;
     const float *q; /* [rows*n][D], already scaled */
     float *out;     /* [rows*n][D] */
+    int n_pairs, pairs_per_task; /* (row, head) pairs; cross-attention takes runs of them */
 } attn_job;
 
 /* Causal self-attention of one (row, head) for the n new columns. */
@@ -418,8 +419,7 @@ static void self_attn_task(void *arg, int task) {
 
 /* Cross-attention of one (row, head) over the cached text K/V; pad keys get
  * probability 0 (the reference adds finfo.min to their scores). */
-static void cross_attn_task(void *arg, int task) {
-    const attn_job *j = arg;
+static void cross_attn_pair(const attn_job *j, int task) {
     mg_dec_state *s = j->s;
     const mg_decoder *d = s->d;
     int H = d->cfg.n_heads, hd = d->head_dim, D = d->cfg.hidden_size, S = s->S;
@@ -442,6 +442,13 @@ static void cross_attn_task(void *arg, int task) {
         mg_softmax(p, S);
         s->f32_ops->accum(o, p, vc, S, hd);
     }
+}
+
+static void cross_attn_task(void *arg, int task) {
+    const attn_job *j = arg;
+    int first = task * j->pairs_per_task, end = first + j->pairs_per_task;
+    for (int pair = first; pair < end && pair < j->n_pairs; pair++)
+        cross_attn_pair(j, pair);
 }
 
 /* ---- forward -------------------------------------------------------------------------- */
@@ -500,6 +507,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
 
     mg_dec_times *tm = &s->times;
     double t_last = mg_time_now();
+    int pairs_per_task = (R * H + 2 * mg_pool_threads(pool) - 1) / (2 * mg_pool_threads(pool));
     for (int l = 0; l < c->n_layers; l++) {
         const mg_dec_layer *Ly = &d->layers[l];
         /* Self-attention (causal, cached): h += out_proj(attn(LN(h))). */
@@ -510,7 +518,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         mg_matmul_group(pool, qkv, 3, M);
         scale(s->q, M * D, qscale);
         lap(&t_last, &tm->matmul_s);
-        attn_job job = {s, l, n, pos0, s->q, s->att};
+        attn_job job = {s, l, n, pos0, s->q, s->att, R * H, pairs_per_task};
         mg_pool_run(pool, self_attn_task, &job, R * H);
         lap(&t_last, &tm->self_attn_s);
         mg_matmul(pool, &Ly->so, s->att, M, D, s->x, D, NULL);
@@ -521,7 +529,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         mg_matmul(pool, &Ly->cq, s->x, M, D, s->q, D, NULL);
         scale(s->q, M * D, qscale);
         lap(&t_last, &tm->matmul_s);
-        mg_pool_run(pool, cross_attn_task, &job, R * H);
+        mg_pool_run(pool, cross_attn_task, &job, (R * H + pairs_per_task - 1) / pairs_per_task);
         lap(&t_last, &tm->cross_attn_s);
         mg_matmul(pool, &Ly->co, s->att, M, D, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
