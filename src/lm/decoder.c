@@ -444,6 +444,8 @@ static void cross_attn_pair(const attn_job *j, int task) {
     }
 }
 
+/* A run of pairs_per_task pairs: a pair is ~3 KB of keys and values for a short
+ * prompt, less work than claiming it from the pool costs when every pair is a task. */
 static void cross_attn_task(void *arg, int task) {
     const attn_job *j = arg;
     int first = task * j->pairs_per_task, end = first + j->pairs_per_task;
