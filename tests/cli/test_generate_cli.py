@@ -189,9 +189,11 @@ def contract_checks(d):
               expect_ok=False)
     t.check("both name" in p.stderr and os.path.getsize(same) == 0, f"-o = --codes-out: {p.stderr.strip()}")
     names = os.path.join(d, "names")
-    t.run(["generate", "-m", model, "--seed", "5", "--steps", "8", "-o", names + "/", "-q", "日本の音楽", ""])
+    t.run(["generate", "-m", model, "--seed", "5", "--steps", "8", "-o", names + "/", "-q", "日本の音楽", "",
+           "Café del Mar, señor Straße (Łódź)"])
     if os.path.isdir(names):
-        t.check(sorted(os.listdir(names)) == ["prompt-seed5.wav", "unconditional-seed6.wav"],
+        t.check(sorted(os.listdir(names)) == ["cafe-del-mar-senor-strasse-lodz-seed7.wav", "prompt-seed5.wav",
+                                              "unconditional-seed6.wav"],
                 f"file names: {sorted(os.listdir(names))}")
     # Same seed, same codes; JSON summary.
     a, b = os.path.join(d, "s1.npy"), os.path.join(d, "s2.npy")

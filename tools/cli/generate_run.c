@@ -122,26 +122,65 @@ int gen_validate(gen_options *o) {
     return 0;
 }
 
-/* "Lo-Fi hip hop, 90 BPM!" -> "lo-fi-hip-hop-90-bpm" (at most 48 characters). */
+/* Latin letters with accents (U+00C0-U+017F) as plain ASCII for file names, by code
+ * point range; NULL for the few non-letters there (the multiplication and division
+ * signs). */
+static const char *latin_fold(int cp) {
+    static const struct {
+        int lo, hi;
+        const char *ascii;
+    } k_fold[] = {
+        {0xC0, 0xC5, "a"},   {0xC6, 0xC6, "ae"},  {0xC7, 0xC7, "c"},   {0xC8, 0xCB, "e"},   {0xCC, 0xCF, "i"},
+        {0xD0, 0xD0, "d"},   {0xD1, 0xD1, "n"},   {0xD2, 0xD6, "o"},   {0xD8, 0xD8, "o"},   {0xD9, 0xDC, "u"},
+        {0xDD, 0xDD, "y"},   {0xDE, 0xDE, "th"},  {0xDF, 0xDF, "ss"},  {0xE0, 0xE5, "a"},   {0xE6, 0xE6, "ae"},
+        {0xE7, 0xE7, "c"},   {0xE8, 0xEB, "e"},   {0xEC, 0xEF, "i"},   {0xF0, 0xF0, "d"},   {0xF1, 0xF1, "n"},
+        {0xF2, 0xF6, "o"},   {0xF8, 0xF8, "o"},   {0xF9, 0xFC, "u"},   {0xFD, 0xFD, "y"},   {0xFE, 0xFE, "th"},
+        {0xFF, 0xFF, "y"},   {0x100, 0x105, "a"}, {0x106, 0x10D, "c"}, {0x10E, 0x111, "d"}, {0x112, 0x11B, "e"},
+        {0x11C, 0x123, "g"}, {0x124, 0x127, "h"}, {0x128, 0x131, "i"}, {0x132, 0x133, "ij"}, {0x134, 0x135, "j"},
+        {0x136, 0x138, "k"}, {0x139, 0x142, "l"}, {0x143, 0x14B, "n"}, {0x14C, 0x151, "o"}, {0x152, 0x153, "oe"},
+        {0x154, 0x159, "r"}, {0x15A, 0x161, "s"}, {0x162, 0x167, "t"}, {0x168, 0x173, "u"}, {0x174, 0x175, "w"},
+        {0x176, 0x178, "y"}, {0x179, 0x17E, "z"}, {0x17F, 0x17F, "s"},
+    };
+    for (size_t i = 0; i < sizeof k_fold / sizeof *k_fold; i++)
+        if (cp >= k_fold[i].lo && cp <= k_fold[i].hi)
+            return k_fold[i].ascii;
+    return NULL;
+}
+
+/* "Lo-Fi hip hop, 90 BPM!" -> "lo-fi-hip-hop-90-bpm", "Café señor" -> "cafe-senor" (at
+ * most 48 characters, ASCII only: accented Latin letters lose their accents, anything
+ * else separates words). */
 static void slugify(const char *prompt, char *out, size_t cap) {
-    const char *s = prompt;
+    const unsigned char *s = (const unsigned char *)prompt;
     size_t n = 0;
     int dash = 0;
-    for (; *s && n + 1 < cap && n < 48; s++) {
-        unsigned char ch = (unsigned char)*s;
-        if ((ch >= 'a' && ch <= 'z') || (ch >= '0' && ch <= '9')) {
-            if (dash && n)
-                out[n++] = '-';
-            out[n++] = (char)ch;
-            dash = 0;
-        } else if (ch >= 'A' && ch <= 'Z') {
-            if (dash && n)
-                out[n++] = '-';
-            out[n++] = (char)(ch - 'A' + 'a');
-            dash = 0;
-        } else {
-            dash = 1;
+    while (*s) {
+        char one[2] = {0, 0};
+        const char *word = NULL; /* what this character adds, if it is part of a word */
+        size_t used = 1;
+        if ((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9')) {
+            one[0] = (char)*s;
+            word = one;
+        } else if (*s >= 'A' && *s <= 'Z') {
+            one[0] = (char)(*s - 'A' + 'a');
+            word = one;
+        } else if (*s >= 0xC3 && *s <= 0xC5 && (s[1] & 0xC0) == 0x80) { /* U+00C0-U+017F in UTF-8 */
+            word = latin_fold((*s & 0x1F) << 6 | (s[1] & 0x3F));
+            used = 2;
         }
+        s += used;
+        if (!word) {
+            dash = 1;
+            continue;
+        }
+        size_t add = strlen(word) + (dash && n);
+        if (n + add >= cap || n + add > 48)
+            break;
+        if (dash && n)
+            out[n++] = '-';
+        memcpy(out + n, word, strlen(word));
+        n += strlen(word);
+        dash = 0;
     }
     out[n] = 0;
     if (!n) /* "" is the unconditional item; a prompt with no ASCII letter or digit is a prompt */
