@@ -21,7 +21,7 @@ KEYS = ["model", "threads", "weight_type", "steps", "ms_per_step", "ms_per_step_
         "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
         "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "step_over_limit",
         "step_over_limit_with_kv", "mean_ms_per_step", "matmul_ms_per_step", "self_attn_ms_per_step", "cross_attn_ms_per_step",
-        "no_mmap"]
+        "read_gbs_before", "read_gbs_after", "no_mmap"]
 DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
 STEP_MATRIX = re.compile(r"^decoder\.(model\.decoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|"
                          r"encoder_attn\.(q|out)_proj|fc1|fc2)|lm_heads\.\d+)\.weight$")
@@ -81,6 +81,12 @@ def main():
         if bandwidth:
             gbs = r["read_gbs"]
             t.check(gbs > 0, f"{fx}: no bandwidth measured")
+            # Probed before and after the run (the first in a child process, so its
+            # buffer stays out of the peak RSS): read_gbs is their mean.
+            before, after = r["read_gbs_before"], r["read_gbs_after"]
+            t.check(before > 0 and after > 0 and abs(gbs - (before + after) / 2) <= 0.011,
+                    f"{fx}: read_gbs {gbs} is not the mean of {before} and {after}")
+            t.check(r["peak_rss_mb"] < 512, f"{fx}: the bandwidth probe's 1 GiB shows in the peak RSS: {r['peak_rss_mb']} MB")
             lim = want_w / (gbs * 1e9) * 1e3
             lim_kv = (want_w + want_kv) / (gbs * 1e9) * 1e3
             t.check(abs(r["limit_ms_per_step"] - lim) <= 1e-3 + 1e-2 * lim, f"{fx}: limit {r['limit_ms_per_step']} != {lim}")
@@ -93,7 +99,7 @@ def main():
                 t.check(abs(r[key] - want) <= tol, f"{fx}: {key} {r[key]} != {want}")
         else:
             t.check(r["read_gbs"] is None and r["limit_ms_per_step"] is None and r["limit_with_kv_ms_per_step"] is None
-                    and r["step_over_limit"] is None,
+                    and r["step_over_limit"] is None and r["read_gbs_before"] is None and r["read_gbs_after"] is None,
                     f"{fx}: --no-bandwidth gives figures {r['read_gbs']}, {r['limit_ms_per_step']} (want null)")
         print(f"  {fx}: {r['steps']} steps, {r['ms_per_step']:.2f} ms/step, weights {r['weight_bytes_per_step']} B, "
               f"cache {r['kv_bytes_per_step']:.0f} B per step, read {r['read_gbs']} GB/s")
