@@ -204,8 +204,8 @@ int cmd_bench(int argc, char **argv) {
     if (optind < argc)
         return cli_unexpected_argument("bench", argv[optind]);
 
-    /* Bandwidth before and after the run: this VM's swings from minute to minute, and
-     * the mean of the two describes the run better than either. */
+    /* Bandwidth before and after the run: on a shared VM it swings from minute to
+     * minute, and the mean of the two describes the run better than either. */
     double gbs_before = bandwidth ? measure_bandwidth(threads, 1) : 0;
     double t0 = mg_time_now();
     mg_model_params mp = mg_model_default_params();
