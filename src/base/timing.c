@@ -19,6 +19,19 @@ int64_t mg_peak_rss_bytes(void) {
     return (int64_t)ru.ru_maxrss * 1024;
 }
 
+int64_t mg_file_huge_mapped_bytes(void) {
+    FILE *f = fopen("/proc/self/smaps_rollup", "r");
+    if (!f)
+        return -1;
+    char line[256];
+    long long kb = -1;
+    while (kb < 0 && fgets(line, sizeof line, f))
+        if (sscanf(line, "FilePmdMapped: %lld kB", &kb) != 1)
+            kb = -1;
+    fclose(f);
+    return kb < 0 ? -1 : (int64_t)kb * 1024;
+}
+
 int64_t mg_current_rss_bytes(void) {
     FILE *f = fopen("/proc/self/statm", "r");
     if (!f)
