@@ -678,9 +678,23 @@ static void check_damaged_model(void) {
     mg_gguf g;
     CHECK_OK(mg_gguf_read(&g, path, f.data, f.size));
     size_t header = (size_t)g.data_offset, end = 0;
-    for (int64_t i = 0; i < g.n_tensors; i++)
-        if (g.tensors[i].offset + g.tensors[i].nbytes > end)
-            end = (size_t)(g.tensors[i].offset + g.tensors[i].nbytes);
+    uint64_t last_step = 0, first_other = UINT64_MAX;
+    for (int64_t i = 0; i < g.n_tensors; i++) {
+        const mg_gguf_tensor_info *ti = &g.tensors[i];
+        if (ti->offset + ti->nbytes > end)
+            end = (size_t)(ti->offset + ti->nbytes);
+        /* What a decoder step reads whole: the decoder's layers and heads, without the
+         * cross-attention K/V projections (read once, then released) and embeddings. */
+        int step = !strncmp(ti->name, "decoder.", 8) && !strstr(ti->name, "embed_") &&
+                   !strstr(ti->name, "encoder_attn.k_proj.") && !strstr(ti->name, "encoder_attn.v_proj.");
+        if (step && ti->offset + ti->nbytes > last_step)
+            last_step = ti->offset + ti->nbytes;
+        if (!step && ti->offset < first_other)
+            first_other = ti->offset;
+    }
+    CHECK(last_step > 0 && last_step <= first_other,
+          "a decoder step's tensors come first, contiguous (they end at %llu, the others start at %llu)",
+          (unsigned long long)last_step, (unsigned long long)first_other);
     end += header;
     mg_gguf_free(&g);
     /* truncations: every length within the header, strides through the data */

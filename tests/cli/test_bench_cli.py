@@ -21,7 +21,7 @@ KEYS = ["model", "threads", "weight_type", "steps", "ms_per_step", "ms_per_step_
         "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
         "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "step_over_limit",
         "step_over_limit_with_kv", "mean_ms_per_step", "matmul_ms_per_step", "self_attn_ms_per_step", "cross_attn_ms_per_step",
-        "read_gbs_before", "read_gbs_after", "no_mmap"]
+        "read_gbs_before", "read_gbs_after", "weights_huge_mapped_pct", "no_mmap"]
 DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
 STEP_MATRIX = re.compile(r"^decoder\.(model\.decoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|"
                          r"encoder_attn\.(q|out)_proj|fc1|fc2)|lm_heads\.\d+)\.weight$")
@@ -71,6 +71,9 @@ def main():
         t.check(any(l.strip().startswith("per step") and "weights" in l and "self-attention" in l for l in lines),
                 f"{fx}: no per-step parts line in the report")
         t.check(r["weight_type"] == "f32", f"{fx}: weight type {r['weight_type']}")
+        huge = r["weights_huge_mapped_pct"]  # null with --no-mmap, or where the kernel does not say
+        t.check((huge is None) if no_mmap else (huge is None or 0 <= huge <= 100),
+                f"{fx}: weights_huge_mapped_pct {huge} (no_mmap {no_mmap})")
         want_w = step_weight_bytes(model)
         t.check(r["weight_bytes_per_step"] == want_w, f"{fx}: weight bytes {r['weight_bytes_per_step']} != {want_w}")
         # Self-attention K and V of positions 0..s at step s, every layer, 2 rows (CFG),
