@@ -292,7 +292,7 @@ int cmd_bench(int argc, char **argv) {
         huge_pct = 100;
     printf("weights/step     %.1f MB", (double)info.step_weight_bytes / 1e6);
     if (huge_pct >= 0)
-        printf(", %.0f %% of them mapped with 2 MiB pages (the rest with 4 KiB: slower to stream)", huge_pct);
+        printf(", %.0f %% of them on 2 MiB mappings", huge_pct);
     printf("\n");
     printf("cache/step       %.1f MB on average (self-attention K/V, grows with every step)\n", kv_bytes / 1e6);
     if (bandwidth) {
