@@ -267,8 +267,9 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     if (llround(dur * sr) < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %g s is shorter than one sample at %d Hz", dur, sr);
     if (model_window < D - 1)
-        return mg_fail(MG_ERR_UNSUPPORTED, "the model's %d decoder positions leave no room for its %d delayed codebooks",
-                       window_cols, c->dec.n_codebooks);
+        return mg_fail(MG_ERR_UNSUPPORTED, "the generation window is empty (max_length %d, max_position_embeddings %d, "
+                       "%d delayed codebooks): fix generation_config.json's max_length, or give a number of steps "
+                       "instead of a duration", c->gen.max_length, c->dec.max_position_embeddings, D);
     /* Enough frames for the whole duration, then trimmed to the exact sample count:
      * ceil(D * frame rate), counted from the samples so that a float's rounding (0.8f
      * is 0.80000001 s, 40.0000006 frames) cannot add a frame, and frames * hop always

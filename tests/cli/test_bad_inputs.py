@@ -530,6 +530,12 @@ def config_cases():
     run(w, gen(w.model(lambda m: (os.remove(os.path.join(m, "config.json")), os.mkfifo(os.path.join(m, "config.json")))),
                w.path("out", "x.wav")), ["config.json", "not a regular file"])
 
+    # Too short a window for the delay pattern: a duration cannot be planned, an
+    # explicit number of steps still runs (the window only bounds durations).
+    w = Work("generation_config max_length shorter than the delay pattern")
+    run(w, gen(w.model(lambda m: edit_json(m, "generation_config.json", lambda c: c.update(max_length=3))),
+               w.path("out", "x.wav")), ["generation window is empty", "max_length 3", "number of steps"])
+
     w = Work("config.json missing")
     run(w, gen(w.model(lambda m: os.remove(os.path.join(m, "config.json"))), w.path("out", "x.wav")),
         ["config.json"])
