@@ -353,10 +353,10 @@ typedef struct plan_item {
  * HF name order a released 1 MiB K/V projection sat between every layer's matrices,
  * which left ~27 % of musicgen-small's q8_0 step weights on 4 KiB pages. */
 static int plan_group(const char *name) {
-    if (strncmp(name, "decoder.", 8) != 0 || strstr(name, ".embed_tokens.") || strstr(name, ".embed_positions.") ||
-        strstr(name, "encoder_attn.k_proj.") || strstr(name, "encoder_attn.v_proj."))
-        return 1;
-    return 0;
+    int step = starts_with(name, "decoder.") && !is_embedding(name) &&
+               !starts_with(name, "decoder.model.decoder.embed_positions.") && !strstr(name, "encoder_attn.k_proj.") &&
+               !strstr(name, "encoder_attn.v_proj.");
+    return step ? 0 : 1;
 }
 
 /* Group, then name (equal names stay neighbours, for the duplicate check). */

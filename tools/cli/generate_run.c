@@ -173,13 +173,13 @@ static void slugify(const char *prompt, char *out, size_t cap) {
             dash = 1;
             continue;
         }
-        size_t add = strlen(word) + (dash && n);
+        size_t len = strlen(word), add = len + (dash && n);
         if (n + add >= cap || n + add > 48)
             break;
         if (dash && n)
             out[n++] = '-';
-        memcpy(out + n, word, strlen(word));
-        n += strlen(word);
+        memcpy(out + n, word, len);
+        n += len;
         dash = 0;
     }
     out[n] = 0;
