@@ -1,8 +1,11 @@
-/* attention.c — scalar reference attention kernels and the dispatch (see attention.h). */
+/* attention.c — scalar reference attention kernels, the dispatch, and the blocked
+ * multi-head loop over the position-major self-attention cache (see attention.h). */
 #include "lm/attention.h"
 #include "tensor/matmul.h"
+#include "tensor/ops.h"
 #include "tensor/tensor.h"
 
+#include <stdint.h>
 #include <string.h>
 
 mg_kv_type mg_kv_effective(mg_kv_type kv, int hd) {
@@ -11,71 +14,62 @@ mg_kv_type mg_kv_effective(mg_kv_type kv, int hd) {
     return kv;
 }
 
-/* f32 */
+/* The per-head rows (reference order: one sequential sum per dot product). */
+static float dot_f32(const float *q, const void *k, int hd) {
+    const float *w = k;
+    float s = 0;
+    for (int e = 0; e < hd; e++)
+        s += q[e] * w[e];
+    return s;
+}
+static void axpy_f32(float *o, float a, const void *v, int hd) {
+    const float *w = v;
+    for (int e = 0; e < hd; e++)
+        o[e] += a * w[e];
+}
+static float dot_f16(const float *q, const void *k, int hd) {
+    const uint16_t *w = k;
+    float s = 0;
+    for (int e = 0; e < hd; e++)
+        s += q[e] * mg_f16_to_f32(w[e]);
+    return s;
+}
+static void axpy_f16(float *o, float a, const void *v, int hd) {
+    const uint16_t *w = v;
+    for (int e = 0; e < hd; e++)
+        o[e] += a * mg_f16_to_f32(w[e]);
+}
+/* q8_0: hd/32 blocks per head, each summed first and then scaled */
+static float dot_q8(const float *q, const void *k, int hd) {
+    const mg_block_q8_0 *w = k;
+    float s = 0;
+    for (int b = 0; b < hd / MG_QK; b++) {
+        float bs = 0;
+        for (int e = 0; e < MG_QK; e++)
+            bs += q[b * MG_QK + e] * (float)w[b].qs[e];
+        s += mg_f16_to_f32(w[b].d) * bs;
+    }
+    return s;
+}
+static void axpy_q8(float *o, float a, const void *v, int hd) {
+    const mg_block_q8_0 *w = v;
+    for (int b = 0; b < hd / MG_QK; b++) {
+        float ab = a * mg_f16_to_f32(w[b].d);
+        for (int e = 0; e < MG_QK; e++)
+            o[b * MG_QK + e] += ab * (float)w[b].qs[e];
+    }
+}
+
 static size_t rb_f32(int hd) { return (size_t)hd * 4; }
-static void store_f32(void *dst, const float *src, int hd) { memcpy(dst, src, (size_t)hd * 4); }
-static void scores_f32(const float *q, const void *K, int n, int hd, float *out) {
-    const float *k = K;
-    for (int i = 0; i < n; i++, k += hd) {
-        float s = 0;
-        for (int e = 0; e < hd; e++)
-            s += q[e] * k[e];
-        out[i] = s;
-    }
-}
-static void accum_f32(float *o, const float *p, const void *V, int n, int hd) {
-    const float *v = V;
-    for (int i = 0; i < n; i++, v += hd)
-        for (int e = 0; e < hd; e++)
-            o[e] += p[i] * v[e];
-}
-
-/* f16 */
 static size_t rb_f16(int hd) { return (size_t)hd * 2; }
-static void store_f16(void *dst, const float *src, int hd) { mg_row_from_f32(MG_DT_F16, src, dst, hd); }
-static void scores_f16(const float *q, const void *K, int n, int hd, float *out) {
-    const uint16_t *k = K;
-    for (int i = 0; i < n; i++, k += hd) {
-        float s = 0;
-        for (int e = 0; e < hd; e++)
-            s += q[e] * mg_f16_to_f32(k[e]);
-        out[i] = s;
-    }
-}
-static void accum_f16(float *o, const float *p, const void *V, int n, int hd) {
-    const uint16_t *v = V;
-    for (int i = 0; i < n; i++, v += hd)
-        for (int e = 0; e < hd; e++)
-            o[e] += p[i] * mg_f16_to_f32(v[e]);
-}
-
-/* q8_0: hd/32 blocks per row */
 static size_t rb_q8(int hd) { return (size_t)(hd / MG_QK) * sizeof(mg_block_q8_0); }
+static void store_f32(void *dst, const float *src, int hd) { memcpy(dst, src, (size_t)hd * 4); }
+static void store_f16(void *dst, const float *src, int hd) { mg_row_from_f32(MG_DT_F16, src, dst, hd); }
 static void store_q8(void *dst, const float *src, int hd) { mg_row_from_f32(MG_DT_Q8_0, src, dst, hd); }
-static void scores_q8(const float *q, const void *K, int n, int hd, float *out) {
-    const mg_block_q8_0 *k = K;
-    int nb = hd / MG_QK;
-    for (int i = 0; i < n; i++, k += nb) {
-        float s = 0;
-        for (int b = 0; b < nb; b++) {
-            float d = mg_f16_to_f32(k[b].d), bs = 0;
-            for (int e = 0; e < MG_QK; e++)
-                bs += q[b * MG_QK + e] * (float)k[b].qs[e];
-            s += d * bs;
-        }
-        out[i] = s;
-    }
-}
-static void accum_q8(float *o, const float *p, const void *V, int n, int hd) {
-    const mg_block_q8_0 *v = V;
-    int nb = hd / MG_QK;
-    for (int i = 0; i < n; i++, v += nb)
-        for (int b = 0; b < nb; b++) {
-            float a = p[i] * mg_f16_to_f32(v[b].d);
-            for (int e = 0; e < MG_QK; e++)
-                o[b * MG_QK + e] += a * (float)v[b].qs[e];
-        }
-}
+
+MG_KV_KERNELS(f32)
+MG_KV_KERNELS(f16)
+MG_KV_KERNELS(q8)
 
 static const mg_kv_ops scalar_ops[3] = {
     [MG_KV_F16] = {rb_f16, store_f16, scores_f16, accum_f16},
@@ -104,4 +98,20 @@ const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int scalar) {
 #endif
     }
     return ops ? ops : &scalar_ops[kv];
+}
+
+/* ---- several heads over the position-major cache ---------------------------------- */
+
+void mg_attn_heads(const mg_kv_ops *ops, int G, int hd, const float *q, const void *K, const void *V, size_t ld,
+                   int n, float *p, float *o) {
+    ops->scores(q, G, K, ld, n, hd, p, (size_t)n);
+    /* V's first rows, which the weighted sum's own prefetches never ask for: they
+     * arrive during the softmax instead of stalling its first rows. */
+    size_t used = (size_t)G * ops->row_bytes(hd);
+    for (int i = 0; i < n && (size_t)i * used < MG_KV_AHEAD_BYTES; i++)
+        mg_kv_prefetch_span((const char *)V + (size_t)i * ld, used);
+    for (int g = 0; g < G; g++)
+        mg_softmax(p + (size_t)g * n, n);
+    memset(o, 0, sizeof(float) * (size_t)G * (size_t)hd);
+    ops->accum(o, G, p, (size_t)n, V, ld, n, hd);
 }

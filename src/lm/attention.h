@@ -1,8 +1,8 @@
 /* attention.h — the inner loops of attention over a KV cache, per cache format
  * (f32, f16, q8_0) and per ISA (scalar reference, AVX2+F16C, AVX-512, NEON):
- *   scores[i] = q . K[i]            for the n cached positions of one head
+ *   scores[i] = q . K[i]            for the n cached positions of each head
  *   out      += sum_i p[i] * V[i]
- * K/V rows are head_dim values in the cache's format (q8_0: head_dim % 32 == 0).
+ * A head's row is head_dim values in the cache's format (q8_0: head_dim % 32 == 0).
  * The scalar versions are the reference the SIMD ones are tested against. */
 #ifndef MG_LM_ATTENTION_H
 #define MG_LM_ATTENTION_H
@@ -10,43 +10,84 @@
 #include "musicgen.h"
 
 #include <stddef.h>
+#include <stdint.h>
 
 typedef struct mg_kv_ops {
     size_t (*row_bytes)(int hd);
     void (*store)(void *dst, const float *src, int hd);
-    void (*scores)(const float *q, const void *K, int n, int hd, float *out);
-    void (*accum)(float *out, const float *p, const void *V, int n, int hd);
+    /* G heads of n cache rows `ld` bytes apart, head g of a row at + g * row_bytes(hd);
+     * the heads are the inner loop, so a row's heads are read as one contiguous run:
+     *   p[g * ps + i] = q_g . K_i,g        (q: G x hd)
+     *   o_g          += sum_i p[g * ps + i] * V_i,g
+     * One head over a contiguous run is G = 1, ld = row_bytes(hd). */
+    void (*scores)(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps);
+    void (*accum)(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd);
 } mg_kv_ops;
 
-/* The SIMD loops ask for the cache bytes MG_KV_AHEAD_BYTES ahead of the row they
- * read: a head's K (or V) rows are one contiguous run, but the hardware prefetcher
- * alone streamed them at ~15-17 GB/s on the 2-core VM where a read loop does 20-24.
- * A distance in bytes treats the formats alike (it was 8 rows: 1 KiB of f16, 2 KiB of
- * f32, 544 B of q8_0). bench_attention at 1500 positions (a 30 s window's end), 5
- * alternating runs each, median ms per step for 1 / 2 / 3 KiB: f16 13.0 / 12.2 / 12.5,
- * f32 26.9 / 24.4 / 23.8, q8_0 8.6 / 7.6 / 6.9 (8 rows of q8_0: slower than 1 KiB).
- * Prefetches never fault, so running past the end is harmless. */
+/* The loops ask for the cache rows about MG_KV_AHEAD_BYTES (of the bytes they use per
+ * row) ahead of the row they read: the hardware prefetcher alone streamed a head's run
+ * at ~15-17 GB/s on the 2-core Xeon where a read loop does 20-24. bench_attention at
+ * 1500 positions, 5 alternating runs each, median ms per step for 1 / 2 / 3 KiB: f16
+ * 13.0 / 12.2 / 12.5, f32 26.9 / 24.4 / 23.8, q8_0 8.6 / 7.6 / 6.9. Prefetches never
+ * fault, and the loops stop asking at the last row they read. */
 #ifndef MG_KV_AHEAD_BYTES
 #define MG_KV_AHEAD_BYTES 3072
 #endif
-static inline void mg_kv_prefetch(const void *row, size_t row_bytes) {
-    for (size_t off = 0; off < row_bytes; off += 64)
-        __builtin_prefetch((const char *)row + MG_KV_AHEAD_BYTES + off);
+static inline void mg_kv_prefetch_span(const void *p, size_t bytes) {
+    uintptr_t a = (uintptr_t)p, end = a + bytes;
+    for (a &= ~(uintptr_t)63; a < end; a += 64)
+        __builtin_prefetch((const void *)a);
 }
 
-/* Starts the two streams of one head's attention at once: the first
- * MG_KV_AHEAD_BYTES of its K and V rows (`bytes` in all, each), which the loops'
- * own prefetches never ask for. Without it V's first rows were demand misses after
- * the whole K pass; with it a q4_0 step's self-attention took 1.30-1.34 ms instead of
- * 1.36-1.55 (musicgen-small, 10 s, five alternating runs). */
-static inline void mg_kv_prefetch_head(const void *K, const void *V, size_t bytes) {
-    if (bytes > MG_KV_AHEAD_BYTES)
-        bytes = MG_KV_AHEAD_BYTES;
-    for (size_t off = 0; off < bytes; off += 64) {
-        __builtin_prefetch((const char *)K + off);
-        __builtin_prefetch((const char *)V + off);
+/* The two loops every ISA shares, inlined with its per-head row functions (constant
+ * function pointers): dot(q, k, hd) = q . k and axpy(o, a, v, hd): o += a * v. */
+typedef float (*mg_kv_dot_fn)(const float *q, const void *k, int hd);
+typedef void (*mg_kv_axpy_fn)(float *o, float a, const void *v, int hd);
+
+static inline __attribute__((always_inline)) void mg_kv_scores_loop(const float *q, int G, const void *K, size_t ld,
+                                                                    int n, int hd, float *p, size_t ps, size_t rb,
+                                                                    mg_kv_dot_fn dot) {
+    size_t used = (size_t)G * rb;
+    int ahead = (int)((MG_KV_AHEAD_BYTES + used - 1) / used);
+    for (int i = 0; i < n; i++) {
+        const char *row = (const char *)K + (size_t)i * ld;
+        if (i + ahead < n)
+            mg_kv_prefetch_span(row + (size_t)ahead * ld, used);
+        for (int g = 0; g < G; g++)
+            p[(size_t)g * ps + (size_t)i] = dot(q + (size_t)g * hd, row + (size_t)g * rb, hd);
     }
 }
+
+static inline __attribute__((always_inline)) void mg_kv_accum_loop(float *o, int G, const float *p, size_t ps,
+                                                                   const void *V, size_t ld, int n, int hd, size_t rb,
+                                                                   mg_kv_axpy_fn axpy) {
+    size_t used = (size_t)G * rb;
+    int ahead = (int)((MG_KV_AHEAD_BYTES + used - 1) / used);
+    for (int i = 0; i < n; i++) {
+        const char *row = (const char *)V + (size_t)i * ld;
+        if (i + ahead < n)
+            mg_kv_prefetch_span(row + (size_t)ahead * ld, used);
+        for (int g = 0; g < G; g++)
+            axpy(o + (size_t)g * hd, p[(size_t)g * ps + (size_t)i], row + (size_t)g * rb, hd);
+    }
+}
+
+/* The scores and accum kernels of format `fmt` from its rb_fmt, dot_fmt and axpy_fmt. */
+#define MG_KV_KERNELS(fmt)                                                                                           \
+    static void scores_##fmt(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps) { \
+        mg_kv_scores_loop(q, G, K, ld, n, hd, p, ps, rb_##fmt(hd), dot_##fmt);                                       \
+    }                                                                                                                \
+    static void accum_##fmt(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd) {  \
+        mg_kv_accum_loop(o, G, p, ps, V, ld, n, hd, rb_##fmt(hd), axpy_##fmt);                                       \
+    }
+
+/* Attention of one query position for G heads over the first n rows of the
+ * position-major self-attention cache (head g of row i at K + i * ld + g * row_bytes;
+ * V alike): scores, softmax per head, weighted sum. q: G x hd (already scaled);
+ * p: scratch of G x n; o: G x hd out. A head's sums run in the same order whatever G
+ * is, so results do not depend on how heads are grouped into tasks. */
+void mg_attn_heads(const mg_kv_ops *ops, int G, int hd, const float *q, const void *K, const void *V, size_t ld,
+                   int n, float *p, float *o);
 
 /* Kernels for `kv` on the active ISA (mg_isa_active); `scalar` forces the reference. */
 const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int scalar);

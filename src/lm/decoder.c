@@ -234,7 +234,7 @@ struct mg_dec_state {
     const mg_kv_ops *ops;     /* attention kernels of the cache format */
     const mg_kv_ops *f32_ops; /* for the cross-attention K/V (f32) */
     size_t kv_row;            /* bytes of one cached head row (head_dim values) */
-    uint8_t *kcache, *vcache; /* [layer][row][head][max_len] rows of kv_row bytes */
+    uint8_t *kcache, *vcache; /* [layer][row][max_len][head]: heads of kv_row bytes */
     float *ck, *cv;           /* cross K/V [layer][row][head][S][head_dim] */
     int32_t *cmask;           /* [row][S] */
     uint8_t *row_has_text;    /* [row] */
@@ -385,35 +385,31 @@ typedef struct {
     const float *q; /* [rows*n][D], already scaled */
     float *out;     /* [rows*n][D] */
     int n_pairs, pairs_per_task; /* (row, head) pairs; cross-attention takes runs of them */
+    int groups;                  /* self-attention: head groups (tasks) per row */
 } attn_job;
 
-/* Causal self-attention of one (row, head) for the n new columns. */
+/* Causal self-attention of one row's head group for the n new columns. */
 static void self_attn_task(void *arg, int task) {
     const attn_job *j = arg;
     mg_dec_state *s = j->s;
     const mg_decoder *d = s->d;
     int H = d->cfg.n_heads, hd = d->head_dim, D = d->cfg.hidden_size;
-    int r = task / H, h = task % H;
-    size_t head_row = (((size_t)j->layer * s->rows + r) * (size_t)H + (size_t)h) * (size_t)s->max_len;
-    uint8_t *kc = s->kcache + head_row * s->kv_row;
-    uint8_t *vc = s->vcache + head_row * s->kv_row;
-    mg_kv_prefetch_head(kc, vc, (size_t)(j->pos0 + j->n) * s->kv_row);
-    /* This head's new keys and values into its cache rows (here rather than before the
-     * job: the writes miss the cache, and both threads then wait on them at once). */
+    int r = task / j->groups, grp = task % j->groups;
+    int h0 = grp * H / j->groups, G = (grp + 1) * H / j->groups - h0;
+    size_t ld = (size_t)H * s->kv_row, first = ((size_t)j->layer * s->rows + r) * (size_t)s->max_len * ld;
+    uint8_t *kc = s->kcache + first + (size_t)h0 * s->kv_row;
+    uint8_t *vc = s->vcache + first + (size_t)h0 * s->kv_row;
+    /* The group's new keys and values into their cache rows (here rather than before
+     * the job: the writes miss the cache, and both threads then wait on them at once). */
     for (int t = 0; t < j->n; t++) {
-        size_t src = ((size_t)r * j->n + t) * D + (size_t)h * hd, row = (size_t)(j->pos0 + t) * s->kv_row;
-        s->ops->store(kc + row, s->k + src, hd);
-        s->ops->store(vc + row, s->v + src, hd);
+        size_t src = ((size_t)r * j->n + t) * D + (size_t)h0 * hd, row = (size_t)(j->pos0 + t) * ld;
+        s->ops->store(kc + row, s->k + src, G * hd);
+        s->ops->store(vc + row, s->v + src, G * hd);
     }
-    float *p = s->scores + (size_t)task * (size_t)(s->max_len > s->S ? s->max_len : s->S);
+    float *p = s->scores + ((size_t)r * H + (size_t)h0) * (size_t)(s->max_len > s->S ? s->max_len : s->S);
     for (int t = 0; t < j->n; t++) {
-        const float *q = j->q + ((size_t)r * j->n + t) * D + (size_t)h * hd;
-        int nk = j->pos0 + t + 1; /* keys 0 .. current position */
-        s->ops->scores(q, kc, nk, hd, p);
-        mg_softmax(p, nk);
-        float *o = j->out + ((size_t)r * j->n + t) * D + (size_t)h * hd;
-        memset(o, 0, sizeof(float) * (size_t)hd);
-        s->ops->accum(o, p, vc, nk, hd);
+        size_t at = ((size_t)r * j->n + t) * D + (size_t)h0 * hd;
+        mg_attn_heads(s->ops, G, hd, j->q + at, kc, vc, ld, j->pos0 + t + 1, p, j->out + at); /* keys 0 .. t */
     }
 }
 
@@ -435,12 +431,12 @@ static void cross_attn_pair(const attn_job *j, int task) {
         if (!s->row_has_text[r])
             continue;
         const float *q = j->q + ((size_t)r * j->n + t) * D + (size_t)h * hd;
-        s->f32_ops->scores(q, kc, S, hd, p);
+        s->f32_ops->scores(q, 1, kc, sizeof(float) * (size_t)hd, S, hd, p, (size_t)S);
         for (int i = 0; i < S; i++)
             if (!mask[i])
                 p[i] = -INFINITY;
         mg_softmax(p, S);
-        s->f32_ops->accum(o, p, vc, S, hd);
+        s->f32_ops->accum(o, 1, p, (size_t)S, vc, sizeof(float) * (size_t)hd, S, hd);
     }
 }
 
@@ -509,7 +505,12 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
 
     mg_dec_times *tm = &s->times;
     double t_last = mg_time_now();
-    int pairs_per_task = (R * H + 2 * mg_pool_threads(pool) - 1) / (2 * mg_pool_threads(pool));
+    int threads = mg_pool_threads(pool), pairs_per_task = (R * H + 2 * threads - 1) / (2 * threads);
+    /* Self-attention: one task per row (a CFG pair on two cores: one each), each a single
+     * stream through its cache rows. Splitting a row's heads between threads makes two
+     * interleaved strided streams, slower on two cores (bench_attention); it is done only
+     * to give more threads than rows something to do. */
+    int groups = R >= threads ? 1 : (threads + R - 1) / R > H ? H : (threads + R - 1) / R;
     for (int l = 0; l < c->n_layers; l++) {
         const mg_dec_layer *Ly = &d->layers[l];
         /* Self-attention (causal, cached): h += out_proj(attn(LN(h))). */
@@ -520,8 +521,8 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         mg_matmul_group(pool, qkv, 3, M);
         scale(s->q, M * D, qscale);
         lap(&t_last, &tm->matmul_s);
-        attn_job job = {s, l, n, pos0, s->q, s->att, R * H, pairs_per_task};
-        mg_pool_run(pool, self_attn_task, &job, R * H);
+        attn_job job = {s, l, n, pos0, s->q, s->att, R * H, pairs_per_task, groups};
+        mg_pool_run(pool, self_attn_task, &job, R * groups);
         lap(&t_last, &tm->self_attn_s);
         mg_matmul(pool, &Ly->so, s->att, M, D, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
