@@ -388,6 +388,17 @@ typedef struct {
     int groups;                  /* self-attention: head groups (tasks) per row */
 } attn_job;
 
+/* Self-attention tasks per row: one (a CFG pair on two cores: one row each), so each
+ * thread reads a single stream through its cache rows. Splitting a row's heads between
+ * threads makes interleaved strided streams, slower on two cores (docs/kernels.md); it
+ * is done only to give more threads than rows something to do. */
+static int self_attn_groups(int rows, int heads, int threads) {
+    if (rows >= threads)
+        return 1;
+    int groups = (threads + rows - 1) / rows;
+    return groups < heads ? groups : heads;
+}
+
 /* Causal self-attention of one row's head group for the n new columns. */
 static void self_attn_task(void *arg, int task) {
     const attn_job *j = arg;
@@ -506,11 +517,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
     mg_dec_times *tm = &s->times;
     double t_last = mg_time_now();
     int threads = mg_pool_threads(pool), pairs_per_task = (R * H + 2 * threads - 1) / (2 * threads);
-    /* Self-attention: one task per row (a CFG pair on two cores: one each), each a single
-     * stream through its cache rows. Splitting a row's heads between threads makes two
-     * interleaved strided streams, slower on two cores (bench_attention); it is done only
-     * to give more threads than rows something to do. */
-    int groups = R >= threads ? 1 : (threads + R - 1) / R > H ? H : (threads + R - 1) / R;
+    int groups = self_attn_groups(R, H, threads);
     for (int l = 0; l < c->n_layers; l++) {
         const mg_dec_layer *Ly = &d->layers[l];
         /* Self-attention (causal, cached): h += out_proj(attn(LN(h))). */
