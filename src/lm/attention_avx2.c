@@ -32,49 +32,42 @@ static void store_f16(void *dst, const float *src, int hd) {
 
 static inline __m256 load_f16(const uint16_t *p) { return _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)p)); }
 
-static inline float dot_f32(const float *q, const void *k, int hd) {
-    const float *w = k;
+/* Eight values of a float row at element e as f32, and one value (the tail). */
+static inline __m256 f32_load8(const void *row, int e) { return _mm256_loadu_ps((const float *)row + e); }
+static inline float f32_load1(const void *row, int e) { return ((const float *)row)[e]; }
+static inline __m256 f16_load8(const void *row, int e) { return load_f16((const uint16_t *)row + e); }
+static inline float f16_load1(const void *row, int e) { return mg_f16_to_f32(((const uint16_t *)row)[e]); }
+
+/* One head's row against q, and o += a * row; always inlined with constant loaders, so
+ * each float format gets its own straight code. */
+static inline __attribute__((always_inline)) float dot_float(const float *q, const void *k, int hd,
+                                                             __m256 (*load8)(const void *, int),
+                                                             float (*load1)(const void *, int)) {
     __m256 acc = _mm256_setzero_ps();
     int e = 0;
     for (; e + 8 <= hd; e += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), _mm256_loadu_ps(w + e), acc);
+        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), load8(k, e), acc);
     float s = hsum8(acc);
     for (; e < hd; e++)
-        s += q[e] * w[e];
+        s += q[e] * load1(k, e);
     return s;
 }
 
-static inline void axpy_f32(float *o, float a, const void *v, int hd) {
-    const float *w = v;
+static inline __attribute__((always_inline)) void axpy_float(float *o, float a, const void *v, int hd,
+                                                             __m256 (*load8)(const void *, int),
+                                                             float (*load1)(const void *, int)) {
     __m256 av = _mm256_set1_ps(a);
     int e = 0;
     for (; e + 8 <= hd; e += 8)
-        _mm256_storeu_ps(o + e, _mm256_fmadd_ps(av, _mm256_loadu_ps(w + e), _mm256_loadu_ps(o + e)));
+        _mm256_storeu_ps(o + e, _mm256_fmadd_ps(av, load8(v, e), _mm256_loadu_ps(o + e)));
     for (; e < hd; e++)
-        o[e] += a * w[e];
+        o[e] += a * load1(v, e);
 }
 
-static inline float dot_f16(const float *q, const void *k, int hd) {
-    const uint16_t *w = k;
-    __m256 acc = _mm256_setzero_ps();
-    int e = 0;
-    for (; e + 8 <= hd; e += 8)
-        acc = _mm256_fmadd_ps(_mm256_loadu_ps(q + e), load_f16(w + e), acc);
-    float s = hsum8(acc);
-    for (; e < hd; e++)
-        s += q[e] * mg_f16_to_f32(w[e]);
-    return s;
-}
-
-static inline void axpy_f16(float *o, float a, const void *v, int hd) {
-    const uint16_t *w = v;
-    __m256 av = _mm256_set1_ps(a);
-    int e = 0;
-    for (; e + 8 <= hd; e += 8)
-        _mm256_storeu_ps(o + e, _mm256_fmadd_ps(av, load_f16(w + e), _mm256_loadu_ps(o + e)));
-    for (; e < hd; e++)
-        o[e] += a * mg_f16_to_f32(w[e]);
-}
+static inline float dot_f32(const float *q, const void *k, int hd) { return dot_float(q, k, hd, f32_load8, f32_load1); }
+static inline void axpy_f32(float *o, float a, const void *v, int hd) { axpy_float(o, a, v, hd, f32_load8, f32_load1); }
+static inline float dot_f16(const float *q, const void *k, int hd) { return dot_float(q, k, hd, f16_load8, f16_load1); }
+static inline void axpy_f16(float *o, float a, const void *v, int hd) { axpy_float(o, a, v, hd, f16_load8, f16_load1); }
 
 static inline __m256 load_q8(const int8_t *p) {
     return _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_loadl_epi64((const __m128i *)p)));
