@@ -2,9 +2,9 @@
  * bandwidth. A decoder step of musicgen-small reads, in every one of its 24 layers,
  * the K and V rows of 2 CFG rows x 16 heads (head_dim 64) up to the current position:
  * ~196 KB per position in f16, so ~0.3 GB per step at the end of a 30 s window. This
- * runs exactly that (scores, softmax, weighted sum per (row, head), split over the
- * pool like the decoder) for a few positions and cache types, and prints ms per step
- * and GB/s next to the machine's measured read bandwidth.
+ * runs exactly that (scores, softmax and weighted sum of every head, mg_attn_heads,
+ * one pool task per CFG row like the decoder) for a few positions and cache types, and
+ * prints ms per step and GB/s next to the machine's measured read bandwidth.
  *
  *   bench_attention [--threads N] [--positions 250,750,1500] [--between MB]
  *
