@@ -4,8 +4,9 @@
  * for random-weight codecs of other shapes (odd and even kernels, ratios, dilations,
  * 1-3 LSTM layers, zero padding, 1x1 shortcuts):
  *  - every push pattern (1, 2, 3, 7, 25 frames, random sizes with empty pushes, all at
- *    once), also with batching (mg_encodec_stream_set_batch 3, 8), gives exactly (bit
- *    for bit) the one-shot decode, and the golden audio;
+ *    once), also with batching (mg_encodec_stream_set_batch 3, 8, and groups growing
+ *    from 2 to 16 frames), gives exactly (bit for bit) the one-shot decode, and the
+ *    golden audio;
  *  - latency: after n frames, the samples of frames < n - lookahead are out;
  *  - streams of 1, 2, 3 frames; empty pushes; finish without frames; pushing or
  *    finishing after finish is an error; bad codes are refused and leave the stream
@@ -66,17 +67,20 @@ static double max_abs_diff(const float *a, const float *b, int64_t n) {
 /* Stream codes [nq][T] in pushes of the pattern into audio [T * hop]; checks the
  * latency promise after every push. Returns the samples produced. */
 static int64_t stream_decode(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int nq, int T, int pattern,
-                             int batch, uint64_t seed, float *audio, int *latency_ok) {
+                             int batch, int batch_max, uint64_t seed, float *audio, int *latency_ok) {
     const int hop = mg_encodec_hop(c);
     mg_encodec_stream *s = NULL;
     CHECK_OK(mg_encodec_stream_new(c, nq, &s));
     if (!s)
         return -1;
     int D0 = mg_encodec_stream_lookahead(s);
-    if (batch > 1)
+    if (batch_max > batch)
+        CHECK_OK(mg_encodec_stream_set_batch_growth(s, batch, batch_max));
+    else if (batch > 1)
         CHECK_OK(mg_encodec_stream_set_batch(s, batch));
     int D = mg_encodec_stream_lookahead(s);
-    CHECK(D0 >= 0 && D >= D0 && D <= D0 + batch - 1, "lookahead %d, %d with batches of %d", D0, D, batch);
+    CHECK(D0 >= 0 && D >= D0 && D <= D0 + batch_max - 1, "lookahead %d, %d with batches of %d..%d", D0, D, batch,
+          batch_max);
     mg_rng r;
     mg_rng_seed(&r, seed);
     int64_t *part = malloc((size_t)nq * (size_t)(T + 1) * sizeof(int64_t));
@@ -121,22 +125,23 @@ static void check_sequence(const mg_encodec *c, const code_seq *q, mg_pool *pool
     decode_one_shot(c, pool2, q->codes, q->nq, q->T, ref);
     double worst = 0;
     int all_latency = 1, all_lengths = 1, runs = 0;
-    const int batches[] = {1, 3, 8};
-    for (int b = 0; b < 3; b++)
+    const int batches[] = {1, 3, 8, 2}, batch_maxes[] = {1, 3, 8, 16}; /* the last: growing groups */
+    for (int b = 0; b < 4; b++)
         for (int p = 0; p < N_PATTERNS; p++) {
             if (b > 0 && p % 2) /* batching: a subset of the patterns */
                 continue;
             int lat;
             memset(got, 0xff, (size_t)N * sizeof(float)); /* NaN: a sample never written shows */
-            int64_t n = stream_decode(c, pool2, q->codes, q->nq, q->T, patterns[p], batches[b], 17 + (uint64_t)p, got,
-                                      &lat);
+            int64_t n = stream_decode(c, pool2, q->codes, q->nq, q->T, patterns[p], batches[b], batch_maxes[b],
+                                      17 + (uint64_t)p, got, &lat);
             all_lengths &= n == N;
             all_latency &= lat;
             double d = n == N ? max_abs_diff(got, ref, N) : 1e30;
             if (d > worst)
                 worst = d;
-            CHECK(n == N && d == 0, "%s: pushes of %d frames, batches of %d: %lld samples, max |stream - one-shot| %.3g",
-                  q->name, patterns[p], batches[b], (long long)n, d);
+            CHECK(n == N && d == 0,
+                  "%s: pushes of %d frames, batches of %d..%d: %lld samples, max |stream - one-shot| %.3g", q->name,
+                  patterns[p], batches[b], batch_maxes[b], (long long)n, d);
             runs++;
         }
     printf("  %-28s %3d frames: stream vs one-shot max abs diff %.3g over %d push patterns\n", q->name, q->T, worst,
@@ -150,7 +155,7 @@ static void check_sequence(const mg_encodec *c, const code_seq *q, mg_pool *pool
     }
     /* one thread, random pushes */
     int lat;
-    stream_decode(c, pool1, q->codes, q->nq, q->T, 0, 1, 99, got, &lat);
+    stream_decode(c, pool1, q->codes, q->nq, q->T, 0, 1, 1, 99, got, &lat);
     CHECK(max_abs_diff(got, ref, N) == 0, "%s: 1 thread differs from 2 threads", q->name);
     free(ref);
     free(got);
@@ -168,7 +173,7 @@ static void check_short_streams(const mg_encodec *c, const code_seq *q, mg_pool 
         decode_one_shot(c, pool, codes, q->nq, T, ref);
         for (int p = 0; p < N_PATTERNS; p++) {
             int lat;
-            int64_t n = stream_decode(c, pool, codes, q->nq, T, patterns[p], 1 + p % 3, 5, got, &lat);
+            int64_t n = stream_decode(c, pool, codes, q->nq, T, patterns[p], 1 + p % 3, 1 + p % 3, 5, got, &lat);
             int same = n == (int64_t)T * hop && max_abs_diff(got, ref, n) == 0 && lat;
             CHECK(same, "%d-frame stream, pushes of %d: differs from one-shot", T, patterns[p]);
             ok &= same;
@@ -194,6 +199,7 @@ static void check_api_edges(const mg_encodec *c, const code_seq *q, mg_pool *poo
     CHECK_OK(mg_encodec_stream_new(c, q->nq, &s));
     CHECK(mg_encodec_stream_set_batch(s, 0) == MG_ERR_INVALID_ARG, "batch 0 accepted");
     CHECK(mg_encodec_stream_set_batch(s, 100000) == MG_ERR_INVALID_ARG, "batch 100000 accepted");
+    CHECK(mg_encodec_stream_set_batch_growth(s, 8, 4) == MG_ERR_INVALID_ARG, "groups growing from 8 to 4 accepted");
     CHECK_OK(mg_encodec_stream_push(s, pool, NULL, 0, &pcm, &n));
     CHECK(n == 0, "empty push returned %lld samples", (long long)n);
     CHECK_OK(mg_encodec_stream_finish(s, pool, &pcm, &n));
@@ -310,6 +316,7 @@ static void check_bounded_memory(const mg_encodec *c, mg_pool *pool, int nq, int
             early = mg_encodec_stream_bytes(s);
     }
     late = mg_encodec_stream_bytes(s);
+    CHECK(mg_encodec_stream_set_batch(s, 2) == MG_ERR_INVALID_ARG, "groups changed after frames were pushed");
     CHECK(late == early, "stream memory grew from %lld to %lld bytes between frame 50 and 400", (long long)early,
           (long long)late);
     printf("  held memory after 50 and 400 one-frame pushes, batches of %d: %lld / %lld bytes (lookahead %d frames, "

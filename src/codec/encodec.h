@@ -79,6 +79,13 @@ int mg_encodec_stream_lookahead(const mg_encodec_stream *s);
  * frames - 1 frames of latency (included in mg_encodec_stream_lookahead); the
  * results are the same. */
 mg_status mg_encodec_stream_set_batch(mg_encodec_stream *s, int frames);
+/* Groups that grow: the first of `first` frames, each next one twice the last, up to
+ * `max` (1 <= first <= max <= 256). A stream being played keeps the first audio as
+ * early as groups of `first` give it, and later runs stream the codec's weights through
+ * the cache fewer times (in a generation the decoder's weights evict them between
+ * runs). Same results; the latency bound is that of groups of `max`. Both calls must
+ * come before the first push. */
+mg_status mg_encodec_stream_set_batch_growth(mg_encodec_stream *s, int first, int max);
 /* Frames pushed and samples returned so far. */
 int64_t mg_encodec_stream_frames(const mg_encodec_stream *s);
 int64_t mg_encodec_stream_samples(const mg_encodec_stream *s);

@@ -53,7 +53,8 @@ struct mg_encodec_stream {
     int n_q, dim, hop;
     int64_t open_len;  /* frames assumed while the true length is unknown */
     int64_t max_frames; /* pushes beyond this are refused */
-    int batch;         /* frame-rate rows are processed in aligned groups of this many */
+    int batch;         /* frame-rate rows are processed in groups: the first of this many, */
+    int batch_max;     /* each next one twice the last, up to this many (== batch: fixed) */
     int lookahead;
     int64_t frames;    /* frames pushed */
     ec_rows emb;       /* quantized embeddings, rows [t0, frames) */
@@ -158,15 +159,23 @@ static int64_t first_row_read(const ec_stack *st, int64_t len, int64_t o) {
  * them, or with batching only whole groups (so what has been returned after n frames
  * depends on n alone, not on how the frames were pushed). */
 static int64_t batch_end(const mg_encodec_stream *s, int64_t ready) {
-    return s->batch > 1 ? ready / s->batch * s->batch : ready;
+    if (s->batch_max == s->batch)
+        return s->batch > 1 ? ready / s->batch * s->batch : ready;
+    int64_t end = 0, size = s->batch; /* groups of batch, 2 batch, 4 batch, ..., batch_max */
+    while (size < s->batch_max && end + size <= ready) {
+        end += size;
+        size = 2 * size < s->batch_max ? 2 * size : s->batch_max;
+    }
+    return end + (ready - end) / size * size;
 }
 
 /* Smallest D such that after any n pushed frames, the samples of frames < n - D have
- * been returned (checked over the first frames; after the left edge the pattern
- * repeats every `batch` frames). */
+ * been returned (checked over the first frames; after the left edge and the growing
+ * groups, which together span less than 2 batch_max frames, the pattern repeats every
+ * batch_max frames). */
 static int compute_lookahead(const mg_encodec_stream *s) {
     int D = 0;
-    for (int64_t n = 1; n <= 32 + 2 * (int64_t)s->batch; n++) {
+    for (int64_t n = 1; n <= 32 + 4 * (int64_t)s->batch_max; n++) {
         int64_t rows = batch_end(s, ready_end(&s->front, s->open_len, 0, n));
         int64_t smp = ready_end(&s->back, s->open_len, 0, rows);
         int64_t d = n - smp / s->hop;
@@ -269,7 +278,7 @@ mg_status mg_encodec_stream_new(const mg_encodec *c, int n_q, mg_encodec_stream 
      * signal (frames x hop) stay far from overflowing. */
     s->open_len = ((int64_t)1 << 56) / (s->hop > 0 ? s->hop : 1);
     s->max_frames = s->open_len / 2;
-    s->batch = 1;
+    s->batch = s->batch_max = 1;
     s->emb.ch = s->dim;
     s->hist.ch = s->parts.c_lstm;
     mg_status st = ec_lstm_state_init(&s->lstm, s->parts.lstm);
@@ -297,13 +306,20 @@ void mg_encodec_stream_free(mg_encodec_stream *s) {
 
 int mg_encodec_stream_lookahead(const mg_encodec_stream *s) { return s ? s->lookahead : 0; }
 
-mg_status mg_encodec_stream_set_batch(mg_encodec_stream *s, int frames) {
-    if (!s || frames < 1 || frames > EC_STREAM_MAX_BATCH)
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch: %d frames (expected 1..%d)", frames,
-                       EC_STREAM_MAX_BATCH);
-    s->batch = frames;
+mg_status mg_encodec_stream_set_batch_growth(mg_encodec_stream *s, int first, int max) {
+    if (!s || first < 1 || max < first || max > EC_STREAM_MAX_BATCH)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch: groups of %d growing to %d frames (expected "
+                       "1 <= first <= max <= %d)", first, max, EC_STREAM_MAX_BATCH);
+    if (s->frames > 0)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch: frames were already pushed");
+    s->batch = first;
+    s->batch_max = max;
     s->lookahead = compute_lookahead(s);
     return MG_OK;
+}
+
+mg_status mg_encodec_stream_set_batch(mg_encodec_stream *s, int frames) {
+    return mg_encodec_stream_set_batch_growth(s, frames, frames);
 }
 int64_t mg_encodec_stream_frames(const mg_encodec_stream *s) { return s ? s->frames : 0; }
 int64_t mg_encodec_stream_samples(const mg_encodec_stream *s) { return s ? s->samples : 0; }
