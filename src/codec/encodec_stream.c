@@ -307,9 +307,13 @@ void mg_encodec_stream_free(mg_encodec_stream *s) {
 int mg_encodec_stream_lookahead(const mg_encodec_stream *s) { return s ? s->lookahead : 0; }
 
 mg_status mg_encodec_stream_set_batch_growth(mg_encodec_stream *s, int first, int max) {
-    if (!s || first < 1 || max < first || max > EC_STREAM_MAX_BATCH)
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch: groups of %d growing to %d frames (expected "
-                       "1 <= first <= max <= %d)", first, max, EC_STREAM_MAX_BATCH);
+    if (!s || first < 1 || max < first || max > EC_STREAM_MAX_BATCH) {
+        if (first == max)
+            return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch: groups of %d frames (expected 1..%d)", first,
+                           EC_STREAM_MAX_BATCH);
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch_growth: groups of %d growing to %d frames "
+                       "(expected 1 <= first <= max <= %d)", first, max, EC_STREAM_MAX_BATCH);
+    }
     if (s->frames > 0)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_encodec_stream_set_batch: frames were already pushed");
     s->batch = first;
