@@ -1,5 +1,6 @@
-/* attention.c — scalar reference attention kernels, the dispatch, and the blocked
- * multi-head loop over the position-major self-attention cache (see attention.h). */
+/* attention.c — scalar reference attention kernels, the dispatch, and mg_attn_heads
+ * (one query position's heads over the position-major self-attention cache; see
+ * attention.h). */
 #include "lm/attention.h"
 #include "tensor/matmul.h"
 #include "tensor/ops.h"
