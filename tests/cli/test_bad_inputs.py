@@ -535,6 +535,11 @@ def config_cases():
     w = Work("generation_config max_length shorter than the delay pattern")
     run(w, gen(w.model(lambda m: edit_json(m, "generation_config.json", lambda c: c.update(max_length=3))),
                w.path("out", "x.wav")), ["generation window is empty", "max_length 3", "number of steps"])
+    w = Work("the same model: info (valid: a warning)")
+    short = lambda m: edit_json(m, "generation_config.json", lambda c: c.update(max_length=3))
+    run_ok(w, ["info", "-m", w.model(short)], ["generation window is empty", "--steps"])
+    w = Work("the same model: generate --steps 4 (valid)")
+    run_ok(w, ["generate", "-m", w.model(short), "--steps", "4", "-o", w.path("out", "x.wav"), "-q", "-t", "1", "rock"])
 
     w = Work("config.json missing")
     run(w, gen(w.model(lambda m: os.remove(os.path.join(m, "config.json"))), w.path("out", "x.wav")),
