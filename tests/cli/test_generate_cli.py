@@ -213,6 +213,13 @@ def contract_checks(d):
                "--json", "-q", "x"])
     if p.returncode == 0:
         t.check(json.loads(p.stdout.strip().splitlines()[-1])["seed"] < 2**32, "--seed -1 draws a seed")
+    # Greedy output does not depend on a seed: --json says null, not a number drawn for nothing.
+    p = t.run(["generate", "-m", model, "--greedy", "--steps", "8", "--codes-out", os.path.join(d, "greedy-json.npy"),
+               "--json", "-q", "x", "y"])
+    if p.returncode == 0:
+        j = json.loads(p.stdout.strip().splitlines()[-1])
+        t.check(j["seed"] is None and [i["seed"] for i in j["items"]] == [None, None] and j["greedy"] is True,
+                f"--greedy --json seeds: {j}")
     p = t.run(["generate", "-m", model, "--seed", str(2**64 - 1), "--steps", "8", "x"], expect_ok=False)
     t.check("at most" in p.stderr, f"--seed 2^64-1: {p.stderr.strip()}")
 

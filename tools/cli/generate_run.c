@@ -383,14 +383,24 @@ static int write_outputs(gen_options *o, const mg_result *r) {
     return rc;
 }
 
+/* A seed as JSON: null for greedy output, which does not depend on one. */
+static void print_json_seed(const gen_options *o, uint64_t seed) {
+    if (o->greedy)
+        printf("null");
+    else
+        printf("%llu", (unsigned long long)seed);
+}
+
 static void print_json(const gen_options *o, const mg_result *r, const mg_model_info *info, double secs) {
     double audio_s = (double)r->n_samples / r->sample_rate;
     printf("{\"model\": ");
     cli_json_string(o->model);
-    printf(", \"prompts\": %d, \"seed\": %llu, \"steps\": %d, \"frames\": %d, \"codebooks\": %d, "
+    printf(", \"prompts\": %d, \"seed\": ", r->batch);
+    print_json_seed(o, r->seed);
+    printf(", \"steps\": %d, \"frames\": %d, \"codebooks\": %d, "
            "\"channels\": %d, \"sample_rate\": %d, \"samples\": %lld, \"duration_s\": %.4f, \"elapsed_s\": %.3f, "
            "\"rtf\": %.4f, \"greedy\": %s, \"stereo\": %s, \"files\": [",
-           r->batch, (unsigned long long)r->seed, r->steps, r->n_frames, r->n_codebooks, r->channels, r->sample_rate,
+           r->steps, r->n_frames, r->n_codebooks, r->channels, r->sample_rate,
            (long long)r->n_samples, audio_s, secs, audio_s > 0 ? secs / (audio_s * r->batch) : 0,
            o->greedy ? "true" : "false", info->stereo ? "true" : "false");
     for (int i = 0; o->out_paths && i < o->n_prompts; i++) {
@@ -407,7 +417,9 @@ static void print_json(const gen_options *o, const mg_result *r, const mg_model_
     for (int i = 0; i < o->n_prompts; i++) {
         printf("%s{\"prompt\": ", i ? ", " : "");
         cli_json_string(o->prompts[i]);
-        printf(", \"seed\": %llu, \"file\": ", (unsigned long long)(r->seed + (uint64_t)i));
+        printf(", \"seed\": ");
+        print_json_seed(o, r->seed + (uint64_t)i);
+        printf(", \"file\": ");
         if (o->out_paths)
             cli_json_string(o->out_paths[i]);
         else
