@@ -615,22 +615,26 @@ static mg_status parse_model_copy(const uint8_t *p, size_t n) {
 static void check_model_keys(mg_checkpoint *src) {
     struct {
         const char *what, *key, *value;
-    } cases[] = {{"no architecture", "general.architecture", NULL},
-                 {"other architecture", "general.architecture", "llama"},
-                 {"no config", "musicgen.config_json", NULL},
-                 {"broken config", "musicgen.config_json", "{\"model_type\": \"musicgen\""},
-                 {"config of another model", "musicgen.config_json", "{\"model_type\": \"bert\"}"},
-                 {"broken generation config", "musicgen.generation_config_json", "[1, 2"},
-                 {"no tokenizer", "tokenizer.spm.model", NULL}};
+        size_t len;           /* of value (0: strlen) */
+        const char *message; /* what the error must show, or NULL */
+    } cases[] = {{"no architecture", "general.architecture", NULL, 0, NULL},
+                 {"other architecture", "general.architecture", "llama", 0, "\"llama\""},
+                 {"architecture with a NUL byte", "general.architecture", "musicgen\0x", 10, "\"musicgen\\x00x\""},
+                 {"no config", "musicgen.config_json", NULL, 0, NULL},
+                 {"broken config", "musicgen.config_json", "{\"model_type\": \"musicgen\"", 0, NULL},
+                 {"config of another model", "musicgen.config_json", "{\"model_type\": \"bert\"}", 0, NULL},
+                 {"broken generation config", "musicgen.generation_config_json", "[1, 2", 0, NULL},
+                 {"no tokenizer", "tokenizer.spm.model", NULL, 0, NULL}};
     for (size_t c = 0; c < sizeof cases / sizeof cases[0]; c++) {
         mg_gguf_writer *w = mg_gguf_writer_new();
         const char *keys[] = {"general.architecture", "musicgen.config_json", "musicgen.generation_config_json"};
         char *cfg = mg_config_to_json(&src->cfg), *gen = mg_generation_config_to_json(&src->cfg);
         const char *vals[] = {"musicgen", cfg, gen};
         for (int k = 0; k < 3; k++) {
-            const char *v = !strcmp(keys[k], cases[c].key) ? cases[c].value : vals[k];
+            int replaced = !strcmp(keys[k], cases[c].key);
+            const char *v = replaced ? cases[c].value : vals[k];
             if (v)
-                CHECK_OK(mg_gguf_writer_set_str(w, keys[k], v, strlen(v)));
+                CHECK_OK(mg_gguf_writer_set_str(w, keys[k], v, replaced && cases[c].len ? cases[c].len : strlen(v)));
         }
         if (strcmp(cases[c].key, "tokenizer.spm.model"))
             CHECK_OK(mg_gguf_writer_set_bytes(w, "tokenizer.spm.model", src->spiece, src->spiece_size));
@@ -647,6 +651,8 @@ static void check_model_keys(mg_checkpoint *src) {
         mg_status st = mg_checkpoint_open(tmp_path("keys.gguf"), &ck);
         CHECK(st != MG_OK && strstr(mg_last_error(), "keys.gguf"), "%s: %s", cases[c].what,
               st == MG_OK ? "accepted" : mg_last_error());
+        CHECK(st == MG_OK || !cases[c].message || strstr(mg_last_error(), cases[c].message), "%s: %s lacks %s",
+              cases[c].what, mg_last_error(), cases[c].message);
         if (st == MG_OK)
             mg_checkpoint_close(&ck);
         else

@@ -538,15 +538,33 @@ int mg_gguf_name_to_hf(const char *stored, char *out, size_t n) {
 
 /* ---- MusicGen checkpoint from a GGUF ---------------------------------------------- */
 
+/* The first bytes of a metadata string for a message: printable ASCII as it is, every
+ * other byte as \xHH (so "musicgen\0x" does not print as "musicgen"). */
+static void quote_bytes(const char *s, size_t len, char *out, size_t cap) {
+    size_t o = 0, i = 0;
+    for (; i < len && o + 5 < cap; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c < 0x7F && c != '\\' && c != '"')
+            out[o++] = (char)c;
+        else
+            o += (size_t)snprintf(out + o, cap - o, "\\x%02X", c);
+    }
+    if (i < len && o >= 3) /* cut short */
+        memcpy(out + o - 3, "...", 3);
+    out[o] = 0;
+}
+
 static mg_status load_metadata(mg_checkpoint *ck, const mg_gguf *g, const char *path) {
     size_t len;
     const char *arch = mg_gguf_get_str(g, "general.architecture", &len);
     if (!arch)
         return mg_fail(MG_ERR_FORMAT, "%s has no general.architecture string; it is not a model written by musicgen quantize",
                        path);
-    if (len != 8 || memcmp(arch, "musicgen", 8))
-        return mg_fail(MG_ERR_UNSUPPORTED, "%s is a GGUF model for architecture \"%.*s\", not MusicGen", path,
-                       (int)(len > 64 ? 64 : len), arch);
+    if (len != 8 || memcmp(arch, "musicgen", 8)) {
+        char shown[80];
+        quote_bytes(arch, len, shown, sizeof shown);
+        return mg_fail(MG_ERR_UNSUPPORTED, "%s is a GGUF model for architecture \"%s\", not MusicGen", path, shown);
+    }
     char where[1200];
     const char *cfg = mg_gguf_get_str(g, "musicgen.config_json", &len);
     if (!cfg)
