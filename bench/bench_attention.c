@@ -120,7 +120,7 @@ int main(int argc, char **argv) {
     for (int i = 0; i < N_ROWS * N_HEADS * HEAD_DIM; i++)
         q[i] = (float)((i * 37) % 19 - 9) * 0.01f;
     for (int ti = 0; ti < 3; ti++) {
-        const mg_kv_ops *ops = mg_kv_ops_get(types[ti], 0);
+        const mg_kv_ops *ops = mg_kv_ops_get(types[ti], HEAD_DIM, 0);
         size_t rb = ops->row_bytes(HEAD_DIM), layer = (size_t)N_ROWS * N_HEADS * CAPACITY * rb;
         uint8_t *k = mg_bigbuf_alloc(layer * N_LAYERS), *v = mg_bigbuf_alloc(layer * N_LAYERS);
         float *row = malloc(sizeof(float) * HEAD_DIM);

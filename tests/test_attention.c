@@ -26,7 +26,7 @@ const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv);
 /* H heads of n positions in a position-major cache whose rows are ld bytes apart (a
  * little more than the H heads, as a cache with other heads or padding would be). */
 static void run(const mg_kv_ops *fast, mg_kv_type kv, int hd, int n) {
-    const mg_kv_ops *ref = mg_kv_ops_get(kv, 1);
+    const mg_kv_ops *ref = mg_kv_ops_get(kv, hd, 1);
     const int H = 3, h0 = 1, G = 2; /* the kernels see heads 1..2 of each row */
     size_t rb = ref->row_bytes(hd), ld = H * rb + 16;
     CHECK(rb == fast->row_bytes(hd), "row bytes agree");
@@ -102,7 +102,7 @@ int main(void) {
             if (kv == MG_KV_Q8_0 && hds[i] % 32)
                 continue;
             for (size_t j = 0; j < sizeof ns / sizeof ns[0]; j++) {
-                run(mg_kv_ops_get((mg_kv_type)kv, 0), (mg_kv_type)kv, hds[i], ns[j]);
+                run(mg_kv_ops_get((mg_kv_type)kv, hds[i], 0), (mg_kv_type)kv, hds[i], ns[j]);
 #if defined(__x86_64__)
                 if (mg_isa_active() == MG_ISA_AVX512)
                     run(mg_kv_ops_avx2((mg_kv_type)kv), (mg_kv_type)kv, hds[i], ns[j]);

@@ -79,10 +79,10 @@ static const mg_kv_ops scalar_ops[3] = {
 };
 
 const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv);
-const mg_kv_ops *mg_kv_ops_avx512(mg_kv_type kv);
+const mg_kv_ops *mg_kv_ops_avx512(mg_kv_type kv, int hd);
 const mg_kv_ops *mg_kv_ops_neon(mg_kv_type kv);
 
-const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int scalar) {
+const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int hd, int scalar) {
     if ((int)kv < 0 || kv > MG_KV_Q8_0)
         kv = MG_KV_F16;
     const mg_kv_ops *ops = NULL;
@@ -90,7 +90,7 @@ const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int scalar) {
 #if defined(__x86_64__)
         mg_isa isa = mg_isa_active();
         if (isa == MG_ISA_AVX512)
-            ops = mg_kv_ops_avx512(kv);
+            ops = mg_kv_ops_avx512(kv, hd);
         if (!ops && (isa == MG_ISA_AVX512 || isa == MG_ISA_AVX2))
             ops = mg_kv_ops_avx2(kv);
 #elif defined(__aarch64__)
@@ -109,7 +109,7 @@ void mg_attn_heads(const mg_kv_ops *ops, int G, int hd, const float *q, const vo
     /* V's first rows, which the weighted sum's own prefetches never ask for: they
      * arrive during the softmax instead of stalling its first rows. */
     size_t used = (size_t)G * ops->row_bytes(hd);
-    for (int i = 0; i < n && (size_t)i * used < MG_KV_AHEAD_BYTES; i++)
+    for (int i = 0, ahead = mg_kv_ahead_rows(used); i < n && i < ahead; i++)
         mg_kv_prefetch_span((const char *)V + (size_t)i * ld, used);
     for (int g = 0; g < G; g++)
         mg_softmax(p + (size_t)g * n, n);

@@ -43,6 +43,17 @@ static inline void mg_kv_prefetch_span(const void *p, size_t bytes) {
         __builtin_prefetch((const void *)a);
 }
 
+/* Rows ahead the loops ask for, when they use `used` bytes of each row. */
+static inline int mg_kv_ahead_rows(size_t used) { return (int)((MG_KV_AHEAD_BYTES + used - 1) / used); }
+
+/* Row i of a cache whose rows are ld bytes apart, after asking for the row `ahead`
+ * further on (its first `used` bytes). */
+static inline const char *mg_kv_row(const void *base, int i, size_t ld, int ahead, size_t used) {
+    const char *row = (const char *)base + (size_t)i * ld;
+    mg_kv_prefetch_span(row + (size_t)ahead * ld, used);
+    return row;
+}
+
 /* The two loops every ISA shares, inlined with its per-head row functions (constant
  * function pointers): dot(q, k, hd) = q . k and axpy(o, a, v, hd): o += a * v. */
 typedef float (*mg_kv_dot_fn)(const float *q, const void *k, int hd);
@@ -52,10 +63,9 @@ static inline __attribute__((always_inline)) void mg_kv_scores_loop(const float 
                                                                     int n, int hd, float *p, size_t ps, size_t rb,
                                                                     mg_kv_dot_fn dot) {
     size_t used = (size_t)G * rb;
-    int ahead = (int)((MG_KV_AHEAD_BYTES + used - 1) / used);
+    int ahead = mg_kv_ahead_rows(used);
     for (int i = 0; i < n; i++) {
-        const char *row = (const char *)K + (size_t)i * ld;
-        mg_kv_prefetch_span(row + (size_t)ahead * ld, used);
+        const char *row = mg_kv_row(K, i, ld, ahead, used);
         for (int g = 0; g < G; g++)
             p[(size_t)g * ps + (size_t)i] = dot(q + (size_t)g * hd, row + (size_t)g * rb, hd);
     }
@@ -65,10 +75,9 @@ static inline __attribute__((always_inline)) void mg_kv_accum_loop(float *o, int
                                                                    const void *V, size_t ld, int n, int hd, size_t rb,
                                                                    mg_kv_axpy_fn axpy) {
     size_t used = (size_t)G * rb;
-    int ahead = (int)((MG_KV_AHEAD_BYTES + used - 1) / used);
+    int ahead = mg_kv_ahead_rows(used);
     for (int i = 0; i < n; i++) {
-        const char *row = (const char *)V + (size_t)i * ld;
-        mg_kv_prefetch_span(row + (size_t)ahead * ld, used);
+        const char *row = mg_kv_row(V, i, ld, ahead, used);
         for (int g = 0; g < G; g++)
             axpy(o + (size_t)g * hd, p[(size_t)g * ps + (size_t)i], row + (size_t)g * rb, hd);
     }
@@ -91,8 +100,9 @@ static inline __attribute__((always_inline)) void mg_kv_accum_loop(float *o, int
 void mg_attn_heads(const mg_kv_ops *ops, int G, int hd, const float *q, const void *K, const void *V, size_t ld,
                    int n, float *p, float *o);
 
-/* Kernels for `kv` on the active ISA (mg_isa_active); `scalar` forces the reference. */
-const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int scalar);
+/* Kernels for `kv` and head_dim hd on the active ISA (mg_isa_active); `scalar` forces
+ * the reference. */
+const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int hd, int scalar);
 
 /* The format a cache really uses for head_dim hd (q8_0 needs hd % 32 == 0, else f16). */
 mg_kv_type mg_kv_effective(mg_kv_type kv, int hd);

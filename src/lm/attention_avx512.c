@@ -66,26 +66,16 @@ static inline void axpy_q8(float *o, float a, const void *v, int hd) {
     _mm512_storeu_ps(o + 48, _mm512_fmadd_ps(a1, load_q8x16(w[1].qs + 16), _mm512_loadu_ps(o + 48)));
 }
 
-/* head_dim 64 only (the released models); other sizes take the AVX2 kernels. */
-#define MG_AVX512_KERNELS(fmt, kv)                                                                                   \
-    static void scores_##fmt(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps) { \
-        if (hd != 64)                                                                                                \
-            mg_kv_ops_avx2(kv)->scores(q, G, K, ld, n, hd, p, ps);                                                   \
-        else                                                                                                         \
-            mg_kv_scores_loop(q, G, K, ld, n, 64, p, ps, rb_##fmt(64), dot_##fmt);                                   \
-    }                                                                                                                \
-    static void accum_##fmt(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd) {  \
-        if (hd != 64)                                                                                                \
-            mg_kv_ops_avx2(kv)->accum(o, G, p, ps, V, ld, n, hd);                                                    \
-        else                                                                                                         \
-            mg_kv_accum_loop(o, G, p, ps, V, ld, n, 64, rb_##fmt(64), axpy_##fmt);                                   \
-    }
-MG_AVX512_KERNELS(f16, MG_KV_F16)
-MG_AVX512_KERNELS(q8, MG_KV_Q8_0)
+MG_KV_KERNELS(f16)
+MG_KV_KERNELS(q8)
 
 static const mg_kv_ops f16_ops = {rb_f16, store_f16, scores_f16, accum_f16};
 static const mg_kv_ops q8_ops = {rb_q8, store_q8, scores_q8, accum_q8};
 
-const mg_kv_ops *mg_kv_ops_avx512(mg_kv_type kv) {
-    return kv == MG_KV_F16 ? &f16_ops : kv == MG_KV_Q8_0 ? &q8_ops : NULL; /* f32: the AVX2 kernels */
+/* head_dim 64 only (the released models): other sizes, and f32 caches, take the AVX2
+ * kernels. */
+const mg_kv_ops *mg_kv_ops_avx512(mg_kv_type kv, int hd) {
+    if (hd != 64)
+        return NULL;
+    return kv == MG_KV_F16 ? &f16_ops : kv == MG_KV_Q8_0 ? &q8_ops : NULL;
 }

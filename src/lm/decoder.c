@@ -312,8 +312,8 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
     s->max_len = max_len;
     s->S = S;
     int L = c->n_layers, H = c->n_heads, hd = d->head_dim, D = c->hidden_size, F = c->ffn_dim;
-    s->ops = mg_kv_ops_get(mg_kv_effective(kv, hd), 0);
-    s->f32_ops = mg_kv_ops_get(MG_KV_F32, 0);
+    s->ops = mg_kv_ops_get(mg_kv_effective(kv, hd), hd, 0);
+    s->f32_ops = mg_kv_ops_get(MG_KV_F32, hd, 0);
     s->kv_row = s->ops->row_bytes(hd);
     int K = c->n_codebooks, V = c->vocab_size;
     size_t cache_rows = (size_t)L * rows * (size_t)H * (size_t)max_len;
