@@ -1,9 +1,11 @@
 /* test_base.c — unit tests of the base layer: arena alignment and reuse, the
- * thread pool (every task once, any thread count), RNG reproducibility, f16/bf16
+ * thread pool (every task once, any thread count), big buffers faulted in by the pool
+ * (every 4 KiB page, nothing past the end), RNG reproducibility, f16/bf16
  * conversions, error messages, atomic output files, mapped files read into the page
  * cache in order. */
 #include "test.h"
 #include "base/arena.h"
+#include "base/bigbuf.h"
 #include "base/file.h"
 #include "base/pool.h"
 #include "base/rng.h"
@@ -63,6 +65,28 @@ static void test_pool(void) {
         }
         CHECK(mg_pool_threads(p) == threads, "thread count");
         mg_pool_free(p);
+    }
+}
+
+/* mg_bigbuf_prefault writes one zero per 4 KiB page of the range and nothing else. */
+static void test_bigbuf_prefault(void) {
+    const size_t sizes[] = {100, 4096, ((size_t)5 << 20) + 12345};
+    for (int threads = 0; threads <= 2; threads++) {
+        mg_pool *pool = threads ? mg_pool_new(threads) : NULL; /* NULL: the caller alone */
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++) {
+            size_t n = sizes[k];
+            unsigned char *b = mg_bigbuf_alloc(n);
+            CHECK(b != NULL, "bigbuf of %zu bytes", n);
+            memset(b, 0xAB, n);
+            mg_bigbuf_prefault(pool, b, n);
+            size_t bad = 0;
+            for (size_t i = 0; i < n; i++)
+                bad += b[i] != (i % 4096 ? 0xAB : 0);
+            CHECK(bad == 0, "prefault of %zu bytes, %d threads: %zu bytes wrong", n, threads, bad);
+            free(b);
+        }
+        mg_bigbuf_prefault(pool, NULL, 10); /* nothing to do */
+        mg_pool_free(pool);
     }
 }
 
@@ -400,6 +424,7 @@ static void test_file_map_warms_cache(void) {
 int main(void) {
     test_arena();
     test_pool();
+    test_bigbuf_prefault();
     test_rng();
     test_half();
     test_quant_roundtrip();

@@ -1,5 +1,6 @@
 /* bigbuf.c — large buffers on transparent huge pages (see bigbuf.h). */
 #include "base/bigbuf.h"
+#include "base/pool.h"
 
 #include <stdint.h>
 #include <stdlib.h>
@@ -37,4 +38,23 @@ void *mg_bigbuf_alloc(size_t bytes) {
         return NULL;
     advise_huge(p, bytes);
     return p;
+}
+
+typedef struct {
+    volatile unsigned char *p;
+    size_t bytes;
+} prefault_job;
+
+static void prefault_task(void *arg, int task) {
+    const prefault_job *j = arg;
+    size_t start = (size_t)task * MG_HUGE_PAGE, end = start + MG_HUGE_PAGE < j->bytes ? start + MG_HUGE_PAGE : j->bytes;
+    for (size_t i = start; i < end; i += 4096)
+        j->p[i] = 0;
+}
+
+void mg_bigbuf_prefault(mg_pool *pool, void *p, size_t bytes) {
+    if (!p || !bytes)
+        return;
+    prefault_job j = {p, bytes};
+    mg_pool_run(pool, prefault_task, &j, (int)((bytes + MG_HUGE_PAGE - 1) / MG_HUGE_PAGE));
 }

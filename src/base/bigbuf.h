@@ -18,6 +18,14 @@
  * memory. Free with free(). */
 void *mg_bigbuf_alloc(size_t bytes);
 
+typedef struct mg_pool mg_pool;
+/* Faults in every page of [p, p + bytes) (writes a zero byte per 4 KiB, so only for
+ * memory whose contents do not matter yet), one 2 MiB piece per pool task so that all
+ * threads fault at once. The first touch of fresh memory is slow on VMs whose host
+ * takes back free memory (on the 2-core VM: 2 ms per MB from huge pages, one thread),
+ * and faulted by one thread in the middle of a step it stalls the other thread too. */
+void mg_bigbuf_prefault(mg_pool *pool, void *p, size_t bytes);
+
 /* Small pages for a mapped file, even where the page cache holds it in 2 MiB folios
  * (Linux >= 6.x file THP): a huge-page mapping maps whole 2 MiB around every weight
  * read, so released ranges (T5, cross-attention K/V projections) and unused neighbours

@@ -343,6 +343,10 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
         mg_dec_state_free(s);
         return mg_fail(MG_ERR_NOMEM, "out of memory for the decoder state (%d rows x %d positions)", rows, max_len);
     }
+    /* Both threads fault the caches in now rather than one page at a time inside the
+     * attention of the first steps (docs/kernels.md, "First touch"). */
+    mg_bigbuf_prefault(pool, s->kcache, cache_rows * s->kv_row);
+    mg_bigbuf_prefault(pool, s->vcache, cache_rows * s->kv_row);
     memcpy(s->cmask, enc_mask, sizeof(int32_t) * (size_t)rows * (size_t)S);
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < S; j++)
