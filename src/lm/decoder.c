@@ -169,6 +169,7 @@ mg_status mg_decoder_copy_step_weights(mg_decoder *d) {
     if (total && !(d->step_copy = mg_bigbuf_alloc(total)))
         return mg_fail(MG_ERR_NOMEM, "out of memory reading %.0f MB of decoder weights into memory (load them mapped instead)",
                        (double)total * 1e-6);
+    mg_bigbuf_prefault(d->store->pool, d->step_copy, total); /* all threads, not read(2)'s one */
     uint8_t *dst = d->step_copy;
     for (int i = 0; i < step_matrix_count(d); i++) {
         mg_matrix *m = step_matrix(d, i);
