@@ -151,7 +151,7 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
     c->residual_kernel_size = req_int(p, s, "residual_kernel_size", 1, 255);
     c->dilation_growth_rate = opt_int(p, s, "dilation_growth_rate", 2, 1, 64);
     c->num_residual_layers = req_int(p, s, "num_residual_layers", 0, 16);
-    c->num_lstm_layers = req_int(p, s, "num_lstm_layers", 0, 16);
+    c->num_lstm_layers = req_int(p, s, "num_lstm_layers", 1, 16); /* torch.nn.LSTM needs a layer */
     c->compress = opt_int(p, s, "compress", 2, 1, 64);
     c->use_causal_conv = opt_bool(p, s, "use_causal_conv", 1); /* EncodecConfig's default is true */
     c->normalize = opt_bool(p, s, "normalize", 0);
@@ -255,6 +255,7 @@ static void parse_decoder(parse_ctx *p, cJSON *s, mg_decoder_config *c) {
     c->scale_embedding = opt_bool(p, s, "scale_embedding", 0);
     c->pad_token_id = opt_int(p, s, "pad_token_id", c->vocab_size, 0, 1 << 20);
     c->bos_token_id = opt_int(p, s, "bos_token_id", c->vocab_size, 0, 1 << 20);
+    c->cross_attention_hidden_size = opt_int(p, s, "cross_attention_hidden_size", 0, 1, 1 << 20);
     if (p->st != MG_OK)
         return;
     const char *act = opt_str(s, "activation_function"); /* MusicgenDecoderConfig's default: gelu */
@@ -279,6 +280,24 @@ void mg_generation_config_defaults(mg_config *cfg) {
     g->max_length = 1500;
     g->decoder_start_token_id = cfg->dec.vocab_size;
     g->pad_token_id = cfg->dec.vocab_size;
+}
+
+/* transformers' rule: a non-null decoder.cross_attention_hidden_size must equal the text
+ * encoder's width (else it refuses the config) and removes enc_to_dec_proj, so the
+ * decoder's cross-attention, which takes states of its own width, then works only when
+ * the two widths are equal. Sets p->st for a config it cannot run. */
+static void check_cross_attention_width(parse_ctx *p, const mg_config *cfg) {
+    int x = cfg->dec.cross_attention_hidden_size, t5 = cfg->t5.d_model, dec = cfg->dec.hidden_size;
+    if (!x)
+        return;
+    if (x != t5)
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: decoder.cross_attention_hidden_size %d must equal the text encoder's d_model "
+                        "%d (transformers refuses this config too); set it to null", p->where, x, t5);
+    else if (t5 != dec)
+        p->st = mg_fail(MG_ERR_FORMAT, "%s: decoder.cross_attention_hidden_size is set, which removes enc_to_dec_proj, "
+                        "but the text encoder's width %d differs from the decoder's hidden_size %d, so the decoder "
+                        "cannot attend to the text (transformers fails on it too); set it to null to project the text",
+                        p->where, t5, dec);
 }
 
 mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_config *cfg) {
@@ -311,8 +330,11 @@ mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_co
             p.st = mg_fail(MG_ERR_FORMAT, "%s: decoder.num_codebooks %d needs %d EnCodec quantizers per channel but the "
                            "audio_encoder has %d", where, cfg->dec.n_codebooks, per_channel, cfg->codec.num_quantizers);
         else if (cfg->dec.vocab_size != cfg->codec.codebook_size)
-            p.st = mg_fail(MG_ERR_FORMAT, "%s: decoder.vocab_size %d differs from audio_encoder.codebook_size %d", where,
+            p.st = mg_fail(MG_ERR_FORMAT, "%s: decoder.vocab_size %d differs from audio_encoder.codebook_size %d (the "
+                           "decoder's tokens are the codec's codes, so the two sizes must be equal)", where,
                            cfg->dec.vocab_size, cfg->codec.codebook_size);
+        else
+            check_cross_attention_width(&p, cfg);
     }
     cfg->has_enc_to_dec_proj = cfg->t5.d_model != cfg->dec.hidden_size;
     cJSON_Delete(root);

@@ -68,6 +68,7 @@ typedef struct mg_decoder_config {
                                * computes embed_scale from it but never applies it */
     int pad_token_id, bos_token_id;
     mg_act act;               /* fc1's activation: gelu (MusicGen) */
+    int cross_attention_hidden_size; /* 0 when null (always, in the released models) */
 } mg_decoder_config;
 
 typedef struct mg_generation_config {

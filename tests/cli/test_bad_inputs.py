@@ -579,6 +579,17 @@ def config_cases():
     run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(vocab_size=32))),
                w.path("out", "x.wav")), ["vocab_size", "codebook_size"])
 
+    # transformers refuses a cross_attention_hidden_size other than the text encoder's
+    # width, and with it set drops enc_to_dec_proj: the fixture's T5 (32) is narrower
+    # than its decoder (48), so neither value can run.
+    w = Work("decoder cross_attention_hidden_size not the text encoder's width")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(
+        cross_attention_hidden_size=40))), w.path("out", "x.wav")), ["cross_attention_hidden_size 40", "d_model"])
+    w = Work("decoder cross_attention_hidden_size set, text encoder narrower than the decoder")
+    run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(
+        cross_attention_hidden_size=c["text_encoder"]["d_model"]))), w.path("out", "x.wav")),
+        ["cross_attention_hidden_size", "enc_to_dec_proj", "null"])
+
     w = Work("config sizes that disagree with the weights (2 -> 3 layers)")
     run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(num_hidden_layers=3))),
                w.path("out", "x.wav")), ["layers.2", "missing"])
