@@ -710,14 +710,9 @@ int main(int argc, char **argv) {
         return fail(spiece ? "--spiece: no such tokenizer model file" : "no tokenizer model: give --spiece FILE "
                                                                          "(e.g. ../shared/reference/tiny-mono/spiece.model)");
     }
-    if (mkdir(out_dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "mg-random-checkpoint: cannot create %s: %s\n", out_dir, strerror(errno));
+    if (mg_mkdirs(out_dir, "") != MG_OK) { /* with its parents, as `mkdir -p` */
         free(text);
-        return 1;
-    }
-    if (!mg_path_is_dir(out_dir)) {
-        free(text);
-        return fail("OUT_DIR exists and is not a folder");
+        return fail(mg_last_error());
     }
 
     double t0 = mg_time_now();

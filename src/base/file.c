@@ -268,6 +268,31 @@ int mg_path_is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+mg_status mg_mkdirs(const char *path, const char *hint) {
+    char *p = mg_strdup(path);
+    if (!p)
+        return MG_ERR_NOMEM;
+    for (char *s = p + 1;; s++) {
+        if (*s != '/' && *s != 0)
+            continue;
+        char c = *s;
+        *s = 0;
+        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+            int e = errno;
+            mg_status st = mg_fail(MG_ERR_IO, "cannot create the folder %s: %s%s", p, strerror(e), hint);
+            free(p);
+            return st;
+        }
+        *s = c;
+        if (!c)
+            break;
+    }
+    free(p);
+    if (!mg_path_is_dir(path))
+        return mg_fail(MG_ERR_IO, "%s exists but is not a folder", path);
+    return MG_OK;
+}
+
 char *mg_path_join(const char *dir, const char *name) {
     size_t a = strlen(dir), b = strlen(name);
     int slash = a > 0 && dir[a - 1] != '/';

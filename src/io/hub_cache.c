@@ -169,31 +169,7 @@ mg_status mg_hub_repo_dir(const char *cache_dir, const char *repo_id, char **out
 
 /* ---- folders and refs ------------------------------------------------------- */
 
-mg_status mg_hub_mkdirs(const char *path) {
-    char *p = mg_strdup(path);
-    if (!p)
-        return MG_ERR_NOMEM;
-    for (char *s = p + 1;; s++) {
-        if (*s != '/' && *s != 0)
-            continue;
-        char c = *s;
-        *s = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
-            int e = errno;
-            mg_status st = mg_fail(MG_ERR_IO, "cannot create the folder %s: %s (set HF_HUB_CACHE to a writable "
-                                   "folder)", p, strerror(e));
-            free(p);
-            return st;
-        }
-        *s = c;
-        if (!c)
-            break;
-    }
-    free(p);
-    if (!mg_path_is_dir(path))
-        return mg_fail(MG_ERR_IO, "%s exists but is not a folder", path);
-    return MG_OK;
-}
+mg_status mg_hub_mkdirs(const char *path) { return mg_mkdirs(path, " (set HF_HUB_CACHE to a writable folder)"); }
 
 static char *ref_path(const char *repo_dir, const char *revision) {
     char *refs = mg_path_join(repo_dir, "refs");

@@ -324,6 +324,18 @@ echo '{"model_type": "musicgen"}' > "$DIR/broken.json"
 "$MAKER" "$DIR/broken.json" "$DIR/z" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" && fail "broken config accepted"
 grep -q "broken.json" "$DIR/err" || fail "config error does not name the file: $(cat "$DIR/err")"
 "$MAKER" "$REF/tiny-mono/config.json" "$DIR/w" --spiece "$DIR/nope.model" 2> /dev/null && fail "missing --spiece accepted"
+# The same config checks as musicgen: what it would refuse is not written.
+"$PY" -c "import json,sys; c=json.load(open(sys.argv[1])); c['audio_encoder']['num_lstm_layers']=0; json.dump(c, open(sys.argv[2],'w'))" \
+    "$REF/tiny-mono/config.json" "$DIR/no_lstm.json"
+"$MAKER" "$DIR/no_lstm.json" "$DIR/l" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" && fail "num_lstm_layers 0 accepted"
+grep -q "num_lstm_layers" "$DIR/err" || fail "num_lstm_layers message: $(cat "$DIR/err")"
+[ ! -e "$DIR/l/model.safetensors" ] || fail "a refused config left weights behind"
+# OUT_DIR's missing parents are made, as by mkdir -p; a file in the way is named.
+"$MAKER" "$REF/tiny-mono/config.json" "$DIR/a/b/c" --seed 2 2> "$DIR/err" || fail "nested OUT_DIR: $(cat "$DIR/err")"
+[ -s "$DIR/a/b/c/model.safetensors" ] || fail "nested OUT_DIR has no weights"
+: > "$DIR/plain_file"
+"$MAKER" "$REF/tiny-mono/config.json" "$DIR/plain_file/m" 2> "$DIR/err" && fail "OUT_DIR under a file accepted"
+grep -q "plain_file" "$DIR/err" || fail "OUT_DIR under a file: $(cat "$DIR/err")"
 
 if [ "$fails" -ne 0 ]; then
     echo "test_random_checkpoint: $fails failure(s)" >&2
