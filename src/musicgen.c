@@ -195,8 +195,8 @@ static void describe_weight_format(mg_model *m) {
     size_t o = (size_t)snprintf(m->weight_type_name, sizeof m->weight_type_name, "%s", mg_dtype_name((mg_dtype)main_t));
     for (int t = 0; t < MG_DT_COUNT && o < sizeof m->weight_type_name; t++)
         if (t != main_t && count[t])
-            o += (size_t)snprintf(m->weight_type_name + o, sizeof m->weight_type_name - o, " (+ %s for %d matrices)",
-                                  mg_dtype_name((mg_dtype)t), count[t]);
+            o += (size_t)snprintf(m->weight_type_name + o, sizeof m->weight_type_name - o, " (+ %s for %d matri%s)",
+                                  mg_dtype_name((mg_dtype)t), count[t], count[t] == 1 ? "x" : "ces");
 }
 
 MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, mg_model **out) {

@@ -252,6 +252,15 @@ def short_window_checks(d):
         if os.path.exists(out):
             audio, _ = t.read_wav(out)
             t.check(audio.shape[1] == round(dur * 32000), f"k8p15 -d {dur}: {audio.shape[1]} samples")
+    # Beyond one window the CLI says it works window by window (not with -q); a duration
+    # the window holds says nothing.
+    out = os.path.join(d, "note.wav")
+    p = t.run(["generate", "-m", models["k8p15"], "--seed", "1", "-d", "0.3", "-o", out, "--force", "x"])
+    t.check("0.3 s is longer than the model's 0.16 s window" in p.stderr, f"no long-form note: {p.stderr.strip()}")
+    p = t.run(["generate", "-m", models["k8p15"], "--seed", "1", "-d", "0.16", "-o", out, "--force", "x"])
+    t.check("window after window" not in p.stderr, f"long-form note for one window: {p.stderr.strip()}")
+    p = t.run(["generate", "-m", models["k8p15"], "--seed", "1", "-d", "0.3", "-o", out, "--force", "-q", "x"])
+    t.check("window after window" not in p.stderr, f"long-form note despite -q: {p.stderr.strip()}")
     # --window / --stride: any positive length; the model's frames decide.
     t.run(["generate", "-m", models["k8p15"], "-d", "1", "--window", "0.16", "--stride", "0.06", "-o",
            os.path.join(d, "ws.wav"), "--force", "-q", "x"])

@@ -358,7 +358,8 @@ void cli_warn_clipped(long long n, const char *path, int can_normalize) {
         snprintf(remedy, sizeof remedy, "%s",
                  can_normalize ? "use --normalize, --loudness-normalize or --sample-format f32"
                                : "use --sample-format f32 to keep them");
-    cli_warn("%lld samples of %s were beyond +-1.0 and were clipped; %s", n, path, remedy);
+    cli_warn("%lld sample%s of %s %s beyond +-1.0 and %s clipped; %s", n, n == 1 ? "" : "s", path,
+             n == 1 ? "was" : "were", n == 1 ? "was" : "were", remedy);
 }
 
 /* Length of the valid UTF-8 sequence starting at p (1..4), or 0 if it is not one. */

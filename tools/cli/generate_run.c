@@ -67,6 +67,21 @@ static void warn_short_stride(const gen_options *o, const mg_model_info *info) {
                  o->stride, windows, window, window - o->stride, o->stride);
 }
 
+/* A duration beyond one window is made window after window (the library decides it the
+ * same way: more codec frames than the window holds): the note for it, or "". */
+static void long_form_note(const gen_options *o, const mg_model_info *info, char *note, size_t size) {
+    note[0] = 0;
+    if (o->steps || o->json || cli_quiet || info->hop_length < 1)
+        return;
+    double fr = (double)info->sample_rate / info->hop_length;
+    double frames = ceil((double)llround(o->duration * info->sample_rate) / info->hop_length);
+    double window = o->window > 0 ? floor(o->window * fr + 1e-4) : (double)lround(info->max_duration_s * fr);
+    if (frames > window && window > 0)
+        snprintf(note, size, "musicgen generate: %g s is longer than %s %.4g s window: it is made window after window, "
+                 "each continuing the one before (--window, --stride)\n", o->duration,
+                 o->window > 0 ? "the" : "the model's", window / fr);
+}
+
 int gen_validate(gen_options *o) {
     if (o->n_prompts < 1)
         return cli_error("generate", "no prompt given: musicgen generate \"lo-fi hip hop, mellow piano\" "
@@ -435,11 +450,16 @@ typedef struct {
     mg_wav_stream *wav;
     int64_t frames_streamed;
     char write_error[512]; /* why writing the stream failed ("" if it did not) */
+    char note[400];        /* printed at the first step, when every check has passed */
 } stream_ctx;
 
 static int forward_progress(int step, int total, void *user) {
     stream_ctx *sc = user;
     cli_release_warnings(1); /* past every check: the run goes on */
+    if (sc->note[0]) {
+        fputs(sc->note, stderr);
+        sc->note[0] = 0;
+    }
     return sc->o->progress ? sc->o->progress(step, total, sc->o->progress_user) : 0;
 }
 
@@ -518,7 +538,8 @@ int gen_run(gen_options *o) {
     gp.window_s = o->window;
     gp.stride_s = o->stride;
     gp.decode_audio = o->out_paths != NULL || o->stream;
-    stream_ctx sc = {o, NULL, 0, ""};
+    stream_ctx sc = {o, NULL, 0, "", ""};
+    long_form_note(o, &info, sc.note, sizeof sc.note);
     gp.progress = forward_progress;
     gp.user = &sc;
     if (o->stream) {
