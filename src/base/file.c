@@ -269,6 +269,8 @@ int mg_path_is_dir(const char *path) {
 }
 
 mg_status mg_mkdirs(const char *path, const char *hint) {
+    if (!path[0])
+        return mg_fail(MG_ERR_INVALID_ARG, "an empty folder name was given");
     char *p = mg_strdup(path);
     if (!p)
         return MG_ERR_NOMEM;

@@ -336,6 +336,8 @@ grep -q "num_lstm_layers" "$DIR/err" || fail "num_lstm_layers message: $(cat "$D
 : > "$DIR/plain_file"
 "$MAKER" "$REF/tiny-mono/config.json" "$DIR/plain_file/m" 2> "$DIR/err" && fail "OUT_DIR under a file accepted"
 grep -q "plain_file" "$DIR/err" || fail "OUT_DIR under a file: $(cat "$DIR/err")"
+"$MAKER" "$REF/tiny-mono/config.json" "" 2> "$DIR/err" && fail "empty OUT_DIR accepted"
+grep -q "empty folder name" "$DIR/err" || fail "empty OUT_DIR: $(cat "$DIR/err")"
 
 if [ "$fails" -ne 0 ]; then
     echo "test_random_checkpoint: $fails failure(s)" >&2
