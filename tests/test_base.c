@@ -359,7 +359,7 @@ static void check_map_huge(const mg_mapped_file *f, const char *path) {
     long pmd_kb = 0;
     while (fgets(line, sizeof line, maps)) {
         unsigned long a, b;
-        if (sscanf(line, "%lx-%lx ", &a, &b) == 2 && strchr(line, '/')) {
+        if (sscanf(line, "%lx-%lx ", &a, &b) == 2) { /* a mapping's first line; anonymous ones end the file's */
             in_file = real && strstr(line, real) != NULL;
             lo = a;
             hi = b;
