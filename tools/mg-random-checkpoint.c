@@ -566,7 +566,9 @@ static void usage(FILE *f) {
     fprintf(f,
             "usage: mg-random-checkpoint CONFIG_JSON OUT_DIR [options]\n\n"
             "Write a Hugging Face-format MusicGen folder with random weights for CONFIG_JSON\n"
-            "(config.json, generation_config.json, model*.safetensors, spiece.model).\n\n"
+            "(config.json, generation_config.json, model*.safetensors, spiece.model).\n"
+            "OUT_DIR is made with its missing parents; a config musicgen would refuse is\n"
+            "refused here too, before anything is written.\n\n"
             "  --seed N              random seed (default 0)\n"
             "  --spiece FILE         tokenizer model to copy (default: spiece.model next to\n"
             "                        CONFIG_JSON, else the reference fixtures')\n"
