@@ -10,6 +10,7 @@
 #include "base/pool.h"
 #include "base/rng.h"
 #include "base/status.h"
+#include "base/timing.h"
 #include "tensor/tensor.h"
 
 #include <math.h>
@@ -88,6 +89,21 @@ static void test_bigbuf_prefault(void) {
         mg_bigbuf_prefault(pool, NULL, 10); /* nothing to do */
         mg_pool_free(pool);
     }
+}
+
+/* What a generation may count on: the system's figure, capped by MG_MEMORY_LIMIT. */
+static void test_memory_available(void) {
+    unsetenv("MG_MEMORY_LIMIT");
+    int64_t sys = mg_memory_available_bytes();
+    CHECK(sys > 0, "available memory %lld bytes (this is Linux: MemAvailable exists)", (long long)sys);
+    setenv("MG_MEMORY_LIMIT", "12345", 1);
+    CHECK(mg_memory_available_bytes() == 12345, "MG_MEMORY_LIMIT caps it: %lld", (long long)mg_memory_available_bytes());
+    setenv("MG_MEMORY_LIMIT", "12x", 1); /* malformed: ignored, not read as 12 */
+    CHECK(mg_memory_available_bytes() > (1 << 20), "malformed MG_MEMORY_LIMIT: %lld", (long long)mg_memory_available_bytes());
+    setenv("MG_MEMORY_LIMIT", "99999999999999999", 1); /* above the system's figure: that one counts */
+    int64_t capped = mg_memory_available_bytes();
+    CHECK(capped > (1 << 20) && capped < 99999999999999999LL, "a limit above the system's: %lld", (long long)capped);
+    unsetenv("MG_MEMORY_LIMIT");
 }
 
 static void test_rng(void) {
@@ -425,6 +441,7 @@ int main(void) {
     test_arena();
     test_pool();
     test_bigbuf_prefault();
+    test_memory_available();
     test_rng();
     test_half();
     test_quant_roundtrip();

@@ -1,4 +1,5 @@
-/* timing.h — monotonic clock and peak memory, for progress, logs and benchmarks. */
+/* timing.h — monotonic clock and memory figures, for progress, logs, benchmarks and
+ * the decoder's check that its cache fits. */
 #ifndef MG_BASE_TIMING_H
 #define MG_BASE_TIMING_H
 
@@ -10,6 +11,10 @@ double mg_time_now(void);
 int64_t mg_peak_rss_bytes(void);
 /* Current resident set size in bytes (/proc/self/statm), or -1. */
 int64_t mg_current_rss_bytes(void);
+/* Memory a new allocation can still get without the OOM killer: MemAvailable + SwapFree
+ * (/proc/meminfo), at most what the cgroup allows (memory.max - memory.current) and at
+ * most MG_MEMORY_LIMIT bytes when that environment variable is set; -1 if unknown. */
+int64_t mg_memory_available_bytes(void);
 /* Bytes of mapped files this process maps with 2 MiB pages (FilePmdMapped in
  * /proc/self/smaps_rollup), or -1 where the kernel does not say. */
 int64_t mg_file_huge_mapped_bytes(void);
