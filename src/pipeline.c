@@ -381,6 +381,21 @@ MG_API void mg_result_free(mg_result *r) {
     free(r);
 }
 
+/* Every item's audio is kept until mg_generate returns: refuse a request whose audio
+ * cannot fit in memory before any work (the attention cache is checked where it is
+ * made, lm/decoder.c) rather than be killed when memory runs out. */
+static mg_status check_audio_fits(const mg_model *m, int n_prompts, const mg_plan *plan) {
+    int ch = m->dec->cfg.audio_channels;
+    double need = (double)n_prompts * (double)plan->n_samples * ch * sizeof(float);
+    int64_t avail = mg_memory_available_bytes();
+    if (avail < 0 || need <= (double)avail)
+        return MG_OK;
+    return mg_fail(MG_ERR_NOMEM, "the audio of %d prompt%s x %.1f s (%d channel%s) needs %.1f MB but %.1f MB of memory "
+                   "is available: generate fewer prompts at once or shorter pieces", n_prompts, n_prompts == 1 ? "" : "s",
+                   (double)plan->n_samples / m->ck.cfg.codec.sample_rate, ch, ch == 1 ? "" : "s", need * 1e-6,
+                   (double)avail * 1e-6);
+}
+
 MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_prompts,
                              const mg_generate_params *params, mg_result **out) {
     if (out)
@@ -416,6 +431,8 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     mg_plan plan;
     st = mg_plan_make(m, &gp, prompt_samples, P, &plan);
     if (st != MG_OK)
+        goto done;
+    if (gp.decode_audio && (st = check_audio_fits(m, n_prompts, &plan)) != MG_OK)
         goto done;
     t0 = mg_time_now();
     st = mg_condition_text(ctx, prompts, n_prompts, gp.negative_prompt, gp.guidance_scale, &cond);

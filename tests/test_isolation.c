@@ -8,7 +8,9 @@
  *   - a progress callback that asks to stop at step k ends mg_generate with
  *     MG_ERR_CANCELLED after exactly k calls, with *out == NULL; the context stays
  *     usable and nothing leaks (the sanitizer build runs this test under LSan);
- *   - bad parameters give MG_ERR_INVALID_ARG with a message, never a crash.
+ *   - bad parameters give MG_ERR_INVALID_ARG with a message, never a crash;
+ *   - a generation whose attention cache or audio exceeds the memory available
+ *     (MG_MEMORY_LIMIT) gives MG_ERR_NOMEM with a message before any work.
  * It does not compare against golden tensors (test_generate does): it compares runs
  * with each other, bit for bit. */
 #include "test.h"
@@ -389,6 +391,32 @@ static void test_bad_params(mg_model *m) {
     mg_context_free(c);
 }
 
+/* MG_MEMORY_LIMIT below what a generation needs: MG_ERR_NOMEM, *out NULL, the context
+ * usable afterwards. With no audio decoded, the cache is what does not fit. */
+static void test_memory_limit(mg_model *m, const char *fx) {
+    mg_context *c = context(m, 2);
+    mg_generate_params gp = sampling(3);
+    gp.duration_s = 5;
+    struct {
+        int decode;
+        const char *limit, *says;
+    } cases[] = {{0, "50000", "attention cache"}, {1, "300000", "audio of 2 prompts"}};
+    for (int i = 0; i < 2; i++) {
+        gp.decode_audio = cases[i].decode;
+        setenv("MG_MEMORY_LIMIT", cases[i].limit, 1);
+        mg_result *out = (mg_result *)&gp;
+        mg_status st = mg_generate(c, prompts, 2, &gp, &out);
+        unsetenv("MG_MEMORY_LIMIT");
+        CHECK(st == MG_ERR_NOMEM && strstr(mg_last_error(), cases[i].says) && out == NULL,
+              "%s: memory limit %s: status %d, out %p, message: %s", fx, cases[i].limit, st, (void *)out, mg_last_error());
+    }
+    mg_result *r = generate(c, &gp, 2);
+    CHECK(r != NULL, "%s: the context works after refusals", fx);
+    mg_result_free(r);
+    mg_context_free(c);
+    printf("  %s: attention cache and audio beyond MG_MEMORY_LIMIT refused with MG_ERR_NOMEM\n", fx);
+}
+
 int main(void) {
     const char *fixtures[] = {"tiny-mono", "tiny-stereo"};
     for (int f = 0; f < 2; f++) {
@@ -398,6 +426,7 @@ int main(void) {
         test_thread_count(m, fixtures[f]);
         test_two_threads(m, fixtures[f]);
         test_cancel(m, fixtures[f]);
+        test_memory_limit(m, fixtures[f]);
         if (f == 0)
             test_bad_params(m);
         mg_model_free(m);
