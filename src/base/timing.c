@@ -70,6 +70,13 @@ static int64_t cgroup_number(const char *path) {
 }
 
 int64_t mg_memory_available_bytes(void) {
+    const char *env = getenv("MG_MEMORY_LIMIT");
+    if (env && *env) { /* the user's figure instead of the system's (which can undercount) */
+        char *end;
+        long long limit = strtoll(env, &end, 10);
+        if (*end == 0 && limit >= 0)
+            return limit;
+    }
     int64_t avail = meminfo_bytes("MemAvailable"), swap = meminfo_bytes("SwapFree");
     if (avail >= 0 && swap > 0)
         avail += swap;
@@ -81,13 +88,6 @@ int64_t mg_memory_available_bytes(void) {
         int64_t left = max > used ? max - used : 0;
         if (avail < 0 || left < avail)
             avail = left;
-    }
-    const char *env = getenv("MG_MEMORY_LIMIT");
-    if (env && *env) {
-        char *end;
-        long long limit = strtoll(env, &end, 10);
-        if (*end == 0 && limit >= 0 && (avail < 0 || limit < avail))
-            avail = limit;
     }
     return avail;
 }

@@ -12,8 +12,10 @@ int64_t mg_peak_rss_bytes(void);
 /* Current resident set size in bytes (/proc/self/statm), or -1. */
 int64_t mg_current_rss_bytes(void);
 /* Memory a new allocation can still get without the OOM killer: MemAvailable + SwapFree
- * (/proc/meminfo), at most what the cgroup allows (memory.max - memory.current) and at
- * most MG_MEMORY_LIMIT bytes when that environment variable is set; -1 if unknown. */
+ * (/proc/meminfo), at most what the cgroup v2 allows (memory.max less what the group
+ * uses besides its page cache); -1 if unknown. The environment variable MG_MEMORY_LIMIT
+ * (bytes) replaces that figure: lower, to keep a generation small, or higher, where the
+ * kernel undercounts (ZFS's ARC is not in MemAvailable). */
 int64_t mg_memory_available_bytes(void);
 /* Bytes of mapped files this process maps with 2 MiB pages (FilePmdMapped in
  * /proc/self/smaps_rollup), or -1 where the kernel does not say. */
