@@ -102,7 +102,9 @@ int64_t mg_encodec_frames_for(const mg_encodec *c, int64_t n_samples);
 /* Bytes of weights the codec holds beyond the mapped checkpoint (packed copies). */
 int64_t mg_encodec_packed_bytes(const mg_encodec *c);
 /* Frames per chunk of the audio-rate convolution stacks (0 = automatic: ~16 MB per
- * activation buffer). Results do not depend on it; tests use it to prove that. */
+ * activation buffer); when set, also the block in which mg_encodec_decode runs inputs
+ * longer than it through the streaming decoder (automatic: ~16 MB of frame-rate
+ * buffers). Results do not depend on it; tests use it to prove that. */
 void mg_encodec_set_chunk_frames(mg_encodec *c, int frames);
 
 /* Add to `s` every tensor mg_encodec_load needs for `cfg` (with the 1x1 shortcut convs
