@@ -131,7 +131,8 @@ typedef struct mg_model_info {
     int codebook_size;        /* decoder vocabulary V (2048) */
     int codec_codebooks;      /* RVQ levels per channel */
     int max_steps;            /* decoder steps of one generation window */
-    float max_duration_s;     /* audio seconds of one window */
+    float max_duration_s;     /* audio seconds of one window (0: too short for the delay
+                                 pattern; only a number of steps can be generated) */
     int decoder_layers, decoder_hidden, decoder_heads, decoder_ffn;
     const char *decoder_activation; /* "gelu" (transformers' name) */
     int text_layers, text_hidden, text_heads, text_vocab;

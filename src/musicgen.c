@@ -63,7 +63,8 @@ static void fill_info(mg_model *m) {
     in->codec_codebooks = c->codec.num_quantizers;
     int max_len = mg_config_window_columns(c);
     in->max_steps = max_len - 1;
-    int frames = max_len - mg_config_delays(c);
+    /* 0 when the window is too short for the delay pattern: no duration can be made. */
+    int frames = mg_config_window_is_empty(c) ? 0 : max_len - mg_config_delays(c);
     in->max_duration_s = frames > 0 ? (float)frames * (float)c->codec.hop_length / (float)c->codec.sample_rate : 0;
     in->decoder_layers = c->dec.n_layers;
     in->decoder_hidden = c->dec.hidden_size;

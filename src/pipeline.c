@@ -266,10 +266,12 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
         return mg_fail(MG_ERR_INVALID_ARG, "duration %.10g s is more than an hour; generate at most 3600 s at once", dur);
     if (llround(dur * sr) < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "duration %g s is shorter than one sample at %d Hz", dur, sr);
-    if (model_window < D - 1)
-        return mg_fail(MG_ERR_UNSUPPORTED, "the generation window is empty (max_length %d, max_position_embeddings %d, "
-                       "%d delayed codebooks): fix generation_config.json's max_length, or give a number of steps "
-                       "instead of a duration", c->gen.max_length, c->dec.max_position_embeddings, D);
+    if (mg_config_window_is_empty(c)) {
+        char empty[200];
+        mg_config_empty_window_text(c, empty, sizeof empty);
+        return mg_fail(MG_ERR_UNSUPPORTED, "%s: fix generation_config.json's max_length, or give a number of steps "
+                       "instead of a duration", empty);
+    }
     /* Enough frames for the whole duration, then trimmed to the exact sample count:
      * ceil(D * frame rate), counted from the samples so that a float's rounding (0.8f
      * is 0.80000001 s, 40.0000006 frames) cannot add a frame, and frames * hop always

@@ -196,11 +196,12 @@ static void check_config(checker *c, const mg_model *m) {
                 "does not belong to this model", where, tok_vocab, cfg->t5.vocab_size);
     /* A warning, not an error: the window only bounds durations, and generate --steps N
      * still runs such a model. */
-    if (m->info.max_steps < 1 || m->info.max_duration_s <= 0)
-        finding(c, MG_FINDING_WARNING, "%s: the generation window is empty (max_length %d, max_position_embeddings %d, "
-                "%d delayed codebooks), so no duration can be generated; fix generation_config.json's max_length, or "
-                "give generate a number of steps (--steps)", where, cfg->gen.max_length,
-                cfg->dec.max_position_embeddings, mg_config_delays(cfg));
+    if (m->info.max_steps < 1 || m->info.max_duration_s <= 0) {
+        char empty[200];
+        mg_config_empty_window_text(cfg, empty, sizeof empty);
+        finding(c, MG_FINDING_WARNING, "%s: %s, so no duration can be generated; fix generation_config.json's "
+                "max_length, or give generate a number of steps (--steps)", where, empty);
+    }
     if (mg_config_window_columns(cfg) < cfg->gen.max_length)
         finding(c, MG_FINDING_WARNING, "%s: generation_config max_length %d needs %d decoder positions but "
                 "decoder.max_position_embeddings is %d; one window is capped at %d steps", where, cfg->gen.max_length,

@@ -377,6 +377,16 @@ int mg_config_window_columns(const mg_config *cfg) {
     return cfg->gen.max_length < longest ? cfg->gen.max_length : longest;
 }
 
+int mg_config_window_is_empty(const mg_config *cfg) {
+    int D = mg_config_delays(cfg);
+    return mg_config_window_columns(cfg) - D < D - 1;
+}
+
+void mg_config_empty_window_text(const mg_config *cfg, char *buf, size_t size) {
+    snprintf(buf, size, "the generation window is empty (max_length %d, max_position_embeddings %d, %d delayed "
+             "codebooks)", cfg->gen.max_length, cfg->dec.max_position_embeddings, mg_config_delays(cfg));
+}
+
 char *mg_config_to_json(const mg_config *cfg) {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model_type", "musicgen");

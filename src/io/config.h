@@ -110,5 +110,11 @@ const char *mg_pad_mode_name(int pad_mode);
  * max_length, capped by the position table. The last column is never fed back, so
  * max_position_embeddings positions hold max_position_embeddings + 1 columns. */
 int mg_config_window_columns(const mg_config *cfg);
+/* Whether one decoder run holds fewer codec frames than the delay pattern's minimum
+ * (delays - 1): then no duration can be generated, only a number of steps. */
+int mg_config_window_is_empty(const mg_config *cfg);
+/* "the generation window is empty (max_length L, max_position_embeddings P, D delayed
+ * codebooks)", the start of every message about such a model. */
+void mg_config_empty_window_text(const mg_config *cfg, char *buf, size_t size);
 
 #endif

@@ -540,6 +540,13 @@ def config_cases():
     run_ok(w, ["info", "-m", w.model(short)], ["generation window is empty", "--steps"])
     w = Work("the same model: generate --steps 4 (valid)")
     run_ok(w, ["generate", "-m", w.model(short), "--steps", "4", "-o", w.path("out", "x.wav"), "-q", "-t", "1", "rock"])
+    # A window of 2 frames, fewer than the pattern's minimum of 3 (4 codebooks): info
+    # and generate judge it by the same rule (info reported 0.04 s while generate refused).
+    few_frames = lambda m: edit_json(m, "generation_config.json", lambda c: c.update(max_length=6))
+    w = Work("max_length 6: a window of 2 frames, under the delay pattern's 3")
+    run(w, gen(w.model(few_frames), w.path("out", "x.wav")), ["generation window is empty", "max_length 6"])
+    w = Work("the same model: info (valid: a warning)")
+    run_ok(w, ["info", "-m", w.model(few_frames)], ["generation window is empty", "--steps"])
 
     w = Work("config.json missing")
     run(w, gen(w.model(lambda m: os.remove(os.path.join(m, "config.json"))), w.path("out", "x.wav")),
