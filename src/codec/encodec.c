@@ -25,7 +25,6 @@
 #include "codec/seanet.h"
 #include "base/timing.h"
 
-#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -491,7 +490,7 @@ mg_status mg_encodec_decode_traced(const mg_encodec *c, mg_pool *pool, const int
     if (block < chunk_frames(c) || c->chunk_frames > 0) /* mg_encodec_set_chunk_frames sets both */
         block = chunk_frames(c);
     if (!trace && n_frames > block)
-        return ec_decode_streamed(c, pool, codes, n_q, n_frames, (int)(block < INT32_MAX ? block : INT32_MAX), audio);
+        return ec_decode_streamed(c, pool, codes, n_q, n_frames, (int)block, audio); /* block < n_frames */
     const int D = c->cfg.codebook_dim;
     float *emb = malloc((size_t)n_frames * (size_t)D * sizeof(float));
     if (!emb)

@@ -317,13 +317,13 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
     s->f32_ops = mg_kv_ops_get(MG_KV_F32, hd, 0);
     s->kv_row = s->ops->row_bytes(hd);
     int K = c->n_codebooks, V = c->vocab_size;
-    size_t cache_rows = (size_t)L * rows * (size_t)H * (size_t)max_len;
+    size_t cache_bytes = (size_t)L * rows * (size_t)H * (size_t)max_len * s->kv_row; /* K, and V alike */
     size_t cross_vals = (size_t)L * rows * (size_t)H * (size_t)S * (size_t)hd;
     size_t chunk_rows = (size_t)rows * MG_DEC_CHUNK;
     size_t score_len = (size_t)(max_len > S ? max_len : S);
     /* The caches are faulted in below: refuse one that cannot fit rather than be killed
      * for it (the host program with us) when memory runs out. */
-    double need = 2.0 * (double)cache_rows * (double)s->kv_row + 2.0 * (double)cross_vals * sizeof(float);
+    double need = 2.0 * (double)cache_bytes + 2.0 * (double)cross_vals * sizeof(float);
     int64_t avail = mg_memory_available_bytes();
     if (avail >= 0 && need > (double)avail) {
         mg_dec_state_free(s);
@@ -332,8 +332,8 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
                        "shorter piece, or use the q8_0 cache (--kv-type q8_0, half of f16)", rows, max_len, need * 1e-6,
                        (double)avail * 1e-6);
     }
-    s->kcache = mg_bigbuf_alloc(cache_rows * s->kv_row);
-    s->vcache = mg_bigbuf_alloc(cache_rows * s->kv_row);
+    s->kcache = mg_bigbuf_alloc(cache_bytes);
+    s->vcache = mg_bigbuf_alloc(cache_bytes);
     s->ck = mg_bigbuf_alloc(cross_vals * sizeof(float));
     s->cv = mg_bigbuf_alloc(cross_vals * sizeof(float));
     s->cmask = malloc(sizeof(int32_t) * (size_t)rows * (size_t)S);
@@ -357,8 +357,8 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
     }
     /* Both threads fault the caches in now rather than one page at a time inside the
      * attention of the first steps (docs/kernels.md, "First touch"). */
-    mg_bigbuf_prefault(pool, s->kcache, cache_rows * s->kv_row);
-    mg_bigbuf_prefault(pool, s->vcache, cache_rows * s->kv_row);
+    mg_bigbuf_prefault(pool, s->kcache, cache_bytes);
+    mg_bigbuf_prefault(pool, s->vcache, cache_bytes);
     memcpy(s->cmask, enc_mask, sizeof(int32_t) * (size_t)rows * (size_t)S);
     for (int r = 0; r < rows; r++)
         for (int j = 0; j < S; j++)
