@@ -3,8 +3,9 @@
  * and decoder stage, RVQ codes, decoded audio of the generation goldens (gen, uncond,
  * cont, stereo split into left/right), the encoded continuation prompt; then
  * properties the goldens cannot show: chunked == whole-signal and 1 thread == 2
- * threads (bit-identical), short and ragged inputs, bad codes rejected cleanly, and the
- * public mg_encode_audio / mg_decode_codes on the same goldens.
+ * threads (bit-identical), short and ragged inputs, bad codes rejected cleanly, the
+ * public mg_encode_audio / mg_decode_codes on the same goldens, and the encoder packed
+ * at its first use (two threads encoding at once on a fresh codec).
  *
  * Configs unlike the fixtures (no reference output exists for them here): random-weight
  * codecs with two residual layers (dilation 3 and 1), odd kernels and ratios, 1 to 3
@@ -21,6 +22,7 @@
 #include "io/checkpoint.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -538,12 +540,12 @@ static void test_layers_vs_formulas(const mg_encodec_config *cfg, mg_store *s, m
         int64_t chunk = lens[i] > 3 ? 2 : 0;
         memset(&l, 0, sizeof l);
         l.kind = EC_CONV;
-        CHECK_OK(ec_conv_load(&l.conv, s, dil_prefix, &dil));
+        CHECK_OK(ec_conv_load(&l.conv, s, dil_prefix, &dil, EC_LOAD_WEIGHTS));
         check_layer("dilated conv", &l, s, dil_prefix, lens[i], chunk, cfg, pool);
         ec_layer_free(&l);
         memset(&l, 0, sizeof l);
         l.kind = EC_CONV;
-        CHECK_OK(ec_conv_load(&l.conv, s, down_prefix, &down));
+        CHECK_OK(ec_conv_load(&l.conv, s, down_prefix, &down, EC_LOAD_WEIGHTS));
         check_layer("strided conv", &l, s, down_prefix, lens[i], chunk, cfg, pool);
         ec_layer_free(&l);
         memset(&l, 0, sizeof l);
@@ -616,6 +618,57 @@ static void test_synthetic(const synth_case *sc, mg_pool *pool2, mg_pool *pool1)
     mg_store_free(&s);
 }
 
+/* The encoder's weights are packed at its first use, not at load: a freshly loaded
+ * codec holds fewer packed bytes; two threads encoding at once on it (each with its
+ * own pool, as two contexts sharing a model would) both get the golden codes; the
+ * packed bytes then grow once and a second mg_encodec_prepare_encoder changes nothing. */
+typedef struct {
+    const mg_encodec *codec;
+    const float *audio;
+    int64_t n;
+    int nq, T;
+    int64_t *codes;
+    mg_status st;
+} encode_job;
+
+static void *encode_thread(void *arg) {
+    encode_job *j = arg;
+    mg_pool *pool = mg_pool_new(1);
+    j->st = mg_encodec_encode(j->codec, pool, j->audio, j->n, j->nq, &j->codes, &j->T);
+    mg_pool_free(pool);
+    return NULL;
+}
+
+static void test_lazy_encoder(const mg_encodec_config *cfg, mg_store *s, test_golden *g) {
+    mg_encodec *codec = NULL;
+    CHECK_OK(mg_encodec_load(cfg, s, &codec));
+    if (!codec)
+        return;
+    const mg_tensor *in = test_golden_get(g, "encodec.input"), *gc = test_golden_get(g, "encodec.codes");
+    int64_t loaded = mg_encodec_packed_bytes(codec);
+    encode_job jobs[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        jobs[i] = (encode_job){codec, in->data, in->shape[2], (int)gc->shape[1], 0, NULL, MG_OK};
+        CHECK(pthread_create(&th[i], NULL, encode_thread, &jobs[i]) == 0, "start encoding thread %d", i);
+    }
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        CHECK(jobs[i].st == MG_OK && jobs[i].T == gc->shape[2], "thread %d encoded (status %d, %d frames)", i,
+              jobs[i].st, jobs[i].T);
+        if (jobs[i].st == MG_OK && jobs[i].T == gc->shape[2])
+            test_compare_i64("encodec.codes (first encode, two threads at once)", jobs[i].codes, gc->data,
+                             gc->shape[1] * gc->shape[2]);
+        free(jobs[i].codes);
+    }
+    int64_t packed = mg_encodec_packed_bytes(codec);
+    CHECK(loaded > 0 && packed > loaded, "encoder packed at first use: %lld bytes after load, %lld after encoding",
+          (long long)loaded, (long long)packed);
+    CHECK_OK(mg_encodec_prepare_encoder(codec));
+    CHECK(mg_encodec_packed_bytes(codec) == packed, "a second prepare packs nothing");
+    mg_encodec_free(codec);
+}
+
 static void test_fixture(const char *fixture) {
     test_golden g;
     mg_checkpoint ck;
@@ -633,6 +686,7 @@ static void test_fixture(const char *fixture) {
         test_short_inputs(codec, pool2);
         test_bad_codes(codec, pool2);
         test_public_api(fixture, &g);
+        test_lazy_encoder(&ck.cfg.codec, &ck.store, &g);
         mg_pool_free(pool1);
         mg_pool_free(pool2);
     }

@@ -25,6 +25,7 @@
 #include "codec/seanet.h"
 #include "base/timing.h"
 
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -36,14 +37,27 @@
  * size (16 MB: ~570 frames, 11 s, for musicgen's codec). */
 #define EC_DECODE_BLOCK_BYTES ((int64_t)16 << 20)
 
+/* The encoder: audio-rate stack, LSTM, frame-rate stack (ELU + last conv). */
+typedef struct ec_encoder {
+    ec_layer *front;
+    int n_front;
+    ec_lstm lstm;
+    ec_layer back;
+} ec_encoder;
+
 struct mg_encodec {
     mg_encodec_config cfg;
     int c_lstm; /* channels at the LSTM: num_filters * 2^n_ratios */
-    /* encoder: audio-rate stack, LSTM, frame-rate stack (ELU + last conv) */
-    ec_layer *enc_front;
-    int n_enc_front;
-    ec_lstm enc_lstm;
-    ec_layer enc_back;
+    /* Only audio prompts and `musicgen encode` run the encoder, so its weights (half
+     * the codec's packed copies, ~120 MB of peak RSS for musicgen-small) are folded
+     * and packed at its first use, under enc_lock (a model is shared by contexts).
+     * Until then `enc` holds the checked geometry only (EC_CHECK_ONLY): enough to
+     * size outputs (mg_encodec_frames_for), and a missing tensor or wrong shape still
+     * fails at load. */
+    ec_encoder enc;
+    int enc_packed;
+    mg_store *store; /* the model's, alive as long as it is */
+    pthread_mutex_t enc_lock;
     /* decoder: frame-rate conv, LSTM, audio-rate stack */
     ec_layer dec_front;
     ec_lstm dec_lstm;
@@ -56,15 +70,15 @@ struct mg_encodec {
 /* ---- loading ---------------------------------------------------------------------------------- */
 
 static mg_status load_conv_layer(ec_layer *l, mg_store *s, const mg_encodec_config *cfg, const char *prefix, int cin,
-                                 int cout, int k, int stride, int elu_in) {
+                                 int cout, int k, int stride, int elu_in, ec_load_mode mode) {
     memset(l, 0, sizeof *l);
     l->kind = EC_CONV;
     ec_conv_spec sp = {cin, cout, k, stride, 1, cfg->pad_mode, elu_in, cfg->use_causal_conv};
-    return ec_conv_load(&l->conv, s, prefix, &sp);
+    return ec_conv_load(&l->conv, s, prefix, &sp, mode);
 }
 
 static mg_status load_resblock(ec_layer *l, mg_store *s, const mg_encodec_config *cfg, const char *prefix, int dim,
-                               int dilation) {
+                               int dilation, ec_load_mode mode) {
     memset(l, 0, sizeof *l);
     l->kind = EC_RES;
     int hidden = dim / cfg->compress;
@@ -74,15 +88,15 @@ static mg_status load_resblock(ec_layer *l, mg_store *s, const mg_encodec_config
     char name[256];
     ec_conv_spec a = {dim, hidden, cfg->residual_kernel_size, 1, dilation, cfg->pad_mode, 1, cfg->use_causal_conv};
     snprintf(name, sizeof name, "%s.block.1.conv", prefix);
-    MG_TRY(ec_conv_load(&l->res.a, s, name, &a));
+    MG_TRY(ec_conv_load(&l->res.a, s, name, &a, mode));
     ec_conv_spec b = {hidden, dim, 1, 1, 1, cfg->pad_mode, 1, cfg->use_causal_conv};
     snprintf(name, sizeof name, "%s.block.3.conv", prefix);
-    MG_TRY(ec_conv_load(&l->res.b, s, name, &b));
+    MG_TRY(ec_conv_load(&l->res.b, s, name, &b, mode));
     /* use_conv_shortcut (MusicGen's codec has none): a 1x1 conv of x instead of x. */
     if (cfg->use_conv_shortcut) {
         ec_conv_spec sc = {dim, dim, 1, 1, 1, cfg->pad_mode, 0, cfg->use_causal_conv};
         snprintf(name, sizeof name, "%s.shortcut.conv", prefix);
-        MG_TRY(ec_conv_load(&l->res.shortcut, s, name, &sc));
+        MG_TRY(ec_conv_load(&l->res.shortcut, s, name, &sc, mode));
         l->res.has_shortcut = 1;
     }
     return MG_OK;
@@ -95,34 +109,75 @@ static int ipow(int b, int e) {
     return r;
 }
 
-static mg_status load_encoder(mg_encodec *c, mg_store *s) {
+static void free_encoder(ec_encoder *e) {
+    if (e->front)
+        for (int i = 0; i < e->n_front; i++)
+            ec_layer_free(&e->front[i]);
+    free(e->front);
+    ec_lstm_free(&e->lstm);
+    ec_layer_free(&e->back);
+    memset(e, 0, sizeof *e);
+}
+
+static mg_status load_encoder_layers(ec_encoder *e, const mg_encodec *c, mg_store *s, ec_load_mode mode) {
     const mg_encodec_config *cfg = &c->cfg;
     const int F = cfg->num_filters, nres = cfg->num_residual_layers;
-    c->n_enc_front = 1 + cfg->n_ratios * (nres + 1);
-    c->enc_front = mg_calloc((size_t)c->n_enc_front, sizeof *c->enc_front, "EnCodec encoder layers");
-    if (!c->enc_front)
+    e->n_front = 1 + cfg->n_ratios * (nres + 1);
+    e->front = mg_calloc((size_t)e->n_front, sizeof *e->front, "EnCodec encoder layers");
+    if (!e->front)
         return MG_ERR_NOMEM;
     char name[256];
     int idx = 0, li = 0;
     snprintf(name, sizeof name, EC_PREFIX ".encoder.layers.%d.conv", idx++);
-    MG_TRY(load_conv_layer(&c->enc_front[li++], s, cfg, name, cfg->audio_channels, F, cfg->kernel_size, 1, 0));
+    MG_TRY(load_conv_layer(&e->front[li++], s, cfg, name, cfg->audio_channels, F, cfg->kernel_size, 1, 0, mode));
     int scale = 1;
     for (int r = cfg->n_ratios - 1; r >= 0; r--) {
         int ratio = cfg->upsampling_ratios[r], cur = scale * F;
         for (int j = 0; j < nres; j++) {
             snprintf(name, sizeof name, EC_PREFIX ".encoder.layers.%d", idx++);
-            MG_TRY(load_resblock(&c->enc_front[li++], s, cfg, name, cur, ipow(cfg->dilation_growth_rate, j)));
+            MG_TRY(load_resblock(&e->front[li++], s, cfg, name, cur, ipow(cfg->dilation_growth_rate, j), mode));
         }
         idx++; /* ELU: folded into the next conv */
         snprintf(name, sizeof name, EC_PREFIX ".encoder.layers.%d.conv", idx++);
-        MG_TRY(load_conv_layer(&c->enc_front[li++], s, cfg, name, cur, 2 * cur, 2 * ratio, ratio, 1));
+        MG_TRY(load_conv_layer(&e->front[li++], s, cfg, name, cur, 2 * cur, 2 * ratio, ratio, 1, mode));
         scale *= 2;
     }
     snprintf(name, sizeof name, EC_PREFIX ".encoder.layers.%d.lstm", idx++);
-    MG_TRY(ec_lstm_load(&c->enc_lstm, s, name, c->c_lstm, cfg->num_lstm_layers));
+    MG_TRY(ec_lstm_load(&e->lstm, s, name, c->c_lstm, cfg->num_lstm_layers, mode));
     idx++; /* ELU */
     snprintf(name, sizeof name, EC_PREFIX ".encoder.layers.%d.conv", idx++);
-    return load_conv_layer(&c->enc_back, s, cfg, name, c->c_lstm, cfg->hidden_size, cfg->last_kernel_size, 1, 1);
+    return load_conv_layer(&e->back, s, cfg, name, c->c_lstm, cfg->hidden_size, cfg->last_kernel_size, 1, 1, mode);
+}
+
+/* An encoder loaded in `mode`, or nothing (*e untouched) on failure. */
+static mg_status load_encoder(ec_encoder *e, const mg_encodec *c, mg_store *s, ec_load_mode mode) {
+    ec_encoder tmp = {0};
+    mg_status st = load_encoder_layers(&tmp, c, s, mode);
+    if (st != MG_OK) {
+        free_encoder(&tmp);
+        return st;
+    }
+    *e = tmp;
+    return MG_OK;
+}
+
+mg_status mg_encodec_prepare_encoder(const mg_encodec *cc) {
+    mg_encodec *c = (mg_encodec *)cc; /* logically const: the lazily packed weights */
+    pthread_mutex_lock(&c->enc_lock);
+    mg_status st = MG_OK;
+    if (!c->enc_packed) {
+        ec_encoder packed;
+        st = load_encoder(&packed, c, c->store, EC_LOAD_WEIGHTS);
+        if (st == MG_OK) {
+            free_encoder(&c->enc);
+            c->enc = packed;
+            c->enc_packed = 1;
+        } else {
+            mg_fail_context(st, "loading the EnCodec encoder");
+        }
+    }
+    pthread_mutex_unlock(&c->enc_lock);
+    return st;
 }
 
 static mg_status load_decoder(mg_encodec *c, mg_store *s) {
@@ -131,9 +186,10 @@ static mg_status load_decoder(mg_encodec *c, mg_store *s) {
     char name[256];
     int idx = 0;
     snprintf(name, sizeof name, EC_PREFIX ".decoder.layers.%d.conv", idx++);
-    MG_TRY(load_conv_layer(&c->dec_front, s, cfg, name, cfg->hidden_size, c->c_lstm, cfg->kernel_size, 1, 0));
+    MG_TRY(load_conv_layer(&c->dec_front, s, cfg, name, cfg->hidden_size, c->c_lstm, cfg->kernel_size, 1, 0,
+                           EC_LOAD_WEIGHTS));
     snprintf(name, sizeof name, EC_PREFIX ".decoder.layers.%d.lstm", idx++);
-    MG_TRY(ec_lstm_load(&c->dec_lstm, s, name, c->c_lstm, cfg->num_lstm_layers));
+    MG_TRY(ec_lstm_load(&c->dec_lstm, s, name, c->c_lstm, cfg->num_lstm_layers, EC_LOAD_WEIGHTS));
     c->n_dec_back = cfg->n_ratios * (1 + nres) + 1;
     c->dec_back = mg_calloc((size_t)c->n_dec_back, sizeof *c->dec_back, "EnCodec decoder layers");
     if (!c->dec_back)
@@ -149,13 +205,15 @@ static mg_status load_decoder(mg_encodec *c, mg_store *s) {
         MG_TRY(ec_convt_load(&l->convt, s, name, cur, cur / 2, 2 * ratio, ratio, 1, &trim));
         for (int j = 0; j < nres; j++) {
             snprintf(name, sizeof name, EC_PREFIX ".decoder.layers.%d", idx++);
-            MG_TRY(load_resblock(&c->dec_back[li++], s, cfg, name, cur / 2, ipow(cfg->dilation_growth_rate, j)));
+            MG_TRY(load_resblock(&c->dec_back[li++], s, cfg, name, cur / 2, ipow(cfg->dilation_growth_rate, j),
+                                 EC_LOAD_WEIGHTS));
         }
         cur /= 2;
     }
     idx++; /* ELU */
     snprintf(name, sizeof name, EC_PREFIX ".decoder.layers.%d.conv", idx++);
-    return load_conv_layer(&c->dec_back[li++], s, cfg, name, F, cfg->audio_channels, cfg->last_kernel_size, 1, 1);
+    return load_conv_layer(&c->dec_back[li++], s, cfg, name, F, cfg->audio_channels, cfg->last_kernel_size, 1, 1,
+                           EC_LOAD_WEIGHTS);
 }
 
 static mg_status check_config(const mg_encodec_config *cfg) {
@@ -184,7 +242,9 @@ mg_status mg_encodec_load(const mg_encodec_config *cfg, mg_store *s, mg_encodec 
         return MG_ERR_NOMEM;
     c->cfg = *cfg;
     c->c_lstm = cfg->num_filters << cfg->n_ratios;
-    mg_status st = load_encoder(c, s);
+    c->store = s;
+    pthread_mutex_init(&c->enc_lock, NULL);
+    mg_status st = load_encoder(&c->enc, c, s, EC_CHECK_ONLY);
     if (st == MG_OK)
         st = load_decoder(c, s);
     if (st == MG_OK)
@@ -202,12 +262,8 @@ mg_status mg_encodec_load(const mg_encodec_config *cfg, mg_store *s, mg_encodec 
 void mg_encodec_free(mg_encodec *c) {
     if (!c)
         return;
-    if (c->enc_front)
-        for (int i = 0; i < c->n_enc_front; i++)
-            ec_layer_free(&c->enc_front[i]);
-    free(c->enc_front);
-    ec_lstm_free(&c->enc_lstm);
-    ec_layer_free(&c->enc_back);
+    free_encoder(&c->enc);
+    pthread_mutex_destroy(&c->enc_lock);
     ec_layer_free(&c->dec_front);
     ec_lstm_free(&c->dec_lstm);
     if (c->dec_back)
@@ -226,19 +282,19 @@ int mg_encodec_hop(const mg_encodec *c) { return c->cfg.hop_length; }
 
 int64_t mg_encodec_frames_for(const mg_encodec *c, int64_t n_samples) {
     int64_t len = n_samples;
-    for (int i = 0; i < c->n_enc_front && len > 0; i++)
-        len = ec_layer_out_len(&c->enc_front[i], len);
+    for (int i = 0; i < c->enc.n_front && len > 0; i++)
+        len = ec_layer_out_len(&c->enc.front[i], len);
     return len;
 }
 
 int64_t mg_encodec_packed_bytes(const mg_encodec *c) {
-    int64_t n = ec_layer_packed_bytes(&c->enc_back) + ec_layer_packed_bytes(&c->dec_front) +
+    int64_t n = ec_layer_packed_bytes(&c->enc.back) + ec_layer_packed_bytes(&c->dec_front) +
                 ec_rvq_packed_bytes(&c->rvq);
-    for (int i = 0; i < c->n_enc_front; i++)
-        n += ec_layer_packed_bytes(&c->enc_front[i]);
+    for (int i = 0; i < c->enc.n_front; i++)
+        n += ec_layer_packed_bytes(&c->enc.front[i]);
     for (int i = 0; i < c->n_dec_back; i++)
         n += ec_layer_packed_bytes(&c->dec_back[i]);
-    const ec_lstm *ls[2] = {&c->enc_lstm, &c->dec_lstm};
+    const ec_lstm *ls[2] = {&c->enc.lstm, &c->dec_lstm};
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < ls[k]->n_layers; i++)
             n += mg_gemm_b_bytes(&ls[k]->w_ih[i]) + 16 * (int64_t)ls[k]->dim;
@@ -309,6 +365,7 @@ mg_status mg_encodec_encoder_forward(const mg_encodec *c, mg_pool *pool, const f
     *n_frames = 0;
     if (n_samples < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "EnCodec encode: no audio samples");
+    MG_TRY(mg_encodec_prepare_encoder(c));
     int64_t T = mg_encodec_frames_for(c, n_samples);
     if (T < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "EnCodec encode: %lld samples give no frames", (long long)n_samples);
@@ -328,7 +385,7 @@ mg_status mg_encodec_encoder_forward(const mg_encodec *c, mg_pool *pool, const f
     double t0 = mg_time_now();
     if (st == MG_OK) {
         ec_view in = {audio, 0, n_samples, n_samples, 1};
-        ec_stack stack = {c->enc_front, c->n_enc_front};
+        ec_stack stack = {c->enc.front, c->enc.n_front};
         rows_sink s = {x, C};
         rows_sink conv0 = {tracing ? trace->enc_conv0 : NULL, F};
         ec_tap tap = {0, sink_rows, &conv0};
@@ -336,13 +393,13 @@ mg_status mg_encodec_encoder_forward(const mg_encodec *c, mg_pool *pool, const f
     }
     double t1 = mg_time_now();
     if (st == MG_OK)
-        st = ec_lstm_forward(&c->enc_lstm, pool, x, T, y);
+        st = ec_lstm_forward(&c->enc.lstm, pool, x, T, y);
     double t2 = mg_time_now();
     if (st == MG_OK && tracing)
         st = trace_copy(&trace->enc_lstm, y, T * C);
     double t3 = mg_time_now();
     if (st == MG_OK)
-        st = run_whole(&c->enc_back, pool, y, T, C, e);
+        st = run_whole(&c->enc.back, pool, y, T, C, e);
     if (trace) {
         trace->sec_convs = t1 - t0;
         trace->sec_lstm = t2 - t1;

@@ -39,9 +39,15 @@ mg_status mg_encodec_decode(const mg_encodec *c, mg_pool *pool, const int64_t *c
                             float *audio);
 
 /* audio [n_samples] -> *codes [n_q][*n_frames] (malloc'ed, free()). n_q <= 0 uses the
- * config's default (mg_encodec_config.n_codes, what MusicGen uses). */
+ * config's default (mg_encodec_config.n_codes, what MusicGen uses). The first encode
+ * of a codec folds and packs the encoder's weights (see mg_encodec_prepare_encoder). */
 mg_status mg_encodec_encode(const mg_encodec *c, mg_pool *pool, const float *audio, int64_t n_samples, int n_q,
                             int64_t **codes, int *n_frames);
+
+/* Fold and pack the encoder's weights now if no encode has yet (mg_encodec_load only
+ * checks them: text-to-music never runs the encoder). Thread-safe; a no-op after the
+ * first success. Errors name the tensor (a non-finite value, say) or memory. */
+mg_status mg_encodec_prepare_encoder(const mg_encodec *c);
 
 /* ---- streaming decode (encodec_stream.c) ------------------------------------------ */
 

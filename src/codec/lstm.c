@@ -29,7 +29,7 @@
 #define LSTM_PROBE_PERIOD 256
 #define LSTM_PROBE_STEPS 4
 
-mg_status ec_lstm_load(ec_lstm *l, mg_store *s, const char *prefix, int dim, int n_layers) {
+mg_status ec_lstm_load(ec_lstm *l, mg_store *s, const char *prefix, int dim, int n_layers, ec_load_mode mode) {
     memset(l, 0, sizeof *l);
     if (n_layers < 1)
         return mg_fail(MG_ERR_UNSUPPORTED, "%s: num_lstm_layers = %d is not supported (EnCodec needs at least 1)",
@@ -45,6 +45,15 @@ mg_status ec_lstm_load(ec_lstm *l, mg_store *s, const char *prefix, int dim, int
     int64_t wshape[2] = {H4, dim}, bshape[1] = {H4};
     char name[256];
     for (int i = 0; i < n_layers; i++) {
+        if (mode == EC_CHECK_ONLY) {
+            static const char *const names[4] = {"weight_ih", "weight_hh", "bias_ih", "bias_hh"};
+            for (int k = 0; k < 4; k++) {
+                mg_tensor t;
+                snprintf(name, sizeof name, "%s.%s_l%d", prefix, names[k], i);
+                MG_TRY(mg_store_get(s, name, k < 2 ? 2 : 1, k < 2 ? wshape : bshape, &t));
+            }
+            continue;
+        }
         const float *w_ih, *b_ih, *b_hh;
         snprintf(name, sizeof name, "%s.weight_ih_l%d", prefix, i);
         MG_TRY(mg_store_get_f32(s, name, 2, wshape, &w_ih));

@@ -138,7 +138,7 @@ static void release_weight(const mg_store *s, const char *prefix) {
     }
 }
 
-mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_conv_spec *sp) {
+mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_conv_spec *sp, ec_load_mode mode) {
     memset(c, 0, sizeof *c);
     c->cin = sp->cin;
     c->cout = sp->cout;
@@ -158,6 +158,11 @@ mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_con
     int64_t wshape[3] = {sp->cout, sp->cin, sp->k};
     snprintf(name, sizeof name, "%s.bias", prefix);
     int64_t bshape[1] = {sp->cout};
+    if (mode == EC_CHECK_ONLY) {
+        mg_tensor bias;
+        MG_TRY(mg_store_get(s, name, 1, bshape, &bias));
+        return mg_store_fold_weight_norm(s, prefix, 3, wshape, NULL);
+    }
     MG_TRY(mg_store_get_f32(s, name, 1, bshape, &c->bias));
     /* Fold into a temporary, reorder [co][ci][i] -> [(i * cin + ci)][co], pack. */
     int64_t K = (int64_t)sp->k * sp->cin;

@@ -87,11 +87,16 @@ typedef struct ec_trim_spec {
     double trim_right_ratio;
 } ec_trim_spec;
 
-mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_conv_spec *spec);
+/* EC_CHECK_ONLY: the layer's geometry is set and its tensors looked up with their
+ * shapes checked, but no weight is read, folded or packed (nothing to free; a layer
+ * loaded so can size its outputs, not run). */
+typedef enum { EC_LOAD_WEIGHTS, EC_CHECK_ONLY } ec_load_mode;
+
+mg_status ec_conv_load(ec_conv *c, mg_store *s, const char *prefix, const ec_conv_spec *spec, ec_load_mode mode);
 mg_status ec_convt_load(ec_convt *c, mg_store *s, const char *prefix, int cin, int cout, int k, int stride,
                         int elu_in, const ec_trim_spec *trim);
 void ec_layer_free(ec_layer *l);
-mg_status ec_lstm_load(ec_lstm *l, mg_store *s, const char *prefix, int dim, int n_layers);
+mg_status ec_lstm_load(ec_lstm *l, mg_store *s, const char *prefix, int dim, int n_layers, ec_load_mode mode);
 void ec_lstm_free(ec_lstm *l);
 int64_t ec_layer_packed_bytes(const ec_layer *l);
 

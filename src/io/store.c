@@ -261,7 +261,7 @@ mg_status mg_store_fold_weight_norm(mg_store *s, const char *prefix, int ndim, c
     snprintf(name, sizeof name, "%s.weight", prefix);
     if (mg_store_has(s, name)) {
         MG_TRY(mg_store_get(s, name, ndim, shape, &t));
-        return tensor_to_f32(s, name, &t, dst);
+        return dst ? tensor_to_f32(s, name, &t, dst) : MG_OK;
     }
     snprintf(gname, sizeof gname, "%s.weight_g", prefix);
     snprintf(vname, sizeof vname, "%s.weight_v", prefix);
@@ -273,6 +273,10 @@ mg_status mg_store_fold_weight_norm(mg_store *s, const char *prefix, int ndim, c
     /* weight_norm(dim=0): g has shape [shape[0], 1, 1]; the norm of v runs over all
      * dims except dim 0. */
     int64_t gshape[MG_MAX_DIMS] = {shape[0], 1, 1, 1};
+    if (!dst) {
+        MG_TRY(mg_store_get(s, gname, ndim, gshape, &t));
+        return mg_store_get(s, vname, ndim, shape, &t);
+    }
     const float *g;
     MG_TRY(mg_store_get_f32(s, gname, ndim, gshape, &g));
     MG_TRY(mg_store_get(s, vname, ndim, shape, &t));

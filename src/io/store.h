@@ -59,7 +59,8 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
 mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape,
                                    const float **out);
 /* Same weight folded into the caller's dst (as many floats as `shape` holds): nothing
- * is kept in the store, so a loader that repacks the weight can free dst afterwards. */
+ * is kept in the store, so a loader that repacks the weight can free dst afterwards.
+ * dst NULL: only look the tensors up and check their shapes (no values are read). */
 mg_status mg_store_fold_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape, float *dst);
 /* Drop the pages of [ptr, ptr + len) from this process's memory if they lie in one of
  * the store's read-only mappings (they are read back from the file when touched

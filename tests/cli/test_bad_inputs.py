@@ -427,6 +427,24 @@ def model_cases():
     run(w, gen(w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, LN, [np.inf]))), w.path("out", "x.wav")),
         [LN, "non-finite"])
 
+    # The EnCodec encoder runs only for audio prompts (and `musicgen encode`): its weights
+    # are folded at first use, so a NaN there fails that use, naming the tensor, while
+    # text-to-music works; a missing or mis-shaped encoder tensor still fails at load.
+    ENC = "audio_encoder.encoder.layers.1.block.1.conv.weight_v"
+    w = Work("NaN in an EnCodec encoder weight (text prompt: valid, the encoder does not run)")
+    nan_enc = w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, ENC, [np.nan])))
+    run_ok(w, gen(nan_enc, w.path("out", "x.wav")))
+
+    w = Work("NaN in an EnCodec encoder weight (with an audio prompt)")
+    write_wav_s16(w.path("p.wav"), tone(1, 0.3))
+    run(w, gen(nan_enc, w.path("out", "x.wav"), "--audio-prompt", w.path("p.wav"), "-d", "1"), [ENC, "non-finite"])
+
+    w = Work("mis-shaped EnCodec encoder weight (fails at load)")
+    def enc_shape(ts):
+        dt, shape, blob = ts[ENC]
+        ts[ENC] = (dt, shape[::-1], blob)
+    run(w, gen(w.model(lambda m: edit_tensors(m, enc_shape)), w.path("out", "x.wav")), [ENC, "shape"])
+
     w = Work("every tensor at an odd data offset (valid: read through aligned copies)")
     def misalign(m):
         p = os.path.join(m, "model.safetensors")
