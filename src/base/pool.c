@@ -38,7 +38,10 @@
 typedef struct {
     mg_task_fn fn;
     void *arg;
-    int n_tasks;
+    /* Atomic (relaxed) because a worker late from two jobs ago may read it while the
+     * caller refills the slot: its stale epoch then fails the claim, but the read
+     * itself must not be a data race. fn and arg are read only after a claim. */
+    atomic_int n_tasks;
 } pool_job;
 
 struct mg_pool {
@@ -76,13 +79,14 @@ static void run_tasks(mg_pool *p, uint32_t e) {
     const pool_job *j = &p->job[e & 1];
     uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
     for (;;) {
-        if ((uint32_t)(s >> 32) != e || (int)(uint32_t)s >= j->n_tasks)
+        if ((uint32_t)(s >> 32) != e || (int)(uint32_t)s >= atomic_load_explicit(&j->n_tasks, memory_order_relaxed))
             return;
         if (!atomic_compare_exchange_weak_explicit(&p->state, &s, s + 1, memory_order_acq_rel,
                                                    memory_order_acquire))
             continue; /* s was reloaded */
+        int n_tasks = atomic_load_explicit(&j->n_tasks, memory_order_relaxed); /* this job's: claimed */
         j->fn(j->arg, (int)(uint32_t)s);
-        if (atomic_fetch_add(&p->n_done, 1) + 1 == j->n_tasks && atomic_load(&p->caller_sleeping)) {
+        if (atomic_fetch_add(&p->n_done, 1) + 1 == n_tasks && atomic_load(&p->caller_sleeping)) {
             pthread_mutex_lock(&p->lock);
             pthread_cond_signal(&p->done);
             pthread_mutex_unlock(&p->lock);
@@ -190,7 +194,7 @@ void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) {
     pool_job *j = &p->job[e & 1];
     j->fn = fn;
     j->arg = arg;
-    j->n_tasks = n_tasks;
+    atomic_store_explicit(&j->n_tasks, n_tasks, memory_order_relaxed);
     atomic_store(&p->n_done, 0);
     atomic_store_explicit(&p->state, (uint64_t)e << 32, memory_order_release);
     if (atomic_load(&p->sleepers) > 0) {

@@ -23,6 +23,7 @@ export PKG_CONFIG_PATH="$libdir/pkgconfig"
 flags="$(pkg-config --cflags --libs musicgen)"
 extra=""
 if grep -q "MG_SANITIZE:BOOL=ON" "$build/CMakeCache.txt"; then extra="-fsanitize=address,undefined"; fi
+if grep -q "MG_TSAN:BOOL=ON" "$build/CMakeCache.txt"; then extra="-fsanitize=thread"; fi
 # shellcheck disable=SC2086
 cc -std=c11 -Wall -Wextra -Werror $extra "$src/examples/background_music.c" $flags -o "$tmp/example" \
   || fail "the example does not build against the installed library"
