@@ -169,32 +169,45 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
 #define MG_TILE_ROWS(fmt, M) ((fmt) == FMT_Q8 || (fmt) == FMT_Q4 ? 2 : 4)
 #include "tensor/matmul_tiling.h"
 
-/* ---- activation quantizer (bit-identical to mg_act_q8_quantize_ref) ------------ */
+/* ---- activation quantizers (bit-identical to the reference ones) ---------------- */
+
+/* One block of 32 activations (zeros when x is NULL) into v, and its scale as the
+ * reference computes it: *dd = amax / qmax, returned id = qmax / amax (both 0 for a
+ * block of zeros). Only non-finite inputs differ from the reference (vmaxq keeps a
+ * NaN where fmaxf drops it): garbage in, garbage out. */
+static inline float block_scale(const float *x, float qmax, float32x4_t v[8], float *dd) {
+    float32x4_t mx = vdupq_n_f32(0.0f);
+    for (int i = 0; i < 8; i++) {
+        v[i] = x ? vld1q_f32(x + 4 * i) : vdupq_n_f32(0.0f);
+        mx = vmaxq_f32(mx, vabsq_f32(v[i]));
+    }
+    float amax = vmaxvq_f32(mx);
+    *dd = 0;
+    if (amax >= 1e-30f) {
+        *dd = amax / qmax;
+        return qmax / amax;
+    }
+    return 0;
+}
+
+/* v * id clamped to +-qmax and rounded to nearest, ties to even (vcvtnq), as the
+ * reference does. */
+static inline int32x4_t round_clamped(float32x4_t v, float id, float qmax) {
+    return vcvtnq_s32_f32(vminq_f32(vmaxq_f32(vmulq_n_f32(v, id), vdupq_n_f32(-qmax)), vdupq_n_f32(qmax)));
+}
 
 static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
     int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
     int8_t *q = dst;
     float *d = (float *)(q + nbp * MG_QK);
     int32_t *c = (int32_t *)(d + nbp * 8);
-    const float32x4_t hi = vdupq_n_f32(127.0f), lo = vdupq_n_f32(-127.0f);
     for (int64_t b = 0; b < nbp; b++) {
         float32x4_t v[8];
-        float32x4_t mx = vdupq_n_f32(0.0f);
-        for (int i = 0; i < 8; i++) {
-            v[i] = b < nb ? vld1q_f32(x + b * MG_QK + 4 * i) : vdupq_n_f32(0.0f);
-            mx = vmaxq_f32(mx, vabsq_f32(v[i]));
-        }
-        float amax = vmaxvq_f32(mx);
-        float dd = 0, id = 0;
-        if (amax >= 1e-30f) {
-            dd = amax / 127.0f;
-            id = 127.0f / amax;
-        }
+        float dd;
+        float id = block_scale(b < nb ? x + b * MG_QK : NULL, 127.0f, v, &dd);
         int32x4_t sum = vdupq_n_s32(0);
         for (int i = 0; i < 8; i += 2) {
-            /* vcvtnq: round to nearest, ties to even, like the reference. */
-            int32x4_t a = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(vmulq_n_f32(v[i], id), lo), hi));
-            int32x4_t e = vcvtnq_s32_f32(vminq_f32(vmaxq_f32(vmulq_n_f32(v[i + 1], id), lo), hi));
+            int32x4_t a = round_clamped(v[i], id, 127.0f), e = round_clamped(v[i + 1], id, 127.0f);
             sum = vaddq_s32(sum, vaddq_s32(a, e));
             int16x8_t h = vcombine_s16(vqmovn_s32(a), vqmovn_s32(e));
             vst1_s8(q + b * MG_QK + 4 * i, vqmovn_s16(h));
@@ -205,6 +218,25 @@ static void quantize_act(const float *x, int64_t n, void *dst, int corr_mult) {
             c[b * 8 + j] = corr_mult * s;
         }
     }
+}
+
+/* 16-bit activations for q8_0x16 (mg_act_q16_quantize_ref's layout: the int16 values,
+ * then one scale per block, padded with zeros to a multiple of 16 blocks). */
+static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) {
+    (void)corr_mult;
+    const int64_t nb = n / MG_QK;
+    int16_t *q = dst;
+    float *d = (float *)(q + nb * MG_QK);
+    for (int64_t b = 0; b < nb; b++) {
+        float32x4_t v[8];
+        float id = block_scale(x + b * MG_QK, 32767.0f, v, &d[b]);
+        for (int i = 0; i < 8; i += 2)
+            vst1q_s16(q + b * MG_QK + 4 * i,
+                      vcombine_s16(vqmovn_s32(round_clamped(v[i], id, 32767.0f)),
+                                   vqmovn_s32(round_clamped(v[i + 1], id, 32767.0f))));
+    }
+    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
+        d[b] = 0;
 }
 
 /* ---- x16 formats: 16-row groups (tensor.h; see matmul_avx512.c) ------------------- */
@@ -331,7 +363,7 @@ int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k) {
         break;
     case MG_DT_Q8_0X16:
         k->gemm = gemm_q8_0x16;
-        k->quantize = mg_act_q16_quantize_ref; /* once per product: the scalar one will do */
+        k->quantize = quantize_act16;
         k->act16 = 1;
         break;
     case MG_DT_Q4_0X16:
