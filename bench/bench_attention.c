@@ -15,6 +15,7 @@
  * musicgen-small q4_0 streams ~8 MB per layer. */
 #include "bench_args.h"
 #include "base/bigbuf.h"
+#include "base/resources.h"
 #include "base/pool.h"
 #include "base/timing.h"
 #include "lm/attention.h"

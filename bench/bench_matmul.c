@@ -23,6 +23,7 @@
  * median being what `musicgen bench` reports for a real step. Still, run it twice. */
 #include "bench_args.h"
 #include "base/bigbuf.h"
+#include "base/resources.h"
 #include "base/file.h"
 #include "base/pool.h"
 #include "base/rng.h"

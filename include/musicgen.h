@@ -101,7 +101,7 @@ typedef struct mg_model_params {
     int offline;                /* never use the network to resolve a repo id */
     const char *hub_endpoint;   /* NULL: $HF_ENDPOINT or https://huggingface.co */
     const char *revision;       /* NULL: "main" */
-    int n_threads;              /* threads used while loading/converting (0: all cores) */
+    int n_threads;              /* threads used while loading/converting (0: one per core) */
     int no_mmap;                /* 1: read the weights a decoder step uses into (huge-page)
                                    memory instead of reading them from the mapped file:
                                    ~10% faster steps where the page cache holds the file
@@ -196,7 +196,8 @@ MG_API const char *mg_token_piece(const mg_model *model, int id);
 typedef enum mg_kv_type { MG_KV_F16 = 0, MG_KV_F32, MG_KV_Q8_0 } mg_kv_type;
 
 typedef struct mg_context_params {
-    int n_threads;      /* 0: number of cores */
+    int n_threads;      /* 0: one per physical core this process may use (its affinity mask
+                         * and cgroup CPU quota honoured, SMT siblings counted once) */
     mg_kv_type kv_type; /* self-attention cache format (default f16; MG_KV_F32 for greedy runs
                            that must give the reference's codes exactly: an f16 cache can
                            flip a near-tie, as `musicgen generate --greedy` avoids) */

@@ -2,6 +2,7 @@
  * loading, contexts, and the generation pipeline prompt -> T5 -> decoder -> EnCodec. */
 #include "model.h"
 #include "base/log.h"
+#include "base/resources.h"
 #include "base/pool.h"
 #include "codec/encodec.h"
 #include "io/hub.h"
@@ -140,7 +141,7 @@ static mg_status load_stages_on(mg_model *m, const mg_model_params *p) {
     return MG_OK;
 }
 
-/* Conversions while loading run on a pool of p->n_threads (0: all cores), freed after. */
+/* Conversions while loading run on a pool of p->n_threads (0: one per core), freed after. */
 static mg_status load_stages(mg_model *m, const mg_model_params *p) {
     m->ck.store.pool = mg_pool_new(mg_cpu_threads(p->n_threads));
     mg_status st = load_stages_on(m, p); /* a NULL pool (none could start) converts on this thread */
@@ -208,7 +209,7 @@ MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, 
         return mg_fail(MG_ERR_INVALID_ARG, "no model given");
     mg_model_params p = params ? *params : mg_model_default_params();
     if (p.n_threads < 0 || p.n_threads > 1024)
-        return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = all cores, at most 1024)", p.n_threads);
+        return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = one per core, at most 1024)", p.n_threads);
     if ((int)p.weight_type < MG_WEIGHT_AUTO || (int)p.weight_type > MG_WEIGHT_Q4_0)
         return mg_fail(MG_ERR_INVALID_ARG, "weight type %d is not one of mg_weight_type", (int)p.weight_type);
     mg_model *m = mg_calloc(1, sizeof *m, "the model");
@@ -264,7 +265,7 @@ MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params
         return mg_fail(MG_ERR_INVALID_ARG, "mg_context_new: no model");
     mg_context_params p = params ? *params : mg_context_default_params();
     if (p.n_threads < 0 || p.n_threads > 1024)
-        return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = all cores, at most 1024)", p.n_threads);
+        return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = one per core, at most 1024)", p.n_threads);
     if ((int)p.kv_type < MG_KV_F16 || (int)p.kv_type > MG_KV_Q8_0)
         return mg_fail(MG_ERR_INVALID_ARG, "attention cache type %d is not one of mg_kv_type", (int)p.kv_type);
     mg_context *c = mg_calloc(1, sizeof *c, "a context");
@@ -272,11 +273,12 @@ MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params
         return MG_ERR_NOMEM;
     c->model = model;
     c->params = p;
-    /* More threads than cores only adds contention (results do not depend on it). */
-    int cores = mg_cpu_count();
-    if (p.n_threads > cores) {
-        mg_log_warn("%d threads requested but this machine has %d cores; using %d", p.n_threads, cores, cores);
-        p.n_threads = cores;
+    /* More threads than CPUs only adds contention (results do not depend on it). */
+    int cpus = mg_cpu_count();
+    if (p.n_threads > cpus) {
+        mg_log_warn("%d threads requested but this process may use %d CPU%s; using %d", p.n_threads, cpus,
+                    cpus == 1 ? "" : "s", cpus);
+        p.n_threads = cpus;
     }
     c->params = p;
     c->pool = mg_pool_new(p.n_threads);

@@ -7,6 +7,7 @@
  * when every prompt is empty no guidance at all. */
 #include "pipeline.h"
 #include "base/log.h"
+#include "base/resources.h"
 #include "base/rng.h"
 #include "base/timing.h"
 #include "lm/generate.h"

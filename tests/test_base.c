@@ -2,10 +2,15 @@
  * thread pool (every task once, any thread count), big buffers faulted in by the pool
  * (every 4 KiB page, nothing past the end), RNG reproducibility, f16/bf16
  * conversions, error messages, atomic output files, mapped files read into the page
- * cache in order. */
+ * cache in order, and the CPUs and memory a process may use (affinity mask, cgroup v2 /
+ * v1 quotas and limits from fake trees, CPU topology). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
 #include "test.h"
 #include "base/arena.h"
 #include "base/bigbuf.h"
+#include "base/resources.h"
 #include "base/file.h"
 #include "base/pool.h"
 #include "base/rng.h"
@@ -14,6 +19,8 @@
 #include "tensor/tensor.h"
 
 #include <math.h>
+#include <sched.h>
+#include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -104,6 +111,124 @@ static void test_memory_available(void) {
     CHECK(mg_memory_available_bytes() == 99999999999999999LL, "a limit above the system's: %lld",
           (long long)mg_memory_available_bytes());
     unsetenv("MG_MEMORY_LIMIT");
+}
+
+/* A file under root (folders made as needed) holding `text`. */
+static void put(const char *root, const char *rel, const char *text) {
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s", root, rel);
+    char *slash = strrchr(path, '/');
+    *slash = 0;
+    CHECK_OK(mg_mkdirs(path, "a test folder"));
+    *slash = '/';
+    FILE *f = fopen(path, "w");
+    CHECK(f != NULL, "create %s", path);
+    if (f) {
+        fputs(text, f);
+        fclose(f);
+    }
+}
+
+static void remove_tree(const char *root) {
+    char cmd[1100];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", root);
+    CHECK(system(cmd) == 0, "remove %s", root);
+}
+
+/* CPU quotas and memory limits read from fake cgroup trees, as the kernel lays them
+ * out for cgroup v2, v1, a hybrid host and a container's own view; physical cores from
+ * a fake CPU topology; and the real affinity mask (sched_setaffinity to one CPU). */
+static void test_resources(void) {
+    char root[] = "/tmp/mg_res_XXXXXX";
+    CHECK(mkdtemp(root) != NULL, "mkdtemp");
+    char d[64];
+
+    /* Nothing there: no limits. */
+    CHECK(mg_cgroup_cpu_quota(root) == 0 && mg_cgroup_memory_left(root) == -1, "no cgroup files: no limits");
+
+    /* v2: a service inside a slice; the slice's limits are the tighter ones. */
+    snprintf(d, sizeof d, "%s/v2", root);
+    put(d, "proc/self/cgroup", "0::/app.slice/mg.service\n");
+    put(d, "sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
+    put(d, "sys/fs/cgroup/app.slice/cpu.max", "150000 100000\n");
+    put(d, "sys/fs/cgroup/app.slice/mg.service/cpu.max", "max 100000\n");
+    put(d, "sys/fs/cgroup/app.slice/memory.max", "1000000000\n");
+    put(d, "sys/fs/cgroup/app.slice/memory.current", "700000000\n");
+    put(d, "sys/fs/cgroup/app.slice/memory.stat", "anon 400000000\nfile 200000000\n");
+    put(d, "sys/fs/cgroup/app.slice/mg.service/memory.max", "max\n");
+    put(d, "sys/fs/cgroup/app.slice/mg.service/memory.current", "300000000\n");
+    CHECK(fabs(mg_cgroup_cpu_quota(d) - 1.5) < 1e-9, "v2 quota from the parent slice: %g", mg_cgroup_cpu_quota(d));
+    CHECK(mg_cgroup_memory_left(d) == 500000000, "v2 memory left under the slice: %lld (1e9 - (7e8 - 2e8 file))",
+          (long long)mg_cgroup_memory_left(d));
+    put(d, "sys/fs/cgroup/app.slice/mg.service/cpu.max", "50000 100000\n");
+    CHECK(fabs(mg_cgroup_cpu_quota(d) - 0.5) < 1e-9, "v2: the tighter of group and parent: %g", mg_cgroup_cpu_quota(d));
+
+    /* v2 inside a container: /proc/self/cgroup says "/", the mount is the group. */
+    snprintf(d, sizeof d, "%s/ct", root);
+    put(d, "proc/self/cgroup", "0::/\n");
+    put(d, "sys/fs/cgroup/cgroup.controllers", "cpu memory\n");
+    put(d, "sys/fs/cgroup/cpu.max", "200000 100000\n");
+    put(d, "sys/fs/cgroup/memory.max", "max\n");
+    CHECK(fabs(mg_cgroup_cpu_quota(d) - 2.0) < 1e-9 && mg_cgroup_memory_left(d) == -1,
+          "container v2: quota %g, memory unlimited", mg_cgroup_cpu_quota(d));
+
+    /* v1 (hybrid host: the unified line exists without controllers): a docker group
+     * under combined cpu,cpuacct and memory mounts. */
+    snprintf(d, sizeof d, "%s/v1", root);
+    put(d, "proc/self/cgroup", "0::/\n4:memory:/docker/abc\n2:cpu,cpuacct:/docker/abc\n");
+    put(d, "sys/fs/cgroup/unified/cgroup.procs", "\n");
+    put(d, "sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "250000\n");
+    put(d, "sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_period_us", "100000\n");
+    put(d, "sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", "2000000000\n");
+    put(d, "sys/fs/cgroup/memory/docker/abc/memory.usage_in_bytes", "900000000\n");
+    put(d, "sys/fs/cgroup/memory/docker/abc/memory.stat",
+        "cache 1\nhierarchical_memory_limit 1500000000\ntotal_cache 300000000\n");
+    CHECK(fabs(mg_cgroup_cpu_quota(d) - 2.5) < 1e-9, "v1 quota: %g", mg_cgroup_cpu_quota(d));
+    CHECK(mg_cgroup_memory_left(d) == 900000000, "v1 memory left under the hierarchical limit: %lld",
+          (long long)mg_cgroup_memory_left(d));
+    put(d, "sys/fs/cgroup/cpu,cpuacct/docker/abc/cpu.cfs_quota_us", "-1\n");
+    put(d, "sys/fs/cgroup/memory/docker/abc/memory.stat", "hierarchical_memory_limit 9223372036854771712\n");
+    put(d, "sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", "9223372036854771712\n");
+    CHECK(mg_cgroup_cpu_quota(d) == 0 && mg_cgroup_memory_left(d) == -1, "v1 unlimited");
+
+    /* CPU topology: 4 CPUs, two cores with two hardware threads each; 2 sockets. */
+    snprintf(d, sizeof d, "%s/topo", root);
+    static const int core[6] = {0, 0, 1, 1, 0, 1}, pkg[6] = {0, 0, 0, 0, 1, 1};
+    for (int c = 0; c < 6; c++) {
+        char rel[128], v[16];
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_id", c);
+        snprintf(v, sizeof v, "%d\n", core[c]);
+        put(d, rel, v);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        snprintf(v, sizeof v, "%d\n", pkg[c]);
+        put(d, rel, v);
+    }
+    const int four[4] = {0, 1, 2, 3}, two[2] = {0, 1}, six[6] = {0, 1, 2, 3, 4, 5}, other[2] = {0, 7};
+    CHECK(mg_cpu_cores_among(d, four, 4) == 2, "4 hardware threads on 2 cores");
+    CHECK(mg_cpu_cores_among(d, two, 2) == 1, "2 siblings: 1 core");
+    CHECK(mg_cpu_cores_among(d, six, 6) == 4, "same core id on another socket is another core");
+    CHECK(mg_cpu_cores_among(d, other, 2) == 2, "no topology for a CPU: count CPUs");
+    remove_tree(root);
+
+    /* This machine, pinned to one CPU (as taskset -c N or a 1-CPU cpuset would). */
+    cpu_set_t old, one;
+    if (sched_getaffinity(0, sizeof old, &old) == 0) {
+        int first = 0;
+        while (first < CPU_SETSIZE && !CPU_ISSET(first, &old))
+            first++;
+        CPU_ZERO(&one);
+        CPU_SET(first, &one);
+        CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "pin to CPU %d", first);
+        CHECK(mg_cpu_count() == 1 && mg_cpu_default_threads() == 1 && mg_cpu_threads(8) == 1 && mg_cpu_threads(0) == 1,
+              "pinned to one CPU: count %d, default %d", mg_cpu_count(), mg_cpu_default_threads());
+        mg_pool *pool = mg_pool_new(0);
+        CHECK(pool && mg_pool_threads(pool) == 1, "a default pool pinned to one CPU has 1 thread");
+        mg_pool_free(pool);
+        CHECK(sched_setaffinity(0, sizeof old, &old) == 0, "restore the affinity mask");
+    }
+    int cpus = mg_cpu_count(), def = mg_cpu_default_threads();
+    CHECK(cpus >= 1 && def >= 1 && def <= cpus && mg_cpu_threads(1000) == cpus, "this machine: %d CPUs, default %d threads",
+          cpus, def);
 }
 
 static void test_rng(void) {
@@ -442,6 +567,7 @@ int main(void) {
     test_pool();
     test_bigbuf_prefault();
     test_memory_available();
+    test_resources();
     test_rng();
     test_half();
     test_quant_roundtrip();

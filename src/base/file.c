@@ -253,6 +253,20 @@ mg_status mg_file_read_all(const char *path, char **data, size_t *size) { return
 
 mg_status mg_file_read_regular(const char *path, char **data, size_t *size) { return read_file(path, 0, data, size); }
 
+int64_t mg_file_keyed_number(const char *path, const char *key, char sep) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    char line[256];
+    size_t n = strlen(key);
+    long long v = -1;
+    while (v < 0 && fgets(line, sizeof line, f))
+        if (!strncmp(line, key, n) && line[n] == sep && sscanf(line + n + 1, "%lld", &v) != 1)
+            v = -1;
+    fclose(f);
+    return v;
+}
+
 int mg_path_exists(const char *path) {
     struct stat st;
     return stat(path, &st) == 0;

@@ -37,6 +37,10 @@ mg_status mg_file_read_all(const char *path, char **data, size_t *size);
  * refused instead of read through, and so are files over 64 MiB (damaged). */
 mg_status mg_file_read_regular(const char *path, char **data, size_t *size);
 
+/* The number after `key` and `sep` on the first line of a small text file that
+ * starts with them ("MemAvailable: 123 kB", "file 4096"), or -1. */
+int64_t mg_file_keyed_number(const char *path, const char *key, char sep);
+
 int mg_path_exists(const char *path);
 int mg_path_is_dir(const char *path);
 /* 0 only if `path` exists and is not a regular file (symlinks followed): a folder,

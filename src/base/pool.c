@@ -14,6 +14,7 @@
  * briefly for stragglers and then sleeps too.
  */
 #include "base/pool.h"
+#include "base/resources.h"
 #include "base/status.h"
 
 #include <pthread.h>
@@ -57,16 +58,6 @@ struct mg_pool {
     pool_job job[2];        /* job of epoch e lives in job[e & 1] */
     atomic_int n_done;      /* tasks finished in the current job */
 };
-
-int mg_cpu_count(void) {
-    long n = sysconf(_SC_NPROCESSORS_ONLN);
-    return n > 0 ? (int)n : 1;
-}
-
-int mg_cpu_threads(int requested) {
-    int cores = mg_cpu_count();
-    return requested > 0 && requested < cores ? requested : cores;
-}
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -130,7 +121,7 @@ static void *worker_main(void *vp) {
 
 mg_pool *mg_pool_new(int n_threads) {
     if (n_threads <= 0)
-        n_threads = mg_cpu_count();
+        n_threads = mg_cpu_default_threads();
     mg_pool *p = mg_calloc(1, sizeof *p, "thread pool");
     if (!p)
         return NULL;

@@ -14,16 +14,13 @@
 typedef struct mg_pool mg_pool;
 typedef void (*mg_task_fn)(void *arg, int task);
 
-/* n_threads <= 0 picks the number of online CPUs. Returns NULL on failure (mg_fail set). */
+/* n_threads <= 0 picks mg_cpu_default_threads() (base/resources.h). Returns NULL on
+ * failure (mg_fail set). */
 mg_pool *mg_pool_new(int n_threads);
 void mg_pool_free(mg_pool *pool);
 int mg_pool_threads(const mg_pool *pool);
 /* pool may be NULL (runs inline). Not reentrant: do not call from inside a task. */
 void mg_pool_run(mg_pool *pool, mg_task_fn fn, void *arg, int n_tasks);
 
-int mg_cpu_count(void);
-/* `requested` threads, or the core count when it is 0 or more: the workers spin between
- * tasks, so threads beyond the cores only contend. */
-int mg_cpu_threads(int requested);
 
 #endif

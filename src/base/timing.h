@@ -1,5 +1,5 @@
-/* timing.h — monotonic clock and memory figures, for progress, logs, benchmarks and
- * the decoder's check that its cache fits. */
+/* timing.h — monotonic clock and memory figures, for progress, logs and benchmarks
+ * (what memory is still available: base/resources.h). */
 #ifndef MG_BASE_TIMING_H
 #define MG_BASE_TIMING_H
 
@@ -11,12 +11,6 @@ double mg_time_now(void);
 int64_t mg_peak_rss_bytes(void);
 /* Current resident set size in bytes (/proc/self/statm), or -1. */
 int64_t mg_current_rss_bytes(void);
-/* Memory a new allocation can still get without the OOM killer: MemAvailable + SwapFree
- * (/proc/meminfo), at most what the cgroup v2 allows (memory.max less what the group
- * uses besides its page cache); -1 if unknown. The environment variable MG_MEMORY_LIMIT
- * (bytes) replaces that figure: lower, to keep a generation small, or higher, where the
- * kernel undercounts (ZFS's ARC is not in MemAvailable). */
-int64_t mg_memory_available_bytes(void);
 /* Bytes of mapped files this process maps with 2 MiB pages (FilePmdMapped in
  * /proc/self/smaps_rollup), or -1 where the kernel does not say. */
 int64_t mg_file_huge_mapped_bytes(void);

@@ -183,7 +183,7 @@ typedef struct mg_gguf_convert_params {
     int overwrite;                /* replace an existing output */
     mg_gguf_progress_fn progress; /* called after each tensor (may be NULL) */
     void *user;
-    int n_threads;                /* threads converting (0 or more than the cores: all cores) */
+    int n_threads;                /* threads converting (0: one per core; at most the CPUs this process may use) */
     int quantize_small;           /* 1: small matrices get `type` too (quantize --pure) */
 } mg_gguf_convert_params;
 

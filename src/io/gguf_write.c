@@ -12,6 +12,7 @@
 #include "io/gguf.h"
 #include "io/json.h"
 #include "base/pool.h"
+#include "base/resources.h"
 #include "tensor/convert.h"
 
 #include <cjson/cJSON.h>

@@ -11,6 +11,7 @@
  */
 #include "lm/decoder.h"
 #include "base/bigbuf.h"
+#include "base/resources.h"
 #include "base/status.h"
 #include "base/timing.h"
 #include "lm/attention.h"

@@ -5,13 +5,14 @@ every key issue 7 and the README rely on, that the counts are the ones the model
 implies (steps, weight bytes a decoder step streams, computed here from the
 safetensors header; attention-cache bytes per step from the config), that the timings
 are consistent (p90 >= median > 0, RTF > 0), that the bandwidth-limit figures are
-the bytes divided by the measured bandwidth, and that --no-mmap is reported (it
-changes no count). Timings themselves are never asserted
-against a speed: machines differ."""
+the bytes divided by the measured bandwidth, that --no-mmap is reported (it changes
+no count), and that pinned to one CPU its default is one thread. Timings themselves
+are never asserted against a speed: machines differ."""
 import json
 import os
 import re
 import struct
+import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -106,6 +107,17 @@ def main():
                     f"{fx}: --no-bandwidth gives figures {r['read_gbs']}, {r['limit_ms_per_step']} (want null)")
         print(f"  {fx}: {r['steps']} steps, {r['ms_per_step']:.2f} ms/step, weights {r['weight_bytes_per_step']} B, "
               f"cache {r['kv_bytes_per_step']:.0f} B per step, read {r['read_gbs']} GB/s")
+    # The default thread count follows the CPUs the process may use: pinned to one
+    # (taskset -c N, a 1-CPU cpuset), a bench without -t runs one thread.
+    cpu = min(os.sched_getaffinity(0))
+    p = subprocess.run([t.MUSICGEN, "bench", "-m", os.path.join(t.REF, "tiny-mono"), "--steps", "5", "--no-bandwidth",
+                        "--json"], capture_output=True, text=True, timeout=600,
+                       preexec_fn=lambda: os.sched_setaffinity(0, {cpu}))
+    t.check(p.returncode == 0, f"pinned bench failed: {p.stderr.strip()}")
+    if p.returncode == 0:
+        r = json.loads(p.stdout.strip().splitlines()[-1])
+        t.check(r["threads"] == 1, f"pinned to CPU {cpu}, the default is {r['threads']} threads (want 1)")
+        print(f"  pinned to CPU {cpu}: {r['threads']} thread")
     t.finish("test_bench_cli")
 
 

@@ -12,6 +12,7 @@
  * last line. */
 #include "cli.h"
 #include "base/pool.h"
+#include "base/resources.h"
 #include "base/timing.h"
 #include "lm/attention.h"
 #include "tensor/bandwidth.h"
@@ -31,7 +32,7 @@ static void help(void) {
            "bandwidth and the step time against what those bytes take to read at it.\n\n"
            "  -m, --model MODEL      folder, .gguf file or repo id[@REVISION]\n"
            "                         (default %s)\n"
-           "  -t, --threads N        threads (default: all cores)\n"
+           "  -t, --threads N        threads (default: one per core)\n"
            "      --steps N          decoder steps (default: enough for --duration)\n"
            "  -d, --duration S       audio seconds (default 10)\n"
            "      --weight-type T    convert decoder weights on load (f32 f16 bf16 q8_0\n"
@@ -266,7 +267,7 @@ int cmd_bench(int argc, char **argv) {
     float guidance = gp.guidance_scale >= 0 ? gp.guidance_scale : info.guidance_scale;
     double kv_bytes = kv_bytes_per_step(&info, kv, guidance > 1.0f ? 2 : 1, res->steps);
     double limit_kv_ms = read_gbs > 0 ? ((double)info.step_weight_bytes + kv_bytes) / (read_gbs * 1e9) * 1e3 : 0;
-    int nthreads = threads ? threads : (int)mg_cpu_count();
+    int nthreads = mg_cpu_threads(threads);
     /* The step's parts, per step: weight matrices and self-attention as GB/s of what
      * they read, next to the probe's figure. */
     double per_step = res->steps > 0 ? 1.0 / res->steps : 0;

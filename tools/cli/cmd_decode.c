@@ -28,7 +28,7 @@ static void help(void) {
            "  -o, --output PATH          output file, or directory (required)\n"
            "  -s, --sample-format FMT    s16 (default), s24 or f32; s16/s24 clip beyond +-1\n"
            "  -f, --force                overwrite existing files\n"
-           "  -t, --threads N            threads (default: all cores)\n"
+           "  -t, --threads N            threads (default: one per core)\n"
            "  -h, --help                 this help\n\n"
            "example: musicgen decode -m facebook/musicgen-small riff.npy -o riff.wav\n",
            MG_DEFAULT_MODEL);

@@ -24,7 +24,7 @@ static void help(void) {
            "                       (default %s)\n"
            "  -o, --output FILE    the .npy file to write (required)\n"
            "  -f, --force          overwrite FILE if it exists\n"
-           "  -t, --threads N      threads (default: all cores)\n"
+           "  -t, --threads N      threads (default: one per core)\n"
            "  -h, --help           this help\n\n"
            "example: musicgen encode -m facebook/musicgen-small riff.wav -o riff.npy\n",
            MG_DEFAULT_MODEL);

@@ -28,7 +28,7 @@ static void help(void) {
            "  -o, --output FILE   the GGUF file to write\n"
            "  -t, --type TYPE     q8_0 (default), q4_0, f16, bf16 or f32\n"
            "      --pure          quantize small decoder matrices to TYPE as well\n"
-           "      --threads N     threads converting (default and at most: all cores)\n"
+           "      --threads N     threads converting (default: one per core)\n"
            "  -f, --force         overwrite FILE if it exists\n"
            "  -q, --quiet         no progress or summary\n"
            "  -h, --help          this help\n", MG_DEFAULT_MODEL);

@@ -1,0 +1,321 @@
+/* resources.c — CPUs and memory this process may use (see resources.h): the affinity
+ * mask, /sys/devices/system/cpu topology, /proc/meminfo and the process's cgroup
+ * (v2 unified, or v1 per controller; in a container whose /proc/self/cgroup names a
+ * path its mount does not show, the mount's own files are the container's). */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include "base/resources.h"
+#include "base/file.h"
+
+#include <math.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* Limits above this are "unlimited" (cgroup v1 writes 2^63 rounded to a page). */
+#define NO_LIMIT ((int64_t)1 << 60)
+
+static int is_dir(const char *path) {
+    struct stat st;
+    return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+/* The cgroup path of `controller` in root/proc/self/cgroup ("" for the v2 line
+ * "0::/path"), into out; the line's controller list (the v1 mount's folder name) into
+ * mount_name. 0 if there is no such line. */
+static int cgroup_path(const char *root, const char *controller, char *out, size_t cap, char *mount_name,
+                       size_t mcap) {
+    char path[4096];
+    snprintf(path, sizeof path, "%s/proc/self/cgroup", root);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int found = 0;
+    while (!found && fgets(line, sizeof line, f)) {
+        line[strcspn(line, "\n")] = 0;
+        char *c1 = strchr(line, ':'), *c2 = c1 ? strchr(c1 + 1, ':') : NULL;
+        if (!c2)
+            continue;
+        *c1 = *c2 = 0; /* line: the hierarchy id; list: its controllers */
+        const char *list = c1 + 1;
+        if (!*controller) {
+            found = !*list && !strcmp(line, "0");
+        } else { /* one of the comma-separated names */
+            size_t n = strlen(controller);
+            for (const char *p = list; p && !found; p = strchr(p, ',') ? strchr(p, ',') + 1 : NULL)
+                found = !strncmp(p, controller, n) && (p[n] == ',' || p[n] == 0);
+        }
+        if (found) {
+            snprintf(out, cap, "%s", c2 + 1);
+            snprintf(mount_name, mcap, "%s", list);
+        }
+    }
+    fclose(f);
+    return found;
+}
+
+/* Calls visit(dir) for the process's cgroup folder of `controller` and each ancestor
+ * up to the hierarchy's mount (v2: controller ""), until visit returns nonzero. */
+typedef int (*dir_visit)(const char *dir, void *user);
+static void walk_cgroup(const char *root, const char *controller, dir_visit visit, void *user) {
+    char rel[2048], list[256];
+    if (!cgroup_path(root, controller, rel, sizeof rel, list, sizeof list))
+        return;
+    /* v2: the unified mount (or its hybrid-mode place); v1: the controller's mount,
+     * named after its controller list ("cpu,cpuacct") or the controller alone. */
+    char mounts[3][512];
+    int n_mounts = 0;
+    if (!*controller) {
+        snprintf(mounts[n_mounts++], sizeof mounts[0], "%s/sys/fs/cgroup", root);
+        snprintf(mounts[n_mounts++], sizeof mounts[0], "%s/sys/fs/cgroup/unified", root);
+    } else {
+        snprintf(mounts[n_mounts++], sizeof mounts[0], "%s/sys/fs/cgroup/%s", root, list);
+        snprintf(mounts[n_mounts++], sizeof mounts[0], "%s/sys/fs/cgroup/%s", root, controller);
+    }
+    for (int m = 0; m < n_mounts; m++) {
+        char probe[640];
+        snprintf(probe, sizeof probe, "%s/cgroup.controllers", mounts[m]); /* v2 mounts have it */
+        if (!is_dir(mounts[m]) || (!*controller && access(probe, F_OK) != 0))
+            continue;
+        char dir[4096];
+        snprintf(dir, sizeof dir, "%s%s", mounts[m], rel);
+        if (!is_dir(dir)) /* a container's view: its group is the mount itself */
+            snprintf(dir, sizeof dir, "%s", mounts[m]);
+        size_t base = strlen(mounts[m]);
+        for (;;) {
+            size_t len = strlen(dir);
+            while (len > base && dir[len - 1] == '/')
+                dir[--len] = 0;
+            if (visit(dir, user))
+                return;
+            if (len <= base)
+                break;
+            char *slash = strrchr(dir + base, '/');
+            if (!slash)
+                break;
+            *slash = 0;
+        }
+        return; /* the first mount that exists is the hierarchy */
+    }
+}
+
+/* The first whitespace-separated fields of a small file, as text; 0 if unreadable. */
+static int read_words(const char *dir, const char *name, char *a, char *b, size_t cap) {
+    char path[4352];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[256] = {0};
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    a[0] = b[0] = 0;
+    if (ok) {
+        char fmt[32];
+        snprintf(fmt, sizeof fmt, "%%%zus %%%zus", cap - 1, cap - 1);
+        ok = sscanf(line, fmt, a, b) >= 1;
+    }
+    return ok;
+}
+
+static int64_t number_in(const char *dir, const char *name) {
+    char a[64], b[64];
+    if (!read_words(dir, name, a, b, sizeof a))
+        return -1;
+    char *end;
+    long long v = strtoll(a, &end, 10);
+    return *end || end == a ? -1 : v;
+}
+
+static int64_t keyed_in(const char *dir, const char *name, const char *key) {
+    char path[4352];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    return mg_file_keyed_number(path, key, ' ');
+}
+
+/* ---- CPU quota -------------------------------------------------------------------- */
+
+static int visit_cpu_v2(const char *dir, void *user) {
+    double *q = user;
+    char a[64], b[64];
+    if (read_words(dir, "cpu.max", a, b, sizeof a) && strcmp(a, "max") != 0) {
+        double quota = atof(a), period = *b ? atof(b) : 100000.0;
+        if (quota > 0 && period > 0 && (*q == 0 || quota / period < *q))
+            *q = quota / period;
+    }
+    return 0;
+}
+
+static int visit_cpu_v1(const char *dir, void *user) {
+    double *q = user;
+    int64_t quota = number_in(dir, "cpu.cfs_quota_us"), period = number_in(dir, "cpu.cfs_period_us");
+    if (quota > 0 && period > 0 && (*q == 0 || (double)quota / (double)period < *q))
+        *q = (double)quota / (double)period;
+    return 0;
+}
+
+double mg_cgroup_cpu_quota(const char *root) {
+    double q = 0;
+    walk_cgroup(root, "", visit_cpu_v2, &q);
+    if (q == 0)
+        walk_cgroup(root, "cpu", visit_cpu_v1, &q);
+    return q;
+}
+
+/* ---- CPUs ------------------------------------------------------------------------- */
+
+/* The CPUs in this process's affinity mask into cpus (at most cap); their count, or 0
+ * if the mask cannot be read. */
+static int affinity_cpus(int *cpus, int cap) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    if (sched_getaffinity(0, sizeof set, &set) != 0)
+        return 0;
+    int n = 0;
+    for (int c = 0; c < CPU_SETSIZE && n < cap; c++)
+        if (CPU_ISSET(c, &set))
+            cpus[n++] = c;
+    return n;
+}
+
+static int topology_number(const char *root, int cpu, const char *name) {
+    char path[512];
+    snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu%d/topology/%s", root, cpu, name);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return -1;
+    int v = -1;
+    if (fscanf(f, "%d", &v) != 1)
+        v = -1;
+    fclose(f);
+    return v;
+}
+
+int mg_cpu_cores_among(const char *root, const int *cpus, int n) {
+    if (n <= 0)
+        return n;
+    long long *keys = malloc(sizeof *keys * (size_t)n);
+    if (!keys)
+        return n;
+    int distinct = 0;
+    for (int i = 0; i < n; i++) {
+        int core = topology_number(root, cpus[i], "core_id"), pkg = topology_number(root, cpus[i], "physical_package_id");
+        if (core < 0 || pkg < 0) {
+            free(keys);
+            return n; /* no topology (masked /sys): count every CPU */
+        }
+        long long key = (long long)pkg << 32 | (unsigned)core;
+        int seen = 0;
+        for (int j = 0; j < distinct && !seen; j++)
+            seen = keys[j] == key;
+        if (!seen)
+            keys[distinct++] = key;
+    }
+    free(keys);
+    return distinct;
+}
+
+/* Within the cgroup quota, rounded up. */
+static int within_quota(int n) {
+    double q = mg_cgroup_cpu_quota("");
+    if (q > 0) {
+        int cap = (int)ceil(q - 1e-9);
+        if (cap < n)
+            n = cap;
+    }
+    return n < 1 ? 1 : n;
+}
+
+static int online_cpus(void) {
+    long n = sysconf(_SC_NPROCESSORS_ONLN);
+    return n > 0 ? (int)n : 1;
+}
+
+int mg_cpu_count(void) {
+    int cpus[CPU_SETSIZE];
+    int n = affinity_cpus(cpus, CPU_SETSIZE);
+    return within_quota(n > 0 ? n : online_cpus());
+}
+
+int mg_cpu_default_threads(void) {
+    int cpus[CPU_SETSIZE];
+    int n = affinity_cpus(cpus, CPU_SETSIZE);
+    return within_quota(n > 0 ? mg_cpu_cores_among("", cpus, n) : online_cpus());
+}
+
+int mg_cpu_threads(int requested) {
+    if (requested <= 0)
+        return mg_cpu_default_threads();
+    int cpus = mg_cpu_count();
+    return requested < cpus ? requested : cpus;
+}
+
+/* ---- memory ----------------------------------------------------------------------- */
+
+/* What is left under one v2 group's memory.max (its page cache counts in
+ * memory.current but can be reclaimed); the smallest along the ancestors. */
+static int visit_mem_v2(const char *dir, void *user) {
+    int64_t *left = user, max = number_in(dir, "memory.max"), cur = number_in(dir, "memory.current");
+    if (max >= 0 && max < NO_LIMIT && cur >= 0) {
+        int64_t file = keyed_in(dir, "memory.stat", "file");
+        int64_t used = cur - (file > 0 && file < cur ? file : 0);
+        int64_t l = max > used ? max - used : 0;
+        if (*left < 0 || l < *left)
+            *left = l;
+    }
+    return 0;
+}
+
+/* v1: the group's effective limit is memory.stat's hierarchical_memory_limit (the
+ * smallest along the ancestors); usage less the page cache. One folder is enough. */
+static int visit_mem_v1(const char *dir, void *user) {
+    int64_t *left = user;
+    int64_t limit = keyed_in(dir, "memory.stat", "hierarchical_memory_limit");
+    if (limit < 0)
+        limit = number_in(dir, "memory.limit_in_bytes");
+    int64_t usage = number_in(dir, "memory.usage_in_bytes");
+    if (limit >= 0 && limit < NO_LIMIT && usage >= 0) {
+        int64_t cache = keyed_in(dir, "memory.stat", "total_cache");
+        if (cache < 0)
+            cache = keyed_in(dir, "memory.stat", "cache");
+        int64_t used = usage - (cache > 0 && cache < usage ? cache : 0);
+        *left = limit > used ? limit - used : 0;
+    }
+    return 1;
+}
+
+int64_t mg_cgroup_memory_left(const char *root) {
+    int64_t left = -1;
+    walk_cgroup(root, "", visit_mem_v2, &left);
+    if (left < 0)
+        walk_cgroup(root, "memory", visit_mem_v1, &left);
+    return left;
+}
+
+/* One "Key: N kB" line of /proc/meminfo in bytes, or -1. */
+static int64_t meminfo_bytes(const char *key) {
+    int64_t kb = mg_file_keyed_number("/proc/meminfo", key, ':');
+    return kb < 0 ? -1 : kb * 1024;
+}
+
+int64_t mg_memory_available_bytes(void) {
+    const char *env = getenv("MG_MEMORY_LIMIT");
+    if (env && *env) { /* the user's figure instead of the system's (which can undercount) */
+        char *end;
+        long long limit = strtoll(env, &end, 10);
+        if (*end == 0 && limit >= 0)
+            return limit;
+    }
+    int64_t avail = meminfo_bytes("MemAvailable"), swap = meminfo_bytes("SwapFree");
+    if (avail >= 0 && swap > 0)
+        avail += swap;
+    int64_t left = mg_cgroup_memory_left("");
+    if (left >= 0 && (avail < 0 || left < avail))
+        avail = left;
+    return avail;
+}
