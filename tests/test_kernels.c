@@ -5,6 +5,8 @@
  * fused GELU and bias) bit-identical to mg_matmul per product; the $MG_ISA=scalar
  * override (checked in a child process, since the ISA is chosen once per process); a
  * NaN / inf activation reaches the outputs in every format; the bandwidth probe runs.
+ * On a CPU with AVX-VNNI the AVX2 level is tested with its VNNI build and the plain
+ * one, and the two compared bit for bit.
  *
  * Error bounds: float formats must match the reference to f32 rounding (relative to
  * sum |w||x|). Integer kernels quantize activations to 8 (q8_0x16: 16) bits per
@@ -401,17 +403,52 @@ int main(int argc, char **argv) {
     mg_rng rng;
     mg_rng_seed(&rng, 1234);
     mg_isa best = mg_isa_detect();
+    int vnni = mg_isa_avxvnni();
+    printf("AVX-VNNI kernels at the AVX2 level: %s\n", vnni ? "yes (tested with and without)" : "no");
     for (int isa = MG_ISA_AVX2; isa <= MG_ISA_NEON; isa++) {
         int have = isa == MG_ISA_NEON ? best == MG_ISA_NEON : best != MG_ISA_NEON && isa <= (int)best;
         if (!have)
             continue;
-        for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++) {
-            CHECK(mg_matmul_kernel((mg_isa)isa, k_formats[f]).gemm != NULL, "%s has no %s kernel",
-                  mg_isa_name((mg_isa)isa), mg_dtype_name(k_formats[f]));
-            test_quantizer((mg_isa)isa, k_formats[f], &rng);
-            test_isa_format((mg_isa)isa, k_formats[f], &rng);
+        /* The AVX2 level twice on a CPU with AVX-VNNI: its VNNI build, then the plain one. */
+        for (int pass = 0; pass < (isa == MG_ISA_AVX2 && vnni ? 2 : 1); pass++) {
+            if (isa == MG_ISA_AVX2)
+                mg_isa_use_avxvnni(pass == 0);
+            if (isa == MG_ISA_AVX2 && vnni)
+                printf("  avx2 %s AVX-VNNI:\n", pass == 0 ? "with" : "without");
+            for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++) {
+                CHECK(mg_matmul_kernel((mg_isa)isa, k_formats[f]).gemm != NULL, "%s has no %s kernel",
+                      mg_isa_name((mg_isa)isa), mg_dtype_name(k_formats[f]));
+                test_quantizer((mg_isa)isa, k_formats[f], &rng);
+                test_isa_format((mg_isa)isa, k_formats[f], &rng);
+            }
         }
+        mg_isa_use_avxvnni(1);
     }
+    /* Both AVX2 builds compute the same integers: bit-identical products. */
+    int compared = 0;
+    if (vnni)
+        for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++) {
+            mg_kernel kv, kp;
+            if (!mg_matmul_kernel_avxvnni(k_formats[f], &kv) || !mg_matmul_kernel_avx2(k_formats[f], &kp))
+                continue;
+            const int64_t rows = rows_for(k_formats[f], 67), n = 320, M = 5;
+            test_matrix w;
+            matrix_make(&w, &rng, k_formats[f], rows, n);
+            float *X = malloc(sizeof(float) * (size_t)(M * n)), *Yv = calloc((size_t)(M * rows), sizeof(float)),
+                  *Yp = calloc((size_t)(M * rows), sizeof(float));
+            fill_random(&rng, X, M * n, 1.0f);
+            run_kernel(kv, &w, X, M, n, Yv, rows);
+            run_kernel(kp, &w, X, M, n, Yp, rows);
+            CHECK(!memcmp(Yv, Yp, sizeof(float) * (size_t)(M * rows)), "%s: AVX-VNNI and AVX2 builds differ",
+                  mg_dtype_name(k_formats[f]));
+            compared++;
+            free(X);
+            free(Yv);
+            free(Yp);
+            matrix_free(&w);
+        }
+    if (vnni)
+        printf("  AVX-VNNI and plain AVX2 builds compared bit for bit on %d formats\n", compared);
     for (size_t f = 0; f < sizeof k_formats / sizeof *k_formats; f++) {
         test_threads(k_formats[f], &rng);
         test_group(k_formats[f], &rng);

@@ -20,7 +20,36 @@ static int cpu_has_f16c(void) {
     unsigned a, b, c, d;
     return __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 29));
 }
+
+/* AVX-VNNI (VEX-encoded vpdpbusd / vpdpwssd at 256 bits): leaf 7 subleaf 1, EAX bit 4.
+ * Not implied by AVX512-VNNI (Zen 4 has only that). Needs the AVX2 level's OS support,
+ * which mg_isa_detect checks. */
+static int cpu_has_avxvnni(void) {
+    unsigned a, b, c, d;
+    return __get_cpuid_count(7, 1, &a, &b, &c, &d) && (a & (1u << 4));
+}
 #endif
+
+static int g_avxvnni = -1; /* -1: not decided yet */
+
+int mg_isa_avxvnni(void) {
+    int v = __atomic_load_n(&g_avxvnni, __ATOMIC_RELAXED);
+    if (v < 0) {
+#if defined(__x86_64__) && defined(__GNUC__)
+        v = mg_isa_detect() != MG_ISA_SCALAR && cpu_has_avxvnni();
+#else
+        v = 0;
+#endif
+        __atomic_store_n(&g_avxvnni, v, __ATOMIC_RELAXED);
+    }
+    return v;
+}
+
+void mg_isa_use_avxvnni(int on) {
+    __atomic_store_n(&g_avxvnni, -1, __ATOMIC_RELAXED);
+    if (!on)
+        __atomic_store_n(&g_avxvnni, 0, __ATOMIC_RELAXED);
+}
 
 mg_isa mg_isa_detect(void) {
 #if defined(__x86_64__) && defined(__GNUC__)

@@ -12,4 +12,11 @@ mg_isa mg_isa_detect(void);
 mg_isa mg_isa_active(void);
 const char *mg_isa_name(mg_isa isa);
 
+/* 1 if the AVX2 level's integer matmul kernels use AVX-VNNI (matmul_avxvnni.c): the
+ * CPU has it (Alder Lake and later Intel client cores, Zen 5) and tests have not
+ * turned it off. Same results either way, only speed differs. */
+int mg_isa_avxvnni(void);
+/* Tests: 0 turns the AVX-VNNI kernels off, 1 back on (if the CPU has them). */
+void mg_isa_use_avxvnni(int on);
+
 #endif

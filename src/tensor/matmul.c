@@ -191,7 +191,10 @@ mg_kernel mg_matmul_kernel(mg_isa isa, mg_dtype t) {
     switch (isa) {
     case MG_ISA_SCALAR: return scalar_kernel(t);
 #if defined(__x86_64__)
-    case MG_ISA_AVX2: mg_matmul_kernel_avx2(t, &k); break;
+    case MG_ISA_AVX2:
+        if (!mg_isa_avxvnni() || !mg_matmul_kernel_avxvnni(t, &k))
+            mg_matmul_kernel_avx2(t, &k);
+        break;
     case MG_ISA_AVX512: mg_matmul_kernel_avx512(t, &k); break;
 #endif
 #if defined(__aarch64__)

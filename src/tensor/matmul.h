@@ -109,6 +109,7 @@ mg_kernel mg_matmul_kernel(mg_isa isa, mg_dtype t);
 
 /* Per-ISA tables (matmul_<isa>.c); fill *k and return 1 when the format is covered. */
 int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k);
+int mg_matmul_kernel_avxvnni(mg_dtype t, mg_kernel *k); /* 0 if built without AVX-VNNI */
 int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k);
 int mg_matmul_kernel_neon(mg_dtype t, mg_kernel *k);
 

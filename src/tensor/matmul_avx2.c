@@ -10,7 +10,8 @@
  * Every output's operations depend only on its own rows: results do not depend on
  * the tile or thread count. Reads ggml block layouts as stored; q8_0x16 (16-row
  * groups) uses 16-bit activations and vpmaddwd, 8 rows per instruction; q4_0x16
- * vpmaddubsw on 8 rows x 4 columns of nibbles.
+ * vpmaddubsw on 8 rows x 4 columns of nibbles. matmul_avxvnni.c compiles this file
+ * again with AVX-VNNI (vpdpbusd / vpdpwssd: dot_u8s8, dot_s16), same results.
  */
 #include "tensor/matmul.h"
 
@@ -27,6 +28,31 @@
 #define mg_prefetch(p) _mm_prefetch((const char *)(p), _MM_HINT_T0)
 
 enum { FMT_F32, FMT_F16, FMT_BF16, FMT_Q8, FMT_Q4 };
+
+/* acc + the sums of 4 unsigned x signed byte products per 32-bit lane, and acc + the
+ * sums of 2 16-bit products. AVX-VNNI (matmul_avxvnni.c builds this file again with
+ * it) does each in one instruction; plain AVX2 takes vpmaddubsw + vpmaddwd with ones
+ * + vpaddd, and vpmaddwd + vpaddd. The operands here never saturate vpmaddubsw's
+ * 16-bit pair sums, so both builds compute the same integers: the same bits. */
+INLINE __m256i dot_u8s8(__m256i acc, __m256i u, __m256i s) {
+#ifdef __AVXVNNI__
+    return _mm256_dpbusd_avx_epi32(acc, u, s);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(_mm256_maddubs_epi16(u, s), _mm256_set1_epi16(1)));
+#endif
+}
+
+INLINE __m256i dot_s16(__m256i acc, __m256i a, __m256i b) {
+#ifdef __AVXVNNI__
+    return _mm256_dpwssd_avx_epi32(acc, a, b);
+#else
+    return _mm256_add_epi32(acc, _mm256_madd_epi16(a, b));
+#endif
+}
+
+#ifndef MG_MATMUL_AVX2_ENTRY
+#define MG_MATMUL_AVX2_ENTRY mg_matmul_kernel_avx2
+#endif
 
 INLINE float hsum8(__m256 v) {
     __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
@@ -108,7 +134,7 @@ INLINE float block_scale(const uint8_t *block) {
 INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, size_t xs, int64_t n, float *y,
                        int64_t ldy, const int R, const int MB) {
     int64_t nb = n / MG_QK, nbp = (nb + 1) & ~(int64_t)1;
-    const __m256i ones = _mm256_set1_epi16(1), low4 = _mm256_set1_epi8(0x0F);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
     __m256 acc[4][4];
 #pragma GCC unroll 4
     for (int r = 0; r < R; r++)
@@ -147,9 +173,9 @@ INLINE void tile_quant(int fmt, const uint8_t *w, size_t ws, const uint8_t *x, s
             for (int r = 0; r < R; r++) {
                 __m256i s;
                 if (fmt == FMT_Q8)
-                    s = _mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], _mm256_sign_epi8(xq, wsign[r])), ones);
+                    s = dot_u8s8(_mm256_setzero_si256(), wv[r], _mm256_sign_epi8(xq, wsign[r]));
                 else
-                    s = _mm256_add_epi32(_mm256_madd_epi16(_mm256_maddubs_epi16(wv[r], xq), ones), xc);
+                    s = dot_u8s8(xc, wv[r], xq);
                 acc[r][m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(s), _mm256_mul_ps(wd[r], xd), acc[r][m]);
             }
         }
@@ -285,8 +311,8 @@ INLINE void group_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
                 int32_t pair;
                 memcpy(&pair, x + (size_t)m * xs + (size_t)(b * MG_QK + 2 * kp) * sizeof(int16_t), sizeof pair);
                 __m256i xv = _mm256_set1_epi32(pair);
-                s[m][0] = _mm256_add_epi32(s[m][0], _mm256_madd_epi16(w0, xv));
-                s[m][1] = _mm256_add_epi32(s[m][1], _mm256_madd_epi16(w1, xv));
+                s[m][0] = dot_s16(s[m][0], w0, xv);
+                s[m][1] = dot_s16(s[m][1], w1, xv);
             }
         }
         __m256 dw0 = _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk));
@@ -315,7 +341,10 @@ INLINE void group_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
 INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t nb, float *y, int64_t ldy,
                         const int MB) {
     const int64_t nbp = (nb + 1) & ~(int64_t)1;
-    const __m256i low4 = _mm256_set1_epi8(0x0F), ones = _mm256_set1_epi16(1);
+    const __m256i low4 = _mm256_set1_epi8(0x0F);
+#ifndef __AVXVNNI__
+    const __m256i ones = _mm256_set1_epi16(1);
+#endif
     __m256 acc[4][2];
 #pragma GCC unroll 4
     for (int m = 0; m < MB; m++)
@@ -343,8 +372,13 @@ INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
                     const int8_t *q = (const int8_t *)(x + (size_t)m * xs) + b * MG_QK + 8 * p;
                     memcpy(&q0, q, sizeof q0);
                     memcpy(&q1, q + 4, sizeof q1);
+#ifdef __AVXVNNI__ /* straight into 32-bit sums */
+                    s[m] = _mm256_dpbusd_avx_epi32(s[m], lo, _mm256_set1_epi32(q0));
+                    s[m] = _mm256_dpbusd_avx_epi32(s[m], hi, _mm256_set1_epi32(q1));
+#else /* 16-bit sums, widened once per block */
                     s[m] = _mm256_add_epi16(s[m], _mm256_maddubs_epi16(lo, _mm256_set1_epi32(q0)));
                     s[m] = _mm256_add_epi16(s[m], _mm256_maddubs_epi16(hi, _mm256_set1_epi32(q1)));
+#endif
                 }
             }
 #pragma GCC unroll 4
@@ -352,7 +386,11 @@ INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
                 const uint8_t *p = x + (size_t)m * xs;
                 const float *dx = (const float *)(p + nbp * MG_QK);
                 const int32_t *cx = (const int32_t *)(p + nbp * (MG_QK + 32));
+#ifdef __AVXVNNI__
+                __m256i si = _mm256_add_epi32(s[m], _mm256_set1_epi32(cx[b * 8]));
+#else
                 __m256i si = _mm256_add_epi32(_mm256_madd_epi16(s[m], ones), _mm256_set1_epi32(cx[b * 8]));
+#endif
                 acc[m][h] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(si), _mm256_mul_ps(dw[h], _mm256_set1_ps(dx[b * 8])),
                                             acc[m][h]);
             }
@@ -370,7 +408,7 @@ MG_X16_CHUNK(chunk_q4x16, group_q4x16)
 MG_GEMM_X16(gemm_q8_0x16, chunk_q8x16)
 MG_GEMM_X16(gemm_q4_0x16, chunk_q4x16)
 
-int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
+int MG_MATMUL_AVX2_ENTRY(mg_dtype t, mg_kernel *k) {
     mg_kernel z = {0};
     *k = z;
     switch (t) {
@@ -404,7 +442,10 @@ int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
 
 #else /* compiled without the AVX2 flags: no kernels */
 
-int mg_matmul_kernel_avx2(mg_dtype t, mg_kernel *k) {
+#ifndef MG_MATMUL_AVX2_ENTRY
+#define MG_MATMUL_AVX2_ENTRY mg_matmul_kernel_avx2
+#endif
+int MG_MATMUL_AVX2_ENTRY(mg_dtype t, mg_kernel *k) {
     (void)t;
     mg_kernel z = {0};
     *k = z;
