@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 import mgtest as t
 
-KEYS = ["model", "threads", "weight_type", "steps", "ms_per_step", "ms_per_step_p90", "weight_bytes_per_step",
+KEYS = ["model", "threads", "kernels", "weight_type", "steps", "ms_per_step", "ms_per_step_p90", "weight_bytes_per_step",
         "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
         "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "step_over_limit",
         "step_over_limit_with_kv", "mean_ms_per_step", "matmul_ms_per_step", "self_attn_ms_per_step", "cross_attn_ms_per_step",

@@ -16,6 +16,7 @@
 #include "base/timing.h"
 #include "lm/attention.h"
 #include "tensor/bandwidth.h"
+#include "tensor/isa.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -277,7 +278,12 @@ int cmd_bench(int argc, char **argv) {
 
     printf("model            %s (%s, decoder %d layers x %d, weights %s%s)\n", model, info.stereo ? "stereo" : "mono",
            info.decoder_layers, info.decoder_hidden, info.weight_type, no_mmap ? ", read into memory" : "");
-    printf("threads          %d\n", nthreads);
+    mg_isa isa = mg_isa_active();
+    char kernels[32];
+    snprintf(kernels, sizeof kernels, "%s%s", mg_isa_name(isa), isa == MG_ISA_AVX2 && mg_isa_avxvnni() ? "+avx-vnni" : "");
+    int cpus = mg_cpu_count();
+    printf("threads          %d (this process may use %d CPU%s), %s kernels\n", nthreads, cpus, cpus == 1 ? "" : "s",
+           kernels);
     printf("load             %.2f s\n", load_s);
     printf("T5 + tokenizer   %.1f ms\n", res->text_ms);
     printf("decoder          %d steps, %.2f ms/step median, %.2f p90\n", res->steps, med, p90);
@@ -321,7 +327,7 @@ int cmd_bench(int argc, char **argv) {
         }
         printf("{\"model\": ");
         cli_json_string(model);
-        printf(", \"threads\": %d, \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
+        printf(", \"threads\": %d, \"kernels\": \"%s\", \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
                "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %s, \"limit_ms_per_step\": %s, "
                "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
                "\"audio_s\": %.3f, \"first_audio_ms\": %.1f, \"kv_bytes_per_step\": %.0f, "
@@ -329,7 +335,7 @@ int cmd_bench(int argc, char **argv) {
                "\"mean_ms_per_step\": %.4f, \"matmul_ms_per_step\": %.4f, \"self_attn_ms_per_step\": %.4f, "
                "\"cross_attn_ms_per_step\": %.4f, \"read_gbs_before\": %s, \"read_gbs_after\": %s, "
                "\"weights_huge_mapped_pct\": %s, \"no_mmap\": %s}\n",
-               nthreads, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, gbs, lim, rtf,
+               nthreads, kernels, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, gbs, lim, rtf,
                (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes, lim_kv, frac,
                frac_kv, res->decoder_ms * per_step, mm_ms, sa_ms, ca_ms, gbs_b, gbs_a, huge_s, no_mmap ? "true" : "false");
     }
