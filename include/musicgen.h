@@ -197,7 +197,8 @@ typedef enum mg_kv_type { MG_KV_F16 = 0, MG_KV_F32, MG_KV_Q8_0 } mg_kv_type;
 
 typedef struct mg_context_params {
     int n_threads;      /* 0: one per physical core this process may use (its affinity mask
-                         * and cgroup CPU quota honoured, SMT siblings counted once) */
+                         * and cgroup CPU quota honoured, SMT siblings counted once, only
+                         * the performance cores of hybrid / big.LITTLE CPUs) */
     mg_kv_type kv_type; /* self-attention cache format (default f16; MG_KV_F32 for greedy runs
                            that must give the reference's codes exactly: an f16 cache can
                            flip a near-tie, as `musicgen generate --greedy` avoids) */

@@ -208,6 +208,47 @@ static void test_resources(void) {
     CHECK(mg_cpu_cores_among(d, two, 2) == 1, "2 siblings: 1 core");
     CHECK(mg_cpu_cores_among(d, six, 6) == 4, "same core id on another socket is another core");
     CHECK(mg_cpu_cores_among(d, other, 2) == 2, "no topology for a CPU: count CPUs");
+    int cpus6[6] = {0, 1, 2, 3, 4, 5};
+    CHECK(mg_cpu_default_among(d, cpus6, 6) == 4, "one kind of core: every physical core");
+
+    /* Intel hybrid: CPUs 0-3 are two performance cores with two threads each, 4-7 four
+     * efficient cores; cpu_core lists the performance ones. */
+    snprintf(d, sizeof d, "%s/hybrid", root);
+    static const int hcore[8] = {0, 0, 4, 4, 8, 9, 10, 11};
+    for (int c = 0; c < 8; c++) {
+        char rel[128], v[16];
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_id", c);
+        snprintf(v, sizeof v, "%d\n", hcore[c]);
+        put(d, rel, v);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        put(d, rel, "0\n");
+    }
+    put(d, "sys/devices/cpu_core/cpus", "0-3\n");
+    put(d, "sys/devices/cpu_atom/cpus", "4-7\n");
+    int h8[8] = {0, 1, 2, 3, 4, 5, 6, 7}, e4[4] = {4, 5, 6, 7};
+    CHECK(mg_cpu_default_among(d, h8, 8) == 2, "hybrid: the 2 performance cores");
+    CHECK(mg_cpu_default_among(d, e4, 4) == 4, "only efficient cores allowed: all of them");
+    put(d, "sys/devices/cpu_core/cpus", "0-1,3\n");
+    int h8b[8] = {0, 1, 2, 3, 4, 5, 6, 7};
+    CHECK(mg_cpu_default_among(d, h8b, 8) == 2, "a list with a range and a single CPU");
+
+    /* ARM big.LITTLE: capacities 1024 / 870 / 400 (prime, big, little), one CPU a core. */
+    snprintf(d, sizeof d, "%s/arm", root);
+    static const int capacity[8] = {400, 400, 400, 400, 870, 870, 870, 1024};
+    for (int c = 0; c < 8; c++) {
+        char rel[128], v[16];
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/cpu_capacity", c);
+        snprintf(v, sizeof v, "%d\n", capacity[c]);
+        put(d, rel, v);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_id", c);
+        snprintf(v, sizeof v, "%d\n", c);
+        put(d, rel, v);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
+        put(d, rel, "0\n");
+    }
+    int a8[8] = {0, 1, 2, 3, 4, 5, 6, 7}, little[2] = {0, 1};
+    CHECK(mg_cpu_default_among(d, a8, 8) == 4, "big.LITTLE: the prime and big cores (%d)", 4);
+    CHECK(mg_cpu_default_among(d, little, 2) == 2, "only little cores allowed: both");
     remove_tree(root);
 
     /* This machine, pinned to one CPU (as taskset -c N or a 1-CPU cpuset would). */

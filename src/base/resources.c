@@ -220,6 +220,85 @@ int mg_cpu_cores_among(const char *root, const int *cpus, int n) {
     return distinct;
 }
 
+/* A CPU list file ("0-5,8,10-11") as a bit set over [0, CPU_SETSIZE); 0 if absent. */
+static int read_cpu_list(const char *path, unsigned char *in) {
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int ok = fgets(line, sizeof line, f) != NULL;
+    fclose(f);
+    if (!ok)
+        return 0;
+    memset(in, 0, CPU_SETSIZE);
+    int any = 0;
+    for (char *p = line; *p && *p != '\n';) {
+        char *end;
+        long a = strtol(p, &end, 10), b = a;
+        if (end == p)
+            return 0;
+        if (*end == '-') {
+            p = end + 1;
+            b = strtol(p, &end, 10);
+            if (end == p)
+                return 0;
+        }
+        for (long c = a; c <= b && c < CPU_SETSIZE; c++)
+            if (c >= 0)
+                in[c] = 1, any = 1;
+        p = *end == ',' ? end + 1 : end;
+        if (*end != ',' && *end != '\n' && *end != 0)
+            return 0;
+    }
+    return any;
+}
+
+/* On a CPU with cores of two kinds, keep the fast ones: Intel's hybrid parts list their
+ * performance cores in /sys/devices/cpu_core/cpus (the efficient ones in cpu_atom);
+ * ARM big.LITTLE kernels give each CPU a cpu_capacity (1024 = the fastest), and CPUs
+ * below 3/4 of the largest are the little ones. A decoder step waits at each of its
+ * ~200 joins for the slowest thread, and the big cores alone already saturate memory
+ * (llama.cpp defaults to the performance cores for the same reason). Filters cpus in
+ * place and returns how many are left; all of them if none is known to be faster. */
+static int performance_cpus(const char *root, int *cpus, int n) {
+    unsigned char fast[CPU_SETSIZE];
+    char path[512];
+    snprintf(path, sizeof path, "%s/sys/devices/cpu_core/cpus", root);
+    int known = read_cpu_list(path, fast);
+    if (!known) {
+        int cap[CPU_SETSIZE], max = 0;
+        for (int i = 0; i < n; i++) {
+            snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu%d/cpu_capacity", root, cpus[i]);
+            FILE *f = fopen(path, "r");
+            cap[i] = -1;
+            if (f) {
+                if (fscanf(f, "%d", &cap[i]) != 1)
+                    cap[i] = -1;
+                fclose(f);
+            }
+            if (cap[i] < 0)
+                return n; /* capacities unknown for some CPU: keep all */
+            max = cap[i] > max ? cap[i] : max;
+        }
+        memset(fast, 0, sizeof fast);
+        for (int i = 0; i < n; i++)
+            if (cpus[i] < CPU_SETSIZE && 4 * cap[i] >= 3 * max)
+                fast[cpus[i]] = 1;
+    }
+    int kept = 0;
+    for (int i = 0; i < n; i++)
+        if (cpus[i] >= 0 && cpus[i] < CPU_SETSIZE && fast[cpus[i]])
+            cpus[kept++] = cpus[i];
+    return kept > 0 ? kept : n;
+}
+
+int mg_cpu_default_among(const char *root, int *cpus, int n) {
+    if (n <= 0)
+        return 1;
+    n = performance_cpus(root, cpus, n);
+    return mg_cpu_cores_among(root, cpus, n);
+}
+
 /* Within the cgroup quota, rounded up. */
 static int within_quota(int n) {
     double q = mg_cgroup_cpu_quota("");
@@ -245,7 +324,7 @@ int mg_cpu_count(void) {
 int mg_cpu_default_threads(void) {
     int cpus[CPU_SETSIZE];
     int n = affinity_cpus(cpus, CPU_SETSIZE);
-    return within_quota(n > 0 ? mg_cpu_cores_among("", cpus, n) : online_cpus());
+    return within_quota(n > 0 ? mg_cpu_default_among("", cpus, n) : online_cpus());
 }
 
 int mg_cpu_threads(int requested) {

@@ -15,7 +15,8 @@ int mg_cpu_count(void);
 /* The default thread count: physical cores among those CPUs (SMT siblings count once:
  * decoder steps stream weights from memory, which a core's second hardware thread does
  * not speed up, and every extra thread is one more to wait for at each of a step's
- * ~200 joins), within the same quota. At least 1. */
+ * ~200 joins), only the performance cores on CPUs with two kinds (Intel hybrid, ARM
+ * big.LITTLE), within the same quota. At least 1. */
 int mg_cpu_default_threads(void);
 /* `requested` threads (at most mg_cpu_count(): workers spin between tasks, so threads
  * beyond the CPUs only contend), or the default when it is 0 or less. */
@@ -42,5 +43,9 @@ int64_t mg_cgroup_memory_left(const char *root);
 /* Physical cores among the CPUs listed in cpus[0..n) (by topology/core_id and
  * physical_package_id); n when the topology cannot be read. */
 int mg_cpu_cores_among(const char *root, const int *cpus, int n);
+/* mg_cpu_default_threads' figure for the CPUs in cpus[0..n) (reordered: the
+ * performance CPUs first): physical performance cores (/sys/devices/cpu_core/cpus, or
+ * cpu_capacity at least 3/4 of the largest), all CPUs' cores when no kind is faster. */
+int mg_cpu_default_among(const char *root, int *cpus, int n);
 
 #endif
