@@ -163,6 +163,14 @@ static void test_resources(void) {
     put(d, "sys/fs/cgroup/app.slice/mg.service/cpu.max", "50000 100000\n");
     CHECK(fabs(mg_cgroup_cpu_quota(d) - 0.5) < 1e-9, "v2: the tighter of group and parent: %g", mg_cgroup_cpu_quota(d));
 
+    /* A group outside this cgroup namespace ("/../..") or removed (" (deleted)"): no
+     * folder of ours to read, so no limits (never the folders above the mount). */
+    put(d, "proc/self/cgroup", "0::/../..\n");
+    put(d, "sys/cpu.max", "100000 100000\n");
+    CHECK(mg_cgroup_cpu_quota(d) == 0, "a path outside the namespace is not followed: %g", mg_cgroup_cpu_quota(d));
+    put(d, "proc/self/cgroup", "0::/app.slice/mg.service (deleted)\n");
+    CHECK(mg_cgroup_cpu_quota(d) == 0, "a deleted group is not read: %g", mg_cgroup_cpu_quota(d));
+
     /* v2 inside a container: /proc/self/cgroup says "/", the mount is the group. */
     snprintf(d, sizeof d, "%s/ct", root);
     put(d, "proc/self/cgroup", "0::/\n");
@@ -191,22 +199,25 @@ static void test_resources(void) {
     put(d, "sys/fs/cgroup/memory/docker/abc/memory.limit_in_bytes", "9223372036854771712\n");
     CHECK(mg_cgroup_cpu_quota(d) == 0 && mg_cgroup_memory_left(d) == -1, "v1 unlimited");
 
-    /* CPU topology: 4 CPUs, two cores with two hardware threads each; 2 sockets. */
+    /* CPU topology: CPUs 0-3 are two cores with two hardware threads each (one listing
+     * its siblings in core_cpus_list, the other only in the older thread_siblings_list),
+     * 4 and 5 one core each whose core_id restarts at 0 (a device-tree ARM cluster):
+     * the sibling lists, not core_id, tell cores apart. */
     snprintf(d, sizeof d, "%s/topo", root);
-    static const int core[6] = {0, 0, 1, 1, 0, 1}, pkg[6] = {0, 0, 0, 0, 1, 1};
+    static const char *const sib[6] = {"0-1", "0-1", "2-3", "2-3", "4", "5"};
     for (int c = 0; c < 6; c++) {
         char rel[128], v[16];
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/%s", c,
+                 c == 2 || c == 3 ? "thread_siblings_list" : "core_cpus_list");
+        snprintf(v, sizeof v, "%s\n", sib[c]);
+        put(d, rel, v);
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_id", c);
-        snprintf(v, sizeof v, "%d\n", core[c]);
-        put(d, rel, v);
-        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
-        snprintf(v, sizeof v, "%d\n", pkg[c]);
-        put(d, rel, v);
+        put(d, rel, "0\n");
     }
     const int four[4] = {0, 1, 2, 3}, two[2] = {0, 1}, six[6] = {0, 1, 2, 3, 4, 5}, other[2] = {0, 7};
     CHECK(mg_cpu_cores_among(d, four, 4) == 2, "4 hardware threads on 2 cores");
     CHECK(mg_cpu_cores_among(d, two, 2) == 1, "2 siblings: 1 core");
-    CHECK(mg_cpu_cores_among(d, six, 6) == 4, "same core id on another socket is another core");
+    CHECK(mg_cpu_cores_among(d, six, 6) == 4, "the same core_id in another cluster is another core");
     CHECK(mg_cpu_cores_among(d, other, 2) == 2, "no topology for a CPU: count CPUs");
     int cpus6[6] = {0, 1, 2, 3, 4, 5};
     CHECK(mg_cpu_default_among(d, cpus6, 6) == 4, "one kind of core: every physical core");
@@ -214,14 +225,12 @@ static void test_resources(void) {
     /* Intel hybrid: CPUs 0-3 are two performance cores with two threads each, 4-7 four
      * efficient cores; cpu_core lists the performance ones. */
     snprintf(d, sizeof d, "%s/hybrid", root);
-    static const int hcore[8] = {0, 0, 4, 4, 8, 9, 10, 11};
+    static const char *const hsib[8] = {"0-1", "0-1", "2-3", "2-3", "4", "5", "6", "7"};
     for (int c = 0; c < 8; c++) {
         char rel[128], v[16];
-        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_id", c);
-        snprintf(v, sizeof v, "%d\n", hcore[c]);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_cpus_list", c);
+        snprintf(v, sizeof v, "%s\n", hsib[c]);
         put(d, rel, v);
-        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
-        put(d, rel, "0\n");
     }
     put(d, "sys/devices/cpu_core/cpus", "0-3\n");
     put(d, "sys/devices/cpu_atom/cpus", "4-7\n");
@@ -240,11 +249,9 @@ static void test_resources(void) {
         snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/cpu_capacity", c);
         snprintf(v, sizeof v, "%d\n", capacity[c]);
         put(d, rel, v);
-        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_id", c);
+        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/core_cpus_list", c);
         snprintf(v, sizeof v, "%d\n", c);
         put(d, rel, v);
-        snprintf(rel, sizeof rel, "sys/devices/system/cpu/cpu%d/topology/physical_package_id", c);
-        put(d, rel, "0\n");
     }
     int a8[8] = {0, 1, 2, 3, 4, 5, 6, 7}, little[2] = {0, 1};
     CHECK(mg_cpu_default_among(d, a8, 8) == 4, "big.LITTLE: the prime and big cores (%d)", 4);

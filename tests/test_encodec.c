@@ -669,6 +669,53 @@ static void test_lazy_encoder(const mg_encodec_config *cfg, mg_store *s, test_go
     mg_encodec_free(codec);
 }
 
+/* A first encode that fails (a NaN in an encoder weight) names the tensor, gives back
+ * what it converted (f16 weights become f32 copies in the store's arena) and is
+ * remembered: the next encode fails at once with the same message, using no memory. */
+static void test_encoder_failure(mg_pool *pool) {
+    synth_case sc = {1, MG_PAD_REFLECT, 0, 0, 1.0};
+    mg_encodec_config cfg = synthetic_config(&sc);
+    mg_store s;
+    mg_store_init(&s);
+    CHECK_OK(mg_encodec_random_store(&cfg, &s, 11, NULL));
+    /* The LSTM's input weights as f16 (converted at use), and a NaN in the last conv. */
+    mg_store_entry *lstm = mg_store_find(&s, "audio_encoder.encoder.layers.9.lstm.weight_ih_l0");
+    mg_store_entry *bad = mg_store_find(&s, "audio_encoder.encoder.layers.11.conv.weight_v");
+    CHECK(lstm && bad, "encoder tensors by name");
+    if (!lstm || !bad) {
+        mg_store_free(&s);
+        return;
+    }
+    int64_t n = mg_tensor_numel(&lstm->t);
+    uint16_t *h = mg_arena_alloc(&s.arena, (size_t)n * sizeof(uint16_t));
+    for (int64_t i = 0; i < n; i++)
+        h[i] = mg_f32_to_f16(((const float *)lstm->t.data)[i]);
+    lstm->t.data = h;
+    lstm->t.dtype = MG_DT_F16;
+    lstm->t.nbytes = (size_t)n * sizeof(uint16_t);
+    ((float *)bad->t.data)[3] = NAN;
+    mg_encodec *c = NULL;
+    CHECK_OK(mg_encodec_load(&cfg, &s, &c)); /* only shapes are checked at load */
+    if (c) {
+        float x[640];
+        for (int i = 0; i < 640; i++)
+            x[i] = 0.1f * sinf(0.05f * (float)i);
+        size_t arena = s.arena.used_total;
+        for (int attempt = 0; attempt < 3; attempt++) {
+            int64_t *codes = NULL;
+            int T = 0;
+            mg_status st = mg_encodec_encode(c, pool, x, 640, 0, &codes, &T);
+            CHECK(st == MG_ERR_FORMAT && codes == NULL, "encode %d with a NaN weight: status %d", attempt, st);
+            CHECK(strstr(mg_last_error(), "layers.11.conv.weight_v") && strstr(mg_last_error(), "non-finite"),
+                  "encode %d names the tensor: %s", attempt, mg_last_error());
+            CHECK(s.arena.used_total == arena, "encode %d: the store's arena is back to %zu bytes (%zu)", attempt,
+                  arena, s.arena.used_total);
+        }
+        mg_encodec_free(c);
+    }
+    mg_store_free(&s);
+}
+
 static void test_fixture(const char *fixture) {
     test_golden g;
     mg_checkpoint ck;
@@ -704,6 +751,7 @@ int main(void) {
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++)
         test_synthetic(&cases[i], pool2, pool1);
+    test_encoder_failure(pool2);
     mg_pool_free(pool1);
     mg_pool_free(pool2);
     return test_finish("test_encodec");

@@ -66,6 +66,11 @@ static void walk_cgroup(const char *root, const char *controller, dir_visit visi
     char rel[2048], list[256];
     if (!cgroup_path(root, controller, rel, sizeof rel, list, sizeof list))
         return;
+    /* A group outside this cgroup namespace shows as "/../..", a removed one ends in
+     * " (deleted)": neither names a folder under the mount; its own limits are unknown. */
+    size_t rl = strlen(rel), dl = strlen(" (deleted)");
+    if (strstr(rel, "/..") || (rl >= dl && !strcmp(rel + rl - dl, " (deleted)")))
+        return;
     /* v2: the unified mount (or its hybrid-mode place); v1: the controller's mount,
      * named after its controller list ("cpu,cpuacct") or the controller alone. */
     char mounts[3][512];
@@ -170,53 +175,67 @@ double mg_cgroup_cpu_quota(const char *root) {
 /* ---- CPUs ------------------------------------------------------------------------- */
 
 /* The CPUs in this process's affinity mask into cpus (at most cap); their count, or 0
- * if the mask cannot be read. */
+ * if the mask cannot be read. The mask is sized for the machine's CPUs (a fixed
+ * cpu_set_t holds 1024 and makes the call fail on larger machines). */
 static int affinity_cpus(int *cpus, int cap) {
-    cpu_set_t set;
-    CPU_ZERO(&set);
-    if (sched_getaffinity(0, sizeof set, &set) != 0)
+    long conf = sysconf(_SC_NPROCESSORS_CONF);
+    int max = conf > CPU_SETSIZE ? (int)conf : CPU_SETSIZE;
+    cpu_set_t *set = CPU_ALLOC(max);
+    if (!set)
         return 0;
+    size_t bytes = CPU_ALLOC_SIZE(max);
+    CPU_ZERO_S(bytes, set);
     int n = 0;
-    for (int c = 0; c < CPU_SETSIZE && n < cap; c++)
-        if (CPU_ISSET(c, &set))
-            cpus[n++] = c;
+    if (sched_getaffinity(0, bytes, set) == 0)
+        for (int c = 0; c < max && n < cap; c++)
+            if (CPU_ISSET_S(c, bytes, set))
+                cpus[n++] = c;
+    CPU_FREE(set);
     return n;
 }
 
-static int topology_number(const char *root, int cpu, const char *name) {
-    char path[512];
-    snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu%d/topology/%s", root, cpu, name);
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return -1;
-    int v = -1;
-    if (fscanf(f, "%d", &v) != 1)
-        v = -1;
-    fclose(f);
-    return v;
+/* The CPUs sharing cpu's core (topology/core_cpus_list, or thread_siblings_list on
+ * older kernels) as text into out; 0 if neither can be read. The list, not core_id,
+ * names a core: device-tree ARM kernels restart core_id in every cluster and put
+ * every CPU in package 0. */
+static int core_siblings(const char *root, int cpu, char *out, size_t cap) {
+    static const char *const names[2] = {"core_cpus_list", "thread_siblings_list"};
+    for (int i = 0; i < 2; i++) {
+        char path[512];
+        snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu%d/topology/%s", root, cpu, names[i]);
+        FILE *f = fopen(path, "r");
+        if (!f)
+            continue;
+        int ok = fgets(out, (int)cap, f) != NULL;
+        fclose(f);
+        if (ok) {
+            out[strcspn(out, "\n")] = 0;
+            return out[0] != 0;
+        }
+    }
+    return 0;
 }
 
 int mg_cpu_cores_among(const char *root, const int *cpus, int n) {
     if (n <= 0)
         return n;
-    long long *keys = malloc(sizeof *keys * (size_t)n);
-    if (!keys)
+    char(*lists)[64] = malloc(sizeof *lists * (size_t)n);
+    if (!lists)
         return n;
     int distinct = 0;
     for (int i = 0; i < n; i++) {
-        int core = topology_number(root, cpus[i], "core_id"), pkg = topology_number(root, cpus[i], "physical_package_id");
-        if (core < 0 || pkg < 0) {
-            free(keys);
+        char mine[64];
+        if (!core_siblings(root, cpus[i], mine, sizeof mine)) {
+            free(lists);
             return n; /* no topology (masked /sys): count every CPU */
         }
-        long long key = (long long)pkg << 32 | (unsigned)core;
         int seen = 0;
         for (int j = 0; j < distinct && !seen; j++)
-            seen = keys[j] == key;
+            seen = !strcmp(lists[j], mine);
         if (!seen)
-            keys[distinct++] = key;
+            memcpy(lists[distinct++], mine, sizeof mine);
     }
-    free(keys);
+    free(lists);
     return distinct;
 }
 
@@ -302,11 +321,8 @@ int mg_cpu_default_among(const char *root, int *cpus, int n) {
 /* Within the cgroup quota, rounded up. */
 static int within_quota(int n) {
     double q = mg_cgroup_cpu_quota("");
-    if (q > 0) {
-        int cap = (int)ceil(q - 1e-9);
-        if (cap < n)
-            n = cap;
-    }
+    if (q > 0 && q < n) /* compared as doubles: a quota of 1e10 CPUs does not bind */
+        n = (int)ceil(q - 1e-9);
     return n < 1 ? 1 : n;
 }
 

@@ -51,11 +51,14 @@ struct mg_encodec {
     /* Only audio prompts and `musicgen encode` run the encoder, so its weights (half
      * the codec's packed copies, ~120 MB of peak RSS for musicgen-small) are folded
      * and packed at its first use, under enc_lock (a model is shared by contexts).
-     * Until then `enc` holds the checked geometry only (EC_CHECK_ONLY): enough to
-     * size outputs (mg_encodec_frames_for), and a missing tensor or wrong shape still
-     * fails at load. */
-    ec_encoder enc;
+     * `enc_shape` holds the checked geometry (EC_CHECK_ONLY): enough to size outputs
+     * (mg_encodec_frames_for, without the lock), and a missing tensor or wrong shape
+     * still fails at load. */
+    ec_encoder enc_shape; /* checked geometry, never changes after load */
+    ec_encoder enc;       /* packed weights once enc_packed, under enc_lock */
     int enc_packed;
+    mg_status enc_failed; /* a first use that failed: later ones fail the same way */
+    char enc_error[512];
     mg_store *store; /* the model's, alive as long as it is */
     pthread_mutex_t enc_lock;
     /* decoder: frame-rate conv, LSTM, audio-rate stack */
@@ -165,15 +168,21 @@ mg_status mg_encodec_prepare_encoder(const mg_encodec *cc) {
     mg_encodec *c = (mg_encodec *)cc; /* logically const: the lazily packed weights */
     pthread_mutex_lock(&c->enc_lock);
     mg_status st = MG_OK;
-    if (!c->enc_packed) {
-        ec_encoder packed;
-        st = load_encoder(&packed, c, c->store, EC_LOAD_WEIGHTS);
+    if (c->enc_failed != MG_OK) { /* the weights have not changed since: same answer, no work */
+        st = mg_fail(c->enc_failed, "%s", c->enc_error);
+    } else if (!c->enc_packed) {
+        /* f32 copies of f16 / bf16 tensors go to the store's arena: taken back on failure. */
+        mg_arena_mark mark = mg_arena_save(&c->store->arena);
+        int64_t converted = c->store->converted_bytes;
+        st = load_encoder(&c->enc, c, c->store, EC_LOAD_WEIGHTS);
         if (st == MG_OK) {
-            free_encoder(&c->enc);
-            c->enc = packed;
             c->enc_packed = 1;
         } else {
+            mg_arena_restore(&c->store->arena, mark);
+            c->store->converted_bytes = converted;
             mg_fail_context(st, "loading the EnCodec encoder");
+            c->enc_failed = st;
+            snprintf(c->enc_error, sizeof c->enc_error, "%s", mg_last_error());
         }
     }
     pthread_mutex_unlock(&c->enc_lock);
@@ -244,7 +253,7 @@ mg_status mg_encodec_load(const mg_encodec_config *cfg, mg_store *s, mg_encodec 
     c->c_lstm = cfg->num_filters << cfg->n_ratios;
     c->store = s;
     pthread_mutex_init(&c->enc_lock, NULL);
-    mg_status st = load_encoder(&c->enc, c, s, EC_CHECK_ONLY);
+    mg_status st = load_encoder(&c->enc_shape, c, s, EC_CHECK_ONLY);
     if (st == MG_OK)
         st = load_decoder(c, s);
     if (st == MG_OK)
@@ -262,6 +271,7 @@ mg_status mg_encodec_load(const mg_encodec_config *cfg, mg_store *s, mg_encodec 
 void mg_encodec_free(mg_encodec *c) {
     if (!c)
         return;
+    free_encoder(&c->enc_shape);
     free_encoder(&c->enc);
     pthread_mutex_destroy(&c->enc_lock);
     ec_layer_free(&c->dec_front);
@@ -282,12 +292,14 @@ int mg_encodec_hop(const mg_encodec *c) { return c->cfg.hop_length; }
 
 int64_t mg_encodec_frames_for(const mg_encodec *c, int64_t n_samples) {
     int64_t len = n_samples;
-    for (int i = 0; i < c->enc.n_front && len > 0; i++)
-        len = ec_layer_out_len(&c->enc.front[i], len);
+    for (int i = 0; i < c->enc_shape.n_front && len > 0; i++)
+        len = ec_layer_out_len(&c->enc_shape.front[i], len);
     return len;
 }
 
-int64_t mg_encodec_packed_bytes(const mg_encodec *c) {
+int64_t mg_encodec_packed_bytes(const mg_encodec *cc) {
+    mg_encodec *c = (mg_encodec *)cc; /* the lock only */
+    pthread_mutex_lock(&c->enc_lock);
     int64_t n = ec_layer_packed_bytes(&c->enc.back) + ec_layer_packed_bytes(&c->dec_front) +
                 ec_rvq_packed_bytes(&c->rvq);
     for (int i = 0; i < c->enc.n_front; i++)
@@ -298,6 +310,7 @@ int64_t mg_encodec_packed_bytes(const mg_encodec *c) {
     for (int k = 0; k < 2; k++)
         for (int i = 0; i < ls[k]->n_layers; i++)
             n += mg_gemm_b_bytes(&ls[k]->w_ih[i]) + 16 * (int64_t)ls[k]->dim;
+    pthread_mutex_unlock(&c->enc_lock);
     return n;
 }
 

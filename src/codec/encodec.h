@@ -30,6 +30,8 @@
 
 typedef struct mg_encodec mg_encodec;
 
+/* The store must outlive the codec: the encoder's weights are read from it at their
+ * first use (mg_encodec_prepare_encoder). */
 mg_status mg_encodec_load(const mg_encodec_config *cfg, mg_store *s, mg_encodec **out);
 void mg_encodec_free(mg_encodec *c);
 
@@ -46,7 +48,9 @@ mg_status mg_encodec_encode(const mg_encodec *c, mg_pool *pool, const float *aud
 
 /* Fold and pack the encoder's weights now if no encode has yet (mg_encodec_load only
  * checks them: text-to-music never runs the encoder). Thread-safe; a no-op after the
- * first success. Errors name the tensor (a non-finite value, say) or memory. */
+ * first success. Errors name the tensor (a non-finite value, say) or memory; a failure
+ * gives back what it had converted and is remembered (the weights cannot change), so
+ * later calls fail at once with the same message. */
 mg_status mg_encodec_prepare_encoder(const mg_encodec *c);
 
 /* ---- streaming decode (encodec_stream.c) ------------------------------------------ */

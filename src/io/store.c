@@ -164,7 +164,8 @@ mg_status mg_store_get(mg_store *s, const char *name, int ndim, const int64_t *s
     if (!mg_dtype_is_weight(e->t.dtype))
         return mg_fail(MG_ERR_FORMAT, "tensor %s in %s has dtype %s; weights must be f32, f16, bf16, q8_0 or q4_0", name,
                        mg_store_file_of(s, e), mg_dtype_name(e->t.dtype));
-    e->used = 1;
+    if (!e->used) /* written once: a lazily loaded stage must not race mg_model_validate's reads */
+        e->used = 1;
     *out = e->t;
     return MG_OK;
 }
