@@ -152,15 +152,14 @@ void mg_act_q16_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult
     (void)corr_mult;
     int64_t nb = n / MG_QK;
     int16_t *q = dst;
-    float *d = (float *)(q + nb * MG_QK);
+    float *d = mg_act_q16_scales(dst, n);
     for (int64_t b = 0; b < nb; b++) {
         int32_t qi[MG_QK];
         ref_block_round(x + b * MG_QK, 32767.0f, qi, &d[b]);
         for (int j = 0; j < MG_QK; j++)
             q[b * MG_QK + j] = (int16_t)qi[j];
     }
-    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
-        d[b] = 0;
+    mg_act_q16_pad(d, nb);
 }
 
 size_t mg_kernel_act_bytes(const mg_kernel *k, int64_t n) {

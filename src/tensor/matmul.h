@@ -92,6 +92,15 @@ void mg_act_q8_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult)
  * purposes, unlike 8-bit activations (docs/kernels.md). corr_mult is ignored. */
 size_t mg_act_q16_bytes(int64_t n);
 void mg_act_q16_quantize_ref(const float *x, int64_t n, void *dst, int corr_mult);
+/* Where a 16-bit row's scales start, and their zero padding after the nb blocks (every
+ * ISA's quantizer writes the values and scales, then calls this). */
+static inline float *mg_act_q16_scales(void *dst, int64_t n) {
+    return (float *)((int16_t *)dst + n / MG_QK * MG_QK);
+}
+static inline void mg_act_q16_pad(float *d, int64_t nb) {
+    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
+        d[b] = 0;
+}
 
 typedef struct mg_kernel {
     mg_gemm_fn gemm;           /* NULL: this ISA has no kernel for the format */

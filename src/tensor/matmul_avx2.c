@@ -269,7 +269,7 @@ static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) 
     (void)corr_mult;
     const int64_t nb = n / MG_QK;
     int16_t *q = dst;
-    float *d = (float *)(q + nb * MG_QK);
+    float *d = mg_act_q16_scales(dst, n);
     for (int64_t b = 0; b < nb; b++) {
         __m256i iv[4];
         block_to_int(x + b * MG_QK, 32767.0f, iv, &d[b]);
@@ -277,8 +277,7 @@ static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) 
         _mm256_storeu_si256((__m256i *)(q + b * MG_QK), _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[0], iv[1]), 0xD8));
         _mm256_storeu_si256((__m256i *)(q + b * MG_QK + 16), _mm256_permute4x64_epi64(_mm256_packs_epi32(iv[2], iv[3]), 0xD8));
     }
-    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
-        d[b] = 0;
+    mg_act_q16_pad(d, nb);
 }
 
 /* ---- x16 formats: 16-row groups (tensor.h; see matmul_avx512.c) ------------------- */

@@ -411,15 +411,14 @@ static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) 
     (void)corr_mult;
     const int64_t nb = n / MG_QK;
     int16_t *q = dst;
-    float *d = (float *)(q + nb * MG_QK);
+    float *d = mg_act_q16_scales(dst, n);
     for (int64_t b = 0; b < nb; b++) {
         __m512i i[2];
         block_to_int(x + b * MG_QK, 32767.0f, i, &d[b]);
         _mm256_storeu_si256((__m256i *)(q + b * MG_QK), _mm512_cvtepi32_epi16(i[0]));
         _mm256_storeu_si256((__m256i *)(q + b * MG_QK + 16), _mm512_cvtepi32_epi16(i[1]));
     }
-    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
-        d[b] = 0;
+    mg_act_q16_pad(d, nb);
 }
 
 int mg_matmul_kernel_avx512(mg_dtype t, mg_kernel *k) {

@@ -226,7 +226,7 @@ static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) 
     (void)corr_mult;
     const int64_t nb = n / MG_QK;
     int16_t *q = dst;
-    float *d = (float *)(q + nb * MG_QK);
+    float *d = mg_act_q16_scales(dst, n);
     for (int64_t b = 0; b < nb; b++) {
         float32x4_t v[8];
         float id = block_scale(x + b * MG_QK, 32767.0f, v, &d[b]);
@@ -235,8 +235,7 @@ static void quantize_act16(const float *x, int64_t n, void *dst, int corr_mult) 
                       vcombine_s16(vqmovn_s32(round_clamped(v[i], id, 32767.0f)),
                                    vqmovn_s32(round_clamped(v[i + 1], id, 32767.0f))));
     }
-    for (int64_t b = nb; b < ((nb + 15) & ~(int64_t)15); b++)
-        d[b] = 0;
+    mg_act_q16_pad(d, nb);
 }
 
 /* ---- x16 formats: 16-row groups (tensor.h; see matmul_avx512.c) ------------------- */
