@@ -24,13 +24,37 @@ static double act_ref(const char *name, double x) {
         return x > 0 ? x : 0;
     if (!strcmp(name, "silu") || !strcmp(name, "swish"))
         return x / (1 + exp(-x));
+    if (!strcmp(name, "gelu_python"))
+        return 0.5 * x * (1 + erf(x / sqrt(2.0)));
+    if (!strcmp(name, "gelu_accurate"))
+        return 0.5 * x * (1 + tanh(sqrt(2 / M_PI) * (x + 0.044715 * x * x * x)));
+    if (!strcmp(name, "gelu_10"))
+        return fmin(fmax(0.5 * x * (1 + erf(x / sqrt(2.0))), -10), 10);
+    if (!strcmp(name, "laplace"))
+        return 0.5 * (1 + erf((x - 0.707107) / (0.282095 * sqrt(2.0))));
+    if (!strcmp(name, "leaky_relu"))
+        return x >= 0 ? x : 0.01 * x;
+    if (!strcmp(name, "linear"))
+        return x;
+    if (!strcmp(name, "mish"))
+        return x * tanh(x > 20 ? x : log1p(exp(x)));
+    if (!strcmp(name, "relu2"))
+        return x > 0 ? x * x : 0;
+    if (!strcmp(name, "relu6"))
+        return fmin(fmax(x, 0), 6);
+    if (!strcmp(name, "sigmoid"))
+        return 1 / (1 + exp(-x));
+    if (!strcmp(name, "tanh"))
+        return tanh(x);
     return x / (1 + exp(-1.702 * x)); /* quick_gelu */
 }
 
 /* Every name mg_act_from_name takes, on values from -12 to 12: |error| <= 1e-6 (|y| + 1). */
 static void check_activations(void) {
-    static const char *const names[] = {"gelu", "gelu_new", "gelu_pytorch_tanh", "gelu_fast",
-                                        "relu", "silu",     "swish",             "quick_gelu"};
+    static const char *const names[] = {"gelu",       "gelu_new", "gelu_pytorch_tanh", "gelu_fast", "relu",
+                                        "silu",       "swish",    "quick_gelu",        "gelu_python", "gelu_accurate",
+                                        "gelu_10",    "laplace",  "leaky_relu",        "linear",      "mish",
+                                        "relu2",      "relu6",    "sigmoid",           "tanh"};
     enum { N = 2401 };
     static float x[N];
     for (size_t k = 0; k < sizeof names / sizeof names[0]; k++) {
@@ -47,8 +71,12 @@ static void check_activations(void) {
         printf("  %-18s max err %.3e (as %s)\n", names[k], err, mg_act_name(act));
         CHECK(err < 1e-6, "%s: error %g", names[k], err);
     }
-    CHECK(mg_act_from_name("gelu_10") == MG_ACT_NONE && mg_act_from_name(NULL) == MG_ACT_NONE,
+    CHECK(mg_act_from_name("gelu_11") == MG_ACT_NONE && mg_act_from_name(NULL) == MG_ACT_NONE,
           "unknown activations are refused");
+    /* Every activation's written name reads back as itself (configs and GGUF files). */
+    for (int a = 1; a <= MG_ACT_TANH; a++)
+        CHECK(mg_act_from_name(mg_act_name((mg_act)a)) == (mg_act)a, "activation %d round-trips through %s", a,
+              mg_act_name((mg_act)a));
 }
 
 /* max |mg_layer_norm - double reference| over ragged lengths, relative to |y| + 1. */

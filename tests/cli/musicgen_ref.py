@@ -22,12 +22,20 @@ _erf = np.frompyfunc(math.erf, 1, 1)
 def _gelu_tanh(x):
     return 0.5 * x * (1.0 + np.tanh(math.sqrt(2.0 / math.pi) * (x + 0.044715 * x ** 3)))
 
-ACT2FN = {  # transformers.activations.ACT2FN, the entries MusicGen / T5 configs use
+ACT2FN = {  # transformers.activations.ACT2FN, all of it
     'gelu': lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64)),
     'gelu_new': _gelu_tanh, 'gelu_pytorch_tanh': _gelu_tanh,
     'gelu_fast': lambda x: 0.5 * x * (1.0 + np.tanh(x * 0.7978845608 * (1.0 + 0.044715 * x * x))),
     'quick_gelu': lambda x: x / (1.0 + np.exp(-1.702 * x)), 'relu': lambda x: np.maximum(x, 0.0),
     'silu': lambda x: x / (1.0 + np.exp(-x)), 'swish': lambda x: x / (1.0 + np.exp(-x)), 'tanh': np.tanh,
+    'gelu_python': lambda x: 0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64)),
+    'gelu_accurate': _gelu_tanh,
+    'gelu_10': lambda x: np.clip(0.5 * x * (1.0 + _erf(x / math.sqrt(2.0)).astype(np.float64)), -10, 10),
+    'laplace': lambda x: 0.5 * (1.0 + _erf((x - 0.707107) / (0.282095 * math.sqrt(2.0))).astype(np.float64)),
+    'leaky_relu': lambda x: np.where(x >= 0, x, 0.01 * x), 'linear': lambda x: x,
+    'mish': lambda x: x * np.tanh(np.where(x > 20, x, np.log1p(np.exp(np.minimum(x, 20))))),
+    'relu2': lambda x: np.maximum(x, 0.0) ** 2, 'relu6': lambda x: np.clip(x, 0.0, 6.0),
+    'sigmoid': lambda x: 1.0 / (1.0 + np.exp(-x)),
 }
 
 # ----------------------------------------------------------------------------- checkpoint and tokens

@@ -103,6 +103,8 @@ CASES = [
     ("dec-gelu_new", "tiny-mono", {}, {"activation_function": "gelu_new"}, [], PROMPTS),
     ("dec-relu", "tiny-mono", {}, {"activation_function": "relu"}, [], PROMPTS),
     ("dec-quick_gelu", "tiny-mono", {}, {"activation_function": "quick_gelu"}, [], PROMPTS),
+    ("dec-tanh", "tiny-mono", {}, {"activation_function": "tanh"}, [], PROMPTS),
+    ("dec-mish", "tiny-mono", {}, {"activation_function": "mish"}, [], PROMPTS),
     # transformers computes embed_scale = sqrt(hidden) from scale_embedding but never
     # applies it (MusicgenDecoder.forward): neither do we, nor musicgen_ref.py.
     ("dec-scale_embedding", "tiny-mono", {}, {"scale_embedding": True}, [], PROMPTS),
