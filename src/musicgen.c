@@ -3,6 +3,7 @@
 #include "model.h"
 #include "base/log.h"
 #include "base/resources.h"
+#include "lm/attention.h"
 #include "base/pool.h"
 #include "codec/encodec.h"
 #include "io/hub.h"
@@ -273,6 +274,12 @@ MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params
         return MG_ERR_NOMEM;
     c->model = model;
     c->params = p;
+    /* q8_0 blocks are 32 values: a head of another size keeps an f16 cache (it works,
+     * but say so, once per context). */
+    int head_dim = model->dec->cfg.hidden_size / model->dec->cfg.n_heads;
+    if (p.kv_type == MG_KV_Q8_0 && mg_kv_effective(MG_KV_Q8_0, head_dim) != MG_KV_Q8_0)
+        mg_log_warn("a q8_0 attention cache needs a head size that is a multiple of 32 (this model's is %d); "
+                    "using f16", head_dim);
     /* More threads than CPUs only adds contention (results do not depend on it). */
     int cpus = mg_cpu_count();
     if (p.n_threads > cpus) {

@@ -39,6 +39,7 @@
 #include "base/timing.h"
 #include "io/config.h"
 #include "io/safetensors_stream.h"
+#include "text/spm.h"
 #include "tensor/tensor.h"
 
 #include <errno.h>
@@ -711,6 +712,26 @@ int main(int argc, char **argv) {
                         "../shared/reference/tiny-mono/spiece.model)");
         return fail(spiece ? "--spiece: no such tokenizer model file" : "no tokenizer model: give --spiece FILE "
                                                                          "(e.g. ../shared/reference/tiny-mono/spiece.model)");
+    }
+    /* The tokenizer must fit T5's embedding table, as musicgen requires (musicgen info
+     * refuses a model whose spiece.model has more ids than text_encoder.vocab_size). */
+    char *spm = NULL;
+    size_t spm_size = 0;
+    mg_tokenizer *tok = NULL;
+    if (mg_file_read_regular(spiece, &spm, &spm_size) != MG_OK ||
+        mg_tokenizer_load((const uint8_t *)spm, spm_size, spiece, MG_TOKENIZER_DEFAULT_EXTRA_IDS, &tok) != MG_OK) {
+        free(spm);
+        free(text);
+        return fail(mg_last_error());
+    }
+    int tok_vocab = mg_tokenizer_vocab_size(tok);
+    mg_tokenizer_free(tok);
+    free(spm);
+    if (tok_vocab > cfg.t5.vocab_size) {
+        free(text);
+        fprintf(stderr, "mg-random-checkpoint: %s has %d token ids but text_encoder.vocab_size is %d: give a larger "
+                "vocab_size or a smaller tokenizer (--spiece)\n", spiece, tok_vocab, cfg.t5.vocab_size);
+        return 1;
     }
     if (mg_mkdirs(out_dir, "") != MG_OK) { /* with its parents, as `mkdir -p` */
         free(text);

@@ -241,6 +241,11 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
         p->st = mg_fail(MG_ERR_UNSUPPORTED,
                         "%s: audio_encoder.pad_mode \"%s\" is not supported (reflect, constant and replicate are)",
                         p->where, pm);
+    else if (c->codebook_dim != c->hidden_size) /* EncodecConfig has no projection between them */
+        p->st = mg_fail(MG_ERR_UNSUPPORTED,
+                        "%s: audio_encoder.codebook_dim %d differs from hidden_size %d; EnCodec has no projection "
+                        "between them",
+                        p->where, c->codebook_dim, c->hidden_size);
 }
 
 static void parse_decoder(parse_ctx *p, cJSON *s, mg_decoder_config *c) {

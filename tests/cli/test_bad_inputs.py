@@ -811,6 +811,10 @@ def param_cases():
     run_ok(w, ["generate", "-m", m, "-t", "1", "--steps", "20", "--window", "1", "-o", w.path("out", "x.wav"), "-q",
                "rock"], ["--window and --stride apply to --duration"])
 
+    # tiny-mono's heads are 12 values: q8_0 blocks are 32, so the cache stays f16.
+    w = Work("--kv-type q8_0 with 12-value heads (valid: f16 cache, with a warning)")
+    run_ok(w, gen(m, w.path("out", "x.wav"), "--kv-type", "q8_0"), ["multiple of 32", "using f16"])
+
     w = Work("duration 0.01 s (valid: 320 samples)")
     run_ok(w, gen(m, w.path("out", "x.wav"), "-d", "0.01"))
     if os.path.exists(w.path("out", "x.wav")):

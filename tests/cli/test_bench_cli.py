@@ -18,7 +18,7 @@ import sys
 sys.path.insert(0, os.path.dirname(__file__))
 import mgtest as t
 
-KEYS = ["model", "threads", "kernels", "weight_type", "steps", "ms_per_step", "ms_per_step_p90", "weight_bytes_per_step",
+KEYS = ["model", "threads", "kernels", "kv_type", "weight_type", "steps", "ms_per_step", "ms_per_step_p90", "weight_bytes_per_step",
         "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
         "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "step_over_limit",
         "step_over_limit_with_kv", "mean_ms_per_step", "matmul_ms_per_step", "self_attn_ms_per_step", "cross_attn_ms_per_step",
@@ -72,6 +72,7 @@ def main():
         t.check(any(l.strip().startswith("per step") and "weights" in l and "self-attention" in l for l in lines),
                 f"{fx}: no per-step parts line in the report")
         t.check(r["weight_type"] == "f32", f"{fx}: weight type {r['weight_type']}")
+        t.check(r["kv_type"] == "f16", f"{fx}: attention cache {r['kv_type']} (the default is f16)")
         huge = r["weights_huge_mapped_pct"]  # null with --no-mmap, or where the kernel does not say
         t.check((huge is None) if no_mmap else (huge is None or 0 <= huge <= 100),
                 f"{fx}: weights_huge_mapped_pct {huge} (no_mmap {no_mmap})")

@@ -17,7 +17,9 @@
 #     folder loads;
 #  4. --init reference: every decoder / T5 tensor drawn with the scale of the
 #     fixture's (its README's recipe), compared with the fixture's own values;
-#  5. errors: existing files are not replaced without --force, bad options fail.
+#  5. errors: existing files are not replaced without --force, bad options fail, configs
+#     musicgen refuses (no LSTM, codebook_dim != hidden_size, a tokenizer larger than
+#     T5's vocabulary) are refused before anything is written.
 set -euo pipefail
 
 BUILD="${MG_BUILD_DIR:-$(dirname "$0")/../../build}"
@@ -330,6 +332,15 @@ grep -q "broken.json" "$DIR/err" || fail "config error does not name the file: $
 "$MAKER" "$DIR/no_lstm.json" "$DIR/l" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" && fail "num_lstm_layers 0 accepted"
 grep -q "num_lstm_layers" "$DIR/err" || fail "num_lstm_layers message: $(cat "$DIR/err")"
 [ ! -e "$DIR/l/model.safetensors" ] || fail "a refused config left weights behind"
+"$PY" -c "import json,sys; c=json.load(open(sys.argv[1])); c['audio_encoder']['codebook_dim']=8; json.dump(c, open(sys.argv[2],'w'))" \
+    "$REF/tiny-mono/config.json" "$DIR/cbdim.json"
+"$MAKER" "$DIR/cbdim.json" "$DIR/cb" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" && fail "codebook_dim 8 accepted"
+grep -q "codebook_dim 8 differs" "$DIR/err" || fail "codebook_dim message: $(cat "$DIR/err")"
+"$PY" -c "import json,sys; c=json.load(open(sys.argv[1])); c['text_encoder']['vocab_size']=4000; json.dump(c, open(sys.argv[2],'w'))" \
+    "$REF/tiny-mono/config.json" "$DIR/t5v.json"
+"$MAKER" "$DIR/t5v.json" "$DIR/tv" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" && fail "T5 vocab 4000 accepted"
+grep -q "vocab_size is 4000" "$DIR/err" || fail "T5 vocab message: $(cat "$DIR/err")"
+[ ! -e "$DIR/tv/model.safetensors" ] || fail "a refused tokenizer left weights behind"
 # OUT_DIR's missing parents are made, as by mkdir -p; a file in the way is named.
 "$MAKER" "$REF/tiny-mono/config.json" "$DIR/a/b/c" --seed 2 2> "$DIR/err" || fail "nested OUT_DIR: $(cat "$DIR/err")"
 [ -s "$DIR/a/b/c/model.safetensors" ] || fail "nested OUT_DIR has no weights"

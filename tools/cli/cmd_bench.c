@@ -267,6 +267,8 @@ int cmd_bench(int argc, char **argv) {
     double limit_ms = read_gbs > 0 ? (double)info.step_weight_bytes / (read_gbs * 1e9) * 1e3 : 0;
     float guidance = gp.guidance_scale >= 0 ? gp.guidance_scale : info.guidance_scale;
     double kv_bytes = kv_bytes_per_step(&info, kv, guidance > 1.0f ? 2 : 1, res->steps);
+    mg_kv_type kv_used = mg_kv_effective(kv, info.decoder_heads > 0 ? info.decoder_hidden / info.decoder_heads : 0);
+    const char *kv_name = kv_used == MG_KV_F32 ? "f32" : kv_used == MG_KV_Q8_0 ? "q8_0" : "f16";
     double limit_kv_ms = read_gbs > 0 ? ((double)info.step_weight_bytes + kv_bytes) / (read_gbs * 1e9) * 1e3 : 0;
     int nthreads = mg_cpu_threads(threads);
     /* The step's parts, per step: weight matrices and self-attention as GB/s of what
@@ -301,7 +303,8 @@ int cmd_bench(int argc, char **argv) {
     if (huge_pct >= 0)
         printf(", %.0f %% of them on 2 MiB mappings", huge_pct);
     printf("\n");
-    printf("cache/step       %.1f MB on average (self-attention K/V, grows with every step)\n", kv_bytes / 1e6);
+    printf("cache/step       %.1f MB on average (%s self-attention K/V, grows with every step)\n", kv_bytes / 1e6,
+           kv_name);
     if (bandwidth) {
         printf("read bandwidth   %.1f GB/s (%.1f before the run, %.1f after) -> limit %.2f ms/step; measured step = "
                "%.2fx the limit\n", read_gbs, gbs_before, gbs_after, limit_ms, limit_ms > 0 ? med / limit_ms : 0);
@@ -327,7 +330,7 @@ int cmd_bench(int argc, char **argv) {
         }
         printf("{\"model\": ");
         cli_json_string(model);
-        printf(", \"threads\": %d, \"kernels\": \"%s\", \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
+        printf(", \"threads\": %d, \"kernels\": \"%s\", \"kv_type\": \"%s\", \"weight_type\": \"%s\", \"steps\": %d, \"ms_per_step\": %.3f, "
                "\"ms_per_step_p90\": %.3f, \"weight_bytes_per_step\": %lld, \"read_gbs\": %s, \"limit_ms_per_step\": %s, "
                "\"rtf\": %.4f, \"peak_rss_mb\": %.1f, \"load_s\": %.3f, \"t5_ms\": %.2f, \"codec_ms_per_audio_s\": %.2f, "
                "\"audio_s\": %.3f, \"first_audio_ms\": %.1f, \"kv_bytes_per_step\": %.0f, "
@@ -335,7 +338,7 @@ int cmd_bench(int argc, char **argv) {
                "\"mean_ms_per_step\": %.4f, \"matmul_ms_per_step\": %.4f, \"self_attn_ms_per_step\": %.4f, "
                "\"cross_attn_ms_per_step\": %.4f, \"read_gbs_before\": %s, \"read_gbs_after\": %s, "
                "\"weights_huge_mapped_pct\": %s, \"no_mmap\": %s}\n",
-               nthreads, kernels, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, gbs, lim, rtf,
+               nthreads, kernels, kv_name, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, gbs, lim, rtf,
                (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes, lim_kv, frac,
                frac_kv, res->decoder_ms * per_step, mm_ms, sa_ms, ca_ms, gbs_b, gbs_a, huge_s, no_mmap ? "true" : "false");
     }
