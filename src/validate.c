@@ -18,6 +18,7 @@
 #include "model.h"
 #include "tensor/finite.h"
 #include "text/spm.h"
+#include "text/t5.h"
 
 #include <stdarg.h>
 #include <stdint.h>
@@ -206,6 +207,18 @@ static void check_config(checker *c, const mg_model *m) {
         finding(c, MG_FINDING_WARNING, "%s: generation_config max_length %d needs %d decoder positions but "
                 "decoder.max_position_embeddings is %d; one window is capped at %d steps", where, cfg->gen.max_length,
                 cfg->gen.max_length - 1, cfg->dec.max_position_embeddings, m->info.max_steps);
+    /* T5's position buckets: with relative_attention_max_distance at or below a quarter
+     * of the buckets, tokens far enough apart get no bucket (transformers fails on them
+     * too), so longer prompts cannot be encoded. Prompts are at most 2048 tokens. */
+    for (int d = 1; d < 2048; d++)
+        if (mg_t5_bucket(d, cfg->t5.num_buckets, cfg->t5.max_distance) < 0 ||
+            mg_t5_bucket(-d, cfg->t5.num_buckets, cfg->t5.max_distance) < 0) {
+            finding(c, MG_FINDING_WARNING, "%s: text_encoder.relative_attention_num_buckets %d with "
+                    "relative_attention_max_distance %d gives tokens %d or more apart no position bucket "
+                    "(transformers fails on them too): prompts of more than %d tokens cannot be encoded",
+                    where, cfg->t5.num_buckets, cfg->t5.max_distance, d, d);
+            break;
+        }
     if (cfg->codec.sample_rate % cfg->codec.hop_length)
         finding(c, MG_FINDING_WARNING, "%s: audio_encoder.sampling_rate %d is not a multiple of the hop length %d; "
                 "durations are rounded to whole frames", where, cfg->codec.sample_rate, cfg->codec.hop_length);

@@ -1235,6 +1235,11 @@ def info_cases():
         v = json.loads(p.stdout).get("validation", {})
         t.check("decoder.extra.weight" in v.get("unused_tensors", []), f"unused tensor listed: {v}")
 
+    w = Work("info: T5 position buckets that cannot place far-apart tokens (warning, still valid)")
+    m = w.model(lambda m: edit_json(m, "config.json",
+                                    lambda c: c["text_encoder"].update(relative_attention_max_distance=4)))
+    run_ok(w, ["info", "-m", m], ["relative_attention_max_distance 4", "prompts of more than"])
+
     w = Work("info: Inf in an attention matrix")
     name = "decoder.model.decoder.layers.1.self_attn.k_proj.weight"
     m = w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, name, [0, 0, np.inf])))
