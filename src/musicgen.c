@@ -288,7 +288,7 @@ MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params
         p.n_threads = cpus;
     }
     c->params = p;
-    c->pool = mg_pool_new(p.n_threads);
+    c->pool = mg_pool_new(mg_cpu_threads(p.n_threads));
     if (!c->pool) {
         free(c);
         return MG_ERR_NOMEM;

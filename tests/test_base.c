@@ -269,7 +269,7 @@ static void test_resources(void) {
         CHECK(sched_setaffinity(0, sizeof one, &one) == 0, "pin to CPU %d", first);
         CHECK(mg_cpu_count() == 1 && mg_cpu_default_threads() == 1 && mg_cpu_threads(8) == 1 && mg_cpu_threads(0) == 1,
               "pinned to one CPU: count %d, default %d", mg_cpu_count(), mg_cpu_default_threads());
-        mg_pool *pool = mg_pool_new(0);
+        mg_pool *pool = mg_pool_new(mg_cpu_threads(0));
         CHECK(pool && mg_pool_threads(pool) == 1, "a default pool pinned to one CPU has 1 thread");
         mg_pool_free(pool);
         CHECK(sched_setaffinity(0, sizeof old, &old) == 0, "restore the affinity mask");

@@ -14,7 +14,6 @@
  * briefly for stragglers and then sleeps too.
  */
 #include "base/pool.h"
-#include "base/resources.h"
 #include "base/status.h"
 
 #include <pthread.h>
@@ -121,7 +120,7 @@ static void *worker_main(void *vp) {
 
 mg_pool *mg_pool_new(int n_threads) {
     if (n_threads <= 0)
-        n_threads = mg_cpu_default_threads();
+        n_threads = 1;
     mg_pool *p = mg_calloc(1, sizeof *p, "thread pool");
     if (!p)
         return NULL;

@@ -14,8 +14,8 @@
 typedef struct mg_pool mg_pool;
 typedef void (*mg_task_fn)(void *arg, int task);
 
-/* n_threads <= 0 picks mg_cpu_default_threads() (base/resources.h). Returns NULL on
- * failure (mg_fail set). */
+/* n_threads threads (the caller counts as one; below 1: one). Size pools with
+ * mg_cpu_threads (base/resources.h). Returns NULL on failure (mg_fail set). */
 mg_pool *mg_pool_new(int n_threads);
 void mg_pool_free(mg_pool *pool);
 int mg_pool_threads(const mg_pool *pool);

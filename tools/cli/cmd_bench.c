@@ -124,7 +124,7 @@ enum { OPT_STEPS = 1000, OPT_JSON, OPT_WEIGHT, OPT_KV, OPT_NO_BW, OPT_NO_MMAP };
  * before the run; after it, the peak has been read already). */
 static double measure_bandwidth(int threads, int in_child) {
     if (!in_child) {
-        mg_pool *pool = mg_pool_new(threads);
+        mg_pool *pool = mg_pool_new(mg_cpu_threads(threads));
         double gbs = pool ? mg_measure_read_bandwidth(pool, 0) : 0;
         mg_pool_free(pool);
         return gbs;
