@@ -109,16 +109,25 @@ static void walk_cgroup(const char *root, const char *controller, dir_visit visi
     }
 }
 
-/* The first whitespace-separated fields of a small file, as text; 0 if unreadable. */
-static int read_words(const char *dir, const char *name, char *a, char *b, size_t cap) {
-    char path[4352];
-    snprintf(path, sizeof path, "%s/%s", dir, name);
+/* The first line of a small file (cgroup and sysfs files hold one), without its
+ * newline, into out; 0 if the file cannot be read or the line is empty. */
+static int first_line(const char *path, char *out, size_t cap) {
     FILE *f = fopen(path, "r");
     if (!f)
         return 0;
-    char line[256] = {0};
-    int ok = fgets(line, sizeof line, f) != NULL;
+    int ok = fgets(out, (int)cap, f) != NULL;
     fclose(f);
+    if (!ok)
+        return 0;
+    out[strcspn(out, "\n")] = 0;
+    return out[0] != 0;
+}
+
+/* The first whitespace-separated fields of a small file, as text; 0 if unreadable. */
+static int read_words(const char *dir, const char *name, char *a, char *b, size_t cap) {
+    char path[4352], line[256];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    int ok = first_line(path, line, sizeof line);
     a[0] = b[0] = 0;
     if (ok) {
         char fmt[32];
@@ -203,15 +212,8 @@ static int core_siblings(const char *root, int cpu, char *out, size_t cap) {
     for (int i = 0; i < 2; i++) {
         char path[512];
         snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu%d/topology/%s", root, cpu, names[i]);
-        FILE *f = fopen(path, "r");
-        if (!f)
-            continue;
-        int ok = fgets(out, (int)cap, f) != NULL;
-        fclose(f);
-        if (ok) {
-            out[strcspn(out, "\n")] = 0;
-            return out[0] != 0;
-        }
+        if (first_line(path, out, cap))
+            return 1;
     }
     return 0;
 }
@@ -241,17 +243,12 @@ int mg_cpu_cores_among(const char *root, const int *cpus, int n) {
 
 /* A CPU list file ("0-5,8,10-11") as a bit set over [0, CPU_SETSIZE); 0 if absent. */
 static int read_cpu_list(const char *path, unsigned char *in) {
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
     char line[4096];
-    int ok = fgets(line, sizeof line, f) != NULL;
-    fclose(f);
-    if (!ok)
+    if (!first_line(path, line, sizeof line))
         return 0;
     memset(in, 0, CPU_SETSIZE);
     int any = 0;
-    for (char *p = line; *p && *p != '\n';) {
+    for (char *p = line; *p;) {
         char *end;
         long a = strtol(p, &end, 10), b = a;
         if (end == p)
@@ -266,7 +263,7 @@ static int read_cpu_list(const char *path, unsigned char *in) {
             if (c >= 0)
                 in[c] = 1, any = 1;
         p = *end == ',' ? end + 1 : end;
-        if (*end != ',' && *end != '\n' && *end != 0)
+        if (*end != ',' && *end != 0)
             return 0;
     }
     return any;
@@ -287,16 +284,12 @@ static int performance_cpus(const char *root, int *cpus, int n) {
     if (!known) {
         int cap[CPU_SETSIZE], max = 0;
         for (int i = 0; i < n; i++) {
-            snprintf(path, sizeof path, "%s/sys/devices/system/cpu/cpu%d/cpu_capacity", root, cpus[i]);
-            FILE *f = fopen(path, "r");
-            cap[i] = -1;
-            if (f) {
-                if (fscanf(f, "%d", &cap[i]) != 1)
-                    cap[i] = -1;
-                fclose(f);
-            }
-            if (cap[i] < 0)
+            char dir[512];
+            snprintf(dir, sizeof dir, "%s/sys/devices/system/cpu/cpu%d", root, cpus[i]);
+            int64_t c = number_in(dir, "cpu_capacity");
+            if (c < 0 || c > (1 << 20))
                 return n; /* capacities unknown for some CPU: keep all */
+            cap[i] = (int)c;
             max = cap[i] > max ? cap[i] : max;
         }
         memset(fast, 0, sizeof fast);

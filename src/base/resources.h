@@ -40,11 +40,12 @@ double mg_cgroup_cpu_quota(const char *root);
  * the ancestors in v2, memory.stat's hierarchical_memory_limit in v1), -1 if unlimited
  * or unknown. */
 int64_t mg_cgroup_memory_left(const char *root);
-/* Physical cores among the CPUs listed in cpus[0..n) (by topology/core_id and
- * physical_package_id); n when the topology cannot be read. */
+/* Physical cores among the CPUs listed in cpus[0..n) (CPUs sharing a core have the same
+ * topology/core_cpus_list, or thread_siblings_list on older kernels); n when the
+ * topology cannot be read. */
 int mg_cpu_cores_among(const char *root, const int *cpus, int n);
-/* mg_cpu_default_threads' figure for the CPUs in cpus[0..n) (reordered: the
- * performance CPUs first): physical performance cores (/sys/devices/cpu_core/cpus, or
+/* mg_cpu_default_threads' figure for the CPUs in cpus[0..n) (filtered in place: the
+ * performance CPUs are left first): physical performance cores (/sys/devices/cpu_core/cpus, or
  * cpu_capacity at least 3/4 of the largest), all CPUs' cores when no kind is faster. */
 int mg_cpu_default_among(const char *root, int *cpus, int n);
 
