@@ -2,9 +2,9 @@
  * loading, contexts, and the generation pipeline prompt -> T5 -> decoder -> EnCodec. */
 #include "model.h"
 #include "base/log.h"
+#include "base/pool.h"
 #include "base/resources.h"
 #include "lm/attention.h"
-#include "base/pool.h"
 #include "codec/encodec.h"
 #include "io/hub.h"
 #include "lm/decoder.h"
@@ -276,7 +276,7 @@ MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params
     c->params = p;
     /* q8_0 blocks are 32 values: a head of another size keeps an f16 cache (it works,
      * but say so, once per context). */
-    int head_dim = model->dec->cfg.hidden_size / model->dec->cfg.n_heads;
+    int head_dim = model->dec->head_dim;
     if (p.kv_type == MG_KV_Q8_0 && mg_kv_effective(MG_KV_Q8_0, head_dim) != MG_KV_Q8_0)
         mg_log_warn("a q8_0 attention cache needs a head size that is a multiple of 32 (this model's is %d); "
                     "using f16", head_dim);

@@ -209,8 +209,8 @@ static void check_config(checker *c, const mg_model *m) {
                 cfg->gen.max_length - 1, cfg->dec.max_position_embeddings, m->info.max_steps);
     /* T5's position buckets: with relative_attention_max_distance at or below a quarter
      * of the buckets, tokens far enough apart get no bucket (transformers fails on them
-     * too), so longer prompts cannot be encoded. Prompts are at most 2048 tokens. */
-    for (int d = 1; d < 2048; d++)
+     * too), so longer prompts cannot be encoded. */
+    for (int d = 1; d < MG_T5_MAX_TOKENS; d++)
         if (mg_t5_bucket(d, cfg->t5.num_buckets, cfg->t5.max_distance) < 0 ||
             mg_t5_bucket(-d, cfg->t5.num_buckets, cfg->t5.max_distance) < 0) {
             finding(c, MG_FINDING_WARNING, "%s: text_encoder.relative_attention_num_buckets %d with "

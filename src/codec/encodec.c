@@ -55,8 +55,7 @@ struct mg_encodec {
      * (mg_encodec_frames_for, without the lock), and a missing tensor or wrong shape
      * still fails at load. */
     ec_encoder enc_shape; /* checked geometry, never changes after load */
-    ec_encoder enc;       /* packed weights once enc_packed, under enc_lock */
-    int enc_packed;
+    ec_encoder enc;       /* packed weights once made (enc.front set), under enc_lock */
     mg_status enc_failed; /* a first use that failed: later ones fail the same way */
     char enc_error[512];
     mg_store *store; /* the model's, alive as long as it is */
@@ -170,14 +169,12 @@ mg_status mg_encodec_prepare_encoder(const mg_encodec *cc) {
     mg_status st = MG_OK;
     if (c->enc_failed != MG_OK) { /* the weights have not changed since: same answer, no work */
         st = mg_fail(c->enc_failed, "%s", c->enc_error);
-    } else if (!c->enc_packed) {
+    } else if (!c->enc.front) {
         /* f32 copies of f16 / bf16 tensors go to the store's arena: taken back on failure. */
         mg_arena_mark mark = mg_arena_save(&c->store->arena);
         int64_t converted = c->store->converted_bytes;
-        st = load_encoder(&c->enc, c, c->store, EC_LOAD_WEIGHTS);
-        if (st == MG_OK) {
-            c->enc_packed = 1;
-        } else {
+        st = load_encoder(&c->enc, c, c->store, EC_LOAD_WEIGHTS); /* c->enc only on success */
+        if (st != MG_OK) {
             mg_arena_restore(&c->store->arena, mark);
             c->store->converted_bytes = converted;
             mg_fail_context(st, "loading the EnCodec encoder");

@@ -54,10 +54,8 @@ typedef struct {
 
 /* Self-attention cache bytes one decoder step reads, averaged over `steps` steps: step
  * s reads K and V of positions 0..s in every layer for every row (2 with CFG). */
-static double kv_bytes_per_step(const mg_model_info *info, mg_kv_type kv, int rows, int steps) {
-    int hd = info->decoder_heads > 0 ? info->decoder_hidden / info->decoder_heads : 0;
-    mg_kv_type eff = mg_kv_effective(kv, hd);
-    double per_value = eff == MG_KV_F32 ? 4.0 : eff == MG_KV_Q8_0 ? 34.0 / 32.0 : 2.0;
+static double kv_bytes_per_step(const mg_model_info *info, mg_kv_type kv_used, int rows, int steps) {
+    double per_value = kv_used == MG_KV_F32 ? 4.0 : kv_used == MG_KV_Q8_0 ? 34.0 / 32.0 : 2.0;
     double per_position = 2.0 * info->decoder_layers * rows * info->decoder_hidden * per_value;
     return per_position * (steps + 1) / 2.0;
 }
@@ -266,9 +264,10 @@ int cmd_bench(int argc, char **argv) {
     double read_gbs = gbs_before > 0 && gbs_after > 0 ? (gbs_before + gbs_after) / 2 : gbs_after > 0 ? gbs_after : gbs_before;
     double limit_ms = read_gbs > 0 ? (double)info.step_weight_bytes / (read_gbs * 1e9) * 1e3 : 0;
     float guidance = gp.guidance_scale >= 0 ? gp.guidance_scale : info.guidance_scale;
-    double kv_bytes = kv_bytes_per_step(&info, kv, guidance > 1.0f ? 2 : 1, res->steps);
+    /* The cache the decoder really keeps (q8_0 needs heads of a multiple of 32 values). */
     mg_kv_type kv_used = mg_kv_effective(kv, info.decoder_heads > 0 ? info.decoder_hidden / info.decoder_heads : 0);
     const char *kv_name = kv_used == MG_KV_F32 ? "f32" : kv_used == MG_KV_Q8_0 ? "q8_0" : "f16";
+    double kv_bytes = kv_bytes_per_step(&info, kv_used, guidance > 1.0f ? 2 : 1, res->steps);
     double limit_kv_ms = read_gbs > 0 ? ((double)info.step_weight_bytes + kv_bytes) / (read_gbs * 1e9) * 1e3 : 0;
     int nthreads = mg_cpu_threads(threads);
     /* The step's parts, per step: weight matrices and self-attention as GB/s of what
