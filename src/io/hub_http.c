@@ -296,8 +296,10 @@ static mg_status network_error(hub_session *s, CURLcode rc, const char *file) {
 int mg_hub_repo_missing(const hub_http *h, int first_file) {
     if (!strcmp(h->error_code, "GatedRepo"))
         return 0;
-    /* The hub answers 401 for repos that do not exist (or are private) without a token. */
-    if (!strcmp(h->error_code, "RepositoryNotFound") || h->code == 401)
+    /* The hub answers 401 for repos that do not exist (or are private) without a token,
+     * and 404 with X-Error-Code "RepoNotFound" with one (huggingface_hub's
+     * hf_raise_for_status keys on that name; "RepositoryNotFound" is its exception's). */
+    if (!strcmp(h->error_code, "RepoNotFound") || !strcmp(h->error_code, "RepositoryNotFound") || h->code == 401)
         return 1;
     return h->code == 404 && first_file && !h->error_code[0];
 }
