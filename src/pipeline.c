@@ -200,7 +200,11 @@ mg_status mg_condition_text(mg_context *ctx, const char *const *prompts, int B, 
         free(neg);
         free(neg_mask);
     } else if (has_negative && !out->use_cfg) {
-        mg_log_warn("--negative-prompt has no effect without classifier-free guidance (guidance scale <= 1)");
+        if (any_text)
+            mg_log_warn("--negative-prompt has no effect without classifier-free guidance (guidance scale <= 1)");
+        else /* the reference runs an all-empty batch unconditionally, without guidance */
+            mg_log_warn("--negative-prompt has no effect on an unconditional (\"\") prompt, which is generated "
+                        "without guidance; give a text prompt to steer away from it");
     }
 done:
     if (ids)

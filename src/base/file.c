@@ -350,7 +350,9 @@ mg_status mg_check_output_path(const char *path, int overwrite) {
     if (!dir)
         return MG_ERR_NOMEM;
     mg_status st = MG_OK;
-    if (!mg_path_is_dir(dir))
+    if (!mg_path_is_dir(dir) && mg_path_exists(dir))
+        st = mg_fail(MG_ERR_IO, "cannot write %s: %s is a file, not a folder", path, dir);
+    else if (!mg_path_is_dir(dir))
         st = mg_fail(MG_ERR_IO, "cannot write %s: folder %s does not exist; create it first", path, dir);
     else if (access(dir, W_OK) != 0)
         st = mg_fail(MG_ERR_IO, "cannot write %s: folder %s is not writable (%s)", path, dir, strerror(errno));

@@ -238,7 +238,12 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
     const double limit = pow(10.0, peak_dbfs / 20);
     if (!isfinite(l0) || rms_of(pcm, ns) < LOUDNESS_ENERGY_FLOOR) {
         /* No loudness to aim at; the peak ceiling still holds (nothing may clip). */
-        mg_log_debug("loudness normalization skipped: audio is near silent or shorter than 400 ms");
+        if (n_frames < (int64_t)rate * 2 / 5)
+            mg_log_warn("loudness normalization skipped: EBU R128 cannot measure audio shorter than 0.4 s "
+                        "(this is %.2f s); only the %g dBFS peak limit applies", (double)n_frames / rate, peak_dbfs);
+        else
+            mg_log_warn("loudness normalization skipped: the audio is near silent; only the %g dBFS peak limit "
+                        "applies", peak_dbfs);
         if (isfinite(tp0) && tp0 > limit)
             scaled_copy(pcm, pcm, ns, limit / tp0);
         return MG_OK;

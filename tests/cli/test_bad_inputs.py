@@ -815,6 +815,13 @@ def param_cases():
     w = Work("--kv-type q8_0 with 12-value heads (valid: f16 cache, with a warning)")
     run_ok(w, gen(m, w.path("out", "x.wav"), "--kv-type", "q8_0"), ["multiple of 32", "using f16"])
 
+    w = Work("--negative-prompt with the unconditional prompt \"\" (valid: no effect, with a warning)")
+    run_ok(w, gen(m, w.path("out", "x.wav"), "--negative-prompt", "drums", "--cfg", "3", prompt=""),
+           ["no effect on an unconditional"])
+
+    w = Work("--loudness-normalize on 0.2 s (valid: too short to measure, with a warning)")
+    run_ok(w, gen(m, w.path("out", "x.wav"), "-d", "0.2", "--loudness-normalize"), ["shorter than 0.4 s"])
+
     w = Work("duration 0.01 s (valid: 320 samples)")
     run_ok(w, gen(m, w.path("out", "x.wav"), "-d", "0.01"))
     if os.path.exists(w.path("out", "x.wav")):
@@ -863,6 +870,14 @@ def output_cases():
     m = FIXTURE
     w = Work("output into a missing folder")
     run(w, gen(m, w.path("out", "missing", "x.wav")), ["missing"])
+
+    w = Work("output path through a file (x.wav/y.wav)")
+    open(w.path("out", "x.wav"), "wb").write(b"keep me")
+    run(w, gen(m, w.path("out", "x.wav", "y.wav")), ["x.wav is a file, not a folder"])
+
+    w = Work("output folder that is a file (x.wav/ for a batch)")
+    open(w.path("out", "x.wav"), "wb").write(b"keep me")
+    run(w, gen(m, w.path("out", "x.wav") + "/", "-p", "a", "-p", "b", prompt="c"), ["exists and is not a folder"])
 
     w = Work("output into a read-only folder")
     ro = w.path("out", "ro")

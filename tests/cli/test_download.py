@@ -21,12 +21,14 @@ import http.server
 import json
 import os
 import shutil
+import signal
 import socket
 import struct
 import subprocess
 import sys
 import tempfile
 import threading
+import time
 import urllib.parse
 
 MUSICGEN = os.environ.get("MUSICGEN") or os.path.join(os.environ.get("MG_BUILD_DIR", "build"), "musicgen")
@@ -129,6 +131,9 @@ class FakeHub:
         self.drop_once = set()  # sha256: first GET sends half the body, then closes
         self.corrupt = set()    # sha256: the body has one byte flipped
         self.ignore_range = set()  # sha256: answer 200 with the whole file even to a Range request
+        self.stall = set()      # sha256: send half the body, then hold the connection open
+        self.stalled = threading.Event()  # set once a stalled body's first half is sent
+        self.unstall = threading.Event()
         self.lock = threading.Lock()
         hub = self
 
@@ -196,6 +201,18 @@ class FakeHub:
         if rng:
             code = 206
             headers["Content-Range"] = "bytes %d-%d/%d" % (start, len(data) - 1, len(data))
+        if not head and sha is not None and sha in self.stall:
+            h.send_response(code)
+            for k, v in headers.items():
+                h.send_header(k, v)
+            h.send_header("Content-Length", str(len(body)))
+            h.end_headers()
+            h.wfile.write(body[:len(body) // 2])
+            h.wfile.flush()
+            self.stalled.set()
+            self.unstall.wait(60)
+            h.close_connection = True
+            return
         if not head and sha is not None and sha in self.drop_once:
             with self.lock:
                 self.drop_once.discard(sha)
@@ -227,7 +244,7 @@ class FakeHub:
         name = urllib.parse.unquote(parts[5])
         repo = self.repos.get(repo_id)
         if repo is None:
-            return self.send_error(h, 404, "RepositoryNotFound", head)
+            return self.send_error(h, 404, "RepoNotFound", head)  # what the hub sends
         if revision not in repo.revisions:
             return self.send_error(h, 404, "RevisionNotFound", head)
         if name not in repo.files:
@@ -258,6 +275,28 @@ def run(args, env_extra, timeout=300):
 
 def repo_dir(cache, repo_id):
     return os.path.join(cache, "models--" + repo_id.replace("/", "--"))
+
+
+def check_interrupted_download(hub, args, cache, sha, size, says):
+    """Runs the CLI with the weights' body stalled halfway, sends SIGINT once the first half
+    is on its way: exit 130, a message with `says`, and the first half kept as .incomplete."""
+    inc = os.path.join(repo_dir(cache, "test-org/tiny-mono"), "blobs", sha + ".incomplete")
+    hub.stall.add(sha)
+    hub.stalled.clear()
+    hub.unstall.clear()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update({"HF_HUB_CACHE": cache, "HF_ENDPOINT": hub.url})
+    p = subprocess.Popen([MUSICGEN] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    hub.stalled.wait(60)  # held in the CLI's write buffer, not yet in the file
+    time.sleep(0.5)
+    p.send_signal(signal.SIGINT)
+    out, err = p.communicate(timeout=60)
+    hub.stall.discard(sha)
+    hub.unstall.set()
+    check(p.returncode == 130 and says in err,
+          "%s: Ctrl-C during a download exits 130 saying how to resume (rc %d, %r)" % (args[0], p.returncode, err))
+    check(os.path.exists(inc) and os.path.getsize(inc) == size // 2,
+          "%s: Ctrl-C keeps what arrived (the write buffer flushed) for resuming" % args[0])
 
 
 def check_layout(cache, repo_id, repo, expected, revision="main"):
@@ -446,6 +485,22 @@ def main():
         hub.ignore_range.discard(weights_sha)
         check(rc == 0, "download from a server ignoring Range succeeds (rc %d, %s)" % (rc, err.strip()))
         check_layout(cache4, "test-org/tiny-mono", mono, mono_files)
+
+        # 8c. Ctrl-C in the middle of a file: one line saying how to go on, exit 130, what
+        # arrived kept; the same command then resumes it. As `download` and as the download
+        # that `generate -m ORG/NAME` starts.
+        for i, (args, says) in enumerate([(["download", "test-org/tiny-mono"],
+                                           "interrupted; run the same command again to resume"),
+                                          (["generate", "-m", "test-org/tiny-mono", "--steps", "3", "-o",
+                                            os.path.join(tmp, "ctrl-c.wav"), "x"], "run it again to resume")]):
+            cache5 = os.path.join(tmp, "cache5-%d" % i)
+            check_interrupted_download(hub, args, cache5, weights_sha, len(mono.files["model.safetensors"]), says)
+            rc, out, err = run(["download", "test-org/tiny-mono"], {"HF_HUB_CACHE": cache5, "HF_ENDPOINT": hub.url})
+            check(rc == 0 and any(r[1] == "/cdn/" + weights_sha and r[2] == "bytes=%d-" %
+                                  (len(mono.files["model.safetensors"]) // 2) for r in hub.requests()),
+                  "%s: the download after Ctrl-C resumes the partial blob (rc %d, %s)" % (args[0], rc, err.strip()))
+            check_layout(cache5, "test-org/tiny-mono", mono, mono_files)
+            check(not os.path.exists(os.path.join(tmp, "ctrl-c.wav")), "an interrupted generate writes no audio")
 
         # 9. Sharded checkpoint: index + both shards, a tag, optional file absent.
         rc, out, err = run(["download", "test-org/tiny-sharded"], env)

@@ -7,6 +7,7 @@
 #include "musicgen.h"
 
 #include <getopt.h>
+#include <signal.h>
 #include <stdint.h>
 
 #define MG_DEFAULT_MODEL "facebook/musicgen-small"
@@ -54,6 +55,9 @@ typedef struct cli_download_bar {
 int cli_download_bar_draw(const struct mg_hub_progress *p, void *user);
 /* Draw that bar when -m triggers a download inside mg_model_load (call before it). */
 void cli_hub_install_progress(int quiet);
+/* A download started by a model load stops (cancelled, its partial file kept for the
+ * next run) once *flag is non-zero: generate's first Ctrl-C. */
+void cli_hub_cancel_on(volatile sig_atomic_t *flag);
 /* Seconds on a monotonic clock; "1.5 MB"-style sizes and m:ss / h:mm:ss durations. */
 double cli_now_s(void);
 const char *cli_fmt_bytes(double n, char *buf, size_t size);

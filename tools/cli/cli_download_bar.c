@@ -5,6 +5,7 @@
 #include "cli.h"
 #include "io/hub.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -89,6 +90,7 @@ int cli_download_bar_draw(const mg_hub_progress *p, void *user) {
  * (tty only) and, when something was fetched, one summary line. */
 static cli_download_bar g_load_bar;
 static int g_load_quiet;
+static volatile sig_atomic_t *g_load_cancel; /* set: a download stops when *it is non-zero */
 
 static int load_progress(const mg_hub_progress *p, void *user) {
     cli_download_bar *b = user;
@@ -101,8 +103,10 @@ static int load_progress(const mg_hub_progress *p, void *user) {
                 p->n_files == 1 ? "" : "s", cli_fmt_bytes((double)p->received, got, sizeof got),
                 cli_fmt_time(cli_now_s() - b->start, took, sizeof took));
     }
-    return 0;
+    return g_load_cancel && *g_load_cancel;
 }
+
+void cli_hub_cancel_on(volatile sig_atomic_t *flag) { g_load_cancel = flag; }
 
 void cli_hub_install_progress(int quiet) {
     memset(&g_load_bar, 0, sizeof g_load_bar);

@@ -46,7 +46,9 @@ static int check_parent(const char *path, const char *what) {
     char *copy = strdup(path);
     const char *dir = dirname(copy);
     int ok = mg_path_is_dir(dir);
-    if (!ok)
+    if (!ok && mg_path_exists(dir))
+        cli_error("generate", "cannot write %s %s: %s is a file, not a folder", what, path, dir);
+    else if (!ok)
         cli_error("generate", "cannot write %s %s: folder %s does not exist; create it first", what, path, dir);
     free(copy);
     return ok;
@@ -225,8 +227,12 @@ static int plan_outputs(gen_options *o) {
         return 0;
     }
     if (!mg_path_is_dir(out)) {
-        if (mkdir(out, 0755) != 0)
+        if (mkdir(out, 0755) != 0) {
+            if (errno == EEXIST) /* and is not a folder */
+                return cli_error("generate", "cannot use %s as the output folder: it exists and is not a folder; give a "
+                                 "folder (or a file name without the trailing '/')", out);
             return cli_error("generate", "cannot create output folder %s: %s", out, strerror(errno));
+        }
         o->created_dir = strdup(out);
     }
     o->out_dir = out; /* the names follow once greedy or sampling is known (name_outputs) */
@@ -489,8 +495,9 @@ int gen_run(gen_options *o) {
     mg_context *ctx = NULL;
     mg_result *res = NULL;
     float *prompt_pcm = NULL;
+    cli_hub_cancel_on(o->interrupted); /* Ctrl-C during a download of -m ORG/NAME */
     if (cli_load_model("generate", o->model, &mp, &model))
-        return 1;
+        return *o->interrupted ? interrupted_exit_code(o) : 1;
     mg_model_info info;
     mg_model_get_info(model, &info);
     o->model_cfg = info.guidance_scale;
