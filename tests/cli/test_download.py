@@ -201,21 +201,12 @@ class FakeHub:
         if rng:
             code = 206
             headers["Content-Range"] = "bytes %d-%d/%d" % (start, len(data) - 1, len(data))
-        if not head and sha is not None and sha in self.stall:
-            h.send_response(code)
-            for k, v in headers.items():
-                h.send_header(k, v)
-            h.send_header("Content-Length", str(len(body)))
-            h.end_headers()
-            h.wfile.write(body[:len(body) // 2])
-            h.wfile.flush()
-            self.stalled.set()
-            self.unstall.wait(60)
-            h.close_connection = True
-            return
-        if not head and sha is not None and sha in self.drop_once:
-            with self.lock:
-                self.drop_once.discard(sha)
+        stall, drop = sha in self.stall, sha in self.drop_once
+        if not head and sha is not None and (stall or drop):
+            # Half the body, then: hold the connection open (stall) or close it (drop).
+            if drop:
+                with self.lock:
+                    self.drop_once.discard(sha)
             h.send_response(code)
             for k, v in headers.items():
                 h.send_header(k, v)
@@ -224,7 +215,11 @@ class FakeHub:
             h.wfile.write(body[:len(body) // 2])
             h.wfile.flush()
             h.close_connection = True
-            h.connection.shutdown(socket.SHUT_RDWR)
+            if stall:
+                self.stalled.set()
+                self.unstall.wait(60)
+            else:
+                h.connection.shutdown(socket.SHUT_RDWR)
             return
         self.send(h, code, headers, body, head)
 
