@@ -394,13 +394,10 @@ MG_API void mg_result_free(mg_result *r) {
 static mg_status check_audio_fits(const mg_model *m, int n_prompts, const mg_plan *plan) {
     int ch = m->dec->cfg.audio_channels;
     double need = (double)n_prompts * (double)plan->n_samples * ch * sizeof(float);
-    int64_t avail = mg_memory_available_bytes();
-    if (avail < 0 || need <= (double)avail)
-        return MG_OK;
-    return mg_fail(MG_ERR_NOMEM, "the audio of %d prompt%s x %.1f s (%d channel%s) needs %.1f MB but %.1f MB of memory "
-                   "is available: generate fewer prompts at once or shorter pieces", n_prompts, n_prompts == 1 ? "" : "s",
-                   (double)plan->n_samples / m->ck.cfg.codec.sample_rate, ch, ch == 1 ? "" : "s", need * 1e-6,
-                   (double)avail * 1e-6);
+    char what[128];
+    snprintf(what, sizeof what, "the audio of %d prompt%s x %.1f s (%d channel%s)", n_prompts,
+             n_prompts == 1 ? "" : "s", (double)plan->n_samples / m->ck.cfg.codec.sample_rate, ch, ch == 1 ? "" : "s");
+    return mg_memory_check(need, what, "generate fewer prompts at once or shorter pieces");
 }
 
 MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_prompts,

@@ -646,6 +646,15 @@ static void test_lazy_encoder(const mg_encodec_config *cfg, mg_store *s, test_go
         return;
     const mg_tensor *in = test_golden_get(g, "encodec.input"), *gc = test_golden_get(g, "encodec.codes");
     int64_t loaded = mg_encodec_packed_bytes(codec);
+    /* Not enough memory for the packed copies: a clear error before any is made, and
+     * not remembered (memory may be free at the next use, as below). */
+    setenv("MG_MEMORY_LIMIT", "1000", 1);
+    mg_status st = mg_encodec_prepare_encoder(codec);
+    unsetenv("MG_MEMORY_LIMIT");
+    CHECK(st == MG_ERR_NOMEM && strstr(mg_last_error(), "packing EnCodec's encoder") &&
+              strstr(mg_last_error(), "MB of memory is available"),
+          "first encode beyond the available memory: status %d, %s", st, mg_last_error());
+    CHECK(mg_encodec_packed_bytes(codec) == loaded, "nothing packed when memory is short");
     encode_job jobs[2];
     pthread_t th[2];
     for (int i = 0; i < 2; i++) {

@@ -407,3 +407,11 @@ int64_t mg_memory_available_bytes(void) {
         avail = left;
     return avail;
 }
+
+mg_status mg_memory_check(double need, const char *what, const char *remedy) {
+    int64_t avail = mg_memory_available_bytes();
+    if (avail < 0 || need <= (double)avail)
+        return MG_OK;
+    return mg_fail(MG_ERR_NOMEM, "%s needs %.1f MB but %.1f MB of memory is available: %s", what, need * 1e-6,
+                   (double)avail * 1e-6, remedy);
+}

@@ -7,6 +7,8 @@
 #ifndef MG_BASE_RESOURCES_H
 #define MG_BASE_RESOURCES_H
 
+#include "base/status.h"
+
 #include <stdint.h>
 
 /* Logical CPUs this process may run on: online and in its affinity mask, at most its
@@ -28,6 +30,11 @@ int mg_cpu_threads(int requested);
  * MG_MEMORY_LIMIT (bytes) replaces that figure: lower, to keep a generation small, or
  * higher, where the kernel undercounts (ZFS's ARC is not in MemAvailable). */
 int64_t mg_memory_available_bytes(void);
+/* MG_OK if `need` bytes fit in mg_memory_available_bytes() (or it is unknown), else
+ * MG_ERR_NOMEM with "WHAT needs X MB but Y MB of memory is available: REMEDY". Checked
+ * before big allocations that are touched at once, so a host program gets an error
+ * instead of the OOM killer. */
+mg_status mg_memory_check(double need, const char *what, const char *remedy);
 
 /* ---- the same, read from a file-system tree under `root` ("" = this machine's), for
  * tests; paths are root + "/proc/self/cgroup", root + "/sys/fs/cgroup/...",

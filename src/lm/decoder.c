@@ -325,13 +325,14 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
     /* The caches are faulted in below: refuse one that cannot fit rather than be killed
      * for it (the host program with us) when memory runs out. */
     double need = 2.0 * (double)cache_bytes + 2.0 * (double)cross_vals * sizeof(float);
-    int64_t avail = mg_memory_available_bytes();
-    if (avail >= 0 && need > (double)avail) {
+    char what[128];
+    snprintf(what, sizeof what, "the attention cache for %d rows (2 per prompt with guidance) x %d positions", rows,
+             max_len);
+    mg_status fits = mg_memory_check(need, what, "generate fewer prompts at once or a shorter piece, or use the q8_0 "
+                                                 "cache (--kv-type q8_0, half of f16)");
+    if (fits != MG_OK) {
         mg_dec_state_free(s);
-        return mg_fail(MG_ERR_NOMEM, "the attention cache for %d rows (2 per prompt with guidance) x %d positions "
-                       "needs %.1f MB but %.1f MB of memory is available: generate fewer prompts at once or a "
-                       "shorter piece, or use the q8_0 cache (--kv-type q8_0, half of f16)", rows, max_len, need * 1e-6,
-                       (double)avail * 1e-6);
+        return fits;
     }
     s->kcache = mg_bigbuf_alloc(cache_bytes);
     s->vcache = mg_bigbuf_alloc(cache_bytes);

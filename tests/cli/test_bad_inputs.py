@@ -783,6 +783,13 @@ def param_cases():
     # Audio (every item's, kept to the end) or an attention cache bigger than the memory
     # left is refused before any work, not by the OOM killer mid-run; MG_MEMORY_LIMIT
     # stands in for a small machine (test_isolation checks the cache on its own).
+    # The encoder's weights are packed at the first audio prompt (~0.3 MB for this
+    # fixture, 80 MB for musicgen-small), after the audio and cache checks passed.
+    w = Work("audio prompt beyond the available memory (MG_MEMORY_LIMIT=200000)")
+    write_wav_s16(w.path("p.wav"), tone(1, 0.2))
+    run(w, gen(m, w.path("out", "x.wav"), "--audio-prompt", w.path("p.wav")),
+        ["packing EnCodec's encoder", "MB of memory is available"], env={"MG_MEMORY_LIMIT": "200000"})
+
     w = Work("audio beyond the available memory (MG_MEMORY_LIMIT=300000)")
     run(w, ["generate", "-m", m, "-d", "5", "-o", w.path("out", "x.wav"), "-q", "rock"],
         ["audio of 1 prompt x 5.0 s", "MB of memory is available", "fewer prompts"],
