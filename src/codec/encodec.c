@@ -167,22 +167,35 @@ static mg_status load_encoder(ec_encoder *e, const mg_encodec *c, mg_store *s, e
 /* Bytes a conv's weights take as one f32 copy (cin x cout x k). */
 static int64_t conv_f32_bytes(const ec_conv *c) { return 4 * (int64_t)c->cin * c->cout * c->k; }
 
-/* What packing the encoder adds to memory, from the checked geometry: every conv's
- * packed f32 copy and each LSTM layer's packed W_ih (W_hh is read where it lies). For
- * musicgen-small's codec 80 MB (82 MB with the packed tiles' padding, what the
- * first encode adds to the RSS). */
+/* What packing the encoder takes from memory at its peak, from the checked geometry:
+ * every conv's packed f32 copy, plus the two f32 temporaries the largest one is folded
+ * and reordered through; each LSTM layer's packed W_ih, and f32 copies of its weights
+ * when the checkpoint stores them otherwise (W_hh is read where it lies if f32).
+ * Errs high: for an f32 codec of musicgen-small's widths 80 MB stay (82 with the packed
+ * tiles' padding) and the RSS peaks 119 MB above the start, where this says 147. */
 static int64_t encoder_pack_bytes(const mg_encodec *c) {
     const ec_encoder *e = &c->enc_shape;
-    int64_t n = conv_f32_bytes(&e->back.conv);
-    for (int i = 0; i < e->n_front; i++) {
-        const ec_layer *l = &e->front[i];
+    const ec_conv *convs[3];
+    int64_t n = 0, largest = 0;
+    for (int i = -1; i < e->n_front; i++) {
+        const ec_layer *l = i < 0 ? &e->back : &e->front[i];
+        int nc = 0;
         if (l->kind == EC_CONV)
-            n += conv_f32_bytes(&l->conv);
-        else if (l->kind == EC_RES)
-            n += conv_f32_bytes(&l->res.a) + conv_f32_bytes(&l->res.b) +
-                 (l->res.has_shortcut ? conv_f32_bytes(&l->res.shortcut) : 0);
+            convs[nc++] = &l->conv;
+        else if (l->kind == EC_RES) {
+            convs[nc++] = &l->res.a;
+            convs[nc++] = &l->res.b;
+            if (l->res.has_shortcut)
+                convs[nc++] = &l->res.shortcut;
+        }
+        for (int k = 0; k < nc; k++) {
+            int64_t b = conv_f32_bytes(convs[k]);
+            n += b;
+            largest = b > largest ? b : largest;
+        }
     }
-    return n + (int64_t)e->lstm.n_layers * 4 * (4 * (int64_t)e->lstm.dim * e->lstm.dim);
+    return n + 2 * largest + (int64_t)e->lstm.n_layers * 4 * (4 * (int64_t)e->lstm.dim * e->lstm.dim) +
+           e->lstm.f32_copy_bytes;
 }
 
 mg_status mg_encodec_prepare_encoder(const mg_encodec *cc) {
@@ -204,8 +217,10 @@ mg_status mg_encodec_prepare_encoder(const mg_encodec *cc) {
             mg_arena_restore(&c->store->arena, mark);
             c->store->converted_bytes = converted;
             mg_fail_context(st, "loading the EnCodec encoder");
-            c->enc_failed = st;
-            snprintf(c->enc_error, sizeof c->enc_error, "%s", mg_last_error());
+            if (st != MG_ERR_NOMEM) { /* memory may be free at the next use */
+                c->enc_failed = st;
+                snprintf(c->enc_error, sizeof c->enc_error, "%s", mg_last_error());
+            }
         }
     }
     pthread_mutex_unlock(&c->enc_lock);

@@ -51,6 +51,8 @@ mg_status ec_lstm_load(ec_lstm *l, mg_store *s, const char *prefix, int dim, int
                 mg_tensor t;
                 snprintf(name, sizeof name, "%s.%s_l%d", prefix, names[k], i);
                 MG_TRY(mg_store_get(s, name, k < 2 ? 2 : 1, k < 2 ? wshape : bshape, &t));
+                if (t.dtype != MG_DT_F32)
+                    l->f32_copy_bytes += mg_tensor_numel(&t) * (int64_t)sizeof(float);
             }
             continue;
         }

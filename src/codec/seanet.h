@@ -69,6 +69,8 @@ typedef struct ec_layer {
 /* EncodecLSTM: y = LSTM(x) + x, num_layers stacked, zero initial state. */
 typedef struct ec_lstm {
     int dim, n_layers;
+    int64_t f32_copy_bytes; /* checked (EC_CHECK_ONLY): what loading adds as f32 copies of
+                             * weights stored in another format (f16 / bf16 checkpoints) */
     mg_gemm_b *w_ih;        /* per layer, packed W_ih^T: [dim][4 dim] */
     float **bias;           /* per layer b_ih + b_hh [4 dim] */
     const float **w_hh;     /* per layer [4 dim][dim] (mapped) */
