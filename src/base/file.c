@@ -272,6 +272,19 @@ int mg_path_exists(const char *path) {
     return stat(path, &st) == 0;
 }
 
+int mg_path_is_broken_link(const char *path) {
+    char buf[4096];
+    size_t n = strlen(path);
+    while (n > 1 && path[n - 1] == '/') /* "link/" would name the (missing) target */
+        n--;
+    if (n >= sizeof buf)
+        return 0;
+    memcpy(buf, path, n);
+    buf[n] = 0;
+    struct stat st;
+    return lstat(buf, &st) == 0 && S_ISLNK(st.st_mode) && stat(buf, &st) != 0;
+}
+
 int mg_path_is_file_or_absent(const char *path) {
     struct stat st;
     return stat(path, &st) != 0 || S_ISREG(st.st_mode); /* unreadable: let the open say why */
@@ -352,6 +365,8 @@ mg_status mg_check_output_path(const char *path, int overwrite) {
     mg_status st = MG_OK;
     if (!mg_path_is_dir(dir) && mg_path_exists(dir))
         st = mg_fail(MG_ERR_IO, "cannot write %s: %s is a file, not a folder", path, dir);
+    else if (mg_path_is_broken_link(dir))
+        st = mg_fail(MG_ERR_IO, "cannot write %s: %s is a symbolic link to something that does not exist", path, dir);
     else if (!mg_path_is_dir(dir))
         st = mg_fail(MG_ERR_IO, "cannot write %s: folder %s does not exist; create it first", path, dir);
     else if (access(dir, W_OK) != 0)

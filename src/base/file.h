@@ -42,6 +42,8 @@ mg_status mg_file_read_regular(const char *path, char **data, size_t *size);
 int64_t mg_file_keyed_number(const char *path, const char *key, char sep);
 
 int mg_path_exists(const char *path);
+/* 1 if path is a symbolic link whose target does not exist. */
+int mg_path_is_broken_link(const char *path);
 int mg_path_is_dir(const char *path);
 /* 0 only if `path` exists and is not a regular file (symlinks followed): a folder,
  * device, pipe or socket. */

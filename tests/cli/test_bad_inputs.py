@@ -886,6 +886,14 @@ def output_cases():
     open(w.path("out", "x.wav"), "wb").write(b"keep me")
     run(w, gen(m, w.path("out", "x.wav") + "/", "-p", "a", "-p", "b", prompt="c"), ["exists and is not a folder"])
 
+    w = Work("output folder that is a dangling symbolic link (link/ for a batch)")
+    os.symlink(w.path("nowhere"), w.path("link"))
+    run(w, gen(m, w.path("link") + "/", "-p", "a", "-p", "b", prompt="c"), ["symbolic link", "does not exist"])
+
+    w = Work("output file under a dangling symbolic link (link/x.wav)")
+    os.symlink(w.path("nowhere"), w.path("link"))
+    run(w, gen(m, w.path("link", "x.wav")), ["symbolic link", "does not exist"])
+
     w = Work("output into a read-only folder")
     ro = w.path("out", "ro")
     os.makedirs(ro)

@@ -272,26 +272,36 @@ def repo_dir(cache, repo_id):
     return os.path.join(cache, "models--" + repo_id.replace("/", "--"))
 
 
-def check_interrupted_download(hub, args, cache, sha, size, says):
-    """Runs the CLI with the weights' body stalled halfway, sends SIGINT once the first half
-    is on its way: exit 130, a message with `says`, and the first half kept as .incomplete."""
+def check_interrupted_download(hub, args, cache, sha, size, sig, ignored):
+    """Runs the CLI with the weights' body stalled halfway and sends `sig` once the first
+    half is on its way. Handled: exit 128 + sig, one line saying how to resume, the first
+    half kept as .incomplete. `ignored` (the CLI started with sig ignored, as under nohup):
+    the download goes on and completes once the body flows again."""
     inc = os.path.join(repo_dir(cache, "test-org/tiny-mono"), "blobs", sha + ".incomplete")
     hub.stall.add(sha)
     hub.stalled.clear()
     hub.unstall.clear()
     env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
     env.update({"HF_HUB_CACHE": cache, "HF_ENDPOINT": hub.url})
-    p = subprocess.Popen([MUSICGEN] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    p = subprocess.Popen([MUSICGEN] + args, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                         preexec_fn=(lambda: signal.signal(sig, signal.SIG_IGN)) if ignored else None)
     hub.stalled.wait(60)  # held in the CLI's write buffer, not yet in the file
     time.sleep(0.5)
-    p.send_signal(signal.SIGINT)
-    out, err = p.communicate(timeout=60)
+    p.send_signal(sig)
+    time.sleep(0.5)
+    still_running = p.poll() is None
     hub.stall.discard(sha)
     hub.unstall.set()
-    check(p.returncode == 130 and says in err,
-          "%s: Ctrl-C during a download exits 130 saying how to resume (rc %d, %r)" % (args[0], p.returncode, err))
+    out, err = p.communicate(timeout=60)
+    what = "%s, %s%s" % (args[0], signal.Signals(sig).name, " ignored" if ignored else "")
+    if ignored:
+        check(still_running and p.returncode == 0, "%s: the download goes on (rc %d, %r)" % (what, p.returncode, err))
+        return
+    check(p.returncode == 128 + sig and "interrupted; run the same command again to resume" in err,
+          "%s: exits %d saying how to resume (rc %d, %r)" % (what, 128 + sig, p.returncode, err))
+    check(len(err.strip().splitlines()) == 1, "%s: one line on stderr (%r)" % (what, err))
     check(os.path.exists(inc) and os.path.getsize(inc) == size // 2,
-          "%s: Ctrl-C keeps what arrived (the write buffer flushed) for resuming" % args[0])
+          "%s: what arrived is kept (the write buffer flushed) for resuming" % what)
 
 
 def check_layout(cache, repo_id, repo, expected, revision="main"):
@@ -483,19 +493,27 @@ def main():
 
         # 8c. Ctrl-C in the middle of a file: one line saying how to go on, exit 130, what
         # arrived kept; the same command then resumes it. As `download` and as the download
-        # that `generate -m ORG/NAME` starts.
-        for i, (args, says) in enumerate([(["download", "test-org/tiny-mono"],
-                                           "interrupted; run the same command again to resume"),
-                                          (["generate", "-m", "test-org/tiny-mono", "--steps", "3", "-o",
-                                            os.path.join(tmp, "ctrl-c.wav"), "x"], "run it again to resume")]):
+        # that `generate -m ORG/NAME` starts (whose output folder is not left behind).
+        size = len(mono.files["model.safetensors"])
+        out_dir = os.path.join(tmp, "ctrl-c-out")
+        for i, args in enumerate([["download", "test-org/tiny-mono"],
+                                  ["generate", "-m", "test-org/tiny-mono", "--steps", "3", "-o", out_dir + "/",
+                                   "-p", "a", "-p", "b"]]):
             cache5 = os.path.join(tmp, "cache5-%d" % i)
-            check_interrupted_download(hub, args, cache5, weights_sha, len(mono.files["model.safetensors"]), says)
+            check_interrupted_download(hub, args, cache5, weights_sha, size, signal.SIGINT, False)
+            n_before = len(hub.requests())
             rc, out, err = run(["download", "test-org/tiny-mono"], {"HF_HUB_CACHE": cache5, "HF_ENDPOINT": hub.url})
-            check(rc == 0 and any(r[1] == "/cdn/" + weights_sha and r[2] == "bytes=%d-" %
-                                  (len(mono.files["model.safetensors"]) // 2) for r in hub.requests()),
+            check(rc == 0 and any(r[1] == "/cdn/" + weights_sha and r[2] == "bytes=%d-" % (size // 2)
+                                  for r in hub.requests()[n_before:]),
                   "%s: the download after Ctrl-C resumes the partial blob (rc %d, %s)" % (args[0], rc, err.strip()))
             check_layout(cache5, "test-org/tiny-mono", mono, mono_files)
-            check(not os.path.exists(os.path.join(tmp, "ctrl-c.wav")), "an interrupted generate writes no audio")
+        check(not os.path.exists(out_dir), "an interrupted generate leaves no output folder")
+
+        # 8d. A hangup the download was started ignoring (nohup) does not stop it.
+        cache6 = os.path.join(tmp, "cache6")
+        check_interrupted_download(hub, ["download", "test-org/tiny-mono"], cache6, weights_sha, size, signal.SIGHUP,
+                                   True)
+        check_layout(cache6, "test-org/tiny-mono", mono, mono_files)
 
         # 9. Sharded checkpoint: index + both shards, a tag, optional file absent.
         rc, out, err = run(["download", "test-org/tiny-sharded"], env)

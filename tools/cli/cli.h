@@ -58,6 +58,9 @@ void cli_hub_install_progress(int quiet);
 /* A download started by a model load stops (cancelled, its partial file kept for the
  * next run) once *flag is non-zero: generate's first Ctrl-C. */
 void cli_hub_cancel_on(volatile sig_atomic_t *flag);
+/* After a model load: clears a download bar the load left on the line, and returns the
+ * signal that set cli_hub_cancel_on's flag (0 if none). */
+int cli_hub_end_progress(void);
 /* Seconds on a monotonic clock; "1.5 MB"-style sizes and m:ss / h:mm:ss durations. */
 double cli_now_s(void);
 const char *cli_fmt_bytes(double n, char *buf, size_t size);
@@ -68,6 +71,9 @@ const char *cli_fmt_time(double s, char *buf, size_t size);
  * "musicgen CMD: interrupted; nothing was written" and exit with 128 + the signal
  * (130 for Ctrl-C). */
 void cli_exit_cleanly_on_interrupt(const char *cmd);
+/* SIGINT, SIGTERM, SIGHUP and the like (`sigs`) go to `handler`, except those the
+ * process was started ignoring: `nohup` ignores SIGHUP, a shell's background job SIGINT. */
+void cli_catch_signals(const int *sigs, int n_sigs, void (*handler)(int));
 /* On SIGBUS (a mapped model file truncated under the process): remove temporary
  * files, print one line naming the cause, exit 1. Installed for every command. */
 void cli_exit_cleanly_on_bus_error(const char *cmd);

@@ -197,6 +197,11 @@ int cli_stderr_is_tty(void) { return isatty(2) && !cli_quiet; }
 int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp, mg_model **out) {
     cli_hub_install_progress(cli_quiet);
     mg_status st = mg_model_load(path, mp, out);
+    int sig = cli_hub_end_progress();
+    if (st == MG_ERR_CANCELLED && sig) { /* Ctrl-C during a download of -m ORG/NAME (cli_hub_cancel_on) */
+        fprintf(stderr, "musicgen %s: interrupted; run the same command again to resume the download\n", cmd);
+        return 128 + sig;
+    }
     if (st != MG_OK)
         return cli_lib_error(cmd, st);
     return 0;
@@ -313,14 +318,19 @@ static void exit_on_signal(int sig) {
     _exit(i ? 1 : 128 + sig);
 }
 
-static void install_exit(int slot, const int *sigs, int n_sigs) {
-    g_exit_on[slot].len = strlen(g_exit_on[slot].msg);
-    struct sigaction sa;
+void cli_catch_signals(const int *sigs, int n_sigs, void (*handler)(int)) {
+    struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
-    sa.sa_handler = exit_on_signal;
+    sa.sa_handler = handler;
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < n_sigs; i++)
-        sigaction(sigs[i], &sa, NULL);
+        if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)
+            sigaction(sigs[i], &sa, NULL);
+}
+
+static void install_exit(int slot, const int *sigs, int n_sigs) {
+    g_exit_on[slot].len = strlen(g_exit_on[slot].msg);
+    cli_catch_signals(sigs, n_sigs, exit_on_signal);
 }
 
 void cli_exit_cleanly_on_interrupt(const char *cmd) {

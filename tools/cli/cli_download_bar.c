@@ -108,6 +108,14 @@ static int load_progress(const mg_hub_progress *p, void *user) {
 
 void cli_hub_cancel_on(volatile sig_atomic_t *flag) { g_load_cancel = flag; }
 
+int cli_hub_end_progress(void) {
+    if (g_load_bar.drawn) { /* a download stopped part-way: its bar is still on the line */
+        fputs("\r\033[K", stderr);
+        g_load_bar.drawn = 0;
+    }
+    return g_load_cancel ? (int)*g_load_cancel : 0;
+}
+
 void cli_hub_install_progress(int quiet) {
     memset(&g_load_bar, 0, sizeof g_load_bar);
     g_load_bar.tty = !quiet && cli_stderr_is_tty();

@@ -112,19 +112,14 @@ int cmd_download(int argc, char **argv) {
     bar.tty = !quiet && cli_stderr_is_tty();
     opt.progress = progress;
     opt.user = &bar;
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_interrupt;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGHUP, &sa, NULL);
+    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
+    cli_catch_signals(sigs, 3, on_interrupt);
     double t0 = cli_now_s();
     mg_hub_result r;
     mg_status st = mg_hub_download(repo, &opt, &r);
     if (bar.drawn)
         fputs("\r\033[K", stderr);
-    if (st != MG_OK && g_interrupted) {
+    if (st == MG_ERR_CANCELLED && g_interrupted) {
         fprintf(stderr, "musicgen download: interrupted; run the same command again to resume\n");
         return 128 + g_interrupted;
     }

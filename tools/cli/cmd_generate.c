@@ -364,12 +364,8 @@ int cmd_generate(int argc, char **argv) {
     }
     int rc = gen_validate(&o);
     if (rc == 0) {
-        struct sigaction sa;
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_sigint;
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
-        sigaction(SIGHUP, &sa, NULL); /* the terminal closed (an ssh session dropped) */
+        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP}; /* SIGHUP: the terminal closed (ssh dropped) */
+        cli_catch_signals(sigs, 3, on_sigint);
         progress_state ps = {cli_now_s(), cli_stderr_is_tty() && !o.json, 50.0f, 4, 0};
         o.progress = progress;
         o.progress_user = &ps;

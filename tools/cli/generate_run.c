@@ -48,6 +48,9 @@ static int check_parent(const char *path, const char *what) {
     int ok = mg_path_is_dir(dir);
     if (!ok && mg_path_exists(dir))
         cli_error("generate", "cannot write %s %s: %s is a file, not a folder", what, path, dir);
+    else if (!ok && mg_path_is_broken_link(dir))
+        cli_error("generate", "cannot write %s %s: %s is a symbolic link to something that does not exist", what,
+                  path, dir);
     else if (!ok)
         cli_error("generate", "cannot write %s %s: folder %s does not exist; create it first", what, path, dir);
     free(copy);
@@ -227,6 +230,9 @@ static int plan_outputs(gen_options *o) {
         return 0;
     }
     if (!mg_path_is_dir(out)) {
+        if (mg_path_is_broken_link(out))
+            return cli_error("generate", "cannot use %s as the output folder: it is a symbolic link to something that "
+                             "does not exist", out);
         if (mkdir(out, 0755) != 0) {
             if (errno == EEXIST) /* and is not a folder */
                 return cli_error("generate", "cannot use %s as the output folder: it exists and is not a folder; give a "
@@ -496,9 +502,10 @@ int gen_run(gen_options *o) {
     mg_result *res = NULL;
     float *prompt_pcm = NULL;
     cli_hub_cancel_on(o->interrupted); /* Ctrl-C during a download of -m ORG/NAME */
-    if (cli_load_model("generate", o->model, &mp, &model))
-        return *o->interrupted ? interrupted_exit_code(o) : 1;
     mg_model_info info;
+    rc = cli_load_model("generate", o->model, &mp, &model);
+    if (rc)
+        goto done;
     mg_model_get_info(model, &info);
     o->model_cfg = info.guidance_scale;
     o->model_top_k = info.top_k;
