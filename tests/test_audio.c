@@ -580,6 +580,23 @@ static void test_peak_normalize_edges(void) {
     CHECK(a[0] == b[0] && a[1] == b[1], "an inf sample: audio unchanged");
     mg_normalize_audio_peak(b, 4, 1, 0.9f);
     CHECK(fabsf(b[1] + 0.9f) < 1e-6f, "peak 0.9 reached: %g", b[1]);
+    /* A gain that overflows a float (tiny audio, or a huge target) still gives finite
+     * samples at the peak; silence in between stays 0 (it became inf * 0 = NaN). */
+    float t[4] = {1e-40f, -2e-40f, 0.0f, 5e-41f}, h[2] = {0.1f, -0.05f};
+    mg_normalize_audio_peak(t, 4, 1, 0.99f);
+    CHECK(isfinite(t[0]) && fabsf(t[1] + 0.99f) < 1e-6f && t[2] == 0.0f && fabsf(t[0] - 0.495f) < 1e-3f,
+          "peak of 2e-40 scaled to 0.99: %g %g %g %g", t[0], t[1], t[2], t[3]);
+    mg_normalize_audio_peak(h, 2, 1, 3e38f);
+    CHECK(isfinite(h[0]) && isfinite(h[1]) && fabsf(h[0] / 3e38f - 1) < 1e-6f, "peak 3e38: %g %g", h[0], h[1]);
+    /* Shapes no buffer can have: no scan (and no overflow in frames x channels). */
+    mg_normalize_audio_peak(h, (int64_t)1 << 62, 4, 1.0f);
+    CHECK(mg_normalize_audio_loudness(NULL, 32000, 2, 32000, -14.0, -1.0, NULL) == MG_ERR_INVALID_ARG &&
+              strstr(mg_last_error(), "no samples"),
+          "loudness of NULL audio refused: %s", mg_last_error());
+    CHECK(mg_normalize_audio_loudness(h, INT64_MAX, 2, 32000, -14.0, -1.0, NULL) == MG_ERR_INVALID_ARG,
+          "loudness of INT64_MAX frames refused");
+    CHECK(mg_normalize_audio_loudness(h, 1, 100, 32000, -14.0, -1.0, NULL) == MG_ERR_INVALID_ARG,
+          "loudness of 100 channels refused before reading them");
     /* Loudness normalization refuses audio holding NaN instead of "normalizing" it. */
     float *n = sine(32000, 1, 32000, 440, 0.1);
     n[100] = NAN;
@@ -731,6 +748,30 @@ static void test_tags(void) {
             sf_close(sf);
     }
     free(longt);
+    /* Bytes that are not UTF-8 (Latin-1, a lone continuation byte, an overlong form, a
+     * surrogate, a character cut at the end) are stored as '?': Vorbis comments must be
+     * UTF-8, and libsndfile's FLAC writer went on with an uninitialised entry (a crash
+     * under ASan) when libFLAC refused one. */
+    const char *bad = "caf\xe9 \x80 \xc0\xaf \xed\xa0\x80 ok \xe2\x99\xab \xe2\x99";
+    const char *clean = "caf? ? ?? ??? ok \xe2\x99\xab ??";
+    for (int i = 0; i < 3; i++) {
+        mg_audio_write_opts o = {MG_SAMPLE_S16, 1, bad, bad, NULL};
+        const char *p = tmp_path(exts[i]);
+        CHECK_OK(mg_audio_write(p, x, 8000, 1, 32000, &o, NULL));
+        SF_INFO info = {0};
+        SNDFILE *sf = sf_open(p, SFM_READ, &info);
+        const char *t = sf ? sf_get_string(sf, SF_STR_TITLE) : NULL;
+        CHECK(t && !strcmp(t, clean), "%s: a title with invalid UTF-8 is stored as \"%s\" (got \"%s\")", exts[i], clean,
+              t ? t : "(none)");
+        if (sf)
+            sf_close(sf);
+    }
+    char *longbad = malloc(2001); /* the case the API probe found: 1998 bytes, then a cut character */
+    memset(longbad, 'x', 1998);
+    memcpy(longbad + 1998, "\xe2", 2);
+    mg_audio_write_opts lo = {MG_SAMPLE_S16, 1, longbad, NULL, NULL};
+    CHECK_OK(mg_audio_write(tmp_path("tags.flac"), x, 8000, 1, 32000, &lo, NULL));
+    free(longbad);
 
     /* Public API with tags and defaults. */
     mg_audio_write_params wp = mg_audio_write_default_params();

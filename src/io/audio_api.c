@@ -81,7 +81,8 @@ MG_API mg_status mg_normalize_audio_loudness(float *pcm, int64_t n_frames, int c
 }
 
 MG_API void mg_normalize_audio_peak(float *pcm, int64_t n_frames, int channels, float peak) {
-    /* A peak that is not a positive number leaves the audio as it is. */
-    if (pcm && n_frames > 0 && channels > 0 && peak > 0 && isfinite(peak))
+    /* A peak that is not a positive number, or a shape no buffer can have, leaves the
+     * audio as it is. */
+    if (pcm && n_frames > 0 && channels > 0 && n_frames <= INT64_MAX / channels && peak > 0 && isfinite(peak))
         mg_audio_peak_normalize(pcm, n_frames * channels, peak);
 }

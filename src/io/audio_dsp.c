@@ -226,6 +226,11 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
                        target_lufs);
     if (!(peak_dbfs >= -20 && peak_dbfs <= 0))
         return mg_fail(MG_ERR_INVALID_ARG, "peak limit %g dBFS is out of range (-20 to 0; -1 is typical)", peak_dbfs);
+    /* The shape first: the scan below reads n_frames x channels samples. */
+    if (channels < 1 || channels > MG_AUDIO_MAX_CHANNELS || rate < MG_AUDIO_MIN_RATE || rate > MG_AUDIO_MAX_RATE ||
+        n_frames < 0 || n_frames > INT64_MAX / MG_AUDIO_MAX_CHANNELS || (n_frames > 0 && !pcm))
+        return mg_fail(MG_ERR_INVALID_ARG, "cannot normalize the loudness of %lld frames x %d channels at %d Hz%s",
+                       (long long)n_frames, channels, rate, n_frames > 0 && !pcm ? " (no samples given)" : "");
     int64_t bad = mg_audio_first_non_finite(pcm, n_frames * channels);
     if (bad >= 0)
         return mg_fail(MG_ERR_INVALID_ARG, "loudness normalization: the audio holds a non-finite sample (%g) at frame "
@@ -327,6 +332,14 @@ void mg_audio_peak_normalize(float *pcm, int64_t n_samples, float peak) {
     if (m <= 0)
         return;
     float g = peak / m;
+    if (isfinite(g)) {
+        for (int64_t i = 0; i < n_samples; i++)
+            pcm[i] *= g;
+        return;
+    }
+    /* The gain itself overflows a float (a peak below ~1e-38, or a huge target): the
+     * products still fit, in double. */
+    double gd = (double)peak / m;
     for (int64_t i = 0; i < n_samples; i++)
-        pcm[i] *= g;
+        pcm[i] = (float)(pcm[i] * gd);
 }

@@ -230,15 +230,43 @@ static sf_count_t write_chunk(SNDFILE *sf, int sub, const float *x, int64_t n, i
 }
 
 /* Copy `s` cut to at most MG_AUDIO_MAX_TAG_BYTES bytes, never inside a UTF-8 sequence. */
-static void cut_tag(const char *s, char out[MG_AUDIO_MAX_TAG_BYTES + 1]) {
-    size_t n = strlen(s);
-    if (n > MG_AUDIO_MAX_TAG_BYTES) {
-        n = MG_AUDIO_MAX_TAG_BYTES;
-        while (n > 0 && ((unsigned char)s[n] & 0xC0) == 0x80) /* s[n] continues a character */
-            n--;
+/* Length of the well-formed UTF-8 character at s (1-4 bytes, no overlong forms,
+ * surrogates or code points past U+10FFFF), or 0 if there is none. */
+static int utf8_char_len(const unsigned char *s) {
+    unsigned c = s[0];
+    if (c < 0x80)
+        return 1;
+    int n = c >= 0xC2 && c <= 0xDF ? 2 : c >= 0xE0 && c <= 0xEF ? 3 : c >= 0xF0 && c <= 0xF4 ? 4 : 0;
+    for (int i = 1; i < n; i++)
+        if ((s[i] & 0xC0) != 0x80)
+            return 0;
+    if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] >= 0xA0) || (c == 0xF0 && s[1] < 0x90) ||
+        (c == 0xF4 && s[1] >= 0x90))
+        return 0;
+    return n;
+}
+
+/* A tag as stored: at most MG_AUDIO_MAX_TAG_BYTES, never cut inside a character, and
+ * every byte that is not part of well-formed UTF-8 replaced by '?'. Vorbis comments
+ * (FLAC, Ogg) must be UTF-8, and libsndfile's FLAC writer goes on with an
+ * uninitialised entry when libFLAC refuses one. */
+static void clean_tag(const char *s, char out[MG_AUDIO_MAX_TAG_BYTES + 1]) {
+    const unsigned char *u = (const unsigned char *)s;
+    size_t o = 0;
+    while (*u) {
+        int n = utf8_char_len(u);
+        if (o + (n ? (size_t)n : 1) > MG_AUDIO_MAX_TAG_BYTES)
+            break;
+        if (n) {
+            memcpy(out + o, u, (size_t)n);
+            o += (size_t)n;
+            u += n;
+        } else {
+            out[o++] = '?';
+            u++;
+        }
     }
-    memcpy(out, s, n);
-    out[n] = 0;
+    out[o] = 0;
 }
 
 static mg_status set_tags(SNDFILE *sf, const mg_audio_write_opts *o, const char *path) {
@@ -252,7 +280,7 @@ static mg_status set_tags(SNDFILE *sf, const mg_audio_write_opts *o, const char 
         if (!tags[i].value || !tags[i].value[0])
             continue;
         char value[MG_AUDIO_MAX_TAG_BYTES + 1];
-        cut_tag(tags[i].value, value);
+        clean_tag(tags[i].value, value);
         if (sf_set_string(sf, tags[i].id, value) != 0)
             return mg_fail(MG_ERR_INVALID_ARG, "cannot store the %s tag in %s: %s", tags[i].name, path,
                            sf_strerror(sf));
