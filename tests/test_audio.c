@@ -708,6 +708,21 @@ static void test_loudness(void) {
 
 /* ---- tags ---------------------------------------------------------------------------------------- */
 
+/* Writes 8000 samples of x with `title` as title and comment to tmp file `name`, and
+ * returns the title libsndfile reads back (malloc'ed; NULL if none). */
+static char *title_written(const char *name, const char *title, const float *x) {
+    mg_audio_write_opts o = {MG_SAMPLE_S16, 1, title, title, NULL};
+    const char *p = tmp_path(name);
+    CHECK_OK(mg_audio_write(p, x, 8000, 1, 32000, &o, NULL));
+    SF_INFO info = {0};
+    SNDFILE *sf = sf_open(p, SFM_READ, &info);
+    const char *t = sf ? sf_get_string(sf, SF_STR_TITLE) : NULL;
+    char *copy = t ? strdup(t) : NULL;
+    if (sf)
+        sf_close(sf);
+    return copy;
+}
+
 static void test_tags(void) {
     const char *exts[] = {"tags.wav", "tags.flac", "tags.ogg"};
     const char *title = "lo-fi hip hop, mellow piano, 90 bpm \xe2\x99\xab";
@@ -736,16 +751,10 @@ static void test_tags(void) {
         memcpy(longt + 3 * i, "\xe2\x99\xab", 3);
     longt[6000] = 0;
     for (int i = 0; i < 3; i++) {
-        mg_audio_write_opts o = {MG_SAMPLE_S16, 1, longt, longt, NULL};
-        const char *p = tmp_path(exts[i]);
-        CHECK_OK(mg_audio_write(p, x, 8000, 1, 32000, &o, NULL));
-        SF_INFO info = {0};
-        SNDFILE *sf = sf_open(p, SFM_READ, &info);
-        const char *t = sf ? sf_get_string(sf, SF_STR_TITLE) : NULL;
+        char *t = title_written(exts[i], longt, x);
         CHECK(t && strlen(t) == 1998 && !strncmp(t, longt, 1998), "%s: long title read back with %zu bytes", exts[i],
               t ? strlen(t) : 0);
-        if (sf)
-            sf_close(sf);
+        free(t);
     }
     free(longt);
     /* Bytes that are not UTF-8 (Latin-1, a lone continuation byte, an overlong form, a
@@ -755,16 +764,10 @@ static void test_tags(void) {
     const char *bad = "caf\xe9 \x80 \xc0\xaf \xed\xa0\x80 ok \xe2\x99\xab \xe2\x99";
     const char *clean = "caf? ? ?? ??? ok \xe2\x99\xab ??";
     for (int i = 0; i < 3; i++) {
-        mg_audio_write_opts o = {MG_SAMPLE_S16, 1, bad, bad, NULL};
-        const char *p = tmp_path(exts[i]);
-        CHECK_OK(mg_audio_write(p, x, 8000, 1, 32000, &o, NULL));
-        SF_INFO info = {0};
-        SNDFILE *sf = sf_open(p, SFM_READ, &info);
-        const char *t = sf ? sf_get_string(sf, SF_STR_TITLE) : NULL;
+        char *t = title_written(exts[i], bad, x);
         CHECK(t && !strcmp(t, clean), "%s: a title with invalid UTF-8 is stored as \"%s\" (got \"%s\")", exts[i], clean,
               t ? t : "(none)");
-        if (sf)
-            sf_close(sf);
+        free(t);
     }
     char *longbad = malloc(2001); /* the case the API probe found: 1998 bytes, then a cut character */
     memset(longbad, 'x', 1998);
