@@ -279,6 +279,10 @@ typedef struct mg_result {
     double cross_attn_ms; /* cross-attention over the text */
 } mg_result;
 
+/* At most this many prompts per mg_generate call (each is two decoder rows with
+ * guidance); memory runs out long before for any real duration. */
+#define MG_MAX_PROMPTS (1 << 20)
+
 MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_prompts,
                              const mg_generate_params *params, mg_result **out);
 MG_API void mg_result_free(mg_result *res);

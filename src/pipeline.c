@@ -312,8 +312,8 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
             return mg_fail(MG_ERR_INVALID_ARG, "stride %g s is shorter than one codec frame (%.4f s)", gp->stride_s,
                            1 / fr);
         if (stride >= W)
-            return mg_fail(MG_ERR_INVALID_ARG, "stride %.3f s must be shorter than the window (%.3f s)", stride / fr,
-                           W / fr);
+            return mg_fail(MG_ERR_INVALID_ARG, "stride %g s must be shorter than the window (%.3f s)",
+                           gp->stride_s > 0 ? gp->stride_s : stride / fr, W / fr);
         if (P >= W)
             return mg_fail(MG_ERR_INVALID_ARG, "the audio prompt (%.2f s) fills the whole window (%.2f s); use a shorter "
                            "prompt", prompt_samples / (double)sr, W / fr);
@@ -406,6 +406,9 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
         *out = NULL;
     if (!ctx || !out || n_prompts < 1 || !prompts)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_generate: need a context, at least one prompt and a result pointer");
+    if (n_prompts > MG_MAX_PROMPTS) /* two decoder rows each must stay an int */
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_generate: %d prompts in one call; at most %d (call it several times)",
+                       n_prompts, MG_MAX_PROMPTS);
     for (int i = 0; i < n_prompts; i++)
         if (!prompts[i])
             return mg_fail(MG_ERR_INVALID_ARG, "prompt %d is NULL (use \"\" for unconditional generation)", i + 1);

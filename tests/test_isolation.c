@@ -325,6 +325,9 @@ static void test_bad_params(mg_model *m) {
     expect_invalid(c, prompts, 1, &gp, "window NaN", "window");
     gp = ok, gp.duration_s = 1e-6f;
     expect_invalid(c, prompts, 1, &gp, "duration 1e-6 s (no sample)", "one sample");
+    expect_invalid(c, prompts, MG_MAX_PROMPTS + 1, &ok, "2^20 + 1 prompts", "at most"); /* not read: refused first */
+    gp = ok, gp.duration_s = 2, gp.window_s = 1, gp.stride_s = 1e300;
+    expect_invalid(c, prompts, 1, &gp, "stride 1e300 s", "stride 1e+300 s");
     const char *const long_second[] = {"rock", NULL};
     char *long_prompt = malloc(30001);
     for (int i = 0; i < 30000; i++)
