@@ -52,6 +52,8 @@ typedef struct mg_hub_progress {
     int64_t resumed;        /* bytes of partial files already on disk before this run */
     int64_t received;       /* bytes received over the network so far (for a rate) */
     int finished;           /* 1 in the last call, after every file is in place */
+    int waiting;            /* 1: no new bytes (the file list is being fetched, or a retry
+                             * waits); a call only to let the receiver cancel */
 } mg_hub_progress;
 
 /* Called often while bytes arrive (the receiver throttles its drawing). Return

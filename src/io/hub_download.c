@@ -109,7 +109,10 @@ static mg_status fetch_blob(hub_session *s, const hub_file *f, int first_file) {
             break;
         mg_clear_error();
         st = MG_OK;
-        mg_hub_backoff(failures - 1);
+        if (mg_hub_backoff(s, failures - 1)) {
+            st = mg_fail(MG_ERR_CANCELLED, "download of %s cancelled; run it again to resume", f->name);
+            break;
+        }
     }
     if (st == MG_OK)
         st = verify_blob(s, f, inc);

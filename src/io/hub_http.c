@@ -330,14 +330,37 @@ mg_status mg_hub_http_error(hub_session *s, const hub_http *h, const char *file,
                    h->code, file, s->repo_id, msg[0] ? ": " : "", msg);
 }
 
-void mg_hub_backoff(int attempt) {
-    /* 0.5 s, 1 s, 2 s, ... at most 16 s. */
+int mg_hub_backoff(hub_session *s, int attempt) {
+    /* 0.5 s, 1 s, 2 s, ... at most 16 s, in slices of 0.1 s. */
     long ms = 500L << (attempt < 6 ? attempt : 5);
     if (ms > 16000)
         ms = 16000;
-    struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
-    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    for (long slept = 0; slept < ms; slept += 100) {
+        if (mg_hub_poll_cancel(s))
+            return 1;
+        struct timespec ts = {0, 100 * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
     }
+    return mg_hub_poll_cancel(s);
+}
+
+int mg_hub_poll_cancel(hub_session *s) {
+    if (!s->cancelled && s->opt->progress) {
+        s->prog.waiting = 1;
+        s->cancelled = s->opt->progress(&s->prog, s->opt->user) != 0;
+        s->prog.waiting = 0;
+    }
+    return s->cancelled;
+}
+
+/* libcurl's progress callback while HEAD requests list the files. */
+static int on_head_xfer(void *user, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal, curl_off_t ulnow) {
+    (void)dltotal;
+    (void)dlnow;
+    (void)ultotal;
+    (void)ulnow;
+    return mg_hub_poll_cancel(user);
 }
 
 /* ---- HEAD: what a file is ------------------------------------------------------------ */
@@ -352,9 +375,20 @@ mg_status mg_hub_head(hub_session *s, const char *revision, const char *file, hu
     mg_status st = MG_OK;
     int redirects = 0;
     for (int attempt = 0;; attempt++) {
+        if (mg_hub_poll_cancel(s)) {
+            st = mg_fail(MG_ERR_CANCELLED, "download of %s cancelled; run it again to resume", s->repo_id);
+            break;
+        }
         setup_request(s, url, h);
         curl_easy_setopt(s->curl, CURLOPT_NOBODY, 1L);
+        curl_easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
+        curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_head_xfer);
+        curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
         CURLcode rc = curl_easy_perform(s->curl);
+        if (rc == CURLE_ABORTED_BY_CALLBACK) {
+            st = mg_fail(MG_ERR_CANCELLED, "download of %s cancelled; run it again to resume", s->repo_id);
+            break;
+        }
         if (rc == CURLE_OK)
             curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &h->code);
         if (rc == CURLE_OK && h->code >= 300 && h->code < 400 && h->location[0] == '/' && !h->commit[0] &&
@@ -372,7 +406,7 @@ mg_status mg_hub_head(hub_session *s, const char *revision, const char *file, hu
         }
         int retry = rc != CURLE_OK ? (curl_is_transient(rc) && !curl_is_unreachable(rc)) : http_is_transient(h->code);
         if (retry && attempt + 1 < MG_HUB_MAX_ATTEMPTS - 2) {
-            mg_hub_backoff(attempt);
+            mg_hub_backoff(s, attempt); /* a cancel is seen at the top of the loop */
             continue;
         }
         if (rc != CURLE_OK)

@@ -82,8 +82,12 @@ mg_status mg_hub_get_once(hub_session *s, const hub_file *f, const char *inc, in
 
 /* Calls the progress callback if reporting is on; 1 if it asked to cancel. */
 int mg_hub_report(hub_session *s);
-/* Sleeps before retry number `attempt` (0.5 s, 1 s, 2 s, ... at most 16 s). */
-void mg_hub_backoff(int attempt);
+/* Asks the progress callback (with `waiting` set, no new bytes) whether to cancel,
+ * whether or not reporting is on; 1 if it did, now or before. */
+int mg_hub_poll_cancel(hub_session *s);
+/* Sleeps before retry number `attempt` (0.5 s, 1 s, 2 s, ... at most 16 s), asking
+ * mg_hub_poll_cancel every 0.1 s; 1 if cancelled. */
+int mg_hub_backoff(hub_session *s, int attempt);
 /* A name usable as one path component (commit ids, etags, shard names). */
 int mg_hub_safe_name(const char *s);
 /* Size of a regular file, -1 if there is none. */

@@ -132,6 +132,8 @@ class FakeHub:
         self.corrupt = set()    # sha256: the body has one byte flipped
         self.ignore_range = set()  # sha256: answer 200 with the whole file even to a Range request
         self.stall = set()      # sha256: send half the body, then hold the connection open
+        self.stall_head = set()  # file names: a HEAD for them waits for unstall (listing the files)
+        self.busy = set()        # file names: answered 503 (the client retries after a pause)
         self.stalled = threading.Event()  # set once a stalled body's first half is sent
         self.unstall = threading.Event()
         self.lock = threading.Lock()
@@ -244,6 +246,12 @@ class FakeHub:
             return self.send_error(h, 404, "RevisionNotFound", head)
         if name not in repo.files:
             return self.send_error(h, 404, "EntryNotFound", head)
+        if head and name in self.stall_head:
+            self.stalled.set()
+            self.unstall.wait(60)
+        if name in self.busy:
+            self.stalled.set()
+            return self.send(h, 503, {}, b"busy", head)
         data = repo.files[name]
         if is_lfs(name):
             sha = sha256(data)
@@ -508,6 +516,32 @@ def main():
                   "%s: the download after Ctrl-C resumes the partial blob (rc %d, %s)" % (args[0], rc, err.strip()))
             check_layout(cache5, "test-org/tiny-mono", mono, mono_files)
         check(not os.path.exists(out_dir), "an interrupted generate leaves no output folder")
+
+        # 8e. Ctrl-C while the files are being listed (a HEAD that does not answer) or
+        # while a retry waits (the hub answers 503): stops within a second or two.
+        for what in ("stall_head", "busy"):
+            cache7 = os.path.join(tmp, "cache7-" + what)
+            getattr(hub, what).add("generation_config.json")
+            hub.stalled.clear()
+            hub.unstall.clear()
+            env7 = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+            env7.update({"HF_HUB_CACHE": cache7, "HF_ENDPOINT": hub.url})
+            p = subprocess.Popen([MUSICGEN, "download", "test-org/tiny-mono"], env=env7, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            hub.stalled.wait(60)
+            time.sleep(0.3)
+            p.send_signal(signal.SIGINT)
+            t0 = time.monotonic()
+            try:
+                out, err = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            secs = time.monotonic() - t0
+            getattr(hub, what).discard("generation_config.json")
+            hub.unstall.set()
+            check(p.returncode == 130 and secs < 5 and "run the same command again to resume" in err,
+                  "%s: Ctrl-C stops the download in %.1f s (rc %d, %r)" % (what, secs, p.returncode, err))
 
         # 8d. A hangup the download was started ignoring (nohup) does not stop it.
         cache6 = os.path.join(tmp, "cache6")

@@ -42,7 +42,7 @@ const char *cli_fmt_time(double s, char *buf, size_t size) {
 /* The progress receiver: one redrawn line, at most 10 times a second. */
 int cli_download_bar_draw(const mg_hub_progress *p, void *user) {
     cli_download_bar *b = user;
-    if (!b->tty)
+    if (!b->tty || p->waiting)
         return 0;
     double t = cli_now_s();
     if (b->start == 0)
@@ -94,6 +94,8 @@ static volatile sig_atomic_t *g_load_cancel; /* set: a download stops when *it i
 
 static int load_progress(const mg_hub_progress *p, void *user) {
     cli_download_bar *b = user;
+    if (p->waiting) /* nothing to draw: only the chance to cancel */
+        return g_load_cancel && *g_load_cancel;
     if (b->start == 0)
         b->start = cli_now_s();
     cli_download_bar_draw(p, b);
