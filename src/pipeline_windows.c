@@ -13,6 +13,7 @@
 #include "pipeline.h"
 #include "lm/generate.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -28,6 +29,7 @@ typedef struct {
     int max_length;        /* columns of the current window */
     int done;              /* window frames already in `all` */
     mg_status st;          /* a streaming failure, reported after the loop stops */
+    char st_msg[512];      /* its message (the decoder's "cancelled at step" follows it) */
 } window_state;
 
 /* Frames of the current window that are final, from the token matrix (pattern applied):
@@ -55,8 +57,10 @@ static int on_step(void *user, int step, int total, int column, const float *raw
     if (w->streamer) {
         collect_frames(w, seq, column);
         w->st = mg_streamer_push(w->streamer, w->all, w->total, w->offset + w->done);
-        if (w->st != MG_OK)
+        if (w->st != MG_OK) {
+            snprintf(w->st_msg, sizeof w->st_msg, "%s", mg_last_error());
             return 1;
+        }
     }
     return w->cb ? w->cb(step + 1, total, w->user) : 0;
 }
@@ -70,7 +74,7 @@ static void copy_frames(int64_t *dst, int G, int at, const int64_t *src, int F, 
 
 /* A failed step callback shows up as MG_ERR_CANCELLED: report the real cause. */
 static mg_status step_failure(const window_state *w, mg_status st) {
-    return st == MG_ERR_CANCELLED && w->st != MG_OK ? w->st : st;
+    return st == MG_ERR_CANCELLED && w->st != MG_OK ? mg_fail(w->st, "%s", w->st_msg) : st;
 }
 
 mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const int64_t *prompt, const mg_plan *plan,

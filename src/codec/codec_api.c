@@ -65,7 +65,9 @@ MG_API mg_status mg_encode_audio(mg_context *ctx, const float *pcm, int64_t n_fr
     *n_codes_frames = 0;
     MG_TRY(check_ctx(ctx, "mg_encode_audio"));
     if (!pcm || n_frames < 1)
-        return mg_fail(MG_ERR_INVALID_ARG, "mg_encode_audio: no audio given");
+        return mg_fail(MG_ERR_INVALID_ARG, n_frames < 0 ? "mg_encode_audio: %lld frames (a count of frames cannot be "
+                       "negative)" : "mg_encode_audio: no audio given (%lld frames%s)", (long long)n_frames,
+                       pcm ? "" : ", NULL samples");
     if (channels < 1 || channels > MG_AUDIO_MAX_CHANNELS)
         return mg_fail(MG_ERR_INVALID_ARG, "%d channels (expected 1..%d)", channels,
                        MG_AUDIO_MAX_CHANNELS);
