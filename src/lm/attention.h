@@ -33,7 +33,10 @@ typedef struct mg_kv_ops {
  * few KB, one (row, head) after the other in memory, then start the next run's rows
  * (stopping at the last row took a q4_0 step's cross-attention from 0.08-0.09 to
  * 0.12-0.13 ms, four alternating pairs); past a self-attention run it is ~0.3 MB of
- * unused rows per step. */
+ * unused rows per step. Re-measured on the Zen 5 VM (2026-11-26, `bench_attention
+ * --between 8`, three alternating rounds): 1, 2, 3 and 4 KiB within noise of each other
+ * (f16 at 1500 positions 6.2-7.3 ms, q8_0 3.6-4.2 outside a noisy spell), 6 KiB slower
+ * (f16 6.6-9.7 ms); kept at 3 KiB. */
 #ifndef MG_KV_AHEAD_BYTES
 #define MG_KV_AHEAD_BYTES 3072
 #endif
