@@ -266,13 +266,11 @@ static void log_to_stderr(mg_log_level level, const char *msg, void *user) {
     /* A warning the library gives once per batch item (loudness on a short clip) is
      * said once: the same text right after itself is dropped. */
     static char last_warning[512];
-    if (level == MG_LOG_WARN && strncmp(msg, last_warning, sizeof last_warning - 1) == 0)
-        return;
-    if (level == MG_LOG_WARN)
+    if (level == MG_LOG_WARN) {
+        if (strncmp(msg, last_warning, sizeof last_warning - 1) != 0)
+            warning(msg);
         snprintf(last_warning, sizeof last_warning, "%s", msg);
-    if (level == MG_LOG_WARN)
-        warning(msg);
-    else if ((level == MG_LOG_INFO && verbose >= 1) || verbose >= 2)
+    } else if ((level == MG_LOG_INFO && verbose >= 1) || verbose >= 2)
         print_line("", msg);
 }
 
