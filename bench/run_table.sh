@@ -17,8 +17,9 @@ mg=build/musicgen
 mkdir -p "$work"
 ck="$work/musicgen-small-random"
 [ -f "$ck/model.safetensors" ] || build/mg-random-checkpoint ../shared/reference/configs/musicgen-small.json "$ck" --seed 1
-for t in f16 bf16 q8_0 q4_0; do
-  [ -f "$work/small-$t.gguf" ] || "$mg" quantize -q -m "$ck" -o "$work/small-$t.gguf" --type "$t"
+for t in f16 bf16 q8_0 q4_0; do # again whenever the binary is newer: its layout may have changed
+  g="$work/small-$t.gguf"
+  if [ ! -f "$g" ] || [ "$mg" -nt "$g" ]; then "$mg" quantize -q --force -m "$ck" -o "$g" --type "$t"; fi
 done
 out="$work/bench.jsonl"
 : > "$out"
