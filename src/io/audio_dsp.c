@@ -108,10 +108,17 @@ mg_status mg_audio_convert_channels(mg_audio *a, int channels) {
 
 /* ---- loudness -------------------------------------------------------------------------------- */
 
+/* 1 if (pcm, n_frames, channels, rate) can describe audio: channels and rate in range,
+ * n_frames >= 0 with frames x channels in int64, and samples given if any. */
+static int audio_shape_ok(const float *pcm, int64_t n_frames, int channels, int rate) {
+    return channels >= 1 && channels <= MG_AUDIO_MAX_CHANNELS && rate >= MG_AUDIO_MIN_RATE &&
+           rate <= MG_AUDIO_MAX_RATE && n_frames >= 0 && n_frames <= INT64_MAX / MG_AUDIO_MAX_CHANNELS &&
+           (n_frames == 0 || pcm);
+}
+
 mg_status mg_audio_measure(const float *pcm, int64_t n_frames, int channels, int rate, double *lufs,
                            double *true_peak) {
-    if (channels < 1 || channels > MG_AUDIO_MAX_CHANNELS || rate < MG_AUDIO_MIN_RATE || rate > MG_AUDIO_MAX_RATE ||
-        n_frames < 0 || (n_frames > 0 && !pcm))
+    if (!audio_shape_ok(pcm, n_frames, channels, rate))
         return mg_fail(MG_ERR_INVALID_ARG, "cannot measure loudness of %lld frames x %d channels at %d Hz",
                        (long long)n_frames, channels, rate);
     int mode = (lufs ? EBUR128_MODE_I : 0) | (true_peak ? EBUR128_MODE_TRUE_PEAK : 0);
@@ -227,8 +234,7 @@ mg_status mg_audio_loudness_normalize(float *pcm, int64_t n_frames, int channels
     if (!(peak_dbfs >= -20 && peak_dbfs <= 0))
         return mg_fail(MG_ERR_INVALID_ARG, "peak limit %g dBFS is out of range (-20 to 0; -1 is typical)", peak_dbfs);
     /* The shape first: the scan below reads n_frames x channels samples. */
-    if (channels < 1 || channels > MG_AUDIO_MAX_CHANNELS || rate < MG_AUDIO_MIN_RATE || rate > MG_AUDIO_MAX_RATE ||
-        n_frames < 0 || n_frames > INT64_MAX / MG_AUDIO_MAX_CHANNELS || (n_frames > 0 && !pcm))
+    if (!audio_shape_ok(pcm, n_frames, channels, rate))
         return mg_fail(MG_ERR_INVALID_ARG, "cannot normalize the loudness of %lld frames x %d channels at %d Hz%s",
                        (long long)n_frames, channels, rate, n_frames > 0 && !pcm ? " (no samples given)" : "");
     int64_t bad = mg_audio_first_non_finite(pcm, n_frames * channels);

@@ -229,7 +229,6 @@ static sf_count_t write_chunk(SNDFILE *sf, int sub, const float *x, int64_t n, i
     return sf_writef_float(sf, f, n);
 }
 
-/* Copy `s` cut to at most MG_AUDIO_MAX_TAG_BYTES bytes, never inside a UTF-8 sequence. */
 /* Length of the well-formed UTF-8 character at s (1-4 bytes, no overlong forms,
  * surrogates or code points past U+10FFFF), or 0 if there is none. */
 static int utf8_char_len(const unsigned char *s) {
