@@ -285,6 +285,18 @@ int mg_path_is_broken_link(const char *path) {
     return lstat(buf, &st) == 0 && S_ISLNK(st.st_mode) && stat(buf, &st) != 0;
 }
 
+int mg_path_not_a_folder(const char *dir, char *why, size_t size) {
+    if (mg_path_is_dir(dir))
+        return 0;
+    if (mg_path_exists(dir))
+        snprintf(why, size, "%s is a file, not a folder", dir);
+    else if (mg_path_is_broken_link(dir))
+        snprintf(why, size, "%s is a symbolic link to something that does not exist", dir);
+    else
+        snprintf(why, size, "folder %s does not exist; create it first", dir);
+    return 1;
+}
+
 int mg_path_is_file_or_absent(const char *path) {
     struct stat st;
     return stat(path, &st) != 0 || S_ISREG(st.st_mode); /* unreadable: let the open say why */
@@ -363,12 +375,9 @@ mg_status mg_check_output_path(const char *path, int overwrite) {
     if (!dir)
         return MG_ERR_NOMEM;
     mg_status st = MG_OK;
-    if (!mg_path_is_dir(dir) && mg_path_exists(dir))
-        st = mg_fail(MG_ERR_IO, "cannot write %s: %s is a file, not a folder", path, dir);
-    else if (mg_path_is_broken_link(dir))
-        st = mg_fail(MG_ERR_IO, "cannot write %s: %s is a symbolic link to something that does not exist", path, dir);
-    else if (!mg_path_is_dir(dir))
-        st = mg_fail(MG_ERR_IO, "cannot write %s: folder %s does not exist; create it first", path, dir);
+    char why[64 + 4096];
+    if (mg_path_not_a_folder(dir, why, sizeof why))
+        st = mg_fail(MG_ERR_IO, "cannot write %s: %s", path, why);
     else if (access(dir, W_OK) != 0)
         st = mg_fail(MG_ERR_IO, "cannot write %s: folder %s is not writable (%s)", path, dir, strerror(errno));
     free(dir);

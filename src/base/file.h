@@ -44,6 +44,9 @@ int64_t mg_file_keyed_number(const char *path, const char *key, char sep);
 int mg_path_exists(const char *path);
 /* 1 if path is a symbolic link whose target does not exist. */
 int mg_path_is_broken_link(const char *path);
+/* 0 if `dir` is a folder; else 1, with why it is not in `why` ("X is a file, not a
+ * folder", a dangling symbolic link, or "folder X does not exist; create it first"). */
+int mg_path_not_a_folder(const char *dir, char *why, size_t size);
 int mg_path_is_dir(const char *path);
 /* 0 only if `path` exists and is not a regular file (symlinks followed): a folder,
  * device, pipe or socket. */

@@ -198,31 +198,38 @@ static int64_t encoder_pack_bytes(const mg_encodec *c) {
            e->lstm.f32_copy_bytes;
 }
 
+/* Folds and packs the encoder's weights (enc_lock held). A failure gives back what it
+ * converted and is remembered, except for lack of memory, which may be over at the
+ * next use. */
+static mg_status pack_encoder(mg_encodec *c) {
+    mg_status st = mg_memory_check(encoder_pack_bytes(c), "packing EnCodec's encoder (at its first use)",
+                                   "close other programs or use a machine with more memory");
+    if (st != MG_OK)
+        return st;
+    /* f32 copies of f16 / bf16 tensors go to the store's arena: taken back on failure. */
+    mg_arena_mark mark = mg_arena_save(&c->store->arena);
+    int64_t converted = c->store->converted_bytes;
+    st = load_encoder(&c->enc, c, c->store, EC_LOAD_WEIGHTS); /* c->enc only on success */
+    if (st != MG_OK) {
+        mg_arena_restore(&c->store->arena, mark);
+        c->store->converted_bytes = converted;
+        mg_fail_context(st, "loading the EnCodec encoder");
+        if (st != MG_ERR_NOMEM) {
+            c->enc_failed = st;
+            snprintf(c->enc_error, sizeof c->enc_error, "%s", mg_last_error());
+        }
+    }
+    return st;
+}
+
 mg_status mg_encodec_prepare_encoder(const mg_encodec *cc) {
     mg_encodec *c = (mg_encodec *)cc; /* logically const: the lazily packed weights */
     pthread_mutex_lock(&c->enc_lock);
     mg_status st = MG_OK;
-    if (c->enc_failed != MG_OK) { /* the weights have not changed since: same answer, no work */
+    if (c->enc_failed != MG_OK) /* the weights have not changed since: same answer, no work */
         st = mg_fail(c->enc_failed, "%s", c->enc_error);
-    } else if (!c->enc.front && (st = mg_memory_check(encoder_pack_bytes(c), "packing EnCodec's encoder (at its "
-                                                     "first use)", "close other programs or use a machine with "
-                                                     "more memory")) != MG_OK) {
-        /* not remembered: memory may be free next time */
-    } else if (!c->enc.front) {
-        /* f32 copies of f16 / bf16 tensors go to the store's arena: taken back on failure. */
-        mg_arena_mark mark = mg_arena_save(&c->store->arena);
-        int64_t converted = c->store->converted_bytes;
-        st = load_encoder(&c->enc, c, c->store, EC_LOAD_WEIGHTS); /* c->enc only on success */
-        if (st != MG_OK) {
-            mg_arena_restore(&c->store->arena, mark);
-            c->store->converted_bytes = converted;
-            mg_fail_context(st, "loading the EnCodec encoder");
-            if (st != MG_ERR_NOMEM) { /* memory may be free at the next use */
-                c->enc_failed = st;
-                snprintf(c->enc_error, sizeof c->enc_error, "%s", mg_last_error());
-            }
-        }
-    }
+    else if (!c->enc.front)
+        st = pack_encoder(c);
     pthread_mutex_unlock(&c->enc_lock);
     return st;
 }

@@ -45,14 +45,10 @@ void gen_options_free(gen_options *o) {
 static int check_parent(const char *path, const char *what) {
     char *copy = strdup(path);
     const char *dir = dirname(copy);
-    int ok = mg_path_is_dir(dir);
-    if (!ok && mg_path_exists(dir))
-        cli_error("generate", "cannot write %s %s: %s is a file, not a folder", what, path, dir);
-    else if (!ok && mg_path_is_broken_link(dir))
-        cli_error("generate", "cannot write %s %s: %s is a symbolic link to something that does not exist", what,
-                  path, dir);
-    else if (!ok)
-        cli_error("generate", "cannot write %s %s: folder %s does not exist; create it first", what, path, dir);
+    char why[64 + 4096];
+    int ok = !mg_path_not_a_folder(dir, why, sizeof why);
+    if (!ok)
+        cli_error("generate", "cannot write %s %s: %s", what, path, why);
     free(copy);
     return ok;
 }
