@@ -110,7 +110,7 @@ static mg_status fetch_blob(hub_session *s, const hub_file *f, int first_file) {
         mg_clear_error();
         st = MG_OK;
         if (mg_hub_backoff(s, failures - 1)) {
-            st = mg_fail(MG_ERR_CANCELLED, "download of %s cancelled; run it again to resume", f->name);
+            st = mg_hub_cancelled(s);
             break;
         }
     }
@@ -361,7 +361,7 @@ static mg_status download(hub_session *s, mg_hub_result *out) {
             s->prog.file_done = 0;
             s->prog.file_total = f->size;
             if (mg_hub_report(s))
-                return mg_fail(MG_ERR_CANCELLED, "download of %s cancelled", s->repo_id);
+                return mg_hub_cancelled(s);
             MG_TRY(fetch_blob(s, f, 0));
             char *blob = blob_path(s, f->etag, "");
             s->prog.file_done = blob ? mg_hub_file_size(blob) : f->size;
@@ -369,7 +369,7 @@ static mg_status download(hub_session *s, mg_hub_result *out) {
             s->done_before += s->prog.file_done;
             s->prog.done = s->done_before;
             if (mg_hub_report(s))
-                return mg_fail(MG_ERR_CANCELLED, "download of %s cancelled", s->repo_id);
+                return mg_hub_cancelled(s);
         }
         MG_TRY(link_file(s, f));
     }

@@ -345,6 +345,10 @@ int mg_hub_backoff(hub_session *s, int attempt) {
     return mg_hub_poll_cancel(s);
 }
 
+mg_status mg_hub_cancelled(const hub_session *s) {
+    return mg_fail(MG_ERR_CANCELLED, "download of %s cancelled; run it again to resume", s->repo_id);
+}
+
 int mg_hub_poll_cancel(hub_session *s) {
     if (!s->cancelled && s->opt->progress) {
         s->prog.waiting = 1;
@@ -376,7 +380,7 @@ mg_status mg_hub_head(hub_session *s, const char *revision, const char *file, hu
     int redirects = 0;
     for (int attempt = 0;; attempt++) {
         if (mg_hub_poll_cancel(s)) {
-            st = mg_fail(MG_ERR_CANCELLED, "download of %s cancelled; run it again to resume", s->repo_id);
+            st = mg_hub_cancelled(s);
             break;
         }
         setup_request(s, url, h);
@@ -386,7 +390,7 @@ mg_status mg_hub_head(hub_session *s, const char *revision, const char *file, hu
         curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
         CURLcode rc = curl_easy_perform(s->curl);
         if (rc == CURLE_ABORTED_BY_CALLBACK) {
-            st = mg_fail(MG_ERR_CANCELLED, "download of %s cancelled; run it again to resume", s->repo_id);
+            st = mg_hub_cancelled(s);
             break;
         }
         if (rc == CURLE_OK)
@@ -600,7 +604,7 @@ mg_status mg_hub_get_once(hub_session *s, const hub_file *f, const char *inc, in
         return mg_fail(MG_ERR_IO, "cannot write %s: %s (free some disk space or set HF_HUB_CACHE to another disk)",
                        inc, strerror(t.write_errno ? t.write_errno : close_err));
     if (rc == CURLE_ABORTED_BY_CALLBACK || s->cancelled)
-        return mg_fail(MG_ERR_CANCELLED, "download of %s cancelled; run it again to resume", f->name);
+        return mg_hub_cancelled(s);
     if (t.restart || (rc == CURLE_OK && code == 416)) {
         /* The server cannot continue this part: start the file over. */
         if (truncate(inc, 0) != 0)

@@ -85,6 +85,8 @@ int mg_hub_report(hub_session *s);
 /* Asks the progress callback (with `waiting` set, no new bytes) whether to cancel,
  * whether or not reporting is on; 1 if it did, now or before. */
 int mg_hub_poll_cancel(hub_session *s);
+/* The one error every cancelled step of a download returns. */
+mg_status mg_hub_cancelled(const hub_session *s);
 /* Sleeps before retry number `attempt` (0.5 s, 1 s, 2 s, ... at most 16 s), asking
  * mg_hub_poll_cancel every 0.1 s; 1 if cancelled. */
 int mg_hub_backoff(hub_session *s, int attempt);
