@@ -55,12 +55,10 @@ typedef struct cli_download_bar {
 int cli_download_bar_draw(const struct mg_hub_progress *p, void *user);
 /* Draw that bar when -m triggers a download inside mg_model_load (call before it). */
 void cli_hub_install_progress(int quiet);
-/* A download started by a model load stops (cancelled, its partial file kept for the
- * next run) once *flag is non-zero: generate's first Ctrl-C. */
-void cli_hub_cancel_on(volatile sig_atomic_t *flag);
-/* After a model load: clears a download bar the load left on the line, and returns the
- * signal that set cli_hub_cancel_on's flag (0 if none). */
-int cli_hub_end_progress(void);
+/* After a model load: clears a download bar the load left on the line. A download the
+ * load started stops (its partial file kept for the next run) once cli_interrupted is
+ * set. */
+void cli_hub_end_progress(void);
 /* Seconds on a monotonic clock; "1.5 MB"-style sizes and m:ss / h:mm:ss durations. */
 double cli_now_s(void);
 const char *cli_fmt_bytes(double n, char *buf, size_t size);
@@ -71,6 +69,14 @@ const char *cli_fmt_time(double s, char *buf, size_t size);
  * "musicgen CMD: interrupted; nothing was written" and exit with 128 + the signal
  * (130 for Ctrl-C). */
 void cli_exit_cleanly_on_interrupt(const char *cmd);
+/* For commands that stop part-way on their own (generate, download): the first SIGINT /
+ * SIGTERM / SIGHUP only sets cli_interrupted (its number), which they check; a second
+ * one removes temporary files, prints "musicgen CMD: interrupted; OUTCOME" and exits
+ * with 128 + the first signal. cli_interrupted_exit prints that line and returns that
+ * code, for a command that stopped cleanly. */
+extern volatile sig_atomic_t cli_interrupted;
+void cli_stop_on_interrupt(const char *cmd, const char *outcome);
+int cli_interrupted_exit(void);
 /* SIGINT, SIGTERM, SIGHUP and the like (`sigs`) go to `handler`, except those the
  * process was started ignoring: `nohup` ignores SIGHUP, a shell's background job SIGINT. */
 void cli_catch_signals(const int *sigs, int n_sigs, void (*handler)(int));

@@ -197,10 +197,10 @@ int cli_stderr_is_tty(void) { return isatty(2) && !cli_quiet; }
 int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp, mg_model **out) {
     cli_hub_install_progress(cli_quiet);
     mg_status st = mg_model_load(path, mp, out);
-    int sig = cli_hub_end_progress();
-    if (st == MG_ERR_CANCELLED && sig) { /* Ctrl-C during a download of -m ORG/NAME (cli_hub_cancel_on) */
+    cli_hub_end_progress();
+    if (st == MG_ERR_CANCELLED && cli_interrupted) { /* Ctrl-C during a download of -m ORG/NAME */
         fprintf(stderr, "musicgen %s: interrupted; run the same command again to resume the download\n", cmd);
-        return 128 + sig;
+        return 128 + cli_interrupted;
     }
     if (st != MG_OK)
         return cli_lib_error(cmd, st);
@@ -338,10 +338,37 @@ static void install_exit(int slot, const int *sigs, int n_sigs) {
     cli_catch_signals(sigs, n_sigs, exit_on_signal);
 }
 
+static const int g_interrupt_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+
 void cli_exit_cleanly_on_interrupt(const char *cmd) {
     snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "musicgen %s: interrupted; nothing was written\n", cmd);
-    const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    install_exit(0, sigs, 3);
+    install_exit(0, g_interrupt_sigs, 3);
+}
+
+volatile sig_atomic_t cli_interrupted = 0;
+
+/* The first signal only sets cli_interrupted; a second one (the first did not get
+ * through soon enough) leaves as exit_on_signal does, with the first one's code. */
+static void stop_on_signal(int sig) {
+    if (!cli_interrupted) {
+        cli_interrupted = sig;
+        return;
+    }
+    mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
+    ssize_t w = write(g_stderr_fd, g_exit_on[0].msg, g_exit_on[0].len);
+    (void)w;
+    _exit(128 + cli_interrupted);
+}
+
+void cli_stop_on_interrupt(const char *cmd, const char *outcome) {
+    snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "musicgen %s: interrupted; %s\n", cmd, outcome);
+    g_exit_on[0].len = strlen(g_exit_on[0].msg);
+    cli_catch_signals(g_interrupt_sigs, 3, stop_on_signal);
+}
+
+int cli_interrupted_exit(void) {
+    fputs(g_exit_on[0].msg, stderr);
+    return 128 + cli_interrupted;
 }
 
 /* SIGBUS: a page of a memory-mapped model file could not be read, because the file

@@ -5,7 +5,6 @@
 #include "cli.h"
 #include "io/hub.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -90,12 +89,11 @@ int cli_download_bar_draw(const mg_hub_progress *p, void *user) {
  * (tty only) and, when something was fetched, one summary line. */
 static cli_download_bar g_load_bar;
 static int g_load_quiet;
-static volatile sig_atomic_t *g_load_cancel; /* set: a download stops when *it is non-zero */
 
 static int load_progress(const mg_hub_progress *p, void *user) {
     cli_download_bar *b = user;
     if (p->waiting) /* nothing to draw: only the chance to cancel */
-        return g_load_cancel && *g_load_cancel;
+        return cli_interrupted != 0;
     if (b->start == 0)
         b->start = cli_now_s();
     cli_download_bar_draw(p, b);
@@ -105,17 +103,14 @@ static int load_progress(const mg_hub_progress *p, void *user) {
                 p->n_files == 1 ? "" : "s", cli_fmt_bytes((double)p->received, got, sizeof got),
                 cli_fmt_time(cli_now_s() - b->start, took, sizeof took));
     }
-    return g_load_cancel && *g_load_cancel;
+    return cli_interrupted != 0;
 }
 
-void cli_hub_cancel_on(volatile sig_atomic_t *flag) { g_load_cancel = flag; }
-
-int cli_hub_end_progress(void) {
+void cli_hub_end_progress(void) {
     if (g_load_bar.drawn) { /* a download stopped part-way: its bar is still on the line */
         fputs("\r\033[K", stderr);
         g_load_bar.drawn = 0;
     }
-    return g_load_cancel ? (int)*g_load_cancel : 0;
 }
 
 void cli_hub_install_progress(int quiet) {

@@ -6,10 +6,8 @@
 #include "cli.h"
 #include "io/hub.h"
 
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
-#include <unistd.h>
 
 static void help(void) {
     printf("usage: musicgen download REPO_ID[@REV] [options]\n\n"
@@ -45,22 +43,8 @@ static void help(void) {
     printf("\n");
 }
 
-static volatile sig_atomic_t g_interrupted = 0;
-/* First Ctrl-C: the progress callback cancels the transfer, which keeps what arrived in
- * blobs/<etag>.incomplete (its write buffer included) for the next run to resume. A
- * second one, if the cancel does not come through, leaves at once. */
-static void on_interrupt(int sig) {
-    if (g_interrupted) {
-        static const char msg[] = "musicgen download: interrupted; run the same command again to resume\n";
-        ssize_t w = write(2, msg, sizeof msg - 1);
-        (void)w;
-        _exit(128 + g_interrupted);
-    }
-    g_interrupted = sig; /* the exit code is 128 + the first signal's number */
-}
-
 static int progress(const mg_hub_progress *p, void *user) {
-    return g_interrupted ? 1 : cli_download_bar_draw(p, user);
+    return cli_interrupted ? 1 : cli_download_bar_draw(p, user);
 }
 
 int cmd_download(int argc, char **argv) {
@@ -112,17 +96,16 @@ int cmd_download(int argc, char **argv) {
     bar.tty = !quiet && cli_stderr_is_tty();
     opt.progress = progress;
     opt.user = &bar;
-    static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
-    cli_catch_signals(sigs, 3, on_interrupt);
+    /* The first Ctrl-C cancels the transfer through `progress`, which keeps what arrived
+     * in blobs/<etag>.incomplete (its write buffer included) for the next run. */
+    cli_stop_on_interrupt("download", "run the same command again to resume");
     double t0 = cli_now_s();
     mg_hub_result r;
     mg_status st = mg_hub_download(repo, &opt, &r);
     if (bar.drawn)
         fputs("\r\033[K", stderr);
-    if (st == MG_ERR_CANCELLED && g_interrupted) {
-        fprintf(stderr, "musicgen download: interrupted; run the same command again to resume\n");
-        return 128 + g_interrupted;
-    }
+    if (st == MG_ERR_CANCELLED && cli_interrupted)
+        return cli_interrupted_exit();
     if (st != MG_OK)
         return cli_lib_error("download", st);
     double secs = cli_now_s() - t0;

@@ -6,16 +6,13 @@
  * atomically, so an interrupted run never leaves a partial file. */
 #include "cli.h"
 #include "cli_generate.h"
-#include "base/file.h"
 
 #include <errno.h>
 #include <math.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 static void help(void) {
     printf("usage: musicgen generate [options] PROMPT [PROMPT...]    (more: man musicgen)\n"
@@ -50,21 +47,6 @@ enum {
     OPT_WINDOW, OPT_STRIDE, OPT_STREAM, OPT_RAW, OPT_KV, OPT_WEIGHT_TYPE, OPT_NO_MMAP
 };
 
-static volatile sig_atomic_t g_interrupted = 0;
-/* First Ctrl-C: stop at the next decoder step and clean up. A second one (or a
- * SIGTERM after a SIGINT) while something else is still busy — loading, decoding
- * audio — leaves at once, removing any temporary output file first. */
-static void on_sigint(int sig) {
-    if (g_interrupted) {
-        static const char msg[] = "musicgen generate: interrupted; nothing was written\n";
-        mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
-        ssize_t w = write(2, msg, sizeof msg - 1);
-        (void)w;
-        _exit(128 + g_interrupted); /* the first signal's code, as the comment below says */
-    }
-    g_interrupted = sig; /* the exit code is 128 + the first signal's number */
-}
-
 /* ---- progress ------------------------------------------------------------------------ */
 
 typedef struct {
@@ -77,7 +59,7 @@ typedef struct {
 
 static int progress(int step, int total, void *user) {
     progress_state *p = user;
-    if (g_interrupted)
+    if (cli_interrupted)
         return 1;
     if (!p->show)
         return 0;
@@ -364,14 +346,15 @@ int cmd_generate(int argc, char **argv) {
     }
     int rc = gen_validate(&o);
     if (rc == 0) {
-        static const int sigs[] = {SIGINT, SIGTERM, SIGHUP}; /* SIGHUP: the terminal closed (ssh dropped) */
-        cli_catch_signals(sigs, 3, on_sigint);
+        /* First Ctrl-C: stop at the next decoder step and clean up; a second one (while
+         * loading or decoding audio) leaves at once. SIGHUP: the terminal closed. */
+        cli_stop_on_interrupt("generate", "nothing was written");
         progress_state ps = {cli_now_s(), cli_stderr_is_tty() && !o.json, 50.0f, 4, 0};
         o.progress = progress;
         o.progress_user = &ps;
         o.progress_state_frame_rate = &ps.frame_rate;
         o.progress_state_delays = &ps.delays;
-        o.interrupted = &g_interrupted;
+        o.interrupted = &cli_interrupted;
         rc = gen_run(&o);
     }
     gen_options_free(&o);

@@ -497,7 +497,6 @@ int gen_run(gen_options *o) {
     mg_context *ctx = NULL;
     mg_result *res = NULL;
     float *prompt_pcm = NULL;
-    cli_hub_cancel_on(o->interrupted); /* Ctrl-C during a download of -m ORG/NAME */
     mg_model_info info;
     rc = cli_load_model("generate", o->model, &mp, &model);
     if (rc)
