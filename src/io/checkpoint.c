@@ -2,6 +2,7 @@
  * weight files (single or sharded via the index JSON), maps them, and checks that
  * the index and the shards agree. Shape checks happen when stages look tensors up. */
 #include "io/checkpoint.h"
+#include "base/log.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 
@@ -153,6 +154,10 @@ static mg_status open_folder(mg_checkpoint *ck) {
             return st;
     } else if (st != MG_ERR_NOT_FOUND) {
         return st;
+    } else {
+        mg_log_warn("%s has no generation_config.json: using the released MusicGen checkpoints' settings (sampling, "
+                    "top-k 250, guidance 3, max_length 1500), where transformers would decode greedily without "
+                    "guidance; add the file, or pass --greedy / --cfg", ck->path);
     }
 
     st = read_json_file(ck->path, "model.safetensors.index.json", &text, &len, &where);

@@ -347,7 +347,26 @@ mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_co
     return p.st;
 }
 
+/* A generation_config.json value as transformers reads it: a missing key takes
+ * GenerationConfig's default (`missing`), while an explicit null is None, which turns
+ * the setting off (`null_value`: no top-k / top-p / guidance, temperature 1, greedy). */
+static double gen_num(parse_ctx *p, cJSON *root, const char *key, double missing, double null_value, double lo,
+                      double hi) {
+    cJSON *v = get(root, key);
+    if (!v)
+        return missing;
+    if (cJSON_IsNull(v))
+        return null_value;
+    return opt_num(p, root, key, missing, lo, hi);
+}
+
 mg_status mg_generation_config_parse(const char *json, size_t len, const char *where, mg_config *cfg) {
+    /* The file is authoritative: what it leaves out means what it means in transformers
+     * (GenerationConfig: greedy, no guidance, top-k 50, top-p 1, temperature 1), not the
+     * released checkpoints' values, which mg_generation_config_defaults() gives a folder
+     * that has no generation_config.json at all. max_length is the exception: transformers'
+     * 20 is a default length (which -d replaces here), not a window, so without it the
+     * window is what the position table allows. */
     mg_generation_config_defaults(cfg);
     size_t off = 0;
     cJSON *root = mg_json_parse(json, len, &off);
@@ -358,12 +377,13 @@ mg_status mg_generation_config_parse(const char *json, size_t len, const char *w
     }
     parse_ctx p = {where, "generation_config", MG_OK};
     mg_generation_config *g = &cfg->gen;
-    g->do_sample = opt_bool(&p, root, "do_sample", g->do_sample);
-    g->guidance_scale = (float)opt_num(&p, root, "guidance_scale", g->guidance_scale, 0, 1e6);
-    g->top_k = opt_int(&p, root, "top_k", g->top_k, 0, 1 << 24);
-    g->top_p = (float)opt_num(&p, root, "top_p", g->top_p, 0, 1);
-    g->temperature = (float)opt_num(&p, root, "temperature", g->temperature, 1e-6, 1e6);
-    g->max_length = opt_int(&p, root, "max_length", g->max_length, 2, 1 << 24);
+    g->do_sample = opt_bool(&p, root, "do_sample", 0);
+    g->guidance_scale = (float)gen_num(&p, root, "guidance_scale", 1.0, 1.0, 0, 1e6);
+    cJSON *top_k = get(root, "top_k");
+    g->top_k = !top_k ? 50 : cJSON_IsNull(top_k) ? 0 : opt_int(&p, root, "top_k", 50, 0, 1 << 24);
+    g->top_p = (float)gen_num(&p, root, "top_p", 1.0, 1.0, 0, 1);
+    g->temperature = (float)gen_num(&p, root, "temperature", 1.0, 1.0, 1e-6, 1e6);
+    g->max_length = opt_int(&p, root, "max_length", cfg->dec.max_position_embeddings + 1, 2, 1 << 24);
     g->decoder_start_token_id = opt_int(&p, root, "decoder_start_token_id", g->decoder_start_token_id, 0, 1 << 20);
     g->pad_token_id = opt_int(&p, root, "pad_token_id", g->pad_token_id, 0, 1 << 20);
     cJSON_Delete(root);

@@ -169,8 +169,56 @@ def check_few_steps(work):
         t.check(ok, f"{name}, {steps} steps: codes {got.shape} differ from the reference's {want.shape}")
 
 
+def check_generation_config(work):
+    """generation_config.json keys read as transformers reads them: a missing key takes
+    GenerationConfig's default (no guidance, greedy, top-k 50), an explicit null turns the
+    setting off; a folder without the file gets the released checkpoints' values (with a
+    warning). Greedy codes follow the file's guidance like the reference's."""
+    import shutil
+    src = os.path.join(t.REF, "tiny-mono")
+    base = json.load(open(os.path.join(src, "generation_config.json")))
+    cases = [("no guidance_scale", lambda g: g.pop("guidance_scale"), (1, 250, 1)),
+             ("guidance_scale null", lambda g: g.update(guidance_scale=None), (1, 250, 1)),
+             ("guidance_scale 1.5", lambda g: g.update(guidance_scale=1.5), (1.5, 250, 1)),
+             ("only the token ids", lambda g: [g.pop(k) for k in ("guidance_scale", "top_k", "do_sample", "max_length")],
+              (1, 50, 0)),
+             ("top_k null, do_sample null", lambda g: g.update(top_k=None, do_sample=None), (3, 0, 0)),
+             ("no file", None, (3, 250, 1))]
+    for i, (name, edit, (want_g, want_k, want_s)) in enumerate(cases):
+        model = os.path.join(work, f"gen-config-{i}")
+        shutil.copytree(src, model)
+        for f in os.listdir(model):
+            os.chmod(os.path.join(model, f), 0o644)
+        gpath = os.path.join(model, "generation_config.json")
+        if edit is None:
+            os.remove(gpath)
+        else:
+            g = copy.deepcopy(base)
+            edit(g)
+            with open(gpath, "w") as f:
+                json.dump(g, f)
+        info = json.loads(t.run(["info", "-m", model, "--json"]).stdout or "{}")
+        seen = (info.get("guidance_scale"), info.get("top_k"), int(bool(info.get("do_sample"))))
+        t.check(seen == (want_g, want_k, want_s), f"{name}: info --json says guidance / top_k / do_sample {seen}, "
+                f"transformers {want_g, want_k, want_s}")
+        p = t.run(["generate", "-m", model, "--greedy", "--steps", "12", "--codes-out", model + ".npy", "-q", "--"] +
+                  PROMPTS)
+        if edit is None:
+            t.check("no generation_config.json" in p.stderr, f"{name}: no warning: {p.stderr.strip()}")
+        if p.returncode != 0:
+            continue
+        want, _ = mr.greedy_codes(model, PROMPTS, 12, t.MUSICGEN, guidance_scale=want_g)
+        got = np.load(model + ".npy")
+        ok = got.shape == want.shape and np.array_equal(got, want)
+        print(f"  {name:30s} guidance {want_g}, top-k {want_k}, do_sample {want_s}: "
+              f"{'identical' if ok else 'DIFFERENT'}")
+        t.check(ok, f"{name}: greedy codes differ from the reference's with guidance {want_g}")
+
+
 for fx in ("tiny-mono", "tiny-stereo"):
     check_reference(fx)
+print("generation_config.json keys missing or null:")
+check_generation_config(t.tmpdir())
 print(f"random checkpoints, {STEPS} greedy steps, engine vs reference:")
 work = t.tmpdir()
 for i, case in enumerate(CASES):
