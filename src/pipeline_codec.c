@@ -23,6 +23,17 @@ mg_status mg_audio_prompt_codes(mg_context *ctx, const mg_generate_params *gp, i
         return mg_fail(MG_ERR_INTERNAL, "audio prompt: %d codebooks encoded, the decoder expects %d", K,
                        m->ck.cfg.dec.n_codebooks);
     }
+    /* A decoder with fewer tokens than the codec has codes cannot read the rest. */
+    int V = m->ck.cfg.dec.vocab_size;
+    for (int64_t i = 0; i < (int64_t)K * T; i++)
+        if ((*codes)[i] >= V) {
+            int64_t code = (*codes)[i];
+            free(*codes);
+            *codes = NULL;
+            return mg_fail(MG_ERR_UNSUPPORTED, "audio prompt: EnCodec coded it with code %lld but this model's decoder "
+                           "only has tokens 0..%d (decoder.vocab_size %d < audio_encoder.codebook_size %d), so it "
+                           "cannot continue this audio", (long long)code, V - 1, V, m->ck.cfg.codec.codebook_size);
+        }
     *P = T;
     /* Length at the model's rate (what the output will contain of it). */
     *prompt_samples = (int64_t)((double)gp->audio_prompt_frames * m->ck.cfg.codec.sample_rate / gp->audio_prompt_rate + 0.5);

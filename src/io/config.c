@@ -334,9 +334,12 @@ mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_co
         if (per_channel > cfg->codec.num_quantizers)
             p.st = mg_fail(MG_ERR_FORMAT, "%s: decoder.num_codebooks %d needs %d EnCodec quantizers per channel but the "
                            "audio_encoder has %d", where, cfg->dec.n_codebooks, per_channel, cfg->codec.num_quantizers);
-        else if (cfg->dec.vocab_size != cfg->codec.codebook_size)
-            p.st = mg_fail(MG_ERR_FORMAT, "%s: decoder.vocab_size %d differs from audio_encoder.codebook_size %d (the "
-                           "decoder's tokens are the codec's codes, so the two sizes must be equal)", where,
+        /* The decoder's tokens are the codec's codes: more tokens than codebook entries
+         * cannot be decoded (transformers fails on them in EnCodec); fewer work (only an
+         * audio prompt coded beyond the decoder's tokens is refused, mg_audio_prompt_codes). */
+        else if (cfg->dec.vocab_size > cfg->codec.codebook_size)
+            p.st = mg_fail(MG_ERR_FORMAT, "%s: decoder.vocab_size %d is larger than audio_encoder.codebook_size %d (the "
+                           "decoder's tokens are the codec's codes, so the codec could not decode them)", where,
                            cfg->dec.vocab_size, cfg->codec.codebook_size);
         else
             check_cross_attention_width(&p, cfg);

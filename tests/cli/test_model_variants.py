@@ -108,6 +108,8 @@ CASES = [
     # transformers computes embed_scale = sqrt(hidden) from scale_embedding but never
     # applies it (MusicgenDecoder.forward): neither do we, nor musicgen_ref.py.
     ("dec-scale_embedding", "tiny-mono", {}, {"scale_embedding": True}, [], PROMPTS),
+    # fewer decoder tokens than codec codes (transformers allows it; the reverse fails there)
+    ("dec-vocab32-codebook64", "tiny-mono", {}, {"vocab_size": 32}, [], PROMPTS),
 ]
 
 
@@ -223,6 +225,13 @@ print(f"random checkpoints, {STEPS} greedy steps, engine vs reference:")
 work = t.tmpdir()
 for i, case in enumerate(CASES):
     check_case(work, 100 + i, *case)
+# That model cannot continue audio that EnCodec codes beyond its 32 tokens: one line says so.
+small_vocab = os.path.join(work, "dec-vocab32-codebook64")
+song = os.path.join(work, "song.wav")
+t.run(["generate", "-m", os.path.join(t.REF, "tiny-mono"), "-d", "1", "--seed", "1", "-o", song, "-q", "rock"])
+p = t.run(["generate", "-m", small_vocab, "-d", "2", "--audio-prompt", song, "-o", os.path.join(work, "c.wav"), "-q",
+           "rock"], expect_ok=False)
+t.check("decoder.vocab_size 32 < audio_encoder.codebook_size 64" in p.stderr, f"audio prompt beyond the vocab: {p.stderr}")
 print("fewer steps than the delay pattern needs:")
 check_few_steps(work)
 # The settings travel in GGUF files too: an f32 GGUF of the gated T5 / SiLU-decoder
