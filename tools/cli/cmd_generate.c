@@ -32,7 +32,7 @@ static void help(void) {
            "  --cfg S --seed N       guidance (<= 1: none); item i uses N+i (-1: random)\n"
            "  --window S --stride S  long-form beyond one window; --stream [--raw]: stdout\n"
            "  --codes-out FILE.npy   save the codes ([B, K, T] int64)\n"
-           "  --sample-format F      s16 (default), s24, f32 (the float samples unchanged)\n"
+           "  -s, --sample-format F  s16 (default), s24, f32 (the float samples unchanged)\n"
            "  --loudness-normalize[=LUFS]  EBU R128 (-14) + peak limit; --normalize: peak\n"
            "  --kv-type T            attention cache: f16 (f32 when greedy), f32, q8_0\n"
            "  --weight-type T        convert decoder weights on load (f32 ... q4_0)\n"
@@ -43,7 +43,7 @@ static void help(void) {
 
 enum {
     OPT_GREEDY = 1000, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_CFG, OPT_SEED, OPT_STEPS, OPT_CODES_OUT,
-    OPT_SAMPLE_FORMAT, OPT_AUDIO_PROMPT, OPT_PROMPTS_FILE, OPT_JSON, OPT_LOUDNESS, OPT_NORMALIZE, OPT_NEGATIVE,
+    OPT_AUDIO_PROMPT, OPT_PROMPTS_FILE, OPT_JSON, OPT_LOUDNESS, OPT_NORMALIZE, OPT_NEGATIVE,
     OPT_WINDOW, OPT_STRIDE, OPT_STREAM, OPT_RAW, OPT_KV, OPT_WEIGHT_TYPE, OPT_NO_MMAP
 };
 
@@ -181,7 +181,7 @@ int cmd_generate(int argc, char **argv) {
         {"top-p", required_argument, 0, OPT_TOPP},  {"temperature", required_argument, 0, OPT_TEMP},
         {"cfg", required_argument, 0, OPT_CFG},     {"seed", required_argument, 0, OPT_SEED},
         {"steps", required_argument, 0, OPT_STEPS}, {"codes-out", required_argument, 0, OPT_CODES_OUT},
-        {"force", no_argument, 0, 'f'},             {"sample-format", required_argument, 0, OPT_SAMPLE_FORMAT},
+        {"force", no_argument, 0, 'f'},             {"sample-format", required_argument, 0, 's'},
         {"audio-prompt", required_argument, 0, OPT_AUDIO_PROMPT},
         {"prompts-file", required_argument, 0, OPT_PROMPTS_FILE},
         {"json", no_argument, 0, OPT_JSON},         {"loudness-normalize", optional_argument, 0, OPT_LOUDNESS},
@@ -190,7 +190,7 @@ int cmd_generate(int argc, char **argv) {
         {"stream", no_argument, 0, OPT_STREAM},     {"raw", no_argument, 0, OPT_RAW},
         {"kv-type", required_argument, 0, OPT_KV},  {"weight-type", required_argument, 0, OPT_WEIGHT_TYPE},
         {"no-mmap", no_argument, 0, OPT_NO_MMAP},   {0, 0, 0, 0}};
-    const char *optstring = ":m:o:d:t:p:fqh";
+    const char *optstring = ":m:o:d:t:p:s:fqh";
     opterr = 0;
     optind = 1;
     int c;
@@ -273,7 +273,7 @@ int cmd_generate(int argc, char **argv) {
             break;
         case OPT_CODES_OUT: o.codes_out = optarg; break;
         case 'f': o.force = 1; break;
-        case OPT_SAMPLE_FORMAT:
+        case 's':
             if (!cli_parse_sample_format("generate", optarg, &o.sample_format))
                 return 1;
             break;
