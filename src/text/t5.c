@@ -214,18 +214,22 @@ mg_status mg_t5_encode_debug(const mg_t5 *t, mg_pool *pool, const int32_t *ids, 
     for (int64_t i = 0; i < N; i++)
         mg_matrix_row_to_f32(t->embed.dtype, t->embed.data, ids[i], h + i * d, d);
 
+    /* Some bucket settings leave far-apart tokens without a bucket (the smallest such
+     * distance is what `musicgen info` warns about): refuse the prompt, naming it. */
+    for (int dist = 1; dist < T; dist++)
+        if (mg_t5_bucket(dist, c->num_buckets, c->max_distance) < 0 ||
+            mg_t5_bucket(-dist, c->num_buckets, c->max_distance) < 0) {
+            st = mg_fail(MG_ERR_UNSUPPORTED,
+                         "text encoder: relative_attention_num_buckets %d with relative_attention_max_distance %d "
+                         "give no position bucket for tokens %d or more apart, so a %d-token prompt cannot be encoded "
+                         "(the reference implementation fails here too); use a prompt of at most %d tokens",
+                         c->num_buckets, c->max_distance, dist, T, dist);
+            goto done;
+        }
     /* Relative position bias, shared by all layers: bias[h, q, k] = table[bucket(k - q), h]. */
     for (int qi = 0; qi < T; qi++)
         for (int ki = 0; ki < T; ki++) {
             int bkt = mg_t5_bucket(ki - qi, c->num_buckets, c->max_distance);
-            if (bkt < 0) {
-                st = mg_fail(MG_ERR_UNSUPPORTED,
-                             "text encoder: relative_attention_num_buckets %d with relative_attention_max_distance %d "
-                             "give no position bucket for tokens %d apart, so a %d-token prompt cannot be encoded "
-                             "(the reference implementation fails here too); use a shorter prompt",
-                             c->num_buckets, c->max_distance, ki - qi < 0 ? qi - ki : ki - qi, T);
-                goto done;
-            }
             for (int hh = 0; hh < c->n_heads; hh++)
                 bias[((size_t)hh * T + qi) * T + ki] = t->rel_bias[bkt * c->n_heads + hh];
         }

@@ -598,7 +598,7 @@ def config_cases():
     run_ok(w, gen(w.model(few), w.path("out", "x.wav"), prompt="rock"))
     w = Work("T5 relative_attention_max_distance 4, 40-word prompt")
     run(w, gen(w.model(few), w.path("out", "x.wav"), prompt=" ".join(["drums"] * 40)),
-        ["relative_attention_max_distance 4", "shorter prompt"])
+        ["relative_attention_max_distance 4", "or more apart", "a prompt of at most"])
 
     w = Work("decoder vocab larger than the codec codebook size")
     run(w, gen(w.model(lambda m: edit_json(m, "config.json", lambda c: c["decoder"].update(vocab_size=128))),
