@@ -4,21 +4,41 @@
  *   cc background_music.c $(pkg-config --cflags --libs musicgen) -o background_music
  *   ./background_music [-m MODEL] [-d SECONDS] [-o OUT.wav] "calm piano for reading"
  *
- * Shows: loading a model by name/folder/GGUF, a context with the thread count,
- * generation with a progress callback that can cancel, streaming chunks as they are
- * decoded, writing a WAV file, and error handling with mg_last_error(). */
+ * Shows: loading a model by name/folder/GGUF (a repo id not yet cached is downloaded,
+ * with progress), a context with the thread count, generation with a progress callback,
+ * streaming chunks as they are decoded, Ctrl-C cancelling the download or the
+ * generation cleanly through those callbacks (a cancelled download resumes on the
+ * next run), writing a WAV file, and error handling with mg_last_error(). */
 #include <musicgen.h>
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+static volatile sig_atomic_t g_stop; /* set by Ctrl-C; the callbacks below pass it on */
+
+static void on_sigint(int sig) {
+    (void)sig;
+    g_stop = 1;
+}
+
+static int on_download(const mg_download_progress *p, void *user) {
+    (void)user;
+    if (p->file && p->file_total > 0)
+        fprintf(stderr, "\rdownloading %s (%d/%d): %3d%%", p->file, p->file_index, p->n_files,
+                (int)(100 * p->file_done / p->file_total));
+    if (p->finished && p->n_files > 0)
+        fprintf(stderr, "\rdownloaded %s: %lld bytes\n", p->repo_id, (long long)p->received);
+    return g_stop; /* non-zero cancels; what arrived is kept for the next run */
+}
 
 static int on_progress(int step, int total, void *user) {
     (void)user;
     fprintf(stderr, "\rgenerating: %3d%%", 100 * step / total);
     if (step == total)
         fputc('\n', stderr);
-    return 0; /* non-zero would cancel */
+    return g_stop; /* non-zero cancels */
 }
 
 static int on_audio(int item, const float *pcm, int64_t n_frames, int channels, int64_t position, void *user) {
@@ -49,8 +69,16 @@ int main(int argc, char **argv) {
         return 2;
     }
 
+    signal(SIGINT, on_sigint);
+    mg_model_params mp = mg_model_default_params();
+    mp.download_progress = on_download;
     mg_model *model;
-    if (mg_model_load(model_path, NULL, &model) != MG_OK) {
+    mg_status st = mg_model_load(model_path, &mp, &model);
+    if (st == MG_ERR_CANCELLED) {
+        fprintf(stderr, "\ncancelled: %s\n", mg_last_error());
+        return 130;
+    }
+    if (st != MG_OK) {
         fprintf(stderr, "cannot load %s: %s\n", model_path, mg_last_error());
         return 1;
     }
@@ -77,9 +105,9 @@ int main(int argc, char **argv) {
     gp.user = &streamed;
     mg_result *res = NULL;
     int rc = 0;
-    if (mg_generate(ctx, &prompt, 1, &gp, &res) != MG_OK) {
-        fprintf(stderr, "generation failed: %s\n", mg_last_error());
-        rc = 1;
+    if ((st = mg_generate(ctx, &prompt, 1, &gp, &res)) != MG_OK) {
+        fprintf(stderr, "generation %s: %s\n", st == MG_ERR_CANCELLED ? "cancelled" : "failed", mg_last_error());
+        rc = st == MG_ERR_CANCELLED ? 130 : 1;
     } else {
         mg_audio_write_params wp = mg_audio_write_default_params();
         wp.overwrite = 1;

@@ -96,11 +96,76 @@ typedef enum mg_weight_type {
     MG_WEIGHT_Q4_0
 } mg_weight_type;
 
+/* ---- models by name: downloads from the Hugging Face hub --------------------------
+ * A repo id ("facebook/musicgen-small") is fetched into the cache huggingface_hub uses
+ * ($HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub; same layout, shared with
+ * Python tools), resuming partial files and checking every weight file's sha256. */
+
+/* The released checkpoints this engine runs. */
+#define MG_KNOWN_MODELS                                                                 \
+    "facebook/musicgen-small, facebook/musicgen-medium, facebook/musicgen-large, "      \
+    "facebook/musicgen-stereo-small, facebook/musicgen-stereo-medium, "                 \
+    "facebook/musicgen-stereo-large"
+
+typedef struct mg_download_progress {
+    const char *repo_id;
+    const char *file;       /* file being downloaded (NULL in the final call) */
+    int file_index;         /* 1-based, among the files that need downloading */
+    int n_files;            /* files that need downloading (0: all were cached) */
+    int64_t file_done;      /* bytes of this file on disk (includes a resumed part) */
+    int64_t file_total;     /* -1 if unknown */
+    int64_t done, total;    /* all files of this download (total -1 if unknown) */
+    int64_t resumed;        /* bytes of partial files already on disk before this call */
+    int64_t received;       /* bytes received over the network so far (for a rate) */
+    int finished;           /* 1 in the last call, after every file is in place */
+    int waiting;            /* 1: no new bytes (the file list is being fetched, or a retry
+                               waits); a call only to let the receiver cancel */
+} mg_download_progress;
+
+/* Called often while bytes arrive (throttle any drawing), from the calling thread.
+ * Return non-zero to cancel: the call then fails with MG_ERR_CANCELLED within about
+ * 0.1 s and keeps the partial file, so the next call resumes it. */
+typedef int (*mg_download_progress_fn)(const mg_download_progress *progress, void *user);
+
+typedef struct mg_download_params {
+    const char *endpoint;   /* NULL: $HF_ENDPOINT, else https://huggingface.co */
+    const char *revision;   /* NULL: "main"; a branch, tag or commit hash */
+    const char *cache_dir;  /* NULL: from the environment (see above) */
+    const char *token;      /* NULL: $HF_TOKEN (sent as "Authorization: Bearer") */
+    int offline;            /* 1: never use the network ($HF_HUB_OFFLINE=1 also does) */
+    mg_download_progress_fn progress; /* NULL: none */
+    void *user;
+} mg_download_params;
+
+typedef struct mg_download_result {
+    char *snapshot;           /* the folder to load (malloc'ed) */
+    char *commit;             /* commit hash the revision resolved to (malloc'ed) */
+    int n_files;              /* files of the snapshot that the engine uses */
+    int n_downloaded;         /* files fetched by this call */
+    int64_t bytes_downloaded; /* bytes received by this call */
+    int64_t bytes_total;      /* size of all n_files */
+} mg_download_result;
+
+MG_API mg_download_params mg_download_default_params(void);
+/* Download what the engine needs of repo_id ("ORG/NAME", or "ORG/NAME@REVISION" instead
+ * of params->revision): config.json, generation_config.json, spiece.model,
+ * tokenizer_config.json if present, model.safetensors or the index and its shards.
+ * Cached files are not fetched again. On success *out describes the snapshot (free it
+ * with mg_download_result_free). mg_model_load() does the same for a repo id that is not
+ * cached; this call also checks the hub for a newer revision. */
+MG_API mg_status mg_download(const char *repo_id, const mg_download_params *params, mg_download_result *out);
+MG_API void mg_download_result_free(mg_download_result *result);
+
+/* ---- models ------------------------------------------------------------------------ */
+
 typedef struct mg_model_params {
     mg_weight_type weight_type; /* convert decoder weights on load (default AUTO) */
     int offline;                /* never use the network to resolve a repo id */
     const char *hub_endpoint;   /* NULL: $HF_ENDPOINT or https://huggingface.co */
     const char *revision;       /* NULL: "main" */
+    mg_download_progress_fn download_progress; /* a repo id that must be downloaded first
+                                   reports here (and may be cancelled: MG_ERR_CANCELLED) */
+    void *download_user;
     int n_threads;              /* threads used while loading/converting (0: one per core) */
     int no_mmap;                /* 1: read the weights a decoder step uses into (huge-page)
                                    memory instead of reading them from the mapped file:

@@ -137,7 +137,7 @@ static void test_refs_and_snapshots(void) {
     snprintf(snap, sizeof snap, "%s/snapshots/%s", repo, commit);
     CHECK_OK(mg_hub_mkdirs(snap));
     CHECK_OK(mg_hub_mkdirs(path2(repo, "blobs")));
-    mg_hub_options opt;
+    mg_download_params opt;
     memset(&opt, 0, sizeof opt);
     opt.cache_dir = cache;
 
@@ -232,7 +232,7 @@ static void test_resolve(void) {
     setenv("HF_HUB_OFFLINE", "1", 1);
     CHECK(mg_hub_resolve_model("t/absent", &mp, &r) == MG_ERR_NOT_FOUND && strstr(mg_last_error(), "HF_HUB_OFFLINE"),
           "env offline: %s", mg_last_error());
-    mg_hub_result res;
+    mg_download_result res;
     CHECK(mg_hub_download("t/m", NULL, &res) == MG_ERR_NETWORK && strstr(mg_last_error(), "offline"),
           "download refuses offline: %s", mg_last_error());
     clear_env();

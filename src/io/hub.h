@@ -34,55 +34,11 @@
 
 #define MG_HUB_DEFAULT_ENDPOINT "https://huggingface.co"
 /* The released MusicGen checkpoints this engine runs (named in "not found" errors). */
-#define MG_HUB_KNOWN_MODELS                                                             \
-    "facebook/musicgen-small, facebook/musicgen-medium, facebook/musicgen-large, "      \
-    "facebook/musicgen-stereo-small, facebook/musicgen-stereo-medium, "                 \
-    "facebook/musicgen-stereo-large"
+#define MG_HUB_KNOWN_MODELS MG_KNOWN_MODELS
 
-/* ---- download progress ------------------------------------------------------- */
-
-typedef struct mg_hub_progress {
-    const char *repo_id;
-    const char *file;       /* file being downloaded (NULL in the final call) */
-    int file_index;         /* 1-based, among the files that need downloading */
-    int n_files;            /* files that need downloading */
-    int64_t file_done;      /* bytes of this file on disk (includes a resumed part) */
-    int64_t file_total;     /* -1 if unknown */
-    int64_t done, total;    /* all files of this download (total -1 if unknown) */
-    int64_t resumed;        /* bytes of partial files already on disk before this run */
-    int64_t received;       /* bytes received over the network so far (for a rate) */
-    int finished;           /* 1 in the last call, after every file is in place */
-    int waiting;            /* 1: no new bytes (the file list is being fetched, or a retry
-                             * waits); a call only to let the receiver cancel */
-} mg_hub_progress;
-
-/* Called often while bytes arrive (the receiver throttles its drawing). Return
- * non-zero to cancel: the download then stops with MG_ERR_CANCELLED and keeps the
- * partial file so the next run resumes it. */
-typedef int (*mg_hub_progress_cb)(const mg_hub_progress *p, void *user);
-
-/* ---- options and results ----------------------------------------------------- */
-
-typedef struct mg_hub_options {
-    const char *endpoint;   /* NULL: $HF_ENDPOINT, else https://huggingface.co */
-    const char *revision;   /* NULL: "main"; a branch, tag or commit hash */
-    const char *cache_dir;  /* NULL: from the environment (see above) */
-    const char *token;      /* NULL: $HF_TOKEN (sent as "Authorization: Bearer") */
-    int offline;            /* 1: never use the network ($HF_HUB_OFFLINE=1 also does) */
-    mg_hub_progress_cb progress;
-    void *user;
-} mg_hub_options;
-
-typedef struct mg_hub_result {
-    char *snapshot;           /* folder to open as a checkpoint (malloc'ed) */
-    char *commit;             /* commit hash (malloc'ed) */
-    int n_files;              /* files in the snapshot that the engine uses */
-    int n_downloaded;         /* files fetched by this call */
-    int64_t bytes_downloaded; /* bytes received by this call */
-    int64_t bytes_total;      /* size of all n_files */
-} mg_hub_result;
-
-void mg_hub_result_free(mg_hub_result *r);
+/* Downloads report progress, take options and describe their result with the public
+ * types of musicgen.h: mg_download_progress(_fn), mg_download_params,
+ * mg_download_result (mg_download_result_free, in hub_api.c). */
 
 /* ---- cache (hub_cache.c) ---------------------------------------------------- */
 
@@ -113,20 +69,17 @@ int mg_hub_snapshot_missing(const char *snapshot, char *missing, size_t missing_
  * hash names its snapshot folder directly, a branch or tag goes through refs/.
  * MG_ERR_NOT_FOUND (with a message saying what is missing) if absent or incomplete.
  * Never uses the network. */
-mg_status mg_hub_find_cached(const char *repo_id, const mg_hub_options *opt, char **snapshot);
+mg_status mg_hub_find_cached(const char *repo_id, const mg_download_params *opt, char **snapshot);
 
 /* The one call mg_model_load makes: if `path` is an existing file/folder or not a
  * repo id (ORG/NAME, or ORG/NAME@REVISION, which overrides params->revision), sets
  * *resolved = NULL and returns MG_OK (open `path` as given).
  * Otherwise resolves the repo id to a snapshot folder in the cache (*resolved,
  * malloc'ed), downloading it first unless offline (params->offline or
- * $HF_HUB_OFFLINE). Errors say how to get the model. */
+ * $HF_HUB_OFFLINE), with params->download_progress told how it goes. Errors say how
+ * to get the model. */
 mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, char **resolved);
 
-/* Progress receiver for downloads started by mg_hub_resolve_model (which has no
- * callback parameter of its own). Process-wide; set it before loading models. */
-void mg_hub_set_progress_hook(mg_hub_progress_cb cb, void *user);
-void mg_hub_get_progress_hook(mg_hub_progress_cb *cb, void **user);
 
 /* Helpers shared by hub_cache.c and hub_download.c. */
 /* mkdir -p (folders get mode 0777 minus the umask). */
@@ -145,7 +98,7 @@ mg_status mg_hub_write_ref(const char *repo_dir, const char *revision, const cha
  * generation_config.json, spiece.model, tokenizer_config.json if present, and
  * model.safetensors or model.safetensors.index.json + its shards). Files whose blob
  * is already cached are not fetched again. On success *out describes the snapshot. */
-mg_status mg_hub_download(const char *repo_id, const mg_hub_options *opt, mg_hub_result *out);
+mg_status mg_hub_download(const char *repo_id, const mg_download_params *opt, mg_download_result *out);
 
 /* ---- sha256 (sha256.c) ------------------------------------------------------------- */
 

@@ -10,7 +10,6 @@
 
 #include <cjson/cJSON.h>
 #include <errno.h>
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,7 +307,7 @@ int mg_hub_snapshot_missing(const char *snapshot, char *missing, size_t missing_
     return n;
 }
 
-mg_status mg_hub_find_cached(const char *repo_id, const mg_hub_options *opt, char **snapshot) {
+mg_status mg_hub_find_cached(const char *repo_id, const mg_download_params *opt, char **snapshot) {
     *snapshot = NULL;
     const char *revision = opt && opt->revision && opt->revision[0] ? opt->revision : "main";
     char *cache = NULL, *repo = NULL, *commit = NULL, *snaps = NULL, *snap = NULL;
@@ -372,34 +371,10 @@ static int lacks_generation_config(const char *snapshot) {
 
 /* ---- mg_model_load's entry point -------------------------------------------------- */
 
-static pthread_mutex_t g_hook_lock = PTHREAD_MUTEX_INITIALIZER;
-static mg_hub_progress_cb g_hook;
-static void *g_hook_user;
-
-void mg_hub_set_progress_hook(mg_hub_progress_cb cb, void *user) {
-    pthread_mutex_lock(&g_hook_lock);
-    g_hook = cb;
-    g_hook_user = user;
-    pthread_mutex_unlock(&g_hook_lock);
-}
-
-void mg_hub_get_progress_hook(mg_hub_progress_cb *cb, void **user) {
-    pthread_mutex_lock(&g_hook_lock);
-    *cb = g_hook;
-    *user = g_hook_user;
-    pthread_mutex_unlock(&g_hook_lock);
-}
-
-void mg_hub_result_free(mg_hub_result *r) {
-    free(r->snapshot);
-    free(r->commit);
-    memset(r, 0, sizeof *r);
-}
-
 /* The cached (or downloaded) snapshot of repo id `path` at `revision` (NULL: the
  * params' revision, else main). */
 static mg_status resolve_repo(const char *path, const char *revision, const mg_model_params *params, char **resolved) {
-    mg_hub_options opt;
+    mg_download_params opt;
     memset(&opt, 0, sizeof opt);
     opt.endpoint = params ? params->hub_endpoint : NULL;
     opt.revision = revision                                            ? revision
@@ -408,7 +383,10 @@ static mg_status resolve_repo(const char *path, const char *revision, const mg_m
     const char *offline_var = mg_hub_env_offline_var();
     int env_offline = offline_var != NULL;
     opt.offline = (params && params->offline) || env_offline;
-    mg_hub_get_progress_hook(&opt.progress, &opt.user);
+    if (params) {
+        opt.progress = params->download_progress;
+        opt.user = params->download_user;
+    }
 
     char *snap = NULL;
     mg_status st = mg_hub_find_cached(path, &opt, &snap);
@@ -433,7 +411,7 @@ static mg_status resolve_repo(const char *path, const char *revision, const mg_m
                        strcmp(opt.revision, "main") ? opt.revision : "", unset);
     }
     mg_log_info("%s is not cached; downloading it from the Hugging Face hub", path);
-    mg_hub_result r;
+    mg_download_result r;
     st = mg_hub_download(path, &opt, &r);
     if (st == MG_ERR_NOT_FOUND)
         return mg_fail_context(st, "there is no file or folder %s here, so it was looked up on the hub", path);
@@ -443,7 +421,7 @@ static mg_status resolve_repo(const char *path, const char *revision, const mg_m
         return st;
     *resolved = r.snapshot;
     r.snapshot = NULL;
-    mg_hub_result_free(&r);
+    mg_download_result_free(&r);
     return MG_OK;
 }
 

@@ -315,7 +315,7 @@ static mg_status check_disk_space(hub_session *s, int64_t needed) {
 
 /* ---- entry point ------------------------------------------------------------------- */
 
-static mg_status download(hub_session *s, mg_hub_result *out) {
+static mg_status download(hub_session *s, mg_download_result *out) {
     MG_TRY(plan(s));
     MG_TRY(mg_hub_mkdirs(s->blobs_dir));
     /* What is already cached (a blob of the right size) is only linked. */
@@ -386,16 +386,16 @@ static mg_status download(hub_session *s, mg_hub_result *out) {
     return out->snapshot && out->commit ? MG_OK : MG_ERR_NOMEM;
 }
 
-mg_status mg_hub_download(const char *repo_id, const mg_hub_options *opt, mg_hub_result *out) {
+mg_status mg_hub_download(const char *repo_id, const mg_download_params *opt, mg_download_result *out) {
     memset(out, 0, sizeof *out);
-    mg_hub_options none;
+    mg_download_params none;
     if (!opt) {
         memset(&none, 0, sizeof none);
         opt = &none;
     }
     if (!repo_id || !mg_hub_is_repo_id(repo_id))
-        return mg_fail(MG_ERR_INVALID_ARG, "\"%s\" is not a Hugging Face repo id (expected ORG/NAME, such as "
-                       "facebook/musicgen-small)", repo_id ? repo_id : "");
+        return mg_fail(MG_ERR_INVALID_ARG, "\"%s\" is not a Hugging Face repo id: expected ORG/NAME such as "
+                       "facebook/musicgen-small", repo_id ? repo_id : "");
     const char *offline_var = mg_hub_env_offline_var();
     if (offline_var)
         return mg_fail(MG_ERR_NETWORK, "cannot download %s: offline mode is on (%s is set); unset it to allow downloads",
@@ -407,7 +407,7 @@ mg_status mg_hub_download(const char *repo_id, const mg_hub_options *opt, mg_hub
     if (st == MG_OK)
         st = download(&s, out);
     if (st != MG_OK)
-        mg_hub_result_free(out);
+        mg_download_result_free(out);
     out->bytes_downloaded = s.received;
     mg_hub_session_free(&s);
     return st;

@@ -141,7 +141,7 @@ void mg_hub_session_free(hub_session *s) {
     free(s->commit);
 }
 
-mg_status mg_hub_session_init(hub_session *s, const char *repo_id, const mg_hub_options *opt) {
+mg_status mg_hub_session_init(hub_session *s, const char *repo_id, const mg_download_params *opt) {
     memset(s, 0, sizeof *s);
     s->repo_id = repo_id;
     s->opt = opt;

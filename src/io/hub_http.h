@@ -40,7 +40,7 @@ typedef struct hub_file {
 typedef struct hub_session {
     const char *repo_id;
     const char *revision;
-    const mg_hub_options *opt;
+    const mg_download_params *opt;
     char *endpoint;  /* no trailing '/' */
     char *cache, *repo_dir, *blobs_dir, *locks_dir;
     char *commit;
@@ -52,7 +52,7 @@ typedef struct hub_session {
     int n_files;
     /* progress */
     int report;          /* report progress for the current transfer */
-    mg_hub_progress prog;
+    mg_download_progress prog;
     int64_t done_before; /* bytes of finished files in prog.done */
     int64_t file_base;   /* bytes of the current file on disk when its transfer began */
     int64_t received;    /* bytes received over the network */
@@ -61,7 +61,7 @@ typedef struct hub_session {
 } hub_session;
 
 /* Session: endpoint, cache paths, curl handle and headers (User-Agent, token). */
-mg_status mg_hub_session_init(hub_session *s, const char *repo_id, const mg_hub_options *opt);
+mg_status mg_hub_session_init(hub_session *s, const char *repo_id, const mg_download_params *opt);
 void mg_hub_session_free(hub_session *s);
 
 /* HEAD the resolve URL of `file` at `revision` (CDN redirects not followed). On MG_OK,

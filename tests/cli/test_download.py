@@ -517,6 +517,42 @@ def main():
             check_layout(cache5, "test-org/tiny-mono", mono, mono_files)
         check(not os.path.exists(out_dir), "an interrupted generate leaves no output folder")
 
+        # 8d. The C API: a host program (examples/background_music.c) that loads ORG/NAME
+        # sees the download through mg_model_params.download_progress and cancels it there
+        # (its Ctrl-C handler); what arrived is kept, and the next load resumes it.
+        example = os.path.join(os.environ.get("MG_BUILD_DIR", "build"), "example_background_music")
+        check(os.path.exists(example), "the example host program is built (%s)" % example)
+        if os.path.exists(example):
+            cache_host = os.path.join(tmp, "cache_host")
+            env6 = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+            env6.update({"HF_HUB_CACHE": cache_host, "HF_ENDPOINT": hub.url})
+            wav = os.path.join(tmp, "host.wav")
+            inc = os.path.join(repo_dir(cache_host, "test-org/tiny-mono"), "blobs", weights_sha + ".incomplete")
+            hub.stall.add(weights_sha)
+            hub.stalled.clear()
+            hub.unstall.clear()
+            p = subprocess.Popen([example, "-m", "test-org/tiny-mono", "-d", "0.5", "-o", wav, "calm piano"], env=env6,
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            hub.stalled.wait(60)
+            time.sleep(0.5)
+            p.send_signal(signal.SIGINT)
+            time.sleep(0.5)
+            hub.stall.discard(weights_sha)
+            hub.unstall.set()
+            out, err = p.communicate(timeout=60)
+            check(p.returncode == 130 and "cancelled" in err and "downloading model.safetensors" in err,
+                  "host program: its download callback saw the weights and cancelled them (rc %d, %r)"
+                  % (p.returncode, err))
+            check(os.path.exists(inc) and os.path.getsize(inc) == size // 2, "host program: what arrived is kept")
+            n_before = len(hub.requests())
+            p = subprocess.run([example, "-m", "test-org/tiny-mono", "-d", "0.5", "-o", wav, "calm piano"], env=env6,
+                               capture_output=True, text=True, timeout=120)
+            check(p.returncode == 0 and os.path.exists(wav) and "downloaded test-org/tiny-mono" in p.stderr,
+                  "host program: the next run downloads the rest and generates (rc %d, %r)" % (p.returncode, p.stderr))
+            check(any(r[1] == "/cdn/" + weights_sha and r[2] == "bytes=%d-" % (size // 2)
+                      for r in hub.requests()[n_before:]), "host program: the second load resumed the partial blob")
+            check_layout(cache_host, "test-org/tiny-mono", mono, mono_files)
+
         # 8e. Ctrl-C while the files are being listed (a HEAD that does not answer) or
         # while a retry waits (the hub answers 503): stops within a second or two.
         for what in ("stall_head", "busy"):

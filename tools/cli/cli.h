@@ -44,21 +44,21 @@ extern int cli_quiet;
 int cli_stderr_is_tty(void);
 
 /* The download progress bar (cli_download_bar.c): a redrawn line on a terminal. */
-struct mg_hub_progress;
 typedef struct cli_download_bar {
     double start;      /* when the first byte was expected */
     double last_draw;
     int drawn;         /* a bar is on the current line */
     int tty;
 } cli_download_bar;
-/* An mg_hub_options.progress receiver; user is a cli_download_bar. */
-int cli_download_bar_draw(const struct mg_hub_progress *p, void *user);
-/* Draw that bar when -m triggers a download inside mg_model_load (call before it). */
-void cli_hub_install_progress(int quiet);
+/* An mg_download_params.progress receiver; user is a cli_download_bar. */
+int cli_download_bar_draw(const mg_download_progress *p, void *user);
+/* Draw that bar (and a summary line unless quiet) when -m makes mg_model_load download
+ * the model: sets mp->download_progress; cancels once cli_interrupted is set. */
+void cli_download_progress_on(mg_model_params *mp, int quiet);
 /* After a model load: clears a download bar the load left on the line. A download the
  * load started stops (its partial file kept for the next run) once cli_interrupted is
  * set. */
-void cli_hub_end_progress(void);
+void cli_download_progress_off(void);
 /* Seconds on a monotonic clock; "1.5 MB"-style sizes and m:ss / h:mm:ss durations. */
 double cli_now_s(void);
 const char *cli_fmt_bytes(double n, char *buf, size_t size);

@@ -195,9 +195,10 @@ int cli_parse_weight_type(const char *cmd, const char *s, mg_weight_type *out) {
 int cli_stderr_is_tty(void) { return isatty(2) && !cli_quiet; }
 
 int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp, mg_model **out) {
-    cli_hub_install_progress(cli_quiet);
-    mg_status st = mg_model_load(path, mp, out);
-    cli_hub_end_progress();
+    mg_model_params p = *mp;
+    cli_download_progress_on(&p, cli_quiet);
+    mg_status st = mg_model_load(path, &p, out);
+    cli_download_progress_off();
     if (st == MG_ERR_CANCELLED && cli_interrupted) { /* Ctrl-C during a download of -m ORG/NAME */
         fprintf(stderr, "musicgen %s: interrupted; run the same command again to resume the download\n", cmd);
         return 128 + cli_interrupted;

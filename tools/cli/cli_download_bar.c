@@ -1,9 +1,8 @@
 /* cli_download_bar.c — the download progress bar of the CLI: `musicgen download`
  * draws it, and so does every command whose `-m ORG/NAME` starts a download inside
- * mg_model_load (cli_hub_install_progress). Also the byte / duration formatting its
+ * mg_model_load (cli_download_progress_on). Also the byte / duration formatting its
  * summary lines use. */
 #include "cli.h"
-#include "io/hub.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +38,7 @@ const char *cli_fmt_time(double s, char *buf, size_t size) {
 
 
 /* The progress receiver: one redrawn line, at most 10 times a second. */
-int cli_download_bar_draw(const mg_hub_progress *p, void *user) {
+int cli_download_bar_draw(const mg_download_progress *p, void *user) {
     cli_download_bar *b = user;
     if (!b->tty || p->waiting)
         return 0;
@@ -90,7 +89,7 @@ int cli_download_bar_draw(const mg_hub_progress *p, void *user) {
 static cli_download_bar g_load_bar;
 static int g_load_quiet;
 
-static int load_progress(const mg_hub_progress *p, void *user) {
+static int load_progress(const mg_download_progress *p, void *user) {
     cli_download_bar *b = user;
     if (p->waiting) /* nothing to draw: only the chance to cancel */
         return cli_interrupted != 0;
@@ -106,16 +105,17 @@ static int load_progress(const mg_hub_progress *p, void *user) {
     return cli_interrupted != 0;
 }
 
-void cli_hub_end_progress(void) {
+void cli_download_progress_off(void) {
     if (g_load_bar.drawn) { /* a download stopped part-way: its bar is still on the line */
         fputs("\r\033[K", stderr);
         g_load_bar.drawn = 0;
     }
 }
 
-void cli_hub_install_progress(int quiet) {
+void cli_download_progress_on(mg_model_params *mp, int quiet) {
     memset(&g_load_bar, 0, sizeof g_load_bar);
     g_load_bar.tty = !quiet && cli_stderr_is_tty();
     g_load_quiet = quiet;
-    mg_hub_set_progress_hook(load_progress, &g_load_bar);
+    mp->download_progress = load_progress;
+    mp->download_user = &g_load_bar;
 }

@@ -1,10 +1,9 @@
 /* cmd_download.c — `musicgen download REPO_ID [--revision R] [--endpoint URL]`:
  * fetch a MusicGen checkpoint from the Hugging Face hub into the shared hub cache
- * (src/io/hub.h), with a progress bar on stderr when it is a terminal and a summary
+ * (mg_download in musicgen.h), with a progress bar on stderr when it is a terminal and a summary
  * line always. Prints the snapshot folder on stdout, so scripts can do
  * `musicgen generate -m "$(musicgen download facebook/musicgen-small)" ...`. */
 #include "cli.h"
-#include "io/hub.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -18,7 +17,7 @@ static void help(void) {
            "(`-m REPO_ID@REV` for a revision other than main).\n\n"
            "  -r, --revision REV    branch, tag or commit hash (default main)\n"
            "      --endpoint URL    hub server (default $HF_ENDPOINT or\n"
-           "                        %s)\n"
+           "                        https://huggingface.co)\n"
            "      --cache-dir DIR   cache folder (default $HF_HUB_CACHE, $HF_HOME/hub or\n"
            "                        ~/.cache/huggingface/hub)\n"
            "  -q, --quiet           no progress bar or summary\n"
@@ -26,10 +25,10 @@ static void help(void) {
            "Environment: HF_TOKEN (token for private/gated repos), HF_ENDPOINT,\n"
            "HF_HUB_CACHE, HF_HOME, HF_HUB_OFFLINE=1 (never use the network; download then\n"
            "fails).\n"
-           "Known models:", MG_HUB_DEFAULT_ENDPOINT);
-    /* MG_HUB_KNOWN_MODELS is one comma-separated line: wrapped at 80 columns here. */
+           "Known models:");
+    /* MG_KNOWN_MODELS is one comma-separated line: wrapped at 80 columns here. */
     int col = 13;
-    for (const char *p = MG_HUB_KNOWN_MODELS; *p;) {
+    for (const char *p = MG_KNOWN_MODELS; *p;) {
         size_t n = strcspn(p, ",");
         if (col + 1 + (int)n + 1 > 80) {
             printf("\n ");
@@ -43,13 +42,12 @@ static void help(void) {
     printf("\n");
 }
 
-static int progress(const mg_hub_progress *p, void *user) {
+static int progress(const mg_download_progress *p, void *user) {
     return cli_interrupted ? 1 : cli_download_bar_draw(p, user);
 }
 
 int cmd_download(int argc, char **argv) {
-    mg_hub_options opt;
-    memset(&opt, 0, sizeof opt);
+    mg_download_params opt = mg_download_default_params();
     static const struct option opts[] = {{"revision", required_argument, 0, 'r'},
                                          {"endpoint", required_argument, 0, 'e'},
                                          {"cache-dir", required_argument, 0, 'c'},
@@ -76,19 +74,12 @@ int cmd_download(int argc, char **argv) {
     if (optind + 1 < argc)
         return cli_error("download", "unexpected argument \"%s\" (one repo id per call; see musicgen download --help)",
                          argv[optind + 1]);
-    /* ORG/NAME@REV, as -m takes it, is ORG/NAME -r REV. */
-    char repo[128];
-    snprintf(repo, sizeof repo, "%s", argv[optind]);
-    char *at = strchr(repo, '@');
-    if (at && strlen(argv[optind]) < sizeof repo) {
-        if (opt.revision)
-            return cli_error("download", "give the revision once: %s or -r %s", argv[optind], opt.revision);
-        *at = 0;
-        opt.revision = argv[optind] + (at - repo) + 1;
-    }
-    if (!mg_hub_is_repo_id(repo))
-        return cli_error("download", "\"%s\" is not a Hugging Face repo id: expected ORG/NAME such as %s",
-                         argv[optind], MG_DEFAULT_MODEL);
+    /* ORG/NAME@REV, as -m takes it, is ORG/NAME -r REV (mg_download splits it). */
+    const char *arg = argv[optind];
+    if (strchr(arg, '@') && opt.revision)
+        return cli_error("download", "give the revision once: %s or -r %s", arg, opt.revision);
+    char repo[128]; /* for the summary: the repo id without its @REV */
+    snprintf(repo, sizeof repo, "%.*s", (int)strcspn(arg, "@"), arg);
     if (opt.revision && !opt.revision[0])
         return cli_error("download", "--revision needs a branch, tag or commit hash");
 
@@ -100,8 +91,8 @@ int cmd_download(int argc, char **argv) {
      * in blobs/<etag>.incomplete (its write buffer included) for the next run. */
     cli_stop_on_interrupt("download", "run the same command again to resume");
     double t0 = cli_now_s();
-    mg_hub_result r;
-    mg_status st = mg_hub_download(repo, &opt, &r);
+    mg_download_result r;
+    mg_status st = mg_download(arg, &opt, &r);
     if (bar.drawn)
         fputs("\r\033[K", stderr);
     if (st == MG_ERR_CANCELLED && cli_interrupted)
@@ -122,6 +113,6 @@ int cmd_download(int argc, char **argv) {
                     cli_fmt_bytes(secs > 0 ? (double)r.bytes_downloaded / secs : 0, speed, sizeof speed));
     }
     printf("%s\n", r.snapshot);
-    mg_hub_result_free(&r);
+    mg_download_result_free(&r);
     return 0;
 }

@@ -157,10 +157,11 @@ int cmd_quantize(int argc, char **argv) {
 
     cli_exit_cleanly_on_interrupt("quantize");
     double t0 = mg_time_now();
-    cli_hub_install_progress(cli_quiet);
     mg_model_params mp = mg_model_default_params();
+    cli_download_progress_on(&mp, cli_quiet);
     char *resolved = NULL;
     st = mg_hub_resolve_model(model, &mp, &resolved);
+    cli_download_progress_off();
     if (st != MG_OK)
         return cli_lib_error("quantize", st);
     if (check_model_usable(resolved ? resolved : model)) {

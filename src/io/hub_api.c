@@ -1,0 +1,49 @@
+/* hub_api.c — the public face of downloads (musicgen.h: mg_download and its params and
+ * result): a repo id, or "ORG/NAME@REVISION" as mg_model_load takes it, handed to
+ * mg_hub_download (hub_download.c), which does the work. */
+#include "io/hub.h"
+#include "base/status.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+MG_API mg_download_params mg_download_default_params(void) {
+    mg_download_params p;
+    memset(&p, 0, sizeof p);
+    return p;
+}
+
+MG_API void mg_download_result_free(mg_download_result *r) {
+    if (!r)
+        return;
+    free(r->snapshot);
+    free(r->commit);
+    memset(r, 0, sizeof *r);
+}
+
+MG_API mg_status mg_download(const char *repo_id, const mg_download_params *params, mg_download_result *out) {
+    if (!out)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_download: NULL result pointer");
+    memset(out, 0, sizeof *out);
+    if (!repo_id || !repo_id[0])
+        return mg_fail(MG_ERR_INVALID_ARG, "give the repo id to download, e.g. facebook/musicgen-small");
+    mg_download_params p = params ? *params : mg_download_default_params();
+    const char *at = strchr(repo_id, '@');
+    if (!at)
+        return mg_hub_download(repo_id, &p, out);
+    /* ORG/NAME@REVISION is ORG/NAME at that revision. */
+    if (p.revision && p.revision[0])
+        return mg_fail(MG_ERR_INVALID_ARG, "give the revision once: %s or revision %s", repo_id, p.revision);
+    if (!at[1])
+        return mg_fail(MG_ERR_INVALID_ARG, "%s: no revision after '@' (a branch, tag or commit hash)", repo_id);
+    size_t n = (size_t)(at - repo_id);
+    char *repo = malloc(n + 1);
+    if (!repo)
+        return mg_fail(MG_ERR_NOMEM, "out of memory");
+    memcpy(repo, repo_id, n);
+    repo[n] = 0;
+    p.revision = at + 1;
+    mg_status st = mg_hub_download(repo, &p, out);
+    free(repo);
+    return st;
+}
