@@ -391,6 +391,13 @@ typedef struct mg_audio_write_params {
 
 MG_API mg_audio_write_params mg_audio_write_default_params(void);
 
+/* Every file the library writes (audio, codes, GGUF) goes to a temporary file that is
+ * renamed into place when complete. A program stopping abruptly (a signal handler that
+ * calls _exit) calls this first: it removes the temporary files of the writes still in
+ * progress, so nothing partial is left behind. Async-signal-safe (unlink only).
+ * Downloads keep their .incomplete files on purpose: the next download resumes them. */
+MG_API void mg_remove_temp_files(void);
+
 /* Write interleaved float PCM; the container follows the extension: .wav, .flac
  * (s16/s24 only) or .ogg (Ogg Vorbis). Without params->overwrite an existing file is
  * never replaced (MG_ERR_EXISTS). Writes to a temporary file in the same folder and

@@ -384,7 +384,7 @@ mg_status mg_check_output_path(const char *path, int overwrite) {
     return st;
 }
 
-/* Temporary files of atomic writes in progress, for mg_atomic_remove_temps() (called
+/* Temporary files of atomic writes in progress, for mg_remove_temp_files() (called
  * from signal handlers). A slot is 0 (free), 1 (being filled) or 2 (live); slots are
  * taken and filled with atomic operations, so writers on several threads and a signal
  * handler never see a half-written path as live. Paths too long for a slot are not
@@ -414,7 +414,7 @@ static void live_remove(int live) {
         __atomic_store_n(&g_live_state[live - 1], 0, __ATOMIC_RELEASE);
 }
 
-void mg_atomic_remove_temps(void) {
+MG_API void mg_remove_temp_files(void) {
     for (int i = 0; i < LIVE_TEMPS; i++)
         if (__atomic_load_n(&g_live_state[i], __ATOMIC_ACQUIRE) == 2)
             unlink(g_live_path[i]);

@@ -76,10 +76,8 @@ typedef struct mg_atomic_file {
 mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite);
 mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite);
 void mg_atomic_abort(mg_atomic_file *af);
-/* Remove the temporary files of every atomic write still in progress. Async-signal-
- * safe: a program's SIGINT handler calls it before _exit, so an interrupted write
- * leaves no partial file behind. */
-void mg_atomic_remove_temps(void);
+/* mg_remove_temp_files() (musicgen.h) removes the temporary files of the atomic writes
+ * still in progress; async-signal-safe. */
 /* Check before doing expensive work that `path` could be written: the folder exists
  * and is writable, and the file does not exist unless `overwrite`. */
 mg_status mg_check_output_path(const char *path, int overwrite);

@@ -1,7 +1,6 @@
 /* cli_common.c — error printing, strict number parsing and model loading shared by
  * every subcommand (see cli.h). */
 #include "cli.h"
-#include "base/file.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -318,7 +317,7 @@ static struct {
 
 static void exit_on_signal(int sig) {
     int i = sig == SIGBUS;
-    mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
+    mg_remove_temp_files(); /* async-signal-safe: unlink() only */
     ssize_t w = write(g_stderr_fd, g_exit_on[i].msg, g_exit_on[i].len);
     (void)w;
     _exit(i ? 1 : 128 + sig);
@@ -355,7 +354,7 @@ static void stop_on_signal(int sig) {
         cli_interrupted = sig;
         return;
     }
-    mg_atomic_remove_temps(); /* async-signal-safe: unlink() only */
+    mg_remove_temp_files(); /* async-signal-safe: unlink() only */
     ssize_t w = write(g_stderr_fd, g_exit_on[0].msg, g_exit_on[0].len);
     (void)w;
     _exit(128 + cli_interrupted);

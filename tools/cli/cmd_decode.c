@@ -5,9 +5,7 @@
  * before anything is decoded and written atomically; nothing is overwritten without
  * --force. s16/s24 clip samples beyond +-1 and say so; f32 keeps them. */
 #include "cli.h"
-#include "base/file.h"
-#include "io/audio.h"
-#include "io/npy.h"
+#include "base/file.h" /* path checks */
 
 #include <errno.h>
 #include <stdio.h>
@@ -115,10 +113,8 @@ static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) 
     return 0;
 }
 
-static int decode_all(const decode_opts *o, mg_npy *a) {
-    int B = a->ndim == 3 ? (int)a->shape[0] : 1;
-    int64_t K = a->shape[a->ndim - 2], T = a->shape[a->ndim - 1];
-    if (B < 1 || K < 1 || T < 1 || K > 1024 || T > (1 << 26))
+static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t K, int64_t T) {
+    if (K > 1024 || T > (1 << 26))
         return cli_error("decode", "%s: cannot decode codes of shape [%d, %lld, %lld]", o->in, B, (long long)K,
                          (long long)T);
     size_t len = strlen(o->out);
@@ -140,11 +136,10 @@ static int decode_all(const decode_opts *o, mg_npy *a) {
     if (!rc && cli_load_model("decode", o->model, &mp, &m))
         rc = 1;
     mg_model_info info;
-    mg_audio_write_opts wo;
-    memset(&wo, 0, sizeof wo);
+    mg_audio_write_params wo = mg_audio_write_default_params();
     wo.format = o->fmt;
     wo.overwrite = o->force;
-    wo.software = "musicgen.c";
+    wo.tags.software = "musicgen.c";
     if (!rc) {
         mg_model_get_info(m, &info);
         /* Valid (EnCodec decodes any number of levels) but rarely meant: say so. */
@@ -152,7 +147,7 @@ static int decode_all(const decode_opts *o, mg_npy *a) {
             cli_warn("%s has %lld codebooks and the model generates %d: decoding with those only (a lower "
                      "bandwidth)", o->in, (long long)K, info.n_codebooks);
         for (int b = 0; b < B && !rc; b++) {
-            mg_status st = mg_audio_check_output(paths[b], &wo, info.channels, info.sample_rate);
+            mg_status st = mg_check_audio_output(paths[b], &wo, info.channels, info.sample_rate);
             if (st == MG_ERR_EXISTS)
                 rc = cli_error("decode", "%s exists; use --force to overwrite it", paths[b]);
             else if (st != MG_OK)
@@ -170,14 +165,14 @@ static int decode_all(const decode_opts *o, mg_npy *a) {
     int64_t n_samples = 0;
     int channels = 0;
     for (int b = 0; b < B && !rc; b++) {
-        mg_status st = mg_decode_codes(ctx, a->data + (int64_t)b * K * T, (int)K, (int)T, &pcm[b], &n_samples, &channels);
+        mg_status st = mg_decode_codes(ctx, codes + (int64_t)b * K * T, (int)K, (int)T, &pcm[b], &n_samples, &channels);
         if (st != MG_OK)
             rc = B > 1 ? cli_error("decode", "row %d of %s: %s", b, o->in, mg_last_error())
                        : cli_error("decode", "%s: %s", o->in, mg_last_error());
     }
     for (int b = 0; b < B && !rc; b++) {
         int64_t clipped = 0;
-        mg_status st = mg_audio_write(paths[b], pcm[b], n_samples, channels, info.sample_rate, &wo, &clipped);
+        mg_status st = mg_write_audio(paths[b], pcm[b], n_samples, channels, info.sample_rate, &wo, &clipped);
         if (st != MG_OK) {
             rc = cli_lib_error("decode", st);
             break;
@@ -201,16 +196,12 @@ int cmd_decode(int argc, char **argv) {
     if (rc)
         return rc < 0 ? 0 : rc;
     cli_exit_cleanly_on_interrupt("decode");
-    mg_npy a;
-    memset(&a, 0, sizeof a);
-    mg_status st = mg_npy_read_int(o.in, &a);
+    int64_t *codes = NULL;
+    int B = 0, K = 0, T = 0;
+    mg_status st = mg_read_codes(o.in, &codes, &B, &K, &T);
     if (st != MG_OK)
         return cli_lib_error("decode", st);
-    if (a.ndim == 3 || a.ndim == 2)
-        rc = decode_all(&o, &a);
-    else
-        rc = cli_error("decode", "%s: codes must have shape [1, K, T], [B, K, T] or [K, T] (got %d dimensions)", o.in,
-                       a.ndim);
-    mg_npy_free(&a);
+    rc = decode_all(&o, codes, B, K, T);
+    mg_free(codes);
     return rc;
 }

@@ -4,8 +4,6 @@
  * interleaved per level). The audio is resampled to the codec's rate and mixed to the
  * model's channel count first. Writes atomically; never overwrites without --force. */
 #include "cli.h"
-#include "io/audio.h"
-#include "io/npy.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -77,16 +75,18 @@ int cmd_encode(int argc, char **argv) {
         return cli_error("encode", "cannot write %s: the folder %s does not exist or is not writable", out,
                          slash ? dir : ".");
     cli_exit_cleanly_on_interrupt("encode");
-    mg_audio a;
+    float *pcm = NULL;
+    int64_t n_frames = 0;
+    int channels = 0, rate = 0;
     int saved_stderr = cli_foreign_stderr_off();
-    mg_status st = mg_audio_read(in, &a);
+    mg_status st = mg_read_audio(in, &pcm, &n_frames, &channels, &rate);
     cli_foreign_stderr_on(saved_stderr);
     if (st != MG_OK)
         return cli_lib_error("encode", st);
     mg_model_params mp = mg_model_default_params();
     mg_model *m;
     if (cli_load_model("encode", model, &mp, &m)) {
-        mg_audio_free(&a);
+        mg_free(pcm);
         return 1;
     }
     mg_context_params cp = mg_context_default_params();
@@ -96,11 +96,9 @@ int cmd_encode(int argc, char **argv) {
     int K = 0, T = 0;
     st = mg_context_new(m, &cp, &ctx);
     if (st == MG_OK)
-        st = mg_encode_audio(ctx, a.pcm, a.n_frames, a.channels, a.sample_rate, &codes, &K, &T);
-    if (st == MG_OK) {
-        int64_t shape[3] = {1, K, T};
-        st = mg_npy_write_i64(out, codes, 3, shape, force);
-    }
+        st = mg_encode_audio(ctx, pcm, n_frames, channels, rate, &codes, &K, &T);
+    if (st == MG_OK)
+        st = mg_write_codes(out, codes, 1, K, T, force);
     int rc = 0;
     if (st == MG_OK)
         printf("%s\n", out);
@@ -109,6 +107,6 @@ int cmd_encode(int argc, char **argv) {
     mg_free(codes);
     mg_context_free(ctx);
     mg_model_free(m);
-    mg_audio_free(&a);
+    mg_free(pcm);
     return rc;
 }
