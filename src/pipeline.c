@@ -315,8 +315,8 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
             return mg_fail(MG_ERR_INVALID_ARG, "stride %g s must be shorter than the window (%.3f s)",
                            gp->stride_s > 0 ? gp->stride_s : stride / fr, W / fr);
         if (P >= W)
-            return mg_fail(MG_ERR_INVALID_ARG, "the audio prompt (%.2f s) fills the whole window (%.2f s); use a shorter "
-                           "prompt", prompt_samples / (double)sr, W / fr);
+            return mg_fail(MG_ERR_INVALID_ARG, "the audio prompt (%.2f s, %d codec frames) fills the whole window (%.2f s, "
+                           "%d frames); use a shorter prompt", prompt_samples / (double)sr, P, W / fr, W);
     }
     /* Count the steps of every window (for progress). A last window shorter than the
      * delay pattern's minimum (D - 1 frames) is lengthened; the extra frames are
