@@ -3,9 +3,11 @@ PCM with --raw) on standard output, readable by a player from a pipe (python's w
 module here), whose samples equal the file `generate -o` writes for the same seed;
 plus the one-line errors of impossible combinations."""
 import os
+import signal
 import subprocess
 import struct
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(__file__))
 import mgtest as t
@@ -60,6 +62,21 @@ def main():
     err = p.stderr.read().decode()
     p.wait()
     t.check(p.returncode == 1 and "Broken pipe" in err, f"stream to a reader that quit: exit {p.returncode}, {err.strip()}")
+    # Ctrl-C / SIGTERM while the write is blocked on a reader that is behind (the pipe
+    # full) is an interruption (exit 128 + signal, "interrupted"), not a write error
+    # from the interrupted write (EINTR).
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        p = subprocess.Popen([t.MUSICGEN, "generate", "-m", model, "--greedy", "-q", "-d", "600", "--window", "0.3",
+                              "--stride", "0.06", "--stream", "--raw", "-s", "f32", "-o", "-", "x"],
+                             stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        time.sleep(1.5)  # long enough to fill the pipe and block in write()
+        p.send_signal(sig)
+        time.sleep(0.5)
+        got = len(p.stdout.read())  # the reader catches up; the stream then stops
+        err = p.stderr.read().decode()
+        p.wait()
+        t.check(p.returncode == 128 + sig and "interrupted after streaming" in err and got % 4 == 0,
+                f"{signal.Signals(sig).name} with the pipe full: exit {p.returncode}, {got} bytes, {err.strip()!r}")
     t.finish("test_stream_cli")
 
 
