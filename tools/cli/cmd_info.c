@@ -176,7 +176,14 @@ int cmd_info(int argc, char **argv) {
         print_params("params, codec", in.params_codec);
         print_params("params, total", in.params_total);
         printf("  weights                %s\n", in.weight_type);
-        printf("  defaults               guidance %g, top-k %d", (double)in.guidance_scale, in.top_k);
+        if (in.guidance_scale > 1)
+            printf("  defaults               guidance %g", (double)in.guidance_scale);
+        else
+            printf("  defaults               no guidance");
+        if (in.top_k > 0)
+            printf(", top-k %d", in.top_k);
+        else
+            printf(", no top-k");
         if (in.top_p > 0 && in.top_p < 1)
             printf(", top-p %g", (double)in.top_p);
         if (in.temperature != 1.0f)
