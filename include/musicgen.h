@@ -248,6 +248,44 @@ typedef struct mg_validate_report {
 MG_API mg_status mg_model_validate(const mg_model *model, mg_validate_cb cb, void *user,
                                    mg_validate_report *report);
 
+/* ---- quantize: a model as one GGUF file ---------------------------------------------
+ * What `musicgen quantize` does: the decoder's matrices in one format (docs/gguf.md
+ * says which tensor gets which), T5 in f16 (f32 for F32), the configs, generation
+ * defaults and tokenizer included; mg_model_load() maps the result without conversion. */
+
+/* Called after each tensor is written; return non-zero to cancel (MG_ERR_CANCELLED,
+ * and no file is left behind). */
+typedef int (*mg_quantize_progress_fn)(int64_t done_bytes, int64_t total_bytes, const char *tensor, void *user);
+
+typedef struct mg_quantize_params {
+    mg_weight_type type;     /* MG_WEIGHT_Q8_0 (default; AUTO means it too), Q4_0, F16, BF16 or F32 */
+    int pure;                /* 1: small decoder matrices get `type` too (by default matrices of
+                                fewer than 2^18 values, which only toy models have, stay f32) */
+    int overwrite;           /* replace an existing output (default 0: MG_ERR_EXISTS) */
+    int n_threads;           /* threads converting (0: one per core); the bytes do not depend on it */
+    mg_quantize_progress_fn progress; /* may be NULL */
+    void *user;
+    mg_download_progress_fn download_progress; /* a repo id that must be downloaded first */
+    void *download_user;
+} mg_quantize_params;
+
+typedef struct mg_quantize_result {
+    int64_t in_bytes;        /* weight bytes of the source */
+    int64_t out_bytes;       /* size of the GGUF file written */
+    int n_kept_f32;          /* small decoder matrices left in f32 (0 with pure) */
+    int n_kept_f16;          /* decoder matrices whose rows are not a multiple of the
+                                q8_0 / q4_0 block (32 values), stored in f16 instead */
+} mg_quantize_result;
+
+MG_API mg_quantize_params mg_quantize_default_params(void);
+/* Convert `model` (a checkpoint folder, a .gguf file or a repo id, as mg_model_load
+ * takes it) into one GGUF file at `out_path`. The model is first checked as
+ * mg_model_validate() checks it (its warnings go to the log callback), so a file that
+ * would not load is never written; the output is written to a temporary file and
+ * renamed into place. `result` may be NULL. */
+MG_API mg_status mg_quantize(const char *model, const char *out_path, const mg_quantize_params *params,
+                             mg_quantize_result *result);
+
 /* ---- tokenizer ----------------------------------------------------------------- */
 
 /* T5 ids of `text` ending with </s> (1). *out is malloc'ed; free with mg_free(). */

@@ -29,6 +29,8 @@
 #include "io/checkpoint.h"
 #include "io/gguf.h"
 
+#include <dirent.h>
+#include <sys/stat.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -783,6 +785,76 @@ static void check_writer(void) {
     unlink(tmp_path("a64.gguf"));
 }
 
+static int cancel_at(int64_t done, int64_t total, const char *tensor, void *user) {
+    (void)total;
+    (void)tensor;
+    int *calls = user;
+    ++*calls;
+    return done > 0 && *calls >= 3; /* cancel at the third tensor */
+}
+
+static int count_calls(int64_t done, int64_t total, const char *tensor, void *user) {
+    (void)tensor;
+    int *calls = user;
+    ++*calls;
+    return done > total; /* never */
+}
+
+/* The public mg_quantize: what the CLI's quantize is a client of. */
+static void check_quantize_api(void) {
+    char src[1024], out[1024]; /* the helpers return static buffers */
+    snprintf(src, sizeof src, "%s", test_ref_path("tiny-mono"));
+    snprintf(out, sizeof out, "%s", tmp_path("api.gguf"));
+    mg_quantize_params p = mg_quantize_default_params();
+    CHECK(p.type == MG_WEIGHT_Q8_0 && !p.pure && !p.overwrite, "mg_quantize defaults: q8_0, not pure, no overwrite");
+    int calls = 0;
+    p.progress = count_calls;
+    p.user = &calls;
+    p.pure = 1;
+    mg_quantize_result r;
+    CHECK_OK(mg_quantize(src, out, &p, &r));
+    CHECK(calls > 10 && r.out_bytes > 0 && r.in_bytes > 0 && r.n_kept_f32 == 0 && r.n_kept_f16 == 22,
+          "mg_quantize --pure: %d progress calls, %lld -> %lld bytes, %d kept f32, %d kept f16 (the fixture's 22 "
+          "matrices of 48-value rows)", calls, (long long)r.in_bytes, (long long)r.out_bytes, r.n_kept_f32, r.n_kept_f16);
+    mg_model *m = NULL;
+    CHECK_OK(mg_model_load(out, NULL, &m));
+    if (m) {
+        mg_model_info info;
+        mg_model_get_info(m, &info);
+        CHECK(!strncmp(info.weight_type, "q8_0", 4), "the written GGUF loads as q8_0 (%s)", info.weight_type);
+        mg_model_free(m);
+    }
+    CHECK(mg_quantize(src, out, &p, &r) == MG_ERR_EXISTS && r.out_bytes == 0, "an existing output is refused");
+    p.pure = 0;
+    p.overwrite = 1;
+    CHECK_OK(mg_quantize(src, out, &p, &r));
+    CHECK(r.n_kept_f32 == 24 && r.n_kept_f16 == 0, "default rule: the fixture's 24 small matrices kept f32 (%d, %d)",
+          r.n_kept_f32, r.n_kept_f16);
+    /* cancelled from the progress callback: MG_ERR_CANCELLED, the old file untouched, no temporary left */
+    struct stat before, after;
+    CHECK_OK(stat(out, &before) == 0 ? MG_OK : MG_ERR_IO);
+    calls = 0;
+    p.progress = cancel_at;
+    p.type = MG_WEIGHT_F16;
+    CHECK(mg_quantize(src, out, &p, &r) == MG_ERR_CANCELLED && calls == 3, "cancel at the third tensor (%d calls)",
+          calls);
+    CHECK(stat(out, &after) == 0 && after.st_size == before.st_size && after.st_mtime == before.st_mtime,
+          "a cancelled quantize leaves the existing file as it was");
+    int n_files = 0;
+    DIR *d = opendir(g_dir);
+    for (struct dirent *e; d && (e = readdir(d));)
+        n_files += e->d_name[0] != '.';
+    if (d)
+        closedir(d);
+    CHECK(n_files == 1, "no temporary file left (%d files)", n_files);
+    p.type = (mg_weight_type)42;
+    CHECK(mg_quantize(src, out, &p, NULL) == MG_ERR_INVALID_ARG, "an unknown weight type is refused");
+    CHECK(mg_quantize(NULL, out, NULL, NULL) == MG_ERR_INVALID_ARG && mg_quantize(src, "", NULL, NULL) ==
+          MG_ERR_INVALID_ARG, "no model / no output refused");
+    CHECK(mg_quantize(test_ref_path("no-such-model"), tmp_path("x.gguf"), NULL, NULL) != MG_OK, "a missing model fails");
+    unlink(out);
+}
+
 int main(void) {
     snprintf(g_dir, sizeof g_dir, "/tmp/mg_test_gguf_XXXXXX");
     if (!mkdtemp(g_dir)) {
@@ -795,6 +867,7 @@ int main(void) {
     check_fixture("tiny-mono");
     check_fixture("tiny-stereo");
     check_damaged_model();
+    check_quantize_api();
     rmdir(g_dir);
     return test_finish("test_gguf");
 }

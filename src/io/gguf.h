@@ -176,7 +176,8 @@ mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_
  * mg_text_matrix_format decide), 0 for embeddings, norms, biases and the codec. */
 int mg_gguf_is_weight_matrix(const char *name);
 
-typedef void (*mg_gguf_progress_fn)(void *user, int64_t done_bytes, int64_t total_bytes, const char *tensor);
+/* Non-zero cancels the conversion (MG_ERR_CANCELLED; the temporary file is removed). */
+typedef int (*mg_gguf_progress_fn)(void *user, int64_t done_bytes, int64_t total_bytes, const char *tensor);
 
 typedef struct mg_gguf_convert_params {
     mg_dtype type;                /* wanted format of the big matrices */

@@ -659,8 +659,8 @@ mg_status mg_gguf_write_checkpoint(mg_checkpoint *ck, const char *path, const mg
     for (int i = 0; i < n && st == MG_OK; i++) {
         st = write_tensor(w, pool, ck, &plan[i]);
         done += output_bytes(&plan[i]);
-        if (st == MG_OK && p->progress)
-            p->progress(p->user, done, total, plan[i].name);
+        if (st == MG_OK && p->progress && p->progress(p->user, done, total, plan[i].name))
+            st = mg_fail(MG_ERR_CANCELLED, "writing %s was cancelled; nothing was written", path);
     }
     mg_pool_free(pool);
     if (st == MG_OK)

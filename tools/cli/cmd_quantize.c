@@ -1,14 +1,10 @@
 /* cmd_quantize.c — `musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--pure] [--force]`:
- * convert a checkpoint (Hugging Face folder, repo id or GGUF) into one GGUF file
- * with the big matrices in f32, f16, bf16, q8_0 or q4_0 (src/io/gguf_write.c does
- * the work; docs/gguf.md says which tensor gets which format). The output is
- * written atomically and never replaces an existing file without --force. */
+ * convert a checkpoint (Hugging Face folder, repo id or GGUF) into one GGUF file with
+ * the big matrices in f32, f16, bf16, q8_0 or q4_0, through mg_quantize (musicgen.h;
+ * docs/gguf.md says which tensor gets which format), with a progress line and a
+ * summary. The output is written atomically and never replaces an existing file
+ * without --force; Ctrl-C leaves nothing behind. */
 #include "cli.h"
-#include "base/file.h"
-#include "base/timing.h"
-#include "io/checkpoint.h"
-#include "io/gguf.h"
-#include "io/hub.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -34,14 +30,16 @@ static void help(void) {
            "  -h, --help          this help\n", MG_DEFAULT_MODEL);
 }
 
-static int parse_type(const char *s, mg_dtype *out) {
-    static const struct {
-        const char *name;
-        mg_dtype t;
-    } map[] = {{"f32", MG_DT_F32}, {"f16", MG_DT_F16}, {"bf16", MG_DT_BF16}, {"q8_0", MG_DT_Q8_0}, {"q4_0", MG_DT_Q4_0}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcasecmp(s, map[i].name)) { /* Q8_0 as llama.cpp spells it, too */
-            *out = map[i].t;
+static const struct {
+    const char *name;
+    mg_weight_type t;
+} g_types[] = {{"f32", MG_WEIGHT_F32}, {"f16", MG_WEIGHT_F16}, {"bf16", MG_WEIGHT_BF16}, {"q8_0", MG_WEIGHT_Q8_0},
+               {"q4_0", MG_WEIGHT_Q4_0}};
+
+static int parse_type(const char *s, mg_weight_type *out) {
+    for (size_t i = 0; i < sizeof g_types / sizeof g_types[0]; i++)
+        if (!strcasecmp(s, g_types[i].name)) { /* Q8_0 as llama.cpp spells it, too */
+            *out = g_types[i].t;
             return 1;
         }
     cli_error("quantize", "--type must be q8_0, q4_0, f16, bf16 or f32 (got \"%s\")%s", s,
@@ -49,72 +47,39 @@ static int parse_type(const char *s, mg_dtype *out) {
     return 0;
 }
 
+static const char *type_name(mg_weight_type t) {
+    for (size_t i = 0; i < sizeof g_types / sizeof g_types[0]; i++)
+        if (g_types[i].t == t)
+            return g_types[i].name;
+    return "?";
+}
+
 typedef struct progress_line {
     double last_draw;
-    int drawn;
+    int drawn, tty, started;
 } progress_line;
 
 /* One redrawn line on a terminal, at most 10 times a second. */
-static void draw_progress(void *user, int64_t done, int64_t total, const char *tensor) {
+static int on_progress(int64_t done, int64_t total, const char *tensor, void *user) {
     progress_line *p = user;
-    double now = mg_time_now();
-    if (done < total && now - p->last_draw < 0.1)
-        return;
-    p->last_draw = now;
-    p->drawn = 1;
-    fprintf(stderr, "\r\033[K[%3d%%] %7.1f / %.1f MB  %.60s", total ? (int)(100 * done / total) : 100, (double)done / 1e6,
-            (double)total / 1e6, tensor);
-    fflush(stderr);
-}
-
-static int64_t stored_bytes(const mg_store *s) {
-    int64_t n = 0;
-    for (int i = 0; i < s->n_entries; i++)
-        n += (int64_t)s->entries[i].t.nbytes;
-    return n;
-}
-
-/* Decoder matrices a block format leaves in a float format: small ones stay f32 (the
- * small-matrix rule, unless --pure), ones whose rows are not a multiple of the block
- * size become f16. */
-static void count_kept_matrices(const mg_checkpoint *ck, mg_dtype type, int pure, int *n_small, int *n_ragged) {
-    *n_small = *n_ragged = 0;
-    for (int i = 0; i < ck->store.n_entries; i++) {
-        const mg_store_entry *e = &ck->store.entries[i];
-        if (strncmp(e->name, "decoder.", 8) || e->t.ndim != 2 || !mg_gguf_is_weight_matrix(e->name))
-            continue;
-        mg_dtype got = mg_gguf_pick_type(e->name, 2, e->t.shape, e->t.dtype, type, pure);
-        if (got == MG_DT_F32)
-            ++*n_small;
-        else if (!mg_dtype_is_block(got))
-            ++*n_ragged;
+    if (!p->started) { /* past the checks: their warnings (unknown tensors) before the long part */
+        p->started = 1;
+        cli_release_warnings(1);
     }
-}
-
-static void on_finding(mg_finding kind, const char *msg, void *user) {
-    (void)user;
-    if (kind == MG_FINDING_WARNING)
-        cli_warn("%s", msg);
-}
-
-/* Refuse what `musicgen info` refuses (a missing tensor, a wrong shape, a config the
- * weights do not fit, NaN weights, a broken tokenizer), before writing a GGUF that
- * would not load or generate: the model is loaded (mapped, not converted) and every
- * value read, as info does; pages are handed back as they are scanned. */
-static int check_model_usable(const char *path) {
-    mg_model_params mp = mg_model_default_params();
-    mg_model *m;
-    if (cli_load_model("quantize", path, &mp, &m))
-        return 1;
-    mg_validate_report rep;
-    mg_status st = mg_model_validate(m, on_finding, NULL, &rep);
-    mg_model_free(m);
-    return st != MG_OK ? cli_lib_error("quantize", st) : 0;
+    double now = cli_now_s();
+    if (p->tty && (done >= total || now - p->last_draw >= 0.1)) {
+        p->last_draw = now;
+        p->drawn = 1;
+        fprintf(stderr, "\r\033[K[%3d%%] %7.1f / %.1f MB  %.60s", total ? (int)(100 * done / total) : 100,
+                (double)done / 1e6, (double)total / 1e6, tensor);
+        fflush(stderr);
+    }
+    return 0;
 }
 
 int cmd_quantize(int argc, char **argv) {
     const char *model = MG_DEFAULT_MODEL, *out = NULL;
-    mg_dtype type = MG_DT_Q8_0;
+    mg_weight_type type = MG_WEIGHT_Q8_0;
     int force = 0, threads = 0, pure = 0;
     long lv;
     enum { OPT_THREADS = 1000, OPT_PURE };
@@ -150,52 +115,39 @@ int cmd_quantize(int argc, char **argv) {
         return cli_unexpected_argument("quantize", argv[optind]);
     if (!out)
         return cli_error("quantize", "no output file: give -o OUT.gguf (see musicgen quantize --help)");
-    /* Refuse an existing output before reading gigabytes. */
-    mg_status st = mg_check_output_path(out, force);
-    if (st != MG_OK)
-        return cli_lib_error("quantize", st);
 
+    /* Ctrl-C leaves at once (the model check reads every value first and calls no
+     * callback), removing the temporary file: nothing is written. */
     cli_exit_cleanly_on_interrupt("quantize");
-    double t0 = mg_time_now();
-    mg_model_params mp = mg_model_default_params();
+    double t0 = cli_now_s();
+    progress_line line = {0, 0, !cli_quiet && cli_stderr_is_tty(), 0};
+    mg_quantize_params p = mg_quantize_default_params();
+    p.type = type;
+    p.pure = pure;
+    p.overwrite = force;
+    p.n_threads = threads;
+    p.progress = on_progress;
+    p.user = &line;
+    mg_model_params mp = mg_model_default_params(); /* the download bar, if -m ORG/NAME needs one */
     cli_download_progress_on(&mp, cli_quiet);
-    char *resolved = NULL;
-    st = mg_hub_resolve_model(model, &mp, &resolved);
+    p.download_progress = mp.download_progress;
+    p.download_user = mp.download_user;
+    mg_quantize_result r;
+    mg_status st = mg_quantize(model, out, &p, &r);
     cli_download_progress_off();
-    if (st != MG_OK)
-        return cli_lib_error("quantize", st);
-    if (check_model_usable(resolved ? resolved : model)) {
-        mg_free(resolved);
-        return 1;
-    }
-    cli_release_warnings(1); /* unknown tensors: say so before the long part */
-    mg_checkpoint ck;
-    st = mg_checkpoint_open(resolved ? resolved : model, &ck);
-    mg_free(resolved);
-    if (st != MG_OK)
-        return cli_lib_error("quantize", st);
-
-    progress_line line = {0, 0};
-    mg_gguf_convert_params p = {type, force, cli_stderr_is_tty() ? draw_progress : NULL, &line, threads, pure};
-    int n_small = 0, n_ragged = 0;
-    if (mg_dtype_is_block(type))
-        count_kept_matrices(&ck, type, pure, &n_small, &n_ragged);
-    int64_t in_bytes = stored_bytes(&ck.store), out_bytes = 0;
-    st = mg_gguf_write_checkpoint(&ck, out, &p, &out_bytes);
     if (line.drawn)
         fputs("\r\033[K", stderr);
-    mg_checkpoint_close(&ck);
     if (st != MG_OK)
         return cli_lib_error("quantize", st);
     if (!cli_quiet) {
         fprintf(stderr, "musicgen quantize: wrote %s (%s, %.1f MB from %.1f MB of weights) in %.1f s\n", out,
-                mg_dtype_name(type), (double)out_bytes / 1e6, (double)in_bytes / 1e6, mg_time_now() - t0);
-        if (n_small)
-            fprintf(stderr, "musicgen quantize: %d small decoder matrices (under %lld values) kept in f32; --pure "
-                            "quantizes them too\n", n_small, (long long)MG_SMALL_MATRIX_VALUES);
-        if (n_ragged)
-            fprintf(stderr, "musicgen quantize: %d decoder matrices kept in f16: their rows are not a multiple of %d "
-                            "values (the %s block)\n", n_ragged, MG_QK, mg_dtype_name(type));
+                type_name(type), (double)r.out_bytes / 1e6, (double)r.in_bytes / 1e6, cli_now_s() - t0);
+        if (r.n_kept_f32)
+            fprintf(stderr, "musicgen quantize: %d small decoder matrices (under 262144 values) kept in f32; --pure "
+                            "quantizes them too\n", r.n_kept_f32);
+        if (r.n_kept_f16)
+            fprintf(stderr, "musicgen quantize: %d decoder matrices kept in f16: their rows are not a multiple of 32 "
+                            "values (the %s block)\n", r.n_kept_f16, type_name(type));
     }
     return 0;
 }
