@@ -327,11 +327,6 @@ void cli_catch_signals(const int *sigs, int n_sigs, void (*handler)(int)) {
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
     sa.sa_handler = handler;
-    /* A handler that only sets cli_interrupted must not fail the write it interrupts:
-     * a stream to a pipe blocked on a slow reader carries on, and the next progress
-     * callback stops the command as interrupted (exit 128 + signal), not as a write
-     * error (EINTR). */
-    sa.sa_flags = SA_RESTART;
     sigemptyset(&sa.sa_mask);
     for (int i = 0; i < n_sigs; i++)
         if (sigaction(sigs[i], NULL, &old) == 0 && old.sa_handler != SIG_IGN)

@@ -348,7 +348,7 @@ int cmd_generate(int argc, char **argv) {
     if (rc == 0) {
         /* First Ctrl-C: stop at the next decoder step and clean up; a second one (while
          * loading or decoding audio) leaves at once. SIGHUP: the terminal closed. */
-        cli_stop_on_interrupt("generate", "nothing was written");
+        cli_stop_on_interrupt("generate", o.stream ? "nothing else was written" : "nothing was written");
         progress_state ps = {cli_now_s(), cli_stderr_is_tty() && !o.json, 50.0f, 4, 0};
         o.progress = progress;
         o.progress_user = &ps;

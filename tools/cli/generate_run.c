@@ -568,7 +568,9 @@ int gen_run(gen_options *o) {
         mg_status st_end = mg_wav_stream_end(sc.wav, &clipped);
         if (st_end != MG_OK && !sc.write_error[0] && (st == MG_OK || st == MG_ERR_CANCELLED))
             snprintf(sc.write_error, sizeof sc.write_error, "%s", mg_last_error());
-        if (sc.write_error[0]) {
+        /* A write cut short by Ctrl-C / SIGTERM (EINTR), or by a player the same Ctrl-C
+         * ended (EPIPE), is the interruption, not a write error. */
+        if (sc.write_error[0] && !*o->interrupted) {
             block_interrupts();
             fprintf(stderr, "%smusicgen generate: %s%s; stopped\n", cli_stderr_is_tty() && !o->json ? "\n" : "",
                     sc.write_error, strstr(sc.write_error, "Broken pipe") ? " (the program reading it quit)" : "");
