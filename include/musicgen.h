@@ -109,9 +109,11 @@ typedef enum mg_weight_type {
 
 typedef struct mg_download_progress {
     const char *repo_id;
-    const char *file;       /* file being downloaded (NULL in the final call) */
+    const char *file;       /* file being downloaded (NULL before the first and in the
+                               final call) */
     int file_index;         /* 1-based, among the files that need downloading */
-    int n_files;            /* files that need downloading (0: all were cached) */
+    int n_files;            /* files that need downloading (0 while the list is fetched;
+                               in the final call, 0: all were cached) */
     int64_t file_done;      /* bytes of this file on disk (includes a resumed part) */
     int64_t file_total;     /* -1 if unknown */
     int64_t done, total;    /* all files of this download (total -1 if unknown) */
@@ -122,9 +124,12 @@ typedef struct mg_download_progress {
                                waits); a call only to let the receiver cancel */
 } mg_download_progress;
 
-/* Called often while bytes arrive (throttle any drawing), from the calling thread.
- * Return non-zero to cancel: the call then fails with MG_ERR_CANCELLED within about
- * 0.1 s and keeps the partial file, so the next call resumes it. */
+/* Called often while bytes arrive (throttle any drawing), from the calling thread, and
+ * with `waiting` set every 0.1 s while nothing arrives on purpose (the file list is
+ * fetched, a retry waits, another process holds the file's lock). Return non-zero to
+ * cancel: the call then fails with MG_ERR_CANCELLED within 0.1 s, or within about a
+ * second when a transfer stalls (libcurl then calls once a second), and keeps the
+ * partial file, so the next call resumes it. */
 typedef int (*mg_download_progress_fn)(const mg_download_progress *progress, void *user);
 
 typedef struct mg_download_params {

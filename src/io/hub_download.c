@@ -21,6 +21,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 /* ---- one blob ------------------------------------------------------------------------- */
@@ -55,7 +56,10 @@ static char *blob_path(const hub_session *s, const char *etag, const char *suffi
     return p;
 }
 
-/* Held while a blob is written, on the same lock file huggingface_hub uses. */
+/* Held while a blob is written, on the same lock file huggingface_hub uses. While
+ * another process writes the blob, waits, asking the progress callback every 0.1 s so
+ * that the wait can be cancelled. Returns the locked descriptor, -1 when the lock
+ * cannot be taken (the download then goes on without it), -2 when cancelled. */
 static int lock_blob(hub_session *s, const char *etag) {
     if (mg_hub_mkdirs(s->locks_dir) != MG_OK)
         return -1;
@@ -68,11 +72,19 @@ static int lock_blob(hub_session *s, const char *etag) {
     free(p);
     if (fd < 0)
         return -1;
-    while (flock(fd, LOCK_EX) != 0)
-        if (errno != EINTR) {
+    while (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        if (errno != EWOULDBLOCK && errno != EINTR) {
             close(fd);
             return -1;
         }
+        if (mg_hub_poll_cancel(s)) {
+            close(fd);
+            return -2;
+        }
+        struct timespec ts = {0, 100 * 1000000L};
+        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+        }
+    }
     return fd;
 }
 
@@ -95,6 +107,10 @@ static mg_status fetch_blob(hub_session *s, const hub_file *f, int first_file) {
     }
     int lock = lock_blob(s, f->etag);
     mg_status st = MG_OK;
+    if (lock == -2) {
+        st = mg_hub_cancelled(s);
+        goto done;
+    }
     int64_t have = mg_hub_file_size(blob);
     if (have >= 0 && (f->size < 0 || have == f->size))
         goto done; /* another process finished it while we waited for the lock */

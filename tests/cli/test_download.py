@@ -553,6 +553,30 @@ def main():
                       for r in hub.requests()[n_before:]), "host program: the second load resumed the partial blob")
             check_layout(cache_host, "test-org/tiny-mono", mono, mono_files)
 
+        # 8d2. Ctrl-C while another process holds the weights' blob lock (huggingface_hub
+        # writing the same file): the wait asks the progress callback too, so it stops.
+        import fcntl
+        cache_lock = os.path.join(tmp, "cache-lock")
+        locks = os.path.join(cache_lock, ".locks", "models--test-org--tiny-mono")
+        os.makedirs(locks)
+        with open(os.path.join(locks, weights_sha + ".lock"), "w") as held:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            env_lock = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+            env_lock.update({"HF_HUB_CACHE": cache_lock, "HF_ENDPOINT": hub.url})
+            p = subprocess.Popen([MUSICGEN, "download", "test-org/tiny-mono"], env=env_lock, stdout=subprocess.PIPE,
+                                 stderr=subprocess.PIPE, text=True)
+            time.sleep(2)
+            p.send_signal(signal.SIGINT)
+            t0 = time.monotonic()
+            try:
+                out, err = p.communicate(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                out, err = p.communicate()
+            secs = time.monotonic() - t0
+        check(p.returncode == 130 and secs < 2 and "run the same command again to resume" in err,
+              "Ctrl-C while another process holds the blob lock stops in %.1f s (rc %d, %r)" % (secs, p.returncode, err))
+
         # 8e. Ctrl-C while the files are being listed (a HEAD that does not answer) or
         # while a retry waits (the hub answers 503): stops within a second or two.
         for what in ("stall_head", "busy"):
