@@ -152,8 +152,8 @@ typedef struct mg_download_result {
 } mg_download_result;
 
 MG_API mg_download_params mg_download_default_params(void);
-/* Download what the engine needs of repo_id ("ORG/NAME", or "ORG/NAME@REVISION" instead
- * of params->revision): config.json, generation_config.json, spiece.model,
+/* Download what the engine needs of repo_id ("ORG/NAME", or "ORG/NAME@REVISION", which
+ * wins over params->revision as in mg_model_load): config.json, generation_config.json, spiece.model,
  * tokenizer_config.json if present, model.safetensors or the index and its shards.
  * Cached files are not fetched again. On success *out describes the snapshot (free it
  * with mg_download_result_free). mg_model_load() does the same for a repo id that is not

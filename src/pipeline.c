@@ -347,6 +347,8 @@ static mg_status resolve_params(const mg_model *m, const mg_generate_params *in,
                                 mg_sampler *smp) {
     const mg_generation_config *g = &m->ck.cfg.gen;
     *gp = *in;
+    if (g->from_defaults && (gp->greedy == -1 || gp->guidance_scale < 0 || gp->top_k == -1))
+        mg_log_warn("%s", MG_NO_GENERATION_CONFIG);
     /* Unset (negative) sampling settings come from generation_config.json. */
     if (gp->greedy == -1)
         gp->greedy = !g->do_sample;

@@ -203,6 +203,8 @@ static void check_config(checker *c, const mg_model *m) {
         finding(c, MG_FINDING_WARNING, "%s: %s, so no duration can be generated; fix generation_config.json's "
                 "max_length, or give generate a number of steps (--steps)", where, empty);
     }
+    if (cfg->gen.from_defaults)
+        finding(c, MG_FINDING_WARNING, "%s: %s", where, MG_NO_GENERATION_CONFIG);
     if (mg_config_window_columns(cfg) < cfg->gen.max_length)
         finding(c, MG_FINDING_WARNING, "%s: generation_config max_length %d needs %d decoder positions but "
                 "decoder.max_position_embeddings is %d; one window is capped at %d steps", where, cfg->gen.max_length,

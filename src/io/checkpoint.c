@@ -2,7 +2,6 @@
  * weight files (single or sharded via the index JSON), maps them, and checks that
  * the index and the shards agree. Shape checks happen when stages look tensors up. */
 #include "io/checkpoint.h"
-#include "base/log.h"
 #include "io/json.h"
 #include "io/safetensors.h"
 
@@ -155,9 +154,7 @@ static mg_status open_folder(mg_checkpoint *ck) {
     } else if (st != MG_ERR_NOT_FOUND) {
         return st;
     } else {
-        mg_log_warn("%s has no generation_config.json: using the released MusicGen checkpoints' settings (sampling, "
-                    "top-k 250, guidance 3, max_length 1500), where transformers would decode greedily without "
-                    "guidance; add the file, or pass --greedy / --cfg", ck->path);
+        ck->cfg.gen.from_defaults = 1;
     }
 
     st = read_json_file(ck->path, "model.safetensors.index.json", &text, &len, &where);

@@ -282,7 +282,9 @@ void mg_generation_config_defaults(mg_config *cfg) {
     g->top_k = 250;
     g->top_p = 1.0f;
     g->temperature = 1.0f;
-    g->max_length = 1500;
+    g->max_length = 1500; /* 30 s at 50 Hz, or what the position table allows if less */
+    if (cfg->dec.max_position_embeddings > 0 && cfg->dec.max_position_embeddings + 1 < g->max_length)
+        g->max_length = cfg->dec.max_position_embeddings + 1;
     g->decoder_start_token_id = cfg->dec.vocab_size;
     g->pad_token_id = cfg->dec.vocab_size;
 }
@@ -369,7 +371,8 @@ mg_status mg_generation_config_parse(const char *json, size_t len, const char *w
      * released checkpoints' values, which mg_generation_config_defaults() gives a folder
      * that has no generation_config.json at all. max_length is the exception: transformers'
      * 20 is a default length (which -d replaces here), not a window, so without it the
-     * window is what the position table allows. */
+     * window is the released models' 1500 columns (30 s, what MusicGen was trained on),
+     * or what the position table allows if that is less. */
     mg_generation_config_defaults(cfg);
     size_t off = 0;
     cJSON *root = mg_json_parse(json, len, &off);
@@ -386,7 +389,7 @@ mg_status mg_generation_config_parse(const char *json, size_t len, const char *w
     g->top_k = !top_k ? 50 : cJSON_IsNull(top_k) ? 0 : opt_int(&p, root, "top_k", 50, 0, 1 << 24);
     g->top_p = (float)gen_num(&p, root, "top_p", 1.0, 1.0, 0, 1);
     g->temperature = (float)gen_num(&p, root, "temperature", 1.0, 1.0, 1e-6, 1e6);
-    g->max_length = opt_int(&p, root, "max_length", cfg->dec.max_position_embeddings + 1, 2, 1 << 24);
+    g->max_length = opt_int(&p, root, "max_length", g->max_length, 2, 1 << 24);
     g->decoder_start_token_id = opt_int(&p, root, "decoder_start_token_id", g->decoder_start_token_id, 0, 1 << 20);
     g->pad_token_id = opt_int(&p, root, "pad_token_id", g->pad_token_id, 0, 1 << 20);
     cJSON_Delete(root);

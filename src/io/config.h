@@ -80,6 +80,8 @@ typedef struct mg_generation_config {
     int max_length;           /* columns incl. the start column (1500) */
     int decoder_start_token_id;
     int pad_token_id;
+    int from_defaults;        /* 1: the checkpoint has no generation_config.json (the
+                                 released models' settings stand in for it) */
 } mg_generation_config;
 
 typedef struct mg_config {
@@ -93,6 +95,11 @@ typedef struct mg_config {
 
 /* Parse config.json text (`where` names the file in messages). */
 mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_config *cfg);
+/* What a checkpoint without generation_config.json generates with, said when it matters. */
+#define MG_NO_GENERATION_CONFIG                                                                                  \
+    "the model has no generation_config.json: generating with the released MusicGen checkpoints' settings "    \
+    "(sampling, top-k 250, guidance 3, a 30 s window), where transformers would decode greedily without "      \
+    "guidance; add the file, or set greedy decoding / the guidance scale explicitly"
 /* Parse generation_config.json text into cfg->gen (defaults if absent: see .c). */
 mg_status mg_generation_config_parse(const char *json, size_t len, const char *where, mg_config *cfg);
 void mg_generation_config_defaults(mg_config *cfg);

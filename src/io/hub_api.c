@@ -31,12 +31,14 @@ MG_API mg_status mg_download(const char *repo_id, const mg_download_params *para
     const char *at = strchr(repo_id, '@');
     if (!at)
         return mg_hub_download(repo_id, &p, out);
-    /* ORG/NAME@REVISION is ORG/NAME at that revision. */
-    if (p.revision && p.revision[0])
-        return mg_fail(MG_ERR_INVALID_ARG, "give the revision once: %s or revision %s", repo_id, p.revision);
+    /* ORG/NAME@REVISION is ORG/NAME at that revision, which wins over params->revision
+     * (as in mg_model_load). */
+    size_t n = (size_t)(at - repo_id);
+    if (!n)
+        return mg_fail(MG_ERR_INVALID_ARG, "\"%s\" is not a Hugging Face repo id: expected ORG/NAME such as "
+                       "facebook/musicgen-small", repo_id);
     if (!at[1])
         return mg_fail(MG_ERR_INVALID_ARG, "%s: no revision after '@' (a branch, tag or commit hash)", repo_id);
-    size_t n = (size_t)(at - repo_id);
     char *repo = malloc(n + 1);
     if (!repo)
         return mg_fail(MG_ERR_NOMEM, "out of memory");

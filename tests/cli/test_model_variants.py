@@ -185,6 +185,7 @@ def check_generation_config(work):
              ("only the token ids", lambda g: [g.pop(k) for k in ("guidance_scale", "top_k", "do_sample", "max_length")],
               (1, 50, 0)),
              ("top_k null, do_sample null", lambda g: g.update(top_k=None, do_sample=None), (3, 0, 0)),
+             ("top_p, temperature null", lambda g: g.update(top_p=None, temperature=None), (3, 250, 1)),
              ("no file", None, (3, 250, 1))]
     for i, (name, edit, (want_g, want_k, want_s)) in enumerate(cases):
         model = os.path.join(work, f"gen-config-{i}")
@@ -200,13 +201,30 @@ def check_generation_config(work):
             with open(gpath, "w") as f:
                 json.dump(g, f)
         info = json.loads(t.run(["info", "-m", model, "--json"]).stdout or "{}")
-        seen = (info.get("guidance_scale"), info.get("top_k"), int(bool(info.get("do_sample"))))
-        t.check(seen == (want_g, want_k, want_s), f"{name}: info --json says guidance / top_k / do_sample {seen}, "
-                f"transformers {want_g, want_k, want_s}")
+        seen = (info.get("guidance_scale"), info.get("top_k"), int(bool(info.get("do_sample"))), info.get("top_p"),
+                info.get("temperature"))
+        t.check(seen == (want_g, want_k, want_s, 1, 1), f"{name}: info --json says guidance / top_k / do_sample / "
+                f"top_p / temperature {seen}, transformers {want_g, want_k, want_s, 1, 1}")
+        # The same file inside a GGUF means the same (quantize copies it byte for byte).
+        gguf = model + ".gguf"
+        t.run(["quantize", "-m", model, "-o", gguf, "--type", "f32", "-q"])
+        ginfo = json.loads(t.run(["info", "-m", gguf, "--json"]).stdout or "{}")
+        keys = ("guidance_scale", "top_k", "do_sample", "top_p", "temperature", "max_steps")
+        t.check(all(ginfo.get(k) == info.get(k) for k in keys), f"{name}: the GGUF's defaults "
+                f"{[ginfo.get(k) for k in keys]} differ from the folder's {[info.get(k) for k in keys]}")
         p = t.run(["generate", "-m", model, "--greedy", "--steps", "12", "--codes-out", model + ".npy", "-q", "--"] +
                   PROMPTS)
         if edit is None:
             t.check("no generation_config.json" in p.stderr, f"{name}: no warning: {p.stderr.strip()}")
+            tok = t.run(["tokenize", "-m", model, "rock"])
+            t.check("generation_config" not in tok.stderr, f"{name}: tokenize, which does not generate, warns: "
+                    f"{tok.stderr.strip()}")
+        if name == "only the token ids":
+            # no max_length: the window is what the 512 positions allow (under the released 1500)
+            t.check(info.get("max_steps") == 512, f"{name}: window of {info.get('max_steps')} steps, want 512")
+            # greedy by default: a seed changes nothing, and says so
+            q = t.run(["generate", "-m", model, "-d", "0.3", "--seed", "5", "-o", model + "-s.wav", "-q", "rock"])
+            t.check("--seed has no effect" in q.stderr, f"{name}: --seed with a greedy default: {q.stderr.strip()!r}")
         if p.returncode != 0:
             continue
         want, _ = mr.greedy_codes(model, PROMPTS, 12, t.MUSICGEN, guidance_scale=want_g)

@@ -76,12 +76,12 @@ int cmd_download(int argc, char **argv) {
                          argv[optind + 1]);
     /* ORG/NAME@REV, as -m takes it, is ORG/NAME -r REV (mg_download splits it). */
     const char *arg = argv[optind];
+    if (opt.revision && !opt.revision[0])
+        return cli_error("download", "--revision needs a branch, tag or commit hash");
     if (strchr(arg, '@') && opt.revision)
         return cli_error("download", "give the revision once: %s or -r %s", arg, opt.revision);
     char repo[128]; /* for the summary: the repo id without its @REV */
     snprintf(repo, sizeof repo, "%.*s", (int)strcspn(arg, "@"), arg);
-    if (opt.revision && !opt.revision[0])
-        return cli_error("download", "--revision needs a branch, tag or commit hash");
 
     cli_download_bar bar = {0};
     bar.tty = !quiet && cli_stderr_is_tty();

@@ -18,7 +18,7 @@ static void help(void) {
     printf("usage: musicgen generate [options] PROMPT [PROMPT...]    (more: man musicgen)\n"
            "Each PROMPT (or -p) is one item of the batch, \"\" unconditional. Defaults:\n"
            "%s, 10 s, sampling as the model's generation_config.json\n"
-           "says (top-k 250, guidance 3), random seed.\n\n"
+           "says (released models: top-k 250, guidance 3), random seed.\n\n"
            "  -m, --model MODEL      folder, .gguf file or repo id[@REVISION]\n"
            "  -o, --output OUT       file (one prompt) or folder (existing, or ending in\n"
            "                         '/'); default ./musicgen-output/; '-' with --stream\n"

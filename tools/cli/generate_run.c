@@ -505,8 +505,12 @@ int gen_run(gen_options *o) {
     o->model_cfg = info.guidance_scale;
     o->model_top_k = info.top_k;
     /* What the options left open, the model's generation_config.json decides. */
-    if (o->greedy < 0)
+    if (o->greedy < 0) {
         o->greedy = !info.do_sample;
+        if (o->greedy && o->seed_set)
+            cli_warn("--seed has no effect: this model decodes greedily by default (its generation_config.json "
+                     "has no do_sample: true); give --top-k, --top-p or --temperature to sample");
+    }
     if (o->top_p < 0)
         o->top_p = info.top_p;
     if (o->temperature < 0)
