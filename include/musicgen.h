@@ -259,27 +259,38 @@ MG_API mg_status mg_model_validate(const mg_model *model, mg_validate_cb cb, voi
  * defaults and tokenizer included; mg_model_load() maps the result without conversion. */
 
 /* Called after each tensor is written; return non-zero to cancel (MG_ERR_CANCELLED,
- * and no file is left behind). */
+ * and no file is left behind). The check before the conversion calls nothing and
+ * cannot be cancelled: it reads every value once (a few seconds for musicgen-small,
+ * about one per GB of weights). */
 typedef int (*mg_quantize_progress_fn)(int64_t done_bytes, int64_t total_bytes, const char *tensor, void *user);
 
 typedef struct mg_quantize_params {
     mg_weight_type type;     /* MG_WEIGHT_Q8_0 (default; AUTO means it too), Q4_0, F16, BF16 or F32 */
-    int pure;                /* 1: small decoder matrices get `type` too (by default matrices of
-                                fewer than 2^18 values, which only toy models have, stay f32) */
+    int pure;                /* q8_0 / q4_0: 1 gives small decoder matrices `type` too (by default
+                                matrices of fewer than MG_QUANT_SMALL_MATRIX values, which only
+                                toy models have, stay f32); f16 / bf16 convert them anyway */
     int overwrite;           /* replace an existing output (default 0: MG_ERR_EXISTS) */
     int n_threads;           /* threads converting (0: one per core); the bytes do not depend on it */
     mg_quantize_progress_fn progress; /* may be NULL */
     void *user;
-    mg_download_progress_fn download_progress; /* a repo id that must be downloaded first */
+    /* A repo id is resolved as mg_model_load resolves it (mg_model_params' fields of the
+     * same names), and reports the download it may need here. */
+    int offline;
+    const char *hub_endpoint;
+    const char *revision;
+    mg_download_progress_fn download_progress;
     void *download_user;
 } mg_quantize_params;
+
+#define MG_QUANT_BLOCK 32                 /* values per q8_0 / q4_0 block */
+#define MG_QUANT_SMALL_MATRIX (1 << 18)   /* smaller matrices stay f32 in q8_0 / q4_0 files */
 
 typedef struct mg_quantize_result {
     int64_t in_bytes;        /* weight bytes of the source */
     int64_t out_bytes;       /* size of the GGUF file written */
     int n_kept_f32;          /* small decoder matrices left in f32 (0 with pure) */
-    int n_kept_f16;          /* decoder matrices whose rows are not a multiple of the
-                                q8_0 / q4_0 block (32 values), stored in f16 instead */
+    int n_kept_f16;          /* decoder matrices whose rows are not a multiple of
+                                MG_QUANT_BLOCK values, stored in f16 instead */
 } mg_quantize_result;
 
 MG_API mg_quantize_params mg_quantize_default_params(void);

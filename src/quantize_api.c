@@ -14,6 +14,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+_Static_assert(MG_QUANT_BLOCK == MG_QK && MG_QUANT_SMALL_MATRIX == MG_SMALL_MATRIX_VALUES,
+               "musicgen.h's quantization constants follow tensor.h's");
+
 MG_API mg_quantize_params mg_quantize_default_params(void) {
     mg_quantize_params p;
     memset(&p, 0, sizeof p);
@@ -94,6 +97,9 @@ MG_API mg_status mg_quantize(const char *model, const char *out_path, const mg_q
     MG_TRY(mg_check_output_path(out_path, p.overwrite));
 
     mg_model_params mp = mg_model_default_params();
+    mp.offline = p.offline;
+    mp.hub_endpoint = p.hub_endpoint;
+    mp.revision = p.revision;
     mp.download_progress = p.download_progress;
     mp.download_user = p.download_user;
     char *resolved = NULL;

@@ -553,6 +553,16 @@ def main():
                       for r in hub.requests()[n_before:]), "host program: the second load resumed the partial blob")
             check_layout(cache_host, "test-org/tiny-mono", mono, mono_files)
 
+        # 8d1. quantize -m ORG/NAME downloads the model first (into the hub cache, in its
+        # layout) and converts it.
+        cache_q = os.path.join(tmp, "cache-quantize")
+        gguf = os.path.join(tmp, "from-hub.gguf")
+        rc, out, err = run(["quantize", "-m", "test-org/tiny-mono", "-o", gguf], {"HF_HUB_CACHE": cache_q,
+                                                                                 "HF_ENDPOINT": hub.url})
+        check(rc == 0 and os.path.getsize(gguf) > 0 and "wrote" in err,
+              "quantize -m ORG/NAME downloads and converts (rc %d, %r)" % (rc, err))
+        check_layout(cache_q, "test-org/tiny-mono", mono, mono_files)
+
         # 8d2. Ctrl-C while another process holds the weights' blob lock (huggingface_hub
         # writing the same file): the wait asks the progress callback too, so it stops.
         import fcntl

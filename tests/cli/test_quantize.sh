@@ -255,6 +255,44 @@ head -c 1000 "$DIR/tiny-mono-q8_0.gguf" > "$DIR/cut.gguf"
 grep -q "cut.gguf" "$DIR/err" || fail "truncated GGUF message: $(cat "$DIR/err")"
 [ -e "$DIR/x.gguf" ] || [ -e "$DIR/y.gguf" ] && fail "output written on error"
 
+# ---- 4. Ctrl-C while converting: exit 130, no output and no temporary file; an output
+# that --force was about to replace stays as it was. The model is big enough (~400 MB
+# of f32 decoder weights) that the conversion is still running when its temporary file
+# appears, which is when the signal is sent.
+if [ -x "$MAKER" ]; then
+    "$PY" - "$REF/tiny-mono/config.json" "$DIR/big.json" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["decoder"].update(hidden_size=1024, ffn_dim=4096, num_attention_heads=16, num_hidden_layers=6)
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PYEOF
+    "$MAKER" "$DIR/big.json" "$DIR/big" --spiece "$REF/tiny-mono/spiece.model" 2> /dev/null || fail "random checkpoint big"
+    echo "keep me" > "$DIR/kept.gguf"
+    for out in "$DIR/new.gguf" "$DIR/kept.gguf"; do
+        "$PY" - "$MUSICGEN" "$DIR/big" "$out" <<'PYEOF' || fail "Ctrl-C during quantize to $out"
+import glob, os, signal, subprocess, sys, time
+mg, model, out = sys.argv[1:]
+p = subprocess.Popen([mg, "quantize", "-m", model, "-o", out, "-t", "q8_0", "--force"], stderr=subprocess.PIPE,
+                     text=True)
+part = os.path.join(os.path.dirname(out), "." + os.path.basename(out) + ".part*")
+t0 = time.monotonic()
+while not glob.glob(part) and p.poll() is None and time.monotonic() - t0 < 60:
+    time.sleep(0.005)
+p.send_signal(signal.SIGINT)
+err = p.communicate(timeout=60)[1]
+ok = p.returncode == 130 and "interrupted; nothing was written" in err and not glob.glob(part)
+if os.path.basename(out) == "kept.gguf":
+    ok = ok and open(out).read() == "keep me\n"
+else:
+    ok = ok and not os.path.exists(out)
+if not ok:
+    print("rc %d, %r, left: %s" % (p.returncode, err, os.listdir(os.path.dirname(out))), file=sys.stderr)
+sys.exit(0 if ok else 1)
+PYEOF
+    done
+    rm -rf "$DIR/big"
+fi
+
 if [ "$fails" -ne 0 ]; then
     echo "test_quantize: $fails failure(s)" >&2
     exit 1

@@ -80,6 +80,10 @@ int cli_interrupted_exit(void);
 /* SIGINT, SIGTERM, SIGHUP and the like (`sigs`) go to `handler`, except those the
  * process was started ignoring: `nohup` ignores SIGHUP, a shell's background job SIGINT. */
 void cli_catch_signals(const int *sigs, int n_sigs, void (*handler)(int));
+/* Keep SIGINT / SIGTERM / SIGHUP pending until the process exits: once the outcome is
+ * settled (the run is being cancelled, or the output is in place), a Ctrl-C must not
+ * print a second or a false message. */
+void cli_block_interrupts(void);
 /* On SIGBUS (a mapped model file truncated under the process): remove temporary
  * files, print one line naming the cause, exit 1. Installed for every command. */
 void cli_exit_cleanly_on_bus_error(const char *cmd);

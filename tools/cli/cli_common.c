@@ -323,6 +323,16 @@ static void exit_on_signal(int sig) {
     _exit(i ? 1 : 128 + sig);
 }
 
+static const int g_interrupt_sigs[] = {SIGINT, SIGTERM, SIGHUP};
+
+void cli_block_interrupts(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int i = 0; i < 3; i++)
+        sigaddset(&set, g_interrupt_sigs[i]);
+    sigprocmask(SIG_BLOCK, &set, NULL);
+}
+
 void cli_catch_signals(const int *sigs, int n_sigs, void (*handler)(int)) {
     struct sigaction sa, old;
     memset(&sa, 0, sizeof sa);
@@ -338,10 +348,10 @@ static void install_exit(int slot, const int *sigs, int n_sigs) {
     cli_catch_signals(sigs, n_sigs, exit_on_signal);
 }
 
-static const int g_interrupt_sigs[] = {SIGINT, SIGTERM, SIGHUP};
-
 void cli_exit_cleanly_on_interrupt(const char *cmd) {
-    snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "musicgen %s: interrupted; nothing was written\n", cmd);
+    /* On a terminal, first clear a progress line the command may have drawn. */
+    snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "%smusicgen %s: interrupted; nothing was written\n",
+             cli_stderr_is_tty() ? "\r\033[K" : "", cmd);
     install_exit(0, g_interrupt_sigs, 3);
 }
 

@@ -66,6 +66,8 @@ static int on_progress(int64_t done, int64_t total, const char *tensor, void *us
         p->started = 1;
         cli_release_warnings(1);
     }
+    if (done >= total) /* only the flush and rename are left: the file will be there */
+        cli_block_interrupts();
     double now = cli_now_s();
     if (p->tty && (done >= total || now - p->last_draw >= 0.1)) {
         p->last_draw = now;
@@ -143,11 +145,11 @@ int cmd_quantize(int argc, char **argv) {
         fprintf(stderr, "musicgen quantize: wrote %s (%s, %.1f MB from %.1f MB of weights) in %.1f s\n", out,
                 type_name(type), (double)r.out_bytes / 1e6, (double)r.in_bytes / 1e6, cli_now_s() - t0);
         if (r.n_kept_f32)
-            fprintf(stderr, "musicgen quantize: %d small decoder matrices (under 262144 values) kept in f32; --pure "
-                            "quantizes them too\n", r.n_kept_f32);
+            fprintf(stderr, "musicgen quantize: %d small decoder matrices (under %d values) kept in f32; --pure "
+                            "quantizes them too\n", r.n_kept_f32, MG_QUANT_SMALL_MATRIX);
         if (r.n_kept_f16)
-            fprintf(stderr, "musicgen quantize: %d decoder matrices kept in f16: their rows are not a multiple of 32 "
-                            "values (the %s block)\n", r.n_kept_f16, type_name(type));
+            fprintf(stderr, "musicgen quantize: %d decoder matrices kept in f16: their rows are not a multiple of %d "
+                            "values (the %s block)\n", r.n_kept_f16, MG_QUANT_BLOCK, type_name(type));
     }
     return 0;
 }

@@ -313,17 +313,6 @@ static int load_audio_prompt(gen_options *o, mg_generate_params *gp, float **pcm
     return 0;
 }
 
-/* Once the run is being cancelled, a further Ctrl-C must not print a second message:
- * keep SIGINT / SIGTERM / SIGHUP pending until the process exits. */
-static void block_interrupts(void) {
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGINT);
-    sigaddset(&set, SIGTERM);
-    sigaddset(&set, SIGHUP);
-    sigprocmask(SIG_BLOCK, &set, NULL);
-}
-
 /* 128 + the signal that interrupted the run (130 for Ctrl-C), as shells report it. */
 static int interrupted_exit_code(const gen_options *o) { return 128 + (*o->interrupted ? (int)*o->interrupted : SIGINT); }
 
@@ -389,7 +378,7 @@ static int write_outputs(gen_options *o, const mg_result *r) {
     if (!rc && *o->interrupted)
         rc = interrupted_exit_code(o);
     if (rc == interrupted_exit_code(o)) {
-        block_interrupts();
+        cli_block_interrupts();
         fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
     }
     if (rc) {
@@ -533,7 +522,7 @@ int gen_run(gen_options *o) {
     if (!rc && o->audio_prompt)
         rc = load_audio_prompt(o, &gp, &prompt_pcm);
     if (!rc && *o->interrupted) { /* Ctrl-C while the model was loading */
-        block_interrupts();
+        cli_block_interrupts();
         fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
         rc = interrupted_exit_code(o);
     }
@@ -575,7 +564,7 @@ int gen_run(gen_options *o) {
         /* A write cut short by Ctrl-C / SIGTERM (EINTR), or by a player the same Ctrl-C
          * ended (EPIPE), is the interruption, not a write error. */
         if (sc.write_error[0] && !*o->interrupted) {
-            block_interrupts();
+            cli_block_interrupts();
             fprintf(stderr, "%smusicgen generate: %s%s; stopped\n", cli_stderr_is_tty() && !o->json ? "\n" : "",
                     sc.write_error, strstr(sc.write_error, "Broken pipe") ? " (the program reading it quit)" : "");
             rc = 1;
@@ -586,11 +575,12 @@ int gen_run(gen_options *o) {
     }
     if (st == MG_ERR_CANCELLED || (st == MG_OK && *o->interrupted)) {
         /* A progress bar leaves the cursor on its line: end it first. */
-        block_interrupts();
+        cli_block_interrupts();
         const char *nl = cli_stderr_is_tty() && !o->json ? "\n" : "";
+        /* A write cut short counts none of its frames, though the reader may get some. */
         if (sc.frames_streamed > 0)
-            fprintf(stderr, "%smusicgen generate: interrupted after streaming %.2f s of audio; nothing else was written\n",
-                    nl, (double)sc.frames_streamed / info.sample_rate);
+            fprintf(stderr, "%smusicgen generate: interrupted after streaming %s%.2f s of audio; nothing else was "
+                    "written\n", nl, sc.write_error[0] ? "at least " : "", (double)sc.frames_streamed / info.sample_rate);
         else
             fprintf(stderr, "%smusicgen generate: interrupted; nothing was written\n", nl);
         rc = interrupted_exit_code(o);
