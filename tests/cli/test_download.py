@@ -312,6 +312,24 @@ def check_interrupted_download(hub, args, cache, sha, size, sig, ignored):
           "%s: what arrived is kept (the write buffer flushed) for resuming" % what)
 
 
+def interrupt_download(hub, cache, wait):
+    """Starts `musicgen download test-org/tiny-mono` into `cache`, calls wait(), sends
+    SIGINT; returns (exit code, stderr, seconds from the signal to the exit)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
+    env.update({"HF_HUB_CACHE": cache, "HF_ENDPOINT": hub.url})
+    p = subprocess.Popen([MUSICGEN, "download", "test-org/tiny-mono"], env=env, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE, text=True)
+    wait()
+    p.send_signal(signal.SIGINT)
+    t0 = time.monotonic()
+    try:
+        err = p.communicate(timeout=10)[1]
+    except subprocess.TimeoutExpired:
+        p.kill()
+        err = p.communicate()[1]
+    return p.returncode, err, time.monotonic() - t0
+
+
 def check_layout(cache, repo_id, repo, expected, revision="main"):
     """Exact hub layout: blobs/<etag>, relative symlinks, refs/<revision> = commit."""
     d = repo_dir(cache, repo_id)
@@ -571,21 +589,9 @@ def main():
         os.makedirs(locks)
         with open(os.path.join(locks, weights_sha + ".lock"), "w") as held:
             fcntl.flock(held, fcntl.LOCK_EX)
-            env_lock = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-            env_lock.update({"HF_HUB_CACHE": cache_lock, "HF_ENDPOINT": hub.url})
-            p = subprocess.Popen([MUSICGEN, "download", "test-org/tiny-mono"], env=env_lock, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-            time.sleep(2)
-            p.send_signal(signal.SIGINT)
-            t0 = time.monotonic()
-            try:
-                out, err = p.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, err = p.communicate()
-            secs = time.monotonic() - t0
-        check(p.returncode == 130 and secs < 2 and "run the same command again to resume" in err,
-              "Ctrl-C while another process holds the blob lock stops in %.1f s (rc %d, %r)" % (secs, p.returncode, err))
+            rc, err, secs = interrupt_download(hub, cache_lock, lambda: time.sleep(2))
+        check(rc == 130 and secs < 2 and "run the same command again to resume" in err,
+              "Ctrl-C while another process holds the blob lock stops in %.1f s (rc %d, %r)" % (secs, rc, err))
 
         # 8e. Ctrl-C while the files are being listed (a HEAD that does not answer) or
         # while a retry waits (the hub answers 503): stops within a second or two.
@@ -594,24 +600,11 @@ def main():
             getattr(hub, what).add("generation_config.json")
             hub.stalled.clear()
             hub.unstall.clear()
-            env7 = {k: v for k, v in os.environ.items() if not k.startswith("HF_")}
-            env7.update({"HF_HUB_CACHE": cache7, "HF_ENDPOINT": hub.url})
-            p = subprocess.Popen([MUSICGEN, "download", "test-org/tiny-mono"], env=env7, stdout=subprocess.PIPE,
-                                 stderr=subprocess.PIPE, text=True)
-            hub.stalled.wait(60)
-            time.sleep(0.3)
-            p.send_signal(signal.SIGINT)
-            t0 = time.monotonic()
-            try:
-                out, err = p.communicate(timeout=10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out, err = p.communicate()
-            secs = time.monotonic() - t0
+            rc, err, secs = interrupt_download(hub, cache7, lambda: (hub.stalled.wait(60), time.sleep(0.3)))
             getattr(hub, what).discard("generation_config.json")
             hub.unstall.set()
-            check(p.returncode == 130 and secs < 5 and "run the same command again to resume" in err,
-                  "%s: Ctrl-C stops the download in %.1f s (rc %d, %r)" % (what, secs, p.returncode, err))
+            check(rc == 130 and secs < 5 and "run the same command again to resume" in err,
+                  "%s: Ctrl-C stops the download in %.1f s (rc %d, %r)" % (what, secs, rc, err))
 
         # 8d. A hangup the download was started ignoring (nohup) does not stop it.
         cache6 = os.path.join(tmp, "cache6")
