@@ -773,6 +773,10 @@ int main(int argc, char **argv) {
     free(text);
     if (st != MG_OK) {
         free(l.t);
+        if (st == MG_ERR_EXISTS) {
+            fprintf(stderr, "mg-random-checkpoint: %s; use --force to overwrite it\n", mg_last_error());
+            return 1;
+        }
         return fail(mg_last_error());
     }
     uint64_t bytes = 0, params = 0;

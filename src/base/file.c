@@ -370,7 +370,7 @@ mg_status mg_check_output_path(const char *path, int overwrite) {
     if (!mg_path_is_file_or_absent(path))
         return not_a_file_output(path);
     if (!overwrite && mg_path_exists(path))
-        return mg_fail(MG_ERR_EXISTS, "output %s already exists; use --force to overwrite it or choose another name", path);
+        return mg_fail(MG_ERR_EXISTS, "output %s already exists", path);
     char *dir = parent_dir(path);
     if (!dir)
         return MG_ERR_NOMEM;
@@ -508,11 +508,11 @@ mg_status mg_atomic_commit(mg_atomic_file *af, int overwrite) {
             if (link(af->tmp_path, af->path) != 0) {
                 int e = errno;
                 if (e == EEXIST)
-                    st = mg_fail(MG_ERR_EXISTS, "output %s already exists; use --force to overwrite it", af->path);
+                    st = mg_fail(MG_ERR_EXISTS, "output %s already exists", af->path);
                 else if (e != EPERM && e != ENOTSUP && e != EXDEV)
                     st = mg_fail(MG_ERR_IO, "cannot create %s: %s", af->path, strerror(e));
                 else if (mg_path_exists(af->path)) /* no hard links here: check, then rename */
-                    st = mg_fail(MG_ERR_EXISTS, "output %s already exists; use --force to overwrite it", af->path);
+                    st = mg_fail(MG_ERR_EXISTS, "output %s already exists", af->path);
                 else if (rename(af->tmp_path, af->path) != 0)
                     st = mg_fail(MG_ERR_IO, "cannot create %s: %s", af->path, strerror(errno));
             }

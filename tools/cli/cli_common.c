@@ -31,7 +31,8 @@ int cli_error(const char *cmd, const char *fmt, ...) {
 }
 
 int cli_lib_error(const char *cmd, mg_status st) {
-    (void)st;
+    if (st == MG_ERR_EXISTS) /* the library's words are the API's: say the CLI's */
+        return cli_error(cmd, "%s; use --force to overwrite it", mg_last_error());
     return cli_error(cmd, "%s", mg_last_error());
 }
 
