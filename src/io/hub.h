@@ -38,7 +38,7 @@
 
 /* Downloads report progress, take options and describe their result with the public
  * types of musicgen.h: mg_download_progress(_fn), mg_download_params,
- * mg_download_result (mg_download_result_free, in hub_api.c). */
+ * mg_download_result (mg_download_result_free, in hub_download.c). */
 
 /* ---- cache (hub_cache.c) ---------------------------------------------------- */
 

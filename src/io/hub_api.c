@@ -1,6 +1,7 @@
 /* hub_api.c — the public face of downloads (musicgen.h: mg_download and its params and
  * result): a repo id, or "ORG/NAME@REVISION" as mg_model_load takes it, handed to
- * mg_hub_download (hub_download.c), which does the work. */
+ * mg_hub_download (hub_download.c), which does the work and frees its results
+ * (mg_download_result_free). */
 #include "io/hub.h"
 #include "base/status.h"
 
@@ -11,14 +12,6 @@ MG_API mg_download_params mg_download_default_params(void) {
     mg_download_params p;
     memset(&p, 0, sizeof p);
     return p;
-}
-
-MG_API void mg_download_result_free(mg_download_result *r) {
-    if (!r)
-        return;
-    free(r->snapshot);
-    free(r->commit);
-    memset(r, 0, sizeof *r);
 }
 
 MG_API mg_status mg_download(const char *repo_id, const mg_download_params *params, mg_download_result *out) {

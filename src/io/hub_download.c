@@ -402,6 +402,14 @@ static mg_status download(hub_session *s, mg_download_result *out) {
     return out->snapshot && out->commit ? MG_OK : MG_ERR_NOMEM;
 }
 
+MG_API void mg_download_result_free(mg_download_result *r) {
+    if (!r)
+        return;
+    free(r->snapshot);
+    free(r->commit);
+    memset(r, 0, sizeof *r);
+}
+
 mg_status mg_hub_download(const char *repo_id, const mg_download_params *opt, mg_download_result *out) {
     memset(out, 0, sizeof *out);
     mg_download_params none;
