@@ -19,7 +19,9 @@
 #include "tensor/tensor.h"
 
 #include <math.h>
+#include <pthread.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -74,6 +76,54 @@ static void test_pool(void) {
         CHECK(mg_pool_threads(p) == threads, "thread count");
         mg_pool_free(p);
     }
+}
+
+/* Each task records whether its thread blocks SIGINT / SIGTERM (a host's signals must
+ * reach the host's threads, not the pool's) and leaves SIGBUS deliverable. */
+typedef struct {
+    pthread_t caller;
+    atomic_int arrived, workers_seen, workers_quiet, faults_blocked;
+} mask_job;
+
+static void mask_task(void *arg, int task) {
+    (void)task;
+    mask_job *j = arg;
+    if (pthread_equal(pthread_self(), j->caller))
+        return;
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    atomic_fetch_add(&j->workers_seen, 1);
+    atomic_fetch_add(&j->workers_quiet, sigismember(&cur, SIGINT) && sigismember(&cur, SIGTERM));
+    atomic_fetch_add(&j->faults_blocked, sigismember(&cur, SIGBUS) || sigismember(&cur, SIGSEGV));
+}
+
+/* Every task waits (up to 0.2 s) until all three have started, so each thread of the
+ * pool holds one and the workers surely run some. */
+static void mask_task_spread(void *arg, int task) {
+    mask_job *j = arg;
+    atomic_fetch_add(&j->arrived, 1);
+    for (int i = 0; i < 200 && atomic_load(&j->arrived) < 3; i++) {
+        struct timespec ts = {0, 1000000};
+        nanosleep(&ts, NULL);
+    }
+    mask_task(arg, task);
+}
+
+static void test_pool_signal_mask(void) {
+    mg_pool *p = mg_pool_new(3);
+    mask_job j = {.caller = pthread_self()};
+    for (int round = 0; round < 20 && atomic_load(&j.workers_seen) == 0; round++) {
+        atomic_store(&j.arrived, 0);
+        mg_pool_run(p, mask_task_spread, &j, 3);
+    }
+    sigset_t cur;
+    pthread_sigmask(SIG_BLOCK, NULL, &cur);
+    CHECK(atomic_load(&j.workers_seen) > 0, "the workers ran tasks");
+    CHECK(atomic_load(&j.workers_quiet) == atomic_load(&j.workers_seen) && atomic_load(&j.faults_blocked) == 0,
+          "workers block SIGINT / SIGTERM (%d of %d) and no fault signal (%d)", atomic_load(&j.workers_quiet),
+          atomic_load(&j.workers_seen), atomic_load(&j.faults_blocked));
+    CHECK(!sigismember(&cur, SIGINT), "the caller's signal mask is left as it was");
+    mg_pool_free(p);
 }
 
 /* mg_bigbuf_prefault writes one zero per 4 KiB page of the range and nothing else. */
@@ -613,6 +663,7 @@ static void test_file_map_warms_cache(void) {
 int main(void) {
     test_arena();
     test_pool();
+    test_pool_signal_mask();
     test_bigbuf_prefault();
     test_memory_available();
     test_resources();

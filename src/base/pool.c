@@ -17,6 +17,7 @@
 #include "base/status.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -139,13 +140,29 @@ mg_pool *mg_pool_new(int n_threads) {
             mg_pool_free(p);
             return NULL;
         }
-        for (int i = 0; i < p->n_workers; i++) {
+        /* The workers take no signals: a host's (or the CLI's) Ctrl-C, SIGTERM or timer
+         * is delivered to its own threads, where it blocks or handles it as it chose, not
+         * to a worker it does not know about. Faults stay deliverable (they go to the
+         * thread that causes them, and blocked they would kill the process silently). */
+        sigset_t quiet, old;
+        sigfillset(&quiet);
+        const int faults[] = {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGTRAP, SIGSYS};
+        for (size_t i = 0; i < sizeof faults / sizeof faults[0]; i++)
+            sigdelset(&quiet, faults[i]);
+        pthread_sigmask(SIG_BLOCK, &quiet, &old);
+        int started = 1;
+        for (int i = 0; i < p->n_workers && started; i++) {
             if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) {
                 p->n_workers = i;
-                mg_pool_free(p);
-                mg_fail(MG_ERR_NOMEM, "could not start thread %d of %d", i + 1, n_threads);
-                return NULL;
+                started = 0;
             }
+        }
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        if (!started) {
+            int n = p->n_workers;
+            mg_pool_free(p);
+            mg_fail(MG_ERR_NOMEM, "could not start thread %d of %d", n + 1, n_threads);
+            return NULL;
         }
     }
     return p;
