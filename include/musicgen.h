@@ -317,7 +317,10 @@ typedef enum mg_kv_type { MG_KV_F16 = 0, MG_KV_F32, MG_KV_Q8_0 } mg_kv_type;
 typedef struct mg_context_params {
     int n_threads;      /* 0: one per physical core this process may use (its affinity mask
                          * and cgroup CPU quota honoured, SMT siblings counted once, only
-                         * the performance cores of hybrid / big.LITTLE CPUs) */
+                         * the performance cores of hybrid / big.LITTLE CPUs). The calling
+                         * thread is one of them; the others are the context's own and block
+                         * every signal but faults, so a process-directed signal (Ctrl-C,
+                         * SIGTERM) goes to the host's threads */
     mg_kv_type kv_type; /* self-attention cache format (default f16; MG_KV_F32 for greedy runs
                            that must give the reference's codes exactly: an f16 cache can
                            flip a near-tie, as `musicgen generate --greedy` avoids) */
