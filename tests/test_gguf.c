@@ -852,6 +852,26 @@ static void check_quantize_api(void) {
     CHECK(mg_quantize(NULL, out, NULL, NULL) == MG_ERR_INVALID_ARG && mg_quantize(src, "", NULL, NULL) ==
           MG_ERR_INVALID_ARG, "no model / no output refused");
     CHECK(mg_quantize(test_ref_path("no-such-model"), tmp_path("x.gguf"), NULL, NULL) != MG_OK, "a missing model fails");
+    /* A repo id resolves with the params' hub settings: offline and a revision, over an
+     * empty cache, fail without the network and say so. */
+    char cache[1024];
+    snprintf(cache, sizeof cache, "%s", tmp_path("empty-cache"));
+    mkdir(cache, 0755);
+    const char *saved = getenv("HF_HUB_CACHE");
+    char *saved_copy = saved ? strdup(saved) : NULL;
+    setenv("HF_HUB_CACHE", cache, 1);
+    mg_quantize_params hp = mg_quantize_default_params();
+    hp.offline = 1;
+    hp.revision = "v9";
+    mg_status st = mg_quantize("test-org/not-cached", tmp_path("x.gguf"), &hp, NULL);
+    CHECK(st == MG_ERR_NOT_FOUND && strstr(mg_last_error(), "offline") && strstr(mg_last_error(), "revision v9"),
+          "a repo id with offline / revision set: %s", mg_last_error());
+    if (saved_copy)
+        setenv("HF_HUB_CACHE", saved_copy, 1);
+    else
+        unsetenv("HF_HUB_CACHE");
+    free(saved_copy);
+    rmdir(cache);
     unlink(out);
 }
 

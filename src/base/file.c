@@ -5,6 +5,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <pthread.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -464,9 +466,18 @@ mg_status mg_atomic_open(mg_atomic_file *af, const char *path, int overwrite) {
     snprintf(af->tmp_path, n, "%s/.%s.partXXXXXX", dir, basename(copy));
     free(dir);
     free(copy);
+    /* A signal between creating the file and registering it would leave it behind:
+     * hold SIGINT / SIGTERM / SIGHUP back for those two calls. */
+    sigset_t hold, old;
+    sigemptyset(&hold);
+    sigaddset(&hold, SIGINT);
+    sigaddset(&hold, SIGTERM);
+    sigaddset(&hold, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &hold, &old);
     af->fd = mkstemp(af->tmp_path);
     if (af->fd >= 0)
         af->live = live_add(af->tmp_path);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
     if (af->fd < 0) {
         mg_status st = mg_fail(MG_ERR_IO, "cannot create %s: %s", path, strerror(errno));
         free(af->tmp_path);

@@ -98,8 +98,8 @@ mg_status mg_config_parse(const char *json, size_t len, const char *where, mg_co
 /* What a checkpoint without generation_config.json generates with, said when it matters. */
 #define MG_NO_GENERATION_CONFIG                                                                                  \
     "the model has no generation_config.json, so the released MusicGen checkpoints' defaults stand in for it "  \
-    "(sampling with top-k 250, guidance 3, max_length 1500), where transformers would decode greedily without " \
-    "guidance; add the file, or set what you want explicitly"
+    "(sampling with top-k 250, guidance 3, a window of up to 1500 steps), where transformers would decode "     \
+    "greedily without guidance; add the file, or set what you want explicitly"
 /* Parse generation_config.json text into cfg->gen (defaults if absent: see .c). */
 mg_status mg_generation_config_parse(const char *json, size_t len, const char *where, mg_config *cfg);
 void mg_generation_config_defaults(mg_config *cfg);

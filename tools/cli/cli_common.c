@@ -5,6 +5,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
+#include <pthread.h>
 #include <signal.h>
 #include <math.h>
 #include <stdarg.h>
@@ -326,12 +327,16 @@ static void exit_on_signal(int sig) {
 
 static const int g_interrupt_sigs[] = {SIGINT, SIGTERM, SIGHUP};
 
+/* The lines printed when a signal ends a command start by clearing the terminal line:
+ * a progress bar or download bar may be on it. */
+static const char *clear_line(void) { return cli_stderr_is_tty() ? "\r\033[K" : ""; }
+
 void cli_block_interrupts(void) {
     sigset_t set;
     sigemptyset(&set);
     for (int i = 0; i < 3; i++)
         sigaddset(&set, g_interrupt_sigs[i]);
-    sigprocmask(SIG_BLOCK, &set, NULL);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
 }
 
 void cli_catch_signals(const int *sigs, int n_sigs, void (*handler)(int)) {
@@ -350,9 +355,8 @@ static void install_exit(int slot, const int *sigs, int n_sigs) {
 }
 
 void cli_exit_cleanly_on_interrupt(const char *cmd) {
-    /* On a terminal, first clear a progress line the command may have drawn. */
     snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "%smusicgen %s: interrupted; nothing was written\n",
-             cli_stderr_is_tty() ? "\r\033[K" : "", cmd);
+             clear_line(), cmd);
     install_exit(0, g_interrupt_sigs, 3);
 }
 
@@ -372,7 +376,8 @@ static void stop_on_signal(int sig) {
 }
 
 void cli_stop_on_interrupt(const char *cmd, const char *outcome) {
-    snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "musicgen %s: interrupted; %s\n", cmd, outcome);
+    snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "%smusicgen %s: interrupted; %s\n", clear_line(), cmd,
+             outcome);
     g_exit_on[0].len = strlen(g_exit_on[0].msg);
     cli_catch_signals(g_interrupt_sigs, 3, stop_on_signal);
 }
@@ -388,10 +393,10 @@ int cli_interrupted_exit(void) {
  * instead of dying of the signal. */
 void cli_exit_cleanly_on_bus_error(const char *cmd) {
     snprintf(g_exit_on[1].msg, sizeof g_exit_on[1].msg,
-             "musicgen %s: a model file could not be read any more (truncated or rewritten in place while in use, "
+             "%smusicgen %s: a model file could not be read any more (truncated or rewritten in place while in use, "
              "or a disk error); stopped and removed unfinished output. Replace model files by renaming a new file over "
              "them, then run again\n",
-             cmd);
+             clear_line(), cmd);
     const int sigs[] = {SIGBUS};
     install_exit(1, sigs, 1);
 }

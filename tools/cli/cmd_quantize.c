@@ -15,8 +15,8 @@ static void help(void) {
            "Convert a model into one GGUF file that loads without conversion (mmap).\n"
            "The decoder matrices get TYPE (q8_0 / q4_0 with 16 rows stored together where\n"
            "a matrix allows: the faster q8_0x16 / q4_0x16 layouts; f32 for matrices of\n"
-           "fewer than 262144 values, which only toy models have, f16 for rows not a\n"
-           "multiple of 32 long); T5's matrices are f16 unless f32 (or small); T5's\n"
+           "fewer than %d values, which only toy models have, f16 for rows not a\n"
+           "multiple of %d long); T5's matrices are f16 unless f32 (or small); T5's\n"
            "embeddings stay as stored in q8_0 / q4_0, the decoder's become f16 unless\n"
            "small (TYPE for f16 / bf16); norms, biases, positions, EnCodec stay f32.\n\n"
            "  -m, --model MODEL   folder, .gguf file or repo id[@REVISION]\n"
@@ -27,7 +27,7 @@ static void help(void) {
            "      --threads N     threads converting (default: one per core)\n"
            "  -f, --force         overwrite FILE if it exists\n"
            "  -q, --quiet         no progress or summary\n"
-           "  -h, --help          this help\n", MG_DEFAULT_MODEL);
+           "  -h, --help          this help\n", MG_QUANT_SMALL_MATRIX, MG_QUANT_BLOCK, MG_DEFAULT_MODEL);
 }
 
 static const struct {

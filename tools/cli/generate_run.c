@@ -581,6 +581,8 @@ int gen_run(gen_options *o) {
         if (sc.frames_streamed > 0)
             fprintf(stderr, "%smusicgen generate: interrupted after streaming %s%.2f s of audio; nothing else was "
                     "written\n", nl, sc.write_error[0] ? "at least " : "", (double)sc.frames_streamed / info.sample_rate);
+        else if (sc.wav) /* the stream's header (and maybe part of a chunk) went out */
+            fprintf(stderr, "%smusicgen generate: interrupted before a whole chunk of audio was streamed\n", nl);
         else
             fprintf(stderr, "%smusicgen generate: interrupted; nothing was written\n", nl);
         rc = interrupted_exit_code(o);
