@@ -102,17 +102,6 @@ static void fill_info(mg_model *m) {
     in->temperature = c->gen.temperature;
 }
 
-static mg_dtype dtype_of(mg_weight_type w) {
-    switch (w) {
-    case MG_WEIGHT_F32: return MG_DT_F32;
-    case MG_WEIGHT_F16: return MG_DT_F16;
-    case MG_WEIGHT_BF16: return MG_DT_BF16;
-    case MG_WEIGHT_Q8_0: return MG_DT_Q8_0;
-    case MG_WEIGHT_Q4_0: return MG_DT_Q4_0;
-    default: return MG_DT_COUNT; /* keep the stored format */
-    }
-}
-
 /* The T5 tokenizer from the checkpoint's spiece.model bytes (folder or GGUF); the
  * number of <extra_id_N> tokens comes from tokenizer_config.json when present. */
 static mg_status load_tokenizer(mg_model *m) {
@@ -130,7 +119,7 @@ static mg_status load_tokenizer(mg_model *m) {
 static mg_status load_stages_on(mg_model *m, const mg_model_params *p) {
     mg_config *cfg = &m->ck.cfg;
     mg_store *s = &m->ck.store;
-    mg_dtype dec_want = dtype_of(p->weight_type);
+    mg_dtype dec_want = mg_dtype_of_weight_type(p->weight_type);
     MG_TRY(load_tokenizer(m));
     MG_TRY(mg_t5_load(cfg, s, dec_want, &m->t5));
     MG_TRY(mg_decoder_load(cfg, s, dec_want, &m->dec));
@@ -183,7 +172,7 @@ static void describe_weight_format(mg_model *m) {
         if (mg_dtype_is_block((mg_dtype)t) && count[t])
             main_t = t;
     /* A q8_0 / q4_0 file of a toy model none of whose matrices could be quantized. */
-    mg_dtype asked = m->weight_type != MG_WEIGHT_AUTO ? dtype_of(m->weight_type) : m->ck.file_type;
+    mg_dtype asked = m->weight_type != MG_WEIGHT_AUTO ? mg_dtype_of_weight_type(m->weight_type) : m->ck.file_type;
     int n_matrices = 0, n_block = 0;
     for (int t = 0; t < MG_DT_COUNT; t++) {
         n_matrices += count[t];

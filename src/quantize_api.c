@@ -84,15 +84,12 @@ MG_API mg_status mg_quantize(const char *model, const char *out_path, const mg_q
     if (!out_path || !out_path[0])
         return mg_fail(MG_ERR_INVALID_ARG, "mg_quantize: no output file given");
     mg_quantize_params p = params ? *params : mg_quantize_default_params();
-    static const mg_dtype types[] = {[MG_WEIGHT_AUTO] = MG_DT_Q8_0, [MG_WEIGHT_F32] = MG_DT_F32,
-                                     [MG_WEIGHT_F16] = MG_DT_F16,   [MG_WEIGHT_BF16] = MG_DT_BF16,
-                                     [MG_WEIGHT_Q8_0] = MG_DT_Q8_0, [MG_WEIGHT_Q4_0] = MG_DT_Q4_0};
-    if ((int)p.type < 0 || (int)p.type >= (int)(sizeof types / sizeof types[0]))
+    mg_dtype type = mg_dtype_of_weight_type(p.type == MG_WEIGHT_AUTO ? MG_WEIGHT_Q8_0 : p.type);
+    if (type == MG_DT_COUNT)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_quantize: weight type %d is not one of mg_weight_type", (int)p.type);
     if (p.n_threads < 0 || p.n_threads > 1024)
         return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = one per core, at most 1024)",
                        p.n_threads);
-    mg_dtype type = types[p.type];
     /* Refuse an output that cannot be written before reading gigabytes. */
     MG_TRY(mg_check_output_path(out_path, p.overwrite));
 

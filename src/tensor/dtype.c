@@ -23,6 +23,17 @@ const char *mg_dtype_name(mg_dtype t) {
     }
 }
 
+mg_dtype mg_dtype_of_weight_type(mg_weight_type w) {
+    switch (w) {
+    case MG_WEIGHT_F32: return MG_DT_F32;
+    case MG_WEIGHT_F16: return MG_DT_F16;
+    case MG_WEIGHT_BF16: return MG_DT_BF16;
+    case MG_WEIGHT_Q8_0: return MG_DT_Q8_0;
+    case MG_WEIGHT_Q4_0: return MG_DT_Q4_0;
+    default: return MG_DT_COUNT;
+    }
+}
+
 int mg_dtype_is_block(mg_dtype t) { return t == MG_DT_Q8_0 || t == MG_DT_Q4_0 || mg_dtype_is_x16(t); }
 
 int mg_dtype_is_x16(mg_dtype t) { return t == MG_DT_Q8_0X16 || t == MG_DT_Q4_0X16; }

@@ -10,6 +10,8 @@
 #ifndef MG_TENSOR_TENSOR_H
 #define MG_TENSOR_TENSOR_H
 
+#include "musicgen.h" /* mg_weight_type */
+
 #include <stddef.h>
 #include <stdint.h>
 
@@ -59,6 +61,9 @@ typedef struct {
 #define MG_Q4X16_BLOCK_BYTES (MG_X16_ROWS * sizeof(mg_block_q4_0))
 
 const char *mg_dtype_name(mg_dtype t);
+/* The format a public mg_weight_type names; MG_DT_COUNT for MG_WEIGHT_AUTO (keep what
+ * is stored) and anything else. */
+mg_dtype mg_dtype_of_weight_type(mg_weight_type w);
 /* Bytes of one row of `n` values (n must be a multiple of MG_QK for block formats). */
 size_t mg_dtype_row_bytes(mg_dtype t, int64_t n);
 int mg_dtype_is_block(mg_dtype t);
