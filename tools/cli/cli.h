@@ -35,6 +35,9 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, 
 int cli_parse_sample_format(const char *cmd, const char *s, mg_sample_format *out);
 int cli_parse_kv_type(const char *cmd, const char *s, mg_kv_type *out);
 int cli_parse_weight_type(const char *cmd, const char *s, mg_weight_type *out);
+/* "f32" .. "q4_0" (any case) to the weight type and back; 0 / "?" if not one. */
+int cli_weight_type_of(const char *s, mg_weight_type *out);
+const char *cli_weight_type_name(mg_weight_type t);
 
 /* Load a model (folder / .gguf / repo id) with a progress line when stderr is a tty. */
 int cli_load_model(const char *cmd, const char *path, const mg_model_params *mp, mg_model **out);

@@ -178,17 +178,31 @@ int cli_parse_kv_type(const char *cmd, const char *s, mg_kv_type *out) {
     return 1;
 }
 
-int cli_parse_weight_type(const char *cmd, const char *s, mg_weight_type *out) {
-    static const struct {
-        const char *name;
-        mg_weight_type t;
-    } map[] = {{"f32", MG_WEIGHT_F32}, {"f16", MG_WEIGHT_F16}, {"bf16", MG_WEIGHT_BF16},
-               {"q8_0", MG_WEIGHT_Q8_0}, {"q4_0", MG_WEIGHT_Q4_0}};
-    for (size_t i = 0; i < sizeof map / sizeof map[0]; i++)
-        if (!strcasecmp(s, map[i].name)) {
-            *out = map[i].t;
+static const struct {
+    const char *name;
+    mg_weight_type t;
+} g_weight_types[] = {{"f32", MG_WEIGHT_F32}, {"f16", MG_WEIGHT_F16}, {"bf16", MG_WEIGHT_BF16},
+                      {"q8_0", MG_WEIGHT_Q8_0}, {"q4_0", MG_WEIGHT_Q4_0}};
+
+int cli_weight_type_of(const char *s, mg_weight_type *out) {
+    for (size_t i = 0; i < sizeof g_weight_types / sizeof g_weight_types[0]; i++)
+        if (!strcasecmp(s, g_weight_types[i].name)) { /* Q8_0 as llama.cpp spells it, too */
+            *out = g_weight_types[i].t;
             return 1;
         }
+    return 0;
+}
+
+const char *cli_weight_type_name(mg_weight_type t) {
+    for (size_t i = 0; i < sizeof g_weight_types / sizeof g_weight_types[0]; i++)
+        if (g_weight_types[i].t == t)
+            return g_weight_types[i].name;
+    return "?";
+}
+
+int cli_parse_weight_type(const char *cmd, const char *s, mg_weight_type *out) {
+    if (cli_weight_type_of(s, out))
+        return 1;
     cli_error(cmd, "--weight-type must be f32, f16, bf16, q8_0 or q4_0 (got \"%s\")", s);
     return 0;
 }

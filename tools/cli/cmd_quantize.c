@@ -8,7 +8,6 @@
 
 #include <stdio.h>
 #include <string.h>
-#include <strings.h>
 
 static void help(void) {
     printf("usage: musicgen quantize -m MODEL -o OUT.gguf [--type TYPE] [--pure] [--force]\n\n"
@@ -30,28 +29,12 @@ static void help(void) {
            "  -h, --help          this help\n", MG_QUANT_SMALL_MATRIX, MG_QUANT_BLOCK, MG_DEFAULT_MODEL);
 }
 
-static const struct {
-    const char *name;
-    mg_weight_type t;
-} g_types[] = {{"f32", MG_WEIGHT_F32}, {"f16", MG_WEIGHT_F16}, {"bf16", MG_WEIGHT_BF16}, {"q8_0", MG_WEIGHT_Q8_0},
-               {"q4_0", MG_WEIGHT_Q4_0}};
-
 static int parse_type(const char *s, mg_weight_type *out) {
-    for (size_t i = 0; i < sizeof g_types / sizeof g_types[0]; i++)
-        if (!strcasecmp(s, g_types[i].name)) { /* Q8_0 as llama.cpp spells it, too */
-            *out = g_types[i].t;
-            return 1;
-        }
+    if (cli_weight_type_of(s, out))
+        return 1;
     cli_error("quantize", "--type must be q8_0, q4_0, f16, bf16 or f32 (got \"%s\")%s", s,
               s[0] >= '0' && s[0] <= '9' ? "; -t is --type here, threads are --threads" : "");
     return 0;
-}
-
-static const char *type_name(mg_weight_type t) {
-    for (size_t i = 0; i < sizeof g_types / sizeof g_types[0]; i++)
-        if (g_types[i].t == t)
-            return g_types[i].name;
-    return "?";
 }
 
 typedef struct progress_line {
@@ -143,13 +126,13 @@ int cmd_quantize(int argc, char **argv) {
         return cli_lib_error("quantize", st);
     if (!cli_quiet) {
         fprintf(stderr, "musicgen quantize: wrote %s (%s, %.1f MB from %.1f MB of weights) in %.1f s\n", out,
-                type_name(type), (double)r.out_bytes / 1e6, (double)r.in_bytes / 1e6, cli_now_s() - t0);
+                cli_weight_type_name(type), (double)r.out_bytes / 1e6, (double)r.in_bytes / 1e6, cli_now_s() - t0);
         if (r.n_kept_f32)
             fprintf(stderr, "musicgen quantize: %d small decoder matrices (under %d values) kept in f32; --pure "
                             "quantizes them too\n", r.n_kept_f32, MG_QUANT_SMALL_MATRIX);
         if (r.n_kept_f16)
             fprintf(stderr, "musicgen quantize: %d decoder matrices kept in f16: their rows are not a multiple of %d "
-                            "values (the %s block)\n", r.n_kept_f16, MG_QUANT_BLOCK, type_name(type));
+                            "values (the %s block)\n", r.n_kept_f16, MG_QUANT_BLOCK, cli_weight_type_name(type));
     }
     return 0;
 }
