@@ -209,18 +209,13 @@ static void check_config(checker *c, const mg_model *m) {
         finding(c, MG_FINDING_WARNING, "%s: generation_config max_length %d needs %d decoder positions but "
                 "decoder.max_position_embeddings is %d; one window is capped at %d steps", where, cfg->gen.max_length,
                 cfg->gen.max_length - 1, cfg->dec.max_position_embeddings, m->info.max_steps);
-    /* T5's position buckets: with relative_attention_max_distance at or below a quarter
-     * of the buckets, tokens far enough apart get no bucket (transformers fails on them
-     * too), so longer prompts cannot be encoded. */
-    for (int d = 1; d < MG_T5_MAX_TOKENS; d++)
-        if (mg_t5_bucket(d, cfg->t5.num_buckets, cfg->t5.max_distance) < 0 ||
-            mg_t5_bucket(-d, cfg->t5.num_buckets, cfg->t5.max_distance) < 0) {
-            finding(c, MG_FINDING_WARNING, "%s: text_encoder.relative_attention_num_buckets %d with "
-                    "relative_attention_max_distance %d gives tokens %d or more apart no position bucket "
-                    "(transformers fails on them too): prompts of more than %d tokens cannot be encoded",
-                    where, cfg->t5.num_buckets, cfg->t5.max_distance, d, d);
-            break;
-        }
+    /* T5's position buckets may leave far-apart tokens without one. */
+    int d = mg_t5_first_unbucketed(cfg->t5.num_buckets, cfg->t5.max_distance, MG_T5_MAX_TOKENS);
+    if (d)
+        finding(c, MG_FINDING_WARNING, "%s: text_encoder.relative_attention_num_buckets %d with "
+                "relative_attention_max_distance %d gives tokens %d or more apart no position bucket "
+                "(transformers fails on them too): prompts of more than %d tokens cannot be encoded",
+                where, cfg->t5.num_buckets, cfg->t5.max_distance, d, d);
     if (cfg->codec.sample_rate % cfg->codec.hop_length)
         finding(c, MG_FINDING_WARNING, "%s: audio_encoder.sampling_rate %d is not a multiple of the hop length %d; "
                 "durations are rounded to whole frames", where, cfg->codec.sample_rate, cfg->codec.hop_length);

@@ -39,6 +39,13 @@ int mg_t5_bucket(int rel, int num_buckets, int max_distance) {
     return bucket + large >= 0 ? bucket + large : -1;
 }
 
+int mg_t5_first_unbucketed(int num_buckets, int max_distance, int limit) {
+    for (int d = 1; d < limit; d++)
+        if (mg_t5_bucket(d, num_buckets, max_distance) < 0 || mg_t5_bucket(-d, num_buckets, max_distance) < 0)
+            return d;
+    return 0;
+}
+
 /* A matrix in the format mg_text_matrix_format gives for `want` (the model's weight
  * format; MG_DT_COUNT keeps the stored one). */
 static mg_status get_matrix(mg_store *s, const char *name, int64_t rows, int64_t cols, mg_dtype want, mg_matrix *out) {
@@ -214,18 +221,17 @@ mg_status mg_t5_encode_debug(const mg_t5 *t, mg_pool *pool, const int32_t *ids, 
     for (int64_t i = 0; i < N; i++)
         mg_matrix_row_to_f32(t->embed.dtype, t->embed.data, ids[i], h + i * d, d);
 
-    /* Some bucket settings leave far-apart tokens without a bucket (the smallest such
-     * distance is what `musicgen info` warns about): refuse the prompt, naming it. */
-    for (int dist = 1; dist < T; dist++)
-        if (mg_t5_bucket(dist, c->num_buckets, c->max_distance) < 0 ||
-            mg_t5_bucket(-dist, c->num_buckets, c->max_distance) < 0) {
-            st = mg_fail(MG_ERR_UNSUPPORTED,
-                         "text encoder: relative_attention_num_buckets %d with relative_attention_max_distance %d "
-                         "give no position bucket for tokens %d or more apart, so a %d-token prompt cannot be encoded "
-                         "(the reference implementation fails here too); use a prompt of at most %d tokens",
-                         c->num_buckets, c->max_distance, dist, T, dist);
-            goto done;
-        }
+    /* Some bucket settings leave far-apart tokens without a bucket (what `musicgen info`
+     * warns about): refuse the prompt, naming the distance. */
+    int dist = mg_t5_first_unbucketed(c->num_buckets, c->max_distance, T);
+    if (dist) {
+        st = mg_fail(MG_ERR_UNSUPPORTED,
+                     "text encoder: relative_attention_num_buckets %d with relative_attention_max_distance %d "
+                     "give no position bucket for tokens %d or more apart, so a %d-token prompt cannot be encoded "
+                     "(the reference implementation fails here too); use a prompt of at most %d tokens",
+                     c->num_buckets, c->max_distance, dist, T, dist);
+        goto done;
+    }
     /* Relative position bias, shared by all layers: bias[h, q, k] = table[bucket(k - q), h]. */
     for (int qi = 0; qi < T; qi++)
         for (int ki = 0; ki < T; ki++) {

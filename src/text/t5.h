@@ -50,6 +50,10 @@ void mg_t5_release_pages(const mg_t5 *t);
 
 /* T5 relative-position bucket of (key_pos - query_pos), bidirectional (exposed for tests). */
 int mg_t5_bucket(int rel, int num_buckets, int max_distance);
+/* The smallest token distance below `limit` that gets no bucket (with max_distance at or
+ * below a quarter of the buckets, far-apart tokens get none; transformers fails on them
+ * too), so prompts of more tokens than it cannot be encoded; 0 if every distance has one. */
+int mg_t5_first_unbucketed(int num_buckets, int max_distance, int limit);
 
 /* Encode B right-padded sequences of T ids (mask 1 = token, 0 = pad).
  * hidden: [B, T, d_model] last hidden state (may be NULL);
