@@ -21,7 +21,6 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/statvfs.h>
-#include <time.h>
 #include <unistd.h>
 
 /* ---- one blob ------------------------------------------------------------------------- */
@@ -77,12 +76,9 @@ static int lock_blob(hub_session *s, const char *etag) {
             close(fd);
             return -1;
         }
-        if (mg_hub_poll_cancel(s)) {
+        if (mg_hub_wait_tick(s)) {
             close(fd);
             return -2;
-        }
-        struct timespec ts = {0, 100 * 1000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
         }
     }
     return fd;

@@ -330,18 +330,23 @@ mg_status mg_hub_http_error(hub_session *s, const hub_http *h, const char *file,
                    h->code, file, s->repo_id, msg[0] ? ": " : "", msg);
 }
 
+int mg_hub_wait_tick(hub_session *s) {
+    if (mg_hub_poll_cancel(s))
+        return 1;
+    struct timespec ts = {0, 100 * 1000000L};
+    while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+    }
+    return 0;
+}
+
 int mg_hub_backoff(hub_session *s, int attempt) {
     /* 0.5 s, 1 s, 2 s, ... at most 16 s, in slices of 0.1 s. */
     long ms = 500L << (attempt < 6 ? attempt : 5);
     if (ms > 16000)
         ms = 16000;
-    for (long slept = 0; slept < ms; slept += 100) {
-        if (mg_hub_poll_cancel(s))
+    for (long slept = 0; slept < ms; slept += 100)
+        if (mg_hub_wait_tick(s))
             return 1;
-        struct timespec ts = {0, 100 * 1000000L};
-        while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
-        }
-    }
     return mg_hub_poll_cancel(s);
 }
 

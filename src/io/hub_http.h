@@ -87,6 +87,9 @@ int mg_hub_report(hub_session *s);
 int mg_hub_poll_cancel(hub_session *s);
 /* The one error every cancelled step of a download returns. */
 mg_status mg_hub_cancelled(const hub_session *s);
+/* One slice of a wait that can be cancelled: asks mg_hub_poll_cancel, then sleeps
+ * 0.1 s; 1 (without sleeping) if cancelled. */
+int mg_hub_wait_tick(hub_session *s);
 /* Sleeps before retry number `attempt` (0.5 s, 1 s, 2 s, ... at most 16 s), asking
  * mg_hub_poll_cancel every 0.1 s; 1 if cancelled. */
 int mg_hub_backoff(hub_session *s, int attempt);
