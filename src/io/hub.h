@@ -87,6 +87,9 @@ mg_status mg_hub_mkdirs(const char *path);
 /* 1 if a revision is safe to use as a refs/ path and in a URL: not empty, no "..",
  * no leading '/', no control characters. */
 int mg_hub_valid_revision(const char *rev);
+/* "ORG/NAME@REVISION" split at the '@': the repo part (malloc'ed; NULL when out of
+ * memory, with the error set) and *revision pointing into `id` after the '@'. */
+char *mg_hub_split_revision(const char *id, const char **revision);
 /* The commit refs/<revision> holds (malloc'ed); MG_ERR_NOT_FOUND if there is none. */
 mg_status mg_hub_read_ref(const char *repo_dir, const char *revision, char **commit);
 /* Write refs/<revision> atomically (temporary file + rename); no-op if unchanged. */

@@ -32,12 +32,9 @@ MG_API mg_status mg_download(const char *repo_id, const mg_download_params *para
                        "facebook/musicgen-small", repo_id);
     if (!at[1])
         return mg_fail(MG_ERR_INVALID_ARG, "%s: no revision after '@' (a branch, tag or commit hash)", repo_id);
-    char *repo = malloc(n + 1);
+    char *repo = mg_hub_split_revision(repo_id, &p.revision);
     if (!repo)
-        return mg_fail(MG_ERR_NOMEM, "out of memory");
-    memcpy(repo, repo_id, n);
-    repo[n] = 0;
-    p.revision = at + 1;
+        return MG_ERR_NOMEM;
     mg_status st = mg_hub_download(repo, &p, out);
     free(repo);
     return st;

@@ -77,6 +77,18 @@ int mg_hub_valid_revision(const char *rev) {
     return 1;
 }
 
+char *mg_hub_split_revision(const char *id, const char **revision) {
+    const char *at = strchr(id, '@');
+    size_t n = at ? (size_t)(at - id) : strlen(id);
+    char *repo = mg_malloc(n + 1, "a repo id");
+    if (repo) {
+        memcpy(repo, id, n);
+        repo[n] = 0;
+    }
+    *revision = at ? at + 1 : NULL;
+    return repo;
+}
+
 /* huggingface_hub's _is_true: 1, ON, YES, TRUE (any case). */
 static int env_true(const char *name) {
     const char *v = getenv(name);
@@ -436,12 +448,11 @@ mg_status mg_hub_resolve_model(const char *path, const mg_model_params *params, 
     const char *at = strchr(path, '@');
     if (!at || !mg_hub_valid_revision(at + 1))
         return MG_OK;
-    char *repo = mg_malloc((size_t)(at - path) + 1, "a repo id");
+    const char *revision;
+    char *repo = mg_hub_split_revision(path, &revision);
     if (!repo)
         return MG_ERR_NOMEM;
-    memcpy(repo, path, (size_t)(at - path));
-    repo[at - path] = 0;
-    mg_status st = mg_hub_is_repo_id(repo) ? resolve_repo(repo, at + 1, params, resolved) : MG_OK;
+    mg_status st = mg_hub_is_repo_id(repo) ? resolve_repo(repo, revision, params, resolved) : MG_OK;
     free(repo);
     return st;
 }
