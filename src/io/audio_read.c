@@ -74,9 +74,11 @@ static sf_count_t mem_tell(void *user) { return ((mem_file *)user)->pos; }
  * a RIFF / RIFX / RF64 WAVE file goes to libsndfile, its top-level chunks are walked (a few
  * 8-byte reads) and every LIST / INFO chunk is parsed the way libsndfile parses it:
  * entries are a 4-byte marker and, except INFO / adtl, a 4-byte size padded to even;
- * a zero or "data" marker ends it. A size that would wrap is refused. Everything
- * else is left to libsndfile (which clamps chunks that run past the end of a
- * truncated file). */
+ * a zero or "data" marker ends it. A size that would wrap is refused. The walk goes
+ * on from where libsndfile's parser leaves the file, which can be past the end the
+ * LIST chunk declares (its last entry's header may overrun it). Everything else is
+ * left to libsndfile (which clamps chunks that run past the end of a truncated
+ * file). */
 
 typedef struct byte_source {
     const unsigned char *mem; /* whole file in memory, or NULL: read from fd */
@@ -101,7 +103,14 @@ static uint32_t u32(const byte_source *b, const unsigned char *p) {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
 }
 
-static mg_status check_list_chunk(const byte_source *b, int64_t body, uint32_t length, const char *where) {
+/* Parses the LIST / INFO chunk whose body starts at `body`, as libsndfile does; sets
+ * *consumed to the bytes its parser moves past (at least the declared length, clamped
+ * to the file, and more when an entry's header overruns it). */
+static mg_status check_list_chunk(const byte_source *b, int64_t body, uint32_t length, const char *where,
+                                  uint64_t *consumed) {
+    *consumed = length;
+    if (length <= 8) /* libsndfile reads a marker and jumps to the declared end */
+        return MG_OK;
     int64_t limit = b->size - body; /* libsndfile clamps the chunk to the file */
     uint64_t len = length > limit ? (uint64_t)(limit > 0 ? limit : 0) : length;
     uint64_t done = 0;
@@ -126,6 +135,7 @@ static mg_status check_list_chunk(const byte_source *b, int64_t body, uint32_t l
             break; /* libsndfile skips the rest of the chunk */
         done += size;
     }
+    *consumed = done > len ? done : len;
     return MG_OK;
 }
 
@@ -141,12 +151,12 @@ static mg_status check_riff(byte_source *b, const char *where) {
         if (!source_read(b, pos, c, 8))
             break;
         uint32_t size = u32(b, c + 4);
+        uint64_t consumed = size;
         if (!memcmp(c, "LIST", 4) || !memcmp(c, "INFO", 4))
-            MG_TRY(check_list_chunk(b, pos + 8, size, where));
-        int64_t end = pos + 8 + (int64_t)size;
-        if (end > b->size)
+            MG_TRY(check_list_chunk(b, pos + 8, size, where, &consumed));
+        if (pos + 8 + (int64_t)size > b->size)
             break; /* e.g. the data chunk of a truncated file */
-        pos = end + (end & 1);
+        pos += 8 + (int64_t)consumed + (size & 1); /* libsndfile pads by the declared size */
     }
     return MG_OK;
 }

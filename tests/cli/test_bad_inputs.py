@@ -1022,7 +1022,13 @@ def audio_prompt_cases():
          "524946464e040000574156454c495354120" + "0" + "ffff" * 31 + "f7ff" + "ffff" * 5 + "ff00000000"),
         ("WAV whose LIST entry size wraps around (libsndfile would loop forever)",
          "5249464644030055574156454c4953544100000003000400f7ffffff" + "00" * 6 + "17" + "00" * 87
-         + "9f0000574156454c494646490175808f009ca9b6")]:
+         + "9f0000574156454c494646490175808f009ca9b6"),
+        # a 16-byte LIST whose last entry header runs 4 bytes past it: libsndfile goes on
+        # from there, to a second LIST whose entry wraps
+        ("WAV whose LIST overruns into a second, wrapping LIST (libsndfile would loop forever)",
+         "5249464624d00000574156454c495354100000006164746c010000" + "ff" * 5 + "24000000574156454c495354100000"
+         + "ffffffff" + "5d" + "ff" * 173 + "fe" + "ff" * 66 + "ef" + "ff" * 83 + "ee" + "ffffffff"
+         + "4c49535400000000a1")]:
         w = Work(name)
         open(w.path("list.wav"), "wb").write(bytes.fromhex(data))
         run(w, ap(w, w.path("list.wav")), ["list.wav", "LIST"])
