@@ -45,29 +45,46 @@ static void read_chunk(void *arg, int task) {
     j->sink[task] ^= s;
 }
 
-double mg_measure_read_bandwidth(mg_pool *pool, size_t bytes) {
+struct mg_bw_probe {
+    mg_pool *pool;
+    uint8_t *buf;
+    size_t bytes; /* allocated, a multiple of MG_BW_CHUNK */
+    v2u64 *sink;  /* one slot per chunk */
+};
+
+mg_bw_probe *mg_bw_probe_new(mg_pool *pool, size_t bytes) {
     if (bytes == 0)
         bytes = (size_t)1 << 30;
     bytes = (bytes + MG_BW_CHUNK - 1) / MG_BW_CHUNK * MG_BW_CHUNK;
-    bw_job *j = mg_calloc(1, sizeof *j, "bandwidth job");
-    if (!j)
-        return 0;
-    int tasks = (int)(bytes / MG_BW_CHUNK);
-    j->sink = mg_calloc((size_t)tasks, sizeof *j->sink, "bandwidth sink");
-    void *buf = NULL;
-    if (!j->sink || !(buf = mg_bigbuf_alloc(bytes))) {
-        free(j->sink);
-        free(j);
+    mg_bw_probe *p = mg_calloc(1, sizeof *p, "bandwidth probe");
+    if (!p)
+        return NULL;
+    p->pool = pool;
+    p->bytes = bytes;
+    p->sink = mg_calloc(bytes / MG_BW_CHUNK, sizeof *p->sink, "bandwidth sink");
+    if (!p->sink || !(p->buf = mg_bigbuf_alloc(bytes))) {
+        mg_bw_probe_free(p);
         mg_fail(MG_ERR_NOMEM, "bandwidth probe: cannot allocate %zu MiB; pass a smaller size", bytes >> 20);
-        return 0;
+        return NULL;
     }
-    memset(buf, 1, bytes); /* touch every page so the passes measure reads, not page faults */
-    j->buf = buf;
-    j->bytes = bytes;
+    memset(p->buf, 1, bytes); /* touch every page so the passes measure reads, not page faults */
+    return p;
+}
+
+double mg_bw_probe_run(mg_bw_probe *p, size_t bytes) {
+    if (!p)
+        return 0;
+    if (bytes == 0 || bytes > p->bytes)
+        bytes = p->bytes;
+    bytes = bytes / MG_BW_CHUNK * MG_BW_CHUNK;
+    if (bytes == 0)
+        bytes = MG_BW_CHUNK;
+    bw_job j = {p->buf, bytes, p->sink};
+    int tasks = (int)(bytes / MG_BW_CHUNK);
     double best = 0;
     for (int pass = 0; pass < 4; pass++) {
         double t0 = mg_time_now();
-        mg_pool_run(pool, read_chunk, j, tasks);
+        mg_pool_run(p->pool, read_chunk, &j, tasks);
         double dt = mg_time_now() - t0;
         double gbs = dt > 0 ? (double)bytes / dt * 1e-9 : 0;
         if (pass > 0 && gbs > best)
@@ -75,10 +92,22 @@ double mg_measure_read_bandwidth(mg_pool *pool, size_t bytes) {
     }
     uint64_t fold = 0;
     for (int t = 0; t < tasks; t++)
-        fold ^= j->sink[t][0] ^ j->sink[t][1];
+        fold ^= p->sink[t][0] ^ p->sink[t][1];
     g_bw_sink = fold;
-    free(buf);
-    free(j->sink);
-    free(j);
     return best;
+}
+
+void mg_bw_probe_free(mg_bw_probe *p) {
+    if (!p)
+        return;
+    free(p->buf);
+    free(p->sink);
+    free(p);
+}
+
+double mg_measure_read_bandwidth(mg_pool *pool, size_t bytes) {
+    mg_bw_probe *p = mg_bw_probe_new(pool, bytes);
+    double gbs = mg_bw_probe_run(p, 0);
+    mg_bw_probe_free(p);
+    return gbs;
 }

@@ -13,4 +13,15 @@
  * Takes about a second for 1 GiB; not for use in hot paths. */
 double mg_measure_read_bandwidth(mg_pool *pool, size_t bytes);
 
+/* The same probe kept for repeated measurements (a benchmark sampling the bandwidth
+ * between decoder steps): the buffer is allocated and touched once, by new. */
+typedef struct mg_bw_probe mg_bw_probe;
+/* A probe over `bytes` (0: 1 GiB) read by `pool`'s threads; NULL (mg_fail set) when the
+ * buffer cannot be allocated. */
+mg_bw_probe *mg_bw_probe_new(mg_pool *pool, size_t bytes);
+/* GB/s over the first `bytes` of the buffer (0 or more than it holds: all of it; whole
+ * 1 MiB chunks): best of three passes after a warm-up pass. 0 for a NULL probe. */
+double mg_bw_probe_run(mg_bw_probe *p, size_t bytes);
+void mg_bw_probe_free(mg_bw_probe *p);
+
 #endif

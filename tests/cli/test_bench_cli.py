@@ -22,7 +22,8 @@ KEYS = ["model", "threads", "kernels", "kv_type", "weight_type", "steps", "ms_pe
         "read_gbs", "limit_ms_per_step", "rtf", "peak_rss_mb", "load_s", "t5_ms", "codec_ms_per_audio_s", "audio_s",
         "first_audio_ms", "kv_bytes_per_step", "limit_with_kv_ms_per_step", "step_over_limit",
         "step_over_limit_with_kv", "mean_ms_per_step", "matmul_ms_per_step", "self_attn_ms_per_step", "cross_attn_ms_per_step",
-        "read_gbs_before", "read_gbs_after", "weights_huge_mapped_pct", "no_mmap"]
+        "read_gbs_before", "read_gbs_after", "weights_huge_mapped_pct", "no_mmap", "read_gbs_samples", "read_gbs_min",
+        "read_gbs_max"]
 DTYPE_BYTES = {"F32": 4, "F16": 2, "BF16": 2}
 STEP_MATRIX = re.compile(r"^decoder\.(model\.decoder\.layers\.\d+\.(self_attn\.(q|k|v|out)_proj|"
                          r"encoder_attn\.(q|out)_proj|fc1|fc2)|lm_heads\.\d+)\.weight$")
@@ -86,11 +87,16 @@ def main():
         if bandwidth:
             gbs = r["read_gbs"]
             t.check(gbs > 0, f"{fx}: no bandwidth measured")
-            # Probed before and after the run (the first in a child process, so its
-            # buffer stays out of the peak RSS): read_gbs is their mean.
+            # Sampled between the steps (at least after the first and after the last)
+            # by a helper process, so its buffer stays out of the peak RSS: read_gbs
+            # is their mean. One probe before and one after the run are reported too.
             before, after = r["read_gbs_before"], r["read_gbs_after"]
-            t.check(before > 0 and after > 0 and abs(gbs - (before + after) / 2) <= 0.011,
-                    f"{fx}: read_gbs {gbs} is not the mean of {before} and {after}")
+            t.check(before > 0 and after > 0, f"{fx}: no probe before / after the run: {before}, {after}")
+            n, lo, hi = r["read_gbs_samples"], r["read_gbs_min"], r["read_gbs_max"]
+            t.check(n >= 2 and 0 < lo <= gbs + 0.006 and gbs <= hi + 0.006,
+                    f"{fx}: read_gbs {gbs} from {n} samples between steps, {lo}-{hi}")
+            t.check(any(f"during the run (mean of {n} samples" in l for l in lines),
+                    f"{fx}: the bandwidth line does not say it was sampled during the run")
             t.check(r["peak_rss_mb"] < 512, f"{fx}: the bandwidth probe's 1 GiB shows in the peak RSS: {r['peak_rss_mb']} MB")
             lim = want_w / (gbs * 1e9) * 1e3
             lim_kv = (want_w + want_kv) / (gbs * 1e9) * 1e3
@@ -104,7 +110,8 @@ def main():
                 t.check(abs(r[key] - want) <= tol, f"{fx}: {key} {r[key]} != {want}")
         else:
             t.check(r["read_gbs"] is None and r["limit_ms_per_step"] is None and r["limit_with_kv_ms_per_step"] is None
-                    and r["step_over_limit"] is None and r["read_gbs_before"] is None and r["read_gbs_after"] is None,
+                    and r["step_over_limit"] is None and r["read_gbs_before"] is None and r["read_gbs_after"] is None
+                    and r["read_gbs_samples"] == 0 and r["read_gbs_min"] is None and r["read_gbs_max"] is None,
                     f"{fx}: --no-bandwidth gives figures {r['read_gbs']}, {r['limit_ms_per_step']} (want null)")
         print(f"  {fx}: {r['steps']} steps, {r['ms_per_step']:.2f} ms/step, weights {r['weight_bytes_per_step']} B, "
               f"cache {r['kv_bytes_per_step']:.0f} B per step, read {r['read_gbs']} GB/s")

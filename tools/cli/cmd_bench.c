@@ -1,8 +1,9 @@
 /* cmd_bench.c — `musicgen bench`: where the time and memory of one generation go.
  *
  * Loads the model, runs one sampled CFG generation (10 s of audio by default) while
- * timing every decoder step, decodes the audio, then measures the machine's memory
- * read bandwidth in the same run, and prints: load time, T5 time, decoder ms/step
+ * timing every decoder step, decodes the audio, measures the machine's memory read
+ * bandwidth in the same run (before it, between its steps about every half second,
+ * and after it; the limits use the samples between the steps), and prints: load time, T5 time, decoder ms/step
  * (median, p90), EnCodec ms per audio second, end-to-end real-time factor, peak RSS,
  * weight bytes per step, read bandwidth, and the step time against the bandwidth
  * limit (weight bytes / bandwidth), and the time to the first streamed audio (a
@@ -11,6 +12,7 @@
  * too: the other half of what a step has to stream. --json adds one JSON object as the
  * last line. */
 #include "cli.h"
+#include "bench_bandwidth.h"
 #include "base/pool.h"
 #include "base/resources.h"
 #include "base/timing.h"
@@ -18,11 +20,11 @@
 #include "tensor/bandwidth.h"
 #include "tensor/isa.h"
 
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 static void help(void) {
@@ -40,16 +42,31 @@ static void help(void) {
            "                         q4_0)\n"
            "      --no-mmap          read the weights a step uses into memory (faster steps)\n"
            "      --kv-type T        attention cache: f16 (default), f32, q8_0\n"
-           "      --no-bandwidth     skip the read-bandwidth measurement (else probed\n"
-           "                         before and after the run; the limits use the mean)\n"
+           "      --no-bandwidth     skip the read-bandwidth measurement (else sampled\n"
+           "                         between the steps; the limits use their mean)\n"
            "      --json             also print a JSON object on the last line\n"
            "  -h, --help             this help\n",
            MG_DEFAULT_MODEL);
 }
 
+/* Bandwidth samples during the run: one after the first step, one after the last and
+ * one whenever this long has passed since the previous one, each over this much of
+ * the helper's buffer (~20 ms at 50 GB/s: four passes). */
+#define BW_SAMPLE_EVERY_S 0.5
+#define BW_SAMPLE_BYTES ((size_t)256 << 20)
+#define BW_MAX_SAMPLES 4096
+
+/* What the progress callback records: when each step ended (t_start: the callback was
+ * entered) and when the callback returned (t_end: after a bandwidth sample, if it took
+ * one), so the samples' time is left out of the step times and the real-time factor. */
 typedef struct {
-    double *t;
+    double *t_start, *t_end;
     int n, cap;
+    bench_bw *bw; /* NULL: no samples */
+    double next_sample;
+    double gbs[BW_MAX_SAMPLES];
+    int n_samples;
+    double sample_s; /* total time spent sampling */
 } step_times;
 
 /* Self-attention cache bytes one decoder step reads, averaged over `steps` steps: step
@@ -62,10 +79,19 @@ static double kv_bytes_per_step(const mg_model_info *info, mg_kv_type kv_used, i
 
 static int on_step(int step, int total, void *user) {
     step_times *s = user;
-    (void)total;
-    if (s->n < s->cap)
-        s->t[s->n++] = mg_time_now();
-    (void)step;
+    double now = mg_time_now();
+    if (s->bw && s->n_samples < BW_MAX_SAMPLES && (step == 1 || step == total || now >= s->next_sample)) {
+        double gbs = bench_bw_sample(s->bw);
+        if (gbs > 0)
+            s->gbs[s->n_samples++] = gbs;
+        double after = mg_time_now();
+        s->sample_s += after - now;
+        s->next_sample = after + BW_SAMPLE_EVERY_S;
+    }
+    if (s->n < s->cap) {
+        s->t_start[s->n] = now;
+        s->t_end[s->n++] = mg_time_now();
+    }
     return 0;
 }
 
@@ -116,37 +142,6 @@ static double percentile(double *v, int n, double q) {
 }
 
 enum { OPT_STEPS = 1000, OPT_JSON, OPT_WEIGHT, OPT_KV, OPT_NO_BW, OPT_NO_MMAP };
-
-/* The read bandwidth (GB/s, 0 if it cannot be measured). `in_child`: measured by a
- * child process, so the probe's 1 GiB never counts in this process's peak RSS (used
- * before the run; after it, the peak has been read already). */
-static double measure_bandwidth(int threads, int in_child) {
-    if (!in_child) {
-        mg_pool *pool = mg_pool_new(mg_cpu_threads(threads));
-        double gbs = pool ? mg_measure_read_bandwidth(pool, 0) : 0;
-        mg_pool_free(pool);
-        return gbs;
-    }
-    int fd[2];
-    if (pipe(fd) != 0)
-        return 0;
-    fflush(NULL);
-    pid_t pid = fork();
-    if (pid == 0) {
-        close(fd[0]);
-        double gbs = measure_bandwidth(threads, 0);
-        ssize_t w = write(fd[1], &gbs, sizeof gbs);
-        _exit(w == (ssize_t)sizeof gbs ? 0 : 1);
-    }
-    close(fd[1]);
-    double gbs = 0;
-    if (pid < 0 || read(fd[0], &gbs, sizeof gbs) != (ssize_t)sizeof gbs)
-        gbs = 0;
-    close(fd[0]);
-    if (pid > 0)
-        waitpid(pid, NULL, 0);
-    return gbs;
-}
 
 int cmd_bench(int argc, char **argv) {
     const char *model = MG_DEFAULT_MODEL;
@@ -204,16 +199,22 @@ int cmd_bench(int argc, char **argv) {
     if (optind < argc)
         return cli_unexpected_argument("bench", argv[optind]);
 
-    /* Bandwidth before and after the run: on a shared VM it swings from minute to
-     * minute, and the mean of the two describes the run better than either. */
-    double gbs_before = bandwidth ? measure_bandwidth(threads, 1) : 0;
+    /* Bandwidth before the run, between its steps and after it: on a shared VM it
+     * swings from minute to minute (by half within seconds), so the limits use what it
+     * was while the steps ran, the mean of the samples taken between them. */
+    bench_bw bw = {0};
+    if (bandwidth && bench_bw_start(&bw, mg_cpu_threads(threads), BW_SAMPLE_BYTES) != 0)
+        cli_warn("cannot start the bandwidth probe (%s); no samples during the run", strerror(errno));
+    double gbs_before = bandwidth ? bench_bw_once(mg_cpu_threads(threads), 0) : 0;
     double t0 = mg_time_now();
     mg_model_params mp = mg_model_default_params();
     mp.weight_type = wt;
     mp.no_mmap = no_mmap;
     mg_model *m;
-    if (cli_load_model("bench", model, &mp, &m))
+    if (cli_load_model("bench", model, &mp, &m)) {
+        bench_bw_stop(&bw);
         return 1;
+    }
     double load_s = mg_time_now() - t0;
     mg_model_info info;
     mg_model_get_info(m, &info);
@@ -223,6 +224,7 @@ int cmd_bench(int argc, char **argv) {
     mg_context *ctx;
     mg_status st = mg_context_new(m, &cp, &ctx);
     if (st != MG_OK) {
+        bench_bw_stop(&bw);
         mg_model_free(m);
         return cli_lib_error("bench", st);
     }
@@ -230,16 +232,24 @@ int cmd_bench(int argc, char **argv) {
     gp.duration_s = duration;
     gp.steps = steps;
     gp.seed = 1234;
-    step_times times = {calloc(1 << 17, sizeof(double)), 0, 1 << 17};
+    static step_times times; /* its samples are 32 KiB: not on the stack */
+    times.cap = 1 << 17;
+    times.t_start = calloc((size_t)times.cap, sizeof(double));
+    times.t_end = calloc((size_t)times.cap, sizeof(double));
+    if (!times.t_start || !times.t_end)
+        times.cap = 0;
+    times.bw = bw.pid > 0 ? &bw : NULL;
     gp.progress = on_step;
     gp.user = &times;
     const char *prompt = "lo-fi hip hop, mellow piano, 90 bpm";
     mg_result *res = NULL;
     double g0 = mg_time_now();
     st = mg_generate(ctx, &prompt, 1, &gp, &res);
-    double gen_s = mg_time_now() - g0;
+    double gen_s = mg_time_now() - g0 - times.sample_s;
     if (st != MG_OK) {
-        free(times.t);
+        bench_bw_stop(&bw);
+        free(times.t_start);
+        free(times.t_end);
         mg_context_free(ctx);
         mg_model_free(m);
         return cli_lib_error("bench", st);
@@ -250,18 +260,28 @@ int cmd_bench(int argc, char **argv) {
      * weights sit in memory"). Only the step's matrices may be mapped so. */
     int64_t huge = no_mmap ? -1 : mg_file_huge_mapped_bytes();
     double first_ms = measure_first_audio(ctx, prompt);
-    /* Per-step durations: differences of consecutive step-end times; the first step
-     * also covers the text encoder, so it is left out. */
+    /* Per-step durations: from the return of one step's callback to the next call; the
+     * first step also covers the text encoder, so it is left out. */
     int n_dt = times.n > 1 ? times.n - 1 : 0;
     double *dt = malloc(sizeof(double) * (size_t)(n_dt > 0 ? n_dt : 1));
     for (int i = 0; i < n_dt; i++)
-        dt[i] = (times.t[i + 1] - times.t[i]) * 1e3;
+        dt[i] = (times.t_start[i + 1] - times.t_end[i]) * 1e3;
     double med = percentile(dt, n_dt, 0.5), p90 = percentile(dt, n_dt, 0.9);
     double audio_s = (double)res->n_samples / res->sample_rate;
     double codec_per_s = audio_s > 0 ? res->codec_ms / audio_s : 0;
     double rtf = audio_s > 0 ? gen_s / audio_s : 0;
-    double gbs_after = bandwidth ? measure_bandwidth(threads, 0) : 0;
-    double read_gbs = gbs_before > 0 && gbs_after > 0 ? (gbs_before + gbs_after) / 2 : gbs_after > 0 ? gbs_after : gbs_before;
+    bench_bw_stop(&bw);
+    double gbs_after = bandwidth ? bench_bw_once(mg_cpu_threads(threads), 0) : 0;
+    double during_min = 0, during_max = 0, during_sum = 0;
+    for (int i = 0; i < times.n_samples; i++) {
+        double g = times.gbs[i];
+        during_sum += g;
+        during_min = i == 0 || g < during_min ? g : during_min;
+        during_max = g > during_max ? g : during_max;
+    }
+    double read_gbs = times.n_samples > 0 ? during_sum / times.n_samples
+                      : gbs_before > 0 && gbs_after > 0 ? (gbs_before + gbs_after) / 2
+                      : gbs_after > 0 ? gbs_after : gbs_before;
     double limit_ms = read_gbs > 0 ? (double)info.step_weight_bytes / (read_gbs * 1e9) * 1e3 : 0;
     float guidance = gp.guidance_scale >= 0 ? gp.guidance_scale : info.guidance_scale;
     /* The cache the decoder really keeps (q8_0 needs heads of a multiple of 32 values). */
@@ -273,6 +293,8 @@ int cmd_bench(int argc, char **argv) {
     /* The step's parts, per step: weight matrices and self-attention as GB/s of what
      * they read, next to the probe's figure. */
     double per_step = res->steps > 0 ? 1.0 / res->steps : 0;
+    /* The library's decoder time includes the progress callbacks, hence the samples. */
+    double step_ms = (res->decoder_ms - times.sample_s * 1e3) * per_step;
     double mm_ms = res->matmul_ms * per_step, sa_ms = res->self_attn_ms * per_step, ca_ms = res->cross_attn_ms * per_step;
     double mm_gbs = mm_ms > 0 ? (double)info.step_weight_bytes / (mm_ms * 1e6) : 0;
     double sa_gbs = sa_ms > 0 ? kv_bytes / (sa_ms * 1e6) : 0;
@@ -290,7 +312,7 @@ int cmd_bench(int argc, char **argv) {
     printf("decoder          %d steps, %.2f ms/step median, %.2f p90\n", res->steps, med, p90);
     printf("  per step       weights %.2f ms (%.1f GB/s), self-attention %.2f ms (%.1f GB/s of cache), "
            "cross-attention %.2f ms, rest %.2f ms (means)\n",
-           mm_ms, mm_gbs, sa_ms, sa_gbs, ca_ms, res->decoder_ms * per_step - mm_ms - sa_ms - ca_ms);
+           mm_ms, mm_gbs, sa_ms, sa_gbs, ca_ms, step_ms - mm_ms - sa_ms - ca_ms);
     printf("EnCodec decode   %.1f ms per audio second (%.2f s audio)\n", codec_per_s, audio_s);
     printf("end to end       %.2f s, real-time factor %.3f\n", gen_s, rtf);
     printf("first audio      %.0f ms after the call (streaming, incl. T5)\n", first_ms);
@@ -305,15 +327,24 @@ int cmd_bench(int argc, char **argv) {
     printf("cache/step       %.1f MB on average (%s self-attention K/V, grows with every step)\n", kv_bytes / 1e6,
            kv_name);
     if (bandwidth) {
-        printf("read bandwidth   %.1f GB/s (%.1f before the run, %.1f after) -> limit %.2f ms/step; measured step = "
-               "%.2fx the limit\n", read_gbs, gbs_before, gbs_after, limit_ms, limit_ms > 0 ? med / limit_ms : 0);
+        if (times.n_samples > 0)
+            printf("read bandwidth   %.1f GB/s during the run (mean of %d samples between steps, %.1f-%.1f; %.1f before "
+                   "the run, %.1f after)\n", read_gbs, times.n_samples, during_min, during_max, gbs_before, gbs_after);
+        else
+            printf("read bandwidth   %.1f GB/s (%.1f before the run, %.1f after)\n", read_gbs, gbs_before, gbs_after);
+        printf("                 weights only: limit %.2f ms/step; measured step = %.2fx the limit\n", limit_ms,
+               limit_ms > 0 ? med / limit_ms : 0);
         printf("                 weights + cache: limit %.2f ms/step; measured step = %.2fx\n", limit_kv_ms,
                limit_kv_ms > 0 ? med / limit_kv_ms : 0);
     }
     if (json) {
         /* Not measured (--no-bandwidth): null, not a zero that reads like a figure. */
         char gbs[32] = "null", lim[32] = "null", lim_kv[32] = "null", frac[32] = "null", frac_kv[32] = "null";
-        char gbs_b[32] = "null", gbs_a[32] = "null", huge_s[32] = "null";
+        char gbs_b[32] = "null", gbs_a[32] = "null", huge_s[32] = "null", gbs_lo[32] = "null", gbs_hi[32] = "null";
+        if (times.n_samples > 0) {
+            snprintf(gbs_lo, sizeof gbs_lo, "%.2f", during_min);
+            snprintf(gbs_hi, sizeof gbs_hi, "%.2f", during_max);
+        }
         if (huge_pct >= 0)
             snprintf(huge_s, sizeof huge_s, "%.1f", huge_pct);
         if (gbs_before > 0)
@@ -336,13 +367,16 @@ int cmd_bench(int argc, char **argv) {
                "\"limit_with_kv_ms_per_step\": %s, \"step_over_limit\": %s, \"step_over_limit_with_kv\": %s, "
                "\"mean_ms_per_step\": %.4f, \"matmul_ms_per_step\": %.4f, \"self_attn_ms_per_step\": %.4f, "
                "\"cross_attn_ms_per_step\": %.4f, \"read_gbs_before\": %s, \"read_gbs_after\": %s, "
-               "\"weights_huge_mapped_pct\": %s, \"no_mmap\": %s}\n",
+               "\"weights_huge_mapped_pct\": %s, \"no_mmap\": %s, \"read_gbs_samples\": %d, \"read_gbs_min\": %s, "
+               "\"read_gbs_max\": %s}\n",
                nthreads, kernels, kv_name, info.weight_type, res->steps, med, p90, (long long)info.step_weight_bytes, gbs, lim, rtf,
                (double)peak_rss / 1e6, load_s, res->text_ms, codec_per_s, audio_s, first_ms, kv_bytes, lim_kv, frac,
-               frac_kv, res->decoder_ms * per_step, mm_ms, sa_ms, ca_ms, gbs_b, gbs_a, huge_s, no_mmap ? "true" : "false");
+               frac_kv, step_ms, mm_ms, sa_ms, ca_ms, gbs_b, gbs_a, huge_s, no_mmap ? "true" : "false",
+               times.n_samples, gbs_lo, gbs_hi);
     }
     free(dt);
-    free(times.t);
+    free(times.t_start);
+    free(times.t_end);
     mg_result_free(res);
     mg_context_free(ctx);
     mg_model_free(m);
