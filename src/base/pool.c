@@ -137,6 +137,7 @@ mg_pool *mg_pool_new(int n_threads) {
     if (p->n_workers > 0) {
         p->threads = mg_calloc((size_t)p->n_workers, sizeof *p->threads, "thread handles");
         if (!p->threads) {
+            p->n_workers = 0; /* none to join */
             mg_pool_free(p);
             return NULL;
         }
