@@ -1,0 +1,162 @@
+"""alloc_failures.py — every allocation of a CLI run fails once, and the run must fail
+cleanly or succeed unchanged.
+
+For each scenario (generate from a folder and from a GGUF, a stereo batch into a
+folder with --codes-out, an audio-prompt continuation, long-form windows, --stream
+to stdout, encode, decode, quantize, info, tokenize) the run is made once to count
+its allocations (tests/fault/failmalloc.c, preloaded), and then once per allocation
+with that one failing: malloc / calloc / realloc / posix_memalign / aligned_alloc in
+the CLI, the library and every library they use. Each such run must
+  - end by itself (no signal, no hang: 60 s), with exit code 0 or 1;
+  - on exit 1, say why on stderr ("musicgen ...: ..."), and leave no output file
+    and no temporary file behind;
+  - on exit 0, give exactly the output of the run without a failure (a failed
+    allocation may cost speed, as a thread not started does, never the result).
+Allocations made directly by libsndfile and the codec libraries behind it (libFLAC,
+libvorbis, libogg, libopus, libmpg123, libmp3lame) are counted but spared: they
+crash when some of theirs fail, which no caller can prevent. libsndfile 1.2.0, for
+one, crashes when its chunk-table calloc fails while reading a WAV
+(psf_store_read_chunk leaves count = 20 with chunks = NULL, the WAV parser ignores
+the error, and the next chunk is stored through NULL; still so upstream), and when
+writing FLAC (FLAC__format_vorbiscomment_entry_is_legal on a string whose copy
+failed). MG_FAULT_STRIDE=K fails every K-th allocation only (a quick
+local run); the default, used by CI, is every one."""
+import concurrent.futures
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
+import mgtest as t
+
+LIB = os.environ.get("FAILMALLOC_LIB", os.path.join(os.environ.get("MG_BUILD_DIR", "build"), "libmg_failmalloc.so"))
+STRIDE = int(os.environ.get("MG_FAULT_STRIDE", "1"))
+SPARE = "libsndfile,libFLAC,libvorbis,libogg,libopus,libmpg123,libmp3lame"
+
+
+def run(argv, cwd, n=None, count=False, stdout_file=None):
+    env = dict(os.environ, LD_PRELOAD=LIB, FAILMALLOC_SPARE=SPARE)
+    env.pop("FAILMALLOC_N", None)
+    if n is not None:
+        env["FAILMALLOC_N"] = str(n)
+    if count:
+        env["FAILMALLOC_COUNT"] = "1"
+    try:
+        p = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, timeout=60)
+    except subprocess.TimeoutExpired:
+        return None, b"", "timeout"
+    return p.returncode, p.stdout, p.stderr.decode(errors="replace")
+
+
+def outputs(d):
+    """{relative path: bytes} of every file under d."""
+    out = {}
+    for root, _, files in os.walk(d):
+        for f in files:
+            path = os.path.join(root, f)
+            with open(path, "rb") as fh:
+                out[os.path.relpath(path, d)] = fh.read()
+    return out
+
+
+def scenario(name, argv_of, setup_dir):
+    """argv_of(out_dir) -> argv writing only inside out_dir (or to stdout)."""
+    clean_dir = tempfile.mkdtemp(prefix="mg_fault_", dir=setup_dir)
+    rc, stdout, err = run(argv_of(clean_dir), clean_dir, count=True)
+    stdout = stdout.replace(clean_dir.encode(), b"<DIR>")  # generate prints the paths it wrote
+    if not t.check(rc == 0, f"{name}: the run without a failure exits {rc}: {err.strip()[-300:]}"):
+        return
+    total = [int(l.split()[-1]) for l in err.splitlines() if l.startswith("FAILMALLOC total")]
+    if not t.check(len(total) >= 1, f"{name}: the preloaded library did not count (is {LIB} loaded?)"):
+        return
+    total = total[-1]
+    want_files, want_stdout = outputs(clean_dir), stdout
+    bad = []
+
+    def one(n):
+        d = tempfile.mkdtemp(prefix=f"mg_fault_{n}_", dir=setup_dir)
+        try:
+            rc, out, err = run(argv_of(d), d, n=n)
+            out = out.replace(d.encode(), b"<DIR>")
+            lines = [l for l in err.splitlines() if not l.startswith("FAILMALLOC")]
+            files = outputs(d)
+            if rc is None:
+                return f"allocation {n}: hung (killed after 60 s)"
+            if rc < 0 or rc not in (0, 1):
+                return f"allocation {n}: exit {rc}{' (signal %d)' % -rc if rc < 0 else ''}; stderr {lines[-2:]}"
+            if rc == 1:
+                if not lines or not lines[-1].startswith("musicgen"):
+                    return f"allocation {n}: exit 1 without a message (stderr {lines[-2:]})"
+                if files:
+                    return f"allocation {n}: exit 1 left {sorted(files)} behind ({lines[-1]})"
+                return None
+            if files != want_files or out != want_stdout:
+                diff = sorted(k for k in set(files) | set(want_files) if files.get(k) != want_files.get(k))
+                return (f"allocation {n}: exit 0 with output unlike the clean run's (files {diff}, stdout "
+                        f"{'same' if out == want_stdout else 'differs'}; stderr {lines[-2:]})")
+            return None
+        finally:
+            shutil.rmtree(d, ignore_errors=True)
+
+    with concurrent.futures.ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as ex:
+        for msg in ex.map(one, range(1, total + 1, STRIDE)):
+            if msg:
+                bad.append(msg)
+    t.check(not bad, f"{name}: {len(bad)} of {len(range(1, total + 1, STRIDE))} failed allocations handled "
+                     f"badly:\n    " + "\n    ".join(bad[:12]))
+    print(f"  {name}: {len(range(1, total + 1, STRIDE))} of {total} allocations failed in turn, "
+          f"{len(bad)} handled badly")
+
+
+def main():
+    if not os.path.exists(LIB):
+        print(f"alloc_failures: {LIB} not built (sanitizer builds have no such library)", file=sys.stderr)
+        sys.exit(1)
+    mg = t.MUSICGEN
+    mono, stereo = os.path.join(t.REF, "tiny-mono"), os.path.join(t.REF, "tiny-stereo")
+    work = tempfile.mkdtemp(prefix="mg_fault_")
+    try:
+        # Inputs made once, without any failure.
+        gguf = os.path.join(work, "mono-q8_0.gguf")
+        wav = os.path.join(work, "prompt.wav")
+        codes = os.path.join(work, "codes.npy")
+        for argv in ([mg, "quantize", "-q", "-m", mono, "-o", gguf, "--type", "q8_0"],
+                     [mg, "generate", "-q", "-m", mono, "--steps", "20", "--seed", "3", "-o", wav, "lofi"],
+                     [mg, "encode", "-m", mono, wav, "-o", codes]):
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=600)
+            if not t.check(p.returncode == 0, f"setup {' '.join(argv[1:3])} failed: {p.stderr.strip()}"):
+                t.finish("alloc_failures")
+        scenarios = [
+            ("generate (folder)", lambda d: [mg, "generate", "-q", "-m", mono, "--steps", "8", "--seed", "1",
+                                             "-o", os.path.join(d, "a.wav"), "lofi beat"]),
+            ("generate (GGUF)", lambda d: [mg, "generate", "-q", "-m", gguf, "--steps", "8", "--seed", "1",
+                                           "-o", os.path.join(d, "a.wav"), "lofi beat"]),
+            ("generate (stereo batch, folder, --codes-out)",
+             lambda d: [mg, "generate", "-q", "-m", stereo, "-p", "a", "-p", "b c", "--steps", "8", "--seed", "1",
+                        "-o", os.path.join(d, "out") + "/", "--codes-out", os.path.join(d, "codes.npy")]),
+            ("generate --audio-prompt", lambda d: [mg, "generate", "-q", "-m", mono, "--audio-prompt", wav, "-d", "1",
+                                                   "--seed", "1", "-o", os.path.join(d, "c.wav"), "jazz"]),
+            ("generate long-form", lambda d: [mg, "generate", "-q", "-m", mono, "-d", "6", "--window", "3", "--stride",
+                                              "1.5", "--seed", "1", "-o", os.path.join(d, "l.flac"), "jazz"]),
+            ("generate --stream", lambda d: [mg, "generate", "-q", "-m", mono, "--steps", "12", "--seed", "1",
+                                             "--stream", "-o", "-", "jazz"]),
+            ("encode", lambda d: [mg, "encode", "-m", mono, wav, "-o", os.path.join(d, "c.npy")]),
+            ("decode", lambda d: [mg, "decode", "-m", mono, codes, "-o", os.path.join(d, "d.wav")]),
+            ("quantize", lambda d: [mg, "quantize", "-q", "-m", mono, "-o", os.path.join(d, "q.gguf"), "--type",
+                                    "q4_0"]),
+            ("info", lambda d: [mg, "info", "-m", mono]),
+            ("tokenize", lambda d: [mg, "tokenize", "-m", mono, "lo-fi hip hop, mellow piano"]),
+        ]
+        only = os.environ.get("MG_FAULT_ONLY")
+        for name, argv_of in scenarios:
+            if not only or only in name:
+                scenario(name, argv_of, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    t.finish("alloc_failures")
+
+
+if __name__ == "__main__":
+    main()
