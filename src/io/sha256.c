@@ -5,6 +5,7 @@
 #include "io/hub.h"
 
 #include <errno.h>
+#include <openssl/crypto.h>
 #include <openssl/evp.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,21 +31,30 @@ static mg_status finish(EVP_MD_CTX *ctx, char hex[65]) {
     return MG_OK;
 }
 
-static EVP_MD_CTX *start(void) {
+static mg_status start(EVP_MD_CTX **out) {
+    *out = NULL;
+#if OPENSSL_VERSION_NUMBER >= 0x30000000L
+    /* OpenSSL 3 sets up its default library context once, at first use (often in
+     * libcurl's start-up). If an allocation fails in there, the context is left with a
+     * NULL lock and every digest after that dereferences it (OpenSSL 3.0; found by
+     * tests/fault/alloc_failures.py). Asked again, the context getter says NULL. */
+    if (!OSSL_LIB_CTX_get0_global_default())
+        return mg_fail(MG_ERR_NOMEM, "sha256: OpenSSL could not set itself up (out of memory?); try again");
+#endif
     EVP_MD_CTX *ctx = EVP_MD_CTX_new();
     if (ctx && EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
         EVP_MD_CTX_free(ctx);
         ctx = NULL;
     }
     if (!ctx)
-        mg_fail(MG_ERR_INTERNAL, "sha256: cannot initialise the OpenSSL digest");
-    return ctx;
+        return mg_fail(MG_ERR_INTERNAL, "sha256: cannot initialise the OpenSSL digest");
+    *out = ctx;
+    return MG_OK;
 }
 
 mg_status mg_sha256_buffer(const void *data, size_t size, char hex[65]) {
-    EVP_MD_CTX *ctx = start();
-    if (!ctx)
-        return MG_ERR_INTERNAL;
+    EVP_MD_CTX *ctx;
+    MG_TRY(start(&ctx));
     if (EVP_DigestUpdate(ctx, data, size) != 1) {
         EVP_MD_CTX_free(ctx);
         return mg_fail(MG_ERR_INTERNAL, "sha256: OpenSSL digest failed");
@@ -56,15 +66,15 @@ mg_status mg_sha256_file(const char *path, char hex[65]) {
     FILE *f = fopen(path, "rb");
     if (!f)
         return mg_fail(MG_ERR_IO, "cannot open %s to check its sha256: %s", path, strerror(errno));
-    EVP_MD_CTX *ctx = start();
+    EVP_MD_CTX *ctx;
+    mg_status st = start(&ctx);
     enum { CHUNK = 1 << 20 };
-    unsigned char *buf = ctx ? mg_malloc(CHUNK, "the sha256 buffer") : NULL;
+    unsigned char *buf = st == MG_OK ? mg_malloc(CHUNK, "the sha256 buffer") : NULL;
     if (!buf) {
         EVP_MD_CTX_free(ctx);
         fclose(f);
-        return ctx ? MG_ERR_NOMEM : MG_ERR_INTERNAL;
+        return st == MG_OK ? MG_ERR_NOMEM : st;
     }
-    mg_status st = MG_OK;
     size_t got;
     while ((got = fread(buf, 1, CHUNK, f)) > 0)
         if (EVP_DigestUpdate(ctx, buf, got) != 1) {
