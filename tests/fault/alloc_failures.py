@@ -3,13 +3,15 @@ cleanly or succeed unchanged.
 
 For each scenario (generate from a folder and from a GGUF, a stereo batch into a
 folder with --codes-out, an audio-prompt continuation, long-form windows, --stream
-to stdout, encode, decode, quantize, info, tokenize) the run is made once to count
+to stdout, encode, decode, quantize, info, tokenize, and download from the fake hub
+of tests/cli/test_download.py) the run is made once to count
 its allocations (tests/fault/failmalloc.c, preloaded), and then once per allocation
 with that one failing: malloc / calloc / realloc / posix_memalign / aligned_alloc in
 the CLI, the library and every library they use. Each such run must
   - end by itself (no signal, no hang: 60 s), with exit code 0 or 1;
   - on exit 1, say why on stderr ("musicgen ...: ..."), and leave no output file
-    and no temporary file behind;
+    and no temporary file behind (a download keeps what it fetched, by design: there
+    a rerun without a failure must then complete the cache exactly);
   - on exit 0, give exactly the output of the run without a failure (a failed
     allocation may cost speed, as a thread not started does, never the result).
 Allocations made directly by libsndfile and the codec libraries behind it (libFLAC,
@@ -30,14 +32,17 @@ import tempfile
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
 import mgtest as t
+import test_download as fake_hub  # its FakeHub serves hub-layout repos of the fixture
 
 LIB = os.environ.get("FAILMALLOC_LIB", os.path.join(os.environ.get("MG_BUILD_DIR", "build"), "libmg_failmalloc.so"))
 STRIDE = int(os.environ.get("MG_FAULT_STRIDE", "1"))
 SPARE = "libsndfile,libFLAC,libvorbis,libogg,libopus,libmpg123,libmp3lame"
 
 
-def run(argv, cwd, n=None, count=False, stdout_file=None):
-    env = dict(os.environ, LD_PRELOAD=LIB, FAILMALLOC_SPARE=SPARE)
+def run(argv, cwd, n=None, count=False, extra_env=None, preload=True):
+    env = dict(os.environ, **(extra_env or {}))
+    if preload:
+        env.update(LD_PRELOAD=LIB, FAILMALLOC_SPARE=SPARE)
     env.pop("FAILMALLOC_N", None)
     if n is not None:
         env["FAILMALLOC_N"] = str(n)
@@ -61,10 +66,17 @@ def outputs(d):
     return out
 
 
-def scenario(name, argv_of, setup_dir):
-    """argv_of(out_dir) -> argv writing only inside out_dir (or to stdout)."""
+def scenario(name, argv_of, setup_dir, env_of=None, resumable=False, optional=()):
+    """argv_of(out_dir) -> argv writing only inside out_dir (or to stdout); env_of(out_dir)
+    -> extra environment. `resumable`: a failed run may leave what it fetched (a
+    download cache keeps its partial files on purpose), but a rerun without a failure
+    in the same folder must then complete it to exactly the clean run's files.
+    `optional`: path parts of files that are best effort (a download's lock files and
+    "not on the hub" markers: the download goes on without them), left out of the
+    comparison of a successful run with the clean one."""
+    env_of = env_of or (lambda d: {})
     clean_dir = tempfile.mkdtemp(prefix="mg_fault_", dir=setup_dir)
-    rc, stdout, err = run(argv_of(clean_dir), clean_dir, count=True)
+    rc, stdout, err = run(argv_of(clean_dir), clean_dir, count=True, extra_env=env_of(clean_dir))
     stdout = stdout.replace(clean_dir.encode(), b"<DIR>")  # generate prints the paths it wrote
     if not t.check(rc == 0, f"{name}: the run without a failure exits {rc}: {err.strip()[-300:]}"):
         return
@@ -78,10 +90,11 @@ def scenario(name, argv_of, setup_dir):
     def one(n):
         d = tempfile.mkdtemp(prefix=f"mg_fault_{n}_", dir=setup_dir)
         try:
-            rc, out, err = run(argv_of(d), d, n=n)
+            rc, out, err = run(argv_of(d), d, n=n, extra_env=env_of(d))
             out = out.replace(d.encode(), b"<DIR>")
             lines = [l for l in err.splitlines() if not l.startswith("FAILMALLOC")]
             files = outputs(d)
+            kept = lambda fs: {k: v for k, v in fs.items() if not any(part in k for part in optional)}
             if rc is None:
                 return f"allocation {n}: hung (killed after 60 s)"
             if rc < 0 or rc not in (0, 1):
@@ -89,10 +102,15 @@ def scenario(name, argv_of, setup_dir):
             if rc == 1:
                 if not lines or not lines[-1].startswith("musicgen"):
                     return f"allocation {n}: exit 1 without a message (stderr {lines[-2:]})"
-                if files:
+                if resumable:
+                    rc2, out2, err2 = run(argv_of(d), d, extra_env=env_of(d), preload=False)
+                    if rc2 != 0 or kept(outputs(d)) != kept(want_files):
+                        return (f"allocation {n}: after exit 1 ({lines[-1]}), a rerun without a failure exits {rc2} "
+                                f"{'with files unlike the clean run' if rc2 == 0 else err2.strip()[-200:]}")
+                elif files:
                     return f"allocation {n}: exit 1 left {sorted(files)} behind ({lines[-1]})"
                 return None
-            if files != want_files or out != want_stdout:
+            if kept(files) != kept(want_files) or out != want_stdout:
                 diff = sorted(k for k in set(files) | set(want_files) if files.get(k) != want_files.get(k))
                 return (f"allocation {n}: exit 0 with output unlike the clean run's (files {diff}, stdout "
                         f"{'same' if out == want_stdout else 'differs'}; stderr {lines[-2:]})")
@@ -153,6 +171,14 @@ def main():
         for name, argv_of in scenarios:
             if not only or only in name:
                 scenario(name, argv_of, work)
+        if not only or only in "download":
+            hub = fake_hub.FakeHub(fake_hub.build_repos())
+            try:
+                scenario("download", lambda d: [mg, "download", "-q", "test-org/tiny-mono"], work,
+                         env_of=lambda d: {"HF_HUB_CACHE": os.path.join(d, "cache"), "HF_ENDPOINT": hub.url},
+                         resumable=True, optional=("/.locks/", "/.no_exist/"))
+            finally:
+                hub.stop()
     finally:
         shutil.rmtree(work, ignore_errors=True)
     t.finish("alloc_failures")
