@@ -91,7 +91,8 @@ def main():
             # by a helper process, so its buffer stays out of the peak RSS: read_gbs
             # is their mean. One probe before and one after the run are reported too.
             before, after = r["read_gbs_before"], r["read_gbs_after"]
-            t.check(before > 0 and after > 0, f"{fx}: no probe before / after the run: {before}, {after}")
+            t.check(before is not None and after is not None and before > 0 and after > 0,
+                    f"{fx}: no probe before / after the run: {before}, {after}")
             n, lo, hi = r["read_gbs_samples"], r["read_gbs_min"], r["read_gbs_max"]
             t.check(n >= 2 and 0 < lo <= gbs + 0.006 and gbs <= hi + 0.006,
                     f"{fx}: read_gbs {gbs} from {n} samples between steps, {lo}-{hi}")

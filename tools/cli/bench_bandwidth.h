@@ -25,8 +25,9 @@ double bench_bw_sample(bench_bw *b);
 /* End the helper and reap it. */
 void bench_bw_stop(bench_bw *b);
 
-/* One sample by a helper started and stopped for it (0 if it cannot be taken). Its
- * buffer is freed before this returns: on VMs whose host takes back free memory, the
+/* One sample by a helper started and stopped for it (0 if it cannot be taken; call it
+ * while this process has no other threads: a fork of a threaded process may inherit
+ * locks a sanitizer runtime's threads held). Its buffer is freed before this returns: on VMs whose host takes back free memory, the
  * first touch of pages nobody freed lately costs ~2 ms per MB (docs/kernels.md,
  * "First touch"), so a probe whose 1 GiB stayed held would slow the benchmarked
  * process's own first allocations. */

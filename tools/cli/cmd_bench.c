@@ -271,7 +271,14 @@ int cmd_bench(int argc, char **argv) {
     double codec_per_s = audio_s > 0 ? res->codec_ms / audio_s : 0;
     double rtf = audio_s > 0 ? gen_s / audio_s : 0;
     bench_bw_stop(&bw);
-    double gbs_after = bandwidth ? bench_bw_once(mg_cpu_threads(threads), 0) : 0;
+    /* In this process: the peak RSS has been read, and forking a process whose pool
+     * threads run is best avoided (a sanitizer runtime's locks may be held). */
+    double gbs_after = 0;
+    if (bandwidth) {
+        mg_pool *pool = mg_pool_new(mg_cpu_threads(threads));
+        gbs_after = pool ? mg_measure_read_bandwidth(pool, 0) : 0;
+        mg_pool_free(pool);
+    }
     double during_min = 0, during_max = 0, during_sum = 0;
     for (int i = 0; i < times.n_samples; i++) {
         double g = times.gbs[i];
