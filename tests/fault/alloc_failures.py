@@ -66,14 +66,16 @@ def outputs(d):
     return out
 
 
-def scenario(name, argv_of, setup_dir, env_of=None, resumable=False, optional=()):
+def scenario(name, argv_of, setup_dir, env_of=None, resumable=False, optional=(), workers=None):
     """argv_of(out_dir) -> argv writing only inside out_dir (or to stdout); env_of(out_dir)
     -> extra environment. `resumable`: a failed run may leave what it fetched (a
     download cache keeps its partial files on purpose), but a rerun without a failure
     in the same folder must then complete it to exactly the clean run's files.
     `optional`: path parts of files that are best effort (a download's lock files and
     "not on the hub" markers: the download goes on without them), left out of the
-    comparison of a successful run with the clean one."""
+    comparison of a successful run with the clean one. `workers`: runs at a time (default:
+    one per CPU, at most 4); a download mostly waits (a failed transfer is retried
+    after a pause), so it runs more."""
     env_of = env_of or (lambda d: {})
     clean_dir = tempfile.mkdtemp(prefix="mg_fault_", dir=setup_dir)
     rc, stdout, err = run(argv_of(clean_dir), clean_dir, count=True, extra_env=env_of(clean_dir))
@@ -118,7 +120,7 @@ def scenario(name, argv_of, setup_dir, env_of=None, resumable=False, optional=()
         finally:
             shutil.rmtree(d, ignore_errors=True)
 
-    with concurrent.futures.ThreadPoolExecutor(max(1, min(4, os.cpu_count() or 1))) as ex:
+    with concurrent.futures.ThreadPoolExecutor(workers or max(1, min(4, os.cpu_count() or 1))) as ex:
         for msg in ex.map(one, range(1, total + 1, STRIDE)):
             if msg:
                 bad.append(msg)
@@ -176,7 +178,7 @@ def main():
             try:
                 scenario("download", lambda d: [mg, "download", "-q", "test-org/tiny-mono"], work,
                          env_of=lambda d: {"HF_HUB_CACHE": os.path.join(d, "cache"), "HF_ENDPOINT": hub.url},
-                         resumable=True, optional=("/.locks/", "/.no_exist/"))
+                         resumable=True, optional=("/.locks/", "/.no_exist/"), workers=12)
             finally:
                 hub.stop()
     finally:
