@@ -65,8 +65,43 @@ MG_API const char *mg_status_string(mg_status st) {
     return "unknown status";
 }
 
+#ifdef MG_FAULT_INJECTION
+/* Sanitizer test builds only (CMake defines this with MG_SANITIZE): FAILMALLOC_N=N makes
+ * the N-th mg_malloc / mg_calloc of the process fail, and FAILMALLOC_COUNT prints how
+ * many there were at exit, so tests/fault/alloc_failures.py can fail each in turn while
+ * LeakSanitizer checks that every error path frees what it allocated (the Release
+ * build's test preloads tests/fault/failmalloc.c instead, which fails every caller's
+ * allocations but cannot run under a sanitizer). */
+#include <stdatomic.h>
+#include <unistd.h>
+
+static atomic_long g_alloc_calls;
+static atomic_long g_alloc_fail_at = -2; /* -2: not read yet; -1: never */
+
+static void report_alloc_calls(void) {
+    char line[64];
+    int n = snprintf(line, sizeof line, "FAILMALLOC total %ld\n", (long)atomic_load(&g_alloc_calls));
+    if (n > 0 && write(2, line, (size_t)n) < 0) {
+    }
+}
+
+static int fail_this_alloc(void) {
+    long at = atomic_load(&g_alloc_fail_at);
+    if (at == -2) {
+        const char *n = getenv("FAILMALLOC_N");
+        long want = n ? atol(n) : -1;
+        if (atomic_compare_exchange_strong(&g_alloc_fail_at, &at, want) && getenv("FAILMALLOC_COUNT"))
+            atexit(report_alloc_calls);
+        at = atomic_load(&g_alloc_fail_at);
+    }
+    return atomic_fetch_add(&g_alloc_calls, 1) + 1 == at;
+}
+#else
+static int fail_this_alloc(void) { return 0; }
+#endif
+
 void *mg_malloc(size_t n, const char *what) {
-    void *p = malloc(n ? n : 1);
+    void *p = fail_this_alloc() ? NULL : malloc(n ? n : 1);
     if (!p)
         mg_fail(MG_ERR_NOMEM, "out of memory allocating %zu bytes for %s", n, what ? what : "a buffer");
     return p;
@@ -77,7 +112,7 @@ void *mg_calloc(size_t count, size_t size, const char *what) {
         mg_fail(MG_ERR_NOMEM, "allocation size overflow for %s", what ? what : "a buffer");
         return NULL;
     }
-    void *p = calloc(count ? count : 1, size ? size : 1);
+    void *p = fail_this_alloc() ? NULL : calloc(count ? count : 1, size ? size : 1);
     if (!p)
         mg_fail(MG_ERR_NOMEM, "out of memory allocating %zu bytes for %s", count * size, what ? what : "a buffer");
     return p;

@@ -4,10 +4,13 @@ cleanly or succeed unchanged.
 For each scenario (generate from a folder and from a GGUF, a stereo batch into a
 folder with --codes-out, an audio-prompt continuation, long-form windows, --stream
 to stdout, encode, decode, quantize, info, tokenize, and download from the fake hub
-of tests/cli/test_download.py) the run is made once to count
-its allocations (tests/fault/failmalloc.c, preloaded), and then once per allocation
-with that one failing: malloc / calloc / realloc / posix_memalign / aligned_alloc in
-the CLI, the library and every library they use. Each such run must
+of tests/cli/test_download.py) the run is made once to count its allocations, and
+then once per allocation with that one failing. In the Release build these are every
+malloc / calloc / realloc / posix_memalign / aligned_alloc of the CLI, the library and
+every library they use (tests/fault/failmalloc.c, preloaded); in the sanitizer build,
+whose runtime owns malloc, the library's own mg_malloc / mg_calloc (MG_FAULT_INJECTION
+in base/status.c), with LeakSanitizer checking at every exit that the error paths
+freed what they allocated. Each such run must
   - end by itself (no signal, no hang: 60 s), with exit code 0 or 1;
   - on exit 1, say why on stderr ("musicgen ...: ..."), and leave no output file
     and no temporary file behind (a download keeps what it fetched, by design: there
@@ -21,8 +24,8 @@ one, crashes when its chunk-table calloc fails while reading a WAV
 (psf_store_read_chunk leaves count = 20 with chunks = NULL, the WAV parser ignores
 the error, and the next chunk is stored through NULL; still so upstream), and when
 writing FLAC (FLAC__format_vorbiscomment_entry_is_legal on a string whose copy
-failed). MG_FAULT_STRIDE=K fails every K-th allocation only (a quick
-local run); the default, used by CI, is every one."""
+failed). MG_FAULT_STRIDE=K fails every K-th allocation only and MG_FAULT_ONLY=TEXT
+runs the scenarios whose name contains TEXT (quick local runs); CI fails every one."""
 import concurrent.futures
 import os
 import shutil
@@ -34,14 +37,17 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "cli"))
 import mgtest as t
 import test_download as fake_hub  # its FakeHub serves hub-layout repos of the fixture
 
-LIB = os.environ.get("FAILMALLOC_LIB", os.path.join(os.environ.get("MG_BUILD_DIR", "build"), "libmg_failmalloc.so"))
+# Release build: the preloaded library fails every caller's allocations. Sanitizer
+# build (no FAILMALLOC_LIB): the library's own mg_malloc / mg_calloc fail instead
+# (MG_FAULT_INJECTION, base/status.c), and LeakSanitizer checks every error path.
+LIB = os.environ.get("FAILMALLOC_LIB")
 STRIDE = int(os.environ.get("MG_FAULT_STRIDE", "1"))
 SPARE = "libsndfile,libFLAC,libvorbis,libogg,libopus,libmpg123,libmp3lame"
 
 
 def run(argv, cwd, n=None, count=False, extra_env=None, preload=True):
     env = dict(os.environ, **(extra_env or {}))
-    if preload:
+    if preload and LIB:
         env.update(LD_PRELOAD=LIB, FAILMALLOC_SPARE=SPARE)
     env.pop("FAILMALLOC_N", None)
     if n is not None:
@@ -83,7 +89,8 @@ def scenario(name, argv_of, setup_dir, env_of=None, resumable=False, optional=()
     if not t.check(rc == 0, f"{name}: the run without a failure exits {rc}: {err.strip()[-300:]}"):
         return
     total = [int(l.split()[-1]) for l in err.splitlines() if l.startswith("FAILMALLOC total")]
-    if not t.check(len(total) >= 1, f"{name}: the preloaded library did not count (is {LIB} loaded?)"):
+    if not t.check(len(total) >= 1, f"{name}: no allocation count (is {LIB} loaded?)" if LIB else
+                   f"{name}: no allocation count: this build of {argv_of(clean_dir)[0]} lacks MG_FAULT_INJECTION"):
         return
     total = total[-1]
     want_files, want_stdout = outputs(clean_dir), stdout
@@ -100,7 +107,8 @@ def scenario(name, argv_of, setup_dir, env_of=None, resumable=False, optional=()
             if rc is None:
                 return f"allocation {n}: hung (killed after 60 s)"
             if rc < 0 or rc not in (0, 1):
-                return f"allocation {n}: exit {rc}{' (signal %d)' % -rc if rc < 0 else ''}; stderr {lines[-2:]}"
+                report = [l for l in lines if "Sanitizer" in l or l.lstrip().startswith("#")][:10] or lines[-2:]
+                return f"allocation {n}: exit {rc}{' (signal %d)' % -rc if rc < 0 else ''}; stderr {report}"
             if rc == 1:
                 if not lines or not lines[-1].startswith("musicgen"):
                     return f"allocation {n}: exit 1 without a message (stderr {lines[-2:]})"
@@ -131,9 +139,11 @@ def scenario(name, argv_of, setup_dir, env_of=None, resumable=False, optional=()
 
 
 def main():
-    if not os.path.exists(LIB):
-        print(f"alloc_failures: {LIB} not built (sanitizer builds have no such library)", file=sys.stderr)
+    if LIB and not os.path.exists(LIB):
+        print(f"alloc_failures: {LIB} not built", file=sys.stderr)
         sys.exit(1)
+    print(f"failing the allocations of every caller ({LIB} preloaded)" if LIB else
+          "failing the library's own allocations (mg_malloc / mg_calloc; sanitizer build)")
     mg = t.MUSICGEN
     mono, stereo = os.path.join(t.REF, "tiny-mono"), os.path.join(t.REF, "tiny-stereo")
     work = tempfile.mkdtemp(prefix="mg_fault_")
