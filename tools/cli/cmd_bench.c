@@ -3,14 +3,14 @@
  * Loads the model, runs one sampled CFG generation (10 s of audio by default) while
  * timing every decoder step, decodes the audio, measures the machine's memory read
  * bandwidth in the same run (before it, between its steps about every half second,
- * and after it; the limits use the samples between the steps), and prints: load time, T5 time, decoder ms/step
- * (median, p90), EnCodec ms per audio second, end-to-end real-time factor, peak RSS,
- * weight bytes per step, read bandwidth, and the step time against the bandwidth
- * limit (weight bytes / bandwidth), and the time to the first streamed audio (a
- * second, 3 s generation). It also prints the attention cache a step reads on average
- * (it grows by one position per step, per CFG row) and the limit counting those bytes
- * too: the other half of what a step has to stream. --json adds one JSON object as the
- * last line. */
+ * and after it; the limits use the samples between the steps), and prints: load time,
+ * T5 time, decoder ms/step (median, p90), EnCodec ms per audio second, end-to-end
+ * real-time factor, peak RSS, weight bytes per step, read bandwidth, and the step time
+ * against the bandwidth limit (weight bytes / bandwidth), and the time to the first
+ * streamed audio (a second, 3 s generation). It also prints the attention cache a
+ * step reads on average (it grows by one position per step, per CFG row) and the limit
+ * counting those bytes too: the other half of what a step has to stream. --json adds
+ * one JSON object as the last line. */
 #include "cli.h"
 #include "bench_bandwidth.h"
 #include "base/pool.h"
@@ -233,6 +233,7 @@ int cmd_bench(int argc, char **argv) {
     gp.steps = steps;
     gp.seed = 1234;
     static step_times times; /* its samples are 32 KiB: not on the stack */
+    memset(&times, 0, sizeof times);
     times.cap = 1 << 17;
     times.t_start = calloc((size_t)times.cap, sizeof(double));
     times.t_end = calloc((size_t)times.cap, sizeof(double));
