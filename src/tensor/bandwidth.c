@@ -71,14 +71,10 @@ mg_bw_probe *mg_bw_probe_new(mg_pool *pool, size_t bytes) {
     return p;
 }
 
-double mg_bw_probe_run(mg_bw_probe *p, size_t bytes) {
+double mg_bw_probe_run(mg_bw_probe *p) {
     if (!p)
         return 0;
-    if (bytes == 0 || bytes > p->bytes)
-        bytes = p->bytes;
-    bytes = bytes / MG_BW_CHUNK * MG_BW_CHUNK;
-    if (bytes == 0)
-        bytes = MG_BW_CHUNK;
+    const size_t bytes = p->bytes;
     bw_job j = {p->buf, bytes, p->sink};
     int tasks = (int)(bytes / MG_BW_CHUNK);
     double best = 0;
@@ -107,7 +103,7 @@ void mg_bw_probe_free(mg_bw_probe *p) {
 
 double mg_measure_read_bandwidth(mg_pool *pool, size_t bytes) {
     mg_bw_probe *p = mg_bw_probe_new(pool, bytes);
-    double gbs = mg_bw_probe_run(p, 0);
+    double gbs = mg_bw_probe_run(p);
     mg_bw_probe_free(p);
     return gbs;
 }

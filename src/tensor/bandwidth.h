@@ -19,9 +19,9 @@ typedef struct mg_bw_probe mg_bw_probe;
 /* A probe over `bytes` (0: 1 GiB) read by `pool`'s threads; NULL (mg_fail set) when the
  * buffer cannot be allocated. */
 mg_bw_probe *mg_bw_probe_new(mg_pool *pool, size_t bytes);
-/* GB/s over the first `bytes` of the buffer (0 or more than it holds: all of it; whole
- * 1 MiB chunks): best of three passes after a warm-up pass. 0 for a NULL probe. */
-double mg_bw_probe_run(mg_bw_probe *p, size_t bytes);
+/* GB/s over the whole buffer: best of three passes after a warm-up pass. 0 for a NULL
+ * probe. */
+double mg_bw_probe_run(mg_bw_probe *p);
 void mg_bw_probe_free(mg_bw_probe *p);
 
 #endif

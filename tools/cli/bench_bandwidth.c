@@ -45,7 +45,7 @@ static void helper_main(int in, int out, int threads, size_t bytes) {
     mg_bw_probe *probe = pool ? mg_bw_probe_new(pool, bytes) : NULL;
     char request;
     while (read_all(in, &request, 1) == 0) {
-        double gbs = probe ? mg_bw_probe_run(probe, 0) : 0;
+        double gbs = probe ? mg_bw_probe_run(probe) : 0;
         if (write_all(out, &gbs, sizeof gbs) != 0)
             break;
     }
