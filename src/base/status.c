@@ -67,11 +67,18 @@ MG_API const char *mg_status_string(mg_status st) {
 
 #ifdef MG_FAULT_INJECTION
 /* Sanitizer test builds only (CMake defines this with MG_SANITIZE): FAILMALLOC_N=N makes
- * the N-th mg_malloc / mg_calloc of the process fail, and FAILMALLOC_COUNT prints how
- * many there were at exit, so tests/fault/alloc_failures.py can fail each in turn while
- * LeakSanitizer checks that every error path frees what it allocated (the Release
- * build's test preloads tests/fault/failmalloc.c instead, which fails every caller's
- * allocations but cannot run under a sanitizer). */
+ * the N-th allocation of our code fail, and FAILMALLOC_COUNT prints how many there were
+ * at exit, so tests/fault/alloc_failures.py can fail each in turn while LeakSanitizer
+ * checks that every error path frees what it allocated (the Release build's test
+ * preloads tests/fault/failmalloc.c instead, which fails every caller's allocations but
+ * cannot run under a sanitizer). "Our code" is every object CMake compiles for the
+ * library, the CLI, the tools and the tests: that build links them with
+ * -Wl,--wrap=malloc,... (MG_FAULT_WRAP in CMakeLists.txt), which sends their calls of
+ * the functions below to the __wrap_ versions here, and the __real_ names to the
+ * sanitizer's own functions; calls made inside other libraries (libc's stdio, cJSON,
+ * libsndfile, libcurl, OpenSSL) are neither counted nor failed. mg_malloc / mg_calloc
+ * call malloc / calloc, so they are counted once, by the wrappers. */
+#include <errno.h>
 #include <stdatomic.h>
 #include <unistd.h>
 
@@ -85,6 +92,8 @@ static void report_alloc_calls(void) {
     }
 }
 
+/* Counts one allocation; 1 if it is the one FAILMALLOC_N names (errno is then ENOMEM,
+ * as after a real failure). */
 static int fail_this_alloc(void) {
     long at = atomic_load(&g_alloc_fail_at);
     if (at == -2) {
@@ -94,14 +103,45 @@ static int fail_this_alloc(void) {
             atexit(report_alloc_calls);
         at = atomic_load(&g_alloc_fail_at);
     }
-    return atomic_fetch_add(&g_alloc_calls, 1) + 1 == at;
+    if (atomic_fetch_add(&g_alloc_calls, 1) + 1 != at)
+        return 0;
+    errno = ENOMEM;
+    return 1;
 }
-#else
-static int fail_this_alloc(void) { return 0; }
+
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t count, size_t size);
+void *__real_realloc(void *p, size_t n);
+int __real_posix_memalign(void **p, size_t alignment, size_t n);
+void *__real_aligned_alloc(size_t alignment, size_t n);
+char *__real_strdup(const char *s);
+char *__real_realpath(const char *path, char *resolved);
+
+void *__wrap_malloc(size_t n) { return fail_this_alloc() ? NULL : __real_malloc(n); }
+
+void *__wrap_calloc(size_t count, size_t size) { return fail_this_alloc() ? NULL : __real_calloc(count, size); }
+
+/* A failed realloc leaves the block as it was, as the real one does. */
+void *__wrap_realloc(void *p, size_t n) { return fail_this_alloc() ? NULL : __real_realloc(p, n); }
+
+int __wrap_posix_memalign(void **p, size_t alignment, size_t n) {
+    return fail_this_alloc() ? ENOMEM : __real_posix_memalign(p, alignment, n);
+}
+
+void *__wrap_aligned_alloc(size_t alignment, size_t n) {
+    return fail_this_alloc() ? NULL : __real_aligned_alloc(alignment, n);
+}
+
+char *__wrap_strdup(const char *s) { return fail_this_alloc() ? NULL : __real_strdup(s); }
+
+/* realpath allocates its result only when given no buffer. */
+char *__wrap_realpath(const char *path, char *resolved) {
+    return !resolved && fail_this_alloc() ? NULL : __real_realpath(path, resolved);
+}
 #endif
 
 void *mg_malloc(size_t n, const char *what) {
-    void *p = fail_this_alloc() ? NULL : malloc(n ? n : 1);
+    void *p = malloc(n ? n : 1);
     if (!p)
         mg_fail(MG_ERR_NOMEM, "out of memory allocating %zu bytes for %s", n, what ? what : "a buffer");
     return p;
@@ -112,7 +152,7 @@ void *mg_calloc(size_t count, size_t size, const char *what) {
         mg_fail(MG_ERR_NOMEM, "allocation size overflow for %s", what ? what : "a buffer");
         return NULL;
     }
-    void *p = fail_this_alloc() ? NULL : calloc(count ? count : 1, size ? size : 1);
+    void *p = calloc(count ? count : 1, size ? size : 1);
     if (!p)
         mg_fail(MG_ERR_NOMEM, "out of memory allocating %zu bytes for %s", count * size, what ? what : "a buffer");
     return p;
