@@ -8,23 +8,27 @@ of tests/cli/test_download.py) the run is made once to count its allocations, an
 then once per allocation with that one failing. In the Release build these are every
 malloc / calloc / realloc / posix_memalign / aligned_alloc of the CLI, the library and
 every library they use (tests/fault/failmalloc.c, preloaded); in the sanitizer build,
-whose runtime owns malloc, the library's own mg_malloc / mg_calloc (MG_FAULT_INJECTION
-in base/status.c), with LeakSanitizer checking at every exit that the error paths
-freed what they allocated. Each such run must
+whose runtime owns malloc, every such call (and strdup, realpath) that our own code
+makes, in the CLI and the library, mg_malloc / mg_calloc included: that build links
+them with -Wl,--wrap=malloc,... and counts the calls in base/status.c
+(MG_FAULT_INJECTION), while libc's, cJSON's, libsndfile's, libcurl's and OpenSSL's
+own allocations are neither counted nor failed; LeakSanitizer then checks at every
+exit that the error paths freed what they allocated (5,149 runs, about 2 minutes on
+2 cores). Each such run must
   - end by itself (no signal, no hang: 60 s), with exit code 0 or 1;
   - on exit 1, say why on stderr ("musicgen ...: ..."), and leave no output file
     and no temporary file behind (a download keeps what it fetched, by design: there
     a rerun without a failure must then complete the cache exactly);
   - on exit 0, give exactly the output of the run without a failure (a failed
     allocation may cost speed, as a thread not started does, never the result).
-Allocations made directly by libsndfile and the codec libraries behind it (libFLAC,
-libvorbis, libogg, libopus, libmpg123, libmp3lame) are counted but spared: they
-crash when some of theirs fail, which no caller can prevent. libsndfile 1.2.0, for
-one, crashes when its chunk-table calloc fails while reading a WAV
-(psf_store_read_chunk leaves count = 20 with chunks = NULL, the WAV parser ignores
-the error, and the next chunk is stored through NULL; still so upstream), and when
-writing FLAC (FLAC__format_vorbiscomment_entry_is_legal on a string whose copy
-failed). MG_FAULT_STRIDE=K fails every K-th allocation only and MG_FAULT_ONLY=TEXT
+In the Release build, allocations made directly by libsndfile and the codec libraries
+behind it (libFLAC, libvorbis, libogg, libopus, libmpg123, libmp3lame) are counted
+but spared: they crash when some of theirs fail, which no caller can prevent.
+libsndfile 1.2.0, for one, crashes when its chunk-table calloc fails while reading a
+WAV (psf_store_read_chunk leaves count = 20 with chunks = NULL, the WAV parser
+ignores the error, and the next chunk is stored through NULL; still so upstream),
+and when writing FLAC (FLAC__format_vorbiscomment_entry_is_legal on a string whose
+copy failed). MG_FAULT_STRIDE=K fails every K-th allocation only and MG_FAULT_ONLY=TEXT
 runs the scenarios whose name contains TEXT (quick local runs); CI fails every one."""
 import concurrent.futures
 import os
@@ -38,8 +42,8 @@ import mgtest as t
 import test_download as fake_hub  # its FakeHub serves hub-layout repos of the fixture
 
 # Release build: the preloaded library fails every caller's allocations. Sanitizer
-# build (no FAILMALLOC_LIB): the library's own mg_malloc / mg_calloc fail instead
-# (MG_FAULT_INJECTION, base/status.c), and LeakSanitizer checks every error path.
+# build (no FAILMALLOC_LIB): the allocations of our own code fail instead (linked with
+# --wrap, MG_FAULT_INJECTION in base/status.c), and LeakSanitizer checks every error path.
 LIB = os.environ.get("FAILMALLOC_LIB")
 STRIDE = int(os.environ.get("MG_FAULT_STRIDE", "1"))
 SPARE = "libsndfile,libFLAC,libvorbis,libogg,libopus,libmpg123,libmp3lame"
@@ -143,7 +147,7 @@ def main():
         print(f"alloc_failures: {LIB} not built", file=sys.stderr)
         sys.exit(1)
     print(f"failing the allocations of every caller ({LIB} preloaded)" if LIB else
-          "failing the library's own allocations (mg_malloc / mg_calloc; sanitizer build)")
+          "failing the allocations of our own code (the CLI and the library; sanitizer build)")
     mg = t.MUSICGEN
     mono, stereo = os.path.join(t.REF, "tiny-mono"), os.path.join(t.REF, "tiny-stereo")
     work = tempfile.mkdtemp(prefix="mg_fault_")
