@@ -3,9 +3,10 @@
  * mg_pool_run(pool, fn, arg, n_tasks) calls fn(arg, task) for task = 0..n_tasks-1
  * across the pool's threads (the caller works too) and returns when all are done.
  * Which thread runs a task is not fixed, so kernels must make each task's result
- * independent of the thread running it: split work into fixed chunks (rows), never
- * into "one chunk per thread". That is what keeps output identical for any thread
- * count. Workers spin briefly between jobs (decoder steps issue hundreds of small
+ * independent of the thread running it: split work into fixed chunks (rows) whose
+ * values never depend on which task or thread computes them (matmul.c's stealing split
+ * hands out ranges of rows per thread, but every row is computed the same way). That is
+ * what keeps output identical for any thread count. Workers spin briefly between jobs (decoder steps issue hundreds of small
  * jobs) and then sleep on a condition variable.
  */
 #ifndef MG_BASE_POOL_H

@@ -12,6 +12,8 @@
 
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -278,11 +280,8 @@ typedef struct {
     uint8_t *Xq;
 } matmul_job;
 
-static void matmul_rows(const matmul_job *j, int task) {
-    int64_t r0 = (int64_t)task * j->rows_per_task;
-    int64_t r1 = r0 + j->rows_per_task;
-    if (r1 > j->W->rows)
-        r1 = j->W->rows;
+/* Output rows r0 .. r1-1 of one product. */
+static void matmul_row_range(const matmul_job *j, int64_t r0, int64_t r1) {
     const uint8_t *w = (const uint8_t *)j->W->data + (size_t)r0 * j->W->row_bytes;
     for (int64_t m0 = 0; m0 < j->M; m0 += j->m_block) {
         int64_t mb = j->M - m0 < j->m_block ? j->M - m0 : j->m_block;
@@ -298,7 +297,143 @@ static void matmul_rows(const matmul_job *j, int task) {
             mg_activate(j->act, j->Y + m * j->ldy + r0, r1 - r0);
 }
 
+static void matmul_rows(const matmul_job *j, int task) {
+    int64_t r0 = (int64_t)task * j->rows_per_task;
+    int64_t r1 = r0 + j->rows_per_task;
+    matmul_row_range(j, r0, r1 < j->W->rows ? r1 : j->W->rows);
+}
+
 static void matmul_task(void *arg, int task) { matmul_rows(arg, task); }
+
+/* ---- few activation rows: one range per thread, the rest stolen ---------------------- */
+
+/* A decoder step reads every weight once, so each thread should stream one long run.
+ * The products' rows (all products of a group, one after another) are cut into units
+ * (a tile: 4 rows, or an x16 matrix's 16-row group) and the units into one contiguous
+ * range per thread. The thread that takes a range claims from its front, a quarter of
+ * what is left at a time but at least ~16 KiB of weights, so its last claims are small;
+ * a thread whose range is done takes half of what is left of another range from its
+ * back, and again, until nothing is left. Threads then finish within a small claim of
+ * each other, and a thread that was descheduled costs the others one claim, not a
+ * quarter of the product. Results do not depend on who computes which rows. Against
+ * two slices per thread claimed in turn (split_rows), on musicgen-small q8_0 with 2
+ * threads (four paired `musicgen bench` runs, 2026-11-27): the time the caller waited for
+ * the other thread at the end of jobs fell 25-40 %, the other thread's idle time between
+ * jobs 15-30 %, and the step 1-2 %. */
+#define MG_STEAL_THREADS 32
+#define MG_STEAL_MIN_BYTES 16384
+
+typedef struct {
+    _Alignas(64) _Atomic uint64_t left; /* end << 32 | next: units [next, end) not taken */
+} unit_range;
+
+typedef struct {
+    const matmul_job *jobs;
+    int n;
+    int64_t first_unit[MG_MATMUL_GROUP_MAX + 1]; /* product i has units first_unit[i] .. [i+1]-1 */
+    int64_t unit_rows[MG_MATMUL_GROUP_MAX];
+    int64_t min_claim[MG_MATMUL_GROUP_MAX]; /* units of at least MG_STEAL_MIN_BYTES */
+    int n_ranges;
+    unit_range range[MG_STEAL_THREADS];
+} steal_plan;
+
+static int product_of_unit(const steal_plan *p, int64_t u) {
+    int i = 0;
+    while (i + 1 < p->n && u >= p->first_unit[i + 1])
+        i++;
+    return i;
+}
+
+static void run_units(const steal_plan *p, int64_t u0, int64_t u1) {
+    for (int i = product_of_unit(p, u0); i < p->n && p->first_unit[i] < u1; i++) {
+        int64_t a = u0 > p->first_unit[i] ? u0 : p->first_unit[i];
+        int64_t b = u1 < p->first_unit[i + 1] ? u1 : p->first_unit[i + 1];
+        const matmul_job *j = &p->jobs[i];
+        int64_t r1 = (b - p->first_unit[i]) * p->unit_rows[i];
+        matmul_row_range(j, (a - p->first_unit[i]) * p->unit_rows[i], r1 < j->W->rows ? r1 : j->W->rows);
+    }
+}
+
+/* From the front of the range this thread took: a quarter of what is left (at least the
+ * minimum claim of the product there). */
+static int claim_front(const steal_plan *p, unit_range *r, int64_t *u0, int64_t *u1) {
+    uint64_t s = atomic_load_explicit(&r->left, memory_order_relaxed);
+    for (;;) {
+        uint32_t next = (uint32_t)s, end = (uint32_t)(s >> 32);
+        if (next >= end)
+            return 0;
+        int64_t want = (int64_t)(end - next) / 4, least = p->min_claim[product_of_unit(p, next)];
+        if (want < least)
+            want = least;
+        if (want > (int64_t)(end - next))
+            want = end - next;
+        if (atomic_compare_exchange_weak_explicit(&r->left, &s, (uint64_t)end << 32 | (next + (uint32_t)want),
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *u0 = next;
+            *u1 = next + want;
+            return 1;
+        }
+    }
+}
+
+/* From the back of another thread's range: half of what is left. */
+static int claim_back(unit_range *r, int64_t *u0, int64_t *u1) {
+    uint64_t s = atomic_load_explicit(&r->left, memory_order_relaxed);
+    for (;;) {
+        uint32_t next = (uint32_t)s, end = (uint32_t)(s >> 32);
+        if (next >= end)
+            return 0;
+        uint32_t take = (end - next + 1) / 2;
+        if (atomic_compare_exchange_weak_explicit(&r->left, &s, (uint64_t)(end - take) << 32 | next,
+                                                  memory_order_relaxed, memory_order_relaxed)) {
+            *u0 = end - take;
+            *u1 = end;
+            return 1;
+        }
+    }
+}
+
+static void steal_task(void *arg, int task) {
+    steal_plan *p = arg;
+    int64_t u0, u1;
+    while (claim_front(p, &p->range[task], &u0, &u1))
+        run_units(p, u0, u1);
+    for (int k = 1; k < p->n_ranges; k++)
+        while (claim_back(&p->range[(task + k) % p->n_ranges], &u0, &u1))
+            run_units(p, u0, u1);
+}
+
+/* Runs the products of jobs[0..n) (M within one activation block) this way; returns 0,
+ * doing nothing, when there is no second thread or the pool is too wide for it. */
+static int run_stealing(mg_pool *pool, const matmul_job *jobs, int n) {
+    int threads = mg_pool_threads(pool);
+    if (threads < 2 || threads > MG_STEAL_THREADS)
+        return 0;
+    steal_plan p;
+    p.jobs = jobs;
+    p.n = n;
+    p.first_unit[0] = 0;
+    for (int i = 0; i < n; i++) {
+        const mg_matrix *W = jobs[i].W;
+        p.unit_rows[i] = mg_dtype_is_x16(W->dtype) ? MG_X16_ROWS : 4;
+        int64_t units = (W->rows + p.unit_rows[i] - 1) / p.unit_rows[i];
+        size_t unit_bytes = (size_t)p.unit_rows[i] * W->row_bytes;
+        p.min_claim[i] = unit_bytes >= MG_STEAL_MIN_BYTES
+                             ? 1
+                             : (int64_t)(MG_STEAL_MIN_BYTES / (unit_bytes ? unit_bytes : 1));
+        p.first_unit[i + 1] = p.first_unit[i] + units;
+    }
+    int64_t total = p.first_unit[n];
+    if (total > (int64_t)UINT32_MAX)
+        return 0;
+    p.n_ranges = threads;
+    for (int t = 0; t < threads; t++) {
+        uint64_t a = (uint64_t)(total * t / threads), b = (uint64_t)(total * (t + 1) / threads);
+        atomic_init(&p.range[t].left, b << 32 | a);
+    }
+    mg_pool_run(pool, steal_task, &p, threads);
+    return 1;
+}
 
 #define MG_QUANT_ROWS_PER_TASK 4
 /* Activations of fewer values than this are quantized by the calling thread alone. */
@@ -324,7 +459,8 @@ static int split_rows(mg_pool *pool, matmul_job *j) {
     const int64_t align = mg_dtype_is_x16(j->W->dtype) ? MG_X16_ROWS : 4;
     int64_t rows;
     if (j->M <= j->m_block) {
-        /* Few activation rows (decoder steps): weights are read once, so give each
+        /* Few activation rows (decoder steps), when run_stealing does not take them
+         * (pools of more than MG_STEAL_THREADS): weights are read once, so give each
          * thread two contiguous slices and let every core stream long runs. Small
          * interleaved chunks streamed ~15% slower (musicgen-small q8_0 step 26-28 ->
          * 22-23 ms); two slices per thread still let a core that finishes early (the
@@ -355,7 +491,12 @@ static int split_rows(mg_pool *pool, matmul_job *j) {
     return (int)((j->W->rows + rows - 1) / rows);
 }
 
-static void run_rows(mg_pool *pool, matmul_job *j) { mg_pool_run(pool, matmul_task, j, split_rows(pool, j)); }
+static void run_rows(mg_pool *pool, matmul_job *j) {
+    int n_tasks = split_rows(pool, j);
+    if (j->M <= j->m_block && run_stealing(pool, j, 1))
+        return;
+    mg_pool_run(pool, matmul_task, j, n_tasks);
+}
 
 /* Quantized activations cannot carry NaN or inf (a block's scale comes from a max that
  * skips NaN; inf scales the block to zeros): the rows of X that hold one get NaN
@@ -500,7 +641,8 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
         n_tasks += split_rows(pool, j);
     }
     group_job g = {jobs, n};
-    mg_pool_run(pool, group_task, &g, n_tasks);
+    if (!run_stealing(pool, jobs, n))
+        mg_pool_run(pool, group_task, &g, n_tasks);
     for (int i = 0; i < n; i++)
         if (jobs[i].k.quantize)
             propagate_nonfinite(ops[i].X, ops[i].ldx, jobs[i].W->cols, M, jobs[i].Y, jobs[i].ldy, jobs[i].W->rows);
