@@ -284,12 +284,17 @@ INLINE void group_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
         acc[m] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = g + (size_t)b * MG_Q8X16_BLOCK_BYTES;
-        /* ~4 KiB ahead: the group is one sequential stream. Two KiB (four blocks) was
-         * less than a memory latency's worth of streaming; 4 KiB gave q8_0 / q4_0 steps
-         * 2-5 % faster in paired runs (8 to 64 blocks of q4_0x16 all did). */
+        /* ~6.5 KiB ahead (12 blocks): the group is one sequential stream. Two KiB (four
+         * blocks) was less than a memory latency's worth of streaming; 4 KiB gave q8_0 /
+         * q4_0 steps 2-5 % faster in paired runs. How far is enough depends on how fast
+         * the memory is: on this VM, whose read bandwidth swings between ~50 and ~70
+         * GB/s, a bench_matmul step alternating 8 and 12 blocks ran 5-6 % faster with
+         * 12 at ~70 GB/s and 1 % slower at ~52 (2026-11-27); 16 was no faster than 12
+         * at ~70 and 2-3 % slower at ~48; also prefetching into L2 (T1) 32 or 64 blocks
+         * ahead, 7 % slower. */
 #pragma GCC unroll 9
         for (int l = 0; l < 9; l++)
-            mg_prefetch(blk + 8 * MG_Q8X16_BLOCK_BYTES + (size_t)l * 64);
+            mg_prefetch(blk + 12 * MG_Q8X16_BLOCK_BYTES + (size_t)l * 64);
         __m512i s[8];
 #pragma GCC unroll 8
         for (int m = 0; m < MB; m++)
@@ -332,9 +337,12 @@ INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
         acc[m] = _mm512_setzero_ps();
     for (int64_t b = 0; b < nb; b++) {
         const uint8_t *blk = g + (size_t)b * MG_Q4X16_BLOCK_BYTES;
+        /* ~7 KiB ahead (24 blocks), as above: against 16 blocks, 6-7 % faster at ~70
+         * GB/s and 1-2 % slower at ~52; 32 blocks 8-9 % faster at ~70 but 4-5 % slower
+         * at ~52 (bench_matmul, alternating steps, 2026-11-27). */
 #pragma GCC unroll 5
-        for (int l = 0; l < 5; l++) /* ~4.5 KiB ahead, as above */
-            mg_prefetch(blk + 16 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
+        for (int l = 0; l < 5; l++)
+            mg_prefetch(blk + 24 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
         __m512i s[8];
 #pragma GCC unroll 8
         for (int m = 0; m < MB; m++)
