@@ -317,9 +317,9 @@ static void matmul_task(void *arg, int task) { matmul_rows(arg, task); }
  * each other, and a thread that was descheduled costs the others one claim, not a
  * quarter of the product. Results do not depend on who computes which rows. Against
  * two slices per thread claimed in turn (split_rows), on musicgen-small q8_0 with 2
- * threads (four paired `musicgen bench` runs, 2026-11-27): the time the caller waited for
- * the other thread at the end of jobs fell 25-40 %, the other thread's idle time between
- * jobs 15-30 %, and the step 1-2 %. */
+ * threads (paired `musicgen bench` runs, 2026-11-27): the time the caller waited for the
+ * other thread at the end of jobs fell 25-40 %, the other thread's idle time between
+ * jobs 15-30 %, and the step ~1-2 % (docs/kernels.md). */
 #define MG_STEAL_THREADS 32
 #define MG_STEAL_MIN_BYTES 16384
 
