@@ -78,6 +78,55 @@ static void test_pool(void) {
     }
 }
 
+/* mg_pool_run_ranges hands every unit out exactly once, whatever the thread count, unit
+ * count and least claim; it declines one thread, no pool and counts beyond 32 bits. */
+typedef struct {
+    atomic_int *count;
+    int64_t least;
+    atomic_int runs;
+} ranges_probe;
+
+static void ranges_fn(void *arg, int64_t u0, int64_t u1) {
+    ranges_probe *r = arg;
+    for (int64_t u = u0; u < u1; u++)
+        atomic_fetch_add(&r->count[u], 1);
+    atomic_fetch_add(&r->runs, 1);
+}
+
+static int64_t ranges_least(void *arg, int64_t unit) {
+    (void)unit;
+    return ((ranges_probe *)arg)->least;
+}
+
+static void test_pool_ranges(void) {
+    const int64_t sizes[] = {0, 1, 3, 7, 64, 1000, 100003};
+    mg_pool *one = mg_pool_new(1);
+    ranges_probe r0 = {NULL, 1, 0};
+    CHECK(mg_pool_run_ranges(one, 10, NULL, ranges_fn, &r0) == 0 && atomic_load(&r0.runs) == 0,
+          "one thread: declined, nothing run");
+    CHECK(mg_pool_run_ranges(NULL, 10, NULL, ranges_fn, &r0) == 0, "no pool: declined");
+    mg_pool_free(one);
+    for (int threads = 2; threads <= 5; threads++) {
+        mg_pool *p = mg_pool_new(threads);
+        CHECK(mg_pool_run_ranges(p, (int64_t)1 << 33, NULL, ranges_fn, &r0) == 0, "2^33 units: declined");
+        for (size_t k = 0; k < sizeof sizes / sizeof *sizes; k++)
+            for (int64_t least = 1; least <= 9; least += 8)
+                for (int rep = 0; rep < 20; rep++) {
+                    int64_t n = sizes[k];
+                    ranges_probe r = {calloc((size_t)(n ? n : 1), sizeof(atomic_int)), least, 0};
+                    CHECK(mg_pool_run_ranges(p, n, rep & 1 ? ranges_least : NULL, ranges_fn, &r) == 1,
+                          "%lld units on %d threads: run", (long long)n, threads);
+                    int64_t bad = 0;
+                    for (int64_t u = 0; u < n; u++)
+                        bad += atomic_load(&r.count[u]) != 1;
+                    CHECK(bad == 0, "%lld units, %d threads, least %lld: %lld units not run exactly once",
+                          (long long)n, threads, (long long)least, (long long)bad);
+                    free(r.count);
+                }
+        mg_pool_free(p);
+    }
+}
+
 /* Each task records whether its thread blocks SIGINT / SIGTERM (a host's signals must
  * reach the host's threads, not the pool's) and leaves SIGBUS deliverable. */
 typedef struct {
@@ -663,6 +712,7 @@ static void test_file_map_warms_cache(void) {
 int main(void) {
     test_arena();
     test_pool();
+    test_pool_ranges();
     test_pool_signal_mask();
     test_bigbuf_prefault();
     test_memory_available();

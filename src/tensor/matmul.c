@@ -12,7 +12,6 @@
 
 #include <math.h>
 #include <pthread.h>
-#include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -309,23 +308,14 @@ static void matmul_task(void *arg, int task) { matmul_rows(arg, task); }
 
 /* A decoder step reads every weight once, so each thread should stream one long run.
  * The products' rows (all products of a group, one after another) are cut into units
- * (a tile: 4 rows, or an x16 matrix's 16-row group) and the units into one contiguous
- * range per thread. The thread that takes a range claims from its front, a quarter of
- * what is left at a time but at least ~16 KiB of weights, so its last claims are small;
- * a thread whose range is done takes half of what is left of another range from its
- * back, and again, until nothing is left. Threads then finish within a small claim of
- * each other, and a thread that was descheduled costs the others one claim, not a
- * quarter of the product. Results do not depend on who computes which rows. Against
- * two slices per thread claimed in turn (split_rows), on musicgen-small q8_0 with 2
- * threads (paired `musicgen bench` runs, 2026-11-27): the time the caller waited for the
- * other thread at the end of jobs fell 25-40 %, the other thread's idle time between
- * jobs 15-30 %, and the step ~1-2 % (docs/kernels.md). */
-#define MG_STEAL_THREADS 32
+ * (a tile: 4 rows, or an x16 matrix's 16-row group) and handed out by
+ * mg_pool_run_ranges: a contiguous range per thread, claimed from its front in
+ * shrinking pieces of at least ~16 KiB of weights, the rest stolen from the back by a
+ * thread that is done. Against two slices per thread claimed in turn (split_rows), on
+ * musicgen-small q8_0 with 2 threads (paired `musicgen bench` runs, 2026-11-27): the
+ * time the caller waited for the other thread at the end of jobs fell 25-40 %, the other
+ * thread's idle time between jobs 15-30 %, and the step ~1-2 % (docs/kernels.md). */
 #define MG_STEAL_MIN_BYTES 16384
-
-typedef struct {
-    _Alignas(64) _Atomic uint64_t left; /* end << 32 | next: units [next, end) not taken */
-} unit_range;
 
 typedef struct {
     const matmul_job *jobs;
@@ -333,18 +323,22 @@ typedef struct {
     int64_t first_unit[MG_MATMUL_GROUP_MAX + 1]; /* product i has units first_unit[i] .. [i+1]-1 */
     int64_t unit_rows[MG_MATMUL_GROUP_MAX];
     int64_t min_claim[MG_MATMUL_GROUP_MAX]; /* units of at least MG_STEAL_MIN_BYTES */
-    int n_ranges;
-    unit_range range[MG_STEAL_THREADS];
-} steal_plan;
+} unit_plan;
 
-static int product_of_unit(const steal_plan *p, int64_t u) {
+static int product_of_unit(const unit_plan *p, int64_t u) {
     int i = 0;
     while (i + 1 < p->n && u >= p->first_unit[i + 1])
         i++;
     return i;
 }
 
-static void run_units(const steal_plan *p, int64_t u0, int64_t u1) {
+static int64_t least_units(void *arg, int64_t u) {
+    const unit_plan *p = arg;
+    return p->min_claim[product_of_unit(p, u)];
+}
+
+static void run_units(void *arg, int64_t u0, int64_t u1) {
+    const unit_plan *p = arg;
     for (int i = product_of_unit(p, u0); i < p->n && p->first_unit[i] < u1; i++) {
         int64_t a = u0 > p->first_unit[i] ? u0 : p->first_unit[i];
         int64_t b = u1 < p->first_unit[i + 1] ? u1 : p->first_unit[i + 1];
@@ -354,85 +348,24 @@ static void run_units(const steal_plan *p, int64_t u0, int64_t u1) {
     }
 }
 
-/* From the front of the range this thread took: a quarter of what is left (at least the
- * minimum claim of the product there). */
-static int claim_front(const steal_plan *p, unit_range *r, int64_t *u0, int64_t *u1) {
-    uint64_t s = atomic_load_explicit(&r->left, memory_order_relaxed);
-    for (;;) {
-        uint32_t next = (uint32_t)s, end = (uint32_t)(s >> 32);
-        if (next >= end)
-            return 0;
-        int64_t want = (int64_t)(end - next) / 4, least = p->min_claim[product_of_unit(p, next)];
-        if (want < least)
-            want = least;
-        if (want > (int64_t)(end - next))
-            want = end - next;
-        if (atomic_compare_exchange_weak_explicit(&r->left, &s, (uint64_t)end << 32 | (next + (uint32_t)want),
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-            *u0 = next;
-            *u1 = next + want;
-            return 1;
-        }
-    }
-}
-
-/* From the back of another thread's range: half of what is left. */
-static int claim_back(unit_range *r, int64_t *u0, int64_t *u1) {
-    uint64_t s = atomic_load_explicit(&r->left, memory_order_relaxed);
-    for (;;) {
-        uint32_t next = (uint32_t)s, end = (uint32_t)(s >> 32);
-        if (next >= end)
-            return 0;
-        uint32_t take = (end - next + 1) / 2;
-        if (atomic_compare_exchange_weak_explicit(&r->left, &s, (uint64_t)(end - take) << 32 | next,
-                                                  memory_order_relaxed, memory_order_relaxed)) {
-            *u0 = end - take;
-            *u1 = end;
-            return 1;
-        }
-    }
-}
-
-static void steal_task(void *arg, int task) {
-    steal_plan *p = arg;
-    int64_t u0, u1;
-    while (claim_front(p, &p->range[task], &u0, &u1))
-        run_units(p, u0, u1);
-    for (int k = 1; k < p->n_ranges; k++)
-        while (claim_back(&p->range[(task + k) % p->n_ranges], &u0, &u1))
-            run_units(p, u0, u1);
-}
-
 /* Runs the products of jobs[0..n) (M within one activation block) this way; returns 0,
- * doing nothing, when there is no second thread or the pool is too wide for it. */
+ * doing nothing, when mg_pool_run_ranges does not take them (one thread, very wide
+ * pools). */
 static int run_stealing(mg_pool *pool, const matmul_job *jobs, int n) {
-    int threads = mg_pool_threads(pool);
-    if (threads < 2 || threads > MG_STEAL_THREADS)
-        return 0;
-    steal_plan p;
+    unit_plan p;
     p.jobs = jobs;
     p.n = n;
     p.first_unit[0] = 0;
     for (int i = 0; i < n; i++) {
         const mg_matrix *W = jobs[i].W;
         p.unit_rows[i] = mg_dtype_is_x16(W->dtype) ? MG_X16_ROWS : 4;
-        int64_t units = (W->rows + p.unit_rows[i] - 1) / p.unit_rows[i];
         size_t unit_bytes = (size_t)p.unit_rows[i] * W->row_bytes;
-        p.min_claim[i] = unit_bytes >= MG_STEAL_MIN_BYTES
-                             ? 1
-                             : (int64_t)(MG_STEAL_MIN_BYTES / (unit_bytes ? unit_bytes : 1));
-        p.first_unit[i + 1] = p.first_unit[i] + units;
+        if (unit_bytes == 0)
+            unit_bytes = 1;
+        p.min_claim[i] = unit_bytes >= MG_STEAL_MIN_BYTES ? 1 : (int64_t)(MG_STEAL_MIN_BYTES / unit_bytes);
+        p.first_unit[i + 1] = p.first_unit[i] + (W->rows + p.unit_rows[i] - 1) / p.unit_rows[i];
     }
-    int64_t total = p.first_unit[n];
-    if (total > (int64_t)UINT32_MAX)
-        return 0;
-    p.n_ranges = threads;
-    for (int t = 0; t < threads; t++) {
-        uint64_t a = (uint64_t)(total * t / threads), b = (uint64_t)(total * (t + 1) / threads);
-        atomic_init(&p.range[t].left, b << 32 | a);
-    }
-    mg_pool_run(pool, steal_task, &p, threads);
-    return 1;
+    return mg_pool_run_ranges(pool, p.first_unit[n], least_units, run_units, &p);
 }
 
 #define MG_QUANT_ROWS_PER_TASK 4
@@ -460,7 +393,7 @@ static int split_rows(mg_pool *pool, matmul_job *j) {
     int64_t rows;
     if (j->M <= j->m_block) {
         /* Few activation rows (decoder steps), when run_stealing does not take them
-         * (pools of more than MG_STEAL_THREADS): weights are read once, so give each
+         * (pools of more than MG_POOL_RANGES_MAX threads): weights are read once, so give each
          * thread two contiguous slices and let every core stream long runs. Small
          * interleaved chunks streamed ~15% slower (musicgen-small q8_0 step 26-28 ->
          * 22-23 ms); two slices per thread still let a core that finishes early (the
