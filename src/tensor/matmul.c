@@ -393,11 +393,11 @@ static int split_rows(mg_pool *pool, matmul_job *j) {
     int64_t rows;
     if (j->M <= j->m_block) {
         /* Few activation rows (decoder steps), when run_stealing does not take them
-         * (pools of more than MG_POOL_RANGES_MAX threads): weights are read once, so give each
-         * thread two contiguous slices and let every core stream long runs. Small
-         * interleaved chunks streamed ~15% slower (musicgen-small q8_0 step 26-28 ->
-         * 22-23 ms); two slices per thread still let a core that finishes early (the
-         * other was descheduled) take over a slice. */
+         * (pools of more than MG_POOL_RANGES_MAX threads): weights are read once, so
+         * give each thread two contiguous slices and let every core stream long runs.
+         * Small interleaved chunks streamed ~15% slower (musicgen-small q8_0 step
+         * 26-28 -> 22-23 ms); two slices per thread still let a core that finishes
+         * early (the other was descheduled) take over a slice. */
         int64_t n_slices = 2 * (int64_t)mg_pool_threads(pool);
         rows = (j->W->rows + n_slices - 1) / n_slices;
         rows = (rows + align - 1) / align * align;
@@ -425,7 +425,7 @@ static int split_rows(mg_pool *pool, matmul_job *j) {
 }
 
 static void run_rows(mg_pool *pool, matmul_job *j) {
-    int n_tasks = split_rows(pool, j);
+    int n_tasks = split_rows(pool, j); /* also sets j->m_block, which run_stealing's rows use */
     if (j->M <= j->m_block && run_stealing(pool, j, 1))
         return;
     mg_pool_run(pool, matmul_task, j, n_tasks);

@@ -27,10 +27,10 @@ void bench_bw_stop(bench_bw *b);
 
 /* One sample by a helper started and stopped for it (0 if it cannot be taken; call it
  * while this process has no other threads: a fork of a threaded process may inherit
- * locks a sanitizer runtime's threads held). Its buffer is freed before this returns: on VMs whose host takes back free memory, the
- * first touch of pages nobody freed lately costs ~2 ms per MB (docs/kernels.md,
- * "First touch"), so a probe whose 1 GiB stayed held would slow the benchmarked
- * process's own first allocations. */
+ * locks a sanitizer runtime's threads held). Its buffer is freed before this returns:
+ * on VMs whose host takes back free memory, the first touch of pages nobody freed
+ * lately costs ~2 ms per MB (docs/kernels.md, "First touch"), so a probe whose 1 GiB
+ * stayed held would slow the benchmarked process's own first allocations. */
 double bench_bw_once(int threads, size_t bytes);
 
 #endif

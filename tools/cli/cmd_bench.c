@@ -265,7 +265,7 @@ int cmd_bench(int argc, char **argv) {
      * first step also covers the text encoder, so it is left out. */
     int n_dt = times.n > 1 ? times.n - 1 : 0;
     double *dt = malloc(sizeof(double) * (size_t)(n_dt > 0 ? n_dt : 1));
-    if (!dt) /* as when the step times could not be kept: no per-step figures */
+    if (!dt) /* as when the step times could not be kept: the mean stands in (below) */
         n_dt = 0;
     for (int i = 0; i < n_dt; i++)
         dt[i] = (times.t_start[i + 1] - times.t_end[i]) * 1e3;
