@@ -127,6 +127,68 @@ static void test_pool_ranges(void) {
     }
 }
 
+/* mg_pool_thread_index is 0 on the caller and 1 .. threads-1 on the workers, and
+ * prefetch hints change no result: every unit still runs exactly once, with hints on
+ * readable memory, on a region unmapped since (prefetches never fault) and none. */
+typedef struct {
+    atomic_int index_seen[8];
+    atomic_int bad_index;
+} index_probe;
+
+static void index_task(void *arg, int task) {
+    (void)task;
+    index_probe *ip = arg;
+    int i = mg_pool_thread_index();
+    if (i < 0 || i >= 8)
+        atomic_store(&ip->bad_index, 1);
+    else
+        atomic_store(&ip->index_seen[i], 1);
+    for (volatile int spin = 0; spin < 2000; spin++) {
+    }
+}
+
+static void test_pool_hints(void) {
+    CHECK(mg_pool_thread_index() == 0, "the test's own thread has index 0");
+    size_t big = (size_t)4 << 20;
+    uint8_t *buf = calloc(1, big);
+    void *gone = mmap(NULL, big, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    CHECK(buf && gone != MAP_FAILED, "hint buffers");
+    munmap(gone, big);
+    const mg_pool_region hints[3] = {{buf, big}, {gone, big}, {buf + 4096, 1000}};
+    for (int threads = 1; threads <= 4; threads++) {
+        mg_pool *p = mg_pool_new(threads);
+        index_probe ip;
+        memset(&ip, 0, sizeof ip);
+        for (int round = 0; round < 50; round++) {
+            mg_pool_prefetch_after(p, hints + round % 3, round / 3 % (4 - round % 3)); /* 0 .. all of the rest */
+            mg_pool_run(p, index_task, &ip, 64);
+        }
+        CHECK(!atomic_load(&ip.bad_index), "%d threads: indices in range", threads);
+        int seen_beyond = 0;
+        for (int i = threads; i < 8; i++)
+            seen_beyond |= atomic_load(&ip.index_seen[i]);
+        CHECK(atomic_load(&ip.index_seen[0]) && !seen_beyond, "%d threads: the caller is 0, no index >= %d", threads,
+              threads);
+        for (int rep = 0; rep < 40; rep++) {
+            int64_t n = 1 + rep * 997 % 5000;
+            ranges_probe r = {calloc((size_t)n, sizeof(atomic_int)), 1 + rep % 3, 0};
+            mg_pool_prefetch_after(p, hints + rep % 3, 3 - rep % 3);
+            if (!mg_pool_run_ranges(p, n, ranges_least, ranges_fn, &r))
+                ranges_fn(&r, 0, n); /* one thread: declined */
+            mg_pool_prefetch_after(p, hints, 3);
+            mg_pool_run(p, index_task, &ip, 3);
+            int64_t bad = 0;
+            for (int64_t u = 0; u < n; u++)
+                bad += atomic_load(&r.count[u]) != 1;
+            CHECK(bad == 0, "%d threads, hinted: %lld of %lld units not run exactly once", threads, (long long)bad,
+                  (long long)n);
+            free(r.count);
+        }
+        mg_pool_free(p);
+    }
+    free(buf);
+}
+
 /* Each task records whether its thread blocks SIGINT / SIGTERM (a host's signals must
  * reach the host's threads, not the pool's) and leaves SIGBUS deliverable. */
 typedef struct {
@@ -713,6 +775,7 @@ int main(void) {
     test_arena();
     test_pool();
     test_pool_ranges();
+    test_pool_hints();
     test_pool_signal_mask();
     test_bigbuf_prefault();
     test_memory_available();

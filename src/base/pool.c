@@ -11,7 +11,9 @@
  *
  * Idle workers spin for a short, time-bounded while (decoder steps post hundreds of
  * small jobs back to back) and then sleep on a condition variable; the caller spins
- * briefly for stragglers and then sleeps too.
+ * briefly for stragglers and then sleeps too. A job may carry a hint of what the job
+ * after it reads (mg_pool_prefetch_after): a thread that ran one of its tasks and then
+ * waits prefetches its share of that meanwhile.
  */
 #include "base/pool.h"
 #include "base/status.h"
@@ -21,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <string.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -43,11 +46,16 @@ typedef struct {
      * caller refills the slot: its stale epoch then fails the claim, but the read
      * itself must not be a data race. fn and arg are read only after a claim. */
     atomic_int n_tasks;
+    /* What the job after this one will read (mg_pool_prefetch_after), read by a thread
+     * only after it claimed a task, when the slot cannot be refilled. */
+    mg_pool_region hint[MG_POOL_HINT_MAX];
+    int n_hint;
 } pool_job;
 
 struct mg_pool {
     int n_workers; /* threads besides the caller */
     pthread_t *threads;
+    struct worker_arg *args; /* worker i's pool and index */
     pthread_mutex_t lock;
     pthread_cond_t wake; /* workers wait here for a new epoch */
     pthread_cond_t done; /* the caller waits here for the last task */
@@ -57,7 +65,14 @@ struct mg_pool {
     _Atomic uint64_t state; /* epoch << 32 | next task */
     pool_job job[2];        /* job of epoch e lives in job[e & 1] */
     atomic_int n_done;      /* tasks finished in the current job */
+    mg_pool_region pending[MG_POOL_HINT_MAX]; /* the caller's hint for the next job posted */
+    int n_pending;
 };
+
+/* 0 on every thread but a pool's workers, which are 1 .. n_workers. */
+static _Thread_local int t_index;
+
+int mg_pool_thread_index(void) { return t_index; }
 
 static uint64_t now_ns(void) {
     struct timespec ts;
@@ -65,10 +80,17 @@ static uint64_t now_ns(void) {
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* Claim and run tasks of epoch `e` until none are left (or the job is gone). */
-static void run_tasks(mg_pool *p, uint32_t e) {
+/* Claim and run tasks of epoch `e` until none are left (or the job is gone). A thread
+ * that ran one copies the job's prefetch hint to *hint (else hint->n stays 0). */
+typedef struct {
+    mg_pool_region r[MG_POOL_HINT_MAX];
+    int n;
+} pool_hint;
+
+static void run_tasks(mg_pool *p, uint32_t e, pool_hint *hint) {
     const pool_job *j = &p->job[e & 1];
     uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
+    hint->n = 0;
     for (;;) {
         if ((uint32_t)(s >> 32) != e || (int)(uint32_t)s >= atomic_load_explicit(&j->n_tasks, memory_order_relaxed))
             return;
@@ -76,6 +98,10 @@ static void run_tasks(mg_pool *p, uint32_t e) {
                                                    memory_order_acquire))
             continue; /* s was reloaded */
         int n_tasks = atomic_load_explicit(&j->n_tasks, memory_order_relaxed); /* this job's: claimed */
+        if (hint->n == 0 && j->n_hint > 0) {
+            memcpy(hint->r, j->hint, sizeof(mg_pool_region) * (size_t)j->n_hint);
+            hint->n = j->n_hint;
+        }
         j->fn(j->arg, (int)(uint32_t)s);
         if (atomic_fetch_add(&p->n_done, 1) + 1 == n_tasks && atomic_load(&p->caller_sleeping)) {
             pthread_mutex_lock(&p->lock);
@@ -90,9 +116,56 @@ static uint32_t current_epoch(mg_pool *p) {
     return (uint32_t)(atomic_load_explicit(&p->state, memory_order_acquire) >> 32);
 }
 
+/* What a waiting thread prefetches of a hint at most: a quarter of the 1 MiB L2 of the
+ * Zen 5 this was tuned on; 96 KiB gave less, 512 KiB and 1 MiB no more (docs/kernels.md). */
+#define PREFETCH_MAX_BYTES ((size_t)256 << 10)
+
+/* Has the wait a thread prefetches in ended? A worker waits for a new epoch, the caller
+ * for the job's last task. */
+static int wait_over(mg_pool *p, int caller, uint32_t e, int n_tasks) {
+    return caller ? atomic_load_explicit(&p->n_done, memory_order_relaxed) >= n_tasks : current_epoch(p) != e;
+}
+
+/* While a thread waits between jobs the memory bus would idle, so it streams its share
+ * of what the next job reads toward its L2: thread `index` of `threads` from
+ * index/threads of the regions' total (the range mg_pool_run_ranges hands it first), at
+ * most PREFETCH_MAX_BYTES, checking every 1 KiB whether the wait is over. Prefetches
+ * never fault, so a region freed meanwhile does no harm. */
+static void prefetch_share(mg_pool *p, const pool_hint *h, int index, int caller, uint32_t e, int n_tasks) {
+    size_t total = 0;
+    for (int i = 0; i < h->n; i++)
+        total += h->r[i].bytes;
+    size_t threads = (size_t)p->n_workers + 1, skip = total / threads * (size_t)index, left = total / threads;
+    if (left > PREFETCH_MAX_BYTES)
+        left = PREFETCH_MAX_BYTES;
+    for (int i = 0; i < h->n && left > 0; i++) {
+        if (skip >= h->r[i].bytes) {
+            skip -= h->r[i].bytes;
+            continue;
+        }
+        const char *a = (const char *)h->r[i].p + skip;
+        size_t n = h->r[i].bytes - skip < left ? h->r[i].bytes - skip : left;
+        skip = 0;
+        left -= n;
+        for (size_t o = 0; o < n; o += 1024) {
+            if (wait_over(p, caller, e, n_tasks))
+                return;
+            for (size_t c = o; c < o + 1024 && c < n; c += 64)
+                __builtin_prefetch(a + c, 0, 2); /* prefetcht1 on x86 */
+        }
+    }
+}
+
+typedef struct worker_arg {
+    mg_pool *p;
+    int index;
+} worker_arg;
+
 static void *worker_main(void *vp) {
-    mg_pool *p = vp;
+    mg_pool *p = ((worker_arg *)vp)->p;
+    t_index = ((worker_arg *)vp)->index;
     uint32_t seen = 0; /* epoch 0 is "no job yet" */
+    pool_hint hint;
     for (;;) {
         uint32_t e = current_epoch(p);
         if (e == seen && !atomic_load(&p->quit)) {
@@ -115,7 +188,9 @@ static void *worker_main(void *vp) {
         if (atomic_load(&p->quit))
             return NULL;
         seen = e;
-        run_tasks(p, e);
+        run_tasks(p, e, &hint);
+        if (hint.n)
+            prefetch_share(p, &hint, t_index, 0, e, 0);
     }
 }
 
@@ -136,7 +211,8 @@ mg_pool *mg_pool_new(int n_threads) {
     atomic_init(&p->n_done, 0);
     if (p->n_workers > 0) {
         p->threads = mg_calloc((size_t)p->n_workers, sizeof *p->threads, "thread handles");
-        if (!p->threads) {
+        p->args = mg_calloc((size_t)p->n_workers, sizeof *p->args, "thread handles");
+        if (!p->threads || !p->args) {
             p->n_workers = 0; /* none to join */
             mg_pool_free(p);
             return NULL;
@@ -153,7 +229,9 @@ mg_pool *mg_pool_new(int n_threads) {
         pthread_sigmask(SIG_BLOCK, &quiet, &old);
         int started = 1;
         for (int i = 0; i < p->n_workers && started; i++) {
-            if (pthread_create(&p->threads[i], NULL, worker_main, p) != 0) {
+            p->args[i].p = p;
+            p->args[i].index = i + 1;
+            if (pthread_create(&p->threads[i], NULL, worker_main, &p->args[i]) != 0) {
                 p->n_workers = i;
                 started = 0;
             }
@@ -179,6 +257,7 @@ void mg_pool_free(mg_pool *p) {
     for (int i = 0; i < p->n_workers; i++)
         pthread_join(p->threads[i], NULL);
     free(p->threads);
+    free(p->args);
     pthread_mutex_destroy(&p->lock);
     pthread_cond_destroy(&p->wake);
     pthread_cond_destroy(&p->done);
@@ -187,10 +266,22 @@ void mg_pool_free(mg_pool *p) {
 
 int mg_pool_threads(const mg_pool *p) { return p ? p->n_workers + 1 : 1; }
 
+void mg_pool_prefetch_after(mg_pool *p, const mg_pool_region *regions, int n) {
+    if (!p || p->n_workers == 0)
+        return;
+    if (n > MG_POOL_HINT_MAX)
+        n = MG_POOL_HINT_MAX;
+    p->n_pending = regions && n > 0 ? n : 0;
+    if (p->n_pending)
+        memcpy(p->pending, regions, sizeof *regions * (size_t)n);
+}
+
 void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) {
     if (n_tasks <= 0)
         return;
     if (!p || p->n_workers == 0 || n_tasks == 1) {
+        if (p)
+            p->n_pending = 0; /* hints are for the job posted next, not a later one */
         for (int t = 0; t < n_tasks; t++)
             fn(arg, t);
         return;
@@ -203,6 +294,9 @@ void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) {
     j->fn = fn;
     j->arg = arg;
     atomic_store_explicit(&j->n_tasks, n_tasks, memory_order_relaxed);
+    memcpy(j->hint, p->pending, sizeof(mg_pool_region) * (size_t)p->n_pending);
+    j->n_hint = p->n_pending;
+    p->n_pending = 0;
     atomic_store(&p->n_done, 0);
     atomic_store_explicit(&p->state, (uint64_t)e << 32, memory_order_release);
     if (atomic_load(&p->sleepers) > 0) {
@@ -210,9 +304,12 @@ void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) {
         pthread_cond_broadcast(&p->wake);
         pthread_mutex_unlock(&p->lock);
     }
-    run_tasks(p, e);
+    pool_hint hint;
+    run_tasks(p, e, &hint);
     /* Wait for tasks other threads are still running. */
     if (atomic_load(&p->n_done) < n_tasks) {
+        if (hint.n)
+            prefetch_share(p, &hint, 0, 1, e, n_tasks);
         uint64_t t0 = now_ns();
         unsigned spins = 0;
         while (atomic_load_explicit(&p->n_done, memory_order_acquire) < n_tasks) {

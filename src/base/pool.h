@@ -13,6 +13,7 @@
 #ifndef MG_BASE_POOL_H
 #define MG_BASE_POOL_H
 
+#include <stddef.h>
 #include <stdint.h>
 
 typedef struct mg_pool mg_pool;
@@ -25,6 +26,18 @@ void mg_pool_free(mg_pool *pool);
 int mg_pool_threads(const mg_pool *pool);
 /* pool may be NULL (runs inline). Not reentrant: do not call from inside a task. */
 void mg_pool_run(mg_pool *pool, mg_task_fn fn, void *arg, int n_tasks);
+
+/* A hint for the job posted next (by mg_pool_run or mg_pool_run_ranges): what the job
+ * after it will read, split among threads as mg_pool_run_ranges splits work. A thread
+ * that is done with its part and waits streams its share toward its cache meanwhile. */
+#define MG_POOL_HINT_MAX 8
+typedef struct {
+    const void *p;
+    size_t bytes;
+} mg_pool_region;
+void mg_pool_prefetch_after(mg_pool *pool, const mg_pool_region *regions, int n);
+/* 0 on every thread but a pool's workers, which are 1 .. threads - 1. */
+int mg_pool_thread_index(void);
 
 /* Streaming work (each unit's data read once, as a decoder step reads its weights):
  * units 0 .. n_units-1, in one contiguous range per thread, each claimed from its

@@ -64,9 +64,13 @@ static int claim_back(unit_range *r, int64_t *u0, int64_t *u1) {
     }
 }
 
-/* Task t: range t from its front, then the others from their backs. */
-static void ranges_task(void *arg, int t) {
+/* A thread's own range (its pool index: the range a prefetch hint warmed for it) from
+ * its front, then the others from their backs. */
+static void ranges_task(void *arg, int task) {
     ranges_job *j = arg;
+    int t = mg_pool_thread_index();
+    if (t >= j->n_ranges)
+        t = task;
     int64_t u0, u1;
     while (claim_front(j, &j->range[t], &u0, &u1))
         j->fn(j->arg, u0, u1);
@@ -88,7 +92,7 @@ int mg_pool_run_ranges(mg_pool *pool, int64_t n_units, mg_least_fn least, mg_ran
         uint64_t a = (uint64_t)(n_units * t / threads), b = (uint64_t)(n_units * (t + 1) / threads);
         atomic_init(&j.range[t].left, b << 32 | a);
     }
-    /* Task t owns range t; whichever thread claims it (a late one may find it empty). */
+    /* Each thread starts with its own range; a late one may find it taken. */
     mg_pool_run(pool, ranges_task, &j, threads);
     return 1;
 }

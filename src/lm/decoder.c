@@ -505,6 +505,15 @@ static void lm_heads(const mg_decoder *d, mg_pool *pool, const float *x, int64_t
     }
 }
 
+/* In a step (one column), threads done early with the job posted next start streaming
+ * the weights of the products after it. */
+static void prefetch_after(mg_pool *pool, int n, const mg_matrix *a, const mg_matrix *b, const mg_matrix *c) {
+    if (n != 1)
+        return;
+    const mg_matrix *W[3] = {a, b, c};
+    mg_matmul_prefetch_after(pool, W, b ? (c ? 3 : 2) : 1);
+}
+
 /* One chunk of n <= MG_DEC_CHUNK columns starting at cache position s->len. */
 static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *tokens, int n_total, int t0, int n,
                                float *logits, int all_logits, float *dbg_layer0, float *dbg_final) {
@@ -547,8 +556,10 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         scale(s->q, M * D, qscale);
         lap(&t_last, &tm->matmul_s);
         attn_job job = {s, l, n, pos0, s->q, s->att, R * H, pairs_per_task, groups};
+        prefetch_after(pool, n, &Ly->so, NULL, NULL);
         mg_pool_run(pool, self_attn_task, &job, R * groups);
         lap(&t_last, &tm->self_attn_s);
+        prefetch_after(pool, n, &Ly->cq, NULL, NULL);
         mg_matmul(pool, &Ly->so, s->att, M, D, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
 
@@ -557,15 +568,28 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         mg_matmul(pool, &Ly->cq, s->x, M, D, s->q, D, NULL);
         scale(s->q, M * D, qscale);
         lap(&t_last, &tm->matmul_s);
+        prefetch_after(pool, n, &Ly->co, NULL, NULL);
         mg_pool_run(pool, cross_attn_task, &job, (R * H + pairs_per_task - 1) / pairs_per_task);
         lap(&t_last, &tm->cross_attn_s);
+        prefetch_after(pool, n, &Ly->fc1, NULL, NULL);
         mg_matmul(pool, &Ly->co, s->att, M, D, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
 
         /* Feed-forward: h += fc2(act(fc1(LN(h)))), act = gelu for MusicGen. */
         layer_norm_rows(s->h, s->x, M, D, Ly->ln_ff_w, Ly->ln_ff_b);
         const mg_matmul_op fc1 = {&Ly->fc1, s->x, D, s->ff, F, NULL, d->cfg.act}; /* activation fused in */
+        prefetch_after(pool, n, &Ly->fc2, NULL, NULL);
         mg_matmul_group(pool, &fc1, 1, M);
+        if (l + 1 < c->n_layers) {
+            const mg_dec_layer *next = &d->layers[l + 1];
+            prefetch_after(pool, n, &next->sq, &next->sk, &next->sv);
+        } else if (n == 1) {
+            const mg_matrix *heads[MG_MATMUL_GROUP_MAX];
+            int nh = K < MG_MATMUL_GROUP_MAX ? K : MG_MATMUL_GROUP_MAX;
+            for (int k = 0; k < nh; k++)
+                heads[k] = &d->lm_heads[k];
+            mg_matmul_prefetch_after(pool, heads, nh);
+        }
         mg_matmul(pool, &Ly->fc2, s->ff, M, F, s->x, D, NULL);
         mg_add(s->h, s->x, M * D);
         lap(&t_last, &tm->matmul_s);
@@ -593,6 +617,8 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
         /* Only the last column of each row. */
         for (int r = 0; r < R; r++)
             memcpy(s->q + (size_t)r * D, s->x + ((size_t)r * n + n - 1) * D, sizeof(float) * (size_t)D);
+        /* The sampling after this step leaves the bus to the other threads. */
+        prefetch_after(pool, n, &d->layers[0].sq, &d->layers[0].sk, &d->layers[0].sv);
         lm_heads(d, pool, s->q, R, logits);
     }
     lap(&t_last, &tm->matmul_s);

@@ -491,6 +491,15 @@ void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int
     run_rows(pool, &j);
 }
 
+void mg_matmul_prefetch_after(mg_pool *pool, const mg_matrix *const *W, int n) {
+    mg_pool_region r[MG_POOL_HINT_MAX];
+    int k = 0;
+    for (int i = 0; i < n && k < MG_POOL_HINT_MAX; i++)
+        if (W[i]->rows > 0)
+            r[k++] = (mg_pool_region){W[i]->data, W[i]->row_bytes * (size_t)W[i]->rows};
+    mg_pool_prefetch_after(pool, r, k);
+}
+
 /* ---- several products in one pool job ------------------------------------------------ */
 
 typedef struct {

@@ -55,6 +55,10 @@ typedef struct mg_matmul_op {
  * activation rows simply run the products one after the other. */
 void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M);
 
+/* The job posted next on `pool` is followed by products of these matrices: threads
+ * that finish it early start streaming their weights (mg_pool_prefetch_after). */
+void mg_matmul_prefetch_after(mg_pool *pool, const mg_matrix *const *W, int n);
+
 
 /* ---- kernel contract (for the ISA files, tests and benchmarks) ------------------ */
 
