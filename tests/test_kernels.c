@@ -344,18 +344,25 @@ static void test_nonfinite(mg_dtype t, mg_rng *rng) {
     test_matrix w;
     matrix_make(&w, rng, t, rows, n);
     mg_matrix W = matrix_view(&w);
-    float X[3 * 96], Y[3 * 64], Z[3 * 64];
+    float X[3 * 96], Y[3 * 64], Z[3][3 * 64];
     const float bad[2] = {NAN, INFINITY};
     for (int b = 0; b < 2; b++) {
         fill_random(rng, X, M * n, 1.0f);
         X[1 * n + 37] = bad[b];
         mg_matmul(NULL, &W, X, M, n, Y, rows, NULL);
-        mg_matmul_op op = {&W, X, n, Z, rows, NULL, MG_ACT_NONE};
-        mg_matmul_group(NULL, &op, 1, M);
+        /* Three products of one input, as Q, K and V: its rows are scanned once. */
+        mg_matmul_op ops[3];
+        for (int i = 0; i < 3; i++)
+            ops[i] = (mg_matmul_op){&W, X, n, Z[i], rows, NULL, MG_ACT_NONE};
+        mg_matmul_group(NULL, ops, 3, M);
         int nan_row = 1, clean_rows = 1;
         for (int64_t r = 0; r < rows; r++) {
-            nan_row &= !isfinite(Y[1 * rows + r]) && !isfinite(Z[1 * rows + r]);
-            clean_rows &= isfinite(Y[r]) && isfinite(Y[2 * rows + r]) && isfinite(Z[r]) && isfinite(Z[2 * rows + r]);
+            nan_row &= !isfinite(Y[1 * rows + r]);
+            clean_rows &= isfinite(Y[r]) && isfinite(Y[2 * rows + r]);
+            for (int i = 0; i < 3; i++) {
+                nan_row &= !isfinite(Z[i][1 * rows + r]);
+                clean_rows &= isfinite(Z[i][r]) && isfinite(Z[i][2 * rows + r]);
+            }
         }
         CHECK(nan_row && clean_rows, "%s: a %s activation gives non-finite outputs in its row only", mg_dtype_name(t),
               b ? "inf" : "NaN");

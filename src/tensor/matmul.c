@@ -434,14 +434,18 @@ static void run_rows(mg_pool *pool, matmul_job *j) {
 /* Quantized activations cannot carry NaN or inf (a block's scale comes from a max that
  * skips NaN; inf scales the block to zeros): the rows of X that hold one get NaN
  * outputs instead, so a non-finite value propagates as it does through the float
- * kernels and the caller's finiteness checks still see it. */
-static void propagate_nonfinite(const float *X, int64_t ldx, int64_t cols, int64_t M, float *Y, int64_t ldy,
-                                int64_t rows) {
+ * kernels and the caller's finiteness checks still see it. Returns whether X had one. */
+static int propagate_nonfinite(const float *X, int64_t ldx, int64_t cols, int64_t M, float *Y, int64_t ldy,
+                               int64_t rows) {
+    int found = 0;
     for (int64_t m = 0; m < M; m++) {
-        if (mg_any_nonfinite(X + (size_t)m * (size_t)ldx, cols))
+        if (mg_any_nonfinite(X + (size_t)m * (size_t)ldx, cols)) {
+            found = 1;
             for (int64_t r = 0; r < rows; r++)
                 Y[(size_t)m * (size_t)ldy + (size_t)r] = NAN;
+        }
     }
+    return found;
 }
 
 /* Quantized activations are made in slabs of at most this many bytes (large M only). */
@@ -585,7 +589,15 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
     group_job g = {jobs, n};
     if (!run_stealing(pool, jobs, n))
         mg_pool_run(pool, group_task, &g, n_tasks);
-    for (int i = 0; i < n; i++)
-        if (jobs[i].k.quantize)
-            propagate_nonfinite(ops[i].X, ops[i].ldx, jobs[i].W->cols, M, jobs[i].Y, jobs[i].ldy, jobs[i].W->rows);
+    /* Q, K and V of one input: its rows are scanned once, when they are all finite. */
+    int finite_as_previous = 0;
+    for (int i = 0; i < n; i++) {
+        if (!jobs[i].k.quantize)
+            continue;
+        int shared = i > 0 && jobs[i].X == jobs[i - 1].X;
+        if (shared && finite_as_previous)
+            continue;
+        finite_as_previous = !propagate_nonfinite(ops[i].X, ops[i].ldx, jobs[i].W->cols, M, jobs[i].Y, jobs[i].ldy,
+                                                  jobs[i].W->rows);
+    }
 }
