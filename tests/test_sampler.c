@@ -42,14 +42,16 @@ static int cmp_desc(const void *a, const void *b) {
 }
 
 /* mg_kth_largest (top-k's threshold) equals index k of a descending sort, for every k,
- * on random data, data with many ties, sorted / reversed / constant arrays and -inf. */
+ * on random data, data with many ties, sorted / reversed / constant arrays, -inf, and
+ * signed zeros, infinities and subnormals mixed with values of every sign. */
 static void test_kth_largest(void) {
     enum { N = 300 };
     static float a[N], sorted[N], work[N];
     mg_rng r;
     mg_rng_seed(&r, 11);
     int bad = 0;
-    for (int kind = 0; kind < 6; kind++) {
+    const float odd[8] = {0.0f, -0.0f, INFINITY, -INFINITY, 1e-40f, -1e-40f, 3.5f, -3.5f};
+    for (int kind = 0; kind < 7; kind++) {
         for (int rep = 0; rep < 4; rep++) {
             int n = 1 + (int)(mg_rng_uniform(&r) * N) % N;
             for (int i = 0; i < n; i++) {
@@ -59,7 +61,8 @@ static void test_kth_largest(void) {
                        : kind == 2 ? (float)i           /* ascending */
                        : kind == 3 ? (float)-i          /* descending */
                        : kind == 4 ? 1.0f               /* constant */
-                                   : (i % 3 ? (float)u : -INFINITY);
+                       : kind == 5 ? (i % 3 ? (float)u : -INFINITY)
+                                   : (i % 2 ? (float)(u * 1e30) : odd[(int)(mg_rng_uniform(&r) * 8) % 8]);
             }
             memcpy(sorted, a, sizeof(float) * (size_t)n);
             qsort(sorted, (size_t)n, sizeof(float), cmp_desc);

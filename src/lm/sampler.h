@@ -21,8 +21,8 @@ void mg_cfg_mix(const float *cond, const float *uncond, float scale, float *out,
 /* Pick a token from logits[V] (modified in place). `scratch` holds 2*V floats+ints. */
 int mg_sample(const mg_sampler *s, float *logits, int V, mg_rng *rng, void *scratch);
 /* The value at index k (0-based) of a[0..n) sorted in descending order (duplicates
- * counted); reorders a. No NaN in a. */
-float mg_kth_largest(float *a, int n, int k);
+ * counted); a is left as it is. No NaN in a. */
+float mg_kth_largest(const float *a, int n, int k);
 /* Bytes of scratch mg_sample needs for vocabulary V. */
 size_t mg_sample_scratch_bytes(int V);
 
