@@ -173,6 +173,7 @@ static void test_pool_hints(void) {
             int64_t n = 1 + rep * 997 % 5000;
             ranges_probe r = {calloc((size_t)n, sizeof(atomic_int)), 1 + rep % 3, 0};
             mg_pool_prefetch_after(p, hints + rep % 3, 3 - rep % 3);
+            mg_pool_run_keep_hint(p, index_task, &ip, 1 + rep % 4); /* leaves the hint for the next job */
             if (!mg_pool_run_ranges(p, n, ranges_least, ranges_fn, &r))
                 ranges_fn(&r, 0, n); /* one thread: declined */
             mg_pool_prefetch_after(p, hints, 3);

@@ -276,11 +276,17 @@ void mg_pool_prefetch_after(mg_pool *p, const mg_pool_region *regions, int n) {
         memcpy(p->pending, regions, sizeof *regions * (size_t)n);
 }
 
-void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) {
+static void run_job(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks, int takes_hint);
+
+void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) { run_job(p, fn, arg, n_tasks, 1); }
+
+void mg_pool_run_keep_hint(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) { run_job(p, fn, arg, n_tasks, 0); }
+
+static void run_job(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks, int takes_hint) {
     if (n_tasks <= 0)
         return;
     if (!p || p->n_workers == 0 || n_tasks == 1) {
-        if (p)
+        if (p && takes_hint)
             p->n_pending = 0; /* hints are for the job posted next, not a later one */
         for (int t = 0; t < n_tasks; t++)
             fn(arg, t);
@@ -294,9 +300,10 @@ void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) {
     j->fn = fn;
     j->arg = arg;
     atomic_store_explicit(&j->n_tasks, n_tasks, memory_order_relaxed);
-    memcpy(j->hint, p->pending, sizeof(mg_pool_region) * (size_t)p->n_pending);
-    j->n_hint = p->n_pending;
-    p->n_pending = 0;
+    j->n_hint = takes_hint ? p->n_pending : 0;
+    memcpy(j->hint, p->pending, sizeof(mg_pool_region) * (size_t)j->n_hint);
+    if (takes_hint)
+        p->n_pending = 0;
     atomic_store(&p->n_done, 0);
     atomic_store_explicit(&p->state, (uint64_t)e << 32, memory_order_release);
     if (atomic_load(&p->sleepers) > 0) {

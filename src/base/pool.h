@@ -36,6 +36,9 @@ typedef struct {
     size_t bytes;
 } mg_pool_region;
 void mg_pool_prefetch_after(mg_pool *pool, const mg_pool_region *regions, int n);
+/* mg_pool_run for a job that goes before the hinted one (a product's activation
+ * quantization): it neither takes the pending hint nor drops it. */
+void mg_pool_run_keep_hint(mg_pool *pool, mg_task_fn fn, void *arg, int n_tasks);
 /* 0 on every thread but a pool's workers, which are 1 .. threads - 1. */
 int mg_pool_thread_index(void);
 

@@ -473,8 +473,8 @@ void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int
                 j.ldx = ldx;
                 j.Xq = buf;
                 int n_quant = (int)((j.M + MG_QUANT_ROWS_PER_TASK - 1) / MG_QUANT_ROWS_PER_TASK);
-                if (j.M * W->cols >= MG_QUANT_SERIAL_VALUES)
-                    mg_pool_run(pool, quantize_task, &j, n_quant);
+                if (j.M * W->cols >= MG_QUANT_SERIAL_VALUES) /* the product, not this, takes a hint */
+                    mg_pool_run_keep_hint(pool, quantize_task, &j, n_quant);
                 else
                     for (int t = 0; t < n_quant; t++)
                         quantize_task(&j, t);
