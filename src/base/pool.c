@@ -276,12 +276,8 @@ void mg_pool_prefetch_after(mg_pool *p, const mg_pool_region *regions, int n) {
         memcpy(p->pending, regions, sizeof *regions * (size_t)n);
 }
 
-static void run_job(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks, int takes_hint);
-
-void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) { run_job(p, fn, arg, n_tasks, 1); }
-
-void mg_pool_run_keep_hint(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) { run_job(p, fn, arg, n_tasks, 0); }
-
+/* mg_pool_run and mg_pool_run_keep_hint: takes_hint says whether the job carries (and
+ * clears) the pending prefetch hint. */
 static void run_job(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks, int takes_hint) {
     if (n_tasks <= 0)
         return;
@@ -335,3 +331,7 @@ static void run_job(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks, int takes
     }
     atomic_thread_fence(memory_order_acquire);
 }
+
+void mg_pool_run(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) { run_job(p, fn, arg, n_tasks, 1); }
+
+void mg_pool_run_keep_hint(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks) { run_job(p, fn, arg, n_tasks, 0); }
