@@ -61,21 +61,21 @@ static void axpy_q8(float *o, float a, const void *v, int hd) {
     }
 }
 
-static size_t rb_f32(int hd) { return (size_t)hd * 4; }
-static size_t rb_f16(int hd) { return (size_t)hd * 2; }
-static size_t rb_q8(int hd) { return (size_t)(hd / MG_QK) * sizeof(mg_block_q8_0); }
-static void store_f32(void *dst, const float *src, int hd) { memcpy(dst, src, (size_t)hd * 4); }
+size_t mg_kv_row_bytes_f32(int hd) { return (size_t)hd * 4; }
+size_t mg_kv_row_bytes_f16(int hd) { return (size_t)hd * 2; }
+size_t mg_kv_row_bytes_q8(int hd) { return (size_t)(hd / MG_QK) * sizeof(mg_block_q8_0); }
+void mg_kv_store_f32(void *dst, const float *src, int hd) { memcpy(dst, src, (size_t)hd * 4); }
+void mg_kv_store_q8(void *dst, const float *src, int hd) { mg_row_from_f32(MG_DT_Q8_0, src, dst, hd); }
 static void store_f16(void *dst, const float *src, int hd) { mg_row_from_f32(MG_DT_F16, src, dst, hd); }
-static void store_q8(void *dst, const float *src, int hd) { mg_row_from_f32(MG_DT_Q8_0, src, dst, hd); }
 
 MG_KV_KERNELS(f32)
 MG_KV_KERNELS(f16)
 MG_KV_KERNELS(q8)
 
 static const mg_kv_ops scalar_ops[3] = {
-    [MG_KV_F16] = {rb_f16, store_f16, scores_f16, accum_f16},
-    [MG_KV_F32] = {rb_f32, store_f32, scores_f32, accum_f32},
-    [MG_KV_Q8_0] = {rb_q8, store_q8, scores_q8, accum_q8},
+    [MG_KV_F16] = {mg_kv_row_bytes_f16, store_f16, scores_f16, accum_f16},
+    [MG_KV_F32] = {mg_kv_row_bytes_f32, mg_kv_store_f32, scores_f32, accum_f32},
+    [MG_KV_Q8_0] = {mg_kv_row_bytes_q8, mg_kv_store_q8, scores_q8, accum_q8},
 };
 
 const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv);

@@ -24,6 +24,14 @@ typedef struct mg_kv_ops {
     void (*accum)(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd);
 } mg_kv_ops;
 
+/* Bytes of one head's row in each cache format (q8_0: hd / 32 blocks), and the stores
+ * that are the same on every ISA (f16's converts with each ISA's instructions). */
+size_t mg_kv_row_bytes_f32(int hd);
+size_t mg_kv_row_bytes_f16(int hd);
+size_t mg_kv_row_bytes_q8(int hd);
+void mg_kv_store_f32(void *dst, const float *src, int hd);
+void mg_kv_store_q8(void *dst, const float *src, int hd);
+
 /* The loops ask for the cache rows about MG_KV_AHEAD_BYTES (of the bytes they use per
  * row) ahead of the row they read: the hardware prefetcher alone streamed a head's run
  * at ~15-17 GB/s on the 2-core Xeon where a read loop does 20-24. bench_attention at
@@ -86,13 +94,13 @@ static inline __attribute__((always_inline)) void mg_kv_accum_loop(float *o, int
     }
 }
 
-/* The scores and accum kernels of format `fmt` from its rb_fmt, dot_fmt and axpy_fmt. */
+/* The scores and accum kernels of format `fmt` from its dot_fmt and axpy_fmt. */
 #define MG_KV_KERNELS(fmt)                                                                                           \
-    static void scores_##fmt(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps) { \
-        mg_kv_scores_loop(q, G, K, ld, n, hd, p, ps, rb_##fmt(hd), dot_##fmt);                                       \
+    static void scores_##fmt(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps) {  \
+        mg_kv_scores_loop(q, G, K, ld, n, hd, p, ps, mg_kv_row_bytes_##fmt(hd), dot_##fmt);                          \
     }                                                                                                                \
-    static void accum_##fmt(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd) {  \
-        mg_kv_accum_loop(o, G, p, ps, V, ld, n, hd, rb_##fmt(hd), axpy_##fmt);                                       \
+    static void accum_##fmt(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd) {   \
+        mg_kv_accum_loop(o, G, p, ps, V, ld, n, hd, mg_kv_row_bytes_##fmt(hd), axpy_##fmt);                          \
     }
 
 /* Attention of one query position for G heads over the first n rows of the

@@ -6,20 +6,7 @@
 
 #include <immintrin.h>
 #include <string.h>
-
-static inline float hsum8(__m256 v) {
-    __m128 lo = _mm256_castps256_ps128(v), hi = _mm256_extractf128_ps(v, 1);
-    lo = _mm_add_ps(lo, hi);
-    lo = _mm_add_ps(lo, _mm_movehl_ps(lo, lo));
-    lo = _mm_add_ss(lo, _mm_movehdup_ps(lo));
-    return _mm_cvtss_f32(lo);
-}
-
-static size_t rb_f32(int hd) { return (size_t)hd * 4; }
-static size_t rb_f16(int hd) { return (size_t)hd * 2; }
-static size_t rb_q8(int hd) { return (size_t)(hd / MG_QK) * sizeof(mg_block_q8_0); }
-static void store_f32(void *dst, const float *src, int hd) { memcpy(dst, src, (size_t)hd * 4); }
-static void store_q8(void *dst, const float *src, int hd) { mg_row_from_f32(MG_DT_Q8_0, src, dst, hd); }
+#include "tensor/simd_avx2.h"
 
 static void store_f16(void *dst, const float *src, int hd) {
     uint16_t *d = dst;
@@ -104,9 +91,9 @@ MG_KV_KERNELS(f16)
 MG_KV_KERNELS(q8)
 
 static const mg_kv_ops ops[3] = {
-    [MG_KV_F16] = {rb_f16, store_f16, scores_f16, accum_f16},
-    [MG_KV_F32] = {rb_f32, store_f32, scores_f32, accum_f32},
-    [MG_KV_Q8_0] = {rb_q8, store_q8, scores_q8, accum_q8},
+    [MG_KV_F16] = {mg_kv_row_bytes_f16, store_f16, scores_f16, accum_f16},
+    [MG_KV_F32] = {mg_kv_row_bytes_f32, mg_kv_store_f32, scores_f32, accum_f32},
+    [MG_KV_Q8_0] = {mg_kv_row_bytes_q8, mg_kv_store_q8, scores_q8, accum_q8},
 };
 
 const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv) { return &ops[kv]; }

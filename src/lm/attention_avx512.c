@@ -11,8 +11,6 @@ const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv);
 
 static inline __m512 load_f16(const uint16_t *p) { return _mm512_cvtph_ps(_mm256_loadu_si256((const __m256i *)p)); }
 
-static size_t rb_f16(int hd) { return (size_t)hd * 2; }
-
 static void store_f16(void *dst, const float *src, int hd) { mg_kv_ops_avx2(MG_KV_F16)->store(dst, src, hd); }
 
 /* One head's row of head_dim 64 against q: four vectors, one reduction. */
@@ -38,10 +36,6 @@ static inline void axpy_f16(float *o, float a, const void *v, int hd) {
 static inline __m512 load_q8x16(const int8_t *p) {
     return _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128((const __m128i *)p)));
 }
-
-static size_t rb_q8(int hd) { return (size_t)(hd / MG_QK) * sizeof(mg_block_q8_0); }
-
-static void store_q8(void *dst, const float *src, int hd) { mg_kv_ops_avx2(MG_KV_Q8_0)->store(dst, src, hd); }
 
 /* One q8_0 head row of head_dim 64 (blocks 0, 1) against q: per block q . w first,
  * then times the block's scale (the reference's order up to f32 rounding). */
@@ -69,8 +63,8 @@ static inline void axpy_q8(float *o, float a, const void *v, int hd) {
 MG_KV_KERNELS(f16)
 MG_KV_KERNELS(q8)
 
-static const mg_kv_ops f16_ops = {rb_f16, store_f16, scores_f16, accum_f16};
-static const mg_kv_ops q8_ops = {rb_q8, store_q8, scores_q8, accum_q8};
+static const mg_kv_ops f16_ops = {mg_kv_row_bytes_f16, store_f16, scores_f16, accum_f16};
+static const mg_kv_ops q8_ops = {mg_kv_row_bytes_q8, mg_kv_store_q8, scores_q8, accum_q8};
 
 /* head_dim 64 only (the released models): other sizes, and f32 caches, take the AVX2
  * kernels. */

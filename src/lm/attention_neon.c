@@ -70,12 +70,9 @@ INLINE void axpy_float(float *o, float a, const void *v, int hd, load4_fn load4,
         o[e] += a * load1(v, e);
 }
 
-static size_t rb_f32(int hd) { return (size_t)hd * 4; }
-static void store_f32(void *dst, const float *src, int hd) { memcpy(dst, src, (size_t)hd * 4); }
 static inline float dot_f32(const float *q, const void *k, int hd) { return dot_float(q, k, hd, f32_load4, f32_load1); }
 static inline void axpy_f32(float *o, float a, const void *v, int hd) { axpy_float(o, a, v, hd, f32_load4, f32_load1); }
 
-static size_t rb_f16(int hd) { return (size_t)hd * 2; }
 static void store_f16(void *dst, const float *src, int hd) {
     uint16_t *d = dst;
     int e = 0;
@@ -88,10 +85,6 @@ static inline float dot_f16(const float *q, const void *k, int hd) { return dot_
 static inline void axpy_f16(float *o, float a, const void *v, int hd) { axpy_float(o, a, v, hd, f16_load4, f16_load1); }
 
 /* ---- q8_0: hd / 32 blocks per head row ------------------------------------------------ */
-
-static size_t rb_q8(int hd) { return (size_t)(hd / MG_QK) * sizeof(mg_block_q8_0); }
-
-static void store_q8(void *dst, const float *src, int hd) { mg_row_from_f32(MG_DT_Q8_0, src, dst, hd); }
 
 /* Per block q . w first, then times the block's scale (the reference's order). */
 static inline float dot_q8(const float *q, const void *k, int hd) {
@@ -130,9 +123,9 @@ MG_KV_KERNELS(f16)
 MG_KV_KERNELS(q8)
 
 static const mg_kv_ops ops[3] = {
-    [MG_KV_F16] = {rb_f16, store_f16, scores_f16, accum_f16},
-    [MG_KV_F32] = {rb_f32, store_f32, scores_f32, accum_f32},
-    [MG_KV_Q8_0] = {rb_q8, store_q8, scores_q8, accum_q8},
+    [MG_KV_F16] = {mg_kv_row_bytes_f16, store_f16, scores_f16, accum_f16},
+    [MG_KV_F32] = {mg_kv_row_bytes_f32, mg_kv_store_f32, scores_f32, accum_f32},
+    [MG_KV_Q8_0] = {mg_kv_row_bytes_q8, mg_kv_store_q8, scores_q8, accum_q8},
 };
 
 const mg_kv_ops *mg_kv_ops_neon(mg_kv_type kv) { return &ops[kv]; }

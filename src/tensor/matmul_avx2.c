@@ -19,6 +19,7 @@
 
 #include <immintrin.h>
 #include <string.h>
+#include "tensor/simd_avx2.h"
 
 #define INLINE static inline __attribute__((always_inline))
 /* Keeps a loaded vector in a register (GCC would otherwise re-load it as a memory
@@ -53,13 +54,6 @@ INLINE __m256i dot_s16(__m256i acc, __m256i a, __m256i b) {
 #ifndef MG_MATMUL_AVX2_ENTRY
 #define MG_MATMUL_AVX2_ENTRY mg_matmul_kernel_avx2
 #endif
-
-INLINE float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 /* ---- float formats ------------------------------------------------------------- */
 
@@ -210,13 +204,6 @@ INLINE void tile(int fmt, const uint8_t *w, size_t ws, const void *x, size_t xs,
 #include "tensor/matmul_tiling.h"
 
 /* ---- activation quantizer (bit-identical to mg_act_q8_quantize_ref) ------------ */
-
-INLINE float hmax8(__m256 v) {
-    __m128 s = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_max_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_max_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
-}
 
 INLINE int32_t hsum8_epi32(__m256i v) {
     __m128i s = _mm_add_epi32(_mm256_castsi256_si128(v), _mm256_extracti128_si256(v, 1));

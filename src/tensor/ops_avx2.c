@@ -3,6 +3,7 @@
 
 #include <immintrin.h>
 #include <math.h>
+#include "tensor/simd_avx2.h"
 
 #define V_SET _mm256_set1_ps
 #define V_MUL _mm256_mul_ps
@@ -34,20 +35,6 @@ void mg_gelu_avx2(float *x, int64_t n) {
         for (int64_t j = i; j < n; j++)
             x[j] = tmp[j - i];
     }
-}
-
-static inline float hmax8(__m256 v) {
-    __m128 m = _mm_max_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    m = _mm_max_ps(m, _mm_movehl_ps(m, m));
-    m = _mm_max_ss(m, _mm_movehdup_ps(m));
-    return _mm_cvtss_f32(m);
-}
-
-static inline float hsum8(__m256 v) {
-    __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
-    s = _mm_add_ps(s, _mm_movehl_ps(s, s));
-    s = _mm_add_ss(s, _mm_movehdup_ps(s));
-    return _mm_cvtss_f32(s);
 }
 
 void mg_softmax_avx2(float *x, int64_t n) {
