@@ -5,7 +5,6 @@
 #include "tensor/tensor.h"
 
 #include <immintrin.h>
-#include <string.h>
 #include "tensor/simd_avx2.h"
 
 static void store_f16(void *dst, const float *src, int hd) {
