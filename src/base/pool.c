@@ -39,6 +39,17 @@
 #define WORKER_SPIN_NS 300000 /* idle worker: spin 0.3 ms before sleeping */
 #define CALLER_SPIN_NS 100000 /* caller waiting for stragglers: 0.1 ms */
 
+/* A prefetch hint: what the job after one will read (mg_pool_prefetch_after). */
+typedef struct {
+    mg_pool_region r[MG_POOL_HINT_MAX];
+    int n;
+} pool_hint;
+
+static void hint_copy(pool_hint *dst, const pool_hint *src) {
+    memcpy(dst->r, src->r, sizeof(mg_pool_region) * (size_t)src->n);
+    dst->n = src->n;
+}
+
 typedef struct {
     mg_task_fn fn;
     void *arg;
@@ -48,8 +59,7 @@ typedef struct {
     atomic_int n_tasks;
     /* What the job after this one will read (mg_pool_prefetch_after), read by a thread
      * only after it claimed a task, when the slot cannot be refilled. */
-    mg_pool_region hint[MG_POOL_HINT_MAX];
-    int n_hint;
+    pool_hint hint;
 } pool_job;
 
 struct mg_pool {
@@ -65,8 +75,7 @@ struct mg_pool {
     _Atomic uint64_t state; /* epoch << 32 | next task */
     pool_job job[2];        /* job of epoch e lives in job[e & 1] */
     atomic_int n_done;      /* tasks finished in the current job */
-    mg_pool_region pending[MG_POOL_HINT_MAX]; /* the caller's hint for the next job posted */
-    int n_pending;
+    pool_hint pending; /* the caller's hint for the next job posted */
 };
 
 /* 0 on every thread but a pool's workers, which are 1 .. n_workers. */
@@ -82,11 +91,6 @@ static uint64_t now_ns(void) {
 
 /* Claim and run tasks of epoch `e` until none are left (or the job is gone). A thread
  * that ran one copies the job's prefetch hint to *hint (else hint->n stays 0). */
-typedef struct {
-    mg_pool_region r[MG_POOL_HINT_MAX];
-    int n;
-} pool_hint;
-
 static void run_tasks(mg_pool *p, uint32_t e, pool_hint *hint) {
     const pool_job *j = &p->job[e & 1];
     uint64_t s = atomic_load_explicit(&p->state, memory_order_acquire);
@@ -98,10 +102,8 @@ static void run_tasks(mg_pool *p, uint32_t e, pool_hint *hint) {
                                                    memory_order_acquire))
             continue; /* s was reloaded */
         int n_tasks = atomic_load_explicit(&j->n_tasks, memory_order_relaxed); /* this job's: claimed */
-        if (hint->n == 0 && j->n_hint > 0) {
-            memcpy(hint->r, j->hint, sizeof(mg_pool_region) * (size_t)j->n_hint);
-            hint->n = j->n_hint;
-        }
+        if (hint->n == 0)
+            hint_copy(hint, &j->hint);
         j->fn(j->arg, (int)(uint32_t)s);
         if (atomic_fetch_add(&p->n_done, 1) + 1 == n_tasks && atomic_load(&p->caller_sleeping)) {
             pthread_mutex_lock(&p->lock);
@@ -211,7 +213,7 @@ mg_pool *mg_pool_new(int n_threads) {
     atomic_init(&p->n_done, 0);
     if (p->n_workers > 0) {
         p->threads = mg_calloc((size_t)p->n_workers, sizeof *p->threads, "thread handles");
-        p->args = mg_calloc((size_t)p->n_workers, sizeof *p->args, "thread handles");
+        p->args = mg_calloc((size_t)p->n_workers, sizeof *p->args, "thread arguments");
         if (!p->threads || !p->args) {
             p->n_workers = 0; /* none to join */
             mg_pool_free(p);
@@ -271,9 +273,9 @@ void mg_pool_prefetch_after(mg_pool *p, const mg_pool_region *regions, int n) {
         return;
     if (n > MG_POOL_HINT_MAX)
         n = MG_POOL_HINT_MAX;
-    p->n_pending = regions && n > 0 ? n : 0;
-    if (p->n_pending)
-        memcpy(p->pending, regions, sizeof *regions * (size_t)n);
+    p->pending.n = regions && n > 0 ? n : 0;
+    if (p->pending.n)
+        memcpy(p->pending.r, regions, sizeof(mg_pool_region) * (size_t)n);
 }
 
 /* mg_pool_run and mg_pool_run_keep_hint: takes_hint says whether the job carries (and
@@ -283,7 +285,7 @@ static void run_job(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks, int takes
         return;
     if (!p || p->n_workers == 0 || n_tasks == 1) {
         if (p && takes_hint)
-            p->n_pending = 0; /* hints are for the job posted next, not a later one */
+            p->pending.n = 0; /* hints are for the job posted next, not a later one */
         for (int t = 0; t < n_tasks; t++)
             fn(arg, t);
         return;
@@ -296,10 +298,11 @@ static void run_job(mg_pool *p, mg_task_fn fn, void *arg, int n_tasks, int takes
     j->fn = fn;
     j->arg = arg;
     atomic_store_explicit(&j->n_tasks, n_tasks, memory_order_relaxed);
-    j->n_hint = takes_hint ? p->n_pending : 0;
-    memcpy(j->hint, p->pending, sizeof(mg_pool_region) * (size_t)j->n_hint);
-    if (takes_hint)
-        p->n_pending = 0;
+    j->hint.n = 0;
+    if (takes_hint) {
+        hint_copy(&j->hint, &p->pending);
+        p->pending.n = 0;
+    }
     atomic_store(&p->n_done, 0);
     atomic_store_explicit(&p->state, (uint64_t)e << 32, memory_order_release);
     if (atomic_load(&p->sleepers) > 0) {
