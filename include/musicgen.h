@@ -441,7 +441,7 @@ typedef struct mg_audio_tags {
 } mg_audio_tags;
 
 typedef struct mg_audio_write_params {
-    mg_sample_format format; /* s16 (default), s24, f32 (.wav only); ignored by .ogg */
+    mg_sample_format format; /* s16 (default), s24, f32 (.wav only); ignored by .ogg, .mp3 */
     int overwrite;           /* replace an existing file (default 0: MG_ERR_EXISTS) */
     mg_audio_tags tags;      /* metadata; NULL fields are left out; each cut to 2000 bytes */
 } mg_audio_write_params;
@@ -456,11 +456,13 @@ MG_API mg_audio_write_params mg_audio_write_default_params(void);
 MG_API void mg_remove_temp_files(void);
 
 /* Write interleaved float PCM; the container follows the extension: .wav, .flac
- * (s16/s24 only) or .ogg (Ogg Vorbis). Without params->overwrite an existing file is
- * never replaced (MG_ERR_EXISTS). Writes to a temporary file in the same folder and
- * renames it, so no partial file is ever left, not even on a full disk. s16/s24 and
- * .ogg clip samples beyond +-1 and report how many in *n_clipped (may be NULL); f32
- * stores samples unchanged. params may be NULL (defaults). */
+ * (s16/s24 only), .ogg (Ogg Vorbis) or .mp3 (MPEG Layer III: mono or stereo at 8000,
+ * 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000 Hz). Without
+ * params->overwrite an existing file is never replaced (MG_ERR_EXISTS). Writes to a
+ * temporary file in the same folder and renames it, so no partial file is ever left,
+ * not even on a full disk. s16/s24, .ogg and .mp3 clip samples beyond +-1 and report
+ * how many in *n_clipped (may be NULL); f32 stores samples unchanged. params may be
+ * NULL (defaults). */
 MG_API mg_status mg_write_audio(const char *path, const float *pcm, int64_t n_frames, int channels,
                                 int sample_rate, const mg_audio_write_params *params, int64_t *n_clipped);
 

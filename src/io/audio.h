@@ -1,7 +1,7 @@
 /* audio.h — audio files and sample conversions (libsndfile + libsoxr + libebur128).
  *
  * Reading: any format libsndfile knows, as interleaved float. Writing: container by
- * extension (.wav .flac .ogg), sample format s16 / s24 / f32, atomic (temporary file +
+ * extension (.wav .flac .ogg .mp3), sample format s16 / s24 / f32, atomic (temporary file +
  * rename: never a partial file), never overwriting unless asked. Resampling with
  * libsoxr, channel mixing (downmix to mono / duplicate mono), loudness normalization
  * (EBU R128 via libebur128) with peak limiting. No hand-written WAV code here.
@@ -64,7 +64,7 @@ typedef struct mg_audio_write_opts {
 
 /* Write interleaved float PCM. For s16/s24, samples beyond [-1, 1] are clipped and
  * counted in *n_clipped (if not NULL); f32 writes values unchanged. Ogg Vorbis
- * ignores `format` and clips like the integer formats. opts may be NULL (defaults). */
+ * and MP3 ignore `format` and clip like the integer formats. opts may be NULL (defaults). */
 mg_status mg_audio_write(const char *path, const float *pcm, int64_t n_frames, int channels, int rate,
                          const mg_audio_write_opts *opts, int64_t *n_clipped);
 

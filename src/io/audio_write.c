@@ -1,11 +1,14 @@
-/* audio_write.c — write interleaved float PCM to .wav / .flac / .ogg with libsndfile.
+/* audio_write.c — write interleaved float PCM to .wav / .flac / .ogg / .mp3 with
+ * libsndfile.
  *
  * The container follows the file extension; the sample format is s16 (default), s24
- * or f32 (WAV only; FLAC stores integers; Ogg Vorbis is lossy float and ignores it).
+ * or f32 (WAV only; FLAC stores integers; Ogg Vorbis and MP3, libsndfile's LAME
+ * encoder, are lossy and ignore it).
  * Integer formats clip samples beyond [-1, 1] and count them (scale 32767 / 8388607,
  * as libsndfile and soundfile use); f32 writes samples unchanged. Title / comment /
  * software tags go through sf_set_string (LIST/INFO chunks in WAV, Vorbis comments in
- * FLAC and Ogg), each cut to 2000 bytes: libsndfile silently drops longer WAV INFO
+ * FLAC and Ogg, ID3v2 in MP3: Latin-1 there, other characters '?', and the software
+ * tag is LAME's own), each cut to 2000 bytes: libsndfile silently drops longer WAV INFO
  * strings when reading.
  *
  * Output is atomic: libsndfile writes through virtual I/O into a hidden temporary file
@@ -39,7 +42,21 @@ static const container g_containers[] = {
     {"wav", SF_FORMAT_WAV, "WAV"},
     {"flac", SF_FORMAT_FLAC, "FLAC"},
     {"ogg", SF_FORMAT_OGG, "Ogg Vorbis"},
+    {"mp3", SF_FORMAT_MPEG, "MP3"},
 };
+#define SUPPORTED_EXTENSIONS ".wav, .flac, .ogg (Ogg Vorbis), .mp3"
+
+/* Lossy containers take float samples whatever the sample format says. */
+static int is_lossy(int major) { return major == SF_FORMAT_OGG || major == SF_FORMAT_MPEG; }
+
+/* The rates MPEG-1, 2 and 2.5 Layer III define (libsndfile refuses others at open). */
+static int mp3_rate_ok(int rate) {
+    static const int rates[] = {8000, 11025, 12000, 16000, 22050, 24000, 32000, 44100, 48000};
+    for (size_t i = 0; i < sizeof rates / sizeof rates[0]; i++)
+        if (rate == rates[i])
+            return 1;
+    return 0;
+}
 
 static const char *format_name(int fmt) {
     return fmt == MG_SAMPLE_S16 ? "s16" : fmt == MG_SAMPLE_S24 ? "s24" : fmt == MG_SAMPLE_F32 ? "f32" : "unknown";
@@ -75,7 +92,7 @@ static mg_status choose_format(const char *path, int fmt, int channels, int rate
         const char *slash = strrchr(path, '/');
         const char *dot = strrchr(slash ? slash + 1 : path, '.');
         return mg_fail(MG_ERR_INVALID_ARG,
-                       "cannot write %s: %s%s%s; supported: .wav, .flac, .ogg (Ogg Vorbis)", path,
+                       "cannot write %s: %s%s%s; supported: " SUPPORTED_EXTENSIONS, path,
                        dot ? "unknown audio extension '" : "no file extension to choose the format",
                        dot ? dot : "", dot ? "'" : "");
     }
@@ -87,9 +104,17 @@ static mg_status choose_format(const char *path, int fmt, int channels, int rate
     if (rate < MG_AUDIO_MIN_RATE || rate > MG_AUDIO_MAX_RATE)
         return mg_fail(MG_ERR_INVALID_ARG, "cannot write %s: sample rate %d Hz (%d to %d Hz supported)", path, rate,
                        MG_AUDIO_MIN_RATE, MG_AUDIO_MAX_RATE);
+    if (c->major == SF_FORMAT_MPEG && channels > 2)
+        return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: MP3 stores mono or stereo (got %d channels); use .wav, .flac "
+                       "or .ogg", path, channels);
+    if (c->major == SF_FORMAT_MPEG && !mp3_rate_ok(rate))
+        return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: MP3 takes 8000, 11025, 12000, 16000, 22050, 24000, 32000, "
+                       "44100 or 48000 Hz (got %d); use .wav, .flac or .ogg", path, rate);
     int sub;
     if (c->major == SF_FORMAT_OGG) {
         sub = SF_FORMAT_VORBIS;
+    } else if (c->major == SF_FORMAT_MPEG) {
+        sub = SF_FORMAT_MPEG_LAYER_III;
     } else if (fmt == MG_SAMPLE_F32) {
         if (c->major == SF_FORMAT_FLAC)
             return mg_fail(MG_ERR_UNSUPPORTED,
@@ -110,9 +135,12 @@ static mg_status choose_format(const char *path, int fmt, int channels, int rate
     info->samplerate = rate;
     info->channels = channels;
     info->format = major | sub;
+    if (!sf_format_check(info) && c->major == SF_FORMAT_MPEG)
+        return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: this libsndfile was built without MP3 encoding (LAME); "
+                       "write .wav, .flac or .ogg", path);
     if (!sf_format_check(info))
         return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: %s cannot store %d channels of %s at %d Hz", path,
-                       c->name, channels, c->major == SF_FORMAT_OGG ? "Vorbis" : format_name(fmt), rate);
+                       c->name, channels, is_lossy(c->major) ? "audio" : format_name(fmt), rate);
     if (c->major == SF_FORMAT_FLAC && (channels > 8 || rate > 655350))
         return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: FLAC stores at most 8 channels at up to 655350 Hz", path);
     if (c->major == SF_FORMAT_OGG && channels > 8)
@@ -223,7 +251,7 @@ static sf_count_t write_chunk(SNDFILE *sf, int sub, const float *x, int64_t n, i
             s[i] = (int)lrint((double)clip_unit(x[i], clipped) * 8388607.0) * 256;
         return sf_writef_int(sf, s, n);
     }
-    float *f = scratch; /* Vorbis: float, clipped so decoders to integers do not wrap */
+    float *f = scratch; /* Vorbis, MP3: float, clipped so decoders to integers do not wrap */
     for (int64_t i = 0; i < ns; i++)
         f[i] = clip_unit(x[i], clipped);
     return sf_writef_float(sf, f, n);
@@ -268,7 +296,22 @@ static void clean_tag(const char *s, char out[MG_AUDIO_MAX_TAG_BYTES + 1]) {
     out[o] = 0;
 }
 
-static mg_status set_tags(SNDFILE *sf, const mg_audio_write_opts *o, const char *path) {
+/* Well-formed UTF-8 (clean_tag's output) to ISO-8859-1 in place: what LAME's ID3 tags
+ * take (libsndfile hands them over as Latin-1 and reads them back as UTF-8).
+ * Characters beyond U+00FF become '?'. */
+static void utf8_to_latin1(char *s) {
+    const unsigned char *u = (const unsigned char *)s;
+    char *out = s;
+    while (*u) {
+        int n = utf8_char_len(u);
+        unsigned cp = n == 1 ? u[0] : n == 2 ? ((u[0] & 0x1Fu) << 6) | (u[1] & 0x3Fu) : 0x100;
+        *out++ = cp <= 0xFF ? (char)cp : '?';
+        u += n ? n : 1;
+    }
+    *out = 0;
+}
+
+static mg_status set_tags(SNDFILE *sf, const mg_audio_write_opts *o, const char *path, int latin1) {
     struct {
         int id;
         const char *value, *name;
@@ -280,6 +323,8 @@ static mg_status set_tags(SNDFILE *sf, const mg_audio_write_opts *o, const char 
             continue;
         char value[MG_AUDIO_MAX_TAG_BYTES + 1];
         clean_tag(tags[i].value, value);
+        if (latin1)
+            utf8_to_latin1(value);
         if (sf_set_string(sf, tags[i].id, value) != 0)
             return mg_fail(MG_ERR_INVALID_ARG, "cannot store the %s tag in %s: %s", tags[i].name, path,
                            sf_strerror(sf));
@@ -343,10 +388,11 @@ mg_status mg_audio_write(const char *path, const float *pcm, int64_t n_frames, i
      * would give different files (and players do not need it). */
     sf_command(sf, SFC_SET_ADD_PEAK_CHUNK, NULL, SF_FALSE);
     int64_t clipped = 0;
-    mg_status st = set_tags(sf, opts, path);
+    mg_status st = set_tags(sf, opts, path, c->major == SF_FORMAT_MPEG);
     if (st == MG_OK)
         st = write_frames(sf, info.format & SF_FORMAT_SUBMASK, pcm, n_frames, channels, path, &sink, &clipped);
-    /* sf_close writes the final header sizes (and flushes FLAC/Vorbis): check it too. */
+    /* sf_close writes the final header sizes (and flushes FLAC / Vorbis / MP3, whose
+     * LAME tag goes into the first frame): check it too. */
     int close_err = sf_close(sf);
     if (st == MG_OK && (close_err != 0 || sink.err))
         st = io_error(path, &sink, close_err ? sf_error_number(close_err) : "finishing the file failed");

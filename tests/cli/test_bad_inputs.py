@@ -914,8 +914,17 @@ def output_cases():
     open(w.path("out", "c.npy"), "wb").write(b"keep me")
     run(w, gen(m, w.path("out", "x.wav"), "--codes-out", w.path("out", "c.npy")), ["c.npy", "--force"])
 
-    w = Work(".mp3 output extension")
-    run(w, gen(m, w.path("out", "x.mp3")), ["x.mp3", ".wav"])
+    w = Work(".aac output extension")
+    run(w, gen(m, w.path("out", "x.aac")), ["x.aac", ".wav", ".mp3"])
+
+    w = Work("unknown --audio-format")
+    run(w, gen(m, w.path("out") + "/", "--audio-format", "aac"), ["--audio-format", "aac", "mp3"])
+
+    w = Work("--audio-format against the -o file's extension")
+    run(w, gen(m, w.path("out", "x.wav"), "--audio-format", "mp3"), ["--audio-format", "x.wav", "x.mp3"])
+
+    w = Work("--audio-format mp3 with --stream")
+    run(w, gen(m, "-", "--stream", "--audio-format", "mp3"), ["--stream", "WAV", "--audio-format"])
 
     w = Work("output without an extension")
     run(w, gen(m, w.path("out", "x")), [".wav"])

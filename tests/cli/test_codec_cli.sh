@@ -139,6 +139,8 @@ elif cmd == 'check_wav':  # wav golden key row tol [expect_tag]
 EOF
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
+# An MP3: an ID3v2 tag or an MPEG audio frame's sync bits first.
+is_mp3() { local h; h=$(od -An -tx1 -N3 "$1" | tr -d ' \n'); [ "$h" = 494433 ] || [ "${h:0:3}" = fff ]; }
 
 for fx in tiny-stereo tiny-mono; do
     model="$REF/$fx"
@@ -191,6 +193,10 @@ for fx in tiny-stereo tiny-mono; do
         if "$PY" "$tmp/h.py" check_wav "$model/golden.safetensors" "$d/gen/gen_codes-$b.wav" gen.audio $b 1e-4 3; then ok
         else fail "$fx: gen row $b differs from gen.audio"; fi
     done
+    # --audio-format names a directory's files: MP3 (untagged: MPEG frames from the first byte)
+    if "$MUSICGEN" decode -m "$model" "$d/gen_codes.npy" -o "$d/genmp3/" --audio-format mp3 >/dev/null 2>"$d/err" &&
+        is_mp3 "$d/genmp3/gen_codes-0.mp3" && is_mp3 "$d/genmp3/gen_codes-1.mp3"; then ok
+    else fail "$fx: decode --audio-format mp3 into a directory: $(cat "$d/err"; ls "$d/genmp3" 2>&1)"; fi
     if "$MUSICGEN" decode -m "$model" "$d/gen_codes.npy" -o "$d/gen_single.wav" 2>"$d/err" >/dev/null; then
         fail "$fx: [B, K, T] to a single file was accepted"
     elif [ -e "$d/gen_single.wav" ] || [ "$(wc -l <"$d/err")" -ne 1 ]; then fail "$fx: bad B>1 error handling"

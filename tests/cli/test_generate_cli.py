@@ -195,6 +195,22 @@ def contract_checks(d):
         t.check(sorted(os.listdir(names)) == ["cafe-del-mar-senor-strasse-lodz-seed7.wav", "prompt-seed5.wav",
                                               "unconditional-seed6.wav"],
                 f"file names: {sorted(os.listdir(names))}")
+    # --audio-format names the files of a folder: MP3 (ID3 tag, then MPEG frames) and FLAC,
+    # the same music as the WAV of the same seed (codes compared).
+    fmts = os.path.join(d, "fmts")
+    for fmt, magic in (("mp3", b"ID3"), ("flac", b"fLaC"), ("wav", b"RIFF")):
+        p = t.run(["generate", "-m", model, "--seed", "9", "--steps", "20", "-o", fmts + "/", "--audio-format",
+                   fmt.upper() if fmt == "mp3" else fmt, "--codes-out", os.path.join(d, f"fmt-{fmt}.npy"), "-q",
+                   "rock"])
+        f = os.path.join(fmts, "rock-seed9." + fmt)
+        t.check(p.returncode == 0 and os.path.exists(f) and open(f, "rb").read(4).startswith(magic),
+                f"--audio-format {fmt}: {sorted(os.listdir(fmts)) if os.path.isdir(fmts) else p.stderr.strip()}")
+    t.check(np.array_equal(np.load(os.path.join(d, "fmt-mp3.npy")), np.load(os.path.join(d, "fmt-wav.npy"))),
+            "--audio-format mp3 generates the same codes as wav")
+    p = t.run(["generate", "-m", model, "--steps", "8", "-o", os.path.join(d, "one.mp3"), "--audio-format", "mp3",
+               "-q", "x"])
+    t.check(p.returncode == 0 and open(os.path.join(d, "one.mp3"), "rb").read(3) == b"ID3",
+            "-o x.mp3 with a matching --audio-format")
     # Same seed, same codes; JSON summary.
     a, b = os.path.join(d, "s1.npy"), os.path.join(d, "s2.npy")
     t.run(["generate", "-m", model, "--seed", "42", "--steps", "12", "--codes-out", a, "-q", "x"])

@@ -33,6 +33,12 @@ int cli_parse_float(const char *cmd, const char *opt, const char *s, double lo, 
 
 /* Named enum values: s16|s24|f32, f16|f32|q8_0, f32|f16|bf16|q8_0|q4_0. */
 int cli_parse_sample_format(const char *cmd, const char *s, mg_sample_format *out);
+/* --audio-format wav|flac|ogg|mp3 (any case): the container of the files a command
+ * names itself in an output folder, as the extension (lowercase, without the dot). */
+int cli_parse_audio_format(const char *cmd, const char *s, const char **ext);
+/* A single output file given with -o keeps its own extension: with --audio-format
+ * `ext` as well, the two must agree. Returns 0 (error printed) if they do not. */
+int cli_check_audio_format_of(const char *cmd, const char *path, const char *ext);
 int cli_parse_kv_type(const char *cmd, const char *s, mg_kv_type *out);
 int cli_parse_weight_type(const char *cmd, const char *s, mg_weight_type *out);
 /* "f32" .. "q4_0" (any case) to the weight type and back; 0 / "?" if not one. */

@@ -164,6 +164,27 @@ int cli_parse_sample_format(const char *cmd, const char *s, mg_sample_format *ou
     return 1;
 }
 
+int cli_parse_audio_format(const char *cmd, const char *s, const char **ext) {
+    static const char *const formats[] = {"wav", "flac", "ogg", "mp3"};
+    for (size_t i = 0; i < sizeof formats / sizeof formats[0]; i++)
+        if (!strcasecmp(s, formats[i])) {
+            *ext = formats[i];
+            return 1;
+        }
+    cli_error(cmd, "--audio-format must be wav, flac, ogg or mp3 (got \"%s\")", s);
+    return 0;
+}
+
+int cli_check_audio_format_of(const char *cmd, const char *path, const char *ext) {
+    const char *slash = strrchr(path, '/'), *dot = strrchr(slash ? slash + 1 : path, '.');
+    if (dot && !strcasecmp(dot + 1, ext))
+        return 1;
+    cli_error(cmd, "--audio-format %s names the format of files written into a folder, but -o %s is one file: its "
+              "extension picks the format (name it %.*s.%s, or drop --audio-format)", ext, path,
+              (int)(dot ? (size_t)(dot - path) : strlen(path)), path, ext);
+    return 0;
+}
+
 int cli_parse_kv_type(const char *cmd, const char *s, mg_kv_type *out) {
     if (!strcasecmp(s, "f16"))
         *out = MG_KV_F16;
@@ -416,9 +437,11 @@ void cli_exit_cleanly_on_bus_error(const char *cmd) {
 }
 
 void cli_warn_clipped(long long n, const char *path, int can_normalize) {
-    /* Ogg Vorbis and FLAC keep at most +-1.0 (no float samples): only .wav can keep them. */
+    /* Ogg Vorbis, MP3 and FLAC keep at most +-1.0 (no float samples): only .wav can keep
+     * them. */
     size_t len = strlen(path);
     const char *fmt = len >= 4 && !strcasecmp(path + len - 4, ".ogg")    ? "Ogg Vorbis"
+                      : len >= 4 && !strcasecmp(path + len - 4, ".mp3")  ? "MP3"
                       : len >= 5 && !strcasecmp(path + len - 5, ".flac") ? "FLAC"
                                                                           : NULL;
     char remedy[200];

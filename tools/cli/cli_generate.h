@@ -20,6 +20,8 @@ typedef struct gen_options {
     double top_p, temperature, cfg, target_lufs, window, stride;
     uint64_t seed;
     mg_sample_format sample_format;
+    const char *audio_ext; /* --audio-format: the extension of files named in a folder */
+    int audio_ext_set;
     mg_kv_type kv_type;
     int kv_type_set; /* --kv-type given (else f16, or f32 for greedy runs) */
     mg_weight_type weight_type;

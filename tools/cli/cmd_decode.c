@@ -15,16 +15,18 @@
 
 static void help(void) {
     printf("usage: musicgen decode [-m MODEL] CODES.npy -o OUT.wav [--sample-format F]\n"
-           "                       [--force]\n\n"
+           "                       [--audio-format F] [--force]\n\n"
            "Decode EnCodec codes into audio. CODES.npy holds integers of shape [1, K, T] or\n"
            "[K, T] (K codebooks, T frames; stereo models interleave left/right per level);\n"
            "[B, K, T] with B > 1 writes one file per row, CODES-0.wav, CODES-1.wav, ... into\n"
            "the directory given by -o (an existing directory or a path ending in '/').\n"
-           "The container follows the extension (.wav .flac .ogg).\n\n"
+           "The container follows the extension (.wav .flac .ogg .mp3).\n\n"
            "  -m, --model MODEL          folder, .gguf file or repo id[@REVISION]\n"
            "                             (default %s)\n"
            "  -o, --output PATH          output file, or directory (required)\n"
            "  -s, --sample-format FMT    s16 (default), s24 or f32; s16/s24 clip beyond +-1\n"
+           "  --audio-format FMT         wav (default), flac, ogg or mp3: files written into\n"
+           "                             a directory\n"
            "  -f, --force                overwrite existing files\n"
            "  -t, --threads N            threads (default: one per core)\n"
            "  -h, --help                 this help\n\n"
@@ -47,14 +49,18 @@ static void file_stem(const char *path, char *out, size_t n) {
 typedef struct decode_opts {
     const char *model, *in, *out;
     mg_sample_format fmt;
-    int force;
+    const char *ext; /* --audio-format, or "wav" */
+    int ext_set, force;
     long threads;
 } decode_opts;
+
+enum { OPT_AUDIO_FORMAT = 1000 };
 
 static int parse(int argc, char **argv, decode_opts *o) {
     static const struct option opts[] = {{"model", required_argument, 0, 'm'},
                                          {"output", required_argument, 0, 'o'},
                                          {"sample-format", required_argument, 0, 's'},
+                                         {"audio-format", required_argument, 0, OPT_AUDIO_FORMAT},
                                          {"force", no_argument, 0, 'f'},
                                          {"threads", required_argument, 0, 't'},
                                          {"help", no_argument, 0, 'h'},
@@ -69,6 +75,11 @@ static int parse(int argc, char **argv, decode_opts *o) {
         case 's':
             if (!cli_parse_sample_format("decode", optarg, &o->fmt))
                 return 1;
+            break;
+        case OPT_AUDIO_FORMAT:
+            if (!cli_parse_audio_format("decode", optarg, &o->ext))
+                return 1;
+            o->ext_set = 1;
             break;
         case 'f': o->force = 1; break;
         case 't':
@@ -92,7 +103,8 @@ static int parse(int argc, char **argv, decode_opts *o) {
     return 0;
 }
 
-/* Output path of row b of B; a directory output gets STEM.wav / STEM-b.wav. */
+/* Output path of row b of B; a directory output gets STEM.wav / STEM-b.wav (or the
+ * extension --audio-format gives). */
 static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) {
     size_t len = strlen(o->out);
     int dir = len > 0 && (o->out[len - 1] == '/' || mg_path_is_dir(o->out));
@@ -100,6 +112,8 @@ static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) 
         if (B > 1)
             return cli_error("decode", "%s holds %d rows of codes: give a directory with -o (a path ending in '/')",
                              o->in, B);
+        if (o->ext_set && !cli_check_audio_format_of("decode", o->out, o->ext))
+            return 1;
         snprintf(buf, n, "%s", o->out);
         return 0;
     }
@@ -107,9 +121,9 @@ static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) 
     file_stem(o->in, stem, sizeof stem);
     const char *sep = o->out[len - 1] == '/' ? "" : "/";
     if (B > 1)
-        snprintf(buf, n, "%s%s%s-%d.wav", o->out, sep, stem, b);
+        snprintf(buf, n, "%s%s%s-%d.%s", o->out, sep, stem, b, o->ext);
     else
-        snprintf(buf, n, "%s%s%s.wav", o->out, sep, stem);
+        snprintf(buf, n, "%s%s%s.%s", o->out, sep, stem, o->ext);
     return 0;
 }
 
@@ -191,7 +205,7 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
 }
 
 int cmd_decode(int argc, char **argv) {
-    decode_opts o = {MG_DEFAULT_MODEL, NULL, NULL, MG_SAMPLE_S16, 0, 0};
+    decode_opts o = {MG_DEFAULT_MODEL, NULL, NULL, MG_SAMPLE_S16, "wav", 0, 0, 0};
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;

@@ -20,12 +20,12 @@ static void help(void) {
            "%s, 10 s, sampling as the model's generation_config.json\n"
            "says (released models: top-k 250, guidance 3), random seed.\n\n"
            "  -m, --model MODEL      folder, .gguf file or repo id[@REVISION]\n"
-           "  -o, --output OUT       file (one prompt) or folder (existing, or ending in\n"
-           "                         '/'); default ./musicgen-output/; '-' with --stream\n"
+           "  -o, --output OUT       a file (.wav .flac .ogg .mp3) or a folder (existing or\n"
+           "                         ending in '/'; ./musicgen-output/); '-' with --stream\n"
+           "  --audio-format F       a folder's files: wav (default), flac, ogg or mp3\n"
            "  -d, --duration SEC     seconds incl. an audio prompt (10); --steps N: N steps\n"
            "  -p, --prompt P         a prompt (repeatable); --prompts-file FILE: 1 per line\n"
-           "  --audio-prompt FILE    continue it: the output starts with this audio (with\n"
-           "                         no PROMPT, without a text condition)\n"
+           "  --audio-prompt FILE    continue this audio (the output starts with it)\n"
            "  --negative-prompt T    steer away from T (the CFG unconditional row)\n"
            "  --greedy               argmax, f32 attention cache (the reference's codes)\n"
            "  --top-k N --top-p P --temperature T   sampling (top-k 0 = off)\n"
@@ -44,7 +44,7 @@ static void help(void) {
 enum {
     OPT_GREEDY = 1000, OPT_TOPK, OPT_TOPP, OPT_TEMP, OPT_CFG, OPT_SEED, OPT_STEPS, OPT_CODES_OUT,
     OPT_AUDIO_PROMPT, OPT_PROMPTS_FILE, OPT_JSON, OPT_LOUDNESS, OPT_NORMALIZE, OPT_NEGATIVE,
-    OPT_WINDOW, OPT_STRIDE, OPT_STREAM, OPT_RAW, OPT_KV, OPT_WEIGHT_TYPE, OPT_NO_MMAP
+    OPT_WINDOW, OPT_STRIDE, OPT_STREAM, OPT_RAW, OPT_KV, OPT_WEIGHT_TYPE, OPT_NO_MMAP, OPT_AUDIO_FORMAT
 };
 
 /* ---- progress ------------------------------------------------------------------------ */
@@ -189,7 +189,8 @@ int cmd_generate(int argc, char **argv) {
         {"window", required_argument, 0, OPT_WINDOW}, {"stride", required_argument, 0, OPT_STRIDE},
         {"stream", no_argument, 0, OPT_STREAM},     {"raw", no_argument, 0, OPT_RAW},
         {"kv-type", required_argument, 0, OPT_KV},  {"weight-type", required_argument, 0, OPT_WEIGHT_TYPE},
-        {"no-mmap", no_argument, 0, OPT_NO_MMAP},   {0, 0, 0, 0}};
+        {"no-mmap", no_argument, 0, OPT_NO_MMAP},   {"audio-format", required_argument, 0, OPT_AUDIO_FORMAT},
+        {0, 0, 0, 0}};
     const char *optstring = ":m:o:d:t:p:s:fqh";
     opterr = 0;
     optind = 1;
@@ -321,6 +322,11 @@ int cmd_generate(int argc, char **argv) {
                 return 1;
             break;
         case OPT_NO_MMAP: o.no_mmap = 1; break;
+        case OPT_AUDIO_FORMAT:
+            if (!cli_parse_audio_format("generate", optarg, &o.audio_ext))
+                return 1;
+            o.audio_ext_set = 1;
+            break;
         default: return cli_bad_option("generate", argv, optstring, opts);
         }
     }

@@ -25,6 +25,7 @@ void gen_options_init(gen_options *o) {
     o->temperature = -1;
     o->cfg = -1;
     o->sample_format = MG_SAMPLE_S16;
+    o->audio_ext = "wav";
     o->kv_type = MG_KV_F16;
     o->weight_type = MG_WEIGHT_AUTO;
     o->target_lufs = -14.0;
@@ -112,6 +113,9 @@ int gen_validate(gen_options *o) {
             return cli_error("generate", "--stream uses standard output for audio; drop --json");
         if (o->loudness || o->peak_normalize)
             return cli_error("generate", "normalization needs the whole piece, so it cannot be combined with --stream");
+        if (o->audio_ext_set && strcmp(o->audio_ext, "wav"))
+            return cli_error("generate", "--stream writes WAV to standard output; drop --audio-format %s (or --stream "
+                             "to write a file)", o->audio_ext);
         if (isatty(1))
             return cli_error("generate", "refusing to write audio to a terminal: pipe it (e.g. | aplay) or redirect it");
         o->output = "-";
@@ -220,6 +224,8 @@ static int plan_outputs(gen_options *o) {
     if (!o->out_paths)
         return cli_error("generate", "out of memory");
     if (!dir) {
+        if (o->audio_ext_set && !cli_check_audio_format_of("generate", out, o->audio_ext))
+            return 1;
         if (!check_parent(out, "audio"))
             return 1;
         o->out_paths[0] = strdup(out);
@@ -241,7 +247,8 @@ static int plan_outputs(gen_options *o) {
     return 0;
 }
 
-/* The file of each prompt in the output folder: PROMPT-seedN.wav, or PROMPT-greedy.wav. */
+/* The file of each prompt in the output folder: PROMPT-seedN.wav, or PROMPT-greedy.wav
+ * (the extension --audio-format says). */
 static int name_outputs(gen_options *o) {
     if (!o->out_dir)
         return 0;
@@ -256,11 +263,11 @@ static int name_outputs(gen_options *o) {
             snprintf(name, sizeof name, "%s-seed%llu", slug, (unsigned long long)(o->seed + (uint64_t)i));
         /* Same name twice in one batch (greedy duplicates): number them. */
         char final[160];
-        snprintf(final, sizeof final, "%s.wav", name);
+        snprintf(final, sizeof final, "%s.%s", name, o->audio_ext);
         for (int j = 0, dup = 1; j < i; j++) {
             const char *base = strrchr(o->out_paths[j], '/');
             if (!strcmp(base ? base + 1 : o->out_paths[j], final)) {
-                snprintf(final, sizeof final, "%s-%d.wav", name, ++dup);
+                snprintf(final, sizeof final, "%s-%d.%s", name, ++dup, o->audio_ext);
                 j = -1;
             }
         }
