@@ -135,10 +135,11 @@ static mg_status choose_format(const char *path, int fmt, int channels, int rate
     info->samplerate = rate;
     info->channels = channels;
     info->format = major | sub;
-    if (!sf_format_check(info) && c->major == SF_FORMAT_MPEG)
+    int writable = sf_format_check(info);
+    if (!writable && c->major == SF_FORMAT_MPEG)
         return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: this libsndfile was built without MP3 encoding (LAME); "
                        "write .wav, .flac or .ogg", path);
-    if (!sf_format_check(info))
+    if (!writable)
         return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: %s cannot store %d channels of %s at %d Hz", path,
                        c->name, channels, is_lossy(c->major) ? "audio" : format_name(fmt), rate);
     if (c->major == SF_FORMAT_FLAC && (channels > 8 || rate > 655350))
