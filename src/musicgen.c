@@ -119,7 +119,8 @@ static mg_status load_tokenizer(mg_model *m) {
 static mg_status load_stages_on(mg_model *m, const mg_model_params *p) {
     mg_config *cfg = &m->ck.cfg;
     mg_store *s = &m->ck.store;
-    mg_dtype dec_want = mg_dtype_of_weight_type(p->weight_type);
+    mg_dtype dec_want = mg_dtype_of_weight_type(p->weight_type); /* MG_DT_COUNT: as stored */
+    s->f32_as_f16 = p->weight_type == MG_WEIGHT_AUTO_F16;
     MG_TRY(load_tokenizer(m));
     MG_TRY(mg_t5_load(cfg, s, dec_want, &m->t5));
     MG_TRY(mg_decoder_load(cfg, s, dec_want, &m->dec));
@@ -172,7 +173,9 @@ static void describe_weight_format(mg_model *m) {
         if (mg_dtype_is_block((mg_dtype)t) && count[t])
             main_t = t;
     /* A q8_0 / q4_0 file of a toy model none of whose matrices could be quantized. */
-    mg_dtype asked = m->weight_type != MG_WEIGHT_AUTO ? mg_dtype_of_weight_type(m->weight_type) : m->ck.file_type;
+    mg_dtype asked = m->weight_type != MG_WEIGHT_AUTO && m->weight_type != MG_WEIGHT_AUTO_F16
+                         ? mg_dtype_of_weight_type(m->weight_type)
+                         : m->ck.file_type;
     int n_matrices = 0, n_block = 0;
     for (int t = 0; t < MG_DT_COUNT; t++) {
         n_matrices += count[t];
@@ -200,7 +203,7 @@ MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, 
     mg_model_params p = params ? *params : mg_model_default_params();
     if (p.n_threads < 0 || p.n_threads > 1024)
         return mg_fail(MG_ERR_INVALID_ARG, "thread count %d is out of range (0 = one per core, at most 1024)", p.n_threads);
-    if ((int)p.weight_type < MG_WEIGHT_AUTO || (int)p.weight_type > MG_WEIGHT_Q4_0)
+    if ((int)p.weight_type < MG_WEIGHT_AUTO || (int)p.weight_type > MG_WEIGHT_AUTO_F16)
         return mg_fail(MG_ERR_INVALID_ARG, "weight type %d is not one of mg_weight_type", (int)p.weight_type);
     mg_model *m = mg_calloc(1, sizeof *m, "the model");
     if (!m)

@@ -85,6 +85,9 @@ MG_API mg_status mg_quantize(const char *model, const char *out_path, const mg_q
         return mg_fail(MG_ERR_INVALID_ARG, "mg_quantize: no output file given");
     mg_quantize_params p = params ? *params : mg_quantize_default_params();
     mg_dtype type = mg_dtype_of_weight_type(p.type == MG_WEIGHT_AUTO ? MG_WEIGHT_Q8_0 : p.type);
+    if (p.type == MG_WEIGHT_AUTO_F16)
+        return mg_fail(MG_ERR_INVALID_ARG, "mg_quantize: MG_WEIGHT_AUTO_F16 is a way of loading; give the file's "
+                       "format (MG_WEIGHT_F16 for f16)");
     if (type == MG_DT_COUNT)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_quantize: weight type %d is not one of mg_weight_type", (int)p.type);
     if (p.n_threads < 0 || p.n_threads > 1024)

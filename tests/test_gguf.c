@@ -849,6 +849,9 @@ static void check_quantize_api(void) {
     CHECK(n_files == 1, "no temporary file left (%d files)", n_files);
     p.type = (mg_weight_type)42;
     CHECK(mg_quantize(src, out, &p, NULL) == MG_ERR_INVALID_ARG, "an unknown weight type is refused");
+    p.type = MG_WEIGHT_AUTO_F16; /* a way of loading, not a file format */
+    CHECK(mg_quantize(src, out, &p, NULL) == MG_ERR_INVALID_ARG && strstr(mg_last_error(), "MG_WEIGHT_F16"),
+          "MG_WEIGHT_AUTO_F16 is refused by quantize: %s", mg_last_error());
     CHECK(mg_quantize(NULL, out, NULL, NULL) == MG_ERR_INVALID_ARG && mg_quantize(src, "", NULL, NULL) ==
           MG_ERR_INVALID_ARG, "no model / no output refused");
     CHECK(mg_quantize(test_ref_path("no-such-model"), tmp_path("x.gguf"), NULL, NULL) != MG_OK, "a missing model fails");

@@ -100,6 +100,9 @@ static void run_fixture(const char *fixture) {
         mg_kv_type kv;
         int pure; /* small matrices quantized too (musicgen quantize --pure) */
     } cases[] = {{"f16 weights", MG_DT_F16, MG_KV_F32, 0},
+                 /* MG_WEIGHT_AUTO_F16: "as stored" (MG_DT_COUNT), f32 matrices made f16 by
+                  * the store: the f16 row's logits exactly, on f32 fixtures */
+                 {"f32 stored -> f16", MG_DT_COUNT, MG_KV_F32, 0},
                  {"bf16 weights", MG_DT_BF16, MG_KV_F32, 0},
                  {"q8_0 weights", MG_DT_Q8_0, MG_KV_F32, 0},
                  {"q8_0 weights, --pure", MG_DT_Q8_0, MG_KV_F32, 1},
@@ -107,14 +110,17 @@ static void run_fixture(const char *fixture) {
                  {"q4_0 weights, --pure", MG_DT_Q4_0, MG_KV_F32, 1},
                  {"f32 + f16 cache", MG_DT_F32, MG_KV_F16, 0},
                  {"f32 + q8_0 cache", MG_DT_F32, MG_KV_Q8_0, 0}};
+    float *f16_logits = NULL;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         stages q = {0};
         /* T5 as the project stores it for reduced formats: f16, or f32 where small and
          * the format is a block one (mg_text_matrix_format). */
         ck.store.quantize_small = cases[i].pure;
+        ck.store.f32_as_f16 = cases[i].w == MG_DT_COUNT;
         CHECK_OK(mg_t5_load(&ck.cfg, &ck.store, cases[i].w, &q.t5));
         CHECK_OK(mg_decoder_load(&ck.cfg, &ck.store, cases[i].w, &q.dec));
         ck.store.quantize_small = 0;
+        ck.store.f32_as_f16 = 0;
         int n_block = 0; /* matrices actually in a block format */
         for (int l = 0; l < q.dec->cfg.n_layers; l++)
             n_block += mg_dtype_is_block(q.dec->layers[l].fc1.dtype) + mg_dtype_is_block(q.dec->layers[l].fc2.dtype);
@@ -126,6 +132,10 @@ static void run_fixture(const char *fixture) {
         if (mg_dtype_is_block(cases[i].w) && !cases[i].pure)
             CHECK(!memcmp(lg, ref_logits, sizeof(float) * (size_t)n_logits),
                   "%s: the small-matrix rule should give the f32 model's logits", cases[i].name);
+        if (cases[i].w == MG_DT_COUNT)
+            CHECK(f16_logits && q.dec->layers[0].fc1.dtype == MG_DT_F16 && q.t5 &&
+                      !memcmp(lg, f16_logits, sizeof(float) * (size_t)n_logits),
+                  "%s: not the f16 model (fc1 %s)", cases[i].name, mg_dtype_name(q.dec->layers[0].fc1.dtype));
         double err = 0;
         for (int64_t j = 0; j < n_logits; j++)
             err = fmax(err, fabs(lg[j] - ref_logits[j]));
@@ -139,11 +149,15 @@ static void run_fixture(const char *fixture) {
                cases[i].kv == MG_KV_Q8_0 && q.dec->head_dim % 32 ? " (head_dim not a multiple of 32: f16 cache)" : "");
         /* Loose sanity bounds: an error this large means a broken kernel, not rounding. */
         CHECK(err < (cases[i].w == MG_DT_Q4_0 ? 1.0 : 0.2), "%s: logit error %g", cases[i].name, err);
-        free(lg);
+        if (cases[i].w == MG_DT_F16)
+            f16_logits = lg;
+        else
+            free(lg);
         free(codes);
         mg_t5_free(q.t5);
         mg_decoder_free(q.dec);
     }
+    free(f16_logits);
     free(ref_logits);
     free(ref_codes);
     mg_t5_free(ref.t5);

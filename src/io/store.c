@@ -214,6 +214,8 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
     mg_tensor t;
     int64_t shape[2] = {rows, cols};
     MG_TRY(mg_store_get(s, name, 2, shape, &t));
+    if (want == MG_DT_COUNT && s->f32_as_f16 && t.dtype == MG_DT_F32) /* MG_WEIGHT_AUTO_F16 */
+        want = MG_DT_F16;
     /* Stored in the format asked for (a file's plain q8_0 / q4_0 or their 16-row
      * groups alike): used as it is, mapped, not copied. Otherwise converted to the
      * format mg_matrix_format gives (`musicgen quantize` follows the same rule). */
@@ -238,7 +240,8 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
     if (r == MG_CONVERT_NOMEM)
         return mg_fail(MG_ERR_NOMEM, "out of memory converting %s to %s", name, mg_dtype_name(want));
     if (r == MG_CONVERT_NONFINITE)
-        return mg_fail(MG_ERR_FORMAT, "tensor %s in %s holds a non-finite value (%g at row %lld, column %lld); the file is corrupt",
+        return mg_fail(MG_ERR_FORMAT, "tensor %s in %s holds a non-finite value (%g at row %lld, column %lld); the file is "
+                       "corrupt: download or convert the model again",
                        name, mg_store_file_of(s, mg_store_find(s, name)), (double)bad.value, (long long)bad.row,
                        (long long)bad.col);
     s->converted_bytes += (int64_t)(out->row_bytes * (size_t)rows);

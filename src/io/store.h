@@ -34,6 +34,7 @@ typedef struct mg_store {
     mg_pool *pool;  /* threads for conversions while loading (NULL: this thread) */
     int64_t converted_bytes;
     int quantize_small; /* conversions to q8_0 / q4_0 include small matrices (mg_matrix_format) */
+    int f32_as_f16;     /* a matrix asked for as stored (MG_DT_COUNT) that holds f32 becomes f16 */
 } mg_store;
 
 void mg_store_init(mg_store *s);

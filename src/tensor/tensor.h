@@ -61,8 +61,9 @@ typedef struct {
 #define MG_Q4X16_BLOCK_BYTES (MG_X16_ROWS * sizeof(mg_block_q4_0))
 
 const char *mg_dtype_name(mg_dtype t);
-/* The format a public mg_weight_type names; MG_DT_COUNT for MG_WEIGHT_AUTO (keep what
- * is stored) and anything else. */
+/* The format a public mg_weight_type names; MG_DT_COUNT (keep what is stored) for
+ * MG_WEIGHT_AUTO, MG_WEIGHT_AUTO_F16 (whose f32 -> f16 is the store's f32_as_f16) and
+ * anything else. */
 mg_dtype mg_dtype_of_weight_type(mg_weight_type w);
 /* Bytes of one row of `n` values (n must be a multiple of MG_QK for block formats). */
 size_t mg_dtype_row_bytes(mg_dtype t, int64_t n);

@@ -415,9 +415,13 @@ def model_cases():
         ts[FC1] = (dt, shape + [1], blob)
     run(w, gen(w.model(lambda m: edit_tensors(m, extra_dim)), w.path("out", "x.wav")), [FC1, "shape"])
 
-    w = Work("NaN in a decoder matrix (generate)")
+    w = Work("NaN in a decoder matrix (generate: f16 on load names it)")
     run(w, gen(w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, FC1, [np.nan]))), w.path("out", "x.wav")),
-        ["non-finite", "musicgen info"])
+        [FC1, "non-finite", "download or convert"])
+
+    w = Work("NaN in a decoder matrix (generate, f32 as mapped: found while generating)")
+    run(w, gen(w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, FC1, [np.nan]))), w.path("out", "x.wav"),
+               "--weight-type", "f32"), ["non-finite", "musicgen info"])
 
     w = Work("NaN in a decoder matrix (info names the tensor)")
     run(w, ["info", "-m", w.model(lambda m: edit_tensors(m, lambda ts: set_values(ts, FC1, [1.0, np.nan])))],

@@ -378,10 +378,36 @@ def sampling_default_checks(d):
     t.check(info.get("top_k") == 11, f"a key given twice: the last value counts (top_k {info.get('top_k')})")
 
 
+def weight_default_checks(d):
+    """Sampled runs load an f32 checkpoint's matrices as f16 unless --weight-type says
+    otherwise; greedy runs (--greedy, or a generation_config.json without do_sample)
+    keep f32, and a file's own formats stay. The JSON summary says which."""
+    fx = os.path.join(t.REF, "tiny-mono")
+    def weights(model, *args):
+        p = t.run(["generate", "-m", model, "--steps", "8", "--json", "-q", "--codes-out",
+                   os.path.join(d, "w.npy"), "--force"] + list(args) + ["x"])
+        return json.loads(p.stdout.strip().splitlines()[-1]).get("weights") if p.returncode == 0 else None
+    for args, want in ((), "f16"), (("--top-k", "5"), "f16"), (("--greedy",), "f32"), \
+                      (("--weight-type", "f32"), "f32"), (("--weight-type", "bf16"), "bf16"):
+        got = weights(fx, *args)
+        print(f"  weights of generate {' '.join(args) or '(defaults)'}: {got}")
+        t.check(got == want, f"generate {' '.join(args)}: weights {got}, want {want}")
+    m = os.path.join(d, "gencfg")  # sampling_default_checks' copy: do_sample false there first
+    gc_path = os.path.join(m, "generation_config.json")
+    gc = json.load(open(gc_path))
+    json.dump(dict(gc, do_sample=False), open(gc_path, "w"))
+    t.check(weights(m) == "f32", "a model that decodes greedily by default keeps its f32 weights")
+    json.dump(gc, open(gc_path, "w"))
+    g = os.path.join(d, "w-f16.gguf")
+    t.run(["quantize", "-m", fx, "-o", g, "--type", "f16", "-q", "--force"])
+    t.check(weights(g) == "f16" and weights(g, "--greedy") == "f16", "an f16 file is used as it is")
+
+
 if __name__ == "__main__":
     for fx in ("tiny-mono", "tiny-stereo"):
         d = fixture_checks(fx)
     sampling_default_checks(d)
+    weight_default_checks(d)
     contract_checks(d)
     short_window_checks(d)
     position_limit_checks(d)

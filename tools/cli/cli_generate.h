@@ -25,6 +25,7 @@ typedef struct gen_options {
     mg_kv_type kv_type;
     int kv_type_set; /* --kv-type given (else f16, or f32 for greedy runs) */
     mg_weight_type weight_type;
+    int weight_type_set; /* --weight-type given (else f32 matrices load as f16 unless greedy) */
     int no_mmap; /* --no-mmap */
     /* progress wiring from cmd_generate.c */
     mg_progress_cb progress;
@@ -39,6 +40,7 @@ typedef struct gen_options {
     /* the model's generation defaults (for the files' tags) */
     double model_cfg;
     int model_top_k;
+    char model_weights[96]; /* the decoder weights as loaded ("f16", "q8_0 (+ f32 ...)") */
 } gen_options;
 
 void gen_options_init(gen_options *o);

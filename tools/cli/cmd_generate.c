@@ -35,7 +35,7 @@ static void help(void) {
            "  -s, --sample-format F  s16 (default), s24, f32 (the float samples unchanged)\n"
            "  --loudness-normalize[=LUFS]  EBU R128 (-14) + peak limit; --normalize: peak\n"
            "  --kv-type T            attention cache: f16 (f32 when greedy), f32, q8_0\n"
-           "  --weight-type T        convert decoder weights on load (f32 ... q4_0)\n"
+           "  --weight-type T        f32 .. q4_0 on load (default: f32 as f16 unless greedy)\n"
            "  --no-mmap              copy the step's weights into memory (faster steps)\n"
            "  -f --force, -q --quiet (no progress bar), --json, -t --threads N, -h --help\n",
            MG_DEFAULT_MODEL);
@@ -320,6 +320,7 @@ int cmd_generate(int argc, char **argv) {
         case OPT_WEIGHT_TYPE:
             if (!cli_parse_weight_type("generate", optarg, &o.weight_type))
                 return 1;
+            o.weight_type_set = 1;
             break;
         case OPT_NO_MMAP: o.no_mmap = 1; break;
         case OPT_AUDIO_FORMAT:
