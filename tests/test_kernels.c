@@ -366,6 +366,23 @@ static void test_nonfinite(mg_dtype t, mg_rng *rng) {
         }
         CHECK(nan_row && clean_rows, "%s: a %s activation gives non-finite outputs in its row only", mg_dtype_name(t),
               b ? "inf" : "NaN");
+        /* A group whose products take different inputs: a clean one between two that
+         * share the bad one and after them (each input's flag is its own). */
+        float C[3 * 96];
+        fill_random(rng, C, M * n, 1.0f);
+        const float *in[2][3] = {{X, X, C}, {C, X, X}};
+        for (int order = 0; order < 2; order++) {
+            for (int i = 0; i < 3; i++)
+                ops[i] = (mg_matmul_op){&W, in[order][i], n, Z[i], rows, NULL, MG_ACT_NONE};
+            mg_matmul_group(NULL, ops, 3, M);
+            int ok = 1;
+            for (int i = 0; i < 3; i++)
+                for (int64_t r = 0; r < rows; r++)
+                    ok &= isfinite(Z[i][r]) && isfinite(Z[i][2 * rows + r]) &&
+                          !isfinite(Z[i][1 * rows + r]) == (in[order][i] == X);
+            CHECK(ok, "%s: a group with a clean input %s: only the bad input's row is non-finite", mg_dtype_name(t),
+                  order ? "first" : "last");
+        }
     }
     matrix_free(&w);
 }

@@ -434,18 +434,23 @@ static void run_rows(mg_pool *pool, matmul_job *j) {
 /* Quantized activations cannot carry NaN or inf (a block's scale comes from a max that
  * skips NaN; inf scales the block to zeros): the rows of X that hold one get NaN
  * outputs instead, so a non-finite value propagates as it does through the float
- * kernels and the caller's finiteness checks still see it. Returns whether X had one. */
-static int propagate_nonfinite(const float *X, int64_t ldx, int64_t cols, int64_t M, float *Y, int64_t ldy,
-                               int64_t rows) {
-    int found = 0;
-    for (int64_t m = 0; m < M; m++) {
-        if (mg_any_nonfinite(X + (size_t)m * (size_t)ldx, cols)) {
-            found = 1;
+ * kernels and the caller's finiteness checks still see it. The rows are scanned right
+ * after they are quantized, while they are in L1 (the product's weights pass through
+ * the caches after that), once per input (Q, K and V share theirs), and only a row that
+ * held a non-finite value is scanned again, to set its outputs, after the product. */
+static int any_row_nonfinite(const float *X, int64_t ldx, int64_t cols, int64_t M) {
+    for (int64_t m = 0; m < M; m++)
+        if (mg_any_nonfinite(X + (size_t)m * (size_t)ldx, cols))
+            return 1;
+    return 0;
+}
+
+static void nan_rows_of_nonfinite(const float *X, int64_t ldx, int64_t cols, int64_t M, float *Y, int64_t ldy,
+                                  int64_t rows) {
+    for (int64_t m = 0; m < M; m++)
+        if (mg_any_nonfinite(X + (size_t)m * (size_t)ldx, cols))
             for (int64_t r = 0; r < rows; r++)
                 Y[(size_t)m * (size_t)ldy + (size_t)r] = NAN;
-        }
-    }
-    return found;
 }
 
 /* Quantized activations are made in slabs of at most this many bytes (large M only). */
@@ -478,10 +483,12 @@ void mg_matmul(mg_pool *pool, const mg_matrix *W, const float *X, int64_t M, int
                 else
                     for (int t = 0; t < n_quant; t++)
                         quantize_task(&j, t);
+                int nonfinite = any_row_nonfinite(j.Xf, ldx, W->cols, j.M);
                 j.X = buf;
                 j.Y = Y + m0 * ldy;
                 run_rows(pool, &j);
-                propagate_nonfinite(j.Xf, ldx, W->cols, j.M, j.Y, ldy, W->rows);
+                if (nonfinite)
+                    nan_rows_of_nonfinite(j.Xf, ldx, W->cols, j.M, j.Y, ldy, W->rows);
             }
             return;
         }
@@ -565,6 +572,7 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
         return;
     }
     int n_tasks = 0;
+    int nonfinite[MG_MATMUL_GROUP_MAX] = {0}; /* a quantized input held NaN / inf */
     for (int i = 0; i < n; i++) {
         matmul_job *j = &jobs[i];
         j->M = M;
@@ -573,11 +581,13 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
         j->bias = ops[i].bias;
         j->act = ops[i].act;
         if (j->k.quantize && i > 0 && same_activations(&jobs[i - 1], &ops[i - 1], j, &ops[i])) {
-            j->X = jobs[i - 1].X; /* Q, K and V of one input: quantized once */
+            j->X = jobs[i - 1].X; /* Q, K and V of one input: quantized and scanned once */
+            nonfinite[i] = nonfinite[i - 1];
         } else if (j->k.quantize) {
             for (int64_t m = 0; m < M; m++)
                 j->k.quantize(ops[i].X + (size_t)m * (size_t)ops[i].ldx, j->W->cols, q + (size_t)m * j->x_stride,
                               j->k.corr_mult);
+            nonfinite[i] = any_row_nonfinite(ops[i].X, ops[i].ldx, j->W->cols, M);
             j->X = q;
             q += (size_t)M * j->x_stride;
         } else {
@@ -589,15 +599,7 @@ void mg_matmul_group(mg_pool *pool, const mg_matmul_op *ops, int n, int64_t M) {
     group_job g = {jobs, n};
     if (!run_stealing(pool, jobs, n))
         mg_pool_run(pool, group_task, &g, n_tasks);
-    /* Q, K and V of one input: its rows are scanned once, when they are all finite. */
-    int finite_as_previous = 0;
-    for (int i = 0; i < n; i++) {
-        if (!jobs[i].k.quantize)
-            continue;
-        int shared = i > 0 && jobs[i].X == jobs[i - 1].X;
-        if (shared && finite_as_previous)
-            continue;
-        finite_as_previous = !propagate_nonfinite(ops[i].X, ops[i].ldx, jobs[i].W->cols, M, jobs[i].Y, jobs[i].ldy,
-                                                  jobs[i].W->rows);
-    }
+    for (int i = 0; i < n; i++)
+        if (nonfinite[i])
+            nan_rows_of_nonfinite(ops[i].X, ops[i].ldx, jobs[i].W->cols, M, jobs[i].Y, jobs[i].ldy, jobs[i].W->rows);
 }
