@@ -1,10 +1,11 @@
 /* finite.c — mg_any_nonfinite (see finite.h). Compiled with -O3 in Release builds
- * (CMakeLists.txt), where GCC vectorizes the loop. */
+ * (CMakeLists.txt), where GCC vectorizes the loop, once per vector width (clones.h). */
 #include "tensor/finite.h"
+#include "tensor/clones.h"
 
 #include <string.h>
 
-int mg_any_nonfinite(const float *x, int64_t n) {
+MG_CPU_CLONES int mg_any_nonfinite(const float *x, int64_t n) {
     /* NaN and inf are the values whose exponent bits are all ones. Counted with integer
      * compares and adds, which the compiler vectorizes even for plain SSE2 (a flag OR-ed
      * per element stayed scalar, and this runs serially between the pool jobs of every

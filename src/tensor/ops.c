@@ -1,6 +1,7 @@
 /* ops.c — scalar reference implementations of the small ops in ops.h, written to
  * follow PyTorch's float32 arithmetic closely (two-pass mean/variance, erf GELU). */
 #include "tensor/ops.h"
+#include "tensor/clones.h"
 #include "tensor/isa.h"
 
 #include <math.h>
@@ -42,7 +43,7 @@ static float sum_sq_dev_f32(const float *x, int64_t n, float c) {
     return t;
 }
 
-void mg_layer_norm(const float *x, float *y, int64_t n, const float *w, const float *b, float eps) {
+MG_CPU_CLONES void mg_layer_norm(const float *x, float *y, int64_t n, const float *w, const float *b, float eps) {
     float mean = sum_f32(x, n) / (float)n;
     float var = sum_sq_dev_f32(x, n, mean) / (float)n;
     float inv = 1.0f / sqrtf(var + eps);
@@ -118,7 +119,7 @@ void mg_softmax_ref(float *x, int64_t n) {
         x[i] *= inv;
 }
 
-void mg_add(float *y, const float *x, int64_t n) {
+MG_CPU_CLONES void mg_add(float *y, const float *x, int64_t n) {
     for (int64_t i = 0; i < n; i++)
         y[i] += x[i];
 }
