@@ -72,6 +72,7 @@ int main(int argc, char **argv) {
     signal(SIGINT, on_sigint);
     mg_model_params mp = mg_model_default_params();
     mp.download_progress = on_download;
+    mp.weight_type = MG_WEIGHT_AUTO_F16; /* background music: f16 is plenty, and twice as fast */
     mg_model *model;
     mg_status st = mg_model_load(model_path, &mp, &model);
     if (st == MG_ERR_CANCELLED) {

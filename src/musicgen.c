@@ -138,6 +138,7 @@ static mg_status load_stages(mg_model *m, const mg_model_params *p) {
     mg_status st = load_stages_on(m, p); /* a NULL pool (none could start) converts on this thread */
     mg_pool_free(m->ck.store.pool);
     m->ck.store.pool = NULL;
+    m->ck.store.f32_as_f16 = 0;
     return st;
 }
 
