@@ -1,6 +1,7 @@
 /* clones.h — MG_CPU_CLONES: compile a small loop once per x86-64 vector width (AVX-512,
  * AVX2, baseline SSE2) and pick the copy for the running CPU when the program loads
- * (GCC / clang target_clones, an ELF ifunc: glibc only). For the serial elementwise
+ * (GCC's target_clones, an ELF ifunc: glibc only; clang 14 names the dispatcher
+ * differently, so other files could not call it, and builds with clang get one copy). For the serial elementwise
  * loops between a decoder step's threaded jobs (finiteness scans, layer norms, adds),
  * which a baseline build vectorizes 4 floats wide: a NaN/inf scan of 4096 floats took
  * 0.46 us, 0.12 with AVX-512. Results are the same bits in every copy: the files that
@@ -11,7 +12,7 @@
 
 #include <stdint.h> /* defines __GLIBC__ on glibc */
 
-#if defined(__x86_64__) && defined(__GLIBC__) && (defined(__GNUC__) || defined(__clang__)) && \
+#if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && \
     !defined(MG_NO_CPU_CLONES)
 #define MG_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
