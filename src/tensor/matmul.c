@@ -435,8 +435,8 @@ static void run_rows(mg_pool *pool, matmul_job *j) {
  * skips NaN; inf scales the block to zeros): the rows of X that hold one get NaN
  * outputs instead, so a non-finite value propagates as it does through the float
  * kernels and the caller's finiteness checks still see it. The rows are scanned right
- * after they are quantized, while they are in L1 (the product's weights pass through
- * the caches after that), once per input (Q, K and V share theirs), and only a row that
+ * after they are quantized, while they are in cache (a decoder step's, in L1; the
+ * product's weights pass through the caches after that), once per input (Q, K and V share theirs), and only a row that
  * held a non-finite value is scanned again, to set its outputs, after the product. */
 static int any_row_nonfinite(const float *X, int64_t ldx, int64_t cols, int64_t M) {
     for (int64_t m = 0; m < M; m++)
