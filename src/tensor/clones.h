@@ -12,8 +12,10 @@
 
 #include <stdint.h> /* defines __GLIBC__ on glibc */
 
+/* Not under ThreadSanitizer: the dispatcher runs while the program's relocations are
+ * applied, before TSan's runtime is up, and every TSan program crashed at start. */
 #if defined(__x86_64__) && defined(__GLIBC__) && defined(__GNUC__) && !defined(__clang__) && \
-    !defined(MG_NO_CPU_CLONES)
+    !defined(__SANITIZE_THREAD__) && !defined(MG_NO_CPU_CLONES)
 #define MG_CPU_CLONES __attribute__((target_clones("avx512f", "avx2", "default")))
 #else
 #define MG_CPU_CLONES
