@@ -366,8 +366,8 @@ static void test_nonfinite(mg_dtype t, mg_rng *rng) {
         }
         CHECK(nan_row && clean_rows, "%s: a %s activation gives non-finite outputs in its row only", mg_dtype_name(t),
               b ? "inf" : "NaN");
-        /* A group whose products take different inputs: a clean one between two that
-         * share the bad one and after them (each input's flag is its own). */
+        /* A group whose products take different inputs: a clean one after two that share
+         * the bad one, and before them (each input's flag is its own). */
         float C[3 * 96];
         fill_random(rng, C, M * n, 1.0f);
         const float *in[2][3] = {{X, X, C}, {C, X, X}};
