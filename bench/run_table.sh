@@ -9,7 +9,7 @@
 # Before each run the model's files are dropped from the page cache (dd iflag=nocache),
 # so the load reads them back in order into contiguous pages: a file whose cached pages
 # were evicted and re-read piecemeal (memory pressure, other big files) streams up to
-# ~20 % slower per step (README, "Where mapped weights sit in memory").
+# ~20 % slower per step (docs/speed.md, "Where mapped weights sit in memory").
 #   bench/run_table.sh [WORK_DIR]      (default /tmp/musicgen-bench; needs ~6 GB)
 set -euo pipefail
 cd "$(dirname "$0")/.."

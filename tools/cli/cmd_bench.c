@@ -257,7 +257,7 @@ int cmd_bench(int argc, char **argv) {
     }
     int64_t peak_rss = mg_peak_rss_bytes();
     /* How much of the step's weights the kernel maps with 2 MiB pages: where the page
-     * cache holds a file in small pieces, steps stream slower (README, "Where mapped
+     * cache holds a file in small pieces, steps stream slower (docs/speed.md, "Where mapped
      * weights sit in memory"). Only the step's matrices may be mapped so. */
     int64_t huge = no_mmap ? -1 : mg_file_huge_mapped_bytes();
     double first_ms = measure_first_audio(ctx, prompt);
