@@ -280,7 +280,7 @@ static mg_status check_config(const mg_encodec_config *cfg) {
     if (cfg->n_ratios < 1 || cfg->num_filters < 1 || cfg->compress < 1 || cfg->kernel_size < 1 ||
         cfg->last_kernel_size < 1 || cfg->residual_kernel_size < 1 || cfg->dilation_growth_rate < 1)
         return mg_fail(MG_ERR_FORMAT, "config.json: audio_encoder has a non-positive size");
-    if (cfg->n_ratios > 20 || ((int64_t)cfg->num_filters << cfg->n_ratios) > (1 << 16))
+    if (cfg->n_ratios > 20 || ((int64_t)cfg->num_filters << cfg->n_ratios) > MG_MAX_CODEC_CHANNELS)
         return mg_fail(MG_ERR_UNSUPPORTED, "config.json: audio_encoder num_filters %d x 2^%d channels is too large",
                        cfg->num_filters, cfg->n_ratios);
     if (cfg->num_quantizers < 1)

@@ -246,6 +246,23 @@ static void parse_codec(parse_ctx *p, cJSON *s, mg_encodec_config *c) {
                         "%s: audio_encoder.codebook_dim %d differs from hidden_size %d; EnCodec has no projection "
                         "between them",
                         p->where, c->codebook_dim, c->hidden_size);
+    else if (c->audio_channels != 1)
+        p->st = mg_fail(MG_ERR_UNSUPPORTED,
+                        "%s: audio_encoder.audio_channels = %d; only mono EnCodec (1) is supported (stereo MusicGen "
+                        "models use a mono codec per channel)",
+                        p->where, c->audio_channels);
+    else if (((int64_t)c->num_filters << c->n_ratios) > MG_MAX_CODEC_CHANNELS)
+        p->st = mg_fail(MG_ERR_UNSUPPORTED,
+                        "%s: audio_encoder.num_filters %d doubled for each of the %d upsampling ratios gives %lld "
+                        "channels; at most %d are supported (EnCodec 32 kHz: 64 x 2^4 = 1024)",
+                        p->where, c->num_filters, c->n_ratios, (long long)c->num_filters << c->n_ratios,
+                        MG_MAX_CODEC_CHANNELS);
+    else if (c->num_residual_layers > 0 && c->num_filters / c->compress < 1)
+        /* EncodecResnetBlock's inner width is dim // compress: 0 channels at the first stage */
+        p->st = mg_fail(MG_ERR_FORMAT,
+                        "%s: audio_encoder.num_filters %d // compress %d leaves the residual blocks' inner "
+                        "convolution 0 channels wide; num_filters must be at least compress",
+                        p->where, c->num_filters, c->compress);
 }
 
 static void parse_decoder(parse_ctx *p, cJSON *s, mg_decoder_config *c) {

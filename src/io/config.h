@@ -24,6 +24,7 @@ typedef struct mg_t5_config {
 
 #define MG_MAX_RATIOS 8
 #define MG_MAX_HOP (1 << 20) /* samples per codec frame: the product of upsampling_ratios */
+#define MG_MAX_CODEC_CHANNELS (1 << 16) /* num_filters x 2^(number of upsampling ratios): the LSTM width */
 /* audio_encoder.pad_mode (torch.nn.functional.pad modes EnCodec can use) */
 enum { MG_PAD_CONSTANT = 0, MG_PAD_REFLECT = 1, MG_PAD_REPLICATE = 2 };
 typedef struct mg_encodec_config {

@@ -18,8 +18,9 @@
 #  4. --init reference: every decoder / T5 tensor drawn with the scale of the
 #     fixture's (its README's recipe), compared with the fixture's own values;
 #  5. errors: existing files are not replaced without --force, bad options fail, configs
-#     musicgen refuses (no LSTM, codebook_dim != hidden_size, a tokenizer larger than
-#     T5's vocabulary) are refused before anything is written.
+#     musicgen refuses (no LSTM, codebook_dim != hidden_size, a stereo codec, residual
+#     blocks 0 channels wide, too many codec channels, a tokenizer larger than T5's
+#     vocabulary) are refused before anything is written.
 set -euo pipefail
 
 BUILD="${MG_BUILD_DIR:-$(dirname "$0")/../../build}"
@@ -336,6 +337,23 @@ grep -q "num_lstm_layers" "$DIR/err" || fail "num_lstm_layers message: $(cat "$D
     "$REF/tiny-mono/config.json" "$DIR/cbdim.json"
 "$MAKER" "$DIR/cbdim.json" "$DIR/cb" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" && fail "codebook_dim 8 accepted"
 grep -q "codebook_dim 8 differs" "$DIR/err" || fail "codebook_dim message: $(cat "$DIR/err")"
+# codec settings only the codec's loader used to refuse (the maker wrote checkpoints
+# musicgen then would not load): a stereo EnCodec, residual blocks 0 channels wide
+# (num_filters // compress = 0), more LSTM channels than supported
+for edit in "audio_channels=2:audio_channels = 2; only mono EnCodec" \
+            "num_filters=1:num_filters 1 // compress 2 leaves" \
+            "num_filters=4096:num_filters 4096 doubled for each of the 5 upsampling ratios gives 131072"; do
+    kv="${edit%%:*}" want="${edit#*:}"
+    if [ "$kv" = num_filters=4096 ]; then patch="a.update(num_filters=4096, upsampling_ratios=[8, 5, 4, 4, 1])"
+    else patch="a.update(${kv})"; fi
+    "$PY" -c "import json,sys; c=json.load(open(sys.argv[1])); a=c['audio_encoder']; ${patch}; json.dump(c, open(sys.argv[2],'w'))" \
+        "$REF/tiny-mono/config.json" "$DIR/codec_refused.json"
+    rm -rf "$DIR/cr"
+    "$MAKER" "$DIR/codec_refused.json" "$DIR/cr" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" &&
+        fail "codec config $kv accepted"
+    grep -qF "$want" "$DIR/err" || fail "codec config $kv message: $(cat "$DIR/err")"
+    [ ! -e "$DIR/cr/model.safetensors" ] || fail "refused codec config $kv left weights behind"
+done
 "$PY" -c "import json,sys; c=json.load(open(sys.argv[1])); c['text_encoder']['vocab_size']=4000; json.dump(c, open(sys.argv[2],'w'))" \
     "$REF/tiny-mono/config.json" "$DIR/t5v.json"
 "$MAKER" "$DIR/t5v.json" "$DIR/tv" --spiece "$REF/tiny-mono/spiece.model" 2> "$DIR/err" && fail "T5 vocab 4000 accepted"
