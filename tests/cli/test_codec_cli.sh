@@ -8,7 +8,8 @@
 #   the same through a checkpoint whose weight-normed convs use the names newer
 #   transformers save (parametrizations.weight.original0/1);
 #   plus --force, existing outputs left untouched, bad codes, missing input, s16
-#   clipping notice, --help size. Needs python3 with numpy (test-side only).
+#   clipping notice, all-or-nothing writes of several rows (a signal while writing),
+#   --help size. Needs python3 with numpy (test-side only).
 set -u
 MUSICGEN=${MUSICGEN:-${MG_BUILD_DIR:-build}/musicgen}
 REF=${MG_REFERENCE_DIR:-$(dirname "$0")/../../../shared/reference}
@@ -233,6 +234,33 @@ for fx in tiny-stereo tiny-mono; do
     elif [ -e "$d/bad.wav" ] || [ "$(wc -l <"$d/err")" -ne 1 ] || ! grep -q "outside the codebook" "$d/err"; then
         fail "$fx: bad codes error: $(cat "$d/err")"
     else ok; fi
+
+    # bad codes into a folder decode would create: the folder does not stay behind
+    if "$MUSICGEN" decode -m "$model" "$d/bad_codes.npy" -o "$d/newdir/" 2>"$d/err" >/dev/null; then
+        fail "$fx: code $vocab accepted (into a folder)"
+    elif [ -e "$d/newdir" ]; then fail "$fx: a failed decode left the folder it made"
+    else ok; fi
+
+    # all or nothing: a signal while the rows are written removes the rows already
+    # written (a failed write takes the same path; a file size limit cannot pick the
+    # second of three equal-size files, so only the signal is tested here)
+    if [ "$stereo" = 0 ]; then
+        "$PY" - "$d/rows.npy" "$vocab" <<'PYEOF'
+import sys, numpy as np
+r = np.random.default_rng(5)
+np.save(sys.argv[1], r.integers(0, int(sys.argv[2]), (3, 4, 4000)).astype(np.int64))
+PYEOF
+        "$MUSICGEN" decode -m "$model" "$d/rows.npy" -o "$d/sig/" --audio-format flac >/dev/null 2>"$d/err" &
+        pid=$!
+        while kill -0 $pid 2>/dev/null && [ ! -e "$d/sig/rows-0.flac" ]; do sleep 0.005; done
+        kill -TERM $pid 2>/dev/null
+        wait $pid
+        rc=$?
+        if [ "$rc" = 0 ]; then echo "note: $fx: decode finished before the signal (not checked)"
+        elif [ "$rc" != 143 ] || [ -e "$d/sig" ] || ! grep -q "interrupted; nothing was written" "$d/err"; then
+            fail "$fx: decode stopped by SIGTERM (exit $rc) left: $(ls "$d/sig" 2>&1) / $(cat "$d/err")"
+        else ok; fi
+    fi
 
     # a multi-channel file for a mono model is averaged, with a warning
     if [ "$stereo" = 0 ]; then

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 static void help(void) {
     printf("usage: musicgen decode [-m MODEL] CODES.npy -o OUT.wav [--sample-format F]\n"
@@ -127,13 +128,52 @@ static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) 
     return 0;
 }
 
+/* Write every row's file, all or nothing: when one fails (full disk) or Ctrl-C comes
+ * while they are written, the files already written are removed again, and the names
+ * and clipping warnings are printed only once all are there. */
+static int write_all(char (*paths)[4096], float **pcm, int B, int64_t n_samples, int channels, int sample_rate,
+                     const mg_audio_write_params *wo) {
+    int64_t *clipped = calloc((size_t)B, sizeof *clipped);
+    if (!clipped)
+        return cli_error("decode", "out of memory");
+    cli_stop_on_interrupt("decode", "nothing was written"); /* from here on, finish the file being written */
+    int rc = 0, n_written = 0;
+    for (int b = 0; b < B && !rc; b++) {
+        mg_status st = mg_write_audio(paths[b], pcm[b], n_samples, channels, sample_rate, wo, &clipped[b]);
+        if (st != MG_OK)
+            rc = cli_lib_error("decode", st);
+        else
+            n_written++;
+        if (!rc && cli_interrupted) {
+            cli_block_interrupts();
+            rc = cli_interrupted_exit();
+        }
+    }
+    if (rc) {
+        for (int b = 0; b < n_written; b++)
+            unlink(paths[b]);
+    } else {
+        for (int b = 0; b < B; b++) {
+            if (clipped[b])
+                cli_warn_clipped((long long)clipped[b], paths[b], 0);
+            printf("%s\n", paths[b]);
+        }
+    }
+    free(clipped);
+    return rc;
+}
+
 static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t K, int64_t T) {
     if (K > 1024 || T > (1 << 26))
         return cli_error("decode", "%s: cannot decode codes of shape [%d, %lld, %lld]", o->in, B, (long long)K,
                          (long long)T);
     size_t len = strlen(o->out);
-    if (len > 1 && o->out[len - 1] == '/' && !mg_path_is_dir(o->out) && mkdir(o->out, 0777) != 0 && errno != EEXIST)
-        return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(errno));
+    int made_dir = 0; /* removed again when the command fails */
+    if (len > 1 && o->out[len - 1] == '/' && !mg_path_is_dir(o->out)) {
+        if (mkdir(o->out, 0777) != 0 && errno != EEXIST)
+            return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(errno));
+        made_dir = 1;
+    }
     char(*paths)[4096] = calloc((size_t)B, sizeof *paths);
     float **pcm = calloc((size_t)B, sizeof *pcm);
     if (!paths || !pcm) {
@@ -184,23 +224,16 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
             rc = B > 1 ? cli_error("decode", "row %d of %s: %s", b, o->in, mg_last_error())
                        : cli_error("decode", "%s: %s", o->in, mg_last_error());
     }
-    for (int b = 0; b < B && !rc; b++) {
-        int64_t clipped = 0;
-        mg_status st = mg_write_audio(paths[b], pcm[b], n_samples, channels, info.sample_rate, &wo, &clipped);
-        if (st != MG_OK) {
-            rc = cli_lib_error("decode", st);
-            break;
-        }
-        if (clipped)
-            cli_warn_clipped((long long)clipped, paths[b], 0);
-        printf("%s\n", paths[b]);
-    }
+    if (!rc)
+        rc = write_all(paths, pcm, B, n_samples, channels, info.sample_rate, &wo);
     for (int b = 0; b < B; b++)
         mg_free(pcm[b]);
     free(pcm);
     free(paths);
     mg_context_free(ctx);
     mg_model_free(m);
+    if (rc && made_dir)
+        rmdir(o->out); /* only removes it if still empty */
     return rc;
 }
 
