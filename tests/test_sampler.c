@@ -6,6 +6,7 @@
 #include "test.h"
 #include "lm/sampler.h"
 
+#include <float.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
@@ -193,6 +194,40 @@ int main(void) {
     for (int i = 0; i < 1000; i++)
         all_best &= draw(&cold, logits, &rng, scratch) == best;
     CHECK(all_best, "temperature 1e-4 equals greedy");
+
+    /* Temperatures so small that logit / T overflows still tend to argmax (they gave
+     * NaN probabilities and the last index), with and without top-k; ties at the
+     * largest logit share the draws. The smallest normal float is what the CLI
+     * passes for anything smaller. */
+    const float tiny[3] = {1e-30f, 1e-37f, FLT_MIN};
+    for (int t = 0; t < 3; t++)
+        for (int k = 0; k <= 250; k += 250) {
+            mg_sampler frozen = {.top_k = k, .top_p = 1.0f, .temperature = tiny[t]};
+            all_best = 1;
+            for (int i = 0; i < 200; i++)
+                all_best &= draw(&frozen, logits, &rng, scratch) == best;
+            CHECK(all_best, "temperature %g, top-k %d equals greedy", (double)tiny[t], k);
+        }
+    float tied[V];
+    memcpy(tied, logits, sizeof tied);
+    int second = best == 0 ? 1 : 0;
+    tied[second] = tied[best];
+    mg_sampler frozen = {.top_k = 0, .top_p = 1.0f, .temperature = FLT_MIN};
+    int hits[2] = {0, 0}, other = 0;
+    for (int i = 0; i < 400; i++) {
+        int c = draw(&frozen, tied, &rng, scratch);
+        hits[0] += c == best;
+        hits[1] += c == second;
+        other += c != best && c != second;
+    }
+    CHECK(other == 0 && hits[0] > 100 && hits[1] > 100, "temperature FLT_MIN with two tied maxima: %d / %d / %d other",
+          hits[0], hits[1], other);
+    /* The smallest top-p keeps only the most likely token. */
+    mg_sampler nucleus1 = {.top_k = 0, .top_p = FLT_MIN, .temperature = 1.0f};
+    all_best = 1;
+    for (int i = 0; i < 200; i++)
+        all_best &= draw(&nucleus1, logits, &rng, scratch) == best;
+    CHECK(all_best, "top-p FLT_MIN equals greedy");
 
     /* CFG mixing: uncond + (cond - uncond) * g. */
     float cond[3] = {1, 2, 3}, unc[3] = {0.5f, 2, 4}, out[3];

@@ -82,10 +82,22 @@ int mg_sample(const mg_sampler *s, float *logits, int V, mg_rng *rng, void *scra
         return argmax(logits, V);
     float *tmp = scratch;
     int *idx = (int *)(tmp + V);
-    /* Temperature. */
-    if (s->temperature != 1.0f)
+    /* Temperature. A temperature so small that logit / T overflows (below ~1e-37 for
+     * logits of ~10) divides the distances to the largest logit instead: 0 for the
+     * largest, -inf for the rest, which is the limit the distribution tends to
+     * (argmax, ties shared), where overflowing logits would give inf - inf = NaN. */
+    if (s->temperature != 1.0f) {
+        float mx = logits[argmax(logits, V)], mn = mx;
         for (int i = 0; i < V; i++)
-            logits[i] /= s->temperature;
+            mn = logits[i] < mn && !isinf(logits[i]) ? logits[i] : mn;
+        float big = fmaxf(fabsf(mx), fabsf(mn));
+        if (isfinite(mx) && big / s->temperature > 1e37f)
+            for (int i = 0; i < V; i++)
+                logits[i] = (logits[i] - mx) / s->temperature;
+        else
+            for (int i = 0; i < V; i++)
+                logits[i] /= s->temperature;
+    }
     /* Top-k: threshold at the k-th largest value. */
     int k = s->top_k;
     if (k > 0 && k < V) {

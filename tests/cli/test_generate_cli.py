@@ -370,6 +370,11 @@ def sampling_default_checks(d):
     b = codes(fx, "opt_sample", "--seed", "3", "--top-p", "0.5", "--temperature", "0.25")
     t.check(a is not None and np.array_equal(a, b), "top_p / temperature of generation_config.json not applied")
     t.check(not np.array_equal(a, codes(fx, "plain_sample", "--seed", "3")), "the sampling settings changed nothing")
+    # A temperature or top-p below the smallest float is their limit, argmax (they
+    # overflowed to NaN probabilities and the last code, resp. turned top-p off).
+    for opt, val in (("--temperature", "1e-40"), ("--temperature", "1e-50"), ("--top-p", "1e-50")):
+        c = codes(fx, "tiny_" + opt[2:], "--seed", "3", opt, val, "--weight-type", "f32", "--kv-type", "f32")
+        t.check(c is not None and np.array_equal(c, f32), f"{opt} {val} is not argmax")
     # A key given twice: Python's json (transformers) keeps the last value, so must we.
     text = json.dumps(dict(gc, top_k=7))
     open(gc_path, "w").write(text[:-1] + ', "top_k": 11}')

@@ -8,6 +8,7 @@
 #include "cli_generate.h"
 
 #include <errno.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -238,7 +239,9 @@ int cmd_generate(int argc, char **argv) {
                 return 1;
             if (!(dv > 0 && dv <= 1))
                 return cli_error("generate", "--top-p must be in (0, 1] (got %s)", optarg);
-            o.top_p = dv;
+            /* Below the smallest float (where 0 would mean "off"), any p keeps only the
+             * most likely token, as FLT_MIN does. */
+            o.top_p = dv < FLT_MIN ? FLT_MIN : dv;
             sampling_option = 1;
             break;
         case OPT_TEMP:
@@ -247,7 +250,9 @@ int cmd_generate(int argc, char **argv) {
             if (!(dv > 0) || isinf(dv))
                 return cli_error("generate", "--temperature must be a positive number (got %s); use --greedy for argmax",
                                  optarg);
-            o.temperature = dv;
+            /* Beyond what a float holds, the limits: argmax with ties shared below
+             * FLT_MIN, a flat distribution above FLT_MAX. */
+            o.temperature = dv < FLT_MIN ? FLT_MIN : dv > FLT_MAX ? FLT_MAX : dv;
             sampling_option = 1;
             break;
         case OPT_CFG:
