@@ -11,8 +11,10 @@
 #include "io/gguf.h"
 #include "io/hub.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 _Static_assert(MG_QUANT_BLOCK == MG_QK && MG_QUANT_SMALL_MATRIX == MG_SMALL_MATRIX_VALUES,
                "musicgen.h's quantization constants follow tensor.h's");
@@ -64,6 +66,29 @@ static void count_kept(const mg_checkpoint *ck, mg_dtype type, int pure, mg_quan
     }
 }
 
+/* An output that is one of the model folder's own files (its weights, config or
+ * tokenizer, under any name that leads there) would replace what is being converted:
+ * refused even when overwriting is allowed. A GGUF model may be converted over itself
+ * (the output is written elsewhere and renamed, and the old file stays mapped). */
+static mg_status check_not_a_model_file(const char *folder, const char *out_path) {
+    struct stat so, sf;
+    if (stat(out_path, &so) != 0 || !mg_path_is_dir(folder))
+        return MG_OK;
+    DIR *dir = opendir(folder);
+    if (!dir)
+        return MG_OK;
+    mg_status st = MG_OK;
+    for (struct dirent *e; st == MG_OK && (e = readdir(dir));) {
+        char *f = mg_path_join(folder, e->d_name);
+        if (f && stat(f, &sf) == 0 && S_ISREG(sf.st_mode) && sf.st_dev == so.st_dev && sf.st_ino == so.st_ino)
+            st = mg_fail(MG_ERR_INVALID_ARG, "%s is the model's own %s: converting it over itself would destroy the "
+                         "model; write the GGUF to a new file (e.g. model-q8_0.gguf)", out_path, e->d_name);
+        free(f);
+    }
+    closedir(dir);
+    return st;
+}
+
 typedef struct progress_relay {
     const mg_quantize_params *p;
 } progress_relay;
@@ -105,7 +130,9 @@ MG_API mg_status mg_quantize(const char *model, const char *out_path, const mg_q
     char *resolved = NULL;
     MG_TRY(mg_hub_resolve_model(model, &mp, &resolved));
     const char *path = resolved ? resolved : model;
-    mg_status st = check_usable(path, p.n_threads);
+    mg_status st = check_not_a_model_file(path, out_path);
+    if (st == MG_OK)
+        st = check_usable(path, p.n_threads);
     mg_checkpoint ck;
     if (st == MG_OK)
         st = mg_checkpoint_open(path, &ck);

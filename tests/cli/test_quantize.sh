@@ -11,8 +11,9 @@
 #  2. a random checkpoint whose sizes are multiples of 32 reports q8_0 / q4_0 with
 #     --pure (without it: its small matrices stay f32, and info says so), and
 #     --no-mmap gives the same greedy codes as the mapped weights;
-#  3. GGUF -> GGUF works; an existing output is refused without --force and left
-#     untouched; bad options and inputs fail with a message;
+#  3. GGUF -> GGUF works (also over itself); an existing output is refused without
+#     --force and left untouched; -o - and -o naming a file of the model folder are
+#     refused even with --force; bad options and inputs fail with a message;
 #  4. Ctrl-C while converting: exit 130, no output and no temporary file, and an
 #     output --force was about to replace stays as it was.
 set -euo pipefail
@@ -256,6 +257,24 @@ head -c 1000 "$DIR/tiny-mono-q8_0.gguf" > "$DIR/cut.gguf"
 "$MUSICGEN" info -m "$DIR/cut.gguf" 2> "$DIR/err" && fail "truncated GGUF accepted"
 grep -q "cut.gguf" "$DIR/err" || fail "truncated GGUF message: $(cat "$DIR/err")"
 [ -e "$DIR/x.gguf" ] || [ -e "$DIR/y.gguf" ] && fail "output written on error"
+"$MUSICGEN" quantize -m "$REF/tiny-mono" -o - 2> "$DIR/err" && fail "-o - accepted"
+grep -q "not to standard output" "$DIR/err" || fail "-o - message: $(cat "$DIR/err")"
+[ -e ./- ] && fail "-o - wrote a file named -"
+# -o naming one of the model folder's own files (even through a symbolic link, even
+# with --force) is refused and leaves it as it was; a GGUF converted over itself works
+cp -r "$REF/tiny-mono" "$DIR/own" && chmod -R u+w "$DIR/own" && rm -f "$DIR/own/golden.safetensors"
+ln -s "$DIR/own/config.json" "$DIR/own-config-link"
+for target in "$DIR/own/model.safetensors" "$DIR/own/./spiece.model" "$DIR/own-config-link"; do
+    before="$(sha256sum < "$target")"
+    "$MUSICGEN" quantize -m "$DIR/own" -o "$target" --force 2> "$DIR/err" && fail "-o $target (the model's own) accepted"
+    grep -q "the model's own" "$DIR/err" || fail "-o the model's own file: $(cat "$DIR/err")"
+    [ "$before" = "$(sha256sum < "$target")" ] || fail "quantize changed the model's own $target"
+done
+"$MUSICGEN" info -m "$DIR/own" > /dev/null || fail "the model was damaged by a refused quantize"
+"$MUSICGEN" quantize -q -m "$DIR/own" -o "$DIR/own/model-q8_0.gguf" || fail "a new GGUF inside the model folder"
+"$MUSICGEN" quantize -q -m "$DIR/own/model-q8_0.gguf" -o "$DIR/own/model-q8_0.gguf" -t f16 --force ||
+    fail "a GGUF converted over itself"
+"$MUSICGEN" info -m "$DIR/own/model-q8_0.gguf" 2>/dev/null | grep -q "f16" || fail "GGUF over itself: not f16"
 
 # ---- 4. Ctrl-C while converting: exit 130, no output and no temporary file; an output
 # that --force was about to replace stays as it was. The model is big enough (~400 MB

@@ -100,6 +100,9 @@ int cmd_quantize(int argc, char **argv) {
         return cli_unexpected_argument("quantize", argv[optind]);
     if (!out)
         return cli_error("quantize", "no output file: give -o OUT.gguf (see musicgen quantize --help)");
+    if (!strcmp(out, "-"))
+        return cli_error("quantize", "-o -: quantize writes a GGUF file, not to standard output; give a name such as "
+                         "model-q8_0.gguf");
 
     /* Ctrl-C leaves at once (the model check reads every value first and calls no
      * callback), removing the temporary file: nothing is written. */
