@@ -144,9 +144,12 @@ MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_co
     /* Fewer levels than the model generates are valid (a lower bandwidth); more than
      * the codec has are not. */
     if (n_codebooks < ch || n_codebooks % ch || n_codebooks / ch > cc->num_quantizers)
-        return mg_fail(MG_ERR_INVALID_ARG, "%d codebooks given; this %s model takes %d (1..%d per "
-                       "channel%s)", n_codebooks, ch == 2 ? "stereo" : "mono", ch * per_channel, cc->num_quantizers,
-                       ch == 2 ? ", an even number: levels interleaved left/right" : "");
+        return ch == 2 ? mg_fail(MG_ERR_INVALID_ARG, "%d codebook%s given; this stereo model's codec decodes an even "
+                                 "number from 2 to %d (levels interleaved left/right; the model generates %d)",
+                                 n_codebooks, n_codebooks == 1 ? "" : "s", 2 * cc->num_quantizers, ch * per_channel)
+                       : mg_fail(MG_ERR_INVALID_ARG, "%d codebook%s given; this mono model's codec decodes 1 to %d "
+                                 "(the model generates %d)", n_codebooks, n_codebooks == 1 ? "" : "s",
+                                 cc->num_quantizers, per_channel);
     for (int k = 0; k < n_codebooks; k++)
         for (int t = 0; t < n_frames; t++) {
             int64_t v = codes[(int64_t)k * n_frames + t];
