@@ -128,6 +128,17 @@ static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) 
     return 0;
 }
 
+/* Ctrl-C (or SIGTERM / SIGHUP) only sets cli_interrupted while decode runs: it is
+ * looked at between the model's load, each row's decoding and each file's writing,
+ * and the run then ends as a failed one, leaving nothing behind. Returns the exit
+ * code (128 + the signal) once one came, else 0. */
+static int stop_requested(void) {
+    if (!cli_interrupted)
+        return 0;
+    cli_block_interrupts();
+    return cli_interrupted_exit();
+}
+
 /* Write every row's file, all or nothing: when one fails (full disk) or Ctrl-C comes
  * while they are written, the files already written are removed again, and the names
  * and clipping warnings are printed only once all are there. */
@@ -136,7 +147,6 @@ static int write_all(char (*paths)[4096], float **pcm, int B, int64_t n_samples,
     int64_t *clipped = calloc((size_t)B, sizeof *clipped);
     if (!clipped)
         return cli_error("decode", "out of memory");
-    cli_stop_on_interrupt("decode", "nothing was written"); /* from here on, finish the file being written */
     int rc = 0, n_written = 0;
     for (int b = 0; b < B && !rc; b++) {
         mg_status st = mg_write_audio(paths[b], pcm[b], n_samples, channels, sample_rate, wo, &clipped[b]);
@@ -144,10 +154,8 @@ static int write_all(char (*paths)[4096], float **pcm, int B, int64_t n_samples,
             rc = cli_lib_error("decode", st);
         else
             n_written++;
-        if (!rc && cli_interrupted) {
-            cli_block_interrupts();
-            rc = cli_interrupted_exit();
-        }
+        if (!rc)
+            rc = stop_requested();
     }
     if (rc) {
         for (int b = 0; b < n_written; b++)
@@ -187,8 +195,10 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
     mg_model *m = NULL;
     mg_context *ctx = NULL;
     mg_model_params mp = mg_model_default_params();
-    if (!rc && cli_load_model("decode", o->model, &mp, &m))
-        rc = 1;
+    if (!rc)
+        rc = cli_load_model("decode", o->model, &mp, &m);
+    if (!rc)
+        rc = stop_requested();
     mg_model_info info;
     mg_audio_write_params wo = mg_audio_write_default_params();
     wo.format = o->fmt;
@@ -223,6 +233,8 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         if (st != MG_OK)
             rc = B > 1 ? cli_error("decode", "row %d of %s: %s", b, o->in, mg_last_error())
                        : cli_error("decode", "%s: %s", o->in, mg_last_error());
+        if (!rc)
+            rc = stop_requested();
     }
     if (!rc)
         rc = write_all(paths, pcm, B, n_samples, channels, info.sample_rate, &wo);
@@ -242,7 +254,7 @@ int cmd_decode(int argc, char **argv) {
     int rc = parse(argc, argv, &o);
     if (rc)
         return rc < 0 ? 0 : rc;
-    cli_exit_cleanly_on_interrupt("decode");
+    cli_stop_on_interrupt("decode", "nothing was written");
     int64_t *codes = NULL;
     int B = 0, K = 0, T = 0;
     mg_status st = mg_read_codes(o.in, &codes, &B, &K, &T);
