@@ -76,7 +76,11 @@ MG_API const char *mg_status_string(mg_status st);
 MG_API const char *mg_version(void);
 
 /* Diagnostics (warnings such as "audio prompt downmixed to mono") go to this
- * callback; with none installed the library stays silent. */
+ * callback; with none installed the library stays silent. It may be called from any
+ * thread that calls into the library (the one that called it), and may be replaced at
+ * any time from any thread: each message goes to one (callback, user) pair as set, old
+ * or new. A message being delivered when the callback is replaced may still reach the
+ * old pair, so keep `user` alive until the threads that may log have returned. */
 typedef enum mg_log_level { MG_LOG_DEBUG = 0, MG_LOG_INFO, MG_LOG_WARN } mg_log_level;
 typedef void (*mg_log_cb)(mg_log_level level, const char *msg, void *user);
 MG_API void mg_set_log_callback(mg_log_cb cb, void *user);

@@ -10,7 +10,9 @@
  *     usable and nothing leaks (the sanitizer build runs this test under LSan);
  *   - bad parameters give MG_ERR_INVALID_ARG with a message, never a crash;
  *   - a generation whose attention cache or audio exceeds the memory available
- *     (MG_MEMORY_LIMIT) gives MG_ERR_NOMEM with a message before any work.
+ *     (MG_MEMORY_LIMIT) gives MG_ERR_NOMEM with a message before any work;
+ *   - the log callback replaced from one thread while another logs never pairs one
+ *     callback with the other's user pointer.
  * It does not compare against golden tensors (test_generate does): it compares runs
  * with each other, bit for bit. */
 #include "test.h"
@@ -18,6 +20,7 @@
 #include <limits.h>
 #include <math.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -420,7 +423,44 @@ static void test_memory_limit(mg_model *m, const char *fx) {
     printf("  %s: attention cache and audio beyond MG_MEMORY_LIMIT refused with MG_ERR_NOMEM\n", fx);
 }
 
+/* The log callback replaced from one thread while another logs: every message reaches
+ * a (callback, user) pair as it was set, never one callback with the other's pointer
+ * (the pair was two plain globals: ~40 % of the calls were torn in a Release build, and
+ * the TSan build of this test reports the race if it comes back). */
+static atomic_int g_log_stop, g_log_torn, g_log_calls;
+static int g_tag_a, g_tag_b;
+static void log_a(mg_log_level l, const char *msg, void *u) {
+    (void)l, (void)msg;
+    g_log_calls++;
+    g_log_torn += u != &g_tag_a;
+}
+static void log_b(mg_log_level l, const char *msg, void *u) {
+    (void)l, (void)msg;
+    g_log_calls++;
+    g_log_torn += u != &g_tag_b;
+}
+static void *keep_logging(void *arg) {
+    (void)arg;
+    float pcm[1] = {0};
+    while (!g_log_stop) /* 0 frames: a "loudness normalization skipped" warning each time */
+        mg_normalize_audio_loudness(pcm, 0, 1, 32000, -14, -1, NULL);
+    return NULL;
+}
+static void test_log_callback_swaps(void) {
+    pthread_t th;
+    CHECK(pthread_create(&th, NULL, keep_logging, NULL) == 0, "logging thread");
+    for (int i = 0; i < 2000000 || (g_log_calls < 1000 && i < 50000000); i++)
+        mg_set_log_callback(i & 1 ? log_b : log_a, i & 1 ? (void *)&g_tag_b : (void *)&g_tag_a);
+    g_log_stop = 1;
+    pthread_join(th, NULL);
+    mg_set_log_callback(NULL, NULL);
+    printf("log callback replaced 2000000+ times while another thread logged: %d calls, %d with the other's pointer\n",
+           (int)g_log_calls, (int)g_log_torn);
+    CHECK(g_log_torn == 0, "%d log calls got the other callback's user pointer", (int)g_log_torn);
+}
+
 int main(void) {
+    test_log_callback_swaps();
     const char *fixtures[] = {"tiny-mono", "tiny-stereo"};
     for (int f = 0; f < 2; f++) {
         mg_model *m = load(fixtures[f]);
