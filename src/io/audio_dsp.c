@@ -116,11 +116,31 @@ static int audio_shape_ok(const float *pcm, int64_t n_frames, int channels, int 
            (n_frames == 0 || pcm);
 }
 
+/* libebur128's K-weighting is designed for the rate it is given; its high shelf near
+ * 1.7 kHz is unstable where that lies above half the rate (at 1-2 kHz a loud tone
+ * measured +inf LUFS, "near silent"), and close to it the response is warped. Audio
+ * below this rate is measured after resampling to 48 kHz, which leaves its content
+ * (all under rate / 2) as it is. */
+#define LOUDNESS_DIRECT_MIN_RATE 8000
+#define LOUDNESS_RESAMPLE_RATE 48000
+
 mg_status mg_audio_measure(const float *pcm, int64_t n_frames, int channels, int rate, double *lufs,
                            double *true_peak) {
     if (!audio_shape_ok(pcm, n_frames, channels, rate))
         return mg_fail(MG_ERR_INVALID_ARG, "cannot measure loudness of %lld frames x %d channels at %d Hz",
                        (long long)n_frames, channels, rate);
+    if (rate < LOUDNESS_DIRECT_MIN_RATE && n_frames > 0) {
+        mg_audio a = {mg_malloc((size_t)n_frames * (size_t)channels * sizeof(float), "loudness measurement"), n_frames,
+                      channels, rate};
+        if (!a.pcm)
+            return MG_ERR_NOMEM;
+        memcpy(a.pcm, pcm, (size_t)n_frames * (size_t)channels * sizeof(float));
+        mg_status st = mg_audio_resample(&a, LOUDNESS_RESAMPLE_RATE);
+        if (st == MG_OK)
+            st = mg_audio_measure(a.pcm, a.n_frames, channels, a.sample_rate, lufs, true_peak);
+        mg_audio_free(&a);
+        return st;
+    }
     int mode = (lufs ? EBUR128_MODE_I : 0) | (true_peak ? EBUR128_MODE_TRUE_PEAK : 0);
     ebur128_state *st = ebur128_init((unsigned)channels, (unsigned long)rate, mode ? mode : EBUR128_MODE_M);
     if (!st)
