@@ -23,6 +23,7 @@
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 
 static mg_model *load(const char *fixture) {
     mg_model *m = NULL;
@@ -416,11 +417,49 @@ static void test_memory_limit(mg_model *m, const char *fx) {
         CHECK(st == MG_ERR_NOMEM && strstr(mg_last_error(), cases[i].says) && out == NULL,
               "%s: memory limit %s: status %d, out %p, message: %s", fx, cases[i].limit, st, (void *)out, mg_last_error());
     }
+    /* The check before any work takes one row per prompt and one text token (the
+     * least) with every prompt's codes; the cache's own check, where it is made, the
+     * real rows (2 per prompt with guidance) and text. A limit just above the first
+     * figure passes it and is refused by the second (64 prompts: MB-sized figures). */
+    gp.decode_audio = 0;
+    const char *batch[64];
+    for (int i = 0; i < 64; i++)
+        batch[i] = prompts[i % 2];
+    setenv("MG_MEMORY_LIMIT", "1000", 1);
+    mg_result *out = NULL;
+    mg_status st = mg_generate(c, batch, 64, &gp, &out);
+    const char *needs = strstr(mg_last_error(), "needs ");
+    double least_mb = st == MG_ERR_NOMEM && needs ? atof(needs + 6) : 0;
+    char limit[32];
+    snprintf(limit, sizeof limit, "%.0f", (least_mb + 0.05) * 1e6);
+    setenv("MG_MEMORY_LIMIT", limit, 1);
+    st = mg_generate(c, batch, 64, &gp, &out);
+    unsetenv("MG_MEMORY_LIMIT");
+    CHECK(least_mb > 1 && st == MG_ERR_NOMEM && strstr(mg_last_error(), "128 rows (2 per prompt with guidance)"),
+          "%s: between the least (%.1f MB) and the real need: status %d, %s", fx, least_mb, st, mg_last_error());
+    /* A huge batch is refused before its text is encoded or its buffers made (300000
+     * prompts took 4.8 GB and 5 s to reach the cache's check). */
+    enum { HUGE_BATCH = 200000 };
+    const char **many = malloc(sizeof *many * HUGE_BATCH);
+    for (int i = 0; many && i < HUGE_BATCH; i++)
+        many[i] = "lo-fi hip hop";
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
+    setenv("MG_MEMORY_LIMIT", "100000000", 1);
+    st = many ? mg_generate(c, many, HUGE_BATCH, &gp, &out) : MG_ERR_NOMEM;
+    unsetenv("MG_MEMORY_LIMIT");
+    getrusage(RUSAGE_SELF, &ru1);
+    CHECK(st == MG_ERR_NOMEM && strstr(mg_last_error(), "200000 prompts") &&
+              ru1.ru_maxrss - ru0.ru_maxrss < 64 * 1024,
+          "%s: %d prompts at a 100 MB limit: status %d, peak RSS +%ld KB, %s", fx, HUGE_BATCH, st,
+          ru1.ru_maxrss - ru0.ru_maxrss, mg_last_error());
+    free(many);
     mg_result *r = generate(c, &gp, 2);
     CHECK(r != NULL, "%s: the context works after refusals", fx);
     mg_result_free(r);
     mg_context_free(c);
-    printf("  %s: attention cache and audio beyond MG_MEMORY_LIMIT refused with MG_ERR_NOMEM\n", fx);
+    printf("  %s: attention cache and audio beyond MG_MEMORY_LIMIT refused with MG_ERR_NOMEM (a batch of %d "
+           "before any work)\n", fx, HUGE_BATCH);
 }
 
 /* The log callback replaced from one thread while another logs: every message reaches
