@@ -199,6 +199,8 @@ MG_API mg_model_params mg_model_default_params(void);
  * loaded model keeps the old bytes). Truncating or rewriting it in place (`cp` over it)
  * while it is loaded makes the process fault (SIGBUS) the next time it reads them. */
 MG_API mg_status mg_model_load(const char *path, const mg_model_params *params, mg_model **out);
+/* Free the contexts made on a model (mg_context_free) before the model: a context
+ * keeps using its model's weights. */
 MG_API void mg_model_free(mg_model *model);
 
 typedef struct mg_model_info {
@@ -345,7 +347,11 @@ MG_API void mg_context_free(mg_context *ctx);
 /* ---- generation ---------------------------------------------------------------- */
 
 /* Progress: called once per decoder step. Return non-zero to cancel (mg_generate then
- * returns MG_ERR_CANCELLED within one step and frees everything it allocated). */
+ * returns MG_ERR_CANCELLED within one step and frees everything it allocated).
+ * Both callbacks run on the thread that called mg_generate, between steps. They may
+ * call the library on other contexts (and mg_last_error, mg_set_log_callback); calling
+ * mg_generate, mg_encode_audio or mg_decode_codes on the context that is generating is
+ * not supported. */
 typedef int (*mg_progress_cb)(int step, int total_steps, void *user);
 
 /* Streaming: interleaved float PCM for batch item `item`, starting at sample frame

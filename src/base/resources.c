@@ -6,11 +6,13 @@
 #define _GNU_SOURCE
 #endif
 #include "base/resources.h"
+#include "base/log.h"
 #include "base/file.h"
 
 #include <math.h>
 #include <sched.h>
 #include <stdio.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -398,6 +400,10 @@ int64_t mg_memory_available_bytes(void) {
         long long limit = strtoll(env, &end, 10);
         if (*end == 0 && limit >= 0)
             return limit;
+        static atomic_int warned;
+        if (!atomic_exchange(&warned, 1))
+            mg_log_warn("MG_MEMORY_LIMIT=\"%.40s\" is not a whole number of bytes (such as 8000000000); using what "
+                        "the system says is available", env);
     }
     int64_t avail = meminfo_bytes("MemAvailable"), swap = meminfo_bytes("SwapFree");
     if (avail >= 0 && swap > 0)

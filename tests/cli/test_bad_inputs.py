@@ -799,6 +799,10 @@ def param_cases():
         ["audio of 1 prompt x 5.0 s", "MB of memory is available", "fewer prompts"],
         env={"MG_MEMORY_LIMIT": "300000"})
 
+    w = Work("MG_MEMORY_LIMIT that is not a number (valid: a warning)")
+    run_ok(w, ["generate", "-m", m, "--steps", "4", "-o", w.path("out", "x.wav"), "-q", "rock"],
+           ["MG_MEMORY_LIMIT=\"1e9\" is not a whole number of bytes"], env={"MG_MEMORY_LIMIT": "1e9"})
+
     for name, tail, expect in [
         ("long option without its value (last argument)", ["rock", "--seed"], ["--seed", "needs a value"]),
         ("a switch given a value (--greedy=1)", ["--greedy=1", "rock"], ["--greedy", "no value"]),
