@@ -415,9 +415,11 @@ static mg_status check_generation_fits(const mg_context *ctx, int n_prompts, con
     int positions = plan->fixed_steps ? plan->P + plan->steps : window + D - 1;
     if (positions > c->max_position_embeddings) /* refused with its own message later */
         positions = c->max_position_embeddings;
-    /* Per prompt: the token columns and the pattern's mask (int32 each), all codes of
-     * the piece twice (int64: while generating and the result). */
-    double per_prompt = (double)K * ((positions + 1.0) * 3 * sizeof(int32_t) + 2.0 * plan->frames * sizeof(int64_t));
+    /* Per prompt, all alive with the cache at the end of the first window: its token
+     * columns twice and the pattern's mask (int32, positions + 1 each), the codes of
+     * the whole piece and of the window (int64). */
+    double per_prompt =
+        (double)K * ((positions + 1.0) * 3 * sizeof(int32_t) + ((double)plan->frames + window) * sizeof(int64_t));
     char what[160];
     snprintf(what, sizeof what, "the attention cache and codes of %d prompt%s x %d positions (at least; twice the "
              "cache with guidance)", n_prompts, n_prompts == 1 ? "" : "s", positions);
