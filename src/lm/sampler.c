@@ -82,16 +82,14 @@ int mg_sample(const mg_sampler *s, float *logits, int V, mg_rng *rng, void *scra
         return argmax(logits, V);
     float *tmp = scratch;
     int *idx = (int *)(tmp + V);
-    /* Temperature. A temperature so small that logit / T overflows (below ~1e-37 for
-     * logits of ~10) divides the distances to the largest logit instead: 0 for the
-     * largest, -inf for the rest, which is the limit the distribution tends to
-     * (argmax, ties shared), where overflowing logits would give inf - inf = NaN. */
+    /* Temperature. Where the largest logit / T overflows (T below ~1e-37 for logits of
+     * ~10), the plain division gave inf - inf = NaN in the softmax (or all -inf): the
+     * distances to the largest logit are divided instead, 0 for the largest and -inf
+     * for the rest, the limit the distribution tends to (argmax, ties shared).
+     * Whenever it does not overflow, the plain division runs, as it always did. */
     if (s->temperature != 1.0f) {
-        float mx = logits[argmax(logits, V)], mn = mx;
-        for (int i = 0; i < V; i++)
-            mn = logits[i] < mn && !isinf(logits[i]) ? logits[i] : mn;
-        float big = fmaxf(fabsf(mx), fabsf(mn));
-        if (isfinite(mx) && big / s->temperature > 1e37f)
+        float mx = logits[argmax(logits, V)];
+        if (isfinite(mx) && !isfinite(mx / s->temperature))
             for (int i = 0; i < V; i++)
                 logits[i] = (logits[i] - mx) / s->temperature;
         else
