@@ -402,12 +402,12 @@ static mg_status check_audio_fits(const mg_model *m, int n_prompts, const mg_pla
     return mg_memory_check(need, what, "generate fewer prompts at once or shorter pieces");
 }
 
-/* Before the text conditioning, the codes buffers and the delay-pattern masks, all of
- * which grow with the prompt count (300000 prompts took 4.8 GB and 5 s to reach the
- * cache's own check): the least the generation's first window needs, one decoder row
- * per prompt (two with guidance and text) and one text token, with the codes and token
- * columns of every prompt. The cache is checked again with its real sizes where it is
- * made (lm/decoder.c). */
+/* Before the text conditioning, the codes buffers and the delay-pattern columns, all
+ * of which grow with the prompt count (300000 prompts took 4.8 GB and 5 s to reach the
+ * cache's own check): the least attention cache the first window can need, one
+ * decoder row per prompt (two with guidance and text) and one text token, against the
+ * same figure as that check (MG_MEMORY_LIMIT counts the cache and the audio). The
+ * cache is checked again with its real rows and text where it is made. */
 static mg_status check_generation_fits(const mg_context *ctx, int n_prompts, const mg_plan *plan) {
     const mg_decoder_config *c = &ctx->model->dec->cfg;
     int K = c->n_codebooks, D = c->audio_channels == 2 ? K / 2 : K;
@@ -415,16 +415,10 @@ static mg_status check_generation_fits(const mg_context *ctx, int n_prompts, con
     int positions = plan->fixed_steps ? plan->P + plan->steps : window + D - 1;
     if (positions > c->max_position_embeddings) /* refused with its own message later */
         positions = c->max_position_embeddings;
-    /* Per prompt, all alive with the cache at the end of the first window: its token
-     * columns twice and the pattern's mask (int32, positions + 1 each), the codes of
-     * the whole piece and of the window (int64). */
-    double per_prompt =
-        (double)K * ((positions + 1.0) * 3 * sizeof(int32_t) + ((double)plan->frames + window) * sizeof(int64_t));
     char what[160];
-    snprintf(what, sizeof what, "the attention cache and codes of %d prompt%s x %d positions (at least; twice the "
-             "cache with guidance)", n_prompts, n_prompts == 1 ? "" : "s", positions);
-    return mg_dec_state_check_memory(ctx->model->dec, n_prompts, positions, ctx->params.kv_type, 1,
-                                     per_prompt * n_prompts, what);
+    snprintf(what, sizeof what, "the attention cache of %d prompt%s x %d positions (at least; twice that with "
+             "guidance)", n_prompts, n_prompts == 1 ? "" : "s", positions);
+    return mg_dec_state_check_memory(ctx->model->dec, n_prompts, positions, ctx->params.kv_type, 1, what);
 }
 
 MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_prompts,

@@ -297,13 +297,13 @@ static void store_heads(uint8_t *dst, const mg_kv_ops *ops, size_t row_bytes, co
             }
 }
 
-mg_status mg_dec_state_check_memory(const mg_decoder *d, int rows, int max_len, mg_kv_type kv, int S, double also,
+mg_status mg_dec_state_check_memory(const mg_decoder *d, int rows, int max_len, mg_kv_type kv, int S,
                                     const char *what) {
     const mg_decoder_config *c = &d->cfg;
     int hd = d->head_dim;
     double row_bytes = (double)mg_kv_ops_get(mg_kv_effective(kv, hd), hd, 0)->row_bytes(hd);
     double per_layer_row = (double)c->n_heads * ((double)max_len * row_bytes + (double)S * hd * sizeof(float));
-    double need = 2.0 * c->n_layers * (double)rows * per_layer_row + also; /* K and V: self, then cross */
+    double need = 2.0 * c->n_layers * (double)rows * per_layer_row; /* K and V: self, then cross */
     char own[160];
     snprintf(own, sizeof own, "the attention cache for %d rows (2 per prompt with guidance) x %d positions", rows,
              max_len);
@@ -338,7 +338,7 @@ mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max
     size_t score_len = (size_t)(max_len > S ? max_len : S);
     /* The caches are faulted in below: refuse one that cannot fit rather than be killed
      * for it (the host program with us) when memory runs out. */
-    mg_status fits = mg_dec_state_check_memory(d, rows, max_len, kv, S, 0, NULL);
+    mg_status fits = mg_dec_state_check_memory(d, rows, max_len, kv, S, NULL);
     if (fits != MG_OK) {
         mg_dec_state_free(s);
         return fits;

@@ -63,10 +63,9 @@ void mg_decoder_sinusoids(float *table, int n_pos, int dim);
 typedef struct mg_dec_state mg_dec_state;
 
 /* MG_ERR_NOMEM (naming `what`, or the cache's rows and positions when NULL, and a
- * remedy) when the attention caches of a state (mg_dec_state_new's sizes) plus `also`
- * bytes exceed the memory available (mg_memory_check); mg_dec_state_new checks with
- * also = 0 before allocating. */
-mg_status mg_dec_state_check_memory(const mg_decoder *d, int rows, int max_len, mg_kv_type kv, int S, double also,
+ * remedy) when the attention caches of a state (mg_dec_state_new's sizes) exceed the
+ * memory available (mg_memory_check); mg_dec_state_new checks before allocating. */
+mg_status mg_dec_state_check_memory(const mg_decoder *d, int rows, int max_len, mg_kv_type kv, int S,
                                     const char *what);
 
 /* rows: decoder batch rows; max_len: columns the cache must hold; enc: [rows][S][d]
