@@ -310,8 +310,9 @@ MG_API mg_quantize_params mg_quantize_default_params(void);
  * takes it) into one GGUF file at `out_path`. The model is first checked as
  * mg_model_validate() checks it (its warnings go to the log callback), so a file that
  * would not load is never written; the output is written to a temporary file and
- * renamed into place (so a GGUF may be converted over itself, while an `out_path` that
- * is one of a model folder's own files is MG_ERR_INVALID_ARG, overwrite or not).
+ * renamed into place (so a GGUF may be converted over itself, while an existing
+ * `out_path` that is one of a model folder's own weight, config or tokenizer files is
+ * MG_ERR_INVALID_ARG, even with overwrite).
  * `result` may be NULL. */
 MG_API mg_status mg_quantize(const char *model, const char *out_path, const mg_quantize_params *params,
                              mg_quantize_result *result);

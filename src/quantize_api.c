@@ -66,10 +66,23 @@ static void count_kept(const mg_checkpoint *ck, mg_dtype type, int pure, mg_quan
     }
 }
 
-/* An output that is one of the model folder's own files (its weights, config or
- * tokenizer, under any name that leads there) would replace what is being converted:
- * refused even when overwriting is allowed. A GGUF model may be converted over itself
- * (the output is written elsewhere and renamed, and the old file stays mapped). */
+/* The files of a checkpoint folder the loader reads: configs, tokenizer, weights. */
+static int is_model_file(const char *name) {
+    static const char *const own[] = {"config.json", "generation_config.json", "tokenizer_config.json",
+                                      "spiece.model"};
+    for (size_t i = 0; i < sizeof own / sizeof own[0]; i++)
+        if (!strcmp(name, own[i]))
+            return 1;
+    size_t n = strlen(name);
+    return (n > 12 && !strcmp(name + n - 12, ".safetensors")) ||
+           (n > 23 && !strcmp(name + n - 23, ".safetensors.index.json"));
+}
+
+/* An output that is one of the model folder's own files (its weights, configs or
+ * tokenizer, under any name that leads there: a link, a relative path) would replace
+ * what is being converted: refused even when overwriting is allowed. Other files of
+ * the folder (an earlier GGUF) may be replaced, and a GGUF model may be converted over
+ * itself (the output is written elsewhere and renamed; the old file stays mapped). */
 static mg_status check_not_a_model_file(const char *folder, const char *out_path) {
     struct stat so, sf;
     if (stat(out_path, &so) != 0 || !mg_path_is_dir(folder))
@@ -79,6 +92,8 @@ static mg_status check_not_a_model_file(const char *folder, const char *out_path
         return MG_OK;
     mg_status st = MG_OK;
     for (struct dirent *e; st == MG_OK && (e = readdir(dir));) {
+        if (!is_model_file(e->d_name))
+            continue;
         char *f = mg_path_join(folder, e->d_name);
         if (f && stat(f, &sf) == 0 && S_ISREG(sf.st_mode) && sf.st_dev == so.st_dev && sf.st_ino == so.st_ino)
             st = mg_fail(MG_ERR_INVALID_ARG, "%s is the model's own %s: converting it over itself would destroy the "

@@ -272,6 +272,8 @@ for target in "$DIR/own/model.safetensors" "$DIR/own/./spiece.model" "$DIR/own-c
 done
 "$MUSICGEN" info -m "$DIR/own" > /dev/null || fail "the model was damaged by a refused quantize"
 "$MUSICGEN" quantize -q -m "$DIR/own" -o "$DIR/own/model-q8_0.gguf" || fail "a new GGUF inside the model folder"
+"$MUSICGEN" quantize -q -m "$DIR/own" -o "$DIR/own/model-q8_0.gguf" -t q4_0 --force ||
+    fail "an earlier GGUF inside the model folder replaced with --force"
 "$MUSICGEN" quantize -q -m "$DIR/own/model-q8_0.gguf" -o "$DIR/own/model-q8_0.gguf" -t f16 --force ||
     fail "a GGUF converted over itself"
 "$MUSICGEN" info -m "$DIR/own/model-q8_0.gguf" 2>/dev/null | grep -q "f16" || fail "GGUF over itself: not f16"
