@@ -248,7 +248,7 @@ for fx in tiny-stereo tiny-mono; do
         "$PY" - "$d/rows.npy" "$vocab" <<'PYEOF'
 import sys, numpy as np
 r = np.random.default_rng(5)
-np.save(sys.argv[1], r.integers(0, int(sys.argv[2]), (3, 4, 4000)).astype(np.int64))
+np.save(sys.argv[1], r.integers(0, int(sys.argv[2]), (5, 4, 4000)).astype(np.int64))
 PYEOF
         "$MUSICGEN" decode -m "$model" "$d/rows.npy" -o "$d/sig/" --audio-format flac >/dev/null 2>"$d/err" &
         pid=$!
@@ -259,6 +259,20 @@ PYEOF
         if [ "$rc" = 0 ]; then echo "note: $fx: decode finished before the signal (not checked)"
         elif [ "$rc" != 143 ] || [ -e "$d/sig" ] || ! grep -q "interrupted; nothing was written" "$d/err"; then
             fail "$fx: decode stopped by SIGTERM (exit $rc) left: $(ls "$d/sig" 2>&1) / $(cat "$d/err")"
+        else ok; fi
+        # the same with --force over an existing rows-0.flac: once it is replaced, its new
+        # audio stays (removing it would lose both versions); the new rows-1 goes
+        mkdir -p "$d/sigf" && echo old > "$d/sigf/rows-0.flac"
+        "$MUSICGEN" decode -m "$model" "$d/rows.npy" -o "$d/sigf/" --audio-format flac --force >/dev/null 2>"$d/err" &
+        pid=$!
+        while kill -0 $pid 2>/dev/null && [ ! -e "$d/sigf/rows-1.flac" ]; do sleep 0.005; done
+        kill -TERM $pid 2>/dev/null
+        wait $pid
+        rc=$?
+        if [ "$rc" = 0 ]; then echo "note: $fx: decode --force finished before the signal (not checked)"
+        elif [ "$rc" != 143 ] || [ "$(ls "$d/sigf")" != "rows-0.flac" ] || [ "$(head -c 4 "$d/sigf/rows-0.flac")" != fLaC ] ||
+            ! grep -q "1 existing file already replaced (--force) keeps the new audio" "$d/err"; then
+            fail "$fx: decode --force stopped by SIGTERM (exit $rc) left: $(ls "$d/sigf" 2>&1) / $(cat "$d/err")"
         else ok; fi
     fi
 

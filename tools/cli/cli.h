@@ -97,6 +97,14 @@ void cli_block_interrupts(void);
  * files, print one line naming the cause, exit 1. Installed for every command. */
 void cli_exit_cleanly_on_bus_error(const char *cmd);
 
+/* Outputs written one after the other, all or nothing: cli_outputs_begin notes which
+ * of the n paths exist already; when the batch fails or is interrupted part way,
+ * cli_outputs_undo removes the first n_written ones that did not exist before (one
+ * that replaced an existing file under --force stays: removing it would lose the old
+ * and the new audio) and returns how many stayed. */
+unsigned char *cli_outputs_begin(const char *const *paths, int n);
+int cli_outputs_undo(const char *const *paths, const unsigned char *existed, int n_written);
+
 /* "N samples of PATH were beyond +-1.0 and were clipped" with the remedy that fits the
  * file (Ogg Vorbis cannot keep them in any sample format) and the command. */
 void cli_warn_clipped(long long n, const char *path, int can_normalize);

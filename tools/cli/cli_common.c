@@ -490,3 +490,21 @@ void cli_json_string(const char *s) {
     }
     putchar('"');
 }
+
+unsigned char *cli_outputs_begin(const char *const *paths, int n) {
+    unsigned char *existed = calloc((size_t)(n > 0 ? n : 1), 1);
+    for (int i = 0; existed && i < n; i++)
+        existed[i] = paths[i] && access(paths[i], F_OK) == 0;
+    return existed;
+}
+
+int cli_outputs_undo(const char *const *paths, const unsigned char *existed, int n_written) {
+    int kept = 0;
+    for (int i = 0; i < n_written; i++) {
+        if (!existed || existed[i]) /* not known (out of memory): keep it */
+            kept++;
+        else
+            unlink(paths[i]);
+    }
+    return kept;
+}

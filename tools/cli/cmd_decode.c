@@ -140,26 +140,44 @@ static int stop_requested(void) {
 }
 
 /* Write every row's file, all or nothing: when one fails (full disk) or Ctrl-C comes
- * while they are written, the files already written are removed again, and the names
- * and clipping warnings are printed only once all are there. */
+ * while they are written, the files this run wrote are removed again (but not those
+ * that replaced an existing file under --force: cli_outputs_undo), and the names and
+ * clipping warnings are printed only once all are there. A signal is acted on before
+ * a file is written, not after the last: by then the work is done. */
 static int write_all(char (*paths)[4096], float **pcm, int B, int64_t n_samples, int channels, int sample_rate,
                      const mg_audio_write_params *wo) {
     int64_t *clipped = calloc((size_t)B, sizeof *clipped);
-    if (!clipped)
+    const char **names = calloc((size_t)B, sizeof *names);
+    if (!clipped || !names) {
+        free(clipped);
+        free(names);
         return cli_error("decode", "out of memory");
-    int rc = 0, n_written = 0;
+    }
+    for (int b = 0; b < B; b++)
+        names[b] = paths[b];
+    unsigned char *existed = cli_outputs_begin(names, B);
+    int rc = 0, n_written = 0, interrupted = 0;
     for (int b = 0; b < B && !rc; b++) {
+        if (cli_interrupted) {
+            cli_block_interrupts();
+            interrupted = 1;
+            rc = 128 + cli_interrupted;
+            break;
+        }
         mg_status st = mg_write_audio(paths[b], pcm[b], n_samples, channels, sample_rate, wo, &clipped[b]);
         if (st != MG_OK)
             rc = cli_lib_error("decode", st);
         else
             n_written++;
-        if (!rc)
-            rc = stop_requested();
     }
     if (rc) {
-        for (int b = 0; b < n_written; b++)
-            unlink(paths[b]);
+        int kept = cli_outputs_undo(names, existed, n_written);
+        if (kept)
+            fprintf(stderr, "musicgen decode: %s%d existing file%s already replaced (--force) keep%s the new audio; "
+                    "nothing else was written\n", interrupted ? "interrupted; " : "", kept, kept == 1 ? "" : "s",
+                    kept == 1 ? "s" : "");
+        else if (interrupted)
+            cli_interrupted_exit(); /* "interrupted; nothing was written" */
     } else {
         for (int b = 0; b < B; b++) {
             if (clipped[b])
@@ -167,6 +185,8 @@ static int write_all(char (*paths)[4096], float **pcm, int B, int64_t n_samples,
             printf("%s\n", paths[b]);
         }
     }
+    free(existed);
+    free(names);
     free(clipped);
     return rc;
 }
@@ -178,15 +198,18 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
     size_t len = strlen(o->out);
     int made_dir = 0; /* removed again when the command fails */
     if (len > 1 && o->out[len - 1] == '/' && !mg_path_is_dir(o->out)) {
-        if (mkdir(o->out, 0777) != 0 && errno != EEXIST)
+        if (mkdir(o->out, 0777) == 0)
+            made_dir = 1;
+        else if (errno != EEXIST)
             return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(errno));
-        made_dir = 1;
     }
     char(*paths)[4096] = calloc((size_t)B, sizeof *paths);
     float **pcm = calloc((size_t)B, sizeof *pcm);
     if (!paths || !pcm) {
         free(paths);
         free(pcm);
+        if (made_dir)
+            rmdir(o->out);
         return cli_error("decode", "out of memory");
     }
     int rc = 0;

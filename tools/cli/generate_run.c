@@ -363,41 +363,51 @@ static int write_item(gen_options *o, const mg_result *r, int i, int64_t *n_clip
 
 /* Write every audio file and the codes file, all or nothing: when one fails (full disk,
  * Ctrl-C) the files this run already wrote are removed again, so a failed run leaves
- * no output behind. Clipping warnings are printed only once everything is written. */
+ * no output behind (but a file that replaced an existing one under --force stays:
+ * cli_outputs_undo). A signal is acted on before a file is written, not after the
+ * last. Clipping warnings are printed only once everything is written. */
 static int write_outputs(gen_options *o, const mg_result *r) {
-    int rc = 0, n_written = 0, codes_written = 0;
+    int rc = 0, n_written = 0, codes_written = 0, n_audio = o->out_paths ? o->n_prompts : 0;
     int64_t *clipped = calloc((size_t)o->n_prompts, sizeof *clipped);
     if (!clipped)
         return cli_error("generate", "out of memory");
-    for (int i = 0; o->out_paths && i < o->n_prompts && !rc; i++) {
-        rc = write_item(o, r, i, &clipped[i]);
-        n_written += !rc;
-        if (!rc && *o->interrupted)
+    unsigned char *existed = cli_outputs_begin((const char *const *)o->out_paths, n_audio);
+    int codes_existed = o->codes_out && access(o->codes_out, F_OK) == 0;
+    for (int i = 0; i < n_audio && !rc; i++) {
+        if (*o->interrupted)
             rc = interrupted_exit_code(o);
+        else
+            rc = write_item(o, r, i, &clipped[i]);
+        n_written += !rc;
     }
     mg_status st;
     if (!rc && o->codes_out) {
-        st = mg_write_codes(o->codes_out, r->codes, r->batch, r->n_codebooks, r->n_frames, o->force);
-        if (st != MG_OK)
+        if (*o->interrupted)
+            rc = interrupted_exit_code(o);
+        else if ((st = mg_write_codes(o->codes_out, r->codes, r->batch, r->n_codebooks, r->n_frames, o->force)) !=
+                 MG_OK)
             rc = cli_lib_error("generate", st);
         codes_written = !rc;
     }
-    if (!rc && *o->interrupted)
-        rc = interrupted_exit_code(o);
-    if (rc == interrupted_exit_code(o)) {
-        cli_block_interrupts();
-        fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
-    }
     if (rc) {
-        for (int i = 0; i < n_written; i++)
-            unlink(o->out_paths[i]);
-        if (codes_written)
+        int kept = cli_outputs_undo((const char *const *)o->out_paths, existed, n_written);
+        if (codes_written && !codes_existed)
             unlink(o->codes_out);
+        kept += codes_written && codes_existed;
+        const char *why = rc == interrupted_exit_code(o) ? "interrupted; " : "";
+        if (*why)
+            cli_block_interrupts();
+        if (kept)
+            fprintf(stderr, "musicgen generate: %s%d existing file%s already replaced (--force) keep%s the new "
+                    "output; nothing else was written\n", why, kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "");
+        else if (*why)
+            fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
     } else {
         for (int i = 0; o->out_paths && i < o->n_prompts; i++)
             if (clipped[i] > 0)
                 cli_warn_clipped((long long)clipped[i], o->out_paths[i], 1);
     }
+    free(existed);
     free(clipped);
     return rc;
 }
