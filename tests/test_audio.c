@@ -622,7 +622,7 @@ static void test_peak_normalize_edges(void) {
 }
 
 /* Rates where libebur128's K-weighting shelf (~1.7 kHz) is above or near half the rate
- * are measured after resampling to 48 kHz: a loud 100 Hz tone read +inf LUFS ("near
+ * are measured after resampling to 16 kHz: a loud 100 Hz tone read +inf LUFS ("near
  * silent", left as it was) at 1-2 kHz. Every rate must now measure it within 0.5 LU
  * of 48 kHz (directly measured rates drift a little: -10.64 at 8 kHz against -10.86),
  * and normalize it. */
