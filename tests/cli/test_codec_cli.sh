@@ -22,6 +22,18 @@ trap 'rm -rf "$tmp"' EXIT
 failures=0
 checks=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
+# decode_until DIR FILE [ARGS]: decode $d/rows.npy into DIR/ as FLAC, send SIGTERM once
+# DIR/FILE appears, and leave decode's exit code in rc (its stderr in $d/err)
+decode_until() {
+    local dir="$1" file="$2" pid
+    shift 2
+    "$MUSICGEN" decode -m "$model" "$d/rows.npy" -o "$dir/" --audio-format flac "$@" >/dev/null 2>"$d/err" &
+    pid=$!
+    while kill -0 $pid 2>/dev/null && [ ! -e "$dir/$file" ]; do sleep 0.005; done
+    kill -TERM $pid 2>/dev/null
+    wait $pid
+    rc=$?
+}
 ok() { checks=$((checks + 1)); }
 
 cat >"$tmp/h.py" <<'EOF'
@@ -243,19 +255,14 @@ for fx in tiny-stereo tiny-mono; do
 
     # all or nothing: a signal while the rows are written removes the rows already
     # written (a failed write takes the same path; a file size limit cannot pick the
-    # second of three equal-size files, so only the signal is tested here)
+    # second of equal-size files, so only the signal is tested here)
     if [ "$stereo" = 0 ]; then
         "$PY" - "$d/rows.npy" "$vocab" <<'PYEOF'
 import sys, numpy as np
 r = np.random.default_rng(5)
 np.save(sys.argv[1], r.integers(0, int(sys.argv[2]), (5, 4, 4000)).astype(np.int64))
 PYEOF
-        "$MUSICGEN" decode -m "$model" "$d/rows.npy" -o "$d/sig/" --audio-format flac >/dev/null 2>"$d/err" &
-        pid=$!
-        while kill -0 $pid 2>/dev/null && [ ! -e "$d/sig/rows-0.flac" ]; do sleep 0.005; done
-        kill -TERM $pid 2>/dev/null
-        wait $pid
-        rc=$?
+        decode_until "$d/sig" rows-0.flac
         if [ "$rc" = 0 ]; then echo "note: $fx: decode finished before the signal (not checked)"
         elif [ "$rc" != 143 ] || [ -e "$d/sig" ] || ! grep -q "interrupted; nothing was written" "$d/err"; then
             fail "$fx: decode stopped by SIGTERM (exit $rc) left: $(ls "$d/sig" 2>&1) / $(cat "$d/err")"
@@ -263,12 +270,7 @@ PYEOF
         # the same with --force over an existing rows-0.flac: once it is replaced, its new
         # audio stays (removing it would lose both versions); the new rows-1 goes
         mkdir -p "$d/sigf" && echo old > "$d/sigf/rows-0.flac"
-        "$MUSICGEN" decode -m "$model" "$d/rows.npy" -o "$d/sigf/" --audio-format flac --force >/dev/null 2>"$d/err" &
-        pid=$!
-        while kill -0 $pid 2>/dev/null && [ ! -e "$d/sigf/rows-1.flac" ]; do sleep 0.005; done
-        kill -TERM $pid 2>/dev/null
-        wait $pid
-        rc=$?
+        decode_until "$d/sigf" rows-1.flac --force
         if [ "$rc" = 0 ]; then echo "note: $fx: decode --force finished before the signal (not checked)"
         elif [ "$rc" != 143 ] || [ "$(ls "$d/sigf")" != "rows-0.flac" ] || [ "$(head -c 4 "$d/sigf/rows-0.flac")" != fLaC ] ||
             ! grep -q "1 existing file already replaced (--force) keeps the new audio" "$d/err"; then
