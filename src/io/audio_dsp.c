@@ -139,7 +139,7 @@ mg_status mg_audio_measure(const float *pcm, int64_t n_frames, int channels, int
         mg_status st = mg_audio_resample(&a, LOUDNESS_RESAMPLE_RATE);
         if (st == MG_OK)
             st = mg_audio_measure(a.pcm, a.n_frames, channels, a.sample_rate, lufs, true_peak);
-        mg_audio_free(&a);
+        free(a.pcm); /* the resampled copy */
         return st;
     }
     int mode = (lufs ? EBUR128_MODE_I : 0) | (true_peak ? EBUR128_MODE_TRUE_PEAK : 0);
