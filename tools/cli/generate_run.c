@@ -367,12 +367,11 @@ static int write_item(gen_options *o, const mg_result *r, int i, int64_t *n_clip
  * cli_outputs_undo). A signal is acted on before a file is written, not after the
  * last. Clipping warnings are printed only once everything is written. */
 static int write_outputs(gen_options *o, const mg_result *r) {
-    int rc = 0, n_written = 0, codes_written = 0, n_audio = o->out_paths ? o->n_prompts : 0;
+    int rc = 0, n_written = 0, n_audio = o->out_paths ? o->n_prompts : 0;
     int64_t *clipped = calloc((size_t)o->n_prompts, sizeof *clipped);
     if (!clipped)
         return cli_error("generate", "out of memory");
     unsigned char *existed = cli_outputs_begin((const char *const *)o->out_paths, n_audio);
-    int codes_existed = o->codes_out && access(o->codes_out, F_OK) == 0;
     for (int i = 0; i < n_audio && !rc; i++) {
         if (*o->interrupted)
             rc = interrupted_exit_code(o);
@@ -381,19 +380,15 @@ static int write_outputs(gen_options *o, const mg_result *r) {
         n_written += !rc;
     }
     mg_status st;
-    if (!rc && o->codes_out) {
+    if (!rc && o->codes_out) { /* the last file: once it is written, nothing can fail */
         if (*o->interrupted)
             rc = interrupted_exit_code(o);
         else if ((st = mg_write_codes(o->codes_out, r->codes, r->batch, r->n_codebooks, r->n_frames, o->force)) !=
                  MG_OK)
             rc = cli_lib_error("generate", st);
-        codes_written = !rc;
     }
     if (rc) {
         int kept = cli_outputs_undo((const char *const *)o->out_paths, existed, n_written);
-        if (codes_written && !codes_existed)
-            unlink(o->codes_out);
-        kept += codes_written && codes_existed;
         const char *why = rc == interrupted_exit_code(o) ? "interrupted; " : "";
         if (*why)
             cli_block_interrupts();
