@@ -101,9 +101,11 @@ void cli_exit_cleanly_on_bus_error(const char *cmd);
  * of the n paths exist already; when the batch fails or is interrupted part way,
  * cli_outputs_undo removes the first n_written ones that did not exist before (one
  * that replaced an existing file under --force stays: removing it would lose the old
- * and the new audio) and returns how many stayed. */
+ * and the new audio) and says so in one line, as it says "interrupted; nothing was
+ * written" when a signal stopped the batch. */
 unsigned char *cli_outputs_begin(const char *const *paths, int n);
-int cli_outputs_undo(const char *const *paths, const unsigned char *existed, int n_written);
+void cli_outputs_undo(const char *cmd, const char *const *paths, const unsigned char *existed, int n_written,
+                      int interrupted);
 
 /* "N samples of PATH were beyond +-1.0 and were clipped" with the remedy that fits the
  * file (Ogg Vorbis cannot keep them in any sample format) and the command. */

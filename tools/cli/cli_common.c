@@ -498,7 +498,10 @@ unsigned char *cli_outputs_begin(const char *const *paths, int n) {
     return existed;
 }
 
-int cli_outputs_undo(const char *const *paths, const unsigned char *existed, int n_written) {
+void cli_outputs_undo(const char *cmd, const char *const *paths, const unsigned char *existed, int n_written,
+                      int interrupted) {
+    if (interrupted)
+        cli_block_interrupts(); /* a second signal would leave half the cleanup done */
     int kept = 0;
     for (int i = 0; i < n_written; i++) {
         if (!existed || existed[i]) /* not known (out of memory): keep it */
@@ -506,5 +509,10 @@ int cli_outputs_undo(const char *const *paths, const unsigned char *existed, int
         else
             unlink(paths[i]);
     }
-    return kept;
+    const char *why = interrupted ? "interrupted; " : "";
+    if (kept)
+        fprintf(stderr, "musicgen %s: %s%d existing file%s already replaced (--force) keep%s the new audio; nothing "
+                "else was written\n", cmd, why, kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "");
+    else if (interrupted)
+        fprintf(stderr, "musicgen %s: interrupted; nothing was written\n", cmd);
 }

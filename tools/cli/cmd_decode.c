@@ -159,7 +159,6 @@ static int write_all(char (*paths)[4096], float **pcm, int B, int64_t n_samples,
     int rc = 0, n_written = 0, interrupted = 0;
     for (int b = 0; b < B && !rc; b++) {
         if (cli_interrupted) {
-            cli_block_interrupts();
             interrupted = 1;
             rc = 128 + cli_interrupted;
             break;
@@ -171,13 +170,7 @@ static int write_all(char (*paths)[4096], float **pcm, int B, int64_t n_samples,
             n_written++;
     }
     if (rc) {
-        int kept = cli_outputs_undo(names, existed, n_written);
-        if (kept)
-            fprintf(stderr, "musicgen decode: %s%d existing file%s already replaced (--force) keep%s the new audio; "
-                    "nothing else was written\n", interrupted ? "interrupted; " : "", kept, kept == 1 ? "" : "s",
-                    kept == 1 ? "s" : "");
-        else if (interrupted)
-            cli_interrupted_exit(); /* "interrupted; nothing was written" */
+        cli_outputs_undo("decode", names, existed, n_written, interrupted);
     } else {
         for (int b = 0; b < B; b++) {
             if (clipped[b])

@@ -388,15 +388,8 @@ static int write_outputs(gen_options *o, const mg_result *r) {
             rc = cli_lib_error("generate", st);
     }
     if (rc) {
-        int kept = cli_outputs_undo((const char *const *)o->out_paths, existed, n_written);
-        const char *why = rc == interrupted_exit_code(o) ? "interrupted; " : "";
-        if (*why)
-            cli_block_interrupts();
-        if (kept)
-            fprintf(stderr, "musicgen generate: %s%d existing file%s already replaced (--force) keep%s the new "
-                    "output; nothing else was written\n", why, kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "");
-        else if (*why)
-            fprintf(stderr, "musicgen generate: interrupted; nothing was written\n");
+        cli_outputs_undo("generate", (const char *const *)o->out_paths, existed, n_written,
+                         rc == interrupted_exit_code(o));
     } else {
         for (int i = 0; o->out_paths && i < o->n_prompts; i++)
             if (clipped[i] > 0)
