@@ -24,8 +24,8 @@ typedef struct gen_options {
     int audio_ext_set;
     mg_kv_type kv_type;
     int kv_type_set; /* --kv-type given (else f16, or f32 for greedy runs) */
-    mg_weight_type weight_type;
-    int weight_type_set; /* --weight-type given (else f32 matrices load as f16 unless greedy) */
+    mg_weight_type weight_type; /* --weight-type; AUTO when not given (f32 matrices then load as f16
+                                   unless greedy) */
     int no_mmap; /* --no-mmap */
     /* progress wiring from cmd_generate.c */
     mg_progress_cb progress;

@@ -325,7 +325,6 @@ int cmd_generate(int argc, char **argv) {
         case OPT_WEIGHT_TYPE:
             if (!cli_parse_weight_type("generate", optarg, &o.weight_type))
                 return 1;
-            o.weight_type_set = 1;
             break;
         case OPT_NO_MMAP: o.no_mmap = 1; break;
         case OPT_AUDIO_FORMAT:

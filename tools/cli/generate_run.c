@@ -491,7 +491,9 @@ int gen_run(gen_options *o) {
      * matrices: half the bytes per step (about twice the speed), a quarter less peak
      * memory, f16's rounding (how MusicGen usually runs on GPUs). Greedy runs keep what
      * the file holds: their codes are the reference's exactly. */
-    mp.weight_type = o->weight_type_set ? o->weight_type : o->greedy == 1 ? MG_WEIGHT_AUTO : MG_WEIGHT_AUTO_F16;
+    mp.weight_type = o->weight_type != MG_WEIGHT_AUTO ? o->weight_type
+                     : o->greedy == 1                 ? MG_WEIGHT_AUTO
+                                                      : MG_WEIGHT_AUTO_F16;
     mp.no_mmap = o->no_mmap;
     mg_model *model = NULL;
     mg_context *ctx = NULL;
