@@ -417,10 +417,10 @@ static void test_memory_limit(mg_model *m, const char *fx) {
         CHECK(st == MG_ERR_NOMEM && strstr(mg_last_error(), cases[i].says) && out == NULL,
               "%s: memory limit %s: status %d, out %p, message: %s", fx, cases[i].limit, st, (void *)out, mg_last_error());
     }
-    /* The check before any work takes one row per prompt and one text token (the
-     * least) with every prompt's codes; the cache's own check, where it is made, the
-     * real rows (2 per prompt with guidance) and text. A limit just above the first
-     * figure passes it and is refused by the second (64 prompts: MB-sized figures). */
+    /* The check before any work takes the cache of one row per prompt and one text
+     * token (the least); the cache's own check, where it is made, the real rows (2 per
+     * prompt with guidance) and text. A limit just above the first figure passes it and
+     * is refused by the second (64 prompts: MB-sized figures). */
     gp.decode_audio = 0;
     const char *batch[64];
     for (int i = 0; i < 64; i++)
