@@ -28,11 +28,13 @@ static inline void store_tile(__m256 c[MR][2], float *C, int64_t ldc, int load, 
     }
 }
 
+/* The twelve accumulators are named variables, not an array: GCC 12 kept an array's
+ * registers but also stored every one of them to the stack on each k (one store per
+ * FMA pair, 4x slower than the FMAs alone on Zen 3). */
 static void tile_6x16(int64_t kc, const float *A, int64_t lda, const float *Bp, float *C, int64_t ldc, int load,
                       const float *bias) {
-    __m256 c[MR][2];
-    for (int i = 0; i < MR; i++)
-        c[i][0] = c[i][1] = _mm256_setzero_ps();
+    __m256 c00 = _mm256_setzero_ps(), c01 = c00, c10 = c00, c11 = c00, c20 = c00, c21 = c00;
+    __m256 c30 = c00, c31 = c00, c40 = c00, c41 = c00, c50 = c00, c51 = c00;
     const float *a0 = A, *a3 = A + 3 * lda;
     for (int64_t k = 0; k < kc; k++) {
         __m256 b0 = _mm256_load_ps(Bp + k * NR);
@@ -40,8 +42,8 @@ static void tile_6x16(int64_t kc, const float *A, int64_t lda, const float *Bp, 
 #define ROW(i, p, off)                                     \
     do {                                                   \
         __m256 av = _mm256_broadcast_ss((p) + (off) + k);  \
-        c[i][0] = _mm256_fmadd_ps(av, b0, c[i][0]);        \
-        c[i][1] = _mm256_fmadd_ps(av, b1, c[i][1]);        \
+        c##i##0 = _mm256_fmadd_ps(av, b0, c##i##0);        \
+        c##i##1 = _mm256_fmadd_ps(av, b1, c##i##1);        \
     } while (0)
         ROW(0, a0, 0);
         ROW(1, a0, lda);
@@ -51,6 +53,7 @@ static void tile_6x16(int64_t kc, const float *A, int64_t lda, const float *Bp, 
         ROW(5, a3, 2 * lda);
 #undef ROW
     }
+    __m256 c[MR][2] = {{c00, c01}, {c10, c11}, {c20, c21}, {c30, c31}, {c40, c41}, {c50, c51}};
     store_tile(c, C, ldc, load, bias);
 }
 
