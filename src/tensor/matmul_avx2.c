@@ -287,7 +287,7 @@ INLINE void group_q8x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
 #pragma GCC unroll 4
         for (int m = 0; m < MB; m++)
             s[m][0] = s[m][1] = _mm256_setzero_si256();
-#pragma GCC unroll 16
+#pragma GCC unroll 4
         for (int kp = 0; kp < MG_QK / 2; kp++) {
             const uint8_t *p = blk + 32 + kp * 32;
             __m256i w0 = _mm256_cvtepi8_epi16(_mm_loadu_si128((const __m128i *)p));
@@ -344,13 +344,13 @@ INLINE void group_q4x16(const uint8_t *g, const uint8_t *x, size_t xs, int64_t n
             mg_prefetch(blk + 24 * MG_Q4X16_BLOCK_BYTES + (size_t)l * 64);
         __m256 dw[2] = {_mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)blk)),
                         _mm256_cvtph_ps(_mm_loadu_si128((const __m128i *)(blk + 16)))};
-#pragma GCC unroll 2
+#pragma GCC unroll 1
         for (int h = 0; h < 2; h++) {
             __m256i s[4];
 #pragma GCC unroll 4
             for (int m = 0; m < MB; m++)
                 s[m] = _mm256_setzero_si256();
-#pragma GCC unroll 4
+#pragma GCC unroll 1
             for (int p = 0; p < 4; p++) {
                 __m256i v = _mm256_loadu_si256((const __m256i *)(blk + 32 + p * 64 + h * 32));
                 __m256i lo = _mm256_and_si256(v, low4), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), low4);
