@@ -23,7 +23,9 @@ failures=0
 checks=0
 fail() { echo "FAIL: $*" >&2; failures=$((failures + 1)); }
 # decode_until DIR FILE [ARGS]: decode $d/rows.npy into DIR/ as FLAC, send SIGTERM once
-# DIR/FILE appears, and leave decode's exit code in rc (its stderr in $d/err)
+# DIR/FILE appears (twice, 10 ms apart, when $signals is 2: the second one ends decode
+# from its handler while the next row is being written), and leave decode's exit code
+# in rc (its stderr in $d/err)
 decode_until() {
     local dir="$1" file="$2" pid
     shift 2
@@ -31,6 +33,7 @@ decode_until() {
     pid=$!
     while kill -0 $pid 2>/dev/null && [ ! -e "$dir/$file" ]; do sleep 0.005; done
     kill -TERM $pid 2>/dev/null
+    if [ "${signals:-1}" = 2 ]; then sleep 0.01; kill -TERM $pid 2>/dev/null; fi
     wait $pid
     rc=$?
 }
@@ -262,20 +265,27 @@ import sys, numpy as np
 r = np.random.default_rng(5)
 np.save(sys.argv[1], r.integers(0, int(sys.argv[2]), (5, 4, 4000)).astype(np.int64))
 PYEOF
-        decode_until "$d/sig" rows-0.flac
-        if [ "$rc" = 0 ]; then echo "note: $fx: decode finished before the signal (not checked)"
-        elif [ "$rc" != 143 ] || [ -e "$d/sig" ] || ! grep -q "interrupted; nothing was written" "$d/err"; then
-            fail "$fx: decode stopped by SIGTERM (exit $rc) left: $(ls "$d/sig" 2>&1) / $(cat "$d/err")"
-        else ok; fi
-        # the same with --force over an existing rows-0.flac: once it is replaced, its new
-        # audio stays (removing it would lose both versions); the new rows-1 goes
-        mkdir -p "$d/sigf" && echo old > "$d/sigf/rows-0.flac"
-        decode_until "$d/sigf" rows-1.flac --force
-        if [ "$rc" = 0 ]; then echo "note: $fx: decode --force finished before the signal (not checked)"
-        elif [ "$rc" != 143 ] || [ "$(ls "$d/sigf")" != "rows-0.flac" ] || [ "$(head -c 4 "$d/sigf/rows-0.flac")" != fLaC ] ||
-            ! grep -q "1 existing file already replaced (--force) keeps the new audio" "$d/err"; then
-            fail "$fx: decode --force stopped by SIGTERM (exit $rc) left: $(ls "$d/sigf" 2>&1) / $(cat "$d/err")"
-        else ok; fi
+        # one signal (acted on before the next row's file), then two (the second ends
+        # decode from the handler, which must undo the same and say the same)
+        for signals in 1 2; do
+            rm -rf "$d/sig" "$d/sigf"
+            decode_until "$d/sig" rows-0.flac
+            if [ "$rc" = 0 ]; then echo "note: $fx: decode finished before the signal (not checked)"
+            elif [ "$rc" != 143 ] || [ -e "$d/sig" ] || ! grep -q "interrupted; nothing was written" "$d/err"; then
+                fail "$fx: decode stopped by $signals SIGTERM (exit $rc) left: $(ls "$d/sig" 2>&1) / $(cat "$d/err")"
+            else ok; fi
+            # the same with --force over an existing rows-0.flac: once it is replaced, its
+            # new audio stays (removing it would lose both versions); the new rows-1 goes
+            mkdir -p "$d/sigf" && echo old > "$d/sigf/rows-0.flac"
+            decode_until "$d/sigf" rows-1.flac --force
+            if [ "$rc" = 0 ]; then echo "note: $fx: decode --force finished before the signal (not checked)"
+            elif [ "$rc" != 143 ] || [ "$(ls "$d/sigf")" != "rows-0.flac" ] ||
+                [ "$(head -c 4 "$d/sigf/rows-0.flac")" != fLaC ] ||
+                ! grep -q "1 existing file already replaced (--force) keeps the new audio" "$d/err"; then
+                fail "$fx: decode --force stopped by $signals SIGTERM (exit $rc) left: $(ls "$d/sigf" 2>&1) / $(cat "$d/err")"
+            else ok; fi
+        done
+        signals=1
     fi
 
     # a multi-channel file for a mono model is averaged, with a warning

@@ -102,8 +102,15 @@ void cli_exit_cleanly_on_bus_error(const char *cmd);
  * cli_outputs_undo removes the first n_written ones that did not exist before (one
  * that replaced an existing file under --force stays: removing it would lose the old
  * and the new audio) and says so in one line, as it says "interrupted; nothing was
- * written" when a signal stopped the batch. */
+ * written" when a signal stopped the batch. A second signal that ends the command
+ * while the batch is written (cli_stop_on_interrupt) does the same from the handler:
+ * cli_outputs_written tells it how many files are in place, cli_outputs_dir names a
+ * folder the command made for them (removed if empty), and cli_outputs_end, once the
+ * batch is complete and kept, stops both. paths (and dir) must stay valid until then. */
 unsigned char *cli_outputs_begin(const char *const *paths, int n);
+void cli_outputs_written(int n_written);
+void cli_outputs_dir(const char *dir);
+void cli_outputs_end(void);
 void cli_outputs_undo(const char *cmd, const char *const *paths, const unsigned char *existed, int n_written,
                       int interrupted);
 

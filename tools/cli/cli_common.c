@@ -397,16 +397,64 @@ void cli_exit_cleanly_on_interrupt(const char *cmd) {
 
 volatile sig_atomic_t cli_interrupted = 0;
 
+/* What a second signal undoes (see cli_outputs_begin): the batch of outputs being
+ * written, how many of them are in place, and a folder the command made for them. */
+static struct {
+    const char *const *volatile paths;
+    const unsigned char *volatile existed;
+    volatile sig_atomic_t n_written;
+    const char *volatile dir;
+    char kept_prefix[200]; /* "musicgen CMD: interrupted; " */
+} g_undo;
+
+static void write_stderr(const char *s, size_t n) {
+    ssize_t w = write(g_stderr_fd, s, n);
+    (void)w;
+}
+
+/* Remove the files of the batch that did not exist before (async-signal-safe: unlink
+ * and rmdir only); returns how many stay because they replaced existing ones. */
+static int undo_in_handler(void) {
+    const char *const *paths = g_undo.paths;
+    const unsigned char *existed = g_undo.existed;
+    int kept = 0;
+    for (int i = 0; paths && i < g_undo.n_written; i++) {
+        if (!existed || existed[i])
+            kept++;
+        else
+            unlink(paths[i]);
+    }
+    if (g_undo.dir)
+        rmdir(g_undo.dir); /* only if empty */
+    return kept;
+}
+
 /* The first signal only sets cli_interrupted; a second one (the first did not get
- * through soon enough) leaves as exit_on_signal does, with the first one's code. */
+ * through soon enough) leaves as exit_on_signal does, with the first one's code, after
+ * removing what the batch being written has put in place so far, so that the line it
+ * prints is true. */
 static void stop_on_signal(int sig) {
     if (!cli_interrupted) {
         cli_interrupted = sig;
         return;
     }
     mg_remove_temp_files(); /* async-signal-safe: unlink() only */
-    ssize_t w = write(g_stderr_fd, g_exit_on[0].msg, g_exit_on[0].len);
-    (void)w;
+    int kept = undo_in_handler();
+    if (kept) {
+        char num[16];
+        int n = 0;
+        for (int v = kept; v && n < (int)sizeof num; v /= 10)
+            num[sizeof num - 1 - n++] = (char)('0' + v % 10);
+        static const char one[] = " existing file already replaced (--force) keeps the new audio; nothing else was "
+                                  "written\n";
+        static const char many[] = " existing files already replaced (--force) keep the new audio; nothing else "
+                                   "was written\n";
+        write_stderr(g_undo.kept_prefix, strlen(g_undo.kept_prefix));
+        write_stderr(num + sizeof num - n, (size_t)n);
+        write_stderr(kept == 1 ? one : many, kept == 1 ? sizeof one - 1 : sizeof many - 1);
+    } else {
+        write_stderr(g_exit_on[0].msg, g_exit_on[0].len);
+    }
     _exit(128 + cli_interrupted);
 }
 
@@ -414,8 +462,11 @@ void cli_stop_on_interrupt(const char *cmd, const char *outcome) {
     snprintf(g_exit_on[0].msg, sizeof g_exit_on[0].msg, "%smusicgen %s: interrupted; %s\n", clear_line(), cmd,
              outcome);
     g_exit_on[0].len = strlen(g_exit_on[0].msg);
+    snprintf(g_undo.kept_prefix, sizeof g_undo.kept_prefix, "%smusicgen %s: interrupted; ", clear_line(), cmd);
     cli_catch_signals(g_interrupt_sigs, 3, stop_on_signal);
 }
+
+void cli_outputs_dir(const char *dir) { g_undo.dir = dir; }
 
 int cli_interrupted_exit(void) {
     fputs(g_exit_on[0].msg, stderr);
@@ -495,13 +546,24 @@ unsigned char *cli_outputs_begin(const char *const *paths, int n) {
     unsigned char *existed = calloc((size_t)(n > 0 ? n : 1), 1);
     for (int i = 0; existed && i < n; i++)
         existed[i] = paths[i] && access(paths[i], F_OK) == 0;
+    g_undo.n_written = 0;
+    g_undo.existed = existed;
+    g_undo.paths = paths;
     return existed;
+}
+
+void cli_outputs_written(int n_written) { g_undo.n_written = n_written; }
+
+void cli_outputs_end(void) {
+    g_undo.paths = NULL;
+    g_undo.dir = NULL;
 }
 
 void cli_outputs_undo(const char *cmd, const char *const *paths, const unsigned char *existed, int n_written,
                       int interrupted) {
     if (interrupted)
         cli_block_interrupts(); /* a second signal would leave half the cleanup done */
+    g_undo.paths = NULL; /* this takes over from the signal handler */
     int kept = 0;
     for (int i = 0; i < n_written; i++) {
         if (!existed || existed[i]) /* not known (out of memory): keep it */

@@ -167,11 +167,12 @@ static int write_all(char (*paths)[4096], float **pcm, int B, int64_t n_samples,
         if (st != MG_OK)
             rc = cli_lib_error("decode", st);
         else
-            n_written++;
+            cli_outputs_written(++n_written);
     }
     if (rc) {
         cli_outputs_undo("decode", names, existed, n_written, interrupted);
     } else {
+        cli_outputs_end();
         for (int b = 0; b < B; b++) {
             if (clipped[b])
                 cli_warn_clipped((long long)clipped[b], paths[b], 0);
@@ -191,8 +192,10 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
     size_t len = strlen(o->out);
     int made_dir = 0; /* removed again when the command fails */
     if (len > 1 && o->out[len - 1] == '/' && !mg_path_is_dir(o->out)) {
-        if (mkdir(o->out, 0777) == 0)
+        if (mkdir(o->out, 0777) == 0) {
             made_dir = 1;
+            cli_outputs_dir(o->out);
+        }
         else if (errno != EEXIST)
             return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(errno));
     }

@@ -32,6 +32,7 @@ void gen_options_init(gen_options *o) {
 }
 
 void gen_options_free(gen_options *o) {
+    cli_outputs_end(); /* a signal handler must not see the freed names */
     for (int i = 0; i < o->n_prompts; i++) {
         free(o->prompts[i]);
         if (o->out_paths)
@@ -242,6 +243,7 @@ static int plan_outputs(gen_options *o) {
             return cli_error("generate", "cannot create output folder %s: %s", out, strerror(errno));
         }
         o->created_dir = strdup(out);
+        cli_outputs_dir(o->created_dir);
     }
     o->out_dir = out; /* the names follow once greedy or sampling is known (name_outputs) */
     return 0;
@@ -377,7 +379,8 @@ static int write_outputs(gen_options *o, const mg_result *r) {
             rc = interrupted_exit_code(o);
         else
             rc = write_item(o, r, i, &clipped[i]);
-        n_written += !rc;
+        if (!rc)
+            cli_outputs_written(++n_written);
     }
     mg_status st;
     if (!rc && o->codes_out) { /* the last file: once it is written, nothing can fail */
@@ -391,6 +394,7 @@ static int write_outputs(gen_options *o, const mg_result *r) {
         cli_outputs_undo("generate", (const char *const *)o->out_paths, existed, n_written,
                          rc == interrupted_exit_code(o));
     } else {
+        cli_outputs_end();
         for (int i = 0; o->out_paths && i < o->n_prompts; i++)
             if (clipped[i] > 0)
                 cli_warn_clipped((long long)clipped[i], o->out_paths[i], 1);
