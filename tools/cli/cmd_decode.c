@@ -195,8 +195,7 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         if (mkdir(o->out, 0777) == 0) {
             made_dir = 1;
             cli_outputs_dir(o->out);
-        }
-        else if (errno != EEXIST)
+        } else if (errno != EEXIST)
             return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(errno));
     }
     char(*paths)[4096] = calloc((size_t)B, sizeof *paths);
