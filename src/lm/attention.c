@@ -1,6 +1,7 @@
-/* attention.c — scalar reference attention kernels, the dispatch, and mg_attn_heads
- * (one query position's heads over the position-major self-attention cache; see
- * attention.h). */
+/* attention.c — scalar reference attention kernels, the row helpers the SIMD kernels
+ * share, and mg_attn_heads (one query position's heads over the position-major
+ * self-attention cache; see attention.h). The choice of kernels per ISA is in
+ * attention_dispatch.c. */
 #include "lm/attention.h"
 #include "tensor/matmul.h"
 #include "tensor/ops.h"
@@ -78,27 +79,10 @@ static const mg_kv_ops scalar_ops[3] = {
     [MG_KV_Q8_0] = {mg_kv_row_bytes_q8, mg_kv_store_q8, scores_q8, accum_q8},
 };
 
-const mg_kv_ops *mg_kv_ops_avx2(mg_kv_type kv);
-const mg_kv_ops *mg_kv_ops_avx512(mg_kv_type kv, int hd);
-const mg_kv_ops *mg_kv_ops_neon(mg_kv_type kv);
-
-const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int hd, int scalar) {
+const mg_kv_ops *mg_kv_ops_scalar(mg_kv_type kv) {
     if ((int)kv < 0 || kv > MG_KV_Q8_0)
         kv = MG_KV_F16;
-    const mg_kv_ops *ops = NULL;
-    if (!scalar) {
-#if defined(__x86_64__)
-        mg_isa isa = mg_isa_active();
-        if (isa == MG_ISA_AVX512)
-            ops = mg_kv_ops_avx512(kv, hd);
-        if (!ops && (isa == MG_ISA_AVX512 || isa == MG_ISA_AVX2))
-            ops = mg_kv_ops_avx2(kv);
-#elif defined(__aarch64__)
-        if (mg_isa_active() == MG_ISA_NEON)
-            ops = mg_kv_ops_neon(kv);
-#endif
-    }
-    return ops ? ops : &scalar_ops[kv];
+    return &scalar_ops[kv];
 }
 
 /* ---- several heads over the position-major cache ---------------------------------- */

@@ -112,8 +112,10 @@ void mg_attn_heads(const mg_kv_ops *ops, int G, int hd, const float *q, const vo
                    int n, float *p, float *o);
 
 /* Kernels for `kv` and head_dim hd on the active ISA (mg_isa_active); `scalar` forces
- * the reference. */
+ * the reference (attention_dispatch.c). */
 const mg_kv_ops *mg_kv_ops_get(mg_kv_type kv, int hd, int scalar);
+/* The scalar reference kernels for `kv`. */
+const mg_kv_ops *mg_kv_ops_scalar(mg_kv_type kv);
 
 /* The format a cache really uses for head_dim hd (q8_0 needs hd % 32 == 0, else f16). */
 mg_kv_type mg_kv_effective(mg_kv_type kv, int hd);

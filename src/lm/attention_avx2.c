@@ -137,23 +137,23 @@ static inline __attribute__((always_inline)) void scores_float(const float *q, i
     }
 }
 
-static void scores_f32(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps) {
+static void scores_f32_x4(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps) {
     scores_float(q, G, K, ld, n, hd, p, ps, mg_kv_row_bytes_f32(hd), f32_load8, f32_load1);
 }
-static void accum_f32(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd) {
+static void accum_f32_rows(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd) {
     mg_kv_accum_loop(o, G, p, ps, V, ld, n, hd, mg_kv_row_bytes_f32(hd), axpy_f32);
 }
-static void scores_f16(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps) {
+static void scores_f16_x4(const float *q, int G, const void *K, size_t ld, int n, int hd, float *p, size_t ps) {
     scores_float(q, G, K, ld, n, hd, p, ps, mg_kv_row_bytes_f16(hd), f16_load8, f16_load1);
 }
-static void accum_f16(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd) {
+static void accum_f16_rows(float *o, int G, const float *p, size_t ps, const void *V, size_t ld, int n, int hd) {
     mg_kv_accum_loop(o, G, p, ps, V, ld, n, hd, mg_kv_row_bytes_f16(hd), axpy_f16);
 }
 MG_KV_KERNELS(q8)
 
 static const mg_kv_ops ops[3] = {
-    [MG_KV_F16] = {mg_kv_row_bytes_f16, store_f16, scores_f16, accum_f16},
-    [MG_KV_F32] = {mg_kv_row_bytes_f32, mg_kv_store_f32, scores_f32, accum_f32},
+    [MG_KV_F16] = {mg_kv_row_bytes_f16, store_f16, scores_f16_x4, accum_f16_rows},
+    [MG_KV_F32] = {mg_kv_row_bytes_f32, mg_kv_store_f32, scores_f32_x4, accum_f32_rows},
     [MG_KV_Q8_0] = {mg_kv_row_bytes_q8, mg_kv_store_q8, scores_q8, accum_q8},
 };
 
