@@ -1154,6 +1154,17 @@ def codes_cases():
     codes_file(w.path("c.npy"), np.concatenate([good, good]))
     run(w, dec(w, w.path("c.npy")), ["2 rows", "directory"])
 
+    # a wrong K is wrong for every row: the message names the file, not row 0
+    w = Work("3 rows of codes with wrong K (5 codebooks)")
+    codes_file(w.path("c.npy"), np.concatenate([np.concatenate([good, good[:, :1]], axis=1)] * 3))
+    err = run(w, dec(w, w.path("c.npy"), "rows/"), ["c.npy: 5 codebooks"])
+    t.check("row 0 of" not in err, f"{w.name}: the message names a row: {err.strip()}")
+
+    w = Work("3 rows of codes, row 1 with an id out of range")
+    rows3 = np.concatenate([good, np.where(np.arange(20) == 7, 64, good), good])
+    codes_file(w.path("c.npy"), rows3)
+    run(w, dec(w, w.path("c.npy"), "rows/"), ["row 1 of", "64"])
+
     w = Work("codes with fewer codebooks than the model (3 of 4)")  # either decodes or fails cleanly
     codes_file(w.path("c.npy"), good[:, :3])
     p = subprocess.run([t.MUSICGEN] + dec(w, w.path("c.npy")), capture_output=True, text=True, timeout=TIMEOUT)

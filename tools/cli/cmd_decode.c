@@ -243,14 +243,17 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         if (st != MG_OK)
             rc = cli_lib_error("decode", st);
     }
-    /* Decode every row before writing any, so a bad row leaves no files behind. */
+    /* Decode every row before writing any, so a bad row leaves no files behind. A
+     * number of codebooks the codec cannot decode is wrong for every row: the error
+     * then names the file, not row 0. */
     int64_t n_samples = 0;
     int channels = 0;
+    int k_fits = !rc && K >= info.channels && K % info.channels == 0 && K / info.channels <= info.codec_codebooks;
     for (int b = 0; b < B && !rc; b++) {
         mg_status st = mg_decode_codes(ctx, codes + (int64_t)b * K * T, (int)K, (int)T, &pcm[b], &n_samples, &channels);
         if (st != MG_OK)
-            rc = B > 1 ? cli_error("decode", "row %d of %s: %s", b, o->in, mg_last_error())
-                       : cli_error("decode", "%s: %s", o->in, mg_last_error());
+            rc = B > 1 && k_fits ? cli_error("decode", "row %d of %s: %s", b, o->in, mg_last_error())
+                                 : cli_error("decode", "%s: %s", o->in, mg_last_error());
         if (!rc)
             rc = stop_requested();
     }
