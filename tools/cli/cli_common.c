@@ -412,22 +412,25 @@ static void write_stderr(const char *s, size_t n) {
     (void)w;
 }
 
-/* Remove the files of the batch that did not exist before (async-signal-safe: unlink
- * and rmdir only); returns how many stay because they replaced existing ones. */
-static int undo_in_handler(void) {
-    const char *const *paths = g_undo.paths;
-    const unsigned char *existed = g_undo.existed;
+/* Remove the first n of a batch's files that did not exist before (async-signal-safe:
+ * unlink only); returns how many stay because they replaced existing ones (all of them
+ * when `existed` is not known: out of memory). */
+static int remove_new_outputs(const char *const *paths, const unsigned char *existed, int n) {
     int kept = 0;
-    for (int i = 0; paths && i < g_undo.n_written; i++) {
+    for (int i = 0; i < n; i++) {
         if (!existed || existed[i])
             kept++;
         else
             unlink(paths[i]);
     }
-    if (g_undo.dir)
-        rmdir(g_undo.dir); /* only if empty */
     return kept;
 }
+
+/* What follows "N" when files that replaced existing ones under --force stay. */
+static const char k_kept_one[] = " existing file already replaced (--force) keeps the new audio; nothing else was "
+                                 "written\n";
+static const char k_kept_many[] = " existing files already replaced (--force) keep the new audio; nothing else was "
+                                  "written\n";
 
 /* The first signal only sets cli_interrupted; a second one (the first did not get
  * through soon enough) leaves as exit_on_signal does, with the first one's code, after
@@ -439,19 +442,19 @@ static void stop_on_signal(int sig) {
         return;
     }
     mg_remove_temp_files(); /* async-signal-safe: unlink() only */
-    int kept = undo_in_handler();
+    const char *const *paths = g_undo.paths;
+    int kept = paths ? remove_new_outputs(paths, g_undo.existed, g_undo.n_written) : 0;
+    if (g_undo.dir)
+        rmdir(g_undo.dir); /* only if empty */
     if (kept) {
         char num[16];
         int n = 0;
         for (int v = kept; v && n < (int)sizeof num; v /= 10)
             num[sizeof num - 1 - n++] = (char)('0' + v % 10);
-        static const char one[] = " existing file already replaced (--force) keeps the new audio; nothing else was "
-                                  "written\n";
-        static const char many[] = " existing files already replaced (--force) keep the new audio; nothing else "
-                                   "was written\n";
+        const char *rest = kept == 1 ? k_kept_one : k_kept_many;
         write_stderr(g_undo.kept_prefix, strlen(g_undo.kept_prefix));
         write_stderr(num + sizeof num - n, (size_t)n);
-        write_stderr(kept == 1 ? one : many, kept == 1 ? sizeof one - 1 : sizeof many - 1);
+        write_stderr(rest, strlen(rest));
     } else {
         write_stderr(g_exit_on[0].msg, g_exit_on[0].len);
     }
@@ -564,17 +567,10 @@ void cli_outputs_undo(const char *cmd, const char *const *paths, const unsigned 
     if (interrupted)
         cli_block_interrupts(); /* a second signal would leave half the cleanup done */
     g_undo.paths = NULL; /* this takes over from the signal handler */
-    int kept = 0;
-    for (int i = 0; i < n_written; i++) {
-        if (!existed || existed[i]) /* not known (out of memory): keep it */
-            kept++;
-        else
-            unlink(paths[i]);
-    }
-    const char *why = interrupted ? "interrupted; " : "";
+    int kept = remove_new_outputs(paths, existed, n_written);
     if (kept)
-        fprintf(stderr, "musicgen %s: %s%d existing file%s already replaced (--force) keep%s the new audio; nothing "
-                "else was written\n", cmd, why, kept, kept == 1 ? "" : "s", kept == 1 ? "s" : "");
+        fprintf(stderr, "musicgen %s: %s%d%s", cmd, interrupted ? "interrupted; " : "", kept,
+                kept == 1 ? k_kept_one : k_kept_many);
     else if (interrupted)
         fprintf(stderr, "musicgen %s: interrupted; nothing was written\n", cmd);
 }
