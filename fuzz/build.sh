@@ -19,7 +19,7 @@ command -v "$CC" >/dev/null || { echo "fuzz/build.sh: $CC not found (Debian: apt
 
 SAN="-fsanitize=address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer"
 CFLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -Iinclude -Isrc -Wall -Wextra -Wno-unused-parameter $SAN"
-LIBS="-lcjson -lsndfile -lsoxr -lebur128 -lcurl -lcrypto -lm -lpthread"
+LIBS="-lcjson -lsndfile -lsoxr -lebur128 -lcrypto -lm -lpthread -ldl"
 
 mkdir -p "$OUT/obj"
 newest_header=$(find include src -name '*.h' -printf '%T@\n' | sort -n | tail -1)

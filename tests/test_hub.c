@@ -2,11 +2,14 @@
  * repo id / revision validation, where the cache is (the huggingface_hub environment
  * variables), the models--ORG--NAME folder name, refs/ reading and writing, snapshot
  * completeness (single file and sharded), resolving a repo id from a hand-built cache,
- * offline errors, and sha256. Downloads are tested by tests/cli/test_download.py. */
+ * offline errors, sha256, and loading libcurl on demand (src/io/curl_api.h). Downloads
+ * are tested by tests/cli/test_download.py. */
 #include "test.h"
 #include "base/file.h"
+#include "io/curl_api.h"
 #include "io/hub.h"
 
+#include <dlfcn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -266,6 +269,41 @@ static void test_sha256(void) {
     CHECK(mg_sha256_file(path, hex) == MG_ERR_IO, "missing file");
 }
 
+/* libcurl is loaded on demand: the build's own copy loads with every function, a
+ * missing one gives an error that says what to install, and the library itself does
+ * not link libcurl (it would otherwise already be mapped before any download). */
+static void test_curl_loading(void) {
+    static const char *const missing[] = {"libmg-no-such-curl.so.4", NULL};
+    mg_curl_api api;
+    void *handle = (void *)1;
+    CHECK(mg_curl_api_load(missing, &api, &handle) == MG_ERR_UNSUPPORTED, "a missing libcurl is MG_ERR_UNSUPPORTED");
+    CHECK(handle == NULL && api.easy_init == NULL, "nothing is loaded from a missing libcurl");
+    const char *msg = mg_last_error();
+    CHECK(strstr(msg, "libcurl") && strstr(msg, "libmg-no-such-curl.so.4") && strstr(msg, "apt-get install libcurl4"),
+          "the error names the library, why and what to install: %s", msg);
+
+    CHECK(dlopen("libcurl.so.4", RTLD_NOW | RTLD_NOLOAD) == NULL, "libcurl is not mapped before the first download");
+    const mg_curl_api *got = NULL;
+    CHECK_OK(mg_curl_api_get(&got));
+    const mg_curl_api *again = NULL;
+    CHECK_OK(mg_curl_api_get(&again));
+    CHECK(got && got == again, "libcurl is loaded once per process");
+    if (!got)
+        return;
+    void *const *fn = (void *const *)got;
+    for (size_t i = 0; i < sizeof *got / sizeof(void *); i++)
+        CHECK(fn[i] != NULL, "libcurl function %zu was found", i);
+    CURL *c = got->easy_init();
+    CHECK(c != NULL, "curl_easy_init through the loaded library");
+    if (c) {
+        char *e = got->easy_escape(c, "a b/c", 0);
+        CHECK(e && !strcmp(e, "a%20b%2Fc"), "curl_easy_escape gives %s", e ? e : "(null)");
+        got->free(e);
+        got->easy_cleanup(c);
+    }
+    CHECK(strlen(got->version_info(CURLVERSION_NOW)->version) > 0, "curl_version_info");
+}
+
 int main(void) {
     snprintf(g_tmp, sizeof g_tmp, "/tmp/mg_test_hub_XXXXXX");
     if (!mkdtemp(g_tmp)) {
@@ -277,6 +315,7 @@ int main(void) {
     test_refs_and_snapshots();
     test_resolve();
     test_sha256();
+    test_curl_loading();
     char cmd[600];
     snprintf(cmd, sizeof cmd, "rm -rf '%s'", g_tmp);
     if (system(cmd) != 0)

@@ -10,6 +10,7 @@
  * run). Does not print: progress goes to the session's callback. */
 #include "io/hub_http.h"
 #include "base/file.h"
+#include "io/curl_api.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -122,17 +123,14 @@ static int is_sha256_hex(const char *s) {
 
 /* ---- session -------------------------------------------------------------------- */
 
-static pthread_once_t g_curl_once = PTHREAD_ONCE_INIT;
-static CURLcode g_curl_init;
-static void curl_init_once(void) { g_curl_init = curl_global_init(CURL_GLOBAL_DEFAULT); }
-
 void mg_hub_session_free(hub_session *s) {
     for (int i = 0; i < s->n_files; i++)
         free(s->files[i].name);
     free(s->files);
     if (s->curl)
-        curl_easy_cleanup(s->curl);
-    curl_slist_free_all(s->headers);
+        s->api->easy_cleanup(s->curl);
+    if (s->headers)
+        s->api->slist_free_all(s->headers);
     free(s->endpoint);
     free(s->cache);
     free(s->repo_dir);
@@ -171,15 +169,13 @@ mg_status mg_hub_session_init(hub_session *s, const char *repo_id, const mg_down
     if (!s->blobs_dir || !s->locks_dir)
         return MG_ERR_NOMEM;
 
-    pthread_once(&g_curl_once, curl_init_once);
-    if (g_curl_init != CURLE_OK)
-        return mg_fail(MG_ERR_NETWORK, "cannot initialise libcurl: %s", curl_easy_strerror(g_curl_init));
-    s->curl = curl_easy_init();
+    MG_TRY(mg_curl_api_get(&s->api));
+    s->curl = s->api->easy_init();
     if (!s->curl)
         return mg_fail(MG_ERR_NETWORK, "cannot initialise libcurl");
     char ua[128];
-    snprintf(ua, sizeof ua, "User-Agent: musicgen.c/%s; libcurl/%s", MG_VERSION, curl_version_info(CURLVERSION_NOW)->version);
-    s->headers = curl_slist_append(NULL, ua);
+    snprintf(ua, sizeof ua, "User-Agent: musicgen.c/%s; libcurl/%s", MG_VERSION, s->api->version_info(CURLVERSION_NOW)->version);
+    s->headers = s->api->slist_append(NULL, ua);
     const char *token = opt->token && opt->token[0] ? opt->token : getenv("HF_TOKEN");
     if (!token || !token[0])
         token = getenv("HUGGING_FACE_HUB_TOKEN");
@@ -189,12 +185,12 @@ mg_status mg_hub_session_init(hub_session *s, const char *repo_id, const mg_down
         if (!auth)
             return MG_ERR_NOMEM;
         snprintf(auth, tn, "Authorization: Bearer %s", token);
-        struct curl_slist *h = curl_slist_append(s->headers, auth);
+        struct curl_slist *h = s->api->slist_append(s->headers, auth);
         free(auth);
         if (h)
             s->headers = h;
         else {
-            curl_slist_free_all(s->headers);
+            s->api->slist_free_all(s->headers);
             s->headers = NULL;
         }
     }
@@ -214,8 +210,8 @@ static int has_token(const hub_session *s) {
 
 /* {endpoint}/{repo}/resolve/{revision}/{file}, revision and file URL-escaped. */
 static char *resolve_url(hub_session *s, const char *revision, const char *file) {
-    char *rev = curl_easy_escape(s->curl, revision, 0);
-    char *name = curl_easy_escape(s->curl, file, 0);
+    char *rev = s->api->easy_escape(s->curl, revision, 0);
+    char *name = s->api->easy_escape(s->curl, file, 0);
     char *url = NULL;
     if (rev && name) {
         size_t n = strlen(s->endpoint) + strlen(s->repo_id) + strlen(rev) + strlen(name) + 16;
@@ -224,8 +220,8 @@ static char *resolve_url(hub_session *s, const char *revision, const char *file)
             snprintf(url, n, "%s/%s/resolve/%s/%s", s->endpoint, s->repo_id, rev, name);
     } else
         mg_fail(MG_ERR_NOMEM, "out of memory building a URL");
-    curl_free(rev);
-    curl_free(name);
+    s->api->free(rev);
+    s->api->free(name);
     return url;
 }
 
@@ -243,23 +239,23 @@ static char *origin_url(const hub_session *s, const char *path) {
 
 static void setup_request(hub_session *s, const char *url, hub_http *h) {
     CURL *c = s->curl;
-    curl_easy_reset(c);
-    curl_easy_setopt(c, CURLOPT_URL, url);
-    curl_easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
-    curl_easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
-    curl_easy_setopt(c, CURLOPT_HEADERDATA, h);
-    curl_easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
-    curl_easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
+    s->api->easy_reset(c);
+    s->api->easy_setopt(c, CURLOPT_URL, url);
+    s->api->easy_setopt(c, CURLOPT_HTTPHEADER, s->headers);
+    s->api->easy_setopt(c, CURLOPT_HEADERFUNCTION, on_header);
+    s->api->easy_setopt(c, CURLOPT_HEADERDATA, h);
+    s->api->easy_setopt(c, CURLOPT_ERRORBUFFER, s->errbuf);
+    s->api->easy_setopt(c, CURLOPT_NOSIGNAL, 1L);
+    s->api->easy_setopt(c, CURLOPT_CONNECTTIMEOUT, 30L);
     /* A stalled connection (under 1 byte/s for a minute) counts as dropped. */
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
+    s->api->easy_setopt(c, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    s->api->easy_setopt(c, CURLOPT_LOW_SPEED_TIME, 60L);
 #if LIBCURL_VERSION_NUM >= 0x075500
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+    s->api->easy_setopt(c, CURLOPT_PROTOCOLS_STR, "http,https");
+    s->api->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
 #else
-    curl_easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
-    curl_easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    s->api->easy_setopt(c, CURLOPT_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
+    s->api->easy_setopt(c, CURLOPT_REDIR_PROTOCOLS, (long)(CURLPROTO_HTTP | CURLPROTO_HTTPS));
 #endif
     s->errbuf[0] = 0;
     http_reset(h);
@@ -282,7 +278,7 @@ static int curl_is_transient(CURLcode rc) {
 static int http_is_transient(long code) { return code == 408 || code == 429 || code >= 500; }
 
 static mg_status network_error(hub_session *s, CURLcode rc, const char *file) {
-    const char *detail = s->errbuf[0] ? s->errbuf : curl_easy_strerror(rc);
+    const char *detail = s->errbuf[0] ? s->errbuf : s->api->easy_strerror(rc);
     if (curl_is_unreachable(rc))
         return mg_fail(MG_ERR_NETWORK,
                        "cannot reach the Hugging Face hub at %s (%s). Check the network connection or proxy "
@@ -389,17 +385,17 @@ mg_status mg_hub_head(hub_session *s, const char *revision, const char *file, hu
             break;
         }
         setup_request(s, url, h);
-        curl_easy_setopt(s->curl, CURLOPT_NOBODY, 1L);
-        curl_easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
-        curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_head_xfer);
-        curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
-        CURLcode rc = curl_easy_perform(s->curl);
+        s->api->easy_setopt(s->curl, CURLOPT_NOBODY, 1L);
+        s->api->easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
+        s->api->easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_head_xfer);
+        s->api->easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
+        CURLcode rc = s->api->easy_perform(s->curl);
         if (rc == CURLE_ABORTED_BY_CALLBACK) {
             st = mg_hub_cancelled(s);
             break;
         }
         if (rc == CURLE_OK)
-            curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &h->code);
+            s->api->easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &h->code);
         if (rc == CURLE_OK && h->code >= 300 && h->code < 400 && h->location[0] == '/' && !h->commit[0] &&
             redirects < MG_HUB_MAX_REDIRECTS) {
             char *next = origin_url(s, h->location);
@@ -497,7 +493,7 @@ static size_t on_body(char *data, size_t size, size_t count, void *user) {
     size_t n = size * count;
     if (!t->started) {
         t->started = 1;
-        curl_easy_getinfo(t->s->curl, CURLINFO_RESPONSE_CODE, &t->code);
+        t->s->api->easy_getinfo(t->s->curl, CURLINFO_RESPONSE_CODE, &t->code);
         if (t->code == 200 && t->offset > 0) {
             /* The server ignored the Range: keep nothing of the old part. */
             if (ftruncate(t->fd, 0) != 0) {
@@ -584,20 +580,20 @@ mg_status mg_hub_get_once(hub_session *s, const hub_file *f, const char *inc, in
     hub_http h;
     transfer t = {.s = s, .h = &h, .fd = fd, .path = inc, .offset = offset, .buf = malloc(TRANSFER_BUFFER)};
     setup_request(s, url, &h);
-    curl_easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(s->curl, CURLOPT_MAXREDIRS, (long)MG_HUB_MAX_REDIRECTS);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
-    curl_easy_setopt(s->curl, CURLOPT_WRITEDATA, &t);
-    curl_easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
-    curl_easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_xfer);
-    curl_easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
+    s->api->easy_setopt(s->curl, CURLOPT_FOLLOWLOCATION, 1L);
+    s->api->easy_setopt(s->curl, CURLOPT_MAXREDIRS, (long)MG_HUB_MAX_REDIRECTS);
+    s->api->easy_setopt(s->curl, CURLOPT_WRITEFUNCTION, on_body);
+    s->api->easy_setopt(s->curl, CURLOPT_WRITEDATA, &t);
+    s->api->easy_setopt(s->curl, CURLOPT_NOPROGRESS, 0L);
+    s->api->easy_setopt(s->curl, CURLOPT_XFERINFOFUNCTION, on_xfer);
+    s->api->easy_setopt(s->curl, CURLOPT_XFERINFODATA, s);
     if (offset > 0)
-        curl_easy_setopt(s->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)offset);
+        s->api->easy_setopt(s->curl, CURLOPT_RESUME_FROM_LARGE, (curl_off_t)offset);
     s->file_base = offset;
     int64_t received_before = s->received;
-    CURLcode rc = curl_easy_perform(s->curl);
+    CURLcode rc = s->api->easy_perform(s->curl);
     long code = 0;
-    curl_easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
+    s->api->easy_getinfo(s->curl, CURLINFO_RESPONSE_CODE, &code);
     free(url);
     if (t.buf_len) /* what arrived is kept even if the transfer broke off: a resume continues it */
         flush_body(&t);

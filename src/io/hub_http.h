@@ -5,9 +5,9 @@
 #ifndef MG_IO_HUB_HTTP_H
 #define MG_IO_HUB_HTTP_H
 
+#include "io/curl_api.h"
 #include "io/hub.h"
 
-#include <curl/curl.h>
 #include <stdint.h>
 
 enum { MG_HUB_MAX_ATTEMPTS = 6, MG_HUB_MAX_REDIRECTS = 8 };
@@ -44,6 +44,7 @@ typedef struct hub_session {
     char *endpoint;  /* no trailing '/' */
     char *cache, *repo_dir, *blobs_dir, *locks_dir;
     char *commit;
+    const mg_curl_api *api; /* libcurl, loaded by the session's start */
     CURL *curl;
     struct curl_slist *headers;
     char errbuf[CURL_ERROR_SIZE];
