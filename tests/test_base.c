@@ -260,6 +260,11 @@ static void test_bigbuf_prefault(void) {
     }
 }
 
+static void count_warnings(mg_log_level level, const char *msg, void *user) {
+    if (level == MG_LOG_WARN && strstr(msg, "MG_MEMORY_LIMIT"))
+        ++*(int *)user;
+}
+
 /* What a generation may count on: the system's figure, or MG_MEMORY_LIMIT instead. */
 static void test_memory_available(void) {
     unsetenv("MG_MEMORY_LIMIT");
@@ -268,7 +273,15 @@ static void test_memory_available(void) {
     setenv("MG_MEMORY_LIMIT", "12345", 1);
     CHECK(mg_memory_available_bytes() == 12345, "MG_MEMORY_LIMIT caps it: %lld", (long long)mg_memory_available_bytes());
     setenv("MG_MEMORY_LIMIT", "12x", 1); /* malformed: ignored, not read as 12 */
+    mg_set_log_callback(NULL, NULL);
     CHECK(mg_memory_available_bytes() > (1 << 20), "malformed MG_MEMORY_LIMIT: %lld", (long long)mg_memory_available_bytes());
+    /* Its warning, lost while no callback was there, reaches the first one installed, once. */
+    int warnings = 0;
+    mg_set_log_callback(count_warnings, &warnings);
+    mg_memory_available_bytes();
+    mg_memory_available_bytes();
+    mg_set_log_callback(NULL, NULL);
+    CHECK(warnings == 1, "one MG_MEMORY_LIMIT warning once a callback is installed (got %d)", warnings);
     setenv("MG_MEMORY_LIMIT", "99999999999999999", 1); /* above the system's figure: it replaces it */
     CHECK(mg_memory_available_bytes() == 99999999999999999LL, "a limit above the system's: %lld",
           (long long)mg_memory_available_bytes());

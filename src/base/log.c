@@ -20,17 +20,18 @@ MG_API void mg_set_log_callback(mg_log_cb cb, void *user) {
     pthread_mutex_unlock(&g_log_lock);
 }
 
-void mg_log(mg_log_level level, const char *fmt, ...) {
+int mg_log(mg_log_level level, const char *fmt, ...) {
     pthread_mutex_lock(&g_log_lock);
     mg_log_cb cb = g_log_cb;
     void *user = g_log_user;
     pthread_mutex_unlock(&g_log_lock);
     if (!cb)
-        return;
+        return 0;
     char buf[1024];
     va_list ap;
     va_start(ap, fmt);
     vsnprintf(buf, sizeof buf, fmt, ap);
     va_end(ap);
     cb(level, buf, user);
+    return 1;
 }

@@ -400,10 +400,12 @@ int64_t mg_memory_available_bytes(void) {
         long long limit = strtoll(env, &end, 10);
         if (*end == 0 && limit >= 0)
             return limit;
+        /* Once per process, but not before a host has installed a log callback to see it. */
         static atomic_int warned;
-        if (!atomic_exchange(&warned, 1))
+        if (!atomic_load(&warned) &&
             mg_log_warn("MG_MEMORY_LIMIT=\"%.40s\" is not a whole number of bytes (such as 8000000000); using what "
-                        "the system says is available", env);
+                        "the system says is available", env))
+            atomic_store(&warned, 1);
     }
     int64_t avail = meminfo_bytes("MemAvailable"), swap = meminfo_bytes("SwapFree");
     if (avail >= 0 && swap > 0)
