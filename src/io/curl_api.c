@@ -53,8 +53,8 @@ mg_status mg_curl_api_load(const char *const *names, mg_curl_api *api, void **ha
         if (!f) {
             dlclose(h);
             memset(api, 0, sizeof *api);
-            return mg_fail(MG_ERR_UNSUPPORTED, "the libcurl found has no %s; install libcurl 7.x or newer "
-                           "(Debian and Ubuntu: apt-get install libcurl4)", k_symbols[i].name);
+            return mg_fail(MG_ERR_UNSUPPORTED, "the libcurl found has no %s: it is too old for downloading; "
+                           "install a current one (Debian and Ubuntu: apt-get install libcurl4)", k_symbols[i].name);
         }
         /* POSIX: a data pointer from dlsym holds a function's address at the same size. */
         memcpy((char *)api + k_symbols[i].offset, &f, sizeof f);
