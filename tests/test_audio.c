@@ -20,6 +20,7 @@
 #include <ebur128.h>
 #include <errno.h>
 #include <math.h>
+#include <pthread.h>
 #include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
@@ -465,6 +466,62 @@ static int64_t zero_crossings(const float *x, int ch, int64_t start, int64_t n) 
     for (int64_t i = start + 1; i < start + n; i++)
         z += (x[(i - 1) * ch] < 0) != (x[i * ch] < 0);
     return z;
+}
+
+/* Two threads whose opens fail at the same time each get their own file's reason:
+ * libsndfile keeps the reason of a failed open in one process-wide variable, which
+ * mg_sndfile_open_lock guards (without it, 17-735 of each thread's 20000 messages
+ * were the other thread's, in three runs on the 2-core VM). */
+typedef struct {
+    const void *bytes;
+    size_t size;
+    const char *expect; /* in every message */
+    int wrong;
+} failing_open;
+
+static void *open_failing_repeatedly(void *arg) {
+    failing_open *f = arg;
+    for (int i = 0; i < 20000; i++) {
+        mg_audio a;
+        if (mg_audio_read_memory(f->bytes, f->size, "in memory", 0, &a) == MG_OK) {
+            mg_audio_free(&a);
+            f->wrong++;
+        } else if (!strstr(mg_last_error(), f->expect))
+            f->wrong++;
+    }
+    return NULL;
+}
+
+static void test_concurrent_open_errors(void) {
+    static const char text[] = "this is not audio at all, just some text\n";
+    uint8_t wav[52] = {0}; /* RIFF/WAVE with a 'fmt ' chunk of format 0x1234 */
+    memcpy(wav, "RIFF", 4);
+    put32(wav + 4, 44);
+    memcpy(wav + 8, "WAVEfmt ", 8);
+    put32(wav + 16, 16);
+    put32(wav + 20, 0x00011234u); /* format tag, 1 channel */
+    put32(wav + 24, 32000);
+    put32(wav + 28, 64000);
+    put32(wav + 32, 0x00100002u); /* block align 2, 16 bits */
+    memcpy(wav + 36, "data", 4);
+    put32(wav + 40, 8);
+    failing_open f[2] = {{text, sizeof text - 1, "not an audio file libsndfile can read", 0},
+                         {wav, sizeof wav, "'fmt '", 0}};
+    mg_audio a;
+    for (int i = 0; i < 2; i++) { /* each fails alone with the reason the threads expect */
+        CHECK(mg_audio_read_memory(f[i].bytes, f[i].size, "in memory", 0, &a) != MG_OK &&
+                  strstr(mg_last_error(), f[i].expect),
+              "failing open %d alone: %s", i, mg_last_error());
+    }
+    pthread_t t[2];
+    int started = 0;
+    for (int i = 0; i < 2; i++)
+        started += pthread_create(&t[i], NULL, open_failing_repeatedly, &f[i]) == 0;
+    for (int i = 0; i < started; i++)
+        pthread_join(t[i], NULL);
+    CHECK(started == 2, "two threads started");
+    CHECK(f[0].wrong == 0 && f[1].wrong == 0, "each thread's failed opens give its own reason (%d and %d of 20000 did not)",
+          f[0].wrong, f[1].wrong);
 }
 
 static void test_resample(void) {
@@ -957,6 +1014,7 @@ int main(int argc, char **argv) {
     test_unwritable();
     test_disk_full();
     test_read_errors();
+    test_concurrent_open_errors();
     test_resample();
     test_channels();
     test_peak_normalize_edges();

@@ -91,4 +91,11 @@ int64_t mg_audio_first_non_finite(const float *x, int64_t n);
 mg_status mg_audio_measure(const float *pcm, int64_t n_frames, int channels, int rate, double *lufs,
                            double *true_peak);
 
+/* libsndfile reports why an open failed only in a process-wide variable
+ * (sf_error(NULL) / sf_strerror(NULL)): two threads whose opens fail at once can read
+ * each other's reason. audio_read.c and audio_write.c hold this lock from the open to
+ * the copy of its error into the thread's own message. */
+void mg_sndfile_open_lock(void);
+void mg_sndfile_open_unlock(void);
+
 #endif

@@ -15,6 +15,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <sndfile.h>
 #include <stdlib.h>
 #include <string.h>
@@ -163,6 +164,10 @@ static mg_status check_riff(byte_source *b, const char *where) {
 
 /* ---- decoding ------------------------------------------------------------------------ */
 
+static pthread_mutex_t g_sndfile_open = PTHREAD_MUTEX_INITIALIZER;
+void mg_sndfile_open_lock(void) { pthread_mutex_lock(&g_sndfile_open); }
+void mg_sndfile_open_unlock(void) { pthread_mutex_unlock(&g_sndfile_open); }
+
 static mg_status open_error(const char *where) {
     int err = sf_error(NULL);
     const char *msg = sf_strerror(NULL);
@@ -302,9 +307,12 @@ mg_status mg_audio_read(const char *path, mg_audio *out) {
     }
     SF_INFO info;
     memset(&info, 0, sizeof info);
+    mg_sndfile_open_lock();
     SNDFILE *sf = sf_open(path, SFM_READ, &info);
+    mg_status opened = sf ? MG_OK : open_error(path);
+    mg_sndfile_open_unlock();
     if (!sf)
-        return open_error(path);
+        return opened;
     mg_status s = decode_all(sf, &info, path, MG_AUDIO_MAX_SAMPLES, out);
     sf_close(sf);
     return s;
@@ -325,9 +333,12 @@ mg_status mg_audio_read_memory(const void *data, size_t size, const char *where,
     SF_VIRTUAL_IO io = {mem_length, mem_seek, mem_read, mem_write, mem_tell};
     SF_INFO info;
     memset(&info, 0, sizeof info);
+    mg_sndfile_open_lock();
     SNDFILE *sf = sf_open_virtual(&io, SFM_READ, &info, &m);
+    mg_status opened = sf ? MG_OK : open_error(where);
+    mg_sndfile_open_unlock();
     if (!sf)
-        return open_error(where);
+        return opened;
     mg_status s = decode_all(sf, &info, where, max_samples, out);
     sf_close(sf);
     return s;

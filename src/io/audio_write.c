@@ -378,12 +378,15 @@ mg_status mg_audio_write(const char *path, const float *pcm, int64_t n_frames, i
     MG_TRY(mg_atomic_open(&af, path, opts->overwrite));
     fd_sink sink = {af.fd, 0};
     SF_VIRTUAL_IO io = {sink_length, sink_seek, sink_read, sink_write, sink_tell};
+    mg_sndfile_open_lock();
     SNDFILE *sf = sf_open_virtual(&io, SFM_WRITE, &info, &sink);
+    mg_status opened = sf ? MG_OK
+                          : mg_fail(MG_ERR_IO, "cannot write %s: libsndfile cannot create a %s file: %s", path, c->name,
+                                    sf_strerror(NULL));
+    mg_sndfile_open_unlock();
     if (!sf) {
-        mg_status st = mg_fail(MG_ERR_IO, "cannot write %s: libsndfile cannot create a %s file: %s", path, c->name,
-                               sf_strerror(NULL));
         mg_atomic_abort(&af);
-        return st;
+        return opened;
     }
     /* No PEAK chunk in float WAVs: it holds the time of writing, so the same samples
      * would give different files (and players do not need it). */
