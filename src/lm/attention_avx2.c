@@ -44,6 +44,16 @@ static inline __attribute__((always_inline)) void axpy_float(float *o, float a, 
                                                              float (*load1)(const void *, int)) {
     __m256 av = _mm256_set1_ps(a);
     int e = 0;
+    for (; e + 32 <= hd; e += 32) { /* written out, as axpy_q8 below */
+        __m256 o0 = _mm256_fmadd_ps(av, load8(v, e), _mm256_loadu_ps(o + e));
+        __m256 o1 = _mm256_fmadd_ps(av, load8(v, e + 8), _mm256_loadu_ps(o + e + 8));
+        __m256 o2 = _mm256_fmadd_ps(av, load8(v, e + 16), _mm256_loadu_ps(o + e + 16));
+        __m256 o3 = _mm256_fmadd_ps(av, load8(v, e + 24), _mm256_loadu_ps(o + e + 24));
+        _mm256_storeu_ps(o + e, o0);
+        _mm256_storeu_ps(o + e + 8, o1);
+        _mm256_storeu_ps(o + e + 16, o2);
+        _mm256_storeu_ps(o + e + 24, o3);
+    }
     for (; e + 8 <= hd; e += 8)
         _mm256_storeu_ps(o + e, _mm256_fmadd_ps(av, load8(v, e), _mm256_loadu_ps(o + e)));
     for (; e < hd; e++)
@@ -75,13 +85,22 @@ static inline float dot_q8(const float *q, const void *k, int hd) {
     return hsum8(acc);
 }
 
+/* The block's four vectors written out: GCC 12 kept the loop over them rolled, and
+ * the unrolled weighted sum takes ~74 instead of ~88 ns per cache row of 16 heads
+ * (Zen 3, from L2; the same FMAs in the same order, so the same bits). */
 static inline void axpy_q8(float *o, float a, const void *v, int hd) {
     const mg_block_q8_0 *w = v;
     for (int b = 0; b < hd / MG_QK; b++) {
         __m256 ab = _mm256_set1_ps(a * _cvtsh_ss(w[b].d));
         float *ob = o + b * MG_QK;
-        for (int e = 0; e < MG_QK; e += 8)
-            _mm256_storeu_ps(ob + e, _mm256_fmadd_ps(ab, load_q8(w[b].qs + e), _mm256_loadu_ps(ob + e)));
+        __m256 o0 = _mm256_fmadd_ps(ab, load_q8(w[b].qs), _mm256_loadu_ps(ob));
+        __m256 o1 = _mm256_fmadd_ps(ab, load_q8(w[b].qs + 8), _mm256_loadu_ps(ob + 8));
+        __m256 o2 = _mm256_fmadd_ps(ab, load_q8(w[b].qs + 16), _mm256_loadu_ps(ob + 16));
+        __m256 o3 = _mm256_fmadd_ps(ab, load_q8(w[b].qs + 24), _mm256_loadu_ps(ob + 24));
+        _mm256_storeu_ps(ob, o0);
+        _mm256_storeu_ps(ob + 8, o1);
+        _mm256_storeu_ps(ob + 16, o2);
+        _mm256_storeu_ps(ob + 24, o3);
     }
 }
 
