@@ -293,9 +293,14 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
     int W = model_window;
     if (gp->window_s > 0) {
         W = seconds_to_frames(gp->window_s, fr);
+        /* The window as audiocraft and the issue name it (max_length columns: 30 s for
+         * the released models) is the model's window: its last D columns hold the delay
+         * pattern's tail, so it makes 29.92 s of audio. */
+        if (W > model_window && W <= window_cols)
+            W = model_window;
         if (W > model_window)
-            return mg_fail(MG_ERR_INVALID_ARG, "window %g s is longer than the model's %.3f s", gp->window_s,
-                           model_window / fr);
+            return mg_fail(MG_ERR_INVALID_ARG, "window %g s is longer than the model's %.3f s (%.3f s of audio)",
+                           gp->window_s, window_cols / fr, model_window / fr);
         int min_w = D - 1 > 2 ? D - 1 : 2; /* the delay pattern's minimum, and room for a stride */
         if (W < min_w)
             return mg_fail(MG_ERR_INVALID_ARG, "window %g s is too short: use at least %g s", gp->window_s,

@@ -771,6 +771,8 @@ def param_cases():
         ("stride longer than the window", ["-d", "20", "--window", "5", "--stride", "6"], ["stride"]),
         ("loudness target out of range", ["--loudness-normalize=5"], ["loudness"]),
         ("unknown option", ["--bogus"], ["--bogus"]),
+        ("a prompt that starts with '-' (\"-heavy metal\": -h is --help)", ["-heavy metal"],
+         ["'-heavy metal' is not an option", "goes after --"]),
         ("-o - without --stream", ["-o", "-"], ["--stream"]),
         ("--codes-out with an audio name", ["--codes-out", "c.wav"], ["c.wav", ".npy"]),
         ("duration in hexadecimal", ["-d", "0x10"], ["--duration"]),
@@ -784,6 +786,10 @@ def param_cases():
         if "-o" not in args:
             full += ["-o", w.path("out", "x.wav")]
         run(w, full + ["-q"] + args + ["rock"], expect)
+
+    w = Work("a prompt that starts with '-' after -- (valid)")
+    run_ok(w, ["generate", "-m", m, "-t", "1", "-d", "0.5", "-o", w.path("out", "x.wav"), "-q", "--", "-heavy metal"])
+    t.check(os.path.exists(w.path("out", "x.wav")), f"{w.name}: no audio written")
 
     w = Work("no prompt given")
     run(w, ["generate", "-m", m, "-o", w.path("out", "x.wav"), "-q"], ["prompt"])

@@ -290,6 +290,19 @@ def short_window_checks(d):
     p = t.run(["generate", "-m", fx, "-d", "14", "--stride", "6", "--sample-format", "f32", "-o",
                os.path.join(d, "slow.wav"), "--force", "-q", "x"])
     t.check("windows" not in p.stderr, f"warning on a usual stride: {p.stderr.strip()}")
+    # The window as audiocraft and issue 9 name it (max_length columns: 30 s for the
+    # released models, 10 s here) is the model's window, whose audio is D - 1 frames
+    # shorter (9.92 s): --window 10 gives the default's codes; beyond it is an error.
+    codes = {}
+    for name, extra in (("default", []), ("window 10", ["--window", "10"])):
+        codes[name] = os.path.join(d, name.replace(" ", "_") + ".npy")
+        t.run(["generate", "-m", fx, "-d", "14", "--stride", "6", "--seed", "1", "--codes-out", codes[name], "--force",
+               "-q", "x"] + extra)
+    same = all(os.path.exists(c) for c in codes.values()) and np.array_equal(*[np.load(c) for c in codes.values()])
+    t.check(same, "--window 10 (max_length / frame rate) gives other codes than the model's window")
+    p = t.run(["generate", "-m", fx, "-d", "14", "--window", "10.1", "-q", "x"], expect_ok=False)
+    t.check("window 10.1 s is longer than the model's 10.000 s (9.920 s of audio)" in p.stderr,
+            f"--window 10.1: {p.stderr.strip()}")
     p = t.run(["generate", "-m", models["k8p15"], "-d", "1", "--stride", "0.001", "-q", "x"], expect_ok=False)
     t.check("shorter than one codec frame" in p.stderr, f"sub-frame stride: {p.stderr.strip()}")
     # One frame per window: one window works, more cannot continue from itself.

@@ -50,6 +50,51 @@ static int ambiguous_candidates(const struct option *opts, const char *name, int
     return n;
 }
 
+/* 1 if long option `name` (len bytes: a whole name or a unique abbreviation, as
+ * getopt_long takes it) takes its value from the next argument. */
+static int long_takes_next(const struct option *opts, const char *name, size_t len) {
+    const struct option *hit = NULL;
+    int n = 0;
+    for (const struct option *o = opts; o && o->name; o++) {
+        if (strncmp(o->name, name, len))
+            continue;
+        if (strlen(o->name) == len)
+            return o->has_arg == required_argument;
+        hit = o;
+        n++;
+    }
+    return n == 1 && hit->has_arg == required_argument;
+}
+
+int cli_check_short_clusters(const char *cmd, int argc, char **argv, const char *optstring,
+                             const struct option *opts) {
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        if (!strcmp(a, "--"))
+            return 0;
+        if (a[0] != '-' || !a[1] || (a[1] >= '0' && a[1] <= '9'))
+            continue; /* a word, "-", or a negative number (cli_bad_option explains those) */
+        if (a[1] == '-') {
+            size_t len = strcspn(a + 2, "=");
+            if (!a[2 + len] && long_takes_next(opts, a + 2, len))
+                i++;
+            continue;
+        }
+        for (const char *c = a + 1; *c; c++) {
+            const char *o = *c != ':' ? strchr(optstring, *c) : NULL;
+            if (!o)
+                return cli_error(cmd, "'%s' is not an option (see musicgen %s --help); an argument that starts "
+                                 "with '-' goes after --, as in: musicgen %s [OPTIONS] -- '%s'", a, cmd, cmd, a);
+            if (o[1] == ':') { /* the rest of the word, or the next argument, is its value */
+                if (!c[1])
+                    i++;
+                break;
+            }
+        }
+    }
+    return 0;
+}
+
 int cli_bad_option(const char *cmd, char **argv, const char *optstring, const struct option *opts) {
     const char *bad = optind > 0 ? argv[optind - 1] : NULL;
     if (bad && !strncmp(bad, "--", 2)) {

@@ -161,6 +161,8 @@ int cmd_bench(int argc, char **argv) {
     optind = 1;
     int c;
     long lv;
+    if (cli_check_short_clusters("bench", argc, argv, optstring, opts))
+        return 1;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;

@@ -69,6 +69,8 @@ static int parse(int argc, char **argv, decode_opts *o) {
     const char *optstring = ":m:o:s:ft:h";
     opterr = 0;
     int c;
+    if (cli_check_short_clusters("decode", argc, argv, optstring, opts))
+        return 1;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': o->model = optarg; break;

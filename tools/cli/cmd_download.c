@@ -58,6 +58,8 @@ int cmd_download(int argc, char **argv) {
     int quiet = 0;
     opterr = 0;
     int c;
+    if (cli_check_short_clusters("download", argc, argv, optstring, opts))
+        return 1;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'r': opt.revision = optarg; break;

@@ -41,6 +41,8 @@ int cmd_encode(int argc, char **argv) {
     const char *optstring = ":m:o:ft:h";
     opterr = 0;
     int c;
+    if (cli_check_short_clusters("encode", argc, argv, optstring, opts))
+        return 1;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;

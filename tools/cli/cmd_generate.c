@@ -203,6 +203,8 @@ int cmd_generate(int argc, char **argv) {
     const char *flag_prompts[MAX_FLAG_PROMPTS];
     int n_flag_prompts = 0;
     int sampling_option = 0; /* --top-k, --top-p or --temperature: sample, whatever the model's default */
+    if (cli_check_short_clusters("generate", argc, argv, optstring, opts))
+        return 1;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': o.model = optarg; break;

@@ -92,6 +92,8 @@ int cmd_info(int argc, char **argv) {
     const char *optstring = ":m:h";
     opterr = 0;
     int c;
+    if (cli_check_short_clusters("info", argc, argv, optstring, opts))
+        return 1;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;

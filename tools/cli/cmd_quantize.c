@@ -76,6 +76,8 @@ int cmd_quantize(int argc, char **argv) {
     const char *optstring = ":m:o:t:fqh";
     opterr = 0;
     int c;
+    if (cli_check_short_clusters("quantize", argc, argv, optstring, opts))
+        return 1;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;

@@ -52,6 +52,8 @@ int cmd_tokenize(int argc, char **argv) {
     const char *optstring = ":m:ph";
     opterr = 0;
     int c;
+    if (cli_check_short_clusters("tokenize", argc, argv, optstring, opts))
+        return 1;
     while ((c = getopt_long(argc, argv, optstring, opts, NULL)) != -1) {
         switch (c) {
         case 'm': model = optarg; break;
