@@ -326,12 +326,9 @@ mg_dtype mg_gguf_pick_type(const char *name, int ndim, const int64_t *shape, mg_
      * step and end up resident (page fault-around), so they become f16 unless small,
      * as the matrices (f32 doubles musicgen-small's 17 MB). Any rounding of either
      * input flips a toy model's greedy codes. f16 / bf16 files reduce all of them. */
-    int keep_stored = !strcmp(name, "text_encoder.shared.weight") ||
-                      mg_matrix_stays_whole(shape[0], shape[1], quantize_small);
-    if (is_embedding(name) && mg_dtype_is_block(want) && keep_stored)
-        return stored == MG_DT_F16 || stored == MG_DT_BF16 ? stored : MG_DT_F32;
     if (is_embedding(name))
-        return want == MG_DT_F32 ? MG_DT_F32 : want == MG_DT_BF16 ? MG_DT_BF16 : MG_DT_F16;
+        return mg_embedding_format(want, stored, shape[0], shape[1], !strcmp(name, "text_encoder.shared.weight"),
+                                   quantize_small);
     return MG_DT_F32;
 }
 

@@ -252,6 +252,19 @@ mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64
     return MG_OK;
 }
 
+mg_status mg_store_get_embedding(mg_store *s, const char *name, int64_t rows, int64_t cols, mg_dtype want, int text,
+                                 mg_tensor *out, mg_dtype *round) {
+    int64_t shape[2] = {rows, cols};
+    *round = MG_DT_F32;
+    MG_TRY(mg_store_get(s, name, 2, shape, out));
+    if (want == MG_DT_COUNT && s->f32_as_f16 && out->dtype == MG_DT_F32) /* MG_WEIGHT_AUTO_F16 */
+        want = MG_DT_F16;
+    mg_dtype fmt = mg_embedding_format(want, out->dtype, rows, cols, text, s->quantize_small);
+    if (fmt != out->dtype && (fmt == MG_DT_F16 || fmt == MG_DT_BF16))
+        *round = fmt; /* f32 from a 16-bit table: the same values */
+    return MG_OK;
+}
+
 /* The f32 values of a tensor into dst (numel floats), checked finite. */
 static mg_status tensor_to_f32(mg_store *s, const char *name, const mg_tensor *t, float *dst) {
     int64_t n = mg_tensor_numel(t);

@@ -55,6 +55,14 @@ mg_status mg_store_get_f32(mg_store *s, const char *name, int ndim, const int64_
  * small matrices unless s->quantize_small). */
 mg_status mg_store_get_matrix(mg_store *s, const char *name, int64_t rows, int64_t cols, mg_dtype want,
                               mg_matrix *out);
+/* An embedding table [rows, cols] as stored, and in *round the 16-bit format its rows
+ * are to be rounded through when read (mg_round_through; MG_DT_F32: none), so that
+ * they have the values `musicgen quantize` stores for `want` (mg_embedding_format;
+ * text: T5's table): converting on load then gives the quantized file's results,
+ * without a copy of the table. MG_DT_COUNT keeps the stored values (rounds f32 to f16
+ * when s->f32_as_f16). */
+mg_status mg_store_get_embedding(mg_store *s, const char *name, int64_t rows, int64_t cols, mg_dtype want, int text,
+                                 mg_tensor *out, mg_dtype *round);
 /* A convolution weight that may be stored as weight_norm (prefix.weight_g / weight_v,
  * dim=0) or plainly (prefix.weight): returns the folded f32 weight of `shape`. */
 mg_status mg_store_get_weight_norm(mg_store *s, const char *prefix, int ndim, const int64_t *shape,

@@ -80,10 +80,11 @@ static mg_status load_all(mg_decoder *d, mg_store *s, mg_dtype want) {
     d->layers = mg_calloc((size_t)c->n_layers, sizeof *d->layers, "decoder layers");
     if (!d->embed || !d->lm_heads || !d->layers)
         return MG_ERR_NOMEM;
-    int64_t emb_shape[2] = {V + 1, D};
+    /* Rows read as `musicgen quantize` stores them (f16 for the block formats unless
+     * small), so that a conversion on load gives the quantized file's codes. */
     for (int k = 0; k < K; k++) {
         snprintf(n, sizeof n, "decoder.model.decoder.embed_tokens.%d.weight", k);
-        MG_TRY(mg_store_get(s, n, 2, emb_shape, &d->embed[k]));
+        MG_TRY(mg_store_get_embedding(s, n, V + 1, D, want, 0, &d->embed[k], &d->embed_round));
     }
     /* The stored sinusoidal table is authoritative (recomputing differs by ~1e-5). */
     const char *pos_name = "decoder.model.decoder.embed_positions.weights";
@@ -545,6 +546,7 @@ static mg_status forward_chunk(mg_dec_state *s, mg_pool *pool, const int32_t *to
                     return mg_fail(MG_ERR_INVALID_ARG, "decoder input id %d of codebook %d is outside [0, %d]", id, k, V);
                 const mg_tensor *E = &d->embed[k];
                 mg_matrix_row_to_f32(E->dtype, E->data, id, s->x, D);
+                mg_round_through(d->embed_round, s->x, D);
                 mg_add(h, s->x, D);
             }
             mg_add(h, d->pos + (size_t)(pos0 + t) * D, D);

@@ -32,6 +32,7 @@ typedef struct mg_decoder {
     mg_decoder_config cfg;
     int head_dim;
     mg_tensor *embed;      /* K tables [V + 1, d] (row V = pad/start) */
+    mg_dtype embed_round;  /* rows rounded through this 16-bit format when read (f32: none) */
     const float *pos;      /* [max_position_embeddings, d] sinusoidal table */
     float *pos_owned;      /* computed table when the checkpoint has none */
     mg_dec_layer *layers;

@@ -61,6 +61,15 @@ mg_dtype mg_text_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int qu
     return MG_DT_F16;
 }
 
+mg_dtype mg_embedding_format(mg_dtype want, mg_dtype stored, int64_t rows, int64_t cols, int text, int quantize_small) {
+    want = mg_dtype_x16_base(want);
+    if (want == MG_DT_COUNT)
+        return stored;
+    if (mg_dtype_is_block(want) && (text || mg_matrix_stays_whole(rows, cols, quantize_small)))
+        return stored == MG_DT_F16 || stored == MG_DT_BF16 ? stored : MG_DT_F32;
+    return want == MG_DT_F32 ? MG_DT_F32 : want == MG_DT_BF16 ? MG_DT_BF16 : MG_DT_F16;
+}
+
 int mg_dtype_is_weight(mg_dtype t) { return t == MG_DT_F32 || t == MG_DT_F16 || t == MG_DT_BF16 || mg_dtype_is_block(t); }
 
 size_t mg_dtype_row_bytes(mg_dtype t, int64_t n) {
@@ -387,6 +396,17 @@ void mg_matrix_row_to_f32(mg_dtype t, const void *data, int64_t r, float *dst, i
         int64_t nblk = n / MG_QK - b0 < 8 ? n / MG_QK - b0 : 8;
         mg_x16_unpack(t, group, (int)(r % MG_X16_ROWS), b0, nblk, blk);
         mg_row_to_f32(mg_dtype_x16_base(t), blk, dst + b0 * MG_QK, nblk * MG_QK);
+    }
+}
+
+void mg_round_through(mg_dtype t, float *x, int64_t n) {
+    if (t != MG_DT_F16 && t != MG_DT_BF16)
+        return;
+    uint16_t buf[256];
+    for (int64_t i = 0; i < n; i += 256) {
+        int64_t m = n - i < 256 ? n - i : 256;
+        mg_row_from_f32(t, x + i, buf, m);
+        mg_row_to_f32(t, buf, x + i, m);
     }
 }
 

@@ -100,6 +100,12 @@ mg_dtype mg_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantiz
  * other format gives f16, except that a block format keeps small matrices f32 as the
  * decoder's. MG_DT_COUNT (keep the stored format) passes through. */
 mg_dtype mg_text_matrix_format(mg_dtype want, int64_t rows, int64_t cols, int quantize_small);
+/* The format of an embedding table [rows, cols] stored as `stored` when `want` is asked
+ * for (`musicgen quantize` and conversions on load alike): a block format keeps T5's
+ * table (`text`) and small decoder ones as stored (f32 unless a 16-bit format),
+ * and makes the decoder's others f16; f32, f16 and bf16 give themselves. MG_DT_COUNT
+ * (keep the stored format) gives `stored`. */
+mg_dtype mg_embedding_format(mg_dtype want, mg_dtype stored, int64_t rows, int64_t cols, int text, int quantize_small);
 
 #define MG_MAX_DIMS 4
 typedef struct mg_tensor {
@@ -133,6 +139,9 @@ void mg_row_from_f32(mg_dtype t, const float *src, void *dst, int64_t n);
 
 /* Row r of a matrix of n-value rows stored in format t, as f32 (any format). */
 void mg_matrix_row_to_f32(mg_dtype t, const void *data, int64_t r, float *dst, int64_t n);
+/* x rounded to 16-bit format t (f16 or bf16) and back, in place, as mg_row_from_f32
+ * rounds; any other t leaves x alone. */
+void mg_round_through(mg_dtype t, float *x, int64_t n);
 /* `rows` rows of n f32 values into format t (x16 formats: rows % 16 == 0). */
 void mg_matrix_from_f32(mg_dtype t, const float *src, void *dst, int64_t rows, int64_t n);
 /* x16 format t <-> its block format: 16 consecutive rows of n values in the block

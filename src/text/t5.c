@@ -91,7 +91,8 @@ mg_status mg_t5_load(const mg_config *cfg, mg_store *s, mg_dtype want, mg_t5 **o
         st = MG_ERR_NOMEM;
     int64_t emb_shape[2] = {c->vocab_size, c->d_model};
     if (st == MG_OK)
-        st = mg_store_get(s, "text_encoder.shared.weight", 2, emb_shape, &t->embed);
+        st = mg_store_get_embedding(s, "text_encoder.shared.weight", emb_shape[0], emb_shape[1], want, 1, &t->embed,
+                                    &t->embed_round);
     int64_t rb_shape[2] = {c->num_buckets, c->n_heads};
     if (st == MG_OK)
         st = mg_store_get_f32(s, "text_encoder.encoder.block.0.layer.0.SelfAttention.relative_attention_bias.weight", 2,
@@ -218,8 +219,10 @@ mg_status mg_t5_encode_debug(const mg_t5 *t, mg_pool *pool, const int32_t *ids, 
     }
 
     /* Embedding: h = shared[ids] (no scaling in T5). */
-    for (int64_t i = 0; i < N; i++)
+    for (int64_t i = 0; i < N; i++) {
         mg_matrix_row_to_f32(t->embed.dtype, t->embed.data, ids[i], h + i * d, d);
+        mg_round_through(t->embed_round, h + i * d, d);
+    }
 
     /* Some bucket settings leave far-apart tokens without a bucket (what `musicgen info`
      * warns about): refuse the prompt, naming the distance. */

@@ -25,6 +25,7 @@ typedef struct mg_t5_layer {
 typedef struct mg_t5 {
     mg_t5_config cfg;
     mg_tensor embed;        /* text_encoder.shared.weight [vocab, d] (any float format) */
+    mg_dtype embed_round;   /* rows rounded through this 16-bit format when read (f32: none) */
     const float *rel_bias;  /* [num_buckets, heads] */
     mg_t5_layer *layers;
     const float *final_ln;

@@ -10,7 +10,8 @@
 #     reports the same model with the right weight type;
 #  2. a random checkpoint whose sizes are multiples of 32 reports q8_0 / q4_0 with
 #     --pure (without it: its small matrices stay f32, and info says so), and
-#     --no-mmap gives the same greedy codes as the mapped weights;
+#     --no-mmap gives the same greedy codes as the mapped weights; converting on load
+#     (--weight-type T) gives the same greedy codes as the file quantize --type T makes;
 #  3. GGUF -> GGUF works (also over itself); an existing output is refused without
 #     --force and left untouched; -o - and -o naming a file of the model folder are
 #     refused even with --force; bad options and inputs fail with a message;
@@ -231,6 +232,27 @@ PYEOF
                 -o "$DIR/$name-$mode.wav" --codes-out "$DIR/$name-$mode.npy" > /dev/null || fail "generate $name $mode"
         done
         cmp -s "$DIR/$name-mapped.npy" "$DIR/$name---no-mmap.npy" || fail "--no-mmap changed the codes of $name"
+    done
+    # Converting on load gives what the quantized file gives: the same greedy codes from
+    # `--weight-type T` as from `quantize --type T`, for a model whose embedding tables
+    # are not small (the file makes the decoder's f16, and T5's f16 in f16 / bf16 files;
+    # the loader rounds their rows the same way) and whose fc1 rows and lm heads (1000
+    # and 2047 rows) are not whole 16-row groups.
+    "$PY" - "$REF/tiny-mono/config.json" "$DIR/emb.json" <<'PYEOF'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["decoder"].update(hidden_size=512, num_attention_heads=8, ffn_dim=1000, num_hidden_layers=1, vocab_size=2047)
+c["audio_encoder"]["codebook_size"] = 2048
+json.dump(c, open(sys.argv[2], "w"), indent=1)
+PYEOF
+    "$MAKER" "$DIR/emb.json" "$DIR/emb" --spiece "$REF/tiny-mono/spiece.model" 2> /dev/null || fail "random checkpoint emb"
+    for t in q8_0 q4_0 f16 bf16; do
+        "$MUSICGEN" quantize -q -m "$DIR/emb" -o "$DIR/emb-$t.gguf" -t "$t" || fail "quantize emb $t"
+        "$MUSICGEN" generate -m "$DIR/emb-$t.gguf" --greedy --steps 16 -q --force --codes-out "$DIR/emb-$t-file.npy" \
+            -- "80s pop track" "lo-fi hip hop" > /dev/null || fail "generate emb $t file"
+        "$MUSICGEN" generate -m "$DIR/emb" --weight-type "$t" --greedy --steps 16 -q --force \
+            --codes-out "$DIR/emb-$t-load.npy" -- "80s pop track" "lo-fi hip hop" > /dev/null || fail "generate emb $t load"
+        cmp -s "$DIR/emb-$t-file.npy" "$DIR/emb-$t-load.npy" || fail "--weight-type $t gives other codes than its GGUF"
     done
 else
     fail "$MAKER not built"
