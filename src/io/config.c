@@ -5,6 +5,7 @@
 #include "io/json.h"
 
 #include <cjson/cJSON.h>
+#include <float.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -405,7 +406,14 @@ mg_status mg_generation_config_parse(const char *json, size_t len, const char *w
     cJSON *top_k = get(root, "top_k");
     g->top_k = !top_k ? 50 : cJSON_IsNull(top_k) ? 0 : opt_int(&p, root, "top_k", 50, 0, 1 << 24);
     g->top_p = (float)gen_num(&p, root, "top_p", 1.0, 1.0, 0, 1);
-    g->temperature = (float)gen_num(&p, root, "temperature", 1.0, 1.0, 1e-6, 1e6);
+    /* Any positive temperature, as transformers takes it (a greedy run never uses it);
+     * the sampler divides in float, so it is clamped into float's range, as
+     * --temperature is: below FLT_MIN it is argmax either way. */
+    double temperature = gen_num(&p, root, "temperature", 1.0, 1.0, 0, DBL_MAX);
+    if (p.st == MG_OK && !(temperature > 0))
+        p.st = mg_fail(MG_ERR_FORMAT, "%s: generation_config.temperature must be a positive number (got %g)", where,
+                       temperature);
+    g->temperature = (float)(temperature < FLT_MIN ? FLT_MIN : temperature > FLT_MAX ? FLT_MAX : temperature);
     g->max_length = opt_int(&p, root, "max_length", g->max_length, 2, 1 << 24);
     g->decoder_start_token_id = opt_int(&p, root, "decoder_start_token_id", g->decoder_start_token_id, 0, 1 << 20);
     g->pad_token_id = opt_int(&p, root, "pad_token_id", g->pad_token_id, 0, 1 << 20);

@@ -388,6 +388,17 @@ def sampling_default_checks(d):
     for opt, val in (("--temperature", "1e-40"), ("--temperature", "1e-50"), ("--top-p", "1e-50")):
         c = codes(fx, "tiny_" + opt[2:], "--seed", "3", opt, val, "--weight-type", "f32", "--kv-type", "f32")
         t.check(c is not None and np.array_equal(c, f32), f"{opt} {val} is not argmax")
+    # The same from generation_config.json, which transformers takes with any positive
+    # temperature (a greedy run must not even look at it); 0 is refused.
+    for val in (1e-9, 1e-300):
+        json.dump(dict(gc, do_sample=True, top_k=250, temperature=val), open(gc_path, "w"))
+        c = codes(m, f"cfg_temp_{val:g}", "--seed", "3", "--weight-type", "f32", "--kv-type", "f32")
+        t.check(c is not None and np.array_equal(c, f32), f"generation_config temperature {val:g} is not argmax")
+        t.check(np.array_equal(codes(m, f"cfg_temp_greedy_{val:g}", "--greedy"), f32),
+                f"--greedy with generation_config temperature {val:g}")
+    json.dump(dict(gc, temperature=0), open(gc_path, "w"))
+    p = t.run(["info", "-m", m], expect_ok=False)
+    t.check("temperature must be a positive number (got 0)" in p.stderr, f"temperature 0: {p.stderr.strip()}")
     # A key given twice: Python's json (transformers) keeps the last value, so must we.
     text = json.dumps(dict(gc, top_k=7))
     open(gc_path, "w").write(text[:-1] + ', "top_k": 11}')
