@@ -385,6 +385,20 @@ static int lacks_generation_config(const char *snapshot) {
 
 /* The cached (or downloaded) snapshot of repo id `path` at `revision` (NULL: the
  * params' revision, else main). */
+/* `st`, whose message says `path` is not a cached hub model, with "there is no folder
+ * PATH here (ORG has no NAME)" in front when ORG is a folder here: then PATH was most
+ * likely a mistyped local folder, not a repo id. */
+static mg_status local_folder_hint(mg_status st, const char *path) {
+    char org[256];
+    size_t n = strcspn(path, "/");
+    if (n >= sizeof org || !path[n])
+        return st;
+    snprintf(org, sizeof org, "%.*s", (int)n, path);
+    if (!mg_path_is_dir(org))
+        return st;
+    return mg_fail_context(st, "there is no folder %s here (%s has no %s), and as a hub name", path, org, path + n + 1);
+}
+
 static mg_status resolve_repo(const char *path, const char *revision, const mg_model_params *params, char **resolved) {
     mg_download_params opt;
     memset(&opt, 0, sizeof opt);
@@ -416,11 +430,13 @@ static mg_status resolve_repo(const char *path, const char *revision, const mg_m
             snprintf(how, sizeof how, "%s is set", offline_var);
             snprintf(unset, sizeof unset, " (unset %s to let musicgen download it)", offline_var);
         }
-        return mg_fail(MG_ERR_NOT_FOUND,
-                       "model %s (revision %s) is not cached and offline mode is on (%s): %s. Download it first with "
-                       "`musicgen download %s%s%s`%s, or pass a local checkpoint folder to -m",
-                       path, opt.revision, how, why, path, strcmp(opt.revision, "main") ? " -r " : "",
-                       strcmp(opt.revision, "main") ? opt.revision : "", unset);
+        return local_folder_hint(
+            mg_fail(MG_ERR_NOT_FOUND,
+                    "model %s (revision %s) is not cached and offline mode is on (%s): %s. Download it first with "
+                    "`musicgen download %s%s%s`%s, or pass a local checkpoint folder to -m",
+                    path, opt.revision, how, why, path, strcmp(opt.revision, "main") ? " -r " : "",
+                    strcmp(opt.revision, "main") ? opt.revision : "", unset),
+            path);
     }
     mg_log_info("%s is not cached; downloading it from the Hugging Face hub", path);
     mg_download_result r;
@@ -428,7 +444,7 @@ static mg_status resolve_repo(const char *path, const char *revision, const mg_m
     if (st == MG_ERR_NOT_FOUND)
         return mg_fail_context(st, "there is no file or folder %s here, so it was looked up on the hub", path);
     if (st == MG_ERR_NETWORK)
-        return mg_fail_context(st, "model %s is not cached and cannot be downloaded", path);
+        return local_folder_hint(mg_fail_context(st, "model %s is not cached and cannot be downloaded", path), path);
     if (st != MG_OK)
         return st;
     *resolved = r.snapshot;

@@ -736,6 +736,13 @@ def hub_cases():
     run(w, gen("facebook/musicgen-small", w.path("out", "x.wav")), ["facebook/musicgen-small"],
         env={"HF_HUB_CACHE": cache, "HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": ""})
 
+    for name, env in (("offline", {"HF_HUB_OFFLINE": "1"}),
+                      ("no network", {"HF_ENDPOINT": "http://127.0.0.1:9", "HF_HUB_OFFLINE": ""})):
+        w = Work(f"a mistyped folder under a folder here (models/nonexist), {name}")
+        os.makedirs(w.path("models"))
+        run(w, gen("models/nonexist", w.path("out", "x.wav")),
+            ["there is no folder models/nonexist here (models has no nonexist)"], env=dict(env, HF_HUB_CACHE=cache))
+
     w = Work("model path that does not exist")
     run(w, gen(w.path("no-such-model"), w.path("out", "x.wav")), ["no-such-model"],
         env={"HF_HUB_CACHE": cache, "HF_HUB_OFFLINE": "1"})
