@@ -47,6 +47,10 @@ static int64_t count_params(const mg_store *s, const char *prefix) {
                     mg_str_ends_with(name, ".codebook.embed")))
             continue;
         n += mg_tensor_numel(&s->entries[i].t);
+        /* A convolution whose weight norm was folded (a GGUF's): transformers' model
+         * still holds weight_g, one value per row of the weight (dim 0). */
+        if (!strncmp(name, "audio_encoder.", 14) && mg_str_ends_with(name, ".conv.weight") && s->entries[i].t.ndim == 3)
+            n += s->entries[i].t.shape[0];
     }
     return n;
 }
