@@ -384,7 +384,9 @@ typedef struct mg_generate_params {
     int audio_prompt_rate;
 
     /* Long-form generation beyond one window. */
-    double window_s;      /* <= 0: the model's window */
+    double window_s;      /* <= 0: the model's window; up to max_length columns (30 s for
+                             the released models, as audiocraft counts it) it means the
+                             whole window, whose audio is D - 1 frames shorter (29.92 s) */
     double stride_s;      /* <= 0: 18 s (audiocraft's extend_stride; 60 % of a window of
                              18 s or less) */
 
