@@ -26,9 +26,9 @@ int cli_lib_error(const char *cmd, mg_status st);
  * its long option table, to name the candidates of an ambiguous abbreviation. */
 int cli_bad_option(const char *cmd, char **argv, const char *optstring, const struct option *opts);
 
-/* Before getopt_long: an argument that starts with '-' but is not a run of the
- * command's short options ("-heavy metal", a prompt, whose -h getopt would take as
- * --help) is an error that says to put it after --. Returns 1 after printing it. */
+/* Before getopt_long: an argument of two or more letters after a '-' that is not a run
+ * of the command's short options ("-heavy metal", a prompt, whose -h getopt would take
+ * as --help) is an error that says to put it after --. Returns 1 after printing it. */
 int cli_check_short_clusters(const char *cmd, int argc, char **argv, const char *optstring,
                              const struct option *opts);
 

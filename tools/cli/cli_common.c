@@ -72,8 +72,8 @@ int cli_check_short_clusters(const char *cmd, int argc, char **argv, const char 
         const char *a = argv[i];
         if (!strcmp(a, "--"))
             return 0;
-        if (a[0] != '-' || !a[1] || (a[1] >= '0' && a[1] <= '9'))
-            continue; /* a word, "-", or a negative number (cli_bad_option explains those) */
+        if (a[0] != '-' || !a[1] || !a[2] || (a[1] >= '0' && a[1] <= '9'))
+            continue; /* a word, "-", one letter, or a negative number (cli_bad_option explains those) */
         if (a[1] == '-') {
             size_t len = strcspn(a + 2, "=");
             if (!a[2 + len] && long_takes_next(opts, a + 2, len))
