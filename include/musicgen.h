@@ -375,7 +375,9 @@ typedef struct mg_generate_params {
     uint64_t seed;        /* MG_SEED_RANDOM (the default): one is picked and reported in
                              mg_result.seed; any other value, 0 included, is used as is.
                              Item b uses seed + b (modulo 2^64). */
-    const char *negative_prompt; /* NULL/"": plain CFG; else uncond row uses this text */
+    const char *negative_prompt; /* NULL/"": plain CFG; else uncond row uses this text
+                                  * (not an unconditional "" item's: it is generated as
+                                  * alone, without guidance) */
 
     /* Audio prompt (continuation): interleaved float PCM at its own rate. */
     const float *audio_prompt;

@@ -193,12 +193,26 @@ mg_status mg_condition_text(mg_context *ctx, const char *const *prompts, int B, 
         }
         memcpy(neg, out->states + (size_t)B * S * D, sizeof(float) * (size_t)S * D);
         memcpy(neg_mask, out->mask + (size_t)B * S, sizeof(int32_t) * (size_t)S);
+        int any_empty = 0;
         for (int b = 0; b < B; b++) {
-            memcpy(out->states + (size_t)(B + b) * S * D, neg, sizeof(float) * (size_t)S * D);
-            memcpy(out->mask + (size_t)(B + b) * S, neg_mask, sizeof(int32_t) * (size_t)S);
+            /* An unconditional ("") item keeps the empty condition in both rows, so it is
+             * generated as it is alone (an all-empty batch runs without guidance). */
+            any_empty |= lens[b] == 0;
+            float *row = out->states + (size_t)(B + b) * S * D;
+            int32_t *row_mask = out->mask + (size_t)(B + b) * S;
+            if (lens[b] == 0) {
+                memset(row, 0, sizeof(float) * (size_t)S * D);
+                memset(row_mask, 0, sizeof(int32_t) * (size_t)S);
+            } else {
+                memcpy(row, neg, sizeof(float) * (size_t)S * D);
+                memcpy(row_mask, neg_mask, sizeof(int32_t) * (size_t)S);
+            }
         }
         free(neg);
         free(neg_mask);
+        if (any_empty)
+            mg_log_warn("--negative-prompt has no effect on the batch's unconditional (\"\") prompts, which are "
+                        "generated as alone, without guidance");
     } else if (has_negative && !out->use_cfg) {
         if (any_text)
             mg_log_warn("--negative-prompt has no effect without classifier-free guidance (guidance scale <= 1)");

@@ -3,7 +3,9 @@
  *  - with a text, mg_generate equals a reference assembled here from the project's own
  *    stages: tokenizer + T5 for the prompt and for the negative text, decoder rows
  *    [conditional = prompt; unconditional = negative text], greedy CFG loop;
- *  - the negative prompt changes the result. */
+ *  - the negative prompt changes the result;
+ *  - in a batch [prompt, ""] each item is what it is alone (an unconditional item keeps
+ *    the empty condition, as an all-empty batch runs without guidance). */
 #include "test.h"
 #include "lm/generate.h"
 #include "model.h"
@@ -79,6 +81,26 @@ static void run_fixture(const char *fixture) {
         diff += with->codes[i] != plain->codes[i];
     printf("  negative prompt changed %lld of %lld codes\n", (long long)diff, (long long)n);
     CHECK(diff > 0, "the negative prompt had no effect");
+
+    /* A batch [prompt, ""] with the negative prompt: each item as it is alone (the ""
+     * item was steered by the negative prompt in a batch, and not alone). */
+    const char *batch[2] = {prompt, ""};
+    mg_generate_params gp = mg_generate_default_params();
+    gp.greedy = 1;
+    gp.steps = steps;
+    gp.negative_prompt = neg;
+    gp.decode_audio = 0;
+    mg_result *both = NULL;
+    CHECK_OK(mg_generate(ctx, batch, 2, &gp, &both));
+    mg_result *uncond = gen(ctx, "", neg, steps);
+    if (both && uncond && both->n_frames == plain->n_frames && uncond->n_frames == plain->n_frames) {
+        test_compare_i64("batch item 1 (prompt, negative) == alone", both->codes, with->codes, n);
+        test_compare_i64("batch item 2 (\"\", negative) == alone", both->codes + n, uncond->codes, n);
+    } else {
+        CHECK(0, "batch with an unconditional item: no result or other lengths");
+    }
+    mg_result_free(both);
+    mg_result_free(uncond);
     mg_lm_output_free(&ref);
     free(sp);
     free(sn);
