@@ -239,6 +239,18 @@ static void test_no_overwrite_and_atomic(void) {
     CHECK(mg_audio_write(tmp_path("z.wav"), x, 3200, 1, 32000, &o, NULL) == MG_ERR_INVALID_ARG, "bad format");
     CHECK(mg_audio_write(tmp_path("z.flac"), x, 100, 10, 32000, NULL, NULL) == MG_ERR_UNSUPPORTED,
           "flac > 8 channels: %s", mg_last_error());
+    /* FLAC above 65535 Hz: whole tens of Hz only; the check says so as the write does
+     * (it passed, and the write failed blaming "the flac decoder"). */
+    static const int flac_rates[] = {65535, 65537, 70001, 192000, 192001};
+    for (size_t i = 0; i < sizeof flac_rates / sizeof flac_rates[0]; i++) {
+        int rate = flac_rates[i], ok = rate <= 65535 || rate % 10 == 0;
+        mg_status ck = mg_audio_check_output(tmp_path("r.flac"), NULL, 1, rate);
+        mg_status wr = mg_audio_write(tmp_path("r.flac"), x, 3200, 1, rate, NULL, NULL);
+        CHECK(ok ? ck == MG_OK && wr == MG_OK : ck == MG_ERR_UNSUPPORTED && wr == MG_ERR_UNSUPPORTED &&
+                                                     strstr(mg_last_error(), "steps of 10 Hz"),
+              "flac at %d Hz: check %d, write %d (%s)", rate, ck, wr, mg_last_error());
+        remove(tmp_path("r.flac"));
+    }
     CHECK(count_entries(g_dir) == 2, "only keep.wav and UPPER.WAV: %d entries", count_entries(g_dir));
 
     /* Early check of an output name. */

@@ -144,6 +144,11 @@ static mg_status choose_format(const char *path, int fmt, int channels, int rate
                        c->name, channels, is_lossy(c->major) ? "audio" : format_name(fmt), rate);
     if (c->major == SF_FORMAT_FLAC && (channels > 8 || rate > 655350))
         return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: FLAC stores at most 8 channels at up to 655350 Hz", path);
+    /* libFLAC's encoder (the streamable subset libsndfile asks for) takes rates above
+     * 65535 Hz only in whole tens of Hz; libsndfile's own error then blamed a decoder. */
+    if (c->major == SF_FORMAT_FLAC && rate > 65535 && rate % 10)
+        return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: FLAC stores rates above 65535 Hz only in steps of 10 Hz "
+                       "(got %d)", path, rate);
     if (c->major == SF_FORMAT_OGG && channels > 8)
         return mg_fail(MG_ERR_UNSUPPORTED, "cannot write %s: Ogg Vorbis is limited to 8 channels here; use .wav", path);
     if (c->major == SF_FORMAT_OGG && rate > 192000) /* libvorbis's encoder setup fails above */
