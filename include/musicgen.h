@@ -432,6 +432,14 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
                              const mg_generate_params *params, mg_result **out);
 MG_API void mg_result_free(mg_result *res);
 
+/* Ask the mg_generate or mg_decode_codes call running on ctx (in another thread) to
+ * stop: it returns MG_ERR_CANCELLED soon after, within one decoder step, or one block of
+ * EnCodec's work while audio is decoded (~11 s of audio for musicgen-small's codec,
+ * ~1-2 s of a 2-core CPU's time). It only sets a flag (an atomic store), so a signal
+ * handler may call it. Each of those calls clears the flag when it starts: a cancel
+ * that comes before a call is not remembered. NULL: no-op. */
+MG_API void mg_cancel(mg_context *ctx);
+
 /* ---- codec ------------------------------------------------------------------------ */
 
 /* Encode audio (interleaved float PCM at `rate` Hz, any channel count; resampled and

@@ -12,6 +12,8 @@
 #include "base/pool.h"
 #include "io/checkpoint.h"
 
+#include <stdatomic.h>
+
 struct mg_tokenizer;
 struct mg_t5;
 struct mg_decoder;
@@ -32,6 +34,7 @@ struct mg_context {
     mg_model *model;
     mg_context_params params;
     mg_pool *pool;
+    atomic_int cancel; /* mg_cancel: set from anywhere, cleared when a public call starts */
 };
 
 #endif

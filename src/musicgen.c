@@ -294,6 +294,11 @@ MG_API mg_status mg_context_new(mg_model *model, const mg_context_params *params
     return MG_OK;
 }
 
+MG_API void mg_cancel(mg_context *ctx) {
+    if (ctx)
+        atomic_store_explicit(&ctx->cancel, 1, memory_order_relaxed);
+}
+
 MG_API void mg_context_free(mg_context *c) {
     if (!c)
         return;

@@ -452,6 +452,7 @@ MG_API mg_status mg_generate(mg_context *ctx, const char *const *prompts, int n_
     for (int i = 0; i < n_prompts; i++)
         if (!prompts[i])
             return mg_fail(MG_ERR_INVALID_ARG, "prompt %d is NULL (use \"\" for unconditional generation)", i + 1);
+    atomic_store_explicit(&ctx->cancel, 0, memory_order_relaxed);
     mg_model *m = ctx->model;
     if (!m->tok || !m->t5 || !m->dec)
         return mg_fail(MG_ERR_UNSUPPORTED, "this model was loaded without its text or decoder stages");

@@ -60,7 +60,12 @@ mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const 
 /* Audio prompt -> codes [K][*P] in the decoder's order (stereo interleaved). */
 mg_status mg_audio_prompt_codes(mg_context *ctx, const mg_generate_params *gp, int64_t **codes, int *P,
                                 int64_t *prompt_samples);
-/* codes [K][F] of one item -> interleaved PCM [F*hop][channels] (malloc'ed). */
+/* codes [K][F] of one item -> interleaved PCM [F*hop][channels] (malloc'ed); stops
+ * with MG_ERR_CANCELLED between blocks of a long piece once mg_cancel(ctx) came. */
 mg_status mg_codes_to_audio(mg_context *ctx, const int64_t *codes, int F, float **pcm);
+/* mg_decode_codes without clearing ctx's cancel flag first (codec_api.c): for calls
+ * inside mg_generate, which cleared it when it started. */
+mg_status mg_decode_codes_uncleared(mg_context *ctx, const int64_t *codes, int n_codebooks, int n_frames,
+                                    float **pcm, int64_t *n_samples, int *channels);
 
 #endif

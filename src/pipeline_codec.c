@@ -43,5 +43,5 @@ mg_status mg_audio_prompt_codes(mg_context *ctx, const mg_generate_params *gp, i
 mg_status mg_codes_to_audio(mg_context *ctx, const int64_t *codes, int F, float **pcm) {
     int64_t n = 0;
     int ch = 0;
-    return mg_decode_codes(ctx, codes, ctx->model->ck.cfg.dec.n_codebooks, F, pcm, &n, &ch);
+    return mg_decode_codes_uncleared(ctx, codes, ctx->model->ck.cfg.dec.n_codebooks, F, pcm, &n, &ch);
 }

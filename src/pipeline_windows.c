@@ -21,6 +21,7 @@
 typedef struct {
     mg_progress_cb cb;
     void *user;
+    const atomic_int *cancel; /* the context's mg_cancel flag */
     mg_streamer *streamer;
     int64_t *all;          /* [B][K][total] codes of the whole piece */
     int B, K, D, stereo, total; /* D = 1 and no delays for a flat pattern (pattern.h) */
@@ -54,6 +55,8 @@ static int on_step(void *user, int step, int total, int column, const float *raw
     (void)raw;
     (void)scores;
     window_state *w = user;
+    if (atomic_load_explicit(w->cancel, memory_order_relaxed))
+        return 1; /* mg_cancel */
     if (w->streamer) {
         collect_frames(w, seq, column);
         w->st = mg_streamer_push(w->streamer, w->all, w->total, w->offset + w->done);
@@ -83,7 +86,7 @@ mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const 
     const mg_model *m = ctx->model;
     int B = cond->B, K = m->dec->cfg.n_codebooks, D = mg_config_delays(&m->ck.cfg);
     int total = plan->frames;
-    window_state ws = {.cb = progress, .user = user, .streamer = streamer, .B = B, .K = K, .D = D,
+    window_state ws = {.cb = progress, .user = user, .cancel = &ctx->cancel, .streamer = streamer, .B = B, .K = K, .D = D,
                        .stereo = m->dec->cfg.audio_channels == 2, .total = total, .st = MG_OK};
     mg_lm_job job = {.B = B, .use_cfg = cond->use_cfg, .guidance = cond->guidance, .enc = cond->states,
                      .enc_mask = cond->mask, .S = cond->S, .sampler = *smp, .seed = seed,

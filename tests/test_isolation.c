@@ -8,6 +8,9 @@
  *   - a progress callback that asks to stop at step k ends mg_generate with
  *     MG_ERR_CANCELLED after exactly k calls, with *out == NULL; the context stays
  *     usable and nothing leaks (the sanitizer build runs this test under LSan);
+ *   - mg_cancel stops a generation within one step, and its audio decoding (codec
+ *     blocks made small here) and mg_decode_codes between two blocks, also when
+ *     called from another thread; a cancel before a call is not remembered;
  *   - bad parameters give MG_ERR_INVALID_ARG with a message, never a crash;
  *   - a generation whose attention cache or audio exceeds the memory available
  *     (MG_MEMORY_LIMIT) gives MG_ERR_NOMEM with a message before any work;
@@ -16,6 +19,8 @@
  * It does not compare against golden tensors (test_generate does): it compares runs
  * with each other, bit for bit. */
 #include "test.h"
+#include "model.h"
+#include "codec/encodec.h"
 
 #include <limits.h>
 #include <math.h>
@@ -264,6 +269,99 @@ static void test_cancel(mg_model *m, const char *fx) {
     mg_context_free(c);
 }
 
+/* mg_cancel from the progress callback at step `at` (it returns 0 itself). */
+typedef struct canceller {
+    mg_context *ctx;
+    int at, calls;
+} canceller;
+
+static int cancel_at(int step, int total, void *user) {
+    canceller *k = user;
+    (void)total;
+    k->calls++;
+    if (step == k->at)
+        mg_cancel(k->ctx);
+    return 0;
+}
+
+typedef struct spinner {
+    mg_context *ctx;
+    atomic_int started, stop;
+} spinner;
+
+static void *cancel_until_stopped(void *arg) {
+    spinner *s = arg;
+    while (!atomic_load(&s->stop)) {
+        mg_cancel(s->ctx);
+        atomic_store(&s->started, 1);
+    }
+    return NULL;
+}
+
+static void test_mg_cancel(mg_model *m, const char *fx) {
+    mg_context *c = context(m, 2);
+    mg_generate_params gp = sampling(5);
+    gp.duration_s = 1.0;
+    mg_result *ref = generate(c, &gp, 1);
+    int steps = ref ? ref->steps : 0;
+    /* During the steps: stops before the next one. */
+    canceller k = {c, 3, 0};
+    gp.progress = cancel_at;
+    gp.user = &k;
+    mg_result *out = NULL;
+    mg_status st = mg_generate(c, prompts, 1, &gp, &out);
+    CHECK(st == MG_ERR_CANCELLED && k.calls == 3 && !out, "%s: mg_cancel at step 3: status %d, %d calls (%s)", fx, st,
+          k.calls, mg_last_error());
+    mg_result_free(out);
+    /* After the last step, while the audio is decoded in blocks of 8 frames. */
+    mg_encodec_set_chunk_frames(m->codec, 8);
+    k = (canceller){c, steps, 0};
+    out = NULL;
+    st = mg_generate(c, prompts, 1, &gp, &out);
+    CHECK(st == MG_ERR_CANCELLED && k.calls == steps && !out && strstr(mg_last_error(), "decoding cancelled"),
+          "%s: mg_cancel at the last step: status %d, %d calls (%s)", fx, st, k.calls, mg_last_error());
+    mg_result_free(out);
+    /* A cancel before a call is not remembered: the same result as before. */
+    mg_cancel(c);
+    gp.progress = NULL;
+    out = generate(c, &gp, 1);
+    CHECK(same_result(ref, out), "%s: a generation after a stale mg_cancel differs", fx);
+    /* mg_decode_codes of 2000 frames (250 blocks), cancelled from another thread that
+     * keeps calling mg_cancel from before the call starts (which clears it) on. */
+    if (ref) {
+        float *pcm = NULL;
+        int64_t n = 0;
+        int ch = 0, K = ref->n_codebooks, F = 2000;
+        int64_t *codes = malloc(sizeof(int64_t) * (size_t)K * F);
+        for (int q = 0; codes && q < K; q++)
+            for (int f = 0; f < F; f++)
+                codes[(size_t)q * F + f] = ref->codes[(size_t)q * ref->n_frames + f % ref->n_frames];
+        spinner sp = {c, 0, 0};
+        pthread_t th;
+        CHECK(pthread_create(&th, NULL, cancel_until_stopped, &sp) == 0, "pthread_create");
+        while (!atomic_load(&sp.started))
+            ;
+        st = codes ? mg_decode_codes(c, codes, K, F, &pcm, &n, &ch) : MG_ERR_NOMEM;
+        atomic_store(&sp.stop, 1);
+        pthread_join(th, NULL);
+        free(codes);
+        CHECK(st == MG_ERR_CANCELLED && !pcm, "%s: mg_decode_codes with mg_cancel from a thread: status %d (%s)", fx, st,
+              mg_last_error());
+        mg_free(pcm);
+        mg_cancel(c);
+        CHECK_OK(mg_decode_codes(c, ref->codes, ref->n_codebooks, ref->n_frames, &pcm, &n, &ch));
+        CHECK(pcm && n * ch == ref->n_samples * ref->channels &&
+                  !memcmp(pcm, ref->audio[0], sizeof(float) * (size_t)n * (size_t)ch),
+              "%s: mg_decode_codes after a stale mg_cancel differs from the generation's audio", fx);
+        mg_free(pcm);
+    }
+    mg_encodec_set_chunk_frames(m->codec, 0);
+    printf("  %s: mg_cancel stops a generation within one step, its decoding and mg_decode_codes between blocks\n", fx);
+    mg_result_free(ref);
+    mg_result_free(out);
+    mg_context_free(c);
+}
+
 /* ---- bad parameters ---------------------------------------------------------------------------------- */
 
 static void expect_invalid(mg_context *c, const char *const *p, int n, const mg_generate_params *gp, const char *what,
@@ -508,6 +606,7 @@ int main(void) {
         test_thread_count(m, fixtures[f]);
         test_two_threads(m, fixtures[f]);
         test_cancel(m, fixtures[f]);
+        test_mg_cancel(m, fixtures[f]);
         test_memory_limit(m, fixtures[f]);
         if (f == 0)
             test_bad_params(m);

@@ -127,8 +127,8 @@ MG_API mg_status mg_encode_audio(mg_context *ctx, const float *pcm, int64_t n_fr
     return MG_OK;
 }
 
-MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_codebooks, int n_frames, float **pcm,
-                                 int64_t *n_samples, int *channels) {
+mg_status mg_decode_codes_uncleared(mg_context *ctx, const int64_t *codes, int n_codebooks, int n_frames,
+                                    float **pcm, int64_t *n_samples, int *channels) {
     if (!pcm || !n_samples || !channels)
         return mg_fail(MG_ERR_INVALID_ARG, "mg_decode_codes: NULL output pointer");
     *pcm = NULL;
@@ -170,7 +170,7 @@ MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_co
         for (int j = 0; j < nq; j++)
             memcpy(rows + (int64_t)j * n_frames, codes + (int64_t)(j * ch + c) * n_frames,
                    (size_t)n_frames * sizeof(int64_t));
-        st = mg_encodec_decode(codec, ctx->pool, rows, nq, n_frames, mono);
+        st = mg_encodec_decode_cancellable(codec, ctx->pool, rows, nq, n_frames, mono, &ctx->cancel);
         for (int64_t i = 0; i < n && st == MG_OK && ch > 1; i++)
             out[i * ch + c] = mono[i];
     }
@@ -185,4 +185,11 @@ MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_co
     *n_samples = n;
     *channels = ch;
     return MG_OK;
+}
+
+MG_API mg_status mg_decode_codes(mg_context *ctx, const int64_t *codes, int n_codebooks, int n_frames, float **pcm,
+                                 int64_t *n_samples, int *channels) {
+    if (ctx)
+        atomic_store_explicit(&ctx->cancel, 0, memory_order_relaxed);
+    return mg_decode_codes_uncleared(ctx, codes, n_codebooks, n_frames, pcm, n_samples, channels);
 }

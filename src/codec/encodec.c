@@ -591,8 +591,8 @@ void ec_decoder_parts_of(const mg_encodec *c, ec_decoder_parts *p) {
     p->chunk_frames = chunk_frames(c);
 }
 
-mg_status mg_encodec_decode_traced(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames,
-                                   float *audio, mg_encodec_trace *trace) {
+static mg_status decode(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames, float *audio,
+                        mg_encodec_trace *trace, const atomic_int *cancel) {
     if (n_frames < 1)
         return mg_fail(MG_ERR_INVALID_ARG, "EnCodec decode: %d frames given; need at least 1", n_frames);
     /* Long inputs (untraced): through the streaming decoder, a block of frames at a
@@ -605,7 +605,7 @@ mg_status mg_encodec_decode_traced(const mg_encodec *c, mg_pool *pool, const int
     if (block < chunk_frames(c) || c->chunk_frames > 0) /* mg_encodec_set_chunk_frames sets both */
         block = chunk_frames(c);
     if (!trace && n_frames > block)
-        return ec_decode_streamed(c, pool, codes, n_q, n_frames, (int)block, audio); /* block < n_frames */
+        return ec_decode_streamed(c, pool, codes, n_q, n_frames, (int)block, audio, cancel); /* block < n_frames */
     const int D = c->cfg.codebook_dim;
     float *emb = malloc((size_t)n_frames * (size_t)D * sizeof(float));
     if (!emb)
@@ -619,7 +619,17 @@ mg_status mg_encodec_decode_traced(const mg_encodec *c, mg_pool *pool, const int
     return st;
 }
 
+mg_status mg_encodec_decode_traced(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames,
+                                   float *audio, mg_encodec_trace *trace) {
+    return decode(c, pool, codes, n_q, n_frames, audio, trace, NULL);
+}
+
 mg_status mg_encodec_decode(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames,
                             float *audio) {
-    return mg_encodec_decode_traced(c, pool, codes, n_q, n_frames, audio, NULL);
+    return decode(c, pool, codes, n_q, n_frames, audio, NULL, NULL);
+}
+
+mg_status mg_encodec_decode_cancellable(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q,
+                                        int n_frames, float *audio, const atomic_int *cancel) {
+    return decode(c, pool, codes, n_q, n_frames, audio, NULL, cancel);
 }

@@ -26,6 +26,7 @@
 #include "io/config.h"
 #include "io/store.h"
 
+#include <stdatomic.h>
 #include <stdint.h>
 
 typedef struct mg_encodec mg_encodec;
@@ -39,6 +40,10 @@ void mg_encodec_free(mg_encodec *c);
  * (levels beyond n_q are not added); every code must lie in [0, codebook_size). */
 mg_status mg_encodec_decode(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames,
                             float *audio);
+/* The same, returning MG_ERR_CANCELLED between two blocks of a long input's frames
+ * (ec_decode_streamed) once *cancel is non-zero (mg_cancel). */
+mg_status mg_encodec_decode_cancellable(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q,
+                                        int n_frames, float *audio, const atomic_int *cancel);
 
 /* audio [n_samples] -> *codes [n_q][*n_frames] (malloc'ed, free()). n_q <= 0 uses the
  * config's default (mg_encodec_config.n_codes, what MusicGen uses). The first encode
@@ -177,8 +182,9 @@ typedef struct ec_decoder_parts {
 } ec_decoder_parts;
 void ec_decoder_parts_of(const mg_encodec *c, ec_decoder_parts *p);
 /* mg_encodec_decode through a stream, pushing `block` frames at a time (peak memory
- * independent of n_frames; same result). */
+ * independent of n_frames; same result); MG_ERR_CANCELLED before a block once *cancel
+ * (may be NULL) is non-zero. */
 mg_status ec_decode_streamed(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames,
-                             int block, float *audio);
+                             int block, float *audio, const atomic_int *cancel);
 
 #endif

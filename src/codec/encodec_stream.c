@@ -400,7 +400,7 @@ mg_status mg_encodec_stream_finish(mg_encodec_stream *s, mg_pool *pool, const fl
 /* ---- mg_encodec_decode of long inputs ------------------------------------------------------------ */
 
 mg_status ec_decode_streamed(const mg_encodec *c, mg_pool *pool, const int64_t *codes, int n_q, int n_frames,
-                             int block, float *audio) {
+                             int block, float *audio, const atomic_int *cancel) {
     const mg_encodec_config *cfg = mg_encodec_get_config(c);
     if (n_q < 1 || n_q > cfg->num_quantizers)
         return mg_fail(MG_ERR_INVALID_ARG, "EnCodec decode: %d codebooks given; this codec has 1..%d", n_q,
@@ -417,6 +417,10 @@ mg_status ec_decode_streamed(const mg_encodec *c, mg_pool *pool, const int64_t *
     const float *pcm;
     int64_t n;
     for (int f0 = 0; f0 < n_frames && st == MG_OK; f0 += block) {
+        if (cancel && atomic_load_explicit(cancel, memory_order_relaxed)) {
+            st = mg_fail(MG_ERR_CANCELLED, "decoding cancelled at frame %d of %d", f0, n_frames);
+            break;
+        }
         int nb = n_frames - f0 < block ? n_frames - f0 : block;
         for (int l = 0; l < n_q; l++)
             memcpy(part + (int64_t)l * nb, codes + (int64_t)l * n_frames + f0, (size_t)nb * sizeof(int64_t));

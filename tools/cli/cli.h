@@ -92,6 +92,9 @@ void cli_exit_cleanly_on_interrupt(const char *cmd);
 extern volatile sig_atomic_t cli_interrupted;
 void cli_stop_on_interrupt(const char *cmd, const char *outcome);
 int cli_interrupted_exit(void);
+/* The first such signal also calls mg_cancel(ctx), so that a generation or decoding on
+ * ctx stops at once, decoding audio included; NULL (before ctx is freed): none. */
+void cli_cancel_on_interrupt(mg_context *ctx);
 /* SIGINT, SIGTERM, SIGHUP and the like (`sigs`) go to `handler`, except those the
  * process was started ignoring: `nohup` ignores SIGHUP, a shell's background job SIGINT. */
 void cli_catch_signals(const int *sigs, int n_sigs, void (*handler)(int));

@@ -477,13 +477,24 @@ static const char k_kept_one[] = " existing file already replaced (--force) keep
 static const char k_kept_many[] = " existing files already replaced (--force) keep the new audio; nothing else was "
                                   "written\n";
 
-/* The first signal only sets cli_interrupted; a second one (the first did not get
+/* The context whose work the first signal cancels (mg_cancel: an atomic store). Signals
+ * reach the main thread only (the library's pool threads block them), which is also the
+ * one that sets this, so it cannot change while the handler runs. */
+static mg_context *volatile g_cancel_ctx;
+
+void cli_cancel_on_interrupt(mg_context *ctx) { g_cancel_ctx = ctx; }
+
+/* The first signal only sets cli_interrupted (and cancels g_cancel_ctx's generation or
+ * decoding, which would otherwise see it only at its next callback, or, decoding audio,
+ * only when done); a second one (the first did not get
  * through soon enough) leaves as exit_on_signal does, with the first one's code, after
  * removing what the batch being written has put in place so far, so that the line it
  * prints is true. */
 static void stop_on_signal(int sig) {
     if (!cli_interrupted) {
         cli_interrupted = sig;
+        if (g_cancel_ctx)
+            mg_cancel(g_cancel_ctx);
         return;
     }
     mg_remove_temp_files(); /* async-signal-safe: unlink() only */

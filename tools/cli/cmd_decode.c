@@ -130,10 +130,11 @@ static int output_path(const decode_opts *o, int b, int B, char *buf, size_t n) 
     return 0;
 }
 
-/* Ctrl-C (or SIGTERM / SIGHUP) only sets cli_interrupted while decode runs: it is
- * looked at between the model's load, each row's decoding and each file's writing,
- * and the run then ends as a failed one, leaving nothing behind. Returns the exit
- * code (128 + the signal) once one came, else 0. */
+/* Ctrl-C (or SIGTERM / SIGHUP) sets cli_interrupted while decode runs, and cancels
+ * the row being decoded (mg_cancel, within a block of ~11 s of audio): it is looked at
+ * between the model's load, each row's decoding and each file's writing, and the run
+ * then ends as a failed one, leaving nothing behind. Returns the exit code (128 + the
+ * signal) once one came, else 0. */
 static int stop_requested(void) {
     if (!cli_interrupted)
         return 0;
@@ -244,6 +245,7 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         mg_status st = mg_context_new(m, &cp, &ctx);
         if (st != MG_OK)
             rc = cli_lib_error("decode", st);
+        cli_cancel_on_interrupt(ctx);
     }
     /* Decode every row before writing any, so a bad row leaves no files behind. A
      * number of codebooks the codec cannot decode is wrong for every row: the error
@@ -253,6 +255,10 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
     int k_fits = !rc && K >= info.channels && K % info.channels == 0 && K / info.channels <= info.codec_codebooks;
     for (int b = 0; b < B && !rc; b++) {
         mg_status st = mg_decode_codes(ctx, codes + (int64_t)b * K * T, (int)K, (int)T, &pcm[b], &n_samples, &channels);
+        if (st == MG_ERR_CANCELLED && cli_interrupted) {
+            rc = stop_requested();
+            break;
+        }
         if (st != MG_OK)
             rc = B > 1 && k_fits ? cli_error("decode", "row %d of %s: %s", b, o->in, mg_last_error())
                                  : cli_error("decode", "%s: %s", o->in, mg_last_error());
@@ -265,6 +271,7 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         mg_free(pcm[b]);
     free(pcm);
     free(paths);
+    cli_cancel_on_interrupt(NULL);
     mg_context_free(ctx);
     mg_model_free(m);
     if (rc && made_dir)

@@ -546,6 +546,7 @@ int gen_run(gen_options *o) {
     mg_status st = MG_OK;
     if (!rc && (st = mg_context_new(model, &cp, &ctx)) != MG_OK)
         rc = cli_lib_error("generate", st);
+    cli_cancel_on_interrupt(ctx);
     mg_generate_params gp = mg_generate_default_params();
     if (!rc && o->audio_prompt)
         rc = load_audio_prompt(o, &gp, &prompt_pcm);
@@ -640,6 +641,7 @@ int gen_run(gen_options *o) {
 done:
     free(prompt_pcm);
     mg_result_free(res);
+    cli_cancel_on_interrupt(NULL);
     mg_context_free(ctx);
     mg_model_free(model);
     if (rc && o->created_dir)
