@@ -486,6 +486,9 @@ MG_API mg_audio_write_params mg_audio_write_default_params(void);
  * Downloads keep their .incomplete files on purpose: the next download resumes them. */
 MG_API void mg_remove_temp_files(void);
 
+/* The longest audio mg_write_audio writes: 4 hours at the file's rate. */
+#define MG_MAX_WRITE_SECONDS (4 * 3600)
+
 /* Write interleaved float PCM; the container follows the extension: .wav, .flac
  * (s16/s24 only), .ogg (Ogg Vorbis) or .mp3 (MPEG Layer III: mono or stereo at 8000,
  * 11025, 12000, 16000, 22050, 24000, 32000, 44100 or 48000 Hz). Without

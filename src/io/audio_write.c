@@ -375,7 +375,7 @@ mg_status mg_audio_write(const char *path, const float *pcm, int64_t n_frames, i
     SF_INFO info;
     const container *c;
     MG_TRY(choose_format(path, opts->format, channels, rate, n_frames, &info, &c));
-    if ((double)n_frames > (double)MG_AUDIO_MAX_SECONDS * rate * 4)
+    if ((double)n_frames > (double)MG_MAX_WRITE_SECONDS * rate)
         return mg_fail(MG_ERR_INVALID_ARG, "cannot write %s: %lld frames is more than 4 hours", path,
                        (long long)n_frames);
 

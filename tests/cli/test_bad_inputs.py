@@ -1256,6 +1256,11 @@ def other_command_cases():
     codes_file(w.path("c.npy"), bad3)
     run(w, ["decode", "-m", m, w.path("c.npy"), "-o", w.path("out", "x.wav")], ["outside the codebook"])
 
+    w = Work("decode: more than 4 hours of codes (refused before decoding)")
+    np.save(w.path("c.npy"), np.zeros((1, 4, 720001), np.int8))
+    run(w, ["decode", "-m", m, "-t", "1", w.path("c.npy"), "-o", w.path("out", "x.wav")],
+        ["720001 frames", "14400.02 s", "at most 14400 s"])
+
     w = Work("decode: --threads 0")
     codes_file(w.path("c.npy"), np.random.default_rng(1).integers(0, 64, size=(1, 4, 20)))
     run(w, ["decode", "-m", m, "-t", "0", w.path("c.npy"), "-o", w.path("out", "x.wav")], ["--threads"])

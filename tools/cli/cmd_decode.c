@@ -231,6 +231,11 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         if (K < info.n_codebooks && K >= info.channels && K % info.channels == 0)
             cli_warn("%s has %lld codebooks and the model generates %d: decoding with those only (a lower "
                      "bandwidth)", o->in, (long long)K, info.n_codebooks);
+        /* Before hours of decoding: what mg_write_audio would refuse afterwards. */
+        if ((double)T * info.hop_length > (double)MG_MAX_WRITE_SECONDS * info.sample_rate)
+            rc = cli_error("decode", "%s holds %lld frames of codes, %.2f s of audio; a file holds at most %d s (4 "
+                           "hours): split the codes", o->in, (long long)T, (double)T * info.hop_length / info.sample_rate,
+                           MG_MAX_WRITE_SECONDS);
         for (int b = 0; b < B && !rc; b++) {
             mg_status st = mg_check_audio_output(paths[b], &wo, info.channels, info.sample_rate);
             if (st == MG_ERR_EXISTS)
