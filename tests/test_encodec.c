@@ -652,7 +652,7 @@ static void test_lazy_encoder(const mg_encodec_config *cfg, mg_store *s, test_go
     mg_status st = mg_encodec_prepare_encoder(codec);
     unsetenv("MG_MEMORY_LIMIT");
     CHECK(st == MG_ERR_NOMEM && strstr(mg_last_error(), "packing EnCodec's encoder") &&
-              strstr(mg_last_error(), "MB of memory is available"),
+              strstr(mg_last_error(), "but 1000 bytes of memory is available"),
           "first encode beyond the available memory: status %d, %s", st, mg_last_error());
     CHECK(mg_encodec_packed_bytes(codec) == loaded, "nothing packed when memory is short");
     encode_job jobs[2];

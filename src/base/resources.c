@@ -416,10 +416,21 @@ int64_t mg_memory_available_bytes(void) {
     return avail;
 }
 
+/* "12.3 MB", or "950 bytes" under a tenth of a MB (a small MG_MEMORY_LIMIT: "needs
+ * 0.0 MB but 0.0 MB is available" said nothing). */
+static void format_bytes(char *buf, size_t size, double bytes) {
+    if (bytes < 1e5)
+        snprintf(buf, size, "%.0f bytes", bytes);
+    else
+        snprintf(buf, size, "%.1f MB", bytes * 1e-6);
+}
+
 mg_status mg_memory_check(double need, const char *what, const char *remedy) {
     int64_t avail = mg_memory_available_bytes();
     if (avail < 0 || need <= (double)avail)
         return MG_OK;
-    return mg_fail(MG_ERR_NOMEM, "%s needs %.1f MB but %.1f MB of memory is available: %s", what, need * 1e-6,
-                   (double)avail * 1e-6, remedy);
+    char n[32], a[32];
+    format_bytes(n, sizeof n, need);
+    format_bytes(a, sizeof a, (double)avail);
+    return mg_fail(MG_ERR_NOMEM, "%s needs %s but %s of memory is available: %s", what, n, a, remedy);
 }

@@ -1261,6 +1261,12 @@ def other_command_cases():
     run(w, ["decode", "-m", m, "-t", "1", w.path("c.npy"), "-o", w.path("out", "x.wav")],
         ["720001 frames", "14400.02 s", "at most 14400 s"])
 
+    w = Work("decode: a batch beyond the available memory (MG_MEMORY_LIMIT=1000000)")
+    np.save(w.path("c.npy"), np.zeros((8, 4, 500), np.int8))
+    run(w, ["decode", "-m", m, "-t", "1", w.path("c.npy"), "-o", w.path("out", "")],
+        ["decoding 8 rows of 500 frames needs 10.2 MB but 1.0 MB", "split the codes"],
+        env={"MG_MEMORY_LIMIT": "1000000"})
+
     w = Work("decode: --threads 0")
     codes_file(w.path("c.npy"), np.random.default_rng(1).integers(0, 64, size=(1, 4, 20)))
     run(w, ["decode", "-m", m, "-t", "0", w.path("c.npy"), "-o", w.path("out", "x.wav")], ["--threads"])

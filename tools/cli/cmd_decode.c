@@ -6,6 +6,7 @@
  * --force. s16/s24 clip samples beyond +-1 and say so; f32 keeps them. */
 #include "cli.h"
 #include "base/file.h" /* path checks */
+#include "base/resources.h" /* mg_memory_check */
 
 #include <errno.h>
 #include <stdio.h>
@@ -231,8 +232,14 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         if (K < info.n_codebooks && K >= info.channels && K % info.channels == 0)
             cli_warn("%s has %lld codebooks and the model generates %d: decoding with those only (a lower "
                      "bandwidth)", o->in, (long long)K, info.n_codebooks);
+        /* Every row is decoded before any is written: all of them must fit at once. */
+        double need = (double)B * (double)T * info.hop_length * info.channels * sizeof(float);
+        char what[96];
+        snprintf(what, sizeof what, "decoding %lld row%s of %lld frames", (long long)B, B == 1 ? "" : "s", (long long)T);
+        if (mg_memory_check(need, what, "split the codes into smaller files") != MG_OK)
+            rc = cli_error("decode", "%s", mg_last_error());
         /* Before hours of decoding: what mg_write_audio would refuse afterwards. */
-        if ((double)T * info.hop_length > (double)MG_MAX_WRITE_SECONDS * info.sample_rate)
+        if (!rc && (double)T * info.hop_length > (double)MG_MAX_WRITE_SECONDS * info.sample_rate)
             rc = cli_error("decode", "%s holds %lld frames of codes, %.2f s of audio; a file holds at most %d s (4 "
                            "hours): split the codes", o->in, (long long)T, (double)T * info.hop_length / info.sample_rate,
                            MG_MAX_WRITE_SECONDS);
