@@ -432,6 +432,53 @@ def weight_default_checks(d):
     t.check(weights(g) == "f16" and weights(g, "--greedy") == "f16", "an f16 file is used as it is")
 
 
+def riff_info(path):
+    """The INFO tags of a WAV file, as raw bytes per chunk id (ICMT = comment)."""
+    import struct
+    b, out, i = open(path, "rb").read(), {}, 12
+    while i + 8 <= len(b):
+        cid, n = b[i:i + 4], struct.unpack("<I", b[i + 4:i + 8])[0]
+        if cid == b"LIST" and b[i + 8:i + 12] == b"INFO":
+            j = i + 12
+            while j + 8 <= i + 8 + n:
+                sid, m = b[j:j + 4], struct.unpack("<I", b[j + 4:j + 8])[0]
+                out[sid.decode()] = b[j + 8:j + 8 + m].rstrip(b"\0")
+                j += 8 + m + (m & 1)
+        i += 8 + n + (n & 1)
+    return out
+
+
+def comment_checks(d):
+    """The comment tag says what it takes to make the piece again: the settings first
+    (window, stride and audio prompt when given), then the prompt, then the negative
+    prompt, so that a long tag (cut at 2000 bytes, at a character boundary) loses the
+    end of the negative prompt, not the prompt; an unconditional item is tagged as run
+    without guidance (and without the negative prompt, which it does not use)."""
+    fx = os.path.join(t.REF, "tiny-mono")
+    out = os.path.join(d, "tags") + "/"
+    neg = "no drums " * 300
+    t.run(["generate", "-m", fx, "-d", "0.2", "--seed", "1", "-o", out, "-f", "-q", "--window", "5",
+           "--negative-prompt", neg, "--", "ambient pads", ""])
+    c = {n: riff_info(os.path.join(out, n)).get("ICMT", b"") for n in ("ambient-pads-seed1.wav",
+                                                                         "unconditional-seed2.wav")}
+    a, u = c["ambient-pads-seed1.wav"].decode(errors="replace"), c["unconditional-seed2.wav"].decode(errors="replace")
+    print(f"  comment of a prompt with a 2700-byte negative prompt: {len(c['ambient-pads-seed1.wav'])} bytes")
+    t.check("seed 1;" in a and "guidance 3; window 5 s, stride the default; prompt: ambient pads; negative prompt: no "
+            "drums" in a, f"comment: {a[:300]}")
+    t.check("unconditional, no guidance; window 5 s, stride the default; prompt: " in u and "negative" not in u,
+            f"unconditional item's comment: {u[:300]}")
+    long_prompt = "日" * 800
+    w = os.path.join(d, "tags-utf8.wav")
+    t.run(["generate", "-m", fx, "-d", "0.2", "--seed", "1", "-o", w, "-f", "-q", "--", long_prompt])
+    raw = riff_info(w).get("ICMT", b"")
+    try:
+        raw.decode("utf-8")
+        whole = True
+    except UnicodeDecodeError:
+        whole = False
+    t.check(whole and 1990 <= len(raw) <= 2000, f"a 2400-byte comment: {len(raw)} bytes, whole characters {whole}")
+
+
 if __name__ == "__main__":
     for fx in ("tiny-mono", "tiny-stereo"):
         d = fixture_checks(fx)
@@ -440,4 +487,5 @@ if __name__ == "__main__":
     contract_checks(d)
     short_window_checks(d)
     position_limit_checks(d)
+    comment_checks(d)
     t.finish("test_generate_cli")

@@ -326,16 +326,36 @@ static int load_audio_prompt(gen_options *o, mg_generate_params *gp, float **pcm
 static int interrupted_exit_code(const gen_options *o) { return 128 + (*o->interrupted ? (int)*o->interrupted : SIGINT); }
 
 /* The tag that lets a listener make the piece again: every setting that shaped it. */
-static void describe(const gen_options *o, const mg_result *r, int i, char *buf, size_t cap) {
+/* The comment tag of item i: the settings first, then the texts, longest last, so that
+ * the library's cut of a long tag (MG_AUDIO_MAX_TAG_BYTES, at a character boundary)
+ * takes the end of the negative prompt, not the settings or the prompt. malloc'ed. */
+static char *describe(const gen_options *o, const mg_result *r, int i) {
     char sampling[200] = "greedy"; /* no seed: greedy output does not depend on one */
     if (!o->greedy)
         snprintf(sampling, sizeof sampling, "seed %llu; sampling (top-k %d, top-p %g, temperature %g)",
                  (unsigned long long)(r->seed + (uint64_t)i), o->top_k >= 0 ? o->top_k : o->model_top_k,
                  o->top_p > 0 ? o->top_p : 1.0, o->temperature);
-    snprintf(buf, cap, "musicgen.c %s; model %s; weights %s; steps %d; %s; guidance %g%s%s; prompt: %s", mg_version(),
-             o->model, o->model_weights, r->steps, sampling,
-             o->cfg >= 0 ? o->cfg : o->model_cfg, o->negative && o->negative[0] ? "; negative prompt: " : "",
-             o->negative && o->negative[0] ? o->negative : "", o->prompts[i]);
+    /* An unconditional item runs without guidance, and so without the negative prompt. */
+    int uncond = !o->prompts[i][0], neg = !uncond && o->negative && o->negative[0];
+    char guidance[64] = "unconditional, no guidance", windows[96] = "";
+    if (!uncond)
+        snprintf(guidance, sizeof guidance, "guidance %g", o->cfg >= 0 ? o->cfg : o->model_cfg);
+    char w[32] = "the model's", s[32] = "the default";
+    if (o->window > 0)
+        snprintf(w, sizeof w, "%g s", o->window);
+    if (o->stride > 0)
+        snprintf(s, sizeof s, "%g s", o->stride);
+    if (o->window > 0 || o->stride > 0)
+        snprintf(windows, sizeof windows, "; window %s, stride %s", w, s);
+    const char *ap = o->audio_prompt ? o->audio_prompt : "";
+    size_t cap = strlen(o->model) + strlen(o->model_weights) + strlen(ap) + strlen(o->prompts[i]) +
+                 (neg ? strlen(o->negative) : 0) + 600;
+    char *buf = malloc(cap);
+    if (buf)
+        snprintf(buf, cap, "musicgen.c %s; model %s; weights %s; steps %d; %s; %s%s%s%s; prompt: %s%s%s", mg_version(),
+                 o->model, o->model_weights, r->steps, sampling, guidance, windows, ap[0] ? "; audio prompt: " : "",
+                 ap, o->prompts[i], neg ? "; negative prompt: " : "", neg ? o->negative : "");
+    return buf;
 }
 
 static int write_item(gen_options *o, const mg_result *r, int i, int64_t *n_clipped) {
@@ -349,8 +369,9 @@ static int write_item(gen_options *o, const mg_result *r, int i, int64_t *n_clip
     } else if (o->peak_normalize) {
         mg_normalize_audio_peak(pcm, r->n_samples, r->channels, 0.891251f); /* -1 dBFS */
     }
-    char comment[1024];
-    describe(o, r, i, comment, sizeof comment);
+    char *comment = describe(o, r, i);
+    if (!comment)
+        return cli_error("generate", "out of memory");
     mg_audio_write_params wp = mg_audio_write_default_params();
     wp.format = o->sample_format;
     wp.overwrite = o->force;
@@ -358,6 +379,7 @@ static int write_item(gen_options *o, const mg_result *r, int i, int64_t *n_clip
     wp.tags.comment = comment;
     wp.tags.software = "musicgen.c";
     mg_status st = mg_write_audio(o->out_paths[i], pcm, r->n_samples, r->channels, r->sample_rate, &wp, n_clipped);
+    free(comment);
     if (st != MG_OK)
         return cli_lib_error("generate", st);
     return 0;
