@@ -816,6 +816,14 @@ def param_cases():
         ["audio of 1 prompt x 5.0 s", "MB of memory is available", "fewer prompts"],
         env={"MG_MEMORY_LIMIT": "300000"})
 
+    w = Work("the same into new nested folders out/a/b/ (made as mkdir -p does, removed again)")
+    run(w, ["generate", "-m", m, "-d", "5", "-o", w.path("out", "a", "b") + "/", "-q", "rock"],
+        ["audio of 1 prompt x 5.0 s"], env={"MG_MEMORY_LIMIT": "300000"})
+
+    w = Work("output into new nested folders out/a/b/ (valid: made as mkdir -p does)")
+    run_ok(w, gen(m, w.path("out", "a", "b") + "/"))
+    t.check(len(os.listdir(w.path("out", "a", "b"))) == 1, f"{w.name}: no file in out/a/b/")
+
     w = Work("MG_MEMORY_LIMIT that is not a number (valid: a warning)")
     run_ok(w, ["generate", "-m", m, "--steps", "4", "-o", w.path("out", "x.wav"), "-q", "rock"],
            ["MG_MEMORY_LIMIT=\"1e9\" is not a whole number of bytes"], env={"MG_MEMORY_LIMIT": "1e9"})
@@ -1260,6 +1268,10 @@ def other_command_cases():
     np.save(w.path("c.npy"), np.zeros((1, 4, 720001), np.int8))
     run(w, ["decode", "-m", m, "-t", "1", w.path("c.npy"), "-o", w.path("out", "x.wav")],
         ["720001 frames", "14400.02 s", "at most 14400 s"])
+
+    w = Work("decode: more than 4 hours of codes into new nested folders out/a/b/ (removed again)")
+    np.save(w.path("c.npy"), np.zeros((2, 4, 720001), np.int8))
+    run(w, ["decode", "-m", m, "-t", "1", w.path("c.npy"), "-o", w.path("out", "a", "b") + "/"], ["720001 frames"])
 
     w = Work("decode: a batch beyond the available memory (MG_MEMORY_LIMIT=1000000)")
     np.save(w.path("c.npy"), np.zeros((8, 4, 500), np.int8))

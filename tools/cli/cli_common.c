@@ -449,6 +449,7 @@ static struct {
     const unsigned char *volatile existed;
     volatile sig_atomic_t n_written;
     const char *volatile dir;
+    volatile sig_atomic_t dir_levels;
     char kept_prefix[200]; /* "musicgen CMD: interrupted; " */
 } g_undo;
 
@@ -501,7 +502,7 @@ static void stop_on_signal(int sig) {
     const char *const *paths = g_undo.paths;
     int kept = paths ? remove_new_outputs(paths, g_undo.existed, g_undo.n_written) : 0;
     if (g_undo.dir)
-        rmdir(g_undo.dir); /* only if empty */
+        cli_remove_made_dirs(g_undo.dir, g_undo.dir_levels); /* only if empty */
     if (kept) {
         char num[16];
         int n = 0;
@@ -525,7 +526,61 @@ void cli_stop_on_interrupt(const char *cmd, const char *outcome) {
     cli_catch_signals(g_interrupt_sigs, 3, stop_on_signal);
 }
 
-void cli_outputs_dir(const char *dir) { g_undo.dir = dir; }
+void cli_outputs_dir(const char *dir, int levels) {
+    g_undo.dir_levels = levels;
+    g_undo.dir = dir;
+}
+
+int cli_make_dirs(const char *path, int *levels) {
+    char buf[4096];
+    size_t n = strlen(path);
+    *levels = 0;
+    if (n == 0 || n >= sizeof buf)
+        return ENAMETOOLONG;
+    memcpy(buf, path, n + 1);
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = 0;
+    /* Each prefix ending before a '/' (and the whole path) in turn: once one is made,
+     * every deeper one is made too, so the levels made are the innermost ones. */
+    for (size_t i = 1; i <= n; i++) {
+        if (buf[i] != '/' && buf[i] != 0)
+            continue;
+        char c = buf[i];
+        buf[i] = 0;
+        struct stat st;
+        int e = mkdir(buf, 0777) == 0 ? 0 : errno != EEXIST ? errno : stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? -1
+                                                                     : i == n ? EEXIST /* the folder is a file */
+                                                                              : ENOTDIR;
+        buf[i] = c;
+        if (e == 0)
+            (*levels)++;
+        else if (e > 0) {
+            cli_remove_made_dirs(path, *levels);
+            *levels = 0;
+            return e;
+        }
+    }
+    return 0;
+}
+
+void cli_remove_made_dirs(const char *path, int levels) {
+    char buf[4096];
+    size_t n = 0;
+    for (; path[n] && n < sizeof buf - 1; n++)
+        buf[n] = path[n];
+    buf[n] = 0;
+    while (n > 1 && buf[n - 1] == '/')
+        buf[--n] = 0;
+    for (int l = 0; l < levels && n > 0; l++) {
+        if (rmdir(buf) != 0)
+            return; /* not empty (or gone): it and its parents stay */
+        while (n > 0 && buf[n - 1] != '/')
+            n--;
+        while (n > 1 && buf[n - 1] == '/')
+            n--;
+        buf[n] = 0;
+    }
+}
 
 int cli_interrupted_exit(void) {
     fputs(g_exit_on[0].msg, stderr);

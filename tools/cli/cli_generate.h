@@ -37,6 +37,7 @@ typedef struct gen_options {
     char **out_paths; /* one per prompt, NULL when no audio is written */
     const char *out_dir; /* the output folder, when -o names one (or is absent) */
     char *created_dir; /* output folder this run created (removed again if left empty) */
+    int created_levels; /* how many folders of created_dir it made (mkdir -p) */
     /* the model's generation defaults (for the files' tags) */
     double model_cfg;
     int model_top_k;

@@ -194,21 +194,19 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         return cli_error("decode", "%s: cannot decode codes of shape [%d, %lld, %lld]", o->in, B, (long long)K,
                          (long long)T);
     size_t len = strlen(o->out);
-    int made_dir = 0; /* removed again when the command fails */
+    int made = 0; /* folders made, removed again when the command fails */
     if (len > 1 && o->out[len - 1] == '/' && !mg_path_is_dir(o->out)) {
-        if (mkdir(o->out, 0777) == 0) {
-            made_dir = 1;
-            cli_outputs_dir(o->out);
-        } else if (errno != EEXIST)
-            return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(errno));
+        int e = cli_make_dirs(o->out, &made);
+        if (e)
+            return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(e));
+        cli_outputs_dir(o->out, made);
     }
     char(*paths)[4096] = calloc((size_t)B, sizeof *paths);
     float **pcm = calloc((size_t)B, sizeof *pcm);
     if (!paths || !pcm) {
         free(paths);
         free(pcm);
-        if (made_dir)
-            rmdir(o->out);
+        cli_remove_made_dirs(o->out, made);
         return cli_error("decode", "out of memory");
     }
     int rc = 0;
@@ -286,8 +284,8 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
     cli_cancel_on_interrupt(NULL);
     mg_context_free(ctx);
     mg_model_free(m);
-    if (rc && made_dir)
-        rmdir(o->out); /* only removes it if still empty */
+    if (rc)
+        cli_remove_made_dirs(o->out, made); /* only if still empty */
     return rc;
 }
 

@@ -236,14 +236,14 @@ static int plan_outputs(gen_options *o) {
         if (mg_path_is_broken_link(out))
             return cli_error("generate", "cannot use %s as the output folder: it is a symbolic link to something that "
                              "does not exist", out);
-        if (mkdir(out, 0755) != 0) {
-            if (errno == EEXIST) /* and is not a folder */
-                return cli_error("generate", "cannot use %s as the output folder: it exists and is not a folder; give a "
-                                 "folder (or a file name without the trailing '/')", out);
-            return cli_error("generate", "cannot create output folder %s: %s", out, strerror(errno));
-        }
+        int e = cli_make_dirs(out, &o->created_levels);
+        if (e == EEXIST)
+            return cli_error("generate", "cannot use %s as the output folder: it exists and is not a folder; give a "
+                             "folder (or a file name without the trailing '/')", out);
+        if (e)
+            return cli_error("generate", "cannot create output folder %s: %s", out, strerror(e));
         o->created_dir = strdup(out);
-        cli_outputs_dir(o->created_dir);
+        cli_outputs_dir(o->created_dir, o->created_levels);
     }
     o->out_dir = out; /* the names follow once greedy or sampling is known (name_outputs) */
     return 0;
@@ -667,6 +667,6 @@ done:
     mg_context_free(ctx);
     mg_model_free(model);
     if (rc && o->created_dir)
-        rmdir(o->created_dir); /* only removes it if still empty */
+        cli_remove_made_dirs(o->created_dir, o->created_levels); /* only if still empty */
     return rc;
 }
