@@ -87,8 +87,9 @@ MG_API mg_status mg_encode_audio(mg_context *ctx, const float *pcm, int64_t n_fr
     MG_TRY(prepare_audio(pcm, n_frames, channels, rate, ch, mg_encodec_get_config(codec)->sample_rate, &a));
     if (a.n_frames < 1) {
         mg_audio_free(&a);
-        return mg_fail(MG_ERR_INVALID_ARG, "the audio is too short to encode: %lld samples at %d Hz are less than one "
-                       "sample at the model's %d Hz", (long long)n_frames, rate, mg_encodec_get_config(codec)->sample_rate);
+        return mg_fail(MG_ERR_INVALID_ARG, "the audio is too short to encode: %lld sample%s at %d Hz %s less than one "
+                       "sample at the model's %d Hz", (long long)n_frames, n_frames == 1 ? "" : "s", rate,
+                       n_frames == 1 ? "is" : "are", mg_encodec_get_config(codec)->sample_rate);
     }
     float *mono = mg_malloc((size_t)a.n_frames * sizeof(float), "one channel of audio");
     int64_t *out = NULL;

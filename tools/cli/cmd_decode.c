@@ -229,7 +229,8 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         /* Valid (EnCodec decodes any number of levels) but rarely meant: say so. */
         if (K < info.n_codebooks && K >= info.channels && K % info.channels == 0)
             cli_warn("%s has %lld codebooks and the model generates %d: decoding with those only (a lower "
-                     "bandwidth)", o->in, (long long)K, info.n_codebooks);
+                     "bandwidth%s)", o->in, (long long)K, info.n_codebooks,
+                     info.channels == 2 ? ", read as levels interleaved left / right" : "");
         /* Every row is decoded before any is written: all of them must fit at once. */
         double need = (double)B * (double)T * info.hop_length * info.channels * sizeof(float);
         char what[96];
