@@ -462,6 +462,9 @@ def comment_checks(d):
     c = {n: riff_info(os.path.join(out, n)).get("ICMT", b"") for n in ("ambient-pads-seed1.wav",
                                                                          "unconditional-seed2.wav")}
     a, u = c["ambient-pads-seed1.wav"].decode(errors="replace"), c["unconditional-seed2.wav"].decode(errors="replace")
+    version = t.run(["--version"]).stdout.split()[-1]
+    sw = riff_info(os.path.join(out, "ambient-pads-seed1.wav")).get("ISFT", b"").decode(errors="replace")
+    t.check(sw.startswith(f"musicgen.c {version} (libsndfile"), f"software tag {sw!r} (version {version})")
     print(f"  comment of a prompt with a 2700-byte negative prompt: {len(c['ambient-pads-seed1.wav'])} bytes")
     t.check("seed 1;" in a and "guidance 3; window 5 s, stride the default; prompt: ambient pads; negative prompt: no "
             "drums" in a, f"comment: {a[:300]}")

@@ -18,6 +18,9 @@ typedef struct cli_command {
     int (*run)(int argc, char **argv); /* argv[0] is the subcommand name */
 } cli_command;
 
+/* "musicgen.c VERSION": the software tag of the audio files the CLI writes. */
+const char *cli_software_tag(void);
+
 /* Print "musicgen: <msg>" (or "musicgen <cmd>: <msg>") on stderr; returns 1 (the exit code). */
 int cli_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* The library's last error as one line, with the status name when useful. */

@@ -18,6 +18,13 @@
 
 int cli_quiet = 0;
 
+const char *cli_software_tag(void) {
+    static char tag[64];
+    if (!tag[0])
+        snprintf(tag, sizeof tag, "musicgen.c %s", mg_version());
+    return tag;
+}
+
 int cli_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);

@@ -223,7 +223,7 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
     mg_audio_write_params wo = mg_audio_write_default_params();
     wo.format = o->fmt;
     wo.overwrite = o->force;
-    wo.tags.software = "musicgen.c";
+    wo.tags.software = cli_software_tag();
     if (!rc) {
         mg_model_get_info(m, &info);
         /* Valid (EnCodec decodes any number of levels) but rarely meant: say so. */

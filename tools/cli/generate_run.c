@@ -377,7 +377,7 @@ static int write_item(gen_options *o, const mg_result *r, int i, int64_t *n_clip
     wp.overwrite = o->force;
     wp.tags.title = o->prompts[i][0] ? o->prompts[i] : "(unconditional)";
     wp.tags.comment = comment;
-    wp.tags.software = "musicgen.c";
+    wp.tags.software = cli_software_tag();
     mg_status st = mg_write_audio(o->out_paths[i], pcm, r->n_samples, r->channels, r->sample_rate, &wp, n_clipped);
     free(comment);
     if (st != MG_OK)
