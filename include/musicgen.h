@@ -367,7 +367,8 @@ typedef struct mg_generate_params {
     double duration_s;    /* audio length in seconds (incl. an audio prompt); default 10 */
     int steps;            /* if > 0: exactly this many decoder steps (overrides duration_s) */
     /* -1 (the defaults): as the model's generation_config.json says */
-    int greedy;           /* 1: argmax; 0: sample; -1: do_sample (sampling, released models) */
+    int greedy;           /* 1: argmax; 0: sample; -1: do_sample (sampling, released models);
+                             any other value is MG_ERR_INVALID_ARG */
     int top_k;            /* -1: top_k (250); 0 = no top-k */
     float top_p;          /* -1: top_p (off); 0 or 1 = off */
     float temperature;    /* -1: temperature (1); otherwise > 0 */

@@ -368,6 +368,9 @@ static mg_status resolve_params(const mg_model *m, const mg_generate_params *in,
     *gp = *in;
     if (g->from_defaults && (gp->greedy == -1 || gp->guidance_scale < 0 || gp->top_k == -1))
         mg_log_warn("%s", MG_NO_GENERATION_CONFIG);
+    if (gp->greedy < -1 || gp->greedy > 1)
+        return mg_fail(MG_ERR_INVALID_ARG, "greedy must be 1 (argmax), 0 (sample) or -1 (as generation_config.json "
+                       "says), got %d", gp->greedy);
     /* Unset (negative) sampling settings come from generation_config.json. */
     if (gp->greedy == -1)
         gp->greedy = !g->do_sample;
@@ -391,6 +394,10 @@ static mg_status resolve_params(const mg_model *m, const mg_generate_params *in,
         return mg_fail(MG_ERR_INVALID_ARG, "guidance scale must be finite");
     if (gp->steps < 0)
         return mg_fail(MG_ERR_INVALID_ARG, "steps must be positive (got %d)", gp->steps);
+    /* Checked whatever else is set (a number of steps ignores them, but NaN is a bug). */
+    if (isnan(gp->window_s) || isnan(gp->stride_s))
+        return mg_fail(MG_ERR_INVALID_ARG, "window_s and stride_s must be numbers (got %g, %g)", gp->window_s,
+                       gp->stride_s);
     smp->greedy = gp->greedy;
     smp->top_k = gp->top_k;
     smp->top_p = gp->top_p > 0 && gp->top_p < 1 ? gp->top_p : 1.0f;

@@ -408,6 +408,12 @@ static void test_bad_params(mg_model *m) {
     expect_invalid(c, prompts, 1, &gp, "guidance inf", "guidance");
     gp = ok, gp.steps = -3;
     expect_invalid(c, prompts, 1, &gp, "steps -3", "steps");
+    gp = ok, gp.greedy = 2;
+    expect_invalid(c, prompts, 1, &gp, "greedy 2", "greedy");
+    gp = ok, gp.greedy = -7;
+    expect_invalid(c, prompts, 1, &gp, "greedy -7", "greedy");
+    gp = ok, gp.steps = 5, gp.window_s = NAN;
+    expect_invalid(c, prompts, 1, &gp, "window NaN with steps", "window_s");
     gp = ok, gp.steps = 1; /* too few for the delay pattern: none is applied, as in the reference */
     mg_result *one = NULL;
     CHECK(mg_generate(c, prompts, 1, &gp, &one) == MG_OK && one && one->n_frames == 1,
