@@ -851,6 +851,10 @@ def param_cases():
     run_ok(w, ["generate", "-m", m, "-t", "1", "--steps", "20", "--window", "1", "-o", w.path("out", "x.wav"), "-q",
                "rock"], ["--window and --stride apply to --duration"])
 
+    w = Work("--sample-format and --normalize with only --codes-out (valid: ignored, with a warning)")
+    run_ok(w, ["generate", "-m", m, "-t", "1", "--steps", "8", "--codes-out", w.path("out", "c.npy"), "-s", "f32",
+               "--normalize", "-q", "rock"], ["with only --codes-out none is written, so they are ignored"])
+
     # tiny-mono's heads are 12 values: q8_0 blocks are 32, so the cache stays f16.
     w = Work("--kv-type q8_0 with 12-value heads (valid: f16 cache, with a warning)")
     run_ok(w, gen(m, w.path("out", "x.wav"), "--kv-type", "q8_0"), ["multiple of 32", "using f16"])

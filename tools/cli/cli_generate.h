@@ -20,6 +20,7 @@ typedef struct gen_options {
     double top_p, temperature, cfg, target_lufs, window, stride;
     uint64_t seed;
     mg_sample_format sample_format;
+    int sample_format_set; /* --sample-format given */
     const char *audio_ext; /* --audio-format: the extension of files named in a folder */
     int audio_ext_set;
     mg_kv_type kv_type;

@@ -284,6 +284,7 @@ int cmd_generate(int argc, char **argv) {
         case 's':
             if (!cli_parse_sample_format("generate", optarg, &o.sample_format))
                 return 1;
+            o.sample_format_set = 1;
             break;
         case OPT_AUDIO_PROMPT: o.audio_prompt = optarg; break;
         case OPT_PROMPTS_FILE:

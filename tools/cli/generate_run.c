@@ -102,6 +102,10 @@ int gen_validate(gen_options *o) {
     if (o->greedy == 1 && (o->top_k >= 0 || o->top_p >= 0 || o->temperature >= 0))
         cli_warn("--greedy takes the most likely code at every step; --top-k, --top-p and --temperature are "
                  "ignored");
+    if (o->codes_out && !o->output && !o->stream &&
+        (o->audio_ext_set || o->sample_format_set || o->loudness || o->peak_normalize))
+        cli_warn("--audio-format, --sample-format, --normalize and --loudness-normalize apply to audio files; with "
+                 "only --codes-out none is written, so they are ignored (add -o to write audio as well)");
     if (o->raw && !o->stream)
         return cli_error("generate", "--raw only applies to --stream");
     if (o->stream) {
