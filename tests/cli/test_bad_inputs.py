@@ -1330,6 +1330,11 @@ def other_command_cases():
     write_wav_s16(w.path("a.wav"), tone(1, 0.2))
     run(w, ["encode", "-m", m, w.path("a.wav"), "-o", w.path("out", "c.wav")], ["c.wav", ".npy"])
 
+    for name, flags in (("encode: -o naming a folder", []), ("encode: -o naming a folder, with --force", ["--force"])):
+        w = Work(name)
+        write_wav_s16(w.path("a.wav"), tone(1, 0.2))
+        run(w, ["encode", "-m", m, w.path("a.wav"), "-o", w.out] + flags, ["is a folder", "codes.npy"])
+
     w = Work("decode: -o - (stdout)")
     codes_file(w.path("c.npy"), np.zeros((1, 4, 5), dtype=np.int64))
     run(w, ["decode", "-m", m, w.path("c.npy"), "-o", "-"], ["standard output"])

@@ -4,6 +4,7 @@
  * interleaved per level). The audio is resampled to the codec's rate and mixed to the
  * model's channel count first. Writes atomically; never overwrites without --force. */
 #include "cli.h"
+#include "base/file.h" /* mg_path_is_dir */
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -66,6 +67,10 @@ int cmd_encode(int argc, char **argv) {
         return 1;
     const char *in = argv[optind];
     /* Fail before any work on an output that cannot be written. */
+    size_t out_len = strlen(out);
+    if (mg_path_is_dir(out) || (out_len && out[out_len - 1] == '/'))
+        return cli_error("encode", "-o %s is a folder; give a file name such as %s%scodes.npy", out, out,
+                         out_len && out[out_len - 1] == '/' ? "" : "/");
     if (!force && access(out, F_OK) == 0)
         return cli_error("encode", "%s exists; use --force to overwrite it", out);
     char dir[4096];
