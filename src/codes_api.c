@@ -35,8 +35,9 @@ MG_API mg_status mg_read_codes(const char *path, int64_t **codes, int *batch, in
     } else {
         int nd = a.ndim;
         mg_npy_free(&a);
-        return mg_fail(MG_ERR_FORMAT, "%s has %d dimension%s; codes must be [batch, codebooks, frames] or [codebooks, frames]",
-                       path, nd, nd == 1 ? "" : "s");
+        return mg_fail(MG_ERR_FORMAT,
+                       "%s has %d dimension%s; codes must be [batch, codebooks, frames] or [codebooks, frames]", path,
+                       nd, nd == 1 ? "" : "s");
     }
     if (B < 1 || K < 1 || T < 1 || B > INT_MAX || K > INT_MAX || T > INT_MAX) {
         mg_npy_free(&a);

@@ -211,7 +211,7 @@ mg_status mg_condition_text(mg_context *ctx, const char *const *prompts, int B, 
         free(neg);
         free(neg_mask);
         if (any_empty)
-            mg_log_warn("--negative-prompt has no effect on the batch's unconditional (\"\") prompts, which are "
+            mg_log_warn("the negative prompt has no effect on the batch's unconditional (\"\") prompts, which are "
                         "generated as alone, without guidance");
     } else if (has_negative && !out->use_cfg) {
         if (any_text)

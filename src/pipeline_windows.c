@@ -86,8 +86,9 @@ mg_status mg_generate_codes(mg_context *ctx, const mg_conditioning *cond, const 
     const mg_model *m = ctx->model;
     int B = cond->B, K = m->dec->cfg.n_codebooks, D = mg_config_delays(&m->ck.cfg);
     int total = plan->frames;
-    window_state ws = {.cb = progress, .user = user, .cancel = &ctx->cancel, .streamer = streamer, .B = B, .K = K, .D = D,
-                       .stereo = m->dec->cfg.audio_channels == 2, .total = total, .st = MG_OK};
+    window_state ws = {.cb = progress, .user = user, .cancel = &ctx->cancel, .streamer = streamer,
+                       .B = B, .K = K, .D = D, .stereo = m->dec->cfg.audio_channels == 2, .total = total,
+                       .st = MG_OK};
     mg_lm_job job = {.B = B, .use_cfg = cond->use_cfg, .guidance = cond->guidance, .enc = cond->states,
                      .enc_mask = cond->mask, .S = cond->S, .sampler = *smp, .seed = seed,
                      .kv = ctx->params.kv_type, .on_step = on_step, .user = &ws, .total_steps = plan->steps};

@@ -383,8 +383,6 @@ static int lacks_generation_config(const char *snapshot) {
 
 /* ---- mg_model_load's entry point -------------------------------------------------- */
 
-/* The cached (or downloaded) snapshot of repo id `path` at `revision` (NULL: the
- * params' revision, else main). */
 /* `st`, whose message says `path` is not a cached hub model, with "there is no folder
  * PATH here (ORG has no NAME)" in front when ORG is a folder here: then PATH was most
  * likely a mistyped local folder, not a repo id. */
@@ -399,6 +397,8 @@ static mg_status local_folder_hint(mg_status st, const char *path) {
     return mg_fail_context(st, "there is no folder %s here (%s has no %s), and as a hub name", path, org, path + n + 1);
 }
 
+/* The cached (or downloaded) snapshot of repo id `path` at `revision` (NULL: the
+ * params' revision, else main). */
 static mg_status resolve_repo(const char *path, const char *revision, const mg_model_params *params, char **resolved) {
     mg_download_params opt;
     memset(&opt, 0, sizeof opt);

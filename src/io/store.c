@@ -260,8 +260,9 @@ mg_status mg_store_get_embedding(mg_store *s, const char *name, int64_t rows, in
     if (want == MG_DT_COUNT && s->f32_as_f16 && out->dtype == MG_DT_F32) /* MG_WEIGHT_AUTO_F16 */
         want = MG_DT_F16;
     mg_dtype fmt = mg_embedding_format(want, out->dtype, rows, cols, text, s->quantize_small);
+    /* (A 16-bit table asked to be f32 already has the values the file would store.) */
     if (fmt != out->dtype && (fmt == MG_DT_F16 || fmt == MG_DT_BF16))
-        *round = fmt; /* f32 from a 16-bit table: the same values */
+        *round = fmt;
     return MG_OK;
 }
 

@@ -118,8 +118,8 @@ void cli_exit_cleanly_on_bus_error(const char *cmd);
  * while the batch is written (cli_stop_on_interrupt) does the same from the handler:
  * cli_outputs_written tells it how many files are in place, cli_outputs_dir names the
  * folders the command made for them (cli_make_dirs' levels, removed if empty), and
- * cli_outputs_end, once the
- * batch is complete and kept, stops both. paths (and dir) must stay valid until then. */
+ * cli_outputs_end, once the batch is complete and kept, stops both. paths (and dir)
+ * must stay valid until then. */
 unsigned char *cli_outputs_begin(const char *const *paths, int n);
 void cli_outputs_written(int n_written);
 void cli_outputs_dir(const char *dir, int levels);

@@ -554,18 +554,19 @@ int cli_make_dirs(const char *path, int *levels) {
             continue;
         char c = buf[i];
         buf[i] = 0;
+        int made = mkdir(buf, 0777) == 0, err = made ? 0 : errno;
         struct stat st;
-        int e = mkdir(buf, 0777) == 0 ? 0 : errno != EEXIST ? errno : stat(buf, &st) == 0 && S_ISDIR(st.st_mode) ? -1
-                                                                     : i == n ? EEXIST /* the folder is a file */
-                                                                              : ENOTDIR;
+        if (err == EEXIST && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
+            err = 0; /* there already */
+        else if (err == EEXIST)
+            err = i == n ? EEXIST : ENOTDIR; /* a file: `path` itself, or one in its way */
         buf[i] = c;
-        if (e == 0)
-            (*levels)++;
-        else if (e > 0) {
+        if (err) {
             cli_remove_made_dirs(path, *levels);
             *levels = 0;
-            return e;
+            return err;
         }
+        *levels += made;
     }
     return 0;
 }

@@ -234,14 +234,15 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
         /* Every row is decoded before any is written: all of them must fit at once. */
         double need = (double)B * (double)T * info.hop_length * info.channels * sizeof(float);
         char what[96];
-        snprintf(what, sizeof what, "decoding %lld row%s of %lld frames", (long long)B, B == 1 ? "" : "s", (long long)T);
+        snprintf(what, sizeof what, "decoding %lld row%s of %lld frames", (long long)B, B == 1 ? "" : "s",
+                 (long long)T);
         if (mg_memory_check(need, what, "split the codes into smaller files") != MG_OK)
             rc = cli_error("decode", "%s", mg_last_error());
         /* Before hours of decoding: what mg_write_audio would refuse afterwards. */
         if (!rc && (double)T * info.hop_length > (double)MG_MAX_WRITE_SECONDS * info.sample_rate)
             rc = cli_error("decode", "%s holds %lld frames of codes, %.2f s of audio; a file holds at most %d s (4 "
-                           "hours): split the codes", o->in, (long long)T, (double)T * info.hop_length / info.sample_rate,
-                           MG_MAX_WRITE_SECONDS);
+                           "hours): split the codes", o->in, (long long)T,
+                           (double)T * info.hop_length / info.sample_rate, MG_MAX_WRITE_SECONDS);
         for (int b = 0; b < B && !rc; b++) {
             mg_status st = mg_check_audio_output(paths[b], &wo, info.channels, info.sample_rate);
             if (st == MG_ERR_EXISTS)

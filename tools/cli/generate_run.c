@@ -329,10 +329,10 @@ static int load_audio_prompt(gen_options *o, mg_generate_params *gp, float **pcm
 /* 128 + the signal that interrupted the run (130 for Ctrl-C), as shells report it. */
 static int interrupted_exit_code(const gen_options *o) { return 128 + (*o->interrupted ? (int)*o->interrupted : SIGINT); }
 
-/* The tag that lets a listener make the piece again: every setting that shaped it. */
-/* The comment tag of item i: the settings first, then the texts, longest last, so that
- * the library's cut of a long tag (MG_AUDIO_MAX_TAG_BYTES, at a character boundary)
- * takes the end of the negative prompt, not the settings or the prompt. malloc'ed. */
+/* The comment tag of item i, which lets a listener make the piece again: every setting
+ * that shaped it first, then the texts, longest last, so that the library's cut of a
+ * long tag (MG_AUDIO_MAX_TAG_BYTES, at a character boundary) takes the end of the
+ * negative prompt, not the settings or the prompt. malloc'ed. */
 static char *describe(const gen_options *o, const mg_result *r, int i) {
     char sampling[200] = "greedy"; /* no seed: greedy output does not depend on one */
     if (!o->greedy)
