@@ -215,9 +215,9 @@ mg_status mg_condition_text(mg_context *ctx, const char *const *prompts, int B, 
                         "generated as alone, without guidance");
     } else if (has_negative && !out->use_cfg) {
         if (any_text)
-            mg_log_warn("--negative-prompt has no effect without classifier-free guidance (guidance scale <= 1)");
+            mg_log_warn("the negative prompt has no effect without classifier-free guidance (guidance scale <= 1)");
         else /* the reference runs an all-empty batch unconditionally, without guidance */
-            mg_log_warn("--negative-prompt has no effect on an unconditional (\"\") prompt, which is generated "
+            mg_log_warn("the negative prompt has no effect on an unconditional (\"\") prompt, which is generated "
                         "without guidance; give a text prompt to steer away from it");
     }
 done:
@@ -260,7 +260,7 @@ mg_status mg_plan_make(const mg_model *m, const mg_generate_params *gp, int64_t 
                            "use a shorter audio prompt", P, max_pos);
         if ((int64_t)P + gp->steps > max_pos)
             return mg_fail(MG_ERR_INVALID_ARG, "%d steps%s need %lld decoder positions but the model has %d; use at most %d "
-                           "steps (or --duration for long-form generation)", gp->steps, P ? " after the audio prompt" : "",
+                           "steps (or a duration, duration_s / --duration, for long-form generation)", gp->steps, P ? " after the audio prompt" : "",
                            (long long)P + gp->steps, max_pos, max_pos - P);
         /* Fewer than 2D - 1 columns: the reference skips the delay pattern (every
          * column after the start one is a frame); so does the engine (pattern.h). */

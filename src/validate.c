@@ -201,7 +201,7 @@ static void check_config(checker *c, const mg_model *m) {
         char empty[200];
         mg_config_empty_window_text(cfg, empty, sizeof empty);
         finding(c, MG_FINDING_WARNING, "%s: %s, so no duration can be generated; fix generation_config.json's "
-                "max_length, or give generate a number of steps (--steps)", where, empty);
+                "max_length, or give generate a number of steps (steps; --steps)", where, empty);
     }
     if (cfg->gen.from_defaults)
         finding(c, MG_FINDING_WARNING, "%s: %s", where, MG_NO_GENERATION_CONFIG);

@@ -149,8 +149,8 @@ mg_status mg_hub_session_init(hub_session *s, const char *repo_id, const mg_down
     if (!ep || !ep[0])
         ep = MG_HUB_DEFAULT_ENDPOINT;
     if (strncmp(ep, "http://", 7) && strncmp(ep, "https://", 8))
-        return mg_fail(MG_ERR_INVALID_ARG, "hub endpoint \"%s\" is not an http:// or https:// URL (check --endpoint / "
-                       "HF_ENDPOINT)", ep);
+        return mg_fail(MG_ERR_INVALID_ARG, "hub endpoint \"%s\" is not an http:// or https:// URL (check the "
+                       "endpoint given, --endpoint or HF_ENDPOINT)", ep);
     s->endpoint = mg_strdup(ep);
     if (!s->endpoint)
         return MG_ERR_NOMEM;
@@ -425,7 +425,7 @@ mg_status mg_hub_head(hub_session *s, const char *revision, const char *file, hu
 mg_status mg_hub_describe(hub_session *s, const hub_http *h, hub_file *f) {
     if (!h->commit[0])
         return mg_fail(MG_ERR_NETWORK, "%s did not send X-Repo-Commit for %s of %s: it does not look like a Hugging "
-                       "Face hub (check --endpoint / HF_ENDPOINT)", s->endpoint, f->name, s->repo_id);
+                       "Face hub (check the endpoint given, --endpoint or HF_ENDPOINT)", s->endpoint, f->name, s->repo_id);
     if (!mg_hub_safe_name(h->commit))
         return mg_fail(MG_ERR_NETWORK, "%s sent an unusable commit id \"%s\" for %s", s->endpoint, h->commit, f->name);
     if (!s->commit) {

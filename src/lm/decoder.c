@@ -309,7 +309,7 @@ mg_status mg_dec_state_check_memory(const mg_decoder *d, int rows, int max_len, 
     snprintf(own, sizeof own, "the attention cache for %d rows (2 per prompt with guidance) x %d positions", rows,
              max_len);
     return mg_memory_check(need, what ? what : own, "generate fewer prompts at once or a shorter piece, or use the "
-                                                    "q8_0 cache (--kv-type q8_0, half of f16)");
+                                                    "q8_0 cache (MG_KV_Q8_0; --kv-type q8_0), half of f16");
 }
 
 mg_status mg_dec_state_new(const mg_decoder *d, mg_pool *pool, int rows, int max_len, mg_kv_type kv,
