@@ -15,15 +15,20 @@
 #include <stdlib.h>
 #include <string.h>
 
-static mg_result *gen(mg_context *ctx, const char *prompt, const char *neg, int steps) {
+/* Greedy codes of n prompts (no audio). */
+static mg_result *gen_batch(mg_context *ctx, const char *const *prompts, int n, const char *neg, int steps) {
     mg_generate_params gp = mg_generate_default_params();
     gp.greedy = 1;
     gp.steps = steps;
     gp.negative_prompt = neg;
     gp.decode_audio = 0;
     mg_result *r = NULL;
-    CHECK_OK(mg_generate(ctx, &prompt, 1, &gp, &r));
+    CHECK_OK(mg_generate(ctx, prompts, n, &gp, &r));
     return r;
+}
+
+static mg_result *gen(mg_context *ctx, const char *prompt, const char *neg, int steps) {
+    return gen_batch(ctx, &prompt, 1, neg, steps);
 }
 
 /* T5 states of `text` alone: [len][D], mask all ones. */
@@ -85,13 +90,7 @@ static void run_fixture(const char *fixture) {
     /* A batch [prompt, ""] with the negative prompt: each item as it is alone (the ""
      * item was steered by the negative prompt in a batch, and not alone). */
     const char *batch[2] = {prompt, ""};
-    mg_generate_params gp = mg_generate_default_params();
-    gp.greedy = 1;
-    gp.steps = steps;
-    gp.negative_prompt = neg;
-    gp.decode_audio = 0;
-    mg_result *both = NULL;
-    CHECK_OK(mg_generate(ctx, batch, 2, &gp, &both));
+    mg_result *both = gen_batch(ctx, batch, 2, neg, steps);
     mg_result *uncond = gen(ctx, "", neg, steps);
     if (both && uncond && both->n_frames == plain->n_frames && uncond->n_frames == plain->n_frames) {
         test_compare_i64("batch item 1 (prompt, negative) == alone", both->codes, with->codes, n);
