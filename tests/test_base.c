@@ -294,7 +294,7 @@ static void put(const char *root, const char *rel, const char *text) {
     snprintf(path, sizeof path, "%s/%s", root, rel);
     char *slash = strrchr(path, '/');
     *slash = 0;
-    CHECK_OK(mg_mkdirs(path, "a test folder"));
+    CHECK_OK(mg_mkdirs(path, "a test folder", NULL));
     *slash = '/';
     FILE *f = fopen(path, "w");
     CHECK(f != NULL, "create %s", path);

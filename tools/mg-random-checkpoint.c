@@ -733,7 +733,7 @@ int main(int argc, char **argv) {
                 "vocab_size or a smaller tokenizer (--spiece)\n", spiece, tok_vocab, cfg.t5.vocab_size);
         return 1;
     }
-    if (mg_mkdirs(out_dir, "") != MG_OK) { /* with its parents, as `mkdir -p` */
+    if (mg_mkdirs(out_dir, "", NULL) != MG_OK) { /* with its parents, as `mkdir -p` */
         free(text);
         return fail(mg_last_error());
     }

@@ -309,7 +309,10 @@ int mg_path_is_dir(const char *path) {
     return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
 }
 
-mg_status mg_mkdirs(const char *path, const char *hint) {
+mg_status mg_mkdirs(const char *path, const char *hint, int *made) {
+    int n_made = 0;
+    if (made)
+        *made = 0;
     if (!path[0])
         return mg_fail(MG_ERR_INVALID_ARG, "an empty folder name was given");
     char *p = mg_strdup(path);
@@ -320,7 +323,10 @@ mg_status mg_mkdirs(const char *path, const char *hint) {
             continue;
         char c = *s;
         *s = 0;
-        if (mkdir(p, 0777) != 0 && errno != EEXIST) {
+        if (mkdir(p, 0777) == 0) {
+            if (made)
+                *made = ++n_made;
+        } else if (errno != EEXIST) {
             int e = errno;
             mg_status st = mg_fail(MG_ERR_IO, "cannot create the folder %s: %s%s", p, strerror(e), hint);
             free(p);

@@ -53,8 +53,9 @@ int mg_path_is_dir(const char *path);
 int mg_path_is_file_or_absent(const char *path);
 /* mkdir -p: `path` and its missing parents (mode 0777 minus the umask). On failure the
  * message names the folder that could not be made, then `hint` (may be ""); a `path`
- * that exists but is not a folder fails too. */
-mg_status mg_mkdirs(const char *path, const char *hint);
+ * that exists but is not a folder fails too. *made (may be NULL) gets how many folders
+ * it made, on failure too: the innermost ones, as one made folder's children are. */
+mg_status mg_mkdirs(const char *path, const char *hint, int *made);
 /* Join a folder and a name into a malloc'ed string. */
 char *mg_path_join(const char *dir, const char *name);
 

@@ -180,7 +180,7 @@ mg_status mg_hub_repo_dir(const char *cache_dir, const char *repo_id, char **out
 
 /* ---- folders and refs ------------------------------------------------------- */
 
-mg_status mg_hub_mkdirs(const char *path) { return mg_mkdirs(path, " (set HF_HUB_CACHE to a writable folder)"); }
+mg_status mg_hub_mkdirs(const char *path) { return mg_mkdirs(path, " (set HF_HUB_CACHE to a writable folder)", NULL); }
 
 static char *ref_path(const char *repo_dir, const char *revision) {
     char *refs = mg_path_join(repo_dir, "refs");

@@ -117,19 +117,14 @@ void cli_exit_cleanly_on_bus_error(const char *cmd);
  * written" when a signal stopped the batch. A second signal that ends the command
  * while the batch is written (cli_stop_on_interrupt) does the same from the handler:
  * cli_outputs_written tells it how many files are in place, cli_outputs_dir names the
- * folders the command made for them (cli_make_dirs' levels, removed if empty), and
+ * folders the command made for them (mg_mkdirs' count, removed if empty), and
  * cli_outputs_end, once the batch is complete and kept, stops both. paths (and dir)
  * must stay valid until then. */
 unsigned char *cli_outputs_begin(const char *const *paths, int n);
 void cli_outputs_written(int n_written);
 void cli_outputs_dir(const char *dir, int levels);
-/* mkdir -p for an output folder: makes every missing folder of `path` (trailing '/'
- * allowed); *levels gets how many it made (0: it existed). Returns 0, or the errno of
- * the mkdir that failed (EEXIST: `path` is a file; ENOTDIR: a file is in its way), with
- * the folders it had made removed again. */
-int cli_make_dirs(const char *path, int *levels);
-/* Remove the `levels` innermost folders of `path` (those cli_make_dirs made), each only
- * if empty, stopping at the first that is not (async-signal-safe: rmdir only). */
+/* Remove the `levels` innermost folders of `path` (those mg_mkdirs made), each only if
+ * empty, stopping at the first that is not (async-signal-safe: rmdir only). */
 void cli_remove_made_dirs(const char *path, int levels);
 void cli_outputs_end(void);
 void cli_outputs_undo(const char *cmd, const char *const *paths, const unsigned char *existed, int n_written,

@@ -538,39 +538,6 @@ void cli_outputs_dir(const char *dir, int levels) {
     g_undo.dir = dir;
 }
 
-int cli_make_dirs(const char *path, int *levels) {
-    char buf[4096];
-    size_t n = strlen(path);
-    *levels = 0;
-    if (n == 0 || n >= sizeof buf)
-        return ENAMETOOLONG;
-    memcpy(buf, path, n + 1);
-    while (n > 1 && buf[n - 1] == '/')
-        buf[--n] = 0;
-    /* Each prefix ending before a '/' (and the whole path) in turn: once one is made,
-     * every deeper one is made too, so the levels made are the innermost ones. */
-    for (size_t i = 1; i <= n; i++) {
-        if (buf[i] != '/' && buf[i] != 0)
-            continue;
-        char c = buf[i];
-        buf[i] = 0;
-        int made = mkdir(buf, 0777) == 0, err = made ? 0 : errno;
-        struct stat st;
-        if (err == EEXIST && stat(buf, &st) == 0 && S_ISDIR(st.st_mode))
-            err = 0; /* there already */
-        else if (err == EEXIST)
-            err = i == n ? EEXIST : ENOTDIR; /* a file: `path` itself, or one in its way */
-        buf[i] = c;
-        if (err) {
-            cli_remove_made_dirs(path, *levels);
-            *levels = 0;
-            return err;
-        }
-        *levels += made;
-    }
-    return 0;
-}
-
 void cli_remove_made_dirs(const char *path, int levels) {
     char buf[4096];
     size_t n = 0;

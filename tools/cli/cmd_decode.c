@@ -196,9 +196,11 @@ static int decode_all(const decode_opts *o, const int64_t *codes, int B, int64_t
     size_t len = strlen(o->out);
     int made = 0; /* folders made, removed again when the command fails */
     if (len > 1 && o->out[len - 1] == '/' && !mg_path_is_dir(o->out)) {
-        int e = cli_make_dirs(o->out, &made);
-        if (e)
-            return cli_error("decode", "cannot create the directory %s: %s", o->out, strerror(e));
+        mg_status st = mg_mkdirs(o->out, "", &made);
+        if (st != MG_OK) {
+            cli_remove_made_dirs(o->out, made);
+            return cli_lib_error("decode", st);
+        }
         cli_outputs_dir(o->out, made);
     }
     char(*paths)[4096] = calloc((size_t)B, sizeof *paths);

@@ -240,12 +240,17 @@ static int plan_outputs(gen_options *o) {
         if (mg_path_is_broken_link(out))
             return cli_error("generate", "cannot use %s as the output folder: it is a symbolic link to something that "
                              "does not exist", out);
-        int e = cli_make_dirs(out, &o->created_levels);
-        if (e == EEXIST)
+        size_t n = strlen(out);
+        char file[4096]; /* `out` without its trailing '/', which stat refuses on a file */
+        snprintf(file, sizeof file, "%.*s", (int)(n > 1 && out[n - 1] == '/' ? n - 1 : n), out);
+        if (mg_path_exists(file))
             return cli_error("generate", "cannot use %s as the output folder: it exists and is not a folder; give a "
                              "folder (or a file name without the trailing '/')", out);
-        if (e)
-            return cli_error("generate", "cannot create output folder %s: %s", out, strerror(e));
+        mg_status st = mg_mkdirs(out, "", &o->created_levels);
+        if (st != MG_OK) {
+            cli_remove_made_dirs(out, o->created_levels);
+            return cli_lib_error("generate", st);
+        }
         o->created_dir = strdup(out);
         cli_outputs_dir(o->created_dir, o->created_levels);
     }
